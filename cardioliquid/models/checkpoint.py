@@ -1,0 +1,194 @@
+"""Safe model files: weights in safetensors, everything else as JSON metadata.
+
+A CardioLiquid model file is one ``.safetensors`` file whose header metadata
+holds, under the key ``"cardioliquid"``, a JSON object with
+
+- ``model_name`` and ``model_kwargs``: how to rebuild the module
+  (:func:`~cardioliquid.models.registry.create_model`);
+- ``preprocessing``: the :mod:`cardioliquid.signal.config` spec it was trained with;
+- ``metadata``: provenance (data, split, commit, metrics...).
+
+Lightning ``.ckpt`` files are read with ``torch.load(weights_only=True)``; the
+LightningModule saves ``model_name``, ``model_kwargs`` and ``preprocessing``
+as plain hyper-parameters and holds the network as ``self.model``. Nothing
+here ever unpickles arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from cardioliquid.errors import CheckpointError
+from cardioliquid.models.registry import create_model
+from cardioliquid.signal.config import Preprocessing, preprocessing_from_dict
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+_META_KEY = "cardioliquid"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with the preprocessing it expects.
+
+    Attributes
+    ----------
+    model : nn.Module
+        The network, in eval mode.
+    preprocessing : BeatPreprocessing or WindowPreprocessing
+        The exact preprocessing it was trained with.
+    model_name : str
+        Registry name.
+    model_kwargs : dict
+        Builder arguments.
+    metadata : dict
+        Provenance and measured results.
+    path : str
+        Where it was loaded from.
+    """
+
+    model: nn.Module
+    preprocessing: Preprocessing
+    model_name: str
+    model_kwargs: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def task(self) -> str:
+        """``"arrhythmia"`` or ``"seizure"``."""
+        return self.preprocessing.task
+
+    @property
+    def classes(self) -> list[str]:
+        """Output class names in order."""
+        return list(self.preprocessing.classes)
+
+    @property
+    def name(self) -> str:
+        """A display name: the file stem."""
+        return Path(self.path).stem if self.path else self.model_name
+
+
+def list_pretrained() -> list[str]:
+    """Names of the models shipped in the package."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.safetensors"))
+
+
+def save_model(
+    path: str | os.PathLike,
+    model: nn.Module,
+    model_name: str,
+    model_kwargs: dict[str, Any],
+    preprocessing: Preprocessing,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` as a safetensors file with its preprocessing and metadata.
+
+    The file is written to a temporary name and renamed when complete.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    header = {
+        "format_version": FORMAT_VERSION,
+        "model_name": model_name,
+        "model_kwargs": model_kwargs,
+        "preprocessing": preprocessing.to_dict(),
+        "metadata": metadata or {},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={_META_KEY: json.dumps(header)})
+    os.replace(tmp, path)
+    return path
+
+
+def _resolve(name_or_path: str | os.PathLike) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in {".safetensors", ".ckpt", ".pt", ".pth"} or p.exists():
+        if not p.is_file():
+            raise CheckpointError(p, "no such checkpoint file")
+        return p
+    shipped = PRETRAINED_DIR / f"{name_or_path}.safetensors"
+    if shipped.is_file():
+        return shipped
+    raise CheckpointError(
+        str(name_or_path),
+        f"not a checkpoint file nor a shipped model; shipped models are {list_pretrained()}",
+    )
+
+
+def _build(path: Path, header: dict[str, Any], state: dict[str, torch.Tensor]) -> LoadedModel:
+    try:
+        name = header["model_name"]
+        kwargs = dict(header["model_kwargs"])
+        prep = preprocessing_from_dict(dict(header["preprocessing"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(path, f"not a CardioLiquid model description ({e})") from e
+    try:
+        model = create_model(name, **kwargs)
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise CheckpointError(path, f"weights do not fit model {name!r}: {e}") from e
+    model.eval()
+    return LoadedModel(model, prep, name, kwargs, dict(header.get("metadata", {})), str(path))
+
+
+def load_model(name_or_path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:
+    """Load a shipped model by name, a ``.safetensors`` file or a Lightning ``.ckpt``.
+
+    Parameters
+    ----------
+    name_or_path : str or path
+        ``"arrhythmia"``, ``"seizure"``, ``"seizure-1ch"``, or a file.
+    map_location : str
+        Device for the weights.
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing, unsafe, or does not describe a CardioLiquid model.
+    """
+    path = _resolve(name_or_path)
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt", device=map_location) as f:
+                meta = f.metadata() or {}
+                state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(path, f"not a readable safetensors file ({e})") from e
+        if _META_KEY not in meta:
+            raise CheckpointError(path, f"safetensors file has no {_META_KEY!r} metadata")
+        try:
+            header = json.loads(meta[_META_KEY])
+        except json.JSONDecodeError as e:
+            raise CheckpointError(path, f"corrupt metadata ({e})") from e
+        return _build(path, header, state)
+    try:
+        ckpt = torch.load(str(path), map_location=map_location, weights_only=True)
+    except Exception as e:  # the unpickler raises many types; all mean "unsafe or corrupt"
+        raise CheckpointError(
+            path, f"cannot be loaded with weights_only=True (unsafe or corrupt): {e}"
+        ) from e
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(path, "expected a Lightning checkpoint with a 'state_dict'")
+    hp = ckpt.get("hyper_parameters", {})
+    state = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    header = {
+        "model_name": hp.get("model_name"),
+        "model_kwargs": hp.get("model_kwargs", {}),
+        "preprocessing": hp.get("preprocessing", {}),
+        "metadata": {"epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")},
+    }
+    return _build(path, header, state)

@@ -1,0 +1,1 @@
+"""Shipped pretrained models (safetensors + model cards)."""

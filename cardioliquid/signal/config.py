@@ -1,0 +1,145 @@
+"""Preprocessing specifications that travel with every checkpoint.
+
+A model is only as good as the preprocessing it was trained with; these
+dataclasses describe that preprocessing completely, serialise to plain JSON
+dicts (:meth:`to_dict` / :func:`preprocessing_from_dict`), and are saved inside
+each checkpoint so training, batch scoring and the app run the same steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class BeatPreprocessing:
+    """How an ECG recording becomes heartbeat windows (arrhythmia task).
+
+    Attributes
+    ----------
+    fs : float
+        Rate (Hz) every recording is resampled to before windowing.
+    lead_preference : list of str
+        Leads to use, best first (MLII, then limb-lead equivalents, then V5...).
+    bandpass : (float, float)
+        Band-pass corner frequencies (Hz), zero-phase Butterworth.
+    filter_order : int
+        Butterworth order.
+    pre_s, post_s : float
+        Window before and after the R peak, in seconds.
+    rr_features : bool
+        Append RR-interval features (pre, post, local and record-level ratios).
+    local_rr_beats : int
+        Number of past beats in the local RR average.
+    normalization : str
+        ``"record-robust"``: subtract the record median, divide by the record
+        MAD (robust to gain differences between databases and leads).
+    classes : list of str
+        Output class order.
+    """
+
+    task: str = "arrhythmia"
+    fs: float = 180.0
+    lead_preference: list[str] = field(
+        default_factory=lambda: ["MLII", "ML2", "II", "ECG", "ECG1", "V5", "V4", "V2", "V1"]
+    )
+    bandpass: tuple[float, float] = (0.5, 40.0)
+    filter_order: int = 2
+    pre_s: float = 0.25
+    post_s: float = 0.45
+    rr_features: bool = True
+    local_rr_beats: int = 10
+    normalization: str = "record-robust"
+    classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])
+
+    @property
+    def n_times(self) -> int:
+        """Samples per beat window."""
+        return int(round(self.pre_s * self.fs)) + int(round(self.post_s * self.fs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, with ``task`` as the discriminator."""
+        d = asdict(self)
+        d["bandpass"] = list(self.bandpass)
+        return d
+
+
+@dataclass
+class WindowPreprocessing:
+    """How an EEG recording becomes sliding windows (seizure task).
+
+    Attributes
+    ----------
+    fs : float
+        Rate (Hz) every recording is resampled to.
+    channels : list of str
+        The montage the model reads, in order (empty: any single channel).
+    bandpass : (float, float)
+        Band-pass corner frequencies (Hz).
+    notch : float or None
+        Mains notch frequency (Hz), if any.
+    window_s, hop_s : float
+        Window length and hop in seconds.
+    min_overlap : float
+        A window is labelled seizure when at least this fraction overlaps one.
+    normalization : str
+        ``"window-robust"``: per-window, per-channel median/MAD scaling;
+        ``"fixed"``: divide by ``scale_uv``.
+    scale_uv : float
+        Fixed scale (µV) used by ``"fixed"`` normalisation.
+    classes : list of str
+        Output class order (``bckg``, ``sz``).
+    """
+
+    task: str = "seizure"
+    fs: float = 128.0
+    channels: list[str] = field(default_factory=list)
+    bandpass: tuple[float, float] = (0.5, 40.0)
+    notch: float | None = None
+    filter_order: int = 4
+    window_s: float = 2.0
+    hop_s: float = 1.0
+    min_overlap: float = 0.5
+    normalization: str = "fixed"
+    scale_uv: float = 100.0
+    classes: list[str] = field(default_factory=lambda: ["bckg", "sz"])
+
+    @property
+    def n_times(self) -> int:
+        """Samples per window."""
+        return int(round(self.window_s * self.fs))
+
+    @property
+    def n_hop(self) -> int:
+        """Samples per hop."""
+        return int(round(self.hop_s * self.fs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, with ``task`` as the discriminator."""
+        d = asdict(self)
+        d["bandpass"] = list(self.bandpass)
+        return d
+
+
+Preprocessing = BeatPreprocessing | WindowPreprocessing
+
+
+def preprocessing_from_dict(d: dict[str, Any]) -> Preprocessing:
+    """Rebuild a preprocessing spec from :meth:`to_dict` output.
+
+    Unknown keys raise ``ValueError`` (a checkpoint from a newer version must
+    not be silently misread).
+    """
+    task = d.get("task")
+    cls = {"arrhythmia": BeatPreprocessing, "seizure": WindowPreprocessing}.get(task)
+    if cls is None:
+        raise ValueError(f"preprocessing has unknown task {task!r}; expected arrhythmia|seizure")
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"preprocessing has unknown keys {sorted(unknown)}")
+    kw = dict(d)
+    if "bandpass" in kw:
+        kw["bandpass"] = tuple(kw["bandpass"])
+    return cls(**kw)
