@@ -1,0 +1,679 @@
+"""Run a loaded model over a whole recording: every beat, or every EEG window.
+
+These are the shared inference functions: ``cardioliquid score``, ``cardioliquid
+evaluate`` and the app all call :func:`predict_beats` / :func:`predict_windows`,
+so a beat is classified the same way everywhere. The preprocessing comes from
+the checkpoint (``loaded.preprocessing``) and runs through
+:func:`cardioliquid.signal.windows.beat_windows` / ``eeg_windows``.
+
+Segments
+--------
+By default the preprocessing sees the whole recording (as in training). With
+``segment_s`` set, the recording is cut into segments of that length, each
+preprocessed with ``context_s`` seconds of signal on both sides and keeping only
+the beats (windows) that start inside it. This is exactly what a stream can
+compute (:mod:`cardioliquid.scoring.stream`), so ``predict_beats(...,
+segment_s=S)`` equals the streaming scorer with the same ``S`` over any chunking.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cardioliquid._check import check_option, check_positive
+from cardioliquid.errors import CardioLiquidError, ContractError, RecordingError
+
+if TYPE_CHECKING:
+    import torch
+
+    from cardioliquid.io.recording import Recording
+    from cardioliquid.models.checkpoint import LoadedModel
+
+BEAT_SOURCES = ("auto", "reference", "detect")
+DEFAULT_BATCH_SIZE = 2048
+DEFAULT_ECG_CONTEXT_S = 20.0
+"""Context each ECG segment gets on both sides: filter settling, the next R peak
+(post-RR) and the local RR average (``local_rr_beats`` past beats at >= 30 bpm)."""
+DEFAULT_EEG_CONTEXT_S = 10.0
+"""Context each EEG segment gets on both sides: band-pass/notch settling and resampling."""
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class BeatPredictions:
+    """Per-beat predictions of one ECG recording.
+
+    Attributes
+    ----------
+    sample : ndarray of int64, shape (n,)
+        R-peak positions at the recording's ``fs``.
+    proba : ndarray of float32, shape (n, n_classes)
+        Class probabilities (softmax of the model's logits).
+    classes : list of str
+        Class order of ``proba`` (AAMI ``N S V F Q``).
+    fs : float
+        Sampling rate of ``sample``.
+    beat_source : str
+        Where the R peaks came from: ``"reference"`` (expert annotations) or
+        ``"detect"`` (the kept R-peak detector).
+    record_id : str
+        The recording scored.
+    """
+
+    sample: np.ndarray
+    proba: np.ndarray
+    classes: list[str]
+    fs: float
+    beat_source: str
+    record_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.sample = np.asarray(self.sample, dtype=np.int64).reshape(-1)
+        self.proba = np.asarray(self.proba, dtype=np.float32).reshape(len(self.sample), -1)
+
+    def __len__(self) -> int:
+        return len(self.sample)
+
+    @property
+    def time_s(self) -> np.ndarray:
+        """Beat times in seconds from the recording start."""
+        return self.sample / self.fs
+
+    @property
+    def label_index(self) -> np.ndarray:
+        """Index of the most probable class of each beat."""
+        return np.argmax(self.proba, axis=1) if len(self) else np.zeros(0, dtype=np.int64)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Predicted class letter of each beat (``"N"``, ``"V"``...)."""
+        return np.asarray(self.classes, dtype="<U4")[self.label_index]
+
+    def counts(self) -> dict[str, int]:
+        """Number of beats predicted per class, in class order."""
+        idx = self.label_index
+        return {c: int(np.sum(idx == i)) for i, c in enumerate(self.classes)}
+
+    def concat(self, other: BeatPredictions) -> BeatPredictions:
+        """Append ``other`` (later beats of the same recording)."""
+        return replace(
+            self,
+            sample=np.concatenate([self.sample, other.sample]),
+            proba=np.concatenate([self.proba, other.proba]),
+        )
+
+
+@dataclass
+class SeizureEvent:
+    """One detected seizure: onset and duration in seconds, mean probability."""
+
+    onset: float
+    duration: float
+    confidence: float
+
+    @property
+    def offset(self) -> float:
+        """End of the event in seconds."""
+        return self.onset + self.duration
+
+
+@dataclass
+class WindowPredictions:
+    """Per-window predictions of one EEG recording.
+
+    Attributes
+    ----------
+    start_s, end_s : ndarray of float64, shape (n,)
+        Window bounds in seconds from the recording start.
+    proba : ndarray of float32, shape (n, n_classes)
+        Class probabilities (``bckg``, ``sz``).
+    classes : list of str
+        Class order of ``proba``.
+    record_id : str
+        The recording scored.
+    duration_s : float
+        Length of the recording (seconds).
+    channels : list of str
+        The channels the model read.
+    """
+
+    start_s: np.ndarray
+    end_s: np.ndarray
+    proba: np.ndarray
+    classes: list[str]
+    record_id: str = ""
+    duration_s: float = 0.0
+    channels: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.start_s = np.asarray(self.start_s, dtype=np.float64).reshape(-1)
+        self.end_s = np.asarray(self.end_s, dtype=np.float64).reshape(-1)
+        self.proba = np.asarray(self.proba, dtype=np.float32).reshape(len(self.start_s), -1)
+
+    def __len__(self) -> int:
+        return len(self.start_s)
+
+    @property
+    def label_index(self) -> np.ndarray:
+        """Index of the most probable class of each window."""
+        return np.argmax(self.proba, axis=1) if len(self) else np.zeros(0, dtype=np.int64)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Predicted class name of each window."""
+        return np.asarray(self.classes, dtype="<U8")[self.label_index]
+
+    def counts(self) -> dict[str, int]:
+        """Number of windows predicted per class."""
+        idx = self.label_index
+        return {c: int(np.sum(idx == i)) for i, c in enumerate(self.classes)}
+
+    @property
+    def seizure_proba(self) -> np.ndarray:
+        """Probability of the seizure class (the last class) per window."""
+        col = self.classes.index("sz") if "sz" in self.classes else self.proba.shape[1] - 1
+        return self.proba[:, col] if len(self) else np.zeros(0, dtype=np.float32)
+
+    def events(self, **kwargs: Any) -> list[SeizureEvent]:
+        """Seizure events; see :func:`windows_to_events` for the options."""
+        return windows_to_events(self, **kwargs)
+
+    def concat(self, other: WindowPredictions) -> WindowPredictions:
+        """Append ``other`` (later windows of the same recording)."""
+        return replace(
+            self,
+            start_s=np.concatenate([self.start_s, other.start_s]),
+            end_s=np.concatenate([self.end_s, other.end_s]),
+            proba=np.concatenate([self.proba, other.proba]),
+            duration_s=max(self.duration_s, other.duration_s),
+        )
+
+
+def windows_to_events(
+    pred: WindowPredictions,
+    threshold: float = 0.5,
+    smooth_windows: int = 3,
+    min_duration_s: float = 0.0,
+    merge_gap_s: float = 0.0,
+) -> list[SeizureEvent]:
+    """Turn per-window seizure probabilities into seizure events.
+
+    The seizure probability is smoothed with a centred moving average of
+    ``smooth_windows`` windows; runs of windows at or above ``threshold`` become
+    events from the first window's start to the last window's end; events closer
+    than ``merge_gap_s`` are merged and those shorter than ``min_duration_s``
+    dropped.
+
+    Parameters
+    ----------
+    pred : WindowPredictions
+    threshold : float
+        Decision threshold on the smoothed seizure probability.
+    smooth_windows : int
+        Moving-average length (1: no smoothing).
+    min_duration_s, merge_gap_s : float
+        Post-processing of the events (seconds).
+
+    Returns
+    -------
+    events : list of SeizureEvent
+        Sorted by onset; ``confidence`` is the mean smoothed probability.
+    """
+    p = pred.seizure_proba.astype(np.float64)
+    if len(p) == 0:
+        return []
+    k = max(1, int(smooth_windows))
+    if k > 1:
+        # Centred moving average, edges averaged over the windows that exist.
+        kernel = np.ones(k)
+        p = np.convolve(p, kernel, mode="same") / np.convolve(np.ones_like(p), kernel, "same")
+    on = p >= threshold
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    runs = list(zip(edges[::2], edges[1::2], strict=True))
+    merged: list[list[int]] = []
+    for first, stop in runs:
+        if merged and pred.start_s[first] - pred.end_s[merged[-1][1] - 1] <= merge_gap_s:
+            merged[-1][1] = stop
+        else:
+            merged.append([first, stop])
+    events = []
+    for first, stop in merged:
+        onset = float(pred.start_s[first])
+        duration = float(pred.end_s[stop - 1]) - onset
+        if duration + 1e-9 < min_duration_s:
+            continue
+        events.append(SeizureEvent(onset, duration, float(np.mean(p[first:stop]))))
+    return events
+
+
+# --------------------------------------------------------------------------- checks
+def _where(rec: Recording) -> str:
+    return str(rec.source or rec.record_id)
+
+
+def check_fits(rec: Recording, loaded: LoadedModel) -> None:
+    """Raise unless ``loaded`` can score ``rec``.
+
+    Raises
+    ------
+    ContractError
+        The model is for the other modality.
+    RecordingError
+        The recording's rate cannot carry the model's band, or the channels the
+        model reads are missing. The message names the file.
+    """
+    prep = loaded.preprocessing
+    want = "ecg" if prep.task == "arrhythmia" else "eeg"
+    if rec.modality != want:
+        raise ContractError(
+            f"{_where(rec)}: model {loaded.name!r} ({prep.task}) expects an {want} recording, "
+            f"got {rec.modality}"
+        )
+    if rec.n_samples == 0:
+        raise RecordingError(_where(rec), "expected samples, got an empty recording")
+    nyquist_needed = 2.0 * float(prep.bandpass[1])
+    if not np.isfinite(rec.fs) or rec.fs < nyquist_needed:
+        raise RecordingError(
+            _where(rec),
+            f"expected a sampling rate >= {nyquist_needed:g} Hz (model band "
+            f"{prep.bandpass[0]:g}-{prep.bandpass[1]:g} Hz), got {rec.fs:g} Hz",
+        )
+    channels = list(getattr(prep, "channels", []) or [])
+    if channels:
+        have = {c.upper() for c in rec.channel_names}
+        missing = [c for c in channels if c.upper() not in have]
+        if missing:
+            raise RecordingError(
+                _where(rec),
+                f"expected channels {channels} for model {loaded.name!r}, missing {missing}",
+            )
+
+
+def _resolve_beat_source(rec: Recording, beats: str) -> tuple[str, np.ndarray | None]:
+    check_option("beats", beats, BEAT_SOURCES)
+    ref = None
+    if rec.beats is not None and len(rec.beats):
+        is_beat = rec.beats.aami != ""
+        ref = np.sort(rec.beats.sample[is_beat])
+    if beats == "reference" and ref is None:
+        raise RecordingError(_where(rec), "expected reference beat annotations, got none")
+    if beats == "detect" or (beats == "auto" and ref is None):
+        return "detect", None
+    return "reference", ref
+
+
+# --------------------------------------------------------------------------- model
+def carries_state(loaded: LoadedModel) -> bool:
+    """Whether the model carries its liquid state from one window to the next.
+
+    Declared by ``metadata["carry_state"]`` in the checkpoint, or a
+    ``carry_state`` attribute on the network; off by default (windows are then
+    independent, as in training on shuffled windows).
+    """
+    flag = loaded.metadata.get("carry_state", getattr(loaded.model, "carry_state", False))
+    return bool(flag)
+
+
+def _softmax(logits: torch.Tensor) -> np.ndarray:
+    import torch
+
+    return torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float32)
+
+
+def run_model(
+    loaded: LoadedModel,
+    x: np.ndarray,
+    features: np.ndarray | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    hx: Any = None,
+    where: str = "",
+) -> tuple[np.ndarray, Any]:
+    """Class probabilities of windows ``x`` (n, C, T) with optional ``features``.
+
+    When the model carries state (:func:`carries_state`) the windows are run
+    one after the other through ``forward_stateful``, passing ``hx`` along, and
+    the final state is returned so a caller can continue; otherwise they run in
+    batches of ``batch_size`` and ``hx`` is returned unchanged.
+    """
+    import torch
+
+    model = loaded.model
+    n_out = len(loaded.classes)
+    if len(x) == 0:
+        return np.zeros((0, n_out), dtype=np.float32), hx
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    ft = None
+    if features is not None and np.size(features):
+        ft = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    contract = getattr(model, "contract", None)
+    if contract is not None:
+        try:
+            contract.check(xt[:1], None if ft is None else ft[:1])
+        except ContractError as e:
+            raise ContractError(f"{where}: model {loaded.name!r}: {e}") from e
+    out = []
+    with torch.inference_mode():
+        if carries_state(loaded):
+            for i in range(len(xt)):
+                f = None if ft is None else ft[i : i + 1]
+                logits, hx, _ = model.forward_stateful(xt[i : i + 1], f, hx=hx)
+                out.append(_softmax(logits))
+        else:
+            for i in range(0, len(xt), batch_size):
+                f = None if ft is None else ft[i : i + batch_size]
+                out.append(_softmax(model(xt[i : i + batch_size], f)))
+    return np.concatenate(out).reshape(len(xt), -1), hx
+
+
+# --------------------------------------------------------------------------- segments
+@dataclass(frozen=True)
+class Segment:
+    """One piece of a segmented recording, in samples at the recording's rate.
+
+    Predictions whose start lies in ``[keep_start, keep_stop)`` are kept; the
+    preprocessing sees ``[read_start, read_stop)``.
+    """
+
+    keep_start: int
+    keep_stop: int
+    read_start: int
+    read_stop: int
+
+
+def segment_plan(
+    fs: float, segment_s: float, context_s: float, tail_s: float = 0.0
+) -> Callable[[int], Segment]:
+    """Segment ``k`` of a recording at ``fs``, before clipping to its length.
+
+    ``tail_s`` is the extra signal each kept prediction needs after its start
+    (an EEG window's length; 0 for beats, whose window lies inside the context).
+    """
+    check_positive("segment_s", segment_s)
+    seg = int(round(segment_s * fs))
+    ctx = int(round(context_s * fs))
+    tail = int(math.ceil(tail_s * fs))
+
+    def plan(k: int) -> Segment:
+        start = k * seg
+        return Segment(start, start + seg, max(0, start - ctx), start + seg + tail + ctx)
+
+    return plan
+
+
+def _segments(n_samples: int, plan: Callable[[int], Segment]) -> Iterator[Segment]:
+    k = 0
+    while True:
+        s = plan(k)
+        if s.keep_start >= n_samples:
+            return
+        yield replace(s, read_stop=min(s.read_stop, n_samples))
+        k += 1
+
+
+def slice_recording(rec: Recording, start: int, stop: int) -> Recording:
+    """Samples ``[start, stop)`` of ``rec`` as a recording (annotations dropped)."""
+    return replace(
+        rec,
+        signal=rec.signal[:, start:stop],
+        beats=None,
+        rhythms=[],
+        seizures=[],
+        meta={**rec.meta, "offset_samples": int(start)},
+    )
+
+
+# --------------------------------------------------------------------------- beats
+def _beat_windows(rec: Recording, loaded: LoadedModel, beat_samples: np.ndarray | None):
+    from cardioliquid.signal.windows import beat_windows
+
+    try:
+        return beat_windows(rec, loaded.preprocessing, beat_samples=beat_samples)
+    except CardioLiquidError:
+        raise
+    except (KeyError, ValueError, IndexError) as e:
+        raise RecordingError(_where(rec), f"cannot cut beat windows: {e}") from e
+
+
+def score_beat_segment(
+    rec: Recording,
+    loaded: LoadedModel,
+    seg: Segment | None,
+    reference: np.ndarray | None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    hx: Any = None,
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Beats of one segment (the whole recording when ``seg`` is None).
+
+    ``rec`` holds the samples ``[seg.read_start, seg.read_stop)`` (the whole
+    recording when ``seg`` is None); ``reference`` holds absolute R-peak
+    positions (None: detect). Returns absolute samples, probabilities and the
+    liquid state after the last beat.
+    """
+    offset = 0 if seg is None else seg.read_start
+    local = None
+    if reference is not None:
+        lo, hi = (0, rec.n_samples) if seg is None else (seg.read_start, seg.read_stop)
+        ref = reference[(reference >= lo) & (reference < hi)]
+        local = ref - offset
+    sub = rec if seg is None else replace(rec, beats=None)
+    bw = _beat_windows(sub, loaded, local)
+    sample = np.asarray(bw.sample, dtype=np.int64) + offset
+    x, feats = bw.x, bw.features
+    if seg is not None:
+        keep = (sample >= seg.keep_start) & (sample < seg.keep_stop)
+        sample, x, feats = sample[keep], x[keep], None if feats is None else feats[keep]
+    proba, hx = run_model(loaded, x, feats, batch_size, hx, where=_where(rec))
+    return sample, proba, hx
+
+
+def predict_beats(
+    rec: Recording,
+    loaded: LoadedModel,
+    beats: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    segment_s: float | None = None,
+    context_s: float = DEFAULT_ECG_CONTEXT_S,
+) -> BeatPredictions:
+    """Classify every heartbeat of an ECG recording.
+
+    Parameters
+    ----------
+    rec : Recording
+        An ECG recording (any rate the model's band fits in; resampled by the
+        model's preprocessing).
+    loaded : LoadedModel
+        An arrhythmia model (:func:`cardioliquid.models.checkpoint.load_model`).
+    beats : {"auto", "reference", "detect"}
+        R peaks from the expert annotations (``"reference"``), from the kept
+        detector (``"detect"``), or the annotations when present (``"auto"``).
+    batch_size : int
+        Beats per forward pass.
+    segment_s : float, optional
+        Preprocess in segments of this length (what a stream computes);
+        None: the whole recording at once (as in training).
+    context_s : float
+        Signal added on both sides of each segment.
+
+    Returns
+    -------
+    BeatPredictions
+
+    Raises
+    ------
+    ContractError, RecordingError
+        The model does not fit the recording; the message names the file.
+    """
+    check_fits(rec, loaded)
+    source, ref = _resolve_beat_source(rec, beats)
+    if segment_s is None:
+        sample, proba, _ = score_beat_segment(rec, loaded, None, ref, batch_size)
+    else:
+        parts_s, parts_p, hx = [], [], None
+        plan = segment_plan(rec.fs, segment_s, context_s)
+        for seg in _segments(rec.n_samples, plan):
+            sub = slice_recording(rec, seg.read_start, seg.read_stop)
+            s, p, hx = score_beat_segment(sub, loaded, seg, ref, batch_size, hx)
+            parts_s.append(s)
+            parts_p.append(p)
+        sample = np.concatenate(parts_s) if parts_s else np.zeros(0, np.int64)
+        proba = np.concatenate(parts_p) if parts_p else np.zeros((0, len(loaded.classes)))
+    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id)
+
+
+# --------------------------------------------------------------------------- windows
+def _eeg_windows(rec: Recording, loaded: LoadedModel):
+    from cardioliquid.signal.windows import eeg_windows
+
+    try:
+        return eeg_windows(rec, loaded.preprocessing)
+    except CardioLiquidError:
+        raise
+    except (KeyError, ValueError, IndexError) as e:
+        raise RecordingError(_where(rec), f"cannot cut EEG windows: {e}") from e
+
+
+def score_window_segment(
+    rec: Recording,
+    loaded: LoadedModel,
+    seg: Segment | None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    hx: Any = None,
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Windows of one segment (the whole recording when ``seg`` is None).
+
+    Returns absolute window starts (seconds), probabilities and the final state.
+    """
+    ew = _eeg_windows(rec, loaded)
+    offset = 0 if seg is None else seg.read_start
+    # Starts on the recording's sample grid, so segments and the whole agree.
+    start_samples = np.round(np.asarray(ew.start_s, dtype=np.float64) * rec.fs).astype(np.int64)
+    start_samples += offset
+    x = ew.x
+    if seg is not None:
+        keep = (start_samples >= seg.keep_start) & (start_samples < seg.keep_stop)
+        start_samples, x = start_samples[keep], x[keep]
+    proba, hx = run_model(loaded, x, None, batch_size, hx, where=_where(rec))
+    return start_samples / rec.fs, proba, hx
+
+
+def predict_windows(
+    rec: Recording,
+    loaded: LoadedModel,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    segment_s: float | None = None,
+    context_s: float = DEFAULT_EEG_CONTEXT_S,
+) -> WindowPredictions:
+    """Seizure probability of every sliding window of an EEG recording.
+
+    Parameters
+    ----------
+    rec : Recording
+        An EEG recording holding the channels the model reads.
+    loaded : LoadedModel
+        A seizure model.
+    batch_size : int
+        Windows per forward pass.
+    segment_s : float, optional
+        Preprocess in segments of this length (what a stream computes); must
+        be a multiple of the model's hop. None: the whole recording at once.
+    context_s : float
+        Signal added on both sides of each segment (a multiple of the hop).
+
+    Returns
+    -------
+    WindowPredictions
+        Use :meth:`WindowPredictions.events` for seizure events.
+
+    Raises
+    ------
+    ContractError, RecordingError
+        The model does not fit the recording; the message names the file.
+    """
+    check_fits(rec, loaded)
+    prep = loaded.preprocessing
+    if segment_s is None:
+        start, proba, _ = score_window_segment(rec, loaded, None, batch_size)
+    else:
+        _check_hop_multiple(prep.hop_s, segment_s, context_s)
+        parts_s, parts_p, hx = [], [], None
+        plan = segment_plan(rec.fs, segment_s, context_s, tail_s=prep.window_s)
+        for seg in _segments(rec.n_samples, plan):
+            sub = slice_recording(rec, seg.read_start, seg.read_stop)
+            s, p, hx = score_window_segment(sub, loaded, seg, batch_size, hx)
+            parts_s.append(s)
+            parts_p.append(p)
+        start = np.concatenate(parts_s) if parts_s else np.zeros(0)
+        proba = np.concatenate(parts_p) if parts_p else np.zeros((0, len(loaded.classes)))
+    return WindowPredictions(
+        start,
+        start + prep.window_s,
+        proba,
+        loaded.classes,
+        rec.record_id,
+        rec.duration_s,
+        list(prep.channels) or list(rec.channel_names),
+    )
+
+
+def _check_hop_multiple(hop_s: float, *lengths: float) -> None:
+    for length in lengths:
+        ratio = length / hop_s
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ValueError(
+                f"segment and context lengths must be multiples of the model's hop "
+                f"({hop_s:g} s), got {length:g} s"
+            )
+
+
+# --------------------------------------------------------------------------- entry
+def score_recording(
+    path_or_rec: str | Path | Recording,
+    model: str | Path | LoadedModel | None = None,
+    beats: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> BeatPredictions | WindowPredictions:
+    """Score one recording with a model: beats for ECG, windows for EEG.
+
+    Parameters
+    ----------
+    path_or_rec : str, path or Recording
+        A recording file (WFDB header, EDF/BDF, anything MNE reads) or a
+        loaded :class:`~cardioliquid.io.recording.Recording`.
+    model : str, path or LoadedModel, optional
+        A shipped model name, a checkpoint file, or a loaded model; default
+        ``"arrhythmia"`` for ECG and ``"seizure"`` for EEG.
+    beats : {"auto", "reference", "detect"}
+        R-peak source for ECG (see :func:`predict_beats`).
+    batch_size : int
+        Windows per forward pass.
+
+    Returns
+    -------
+    BeatPredictions or WindowPredictions
+
+    Examples
+    --------
+    >>> import cardioliquid as cl
+    >>> pred = cl.score_recording("mitdb/100.hea")  # doctest: +SKIP
+    >>> pred.counts()  # doctest: +SKIP
+    """
+    from cardioliquid.models.checkpoint import LoadedModel, load_model
+
+    if isinstance(path_or_rec, (str, Path)):
+        from cardioliquid.io import load_recording
+
+        rec = load_recording(path_or_rec)
+    else:
+        rec = path_or_rec
+    if model is None:
+        model = "arrhythmia" if rec.modality == "ecg" else "seizure"
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if loaded.task == "arrhythmia":
+        return predict_beats(rec, loaded, beats=beats, batch_size=batch_size)
+    return predict_windows(rec, loaded, batch_size=batch_size)
