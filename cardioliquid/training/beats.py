@@ -1,0 +1,64 @@
+"""Per-record heartbeat arrays for training, cached on disk by preprocessing.
+
+Windowing a half-hour MIT-BIH record takes a second or two; training reads the
+same records every run, so the arrays are cached under ``cache_dir`` in a file
+keyed by the record and a hash of the preprocessing dict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from cardioliquid.signal.config import BeatPreprocessing
+
+
+def prep_key(prep_dict: dict) -> str:
+    """A short stable hash of a preprocessing dict."""
+    blob = json.dumps(prep_dict, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def record_beats(
+    path: str | os.PathLike, prep: BeatPreprocessing, cache_dir: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labelled beat windows of one record: ``(x, features, labels)``.
+
+    Beats with no class (label -1) are dropped.
+
+    Parameters
+    ----------
+    path : path
+        Record path without extension (``.../mitdb/100``) or a file.
+    prep : BeatPreprocessing
+        The preprocessing.
+    cache_dir : path, optional
+        Cache folder; ``None`` disables caching.
+    """
+    path = Path(path)
+    cache = None
+    if cache_dir is not None:
+        key = prep_key(prep.to_dict())
+        cache = Path(cache_dir) / "beats" / key / f"{path.parent.name}_{path.name}.npz"
+        if cache.is_file():
+            with np.load(cache) as z:
+                return z["x"], z["features"], z["labels"]
+    from cardioliquid.io import load_recording
+    from cardioliquid.signal.windows import beat_windows
+
+    src = path if path.suffix else path.with_suffix(".hea")
+    bw = beat_windows(load_recording(src), prep)
+    keep = np.asarray(bw.labels) >= 0
+    x = np.asarray(bw.x, dtype=np.float32)[keep]
+    feats = np.asarray(bw.features, dtype=np.float32)[keep]
+    labels = np.asarray(bw.labels, dtype=np.int64)[keep]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        np.savez(tmp, x=x, features=feats, labels=labels)
+        os.replace(tmp, cache)
+    return x, feats, labels

@@ -1,0 +1,96 @@
+"""Turn a trained checkpoint into a shipped ``.safetensors`` model with provenance.
+
+Usage::
+
+    python -m cardioliquid.training.export runs/arrhythmia/.../best.ckpt \\
+        cardioliquid/models/pretrained/arrhythmia.safetensors --metadata '{"data": "mitdb DS1"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cardioliquid.models.checkpoint import load_model, save_model
+from cardioliquid.signal.config import preprocessing_from_dict
+
+
+def git_commit() -> str | None:
+    """The current commit of the source tree, if it is a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def provenance() -> dict[str, Any]:
+    """Where and when a model was made."""
+    import lightning
+
+    return {
+        "exported_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": git_commit(),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+    }
+
+
+def export_checkpoint(
+    source: str | os.PathLike | torch.nn.Module,
+    target: str | os.PathLike,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint (or a trained LightningModule) as a safetensors model.
+
+    Parameters
+    ----------
+    source : path or LiquidClassifierModule
+        A Lightning ``.ckpt`` (read with ``weights_only=True``), a
+        ``.safetensors`` model, or the module itself.
+    target : path
+        Output ``.safetensors`` file (written atomically).
+    metadata : dict, optional
+        Provenance and results merged into the file's metadata.
+    """
+    if isinstance(source, torch.nn.Module):
+        hp = source.hparams
+        model, name, kwargs = source.model, hp["model_name"], dict(hp["model_kwargs"])
+        prep = preprocessing_from_dict(dict(hp["preprocessing"]))
+        meta: dict[str, Any] = {}
+    else:
+        loaded = load_model(source)
+        model, name, kwargs, prep = (loaded.model, loaded.model_name, loaded.model_kwargs,
+                                     loaded.preprocessing)
+        meta = dict(loaded.metadata)
+    meta.update(provenance())
+    meta["n_params"] = int(sum(p.numel() for p in model.parameters()))
+    meta.update(metadata or {})
+    return save_model(target, model, name, kwargs, prep, metadata=meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line export."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint")
+    p.add_argument("target")
+    p.add_argument("--metadata", default="{}", help="JSON object merged into the metadata")
+    a = p.parse_args(argv)
+    path = export_checkpoint(a.checkpoint, a.target, json.loads(a.metadata))
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

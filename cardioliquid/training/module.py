@@ -1,0 +1,267 @@
+"""The LightningModule that trains every CardioLiquid classifier.
+
+The network is built by name through the model registry and held as
+``self.model`` (the backbone is injected, after Lightning's image-classifier
+example). The hyper-parameters saved in each ``.ckpt`` are plain JSON types
+(``model_name``, ``model_kwargs``, ``preprocessing`` as a dict...), so a
+checkpoint loads with ``torch.load(weights_only=True)`` through
+:func:`cardioliquid.models.checkpoint.load_model` and carries everything
+scoring needs to reproduce the preprocessing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from cardioliquid._check import check_option, check_positive
+from cardioliquid.models.registry import create_model
+
+Batch = tuple[torch.Tensor, ...]
+
+
+def split_batch(batch: Batch | dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any, torch.Tensor]:
+    """Return ``(x, features or None, labels)`` from a ``(x, [features,] y)`` batch.
+
+    Datasets in :mod:`cardioliquid.data.datasets` yield either
+    ``(x, features, label)`` (beats) or ``(x, label)`` (EEG windows); a dict
+    with keys ``x``, ``features``, ``label`` is accepted too.
+    """
+    if isinstance(batch, dict):
+        feats = batch.get("features")
+        return batch["x"], feats, batch.get("label", batch.get("y"))
+    if len(batch) == 3:
+        return batch[0], batch[1], batch[2]
+    if len(batch) == 2:
+        return batch[0], None, batch[1]
+    raise ValueError(f"expected a (x, [features,] label) batch, got {len(batch)} items")
+
+
+def _metrics(n_classes: int, prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {
+            "recall": MulticlassRecall(n_classes, average=None),
+            "precision": MulticlassPrecision(n_classes, average=None),
+            "macro_f1": MulticlassF1Score(n_classes, average="macro"),
+            # Macro-averaged recall is balanced accuracy.
+            "balanced_accuracy": MulticlassAccuracy(n_classes, average="macro"),
+        },
+        prefix=prefix,
+    )
+
+
+class LiquidClassifierModule(L.LightningModule):
+    """Train a registered classifier on any CardioLiquid task.
+
+    Parameters
+    ----------
+    model_name : str
+        Registry name (``"liquid-cfc"``, ``"liquid-ltc"``).
+    model_kwargs : dict
+        Builder arguments other than the signal shape (``units``, ...).
+    n_chans, n_outputs, n_times, n_features : int, optional
+        Signal shape; the CLI links them from the DataModule. They are merged
+        into the saved ``model_kwargs``.
+    sfreq : float, optional
+        Sampling rate the model reads (linked from the DataModule).
+    preprocessing : dict, optional
+        ``prep.to_dict()`` of the data's preprocessing; saved in every checkpoint.
+    class_weights : "balanced", list of float or None
+        Loss weights per class. ``"balanced"`` takes inverse-frequency weights
+        (raised to ``class_weight_power``) from the DataModule's training split
+        in :meth:`setup`.
+    class_weight_power : float
+        Exponent on the inverse frequencies (0.5 softens them).
+    lr, weight_decay : float
+        AdamW settings; the learning rate follows a cosine schedule with warm-up.
+    warmup_epochs : int
+        Linear warm-up epochs.
+    label_smoothing : float
+        Cross-entropy label smoothing.
+    """
+
+    def __init__(
+        self,
+        model_name: str = "liquid-cfc",
+        model_kwargs: dict[str, Any] | None = None,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_features: int | None = None,
+        preprocessing: dict[str, Any] | None = None,
+        class_weights: str | list[float] | None = "balanced",
+        class_weight_power: float = 0.5,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        warmup_epochs: int = 1,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        check_positive("lr", lr)
+        if isinstance(class_weights, str):
+            check_option("class_weights", class_weights, ["balanced"])
+        kwargs = dict(model_kwargs or {})
+        shape = {"n_chans": n_chans, "n_outputs": n_outputs, "n_times": n_times,
+                 "sfreq": sfreq, "n_features": n_features}  # fmt: skip
+        for key, value in shape.items():
+            if value is None:
+                continue
+            if key in kwargs and kwargs[key] != value:
+                raise ValueError(
+                    f"model_kwargs[{key!r}]={kwargs[key]!r} contradicts the data's {key}={value!r}"
+                )
+            kwargs[key] = int(value) if key != "sfreq" else float(value)
+        missing = [k for k in ("n_chans", "n_outputs", "n_times") if k not in kwargs]
+        if missing:
+            raise ValueError(f"model needs {missing}: pass them or link them from the data")
+        # Only plain JSON types go into the checkpoint (weights_only=True loading).
+        self.save_hyperparameters(
+            {
+                "model_name": model_name,
+                "model_kwargs": kwargs,
+                "preprocessing": dict(preprocessing) if preprocessing else {},
+                "class_weights": class_weights,
+                "class_weight_power": float(class_weight_power),
+                "lr": float(lr),
+                "weight_decay": float(weight_decay),
+                "warmup_epochs": int(warmup_epochs),
+                "label_smoothing": float(label_smoothing),
+            }
+        )
+        self.model: nn.Module = create_model(model_name, **kwargs)
+        n_classes = int(kwargs["n_outputs"])
+        weights = torch.ones(n_classes)
+        if isinstance(class_weights, list | tuple):
+            if len(class_weights) != n_classes:
+                raise ValueError(
+                    f"expected {n_classes} class weights, got {len(class_weights)}"
+                )
+            weights = torch.tensor(class_weights, dtype=torch.float32)
+        self.register_buffer("loss_weights", weights)
+        self.train_metrics = _metrics(n_classes, "train/")
+        self.val_metrics = _metrics(n_classes, "val/")
+        self.test_metrics = _metrics(n_classes, "test/")
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names from the preprocessing, else ``0..n-1``."""
+        names = self.hparams["preprocessing"].get("classes")
+        n = self.hparams["model_kwargs"]["n_outputs"]
+        return list(names) if names else [str(i) for i in range(n)]
+
+    def setup(self, stage: str) -> None:
+        """Take balanced class weights from the DataModule's training labels."""
+        if self.hparams["class_weights"] != "balanced" or stage != "fit":
+            return
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        counts = getattr(dm, "class_counts", None)
+        if counts is None:
+            return
+        self.loss_weights.copy_(
+            balanced_weights(torch.as_tensor(counts()), self.hparams["class_weight_power"])
+        )
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(batch, n_outputs)``."""
+        return self.model(x, features)
+
+    def _step(self, batch: Batch, metrics: MetricCollection, stage: str) -> torch.Tensor:
+        x, feats, y = split_batch(batch)
+        logits = self(x, feats)
+        loss = F.cross_entropy(
+            logits, y, weight=self.loss_weights, label_smoothing=self.hparams["label_smoothing"]
+        )
+        metrics.update(logits.detach(), y)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(y), sync_dist=True)
+        return loss
+
+    def _log_metrics(self, metrics: MetricCollection) -> None:
+        values = metrics.compute()
+        flat: dict[str, torch.Tensor] = {}
+        for name, value in values.items():
+            if value.ndim == 0:
+                flat[name] = value
+            else:  # per-class recall / precision
+                for cls, v in zip(self.classes, value, strict=True):
+                    flat[f"{name}_{cls}"] = v
+        prog = {k for k in flat if k.endswith(("macro_f1", "balanced_accuracy"))}
+        self.log_dict({k: v for k, v in flat.items() if k in prog}, prog_bar=True, sync_dist=True)
+        self.log_dict({k: v for k, v in flat.items() if k not in prog}, sync_dist=True)
+        metrics.reset()
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, self.train_metrics, "train")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_metrics(self.train_metrics)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, self.val_metrics, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics(self.val_metrics)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, self.test_metrics, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(self.test_metrics)
+
+    def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        """Class probabilities ``(batch, n_outputs)``."""
+        x, feats, _ = split_batch(batch) if not torch.is_tensor(batch) else (batch, None, None)
+        return torch.softmax(self(x, feats), dim=-1)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with linear warm-up then cosine decay over ``max_epochs``."""
+        opt = torch.optim.AdamW(
+            self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
+        )
+        max_epochs = int(self.trainer.max_epochs or 1) if self._trainer else 1
+        max_epochs = max(1, max_epochs)
+        warm = min(self.hparams["warmup_epochs"], max_epochs - 1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(warm, max_epochs))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+def _warmup_cosine(warmup: int, total: int):
+    import math
+
+    def factor(epoch: int) -> float:
+        if epoch < warmup:
+            return (epoch + 1) / (warmup + 1)
+        progress = (epoch - warmup) / max(1, total - warmup)
+        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def balanced_weights(counts: torch.Tensor, power: float = 0.5) -> torch.Tensor:
+    """Inverse-frequency class weights, normalised to mean 1 over present classes.
+
+    Parameters
+    ----------
+    counts : Tensor, shape (n_classes,)
+        Training examples per class.
+    power : float
+        ``(n / count) ** power``; 1 is fully balanced, 0 is unweighted.
+        Absent classes get weight 0.
+    """
+    counts = counts.double()
+    present = counts > 0
+    w = torch.zeros_like(counts)
+    w[present] = (counts[present].sum() / counts[present]) ** power
+    w[present] = w[present] / w[present].mean()
+    return w.float()
