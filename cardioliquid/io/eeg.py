@@ -1,0 +1,244 @@
+"""Read EEG (EDF, EDF+, BDF and every format ``mne.io.read_raw`` knows) and Bonn segments.
+
+Signals come back in µV, float32, channels x samples, under MNE's channel names
+(CHB-MIT's repeated ``T8-P8`` becomes ``T8-P8-0`` / ``T8-P8-1``). Seizure truth,
+first found wins: the ``seizures`` argument, a ``<name>_events.tsv`` beside the
+file (SzCORE / BIDS), a ``<file>.seizures`` WFDB annotation file (CHB-MIT), the
+CHB-MIT ``chbNN-summary.txt`` beside the file or one folder up, and EDF+
+annotations.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cardioliquid.errors import RecordingError
+from cardioliquid.io._validate import check_loadable
+from cardioliquid.io.recording import Recording
+from cardioliquid.io.seizures import (
+    Interval,
+    find_chbmit_summary,
+    parse_chbmit_summary,
+    read_events_tsv,
+    read_seizures_annotation,
+    seizures_from_annotations,
+)
+
+BONN_FS = 173.61
+"""Sampling rate of the Bonn segments (Hz)."""
+
+BONN_SETS: dict[str, str] = {"A": "Z", "B": "O", "C": "N", "D": "F", "E": "S"}
+"""Bonn set letter -> the file prefix letter (folders are named ``A_Z``, ``B_O``...)."""
+
+BONN_SEIZURE_SET = "E"
+"""The ictal Bonn set."""
+
+CHBMIT_SAME_SUBJECT: dict[str, str] = {"chb21": "chb01"}
+"""CHB-MIT cases recorded from a subject already represented (chb21 is chb01 1.5 years later)."""
+
+
+def eeg_patient_id(path: str | os.PathLike) -> str:
+    """Subject identifier from a file name: ``chb01_03.edf`` -> ``chb01``, BIDS ``sub-01``."""
+    name = Path(path).name
+    if m := re.match(r"(chb\d\d)", name, re.I):
+        case = m.group(1).lower()
+        return CHBMIT_SAME_SUBJECT.get(case, case)
+    if m := re.match(r"(sub-[A-Za-z0-9]+)", name):
+        return m.group(1)
+    return Path(path).stem
+
+
+def _events_tsv_for(path: Path) -> Path | None:
+    stem = path.name[: -len("".join(path.suffixes))] if path.suffixes else path.name
+    for cand in (path.with_name(f"{path.stem}_events.tsv"), path.with_name(f"{stem}_events.tsv")):
+        if cand.is_file():
+            return cand
+    # BIDS: sub-01_ses-01_task-x_run-01_eeg.edf -> ..._run-01_events.tsv
+    if path.stem.endswith("_eeg"):
+        cand = path.with_name(path.stem[: -len("_eeg")] + "_events.tsv")
+        if cand.is_file():
+            return cand
+    return None
+
+
+def find_seizures(path: str | os.PathLike, annotations=None, fs: float | None = None
+                  ) -> tuple[list[Interval], str | None]:
+    """Seizure intervals for an EEG file and where they came from.
+
+    Returns
+    -------
+    seizures : list of (onset_s, offset_s)
+    source : str or None
+        ``"events.tsv"``, ``"wfdb-seizures"``, ``"chbmit-summary"``, ``"edf+"``
+        or None when no seizure truth was found.
+    """
+    path = Path(path)
+    if (tsv := _events_tsv_for(path)) is not None:
+        return read_events_tsv(tsv), "events.tsv"
+    if Path(f"{path}.seizures").is_file():
+        return read_seizures_annotation(path, fs or 256.0), "wfdb-seizures"
+    if (summary := find_chbmit_summary(path)) is not None:
+        table = parse_chbmit_summary(summary)
+        if path.name in table.seizures:
+            return table.seizures[path.name], "chbmit-summary"
+    if annotations is not None and len(annotations):
+        return seizures_from_annotations(annotations), "edf+"
+    return [], None
+
+
+def load_eeg(
+    path: str | os.PathLike,
+    seizures: list[Interval] | None = None,
+    patient_id: str | None = None,
+    check_quality: bool = True,
+) -> Recording:
+    """Read an EEG file through :func:`mne.io.read_raw`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        EDF / EDF+ / BDF / BrainVision / EEGLAB / FIF ... file.
+    seizures : list of (float, float), optional
+        Seizure intervals (s) that override those found beside the file.
+    patient_id : str, optional
+        Subject identifier (default from the file name, see :func:`eeg_patient_id`).
+    check_quality : bool
+        Reject NaN samples and all-flat signals.
+
+    Returns
+    -------
+    Recording
+        ``signal`` float32 (n_channels, n_samples) in µV, ``modality="eeg"``,
+        ``meta["seizure_source"]`` says where the seizures came from.
+
+    Raises
+    ------
+    RecordingError
+        If the file is missing, not a format MNE reads, or unusable.
+    """
+    import mne  # heavy: imported on use
+
+    path = Path(path)
+    if not path.is_file():
+        raise RecordingError(path, "EEG file not found")
+    try:
+        raw = mne.io.read_raw(path, preload=True, verbose="error")
+    except Exception as e:
+        raise RecordingError(path, f"unreadable EEG file: expected a format mne.io.read_raw "
+                                   f"reads (EDF, BDF, ...), got {type(e).__name__}: {e}") from e
+    data = raw.get_data() * 1e6  # MNE holds volts; the project's EEG unit is µV
+    found, source = find_seizures(path, raw.annotations, raw.info["sfreq"])
+    if seizures is not None:
+        found, source = [tuple(map(float, s)) for s in seizures], "argument"
+    meas_date = raw.info.get("meas_date")
+    rec = Recording(
+        signal=data.astype(np.float32),
+        fs=float(raw.info["sfreq"]),
+        channel_names=list(raw.ch_names),
+        units="uV",
+        record_id=path.stem,
+        patient_id=patient_id or eeg_patient_id(path),
+        modality="eeg",
+        source=str(path),
+        seizures=sorted(found),
+        meta={
+            "format": type(raw).__name__,
+            "seizure_source": source,
+            "meas_date": None if meas_date is None else str(meas_date),
+            "annotations": [(float(a["onset"]), float(a["duration"]), str(a["description"]))
+                            for a in raw.annotations],
+        },
+    )
+    if check_quality:
+        check_loadable(rec)
+    return rec
+
+
+def bonn_set_of(path: str | os.PathLike) -> str:
+    """Bonn set letter (A-E) of a segment, from its folder (``A_Z``) or file prefix (``Z001``)."""
+    path = Path(path)
+    folder = path.parent.name.upper()
+    if len(folder) >= 1 and folder[0] in BONN_SETS and (len(folder) == 1 or folder[1] == "_"):
+        return folder[0]
+    prefix = path.name[:1].upper()
+    for letter, file_prefix in BONN_SETS.items():
+        if prefix == file_prefix:
+            return letter
+    raise RecordingError(path, f"Bonn segment: expected a folder A_Z..E_S or a file prefix "
+                               f"Z/O/N/F/S, got folder {path.parent.name!r}")
+
+
+def load_bonn(path: str | os.PathLike, check_quality: bool = True) -> Recording:
+    """Read one Bonn EEG segment (ASCII, one sample per line, 173.61 Hz).
+
+    The whole segment is one seizure when its set is E (``seizures`` holds one
+    interval covering it); ``label`` is the set letter.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecordingError(path, "Bonn segment not found")
+    letter = bonn_set_of(path)
+    try:
+        x = np.loadtxt(path, dtype=np.float64, ndmin=1)
+    except ValueError as e:
+        raise RecordingError(path, f"Bonn segment: expected one number per line, got {e}") from e
+    if x.ndim != 1:
+        raise RecordingError(path, f"Bonn segment: expected one column, got shape {x.shape}")
+    duration = len(x) / BONN_FS
+    rec = Recording(
+        signal=x[None, :].astype(np.float32),
+        fs=BONN_FS,
+        channel_names=["EEG"],
+        units="uV",
+        record_id=f"bonn_{path.stem}",
+        # The segments carry no subject id, so each segment is its own group: Bonn cannot
+        # be split by patient (see SOURCES.md).
+        patient_id=f"bonn_{path.stem}",
+        modality="eeg",
+        source=str(path),
+        seizures=[(0.0, duration)] if letter == BONN_SEIZURE_SET else [],
+        label=letter,
+        meta={"format": "bonn", "seizure_source": "bonn-set"},
+    )
+    if check_quality:
+        check_loadable(rec)
+    return rec
+
+
+@dataclass(frozen=True)
+class BonnSegment:
+    """One Bonn segment file and its set."""
+
+    path: Path
+    set: str
+
+    @property
+    def is_seizure(self) -> bool:
+        """True for set E (ictal)."""
+        return self.set == BONN_SEIZURE_SET
+
+
+def list_bonn(root: str | os.PathLike, sets: str = "ABCDE") -> list[BonnSegment]:
+    """All Bonn segments under ``root`` (folders ``A_Z`` ... ``E_S``), sorted.
+
+    Raises
+    ------
+    RecordingError
+        If ``root`` holds none of the requested sets.
+    """
+    root = Path(root)
+    out = []
+    for letter in sets.upper():
+        folder = root / f"{letter}_{BONN_SETS[letter]}"
+        if folder.is_dir():
+            out += [BonnSegment(p, letter) for p in sorted(folder.iterdir())
+                    if p.suffix.lower() == ".txt"]
+    if not out:
+        raise RecordingError(root, f"Bonn root: expected folders like A_Z ... E_S with .txt "
+                                   f"segments for sets {sets}, found none")
+    return out
