@@ -38,10 +38,14 @@ if TYPE_CHECKING:
 BEAT_SOURCES = ("auto", "reference", "detect")
 DEFAULT_BATCH_SIZE = 2048
 DEFAULT_ECG_CONTEXT_S = 20.0
-"""Context each ECG segment gets on both sides: filter settling, the next R peak
-(post-RR) and the local RR average (``local_rr_beats`` past beats at >= 30 bpm)."""
+"""Signal read before each ECG segment: filter settling and the local RR average
+(``local_rr_beats`` past beats at >= 30 bpm)."""
+DEFAULT_ECG_LOOKAHEAD_S = 5.0
+"""Signal read after each ECG segment: the next R peak (post-RR) and filter settling."""
 DEFAULT_EEG_CONTEXT_S = 10.0
-"""Context each EEG segment gets on both sides: band-pass/notch settling and resampling."""
+"""Signal read before each EEG segment: band-pass/notch settling and resampling."""
+DEFAULT_EEG_LOOKAHEAD_S = 5.0
+"""Signal read after each EEG segment's last window."""
 
 
 # --------------------------------------------------------------------------- results
@@ -75,7 +79,9 @@ class BeatPredictions:
 
     def __post_init__(self) -> None:
         self.sample = np.asarray(self.sample, dtype=np.int64).reshape(-1)
-        self.proba = np.asarray(self.proba, dtype=np.float32).reshape(len(self.sample), -1)
+        self.proba = np.asarray(self.proba, dtype=np.float32).reshape(
+            len(self.sample), len(self.classes)
+        )
 
     def __len__(self) -> int:
         return len(self.sample)
@@ -154,7 +160,9 @@ class WindowPredictions:
     def __post_init__(self) -> None:
         self.start_s = np.asarray(self.start_s, dtype=np.float64).reshape(-1)
         self.end_s = np.asarray(self.end_s, dtype=np.float64).reshape(-1)
-        self.proba = np.asarray(self.proba, dtype=np.float32).reshape(len(self.start_s), -1)
+        self.proba = np.asarray(self.proba, dtype=np.float32).reshape(
+            len(self.start_s), len(self.classes)
+        )
 
     def __len__(self) -> int:
         return len(self.start_s)
@@ -387,26 +395,32 @@ class Segment:
 
 
 def segment_plan(
-    fs: float, segment_s: float, context_s: float, tail_s: float = 0.0
+    fs: float,
+    segment_s: float,
+    context_s: float,
+    lookahead_s: float | None = None,
+    tail_s: float = 0.0,
 ) -> Callable[[int], Segment]:
     """Segment ``k`` of a recording at ``fs``, before clipping to its length.
 
-    ``tail_s`` is the extra signal each kept prediction needs after its start
-    (an EEG window's length; 0 for beats, whose window lies inside the context).
+    Each segment reads ``context_s`` before it and ``lookahead_s`` (default
+    ``context_s``) after it, plus ``tail_s``: the signal each kept prediction
+    needs after its start (an EEG window's length; 0 for beats).
     """
     check_positive("segment_s", segment_s)
-    seg = int(round(segment_s * fs))
-    ctx = int(round(context_s * fs))
-    tail = int(math.ceil(tail_s * fs))
+    seg = round(segment_s * fs)
+    before = round(context_s * fs)
+    after = round((context_s if lookahead_s is None else lookahead_s) * fs)
+    tail = math.ceil(tail_s * fs)
 
     def plan(k: int) -> Segment:
         start = k * seg
-        return Segment(start, start + seg, max(0, start - ctx), start + seg + tail + ctx)
+        return Segment(start, start + seg, max(0, start - before), start + seg + tail + after)
 
     return plan
 
 
-def _segments(n_samples: int, plan: Callable[[int], Segment]) -> Iterator[Segment]:
+def iter_segments(n_samples: int, plan: Callable[[int], Segment]) -> Iterator[Segment]:
     k = 0
     while True:
         s = plan(k)
@@ -479,6 +493,7 @@ def predict_beats(
     batch_size: int = DEFAULT_BATCH_SIZE,
     segment_s: float | None = None,
     context_s: float = DEFAULT_ECG_CONTEXT_S,
+    lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
 ) -> BeatPredictions:
     """Classify every heartbeat of an ECG recording.
 
@@ -497,8 +512,8 @@ def predict_beats(
     segment_s : float, optional
         Preprocess in segments of this length (what a stream computes);
         None: the whole recording at once (as in training).
-    context_s : float
-        Signal added on both sides of each segment.
+    context_s, lookahead_s : float
+        Signal read before and after each segment.
 
     Returns
     -------
@@ -515,8 +530,8 @@ def predict_beats(
         sample, proba, _ = score_beat_segment(rec, loaded, None, ref, batch_size)
     else:
         parts_s, parts_p, hx = [], [], None
-        plan = segment_plan(rec.fs, segment_s, context_s)
-        for seg in _segments(rec.n_samples, plan):
+        plan = segment_plan(rec.fs, segment_s, context_s, lookahead_s)
+        for seg in iter_segments(rec.n_samples, plan):
             sub = slice_recording(rec, seg.read_start, seg.read_stop)
             s, p, hx = score_beat_segment(sub, loaded, seg, ref, batch_size, hx)
             parts_s.append(s)
@@ -568,6 +583,7 @@ def predict_windows(
     batch_size: int = DEFAULT_BATCH_SIZE,
     segment_s: float | None = None,
     context_s: float = DEFAULT_EEG_CONTEXT_S,
+    lookahead_s: float = DEFAULT_EEG_LOOKAHEAD_S,
 ) -> WindowPredictions:
     """Seizure probability of every sliding window of an EEG recording.
 
@@ -582,8 +598,8 @@ def predict_windows(
     segment_s : float, optional
         Preprocess in segments of this length (what a stream computes); must
         be a multiple of the model's hop. None: the whole recording at once.
-    context_s : float
-        Signal added on both sides of each segment (a multiple of the hop).
+    context_s, lookahead_s : float
+        Signal read before and after each segment (multiples of the hop).
 
     Returns
     -------
@@ -600,10 +616,9 @@ def predict_windows(
     if segment_s is None:
         start, proba, _ = score_window_segment(rec, loaded, None, batch_size)
     else:
-        _check_hop_multiple(prep.hop_s, segment_s, context_s)
+        plan = window_segment_plan(rec.fs, prep, segment_s, context_s, lookahead_s)
         parts_s, parts_p, hx = [], [], None
-        plan = segment_plan(rec.fs, segment_s, context_s, tail_s=prep.window_s)
-        for seg in _segments(rec.n_samples, plan):
+        for seg in iter_segments(rec.n_samples, plan):
             sub = slice_recording(rec, seg.read_start, seg.read_stop)
             s, p, hx = score_window_segment(sub, loaded, seg, batch_size, hx)
             parts_s.append(s)
@@ -619,6 +634,14 @@ def predict_windows(
         rec.duration_s,
         list(prep.channels) or list(rec.channel_names),
     )
+
+
+def window_segment_plan(
+    fs: float, prep: Any, segment_s: float, context_s: float, lookahead_s: float
+) -> Callable[[int], Segment]:
+    """:func:`segment_plan` for EEG windows: segments start on the hop grid."""
+    _check_hop_multiple(prep.hop_s, segment_s, context_s)
+    return segment_plan(fs, segment_s, context_s, lookahead_s, tail_s=prep.window_s)
 
 
 def _check_hop_multiple(hop_s: float, *lengths: float) -> None:

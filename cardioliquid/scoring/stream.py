@@ -1,0 +1,299 @@
+"""Streaming scoring: feed a recording chunk by chunk, get predictions as soon as possible.
+
+The app's live replay drives :class:`BeatStream` (ECG) or :class:`WindowStream`
+(EEG). Each stream cuts the incoming signal into the same segments as
+:func:`~cardioliquid.scoring.inference.predict_beats` /
+:func:`~cardioliquid.scoring.inference.predict_windows` with ``segment_s`` set,
+preprocesses each segment with the same context, and carries the liquid state
+(``hx``) from one window to the next when the model declares it. So, for any
+chunk sizes::
+
+    stream == predict_beats(rec, loaded, segment_s=stream.segment_s)
+
+exactly (up to float rounding of batched matrix products).
+
+Latency
+-------
+The zero-phase filters, the record-robust normalisation and the RR features of
+the preprocessing need signal on both sides of a beat: a post-RR interval is
+only known when the next R peak arrives. A segment is scored once the signal
+``lookahead_s`` past its end has arrived, so a prediction comes at most
+``segment_s + lookahead_s`` seconds (beats) or ``segment_s + window_s +
+lookahead_s`` seconds (EEG windows) after its start: :attr:`latency_s`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cardioliquid._check import check_option
+from cardioliquid.io.recording import Recording
+from cardioliquid.scoring.inference import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_ECG_CONTEXT_S,
+    DEFAULT_ECG_LOOKAHEAD_S,
+    DEFAULT_EEG_CONTEXT_S,
+    DEFAULT_EEG_LOOKAHEAD_S,
+    BeatPredictions,
+    Segment,
+    WindowPredictions,
+    check_fits,
+    score_beat_segment,
+    score_window_segment,
+    segment_plan,
+    window_segment_plan,
+)
+
+if TYPE_CHECKING:
+    from cardioliquid.models.checkpoint import LoadedModel
+
+DEFAULT_SEGMENT_S = 10.0
+
+
+class _SegmentStream:
+    """Buffers incoming samples and hands out the segments that are complete."""
+
+    def __init__(self, template: Recording, plan: Any, segment_s: float, lookahead_s: float):
+        self.template = replace(template, signal=template.signal[:, :0], beats=None)
+        self.fs = template.fs
+        self.segment_s = float(segment_s)
+        self.lookahead_s = float(lookahead_s)
+        self._plan = plan
+        self._buffer = np.zeros((template.n_channels, 0), dtype=np.float32)
+        self._buffer_start = 0  # absolute sample index of _buffer[:, 0]
+        self._n_received = 0
+        self._next = 0  # index of the next segment to score
+        self._finished = False
+        self.hx: Any = None
+
+    @property
+    def n_received(self) -> int:
+        """Samples received so far."""
+        return self._n_received
+
+    def _append(self, chunk: np.ndarray) -> None:
+        if self._finished:
+            raise RuntimeError("the stream is finished; create a new one")
+        chunk = np.asarray(chunk, dtype=np.float32)
+        if chunk.ndim == 1:
+            chunk = chunk[None]
+        if chunk.shape[0] != self.template.n_channels:
+            raise ValueError(
+                f"expected chunks of {self.template.n_channels} channels, got {chunk.shape[0]}"
+            )
+        self._buffer = np.concatenate([self._buffer, chunk], axis=1)
+        self._n_received += chunk.shape[1]
+
+    def _ready(self) -> Iterator[tuple[Segment, Recording]]:
+        """Segments whose signal has fully arrived (all of them once finished)."""
+        while True:
+            seg = self._plan(self._next)
+            if seg.keep_start >= self._n_received:
+                return
+            if seg.read_stop > self._n_received:
+                if not self._finished:
+                    return
+                seg = replace(seg, read_stop=self._n_received)
+            lo = seg.read_start - self._buffer_start
+            sub = replace(
+                self.template,
+                signal=self._buffer[:, lo : lo + seg.read_stop - seg.read_start],
+                meta={**self.template.meta, "offset_samples": seg.read_start},
+            )
+            self._next += 1
+            yield seg, sub
+            self._drop_before(self._plan(self._next).read_start)
+
+    def _drop_before(self, sample: int) -> None:
+        cut = sample - self._buffer_start
+        if cut > 0:
+            self._buffer = self._buffer[:, cut:]
+            self._buffer_start = sample
+
+
+class BeatStream(_SegmentStream):
+    """Classify heartbeats of an ECG arriving chunk by chunk.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        An arrhythmia model.
+    template : Recording
+        The recording's description (``fs``, ``channel_names``, ``record_id``,
+        ``source``...); its samples and annotations are ignored.
+    beats : {"detect", "reference"}
+        Detect R peaks in each segment, or use the positions given to
+        :meth:`push` (the live replay of an annotated record).
+    segment_s, context_s, lookahead_s : float
+        As in :func:`~cardioliquid.scoring.inference.predict_beats`.
+    batch_size : int
+        Beats per forward pass.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        template: Recording,
+        beats: str = "detect",
+        segment_s: float = DEFAULT_SEGMENT_S,
+        context_s: float = DEFAULT_ECG_CONTEXT_S,
+        lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        check_option("beats", beats, ("detect", "reference"))
+        plan = segment_plan(template.fs, segment_s, context_s, lookahead_s)
+        super().__init__(template, plan, segment_s, lookahead_s)
+        self.loaded = loaded
+        self.beat_source = beats
+        self.batch_size = batch_size
+        self._reference = np.zeros(0, dtype=np.int64)
+        probe = replace(template, signal=np.zeros((template.n_channels, 1), np.float32))
+        check_fits(probe, loaded)
+
+    @classmethod
+    def for_recording(cls, rec: Recording, loaded: LoadedModel, beats: str = "auto", **kw: Any):
+        """A stream describing ``rec``; ``beats="auto"``: reference when annotated."""
+        if beats == "auto":
+            beats = "reference" if rec.beats is not None and len(rec.beats) else "detect"
+        return cls(loaded, rec, beats=beats, **kw)
+
+    @property
+    def latency_s(self) -> float:
+        """Longest wait between a beat's signal arriving and its prediction."""
+        return self.segment_s + self.lookahead_s
+
+    def _empty(self) -> BeatPredictions:
+        n = len(self.loaded.classes)
+        return BeatPredictions(
+            np.zeros(0, np.int64), np.zeros((0, n), np.float32), self.loaded.classes,
+            self.fs, self.beat_source, self.template.record_id,
+        )  # fmt: skip
+
+    def push(self, chunk: np.ndarray, beat_samples: Sequence[int] | None = None) -> BeatPredictions:
+        """Add ``chunk`` (channels, n) and return the beats completed by it.
+
+        ``beat_samples`` are reference R-peak positions (absolute samples) that
+        lie in this chunk, for ``beats="reference"``.
+        """
+        if beat_samples is not None and len(beat_samples):
+            new = np.asarray(beat_samples, dtype=np.int64)
+            self._reference = np.unique(np.concatenate([self._reference, new]))
+        self._append(chunk)
+        return self._score_ready()
+
+    def finish(self) -> BeatPredictions:
+        """Mark the end of the recording and return the remaining beats."""
+        self._finished = True
+        return self._score_ready()
+
+    def _score_ready(self) -> BeatPredictions:
+        out = self._empty()
+        ref = self._reference if self.beat_source == "reference" else None
+        for seg, sub in self._ready():
+            sample, proba, self.hx = score_beat_segment(
+                sub, self.loaded, seg, ref, self.batch_size, self.hx
+            )
+            out = out.concat(replace(out, sample=sample, proba=proba))
+        return out
+
+
+class WindowStream(_SegmentStream):
+    """Seizure probabilities of an EEG arriving chunk by chunk.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        A seizure model.
+    template : Recording
+        The recording's description; its samples are ignored.
+    segment_s, context_s, lookahead_s : float
+        As in :func:`~cardioliquid.scoring.inference.predict_windows`
+        (``segment_s`` and ``context_s`` multiples of the model's hop).
+    batch_size : int
+        Windows per forward pass.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        template: Recording,
+        segment_s: float = DEFAULT_SEGMENT_S,
+        context_s: float = DEFAULT_EEG_CONTEXT_S,
+        lookahead_s: float = DEFAULT_EEG_LOOKAHEAD_S,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        prep = loaded.preprocessing
+        plan = window_segment_plan(template.fs, prep, segment_s, context_s, lookahead_s)
+        super().__init__(template, plan, segment_s, lookahead_s)
+        self.loaded = loaded
+        self.batch_size = batch_size
+        self.window_s = float(prep.window_s)
+        probe = replace(template, signal=np.zeros((template.n_channels, 1), np.float32))
+        check_fits(probe, loaded)
+
+    @classmethod
+    def for_recording(cls, rec: Recording, loaded: LoadedModel, **kw: Any) -> WindowStream:
+        """A stream describing ``rec``."""
+        return cls(loaded, rec, **kw)
+
+    @property
+    def latency_s(self) -> float:
+        """Longest wait between a window's start arriving and its prediction."""
+        return self.segment_s + self.window_s + self.lookahead_s
+
+    def push(self, chunk: np.ndarray) -> WindowPredictions:
+        """Add ``chunk`` (channels, n) and return the windows completed by it."""
+        self._append(chunk)
+        return self._score_ready()
+
+    def finish(self) -> WindowPredictions:
+        """Mark the end of the recording and return the remaining windows."""
+        self._finished = True
+        return self._score_ready()
+
+    def _score_ready(self) -> WindowPredictions:
+        prep = self.loaded.preprocessing
+        n = len(self.loaded.classes)
+        out = WindowPredictions(
+            np.zeros(0), np.zeros(0), np.zeros((0, n)), self.loaded.classes,
+            self.template.record_id, self._n_received / self.fs,
+            list(prep.channels) or list(self.template.channel_names),
+        )  # fmt: skip
+        for seg, sub in self._ready():
+            start, proba, self.hx = score_window_segment(
+                sub, self.loaded, seg, self.batch_size, self.hx
+            )
+            out = out.concat(replace(out, start_s=start, end_s=start + prep.window_s, proba=proba))
+        return out
+
+
+def replay(
+    rec: Recording,
+    loaded: LoadedModel,
+    chunk_s: float = 1.0,
+    **kw: Any,
+) -> Iterator[tuple[float, BeatPredictions | WindowPredictions]]:
+    """Replay ``rec`` through a stream, ``chunk_s`` seconds at a time.
+
+    Yields ``(seconds received, new predictions)`` after every chunk and once
+    more at the end; reference beats are fed with the chunk that holds them.
+    """
+    step = max(1, round(chunk_s * rec.fs))
+    if loaded.task == "arrhythmia":
+        stream: BeatStream | WindowStream = BeatStream.for_recording(rec, loaded, **kw)
+    else:
+        stream = WindowStream.for_recording(rec, loaded, **kw)
+    ref = rec.beats.sample[rec.beats.aami != ""] if rec.beats is not None else None
+    for start in range(0, rec.n_samples, step):
+        chunk = rec.signal[:, start : start + step]
+        if isinstance(stream, BeatStream):
+            beats = None if ref is None else ref[(ref >= start) & (ref < start + step)]
+            new = stream.push(chunk, beats)
+        else:
+            new = stream.push(chunk)
+        yield (start + chunk.shape[1]) / rec.fs, new
+    yield rec.duration_s, stream.finish()
