@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from cardioliquid.errors import ContractError
+from cardioliquid.explain import attribute_neurons
+
+
+def test_integrated_gradients_is_complete(tiny_model, tiny_inputs):
+    att = attribute_neurons(tiny_model, tiny_inputs, method="integrated_gradients", steps=64)
+    with torch.no_grad():
+        full = tiny_model.forward_stateful(tiny_inputs)[0]
+        off = tiny_model.forward_stateful(tiny_inputs, neuron_gate=torch.zeros(6, 8))[0]
+    rows = np.arange(6)
+    gap = (full - off).numpy()[rows, att.target]
+    # completeness: the attributions add up to F(trained) - F(silenced)
+    np.testing.assert_allclose(att.scores.sum(axis=1), gap, atol=5e-3 * np.abs(gap).max())
+    np.testing.assert_allclose(att.delta, gap - att.scores.sum(axis=1), atol=1e-5)
+    assert np.array_equal(att.target, full.argmax(1).numpy())
+
+
+def test_grad_x_activation_equals_sum_over_time_of_state_times_gradient(tiny_model, tiny_inputs):
+    """Unroll by hand: d logit / d h(t) through the recurrence, times h(t), summed over t."""
+    x = tiny_inputs[:1]
+    att = attribute_neurons(tiny_model, x, method="grad_x_activation", target=1)
+    m = tiny_model
+    drive = m.inp(x.transpose(1, 2))
+    h = torch.zeros(1, 8)
+    states = []
+    for k in range(x.shape[-1]):
+        h = 0.5 * h + 0.5 * torch.tanh(drive[:, k] + h @ (m.rec * m.mask).T)
+        h.retain_grad()
+        states.append(h)
+    m.head(h[:, -2:])[0, 1].backward()
+    expected = sum((s.grad * s).detach() for s in states)[0].numpy()
+    np.testing.assert_allclose(att.scores[0], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_shares_sum_to_one_and_top_is_sorted(tiny_model, tiny_inputs):
+    att = attribute_neurons(tiny_model, tiny_inputs, method="grad_x_activation")
+    np.testing.assert_allclose(att.share.sum(axis=1), 1.0, atol=1e-6)
+    top = att.top(3)
+    assert [s for _, s, _ in top] == sorted((s for _, s, _ in top), reverse=True)
+    assert top[0][1] == pytest.approx(att.share[0].max())
+
+
+def test_model_without_gate_is_refused(tiny_inputs):
+    class NoGate(torch.nn.Module):
+        def forward_stateful(self, x, features=None, hx=None):
+            s = x.transpose(1, 2)
+            return s[:, -1], s[:, -1], s
+
+    with pytest.raises(ContractError, match="neuron_gate"):
+        attribute_neurons(NoGate(), tiny_inputs)
+
+
+def test_unknown_method_is_refused(tiny_model, tiny_inputs):
+    with pytest.raises(ValueError, match="'method' parameter"):
+        attribute_neurons(tiny_model, tiny_inputs, method="saliency")
