@@ -61,7 +61,8 @@ class TrainCLI(LightningCLI):
         meta["best_checkpoint"] = Path(best).name if best else None
         if ckpt is not None and ckpt.best_model_score is not None:
             meta[f"best_{ckpt.monitor}"] = float(ckpt.best_model_score)
-        meta["config"] = self.parser.dump(cfg, skip_none=False, format="json")
+        # The resolved config travels with the model (the same text as the run's config.yaml).
+        meta["config"] = self._parser(self.subcommand).dump(cfg, skip_none=False)
         if best:
             path = export_checkpoint(best, target, metadata=meta)
         else:  # no checkpointing configured: export the final weights

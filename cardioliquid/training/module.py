@@ -53,6 +53,7 @@ def _metrics(n_classes: int, prefix: str) -> MetricCollection:
         {
             "recall": MulticlassRecall(n_classes, average=None),
             "precision": MulticlassPrecision(n_classes, average=None),
+            "f1": MulticlassF1Score(n_classes, average=None),
             "macro_f1": MulticlassF1Score(n_classes, average="macro"),
             # Macro-averaged recall is balanced accuracy.
             "balanced_accuracy": MulticlassAccuracy(n_classes, average="macro"),
@@ -89,6 +90,10 @@ class LiquidClassifierModule(L.LightningModule):
         Linear warm-up epochs.
     label_smoothing : float
         Cross-entropy label smoothing.
+    key_classes : list of str, optional
+        Classes whose mean F1 is logged as ``<stage>/key_f1`` (e.g. ``[S, V]``
+        for arrhythmia): a selection metric that rare, unimportant classes do
+        not swamp.
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class LiquidClassifierModule(L.LightningModule):
         weight_decay: float = 1e-4,
         warmup_epochs: int = 1,
         label_smoothing: float = 0.0,
+        key_classes: list[str] | None = None,
     ) -> None:
         super().__init__()
         check_positive("lr", lr)
@@ -138,6 +144,7 @@ class LiquidClassifierModule(L.LightningModule):
                 "weight_decay": float(weight_decay),
                 "warmup_epochs": int(warmup_epochs),
                 "label_smoothing": float(label_smoothing),
+                "key_classes": list(key_classes) if key_classes else None,
             }
         )
         self.model: nn.Module = create_model(model_name, **kwargs)
@@ -196,7 +203,11 @@ class LiquidClassifierModule(L.LightningModule):
             else:  # per-class recall / precision
                 for cls, v in zip(self.classes, value, strict=True):
                     flat[f"{name}_{cls}"] = v
-        prog = {k for k in flat if k.endswith(("macro_f1", "balanced_accuracy"))}
+        key = self.hparams["key_classes"]
+        if key and "f1" in {n.split("/")[-1] for n in values}:
+            prefix = next(iter(values)).rsplit("/", 1)[0]
+            flat[f"{prefix}/key_f1"] = torch.stack([flat[f"{prefix}/f1_{c}"] for c in key]).mean()
+        prog = {k for k in flat if k.endswith(("macro_f1", "balanced_accuracy", "key_f1"))}
         self.log_dict({k: v for k, v in flat.items() if k in prog}, prog_bar=True, sync_dist=True)
         self.log_dict({k: v for k, v in flat.items() if k not in prog}, sync_dist=True)
         metrics.reset()
