@@ -13,13 +13,21 @@ target logit ``F`` with respect to it:
   The attributions sum to ``F(g=1) - F(g=0)`` (completeness); the remainder
   is reported as ``delta``.
 
+Models whose ``forward_stateful`` takes a ``neuron_gate`` argument apply the
+gate themselves; for the others the one
+:class:`~cardioliquid.models.sequence.LiquidRNN` inside is run step by step
+(its exact streaming path) with the gate applied to the state it carries from
+one step to the next.
+
 A neuron's *share* is its absolute attribution over the sum of all absolute
 attributions, so the shares of all neurons sum to 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,15 +89,52 @@ def supports_neuron_gate(model: nn.Module) -> bool:
         return False
 
 
+def _liquid_layers(model: nn.Module) -> list[nn.Module]:
+    from cardioliquid.models.sequence import LiquidRNN
+
+    return [m for m in model.modules() if isinstance(m, LiquidRNN)]
+
+
+@contextlib.contextmanager
+def _gate_states(rnn: nn.Module, gate: torch.Tensor) -> Iterator[None]:
+    """Make ``rnn`` scale its state by ``gate`` (batch, neurons) after every step.
+
+    The cell's whole-sequence kernel is run one step at a time (the streaming
+    path, exact by the models' stream == batch guarantee) and the state carried
+    to the next step is multiplied by the gate, reordered to the cell's layout.
+    """
+    scan = rnn._scan
+    gate_state = gate.index_select(1, rnn.state_neurons)
+
+    def gated_scan(x, h0, ts):
+        h, states = h0, []
+        for t in range(x.shape[0]):
+            ts_t = ts[t : t + 1] if isinstance(ts, torch.Tensor) else ts
+            h = scan(x[t : t + 1], h, ts_t)[0] * gate_state
+            states.append(h)
+        return torch.stack(states)
+
+    rnn._scan = gated_scan
+    try:
+        yield
+    finally:
+        del rnn._scan
+
+
 def _gated_logits(
     model: nn.Module, x: torch.Tensor, features: torch.Tensor | None, gate: torch.Tensor
 ) -> torch.Tensor:
-    if not supports_neuron_gate(model):
+    if supports_neuron_gate(model):
+        logits, _, _ = model.forward_stateful(x, features, neuron_gate=gate)
+        return logits
+    layers = _liquid_layers(model)
+    if len(layers) != 1:
         raise ContractError(
-            f"{type(model).__name__}.forward_stateful has no 'neuron_gate' argument; "
-            "neuron attribution needs a liquid model that can scale its neuron states"
+            f"{type(model).__name__} has {len(layers)} liquid layers and its forward_stateful "
+            "has no 'neuron_gate' argument; neuron attribution needs exactly one liquid layer"
         )
-    logits, _, _ = model.forward_stateful(x, features, neuron_gate=gate)
+    with _gate_states(layers[0], gate):
+        logits, _, _ = model.forward_stateful(x, features)
     return logits
 
 

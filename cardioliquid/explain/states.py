@@ -64,6 +64,14 @@ def _wiring(model: nn.Module):
     return wiring
 
 
+def _first_attr(obj, *names: str):
+    for name in names:
+        value = getattr(obj, name, None) if obj is not None else None
+        if value is not None:
+            return value
+    return None
+
+
 def neuron_roles(model: nn.Module, n_neurons: int | None = None) -> list[str]:
     """Role of each liquid neuron, read from the model's wiring.
 
@@ -83,7 +91,9 @@ def neuron_roles(model: nn.Module, n_neurons: int | None = None) -> list[str]:
     units = getattr(wiring, "units", n_neurons) if wiring is not None else n_neurons
     if units is None:
         raise ContractError("cannot tell the number of neurons: the model has no wiring")
-    get_type = getattr(wiring, "get_type_of_neuron", None)
+    get_type = None
+    if wiring is not None:
+        get_type = getattr(wiring, "role_of", None) or getattr(wiring, "get_type_of_neuron", None)
     roles = []
     for i in range(int(units)):
         role = get_type(i) if get_type is not None else "hidden"
@@ -97,7 +107,7 @@ def neuron_adjacency(model: nn.Module, n_neurons: int) -> np.ndarray:
     A model without a wiring is treated as fully connected.
     """
     wiring = _wiring(model)
-    adj = getattr(wiring, "adjacency_matrix", None) if wiring is not None else None
+    adj = _first_attr(wiring, "adjacency", "adjacency_matrix")
     if adj is None:
         return np.ones((n_neurons, n_neurons), dtype=np.int8)
     adj = np.asarray(adj)
@@ -107,7 +117,7 @@ def neuron_adjacency(model: nn.Module, n_neurons: int) -> np.ndarray:
 def sensory_adjacency(model: nn.Module) -> np.ndarray | None:
     """Synapses from the sensory inputs to the neurons (inputs, neurons), if the wiring has them."""
     wiring = _wiring(model)
-    adj = getattr(wiring, "sensory_adjacency_matrix", None) if wiring is not None else None
+    adj = _first_attr(wiring, "sensory_adjacency", "sensory_adjacency_matrix")
     return None if adj is None else (np.asarray(adj) != 0).astype(np.int8)
 
 

@@ -94,3 +94,27 @@ def tiny_model() -> TinyLiquid:
 def tiny_inputs() -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
     return torch.randn(6, 2, 24, generator=g)
+
+
+class CfCClassifier(nn.Module):
+    """A real wired CfC (models team) under a linear head, without a ``neuron_gate``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from cardioliquid.models.cfc import CfC
+        from cardioliquid.models.wiring import auto_ncp
+
+        self.rnn = CfC(2, auto_ncp(10, 3, seed=1), return_sequences=False)
+        self.wiring = self.rnn.wiring
+        self.head = nn.Linear(3, 3)
+
+    def forward_stateful(self, x, features=None, hx=None):
+        y, hx, states = self.rnn(x.transpose(1, 2), hx, return_states=True)
+        return self.head(y), hx, states
+
+
+@pytest.fixture
+def cfc_model() -> nn.Module:
+    pytest.importorskip("cardioliquid.models.cfc")
+    torch.manual_seed(0)
+    return CfCClassifier().eval()

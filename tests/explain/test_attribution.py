@@ -57,3 +57,19 @@ def test_model_without_gate_is_refused(tiny_inputs):
 def test_unknown_method_is_refused(tiny_model, tiny_inputs):
     with pytest.raises(ValueError, match="'method' parameter"):
         attribute_neurons(tiny_model, tiny_inputs, method="saliency")
+
+
+def test_liquid_layer_without_gate_argument_is_gated_stepwise(cfc_model, tiny_inputs):
+    """A real CfC: gate 1 reproduces the model, and IG adds up to F(trained) - F(silenced)."""
+    from cardioliquid.explain.attribution import _gated_logits
+
+    x = tiny_inputs[:3]
+    with torch.no_grad():
+        plain = cfc_model.forward_stateful(x)[0]
+        gated = _gated_logits(cfc_model, x, None, torch.ones(3, 10))
+        off = _gated_logits(cfc_model, x, None, torch.zeros(3, 10))
+    torch.testing.assert_close(gated, plain, rtol=1e-5, atol=1e-5)
+    att = attribute_neurons(cfc_model, x, method="integrated_gradients", steps=32)
+    gap = (plain - off).numpy()[np.arange(3), att.target]
+    np.testing.assert_allclose(att.scores.sum(axis=1), gap, atol=0.02 * np.abs(gap).max() + 1e-4)
+    assert not hasattr(cfc_model.rnn, "_scan") or "_scan" not in vars(cfc_model.rnn)

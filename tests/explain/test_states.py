@@ -17,3 +17,10 @@ def test_roles_and_adjacency_come_from_the_wiring(tiny_model):
     adj = neuron_adjacency(tiny_model, 8)
     assert adj.shape == (8, 8)
     assert adj[0, 3] == 1 and adj[6, 0] == 0
+
+
+def test_roles_of_a_real_ncp_wiring(cfc_model):
+    roles = neuron_roles(cfc_model)
+    assert len(roles) == 10 and roles.count("motor") == 3
+    assert {"inter", "command"} <= set(roles)
+    assert neuron_adjacency(cfc_model, 10).shape == (10, 10)
