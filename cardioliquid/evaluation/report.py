@@ -1,0 +1,252 @@
+"""Evaluation reports: JSON, Markdown tables and plots, each written atomically.
+
+Every file is first written under a temporary name in the same folder and
+renamed when complete (``os.replace``), so a crash never leaves a half-written
+report behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# ----------------------------------------------------------------------------- atomic files
+
+
+def _atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    return _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
+    """Write ``data`` as indented JSON, atomically (NaN written as ``null``)."""
+    return write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return None if not np.isfinite(x) else float(x)
+    return x
+
+
+def _savefig(fig: Any, path: str | os.PathLike) -> Path:
+    import matplotlib.pyplot as plt
+
+    try:
+        return _atomic(path, lambda p: fig.savefig(p, format="png", dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def _f(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- arrhythmia
+
+
+def plot_confusion(
+    confusion: list[list[int]] | np.ndarray, labels: list[str], path: str | os.PathLike,
+    title: str = "Beat classification (rows: reference, columns: algorithm)",
+) -> Path:
+    """Save a confusion-matrix heat map (row-normalised colours, raw counts) as PNG."""
+    plt = _pyplot()
+    c = np.asarray(confusion, dtype=np.int64)
+    rows = c.sum(axis=1, keepdims=True)
+    frac = np.divide(c, rows, out=np.zeros(c.shape, dtype=float), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            ax.text(j, i, f"{c[i, j]}", ha="center", va="center",
+                    color="white" if frac[i, j] > 0.5 else "black", fontsize=9)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("algorithm")
+    ax.set_ylabel("reference")
+    ax.set_title(title, fontsize=10)
+    return _savefig(fig, path)
+
+
+def arrhythmia_markdown(result: dict[str, Any], figure: str | None = None,
+                        title: str = "Arrhythmia evaluation") -> str:
+    """Markdown report of :func:`cardioliquid.evaluation.ec57.summarize` output."""
+    out = [f"# {title}", ""]
+    meta = [("mode", result.get("mode")), ("model", result.get("model")),
+            ("records", result.get("n_records")), ("beats scored", result.get("n_beats")),
+            ("match window", f"{result.get('window_s', 0.15)} s"),
+            ("scored from", f"{result.get('start_s', 0)} s into each record")]
+    out += [f"- **{k}**: {v}" for k, v in meta if v is not None]
+    out += ["", "## EC57 ectopic-beat statistics (%)", ""]
+    rows = []
+    for key, name in (("veb", "VEB"), ("sveb", "SVEB")):
+        s = result[key]
+        avg = s.get("average", {})
+        rows.append([name, _f(s["se"]), _f(s["ppv"]), _f(s["fpr"], 3),
+                     _f(avg.get("se")), _f(avg.get("ppv")), _f(avg.get("fpr"), 3),
+                     s["tp"], s["fn"], s["fp"]])
+    out.append(_table(["class", "gross Se", "gross +P", "gross FPR", "avg Se", "avg +P",
+                       "avg FPR", "TP", "FN", "FP"], rows))
+    out += ["", "Gross: counts pooled over records. Average: mean of per-record values where "
+            "defined. VEB false positives exclude fusion (Fv) and unclassifiable (Qv) beats; "
+            "SVEB false positives exclude Qs (ANSI/AAMI EC57, WFDB `bxb`).", ""]
+    q = result.get("qrs")
+    if q:
+        out += [f"QRS matching: Se {_f(q['se'])} %, +P {_f(q['ppv'])} % "
+                f"({q['fn']} missed, {q['fp']} extra).", ""]
+    out += ["## Per-class statistics (%)", "",
+            _table(["class", "n", "Se", "+P", "FPR"],
+                   [[c, s["n"], _f(s["se"]), _f(s["ppv"]), _f(s["fpr"], 3)]
+                    for c, s in result["classes"].items()]),
+            "", f"Accuracy: {_f(result['accuracy'])} %", "", "## Confusion matrix", ""]
+    labels = result["confusion_labels"]
+    out.append(_table(["ref \\ alg", *labels],
+                      [[lab, *row] for lab, row in zip(labels, result["confusion"], strict=True)]))
+    if figure:
+        out += ["", f"![confusion matrix]({figure})"]
+    out += ["", "## Per record", "",
+            _table(["record", "beats", "acc", "VEB Se", "VEB +P", "SVEB Se", "SVEB +P"],
+                   [[r, v["n_beats"], _f(v["accuracy"]), _f(v["veb"]["se"]), _f(v["veb"]["ppv"]),
+                     _f(v["sveb"]["se"]), _f(v["sveb"]["ppv"])]
+                    for r, v in result["records"].items()])]
+    errors = result.get("errors") or {}
+    if errors:
+        out += ["", "## Records that failed", ""] + [f"- `{k}`: {v}" for k, v in errors.items()]
+    return "\n".join(out) + "\n"
+
+
+def write_arrhythmia_report(result: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write the Markdown report and its confusion-matrix PNG (``<stem>_confusion.png``)."""
+    path = Path(path)
+    png = path.with_name(f"{path.stem}_confusion.png")
+    plot_confusion(result["confusion"], result["confusion_labels"], png,
+                   title=f"{result.get('mode', '')} (rows: reference, columns: algorithm)")
+    return write_text(path, arrhythmia_markdown(result, figure=png.name))
+
+
+# ----------------------------------------------------------------------------- seizure
+
+
+def plot_timeline(timelines: dict[str, dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Save one row per recording: reference seizures, detected events, probability.
+
+    ``timelines[name]`` holds ``duration_s``, ``ref`` and ``hyp`` event lists and
+    optionally ``t`` / ``p`` (window times and seizure probabilities).
+    """
+    plt = _pyplot()
+    names = list(timelines)
+    fig, axes = plt.subplots(max(1, len(names)), 1, figsize=(10, 0.9 * max(1, len(names)) + 0.8),
+                             squeeze=False, sharex=False)
+    for ax, name in zip(axes[:, 0], names, strict=False):
+        tl = timelines[name]
+        for a, b in tl.get("ref", []):
+            ax.axvspan(a, b, ymin=0.5, ymax=1.0, color="tab:red", alpha=0.6, lw=0)
+        for a, b in tl.get("hyp", []):
+            ax.axvspan(a, b, ymin=0.0, ymax=0.5, color="tab:blue", alpha=0.6, lw=0)
+        if tl.get("t") is not None and len(tl.get("t", [])):
+            ax.plot(tl["t"], tl["p"], color="black", lw=0.7)
+        ax.set_xlim(0, tl.get("duration_s", 1.0))
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    axes[-1, 0].set_xlabel("time (s)   red: reference seizure, blue: detection, line: p(seizure)")
+    return _savefig(fig, path)
+
+
+def seizure_markdown(result: dict[str, Any], figure: str | None = None,
+                     title: str = "Seizure-detection evaluation") -> str:
+    """Markdown report of :func:`cardioliquid.evaluation.seizure.summarize` output."""
+    out = [f"# {title}", ""]
+    meta = [("mode", result.get("mode")), ("model", result.get("model")),
+            ("recordings", result.get("n_records")),
+            ("recorded time", f"{result['duration_h']:.2f} h")]
+    out += [f"- **{k}**: {v}" for k, v in meta if v is not None]
+    p = result.get("params", {})
+    out += ["", "## SzCORE scores", "",
+            f"Event scoring (timescoring): any overlap, tolerance {p.get('tolerance_start_s')} s "
+            f"before / {p.get('tolerance_end_s')} s after, events < {p.get('merge_gap_s')} s "
+            f"apart merged, events > {p.get('max_event_s')} s split.", ""]
+    rows = []
+    for key in ("event", "sample"):
+        s = result[key]
+        rows.append([key, _f(s["se"]), _f(s["precision"]), _f(s["f1"]),
+                     _f(s["fa_per_24h"], 1), s["tp"], s["fp"], s["n_ref"]])
+    out.append(_table(["scoring", "Se %", "precision %", "F1 %", "FA/24h", "TP", "FP",
+                       "reference"], rows))
+    w, lat = result["window"], result["latency_s"]
+    out += ["", f"Window level: sensitivity {_f(w['se'])} %, specificity {_f(w['sp'])} % "
+            f"(TP {w['tp']}, FN {w['fn']}, FP {w['fp']}, TN {w['tn']}).", "",
+            f"Detection latency from onset: median {_f(lat['median'], 1)} s, "
+            f"range {_f(lat['min'], 1)} to {_f(lat['max'], 1)} s "
+            f"({lat['n_detected']}/{lat['n_seizures']} seizures detected).", ""]
+    if result["duration_h"] < 24:
+        out += [f"Only {result['duration_h']:.2f} h of EEG: false alarms per 24 h are "
+                "extrapolated and not a measured daily rate.", ""]
+    if figure:
+        out += [f"![timeline]({figure})", ""]
+    out += ["## Per recording", "",
+            _table(["recording", "seizures", "detected", "FP events", "sample Se %",
+                    "window Se %", "window Sp %", "latency s"],
+                   [[r, v["event"]["n_ref"], v["event"]["tp"], v["event"]["fp"],
+                     _f(v["sample"]["se"]), _f(v["window"]["se"]), _f(v["window"]["sp"]),
+                     _f(v["latency_s"]["median"], 1)] for r, v in result["records"].items()])]
+    errors = result.get("errors") or {}
+    if errors:
+        out += ["", "## Recordings that failed", ""] + [f"- `{k}`: {v}" for k, v in errors.items()]
+    return "\n".join(out) + "\n"
+
+
+def write_seizure_report(result: dict[str, Any], path: str | os.PathLike,
+                         timelines: dict[str, dict[str, Any]] | None = None) -> Path:
+    """Write the Markdown report and, given ``timelines``, ``<stem>_timeline.png``."""
+    path = Path(path)
+    figure = None
+    if timelines:
+        png = path.with_name(f"{path.stem}_timeline.png")
+        plot_timeline(timelines, png)
+        figure = png.name
+    return write_text(path, seizure_markdown(result, figure=figure))
