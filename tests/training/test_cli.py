@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from training_helpers import synthetic_config
 
 from cardioliquid.models.checkpoint import load_model
 from cardioliquid.training.cli import main
@@ -25,27 +26,6 @@ def test_shipped_configs_parse(config, capsys):
     assert printed["data"]["class_path"].startswith("cardioliquid.training.datamodules.")
     monitors = [cb["init_args"]["monitor"] for cb in printed["trainer"]["callbacks"]]
     assert all(m.startswith("val/") for m in monitors)
-
-
-def synthetic_config(tmp_path: Path, model_name: str, epochs: int = 2) -> Path:
-    """A tiny config on synthetic data (used by the CLI and DDP tests)."""
-    cfg = {
-        "seed_everything": 0,
-        "trainer": {
-            "accelerator": "cpu", "devices": 1, "max_epochs": epochs, "deterministic": True,
-            "default_root_dir": str(tmp_path / "runs"), "enable_progress_bar": False,
-            "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
-                       "init_args": {"save_dir": str(tmp_path / "runs"), "name": ""}},
-            "callbacks": [{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-                           "init_args": {"monitor": "val/macro_f1", "mode": "max"}}],
-        },
-        "model": {"model_name": model_name, "model_kwargs": {"units": 8}, "lr": 0.01},
-        "data": {"class_path": "cardioliquid.training.datamodules.SyntheticDataModule",
-                 "init_args": {"n_train": 96, "n_val": 32, "n_classes": 3}},
-    }
-    path = tmp_path / "synthetic.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def test_fit_links_data_shape_saves_config_and_exports(tmp_path, model_name):

@@ -1,0 +1,160 @@
+"""Patient-adaptive fine-tuning on the first minutes of a record (as EC57 allows).
+
+ANSI/AAMI EC57 permits a "patient-adaptive" evaluation: the algorithm may use
+the reference labels of the first 5 minutes of each test record, and is then
+scored on the rest only. :func:`adapt_to_patient` fine-tunes a copy of a
+loaded model on those beats (or EEG windows) with a small learning rate, a few
+epochs and an L2-SP penalty that keeps the weights near the inter-patient
+solution, so a short, unbalanced calibration set cannot make it forget the
+classes that happen to be absent from it. It is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cardioliquid._check import check_option, check_positive
+from cardioliquid.errors import ContractError
+from cardioliquid.io.recording import Recording
+from cardioliquid.models.checkpoint import LoadedModel
+from cardioliquid.training.module import balanced_weights
+
+
+def calibration_data(
+    loaded: LoadedModel, recording: Recording, minutes: float
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Windows and reference labels of the first ``minutes`` of ``recording``.
+
+    Returns
+    -------
+    x : Tensor (n, n_chans, n_times)
+    features : Tensor (n, n_features) or None
+    labels : Tensor (n,)
+    """
+    limit = minutes * 60.0
+    if loaded.task == "arrhythmia":
+        from cardioliquid.signal.windows import beat_windows
+
+        if recording.beats is None:
+            raise ContractError(
+                f"{recording.source or recording.record_id}: patient adaptation needs reference "
+                "beat annotations, got none"
+            )
+        w = beat_windows(recording, loaded.preprocessing)
+        keep = (np.asarray(w.sample) < limit * recording.fs) & (np.asarray(w.labels) >= 0)
+        feats = torch.from_numpy(np.asarray(w.features, dtype=np.float32)[keep])
+        x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
+        return x, (feats if feats.shape[-1] else None), torch.from_numpy(
+            np.asarray(w.labels, dtype=np.int64)[keep]
+        )
+    from cardioliquid.signal.windows import eeg_windows
+
+    w = eeg_windows(recording, loaded.preprocessing)
+    end = np.asarray(w.start_s) + loaded.preprocessing.window_s
+    keep = (end <= limit) & (np.asarray(w.labels) >= 0)
+    x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
+    return x, None, torch.from_numpy(np.asarray(w.labels, dtype=np.int64)[keep])
+
+
+def _head_parameters(model: nn.Module) -> list[nn.Parameter]:
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ContractError("mode='head' needs a final nn.Linear layer in the model")
+    return list(linears[-1].parameters())
+
+
+def adapt_to_patient(
+    loaded: LoadedModel,
+    recording: Recording,
+    minutes: float = 5.0,
+    epochs: int = 8,
+    lr: float = 1e-3,
+    mode: str = "full",
+    l2sp: float = 1e-2,
+    batch_size: int = 64,
+    class_weight_power: float = 0.5,
+    seed: int = 0,
+) -> LoadedModel:
+    """Fine-tune a copy of ``loaded`` on the first ``minutes`` of ``recording``.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The inter-patient model (left unchanged).
+    recording : Recording
+        The test record, with reference annotations (beats or seizures).
+    minutes : float
+        Calibration length from the start of the record; score only after it.
+    epochs : int
+        Passes over the calibration windows.
+    lr : float
+        Adam learning rate (small: this is a nudge, not a retraining).
+    mode : {"full", "head"}
+        Fine-tune every weight, or only the final linear layer.
+    l2sp : float
+        Weight of the L2-SP penalty ``sum((w - w0)**2)`` toward the starting weights.
+    batch_size : int
+        Mini-batch size.
+    class_weight_power : float
+        Exponent of the inverse-frequency loss weights over the classes present.
+    seed : int
+        Seed for the batch order (the result is deterministic).
+
+    Returns
+    -------
+    LoadedModel
+        A new model in eval mode, with ``metadata["adapted"]`` describing the calibration.
+
+    Raises
+    ------
+    ContractError
+        No reference labels in the calibration window.
+    """
+    check_positive("minutes", minutes)
+    check_option("mode", mode, ["full", "head"])
+    x, feats, y = calibration_data(loaded, recording, minutes)
+    if len(y) == 0:
+        raise ContractError(
+            f"{recording.source or recording.record_id}: no labelled windows in the first "
+            f"{minutes:g} min to adapt on"
+        )
+    model = copy.deepcopy(loaded.model)
+    start = {k: v.detach().clone() for k, v in model.named_parameters()}
+    params = _head_parameters(model) if mode == "head" else list(model.parameters())
+    trainable = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in trainable)
+    opt = torch.optim.Adam(params, lr=lr)
+    n_classes = len(loaded.classes)
+    weights = balanced_weights(torch.bincount(y, minlength=n_classes), class_weight_power)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=gen)
+        for i in range(0, len(y), batch_size):
+            idx = order[i : i + batch_size]
+            logits = model(x[idx], None if feats is None else feats[idx])
+            loss = F.cross_entropy(logits, y[idx], weight=weights)
+            penalty = sum(
+                ((p - start[n]) ** 2).sum() for n, p in model.named_parameters() if p.requires_grad
+            )
+            opt.zero_grad()
+            (loss + l2sp * penalty).backward()
+            opt.step()
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    meta: dict[str, Any] = dict(loaded.metadata)
+    meta["adapted"] = {
+        "record_id": recording.record_id, "minutes": float(minutes), "n_windows": int(len(y)),
+        "class_counts": torch.bincount(y, minlength=n_classes).tolist(), "epochs": int(epochs),
+        "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
+    }  # fmt: skip
+    return LoadedModel(model, loaded.preprocessing, loaded.model_name, dict(loaded.model_kwargs),
+                       meta, loaded.path)
