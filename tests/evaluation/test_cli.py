@@ -1,0 +1,206 @@
+"""``cardioliquid evaluate`` end to end on synthetic records with stand-in models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import wfdb
+
+from cardioliquid.errors import CardioLiquidError
+from cardioliquid.evaluation import cli
+from cardioliquid.io.labels import BEAT_TO_AAMI
+from cardioliquid.io.recording import Recording
+from cardioliquid.scoring.inference import BeatPredictions, WindowPredictions
+from cardioliquid.signal.config import WindowPreprocessing
+
+CLASSES = ["N", "S", "V", "F", "Q"]
+
+
+def main(argv: list[str]) -> int:
+    """``cardioliquid evaluate ...`` as the console script runs it (exit 2 on input errors)."""
+    assert argv[0] == "evaluate"
+    parser = argparse.ArgumentParser(prog="cardioliquid evaluate")
+    cli.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return cli.run(args)
+    except CardioLiquidError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _stand_in_labels(aami: np.ndarray) -> np.ndarray:
+    """The reference class, except every 4th beat is called V (a known error pattern)."""
+    out = aami.copy()
+    out[::4] = "V"
+    return out
+
+
+def _fake_predict_beats(rec, loaded, beats="auto", **kw) -> BeatPredictions:
+    labels = _stand_in_labels(rec.beats.aami)
+    proba = np.eye(5, dtype=np.float32)[[CLASSES.index(c) for c in labels]]
+    return BeatPredictions(rec.beats.sample, proba, CLASSES, rec.fs, beats, rec.record_id)
+
+
+@pytest.fixture
+def stand_in_model(monkeypatch):
+    calls = {"adapt": []}
+    monkeypatch.setattr("cardioliquid.evaluation.cli._load_model",
+                        lambda name: SimpleNamespace(name=f"stand-in:{name}"))
+    monkeypatch.setattr("cardioliquid.scoring.inference.predict_beats", _fake_predict_beats)
+
+    def fake_adapt(loaded, rec, minutes):
+        calls["adapt"].append((rec.record_id, minutes))
+        return loaded
+
+    monkeypatch.setattr("cardioliquid.training.adapt.adapt_to_patient", fake_adapt)
+    return calls
+
+
+def _expected_veb(folder: Path, records: list[str], start_s: float = 0.0) -> tuple[int, int]:
+    tp = fp = 0
+    for r in records:
+        ann = wfdb.rdann(str(folder / r), "atr")
+        ref = np.array([BEAT_TO_AAMI[s] for s in ann.symbol])
+        called_v = np.zeros(len(ref), dtype=bool)
+        called_v[::4] = True
+        scored = ann.sample >= start_s * ann.fs
+        tp += int(np.sum(scored & (ref == "V")))
+        fp += int(np.sum(scored & called_v & np.isin(ref, ["N", "S"])))
+    return tp, fp
+
+
+def test_arrhythmia_cli_with_stand_in_model(ecg_folder: Path, tmp_path: Path,
+                                            stand_in_model) -> None:
+    out = tmp_path / "out" / "eval.json"
+    md = tmp_path / "out" / "eval.md"
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2,r3",
+               "--model", "anything", "--json", str(out), "--report", str(md), "--no-progress"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["mode"] == "inter-patient" and res["errors"] == {}
+    assert res["n_beats"] == 240 and set(res["records"]) == {"r1", "r2", "r3"}
+    tp, fp = _expected_veb(ecg_folder, ["r1", "r2", "r3"])
+    assert (res["veb"]["tp"], res["veb"]["fp"]) == (tp, fp)
+    assert res["veb"]["se"] == pytest.approx(100.0)
+    assert res["veb"]["ppv"] == pytest.approx(100 * tp / (tp + fp))
+    assert np.array(res["confusion"]).sum() == 240
+    assert res["model"] == "stand-in:anything"
+    # Report and figure, and no temporary file left behind.
+    text = md.read_text()
+    assert "| VEB |" in text and "eval_confusion.png" in text
+    assert (md.parent / "eval_confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(md.parent.glob(".*tmp"))
+
+
+def test_predictions_folder_gives_the_same_numbers(ecg_folder: Path, tmp_path: Path,
+                                                   stand_in_model) -> None:
+    from cardioliquid.io import load_ecg
+
+    pred_dir = tmp_path / "pred"
+    pred_dir.mkdir()
+    for r in ("r1", "r2", "r3"):
+        p = _fake_predict_beats(load_ecg(ecg_folder / r), None)
+        wfdb.wrann(r, "cla", p.sample, symbol=list(p.labels), fs=p.fs, write_dir=str(pred_dir))
+    direct, from_files = tmp_path / "direct.json", tmp_path / "files.json"
+    common = ["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2,r3",
+              "--no-progress"]
+    assert main([*common, "--json", str(direct)]) == 0
+    assert main([*common, "--predictions", str(pred_dir), "--json", str(from_files)]) == 0
+    a, b = json.loads(direct.read_text()), json.loads(from_files.read_text())
+    for key in ("classes", "veb", "sveb", "qrs", "accuracy", "confusion", "n_beats", "records"):
+        assert a[key] == b[key], key
+    assert b["source"] == "predictions"
+
+
+def test_patient_adaptive_mode_scores_after_calibration(ecg_folder: Path, tmp_path: Path,
+                                                        stand_in_model) -> None:
+    out = tmp_path / "adaptive.json"
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2",
+               "--calibrate-minutes", "0.5", "--json", str(out), "--no-progress"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["mode"] == "patient-adaptive" and res["start_s"] == 30.0
+    assert stand_in_model["adapt"] == [("r1", 0.5), ("r2", 0.5)]
+    n_after = sum(int(np.sum(wfdb.rdann(str(ecg_folder / r), "atr").sample >= 30 * 360))
+                  for r in ("r1", "r2"))
+    assert res["n_beats"] == n_after < 160
+    assert (res["veb"]["tp"], res["veb"]["fp"]) == _expected_veb(ecg_folder, ["r1", "r2"], 30.0)
+
+
+def test_a_bad_record_is_listed_and_the_run_goes_on(ecg_folder: Path, tmp_path: Path,
+                                                    stand_in_model) -> None:
+    (ecg_folder / "broken.hea").write_text("this is not a header\n")
+    out = tmp_path / "e.json"
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records",
+               "r1,missing,broken", "--json", str(out), "--no-progress"])
+    assert rc == 1
+    res = json.loads(out.read_text())
+    assert set(res["errors"]) == {"missing", "broken"}
+    assert "missing" in res["errors"]["missing"]
+    assert res["n_records"] == 1 and res["n_beats"] == 80
+
+
+def test_no_record_evaluable_is_an_error(ecg_folder: Path, tmp_path: Path, stand_in_model,
+                                         capsys) -> None:
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "nope",
+               "--json", str(tmp_path / "x.json"), "--no-progress"])
+    assert rc == 2
+    assert "no record could be evaluated" in capsys.readouterr().err
+
+
+def test_missing_prediction_file_is_named(ecg_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1",
+               "--predictions", str(tmp_path), "--json", str(out), "--no-progress"])
+    assert rc == 2
+    assert "r1.cla" in json.loads(out.read_text())["errors"]["r1"]
+
+
+# ----------------------------------------------------------------------------- seizure
+
+
+def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
+    data = tmp_path / "eeg"
+    data.mkdir()
+    for name in ("a.edf", "b.edf"):
+        (data / name).write_bytes(b"")
+    prep = WindowPreprocessing(window_s=2.0, hop_s=1.0)
+    monkeypatch.setattr("cardioliquid.evaluation.cli._load_model",
+                        lambda name: SimpleNamespace(name="sz-stand-in", preprocessing=prep))
+
+    def fake_load(path):
+        seizures = [(100.0, 160.0)] if Path(path).stem == "a" else []
+        return Recording(np.zeros((1, 600 * 8), np.float32), 8.0, ["C3"], "uV", Path(path).stem,
+                         "p", "eeg", str(path), seizures=seizures)
+
+    def fake_predict(rec, loaded, **kw):
+        start = np.arange(0, rec.duration_s - 1, 1.0)
+        p = np.zeros(len(start))
+        if rec.seizures:
+            p[(start >= 110) & (start < 150)] = 0.9  # detected 10 s after onset
+        else:
+            p[(start >= 300) & (start < 310)] = 0.9  # one false alarm
+        return WindowPredictions(start, start + 2, np.stack([1 - p, p], 1), ["bckg", "sz"],
+                                 rec.record_id, rec.duration_s)
+
+    monkeypatch.setattr("cardioliquid.io.load_recording", fake_load)
+    monkeypatch.setattr("cardioliquid.scoring.inference.predict_windows", fake_predict)
+    out, md = tmp_path / "sz.json", tmp_path / "sz.md"
+    rc = main(["evaluate", "seizure", "--data", str(data), "--smooth-windows", "1",
+               "--json", str(out), "--report", str(md), "--no-progress"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["event"]["tp"] == 1 and res["event"]["fp"] == 1 and res["event"]["n_ref"] == 1
+    assert res["event"]["fa_per_24h"] == pytest.approx(1 / (1200 / 86400))
+    assert res["latency_s"]["per_seizure"] == [10.0]
+    assert res["records"]["a"]["hyp_events"] == [[110.0, 151.0]]
+    assert res["window"]["tp"] > 0 and res["window"]["fp"] == 10
+    assert "Only 0.33 h of EEG" in md.read_text()
+    assert (tmp_path / "sz_timeline.png").read_bytes()[:4] == b"\x89PNG"
