@@ -206,57 +206,40 @@ class WindowPredictions:
 def windows_to_events(
     pred: WindowPredictions,
     threshold: float = 0.5,
-    smooth_windows: int = 3,
+    smooth_windows: int = 1,
     min_duration_s: float = 0.0,
-    merge_gap_s: float = 0.0,
 ) -> list[SeizureEvent]:
     """Turn per-window seizure probabilities into seizure events.
 
-    The seizure probability is smoothed with a centred moving average of
-    ``smooth_windows`` windows; runs of windows at or above ``threshold`` become
-    events from the first window's start to the last window's end; events closer
-    than ``merge_gap_s`` are merged and those shorter than ``min_duration_s``
-    dropped.
-
-    Parameters
-    ----------
-    pred : WindowPredictions
-    threshold : float
-        Decision threshold on the smoothed seizure probability.
-    smooth_windows : int
-        Moving-average length (1: no smoothing).
-    min_duration_s, merge_gap_s : float
-        Post-processing of the events (seconds).
+    The rule is the evaluation's
+    (:func:`cardioliquid.evaluation.seizure.probabilities_to_events`): a causal
+    moving average over ``smooth_windows`` windows, windows at or above
+    ``threshold`` are positive, overlapping positive windows form one event,
+    events shorter than ``min_duration_s`` are dropped. So the events written by
+    ``cardioliquid score`` are the events ``cardioliquid evaluate`` scores.
 
     Returns
     -------
     events : list of SeizureEvent
-        Sorted by onset; ``confidence`` is the mean smoothed probability.
+        Sorted by onset; ``confidence`` is the mean smoothed probability of the
+        event's positive windows.
     """
-    p = pred.seizure_proba.astype(np.float64)
-    if len(p) == 0:
+    from cardioliquid.evaluation.seizure import probabilities_to_events, smooth_probabilities
+
+    if len(pred) == 0:
         return []
-    k = max(1, int(smooth_windows))
-    if k > 1:
-        # Centred moving average, edges averaged over the windows that exist.
-        kernel = np.ones(k)
-        p = np.convolve(p, kernel, mode="same") / np.convolve(np.ones_like(p), kernel, "same")
-    on = p >= threshold
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
-    runs = list(zip(edges[::2], edges[1::2], strict=True))
-    merged: list[list[int]] = []
-    for first, stop in runs:
-        if merged and pred.start_s[first] - pred.end_s[merged[-1][1] - 1] <= merge_gap_s:
-            merged[-1][1] = stop
-        else:
-            merged.append([first, stop])
+    window_s = float(pred.end_s[0] - pred.start_s[0])
+    p = pred.seizure_proba
+    spans = probabilities_to_events(
+        pred.start_s, p, window_s, threshold, smooth_windows, min_duration_s
+    )
+    smoothed = smooth_probabilities(p, smooth_windows)
+    positive = smoothed >= threshold
     events = []
-    for first, stop in merged:
-        onset = float(pred.start_s[first])
-        duration = float(pred.end_s[stop - 1]) - onset
-        if duration + 1e-9 < min_duration_s:
-            continue
-        events.append(SeizureEvent(onset, duration, float(np.mean(p[first:stop]))))
+    for onset, offset in spans:
+        inside = positive & (pred.start_s >= onset - 1e-9) & (pred.end_s <= offset + 1e-9)
+        conf = float(np.mean(smoothed[inside])) if inside.any() else float(threshold)
+        events.append(SeizureEvent(float(onset), float(offset - onset), conf))
     return events
 
 

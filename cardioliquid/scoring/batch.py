@@ -1,0 +1,382 @@
+"""Score many recordings into an output folder: parallel, resumable, failure-tolerant.
+
+:func:`score_paths` is what ``cardioliquid score`` runs. Each record is scored
+by :func:`score_record` (load, predict, write the outputs, write the manifest
+last); records run in worker processes (``spawn``, one torch thread each) when
+``workers > 1``. A record that cannot be read or scored becomes a row of
+``failures.csv`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cardioliquid import __version__
+from cardioliquid.errors import CardioLiquidError
+from cardioliquid.scoring import writers
+from cardioliquid.scoring.discover import discover, output_names
+from cardioliquid.scoring.inference import (
+    DEFAULT_BATCH_SIZE,
+    BeatPredictions,
+    WindowPredictions,
+    predict_beats,
+    predict_windows,
+)
+
+if TYPE_CHECKING:
+    from cardioliquid.models.checkpoint import LoadedModel
+
+TASKS = ("arrhythmia", "seizure")
+DEFAULT_MODELS = {"arrhythmia": "arrhythmia", "seizure": "seizure"}
+
+
+@dataclass
+class ScoreOptions:
+    """How each record is scored and written (the same in every worker).
+
+    Attributes
+    ----------
+    task : str
+        ``"arrhythmia"`` or ``"seizure"``.
+    model : str
+        Shipped model name or checkpoint path.
+    out_dir : str
+        Output folder.
+    beats : str
+        ECG R-peak source: ``auto``, ``reference`` or ``detect``.
+    batch_size : int
+        Windows per forward pass.
+    segment_s : float or None
+        Preprocess in segments (what the app's live replay computes); None:
+        whole recording.
+    threshold, smooth_windows, min_duration_s
+        Seizure event rule (:func:`~cardioliquid.scoring.inference.windows_to_events`).
+    parquet : bool
+        Also write the per-beat table as Parquet (needs pyarrow).
+    """
+
+    task: str
+    model: str
+    out_dir: str
+    beats: str = "auto"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    segment_s: float | None = None
+    threshold: float = 0.5
+    smooth_windows: int = 1
+    min_duration_s: float = 0.0
+    parquet: bool = field(default_factory=writers.has_parquet)
+
+
+@dataclass
+class RecordResult:
+    """What happened to one record."""
+
+    path: str
+    name: str
+    status: str  # "done", "skipped" or "failed"
+    duration_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    n_events: int = 0
+    beat_source: str = ""
+    error: str = ""
+    reason: str = ""
+
+
+# --------------------------------------------------------------------------- one record
+def _load(path: Path):
+    from cardioliquid.io import load_recording
+
+    return load_recording(path)
+
+
+def predict_record(rec: Any, loaded: LoadedModel, opts: ScoreOptions):
+    """Beats or windows of one loaded recording, as the options say."""
+    if opts.task != loaded.task:
+        from cardioliquid.errors import ContractError
+
+        raise ContractError(
+            f"--task {opts.task} but model {loaded.name!r} is a {loaded.task} model"
+        )
+    if loaded.task == "arrhythmia":
+        return predict_beats(
+            rec, loaded, beats=opts.beats, batch_size=opts.batch_size, segment_s=opts.segment_s
+        )
+    return predict_windows(rec, loaded, batch_size=opts.batch_size, segment_s=opts.segment_s)
+
+
+def write_record_outputs(
+    pred: BeatPredictions | WindowPredictions,
+    rec: Any,
+    name: str,
+    opts: ScoreOptions,
+) -> tuple[list[Path], dict[str, Any]]:
+    """Write one record's outputs; return the files and the manifest's info."""
+    out = Path(opts.out_dir)
+    info: dict[str, Any] = {
+        "source": str(rec.source or ""),
+        "record_id": rec.record_id,
+        "duration_s": round(rec.duration_s, 6),
+        "fs": rec.fs,
+        "counts": pred.counts(),
+    }
+    if isinstance(pred, BeatPredictions):
+        pred.record_id = name
+        files = [
+            writers.write_annotations(pred, out / f"{name}.{writers.ANNOTATION_EXTENSION}"),
+            writers.write_beat_table(pred, out / f"{name}_beats.csv"),
+        ]
+        if opts.parquet:
+            files.append(writers.write_beat_parquet(pred, out / f"{name}_beats.parquet"))
+        info["beat_source"] = pred.beat_source
+        info["n_beats"] = len(pred)
+    else:
+        pred.record_id = name
+        events = pred.events(
+            threshold=opts.threshold,
+            smooth_windows=opts.smooth_windows,
+            min_duration_s=opts.min_duration_s,
+        )
+        date_time = writers.format_datetime(rec.meta.get("meas_date"))
+        files = [
+            writers.write_events(
+                events, out / f"{name}_events.tsv", rec.duration_s, date_time, pred.channels
+            ),
+            writers.write_window_table(pred, out / f"{name}_windows.csv"),
+        ]
+        info["n_windows"] = len(pred)
+        info["n_events"] = len(events)
+    return files, info
+
+
+def score_record(path: Path, name: str, loaded: LoadedModel, opts: ScoreOptions) -> RecordResult:
+    """Load, score and write one record; a bad record gives a ``failed`` result."""
+    try:
+        rec = _load(path)
+        pred = predict_record(rec, loaded, opts)
+        files, info = write_record_outputs(pred, rec, name, opts)
+        writers.write_manifest(Path(opts.out_dir), name, files, info)  # last: marks completion
+    except CardioLiquidError as e:
+        return RecordResult(str(path), name, "failed", error=type(e).__name__, reason=str(e))
+    except Exception as e:  # an unexpected bug must not stop a run over thousands of files
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        reason = f"{path}: {e} (at {Path(last.filename).name}:{last.lineno})"
+        return RecordResult(str(path), name, "failed", error=type(e).__name__, reason=reason)
+    return RecordResult(
+        str(path), name, "done", info["duration_s"], info["counts"], info.get("n_events", 0),
+        info.get("beat_source", ""),
+    )  # fmt: skip
+
+
+def _from_manifest(path: Path, name: str, out_dir: Path) -> RecordResult:
+    doc = writers.read_manifest(out_dir, name) or {}
+    return RecordResult(
+        str(path), name, "skipped", float(doc.get("duration_s", 0.0)),
+        dict(doc.get("counts", {})), int(doc.get("n_events", 0)), doc.get("beat_source", ""),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- workers
+_WORKER_MODEL: LoadedModel | None = None
+
+
+def _init_worker(model: str) -> None:
+    import torch
+
+    global _WORKER_MODEL
+    torch.set_num_threads(1)
+    from cardioliquid.models.checkpoint import load_model
+
+    _WORKER_MODEL = load_model(model)
+
+
+def _score_in_worker(path: Path, name: str, opts: ScoreOptions) -> RecordResult:
+    assert _WORKER_MODEL is not None, "worker not initialised"
+    return score_record(path, name, _WORKER_MODEL, opts)
+
+
+# --------------------------------------------------------------------------- the run
+def model_identity(loaded: LoadedModel) -> dict[str, Any]:
+    """Name, version and file hash of a model, for the summary."""
+    digest = ""
+    if loaded.path and Path(loaded.path).is_file():
+        digest = hashlib.sha256(Path(loaded.path).read_bytes()).hexdigest()
+    meta = loaded.metadata
+    return {
+        "name": loaded.name,
+        "model_name": loaded.model_name,
+        "version": str(meta.get("version", meta.get("commit", ""))),
+        "sha256": digest,
+        "path": loaded.path,
+    }
+
+
+def summarize(
+    results: list[RecordResult],
+    loaded: LoadedModel,
+    opts: ScoreOptions,
+    wall_time_s: float,
+    workers: int,
+) -> dict[str, Any]:
+    """The run summary written to ``summary.json``."""
+    scored = [r for r in results if r.status in ("done", "skipped")]
+    classes = loaded.classes
+    per_class = {c: sum(r.counts.get(c, 0) for r in scored) for c in classes}
+    hours_done = sum(r.duration_s for r in results if r.status == "done") / 3600
+    hours_all = sum(r.duration_s for r in scored) / 3600
+    unit = "beats" if opts.task == "arrhythmia" else "windows"
+    summary: dict[str, Any] = {
+        "cardioliquid_version": __version__,
+        "task": opts.task,
+        "model": model_identity(loaded),
+        "options": {k: v for k, v in asdict(opts).items() if k not in ("out_dir",)},
+        "records": {
+            "total": len(results),
+            "done": sum(r.status == "done" for r in results),
+            "skipped": sum(r.status == "skipped" for r in results),
+            "failed": sum(r.status == "failed" for r in results),
+        },
+        f"{unit}_per_class": per_class,
+        f"{unit}_total": sum(per_class.values()),
+        "signal_hours": round(hours_all, 6),
+        "signal_hours_scored_this_run": round(hours_done, 6),
+        "wall_time_s": round(wall_time_s, 3),
+        "throughput_signal_hours_per_s": round(hours_done / wall_time_s, 6)
+        if wall_time_s
+        else None,
+        "realtime_factor": round(hours_done * 3600 / wall_time_s, 1) if wall_time_s else None,
+        "workers": workers,
+        "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if opts.task == "seizure":
+        summary["events_total"] = sum(r.n_events for r in scored)
+    else:
+        sources: dict[str, int] = {}
+        for r in scored:
+            sources[r.beat_source] = sources.get(r.beat_source, 0) + 1
+        summary["beat_source_records"] = sources
+    return summary
+
+
+def score_paths(
+    paths: list[str | os.PathLike],
+    opts: ScoreOptions,
+    workers: int = 1,
+    resume: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+    loaded: LoadedModel | None = None,
+) -> dict[str, Any]:
+    """Score every recording under ``paths`` into ``opts.out_dir``.
+
+    Parameters
+    ----------
+    paths : list of str or path
+        Files, folders (searched recursively) or globs.
+    opts : ScoreOptions
+    workers : int
+        Processes scoring records in parallel (1: this process).
+    resume : bool
+        Skip records whose outputs are complete (manifest present and matching).
+    strict : bool
+        Stop at the first failed record (records already running finish).
+    progress : bool
+        Show a progress bar (records and signal-hours) on stderr.
+    loaded : LoadedModel, optional
+        An already loaded model (``workers=1`` only); default: load ``opts.model``.
+
+    Returns
+    -------
+    summary : dict
+        As written to ``summary.json``; ``summary["failures"]`` lists failed
+        records (also in ``failures.csv``).
+    """
+    from cardioliquid.models.checkpoint import load_model
+
+    t0 = time.perf_counter()
+    out = Path(opts.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    writers.remove_partial(out)
+    if loaded is None:
+        loaded = load_model(opts.model)
+    if loaded.task != opts.task:
+        raise CardioLiquidError(
+            f"{loaded.path or loaded.name}: expected a {opts.task} model, got a {loaded.task} model"
+        )
+    records = discover(paths)
+    names = output_names(records)
+    results: list[RecordResult] = []
+    todo: list[Path] = []
+    for p in records:
+        if resume and writers.is_complete(out, names[p]):
+            results.append(_from_manifest(p, names[p], out))
+        else:
+            todo.append(p)
+    bar = _progress(len(records), progress)
+    bar.update(len(results))
+    hours = [sum(r.duration_s for r in results) / 3600]
+
+    def record(r: RecordResult) -> bool:
+        results.append(r)
+        hours[0] += r.duration_s / 3600
+        bar.update(1)
+        bar.set_postfix(
+            signal_h=f"{hours[0]:.2f}", failed=sum(x.status == "failed" for x in results)
+        )
+        return strict and r.status == "failed"
+
+    if workers <= 1 or len(todo) <= 1:
+        for p in todo:
+            if record(score_record(p, names[p], loaded, opts)):
+                break
+    else:
+        _run_pool(todo, names, opts, workers, record)
+    bar.close()
+    results.sort(key=lambda r: r.path)
+    failures = [
+        {"path": r.path, "record": r.name, "error": r.error, "reason": r.reason}
+        for r in results
+        if r.status == "failed"
+    ]
+    writers.write_failures(out / "failures.csv", failures)
+    summary = summarize(results, loaded, opts, time.perf_counter() - t0, workers)
+    summary["not_started"] = len(records) - len(results)
+    writers.write_summary(out / "summary.json", summary)
+    summary["failures"] = failures
+    return summary
+
+
+def _run_pool(todo, names, opts, workers, record) -> None:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # no forked torch/OpenMP state in workers
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(opts.model,)
+    ) as pool:
+        pending: set[Future] = set()
+        queue = list(todo)
+        stop = False
+        while queue or pending:
+            while queue and not stop and len(pending) < 2 * workers:
+                p = queue.pop(0)
+                pending.add(pool.submit(_score_in_worker, p, names[p], opts))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                stop = record(f.result()) or stop
+            if stop:
+                queue.clear()
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="rec", desc="scoring", disable=not enabled, dynamic_ncols=True)

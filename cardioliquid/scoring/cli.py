@@ -1,0 +1,147 @@
+"""``cardioliquid score``: batch-score recordings into standard output files.
+
+::
+
+    cardioliquid score PATH... --task arrhythmia|seizure [--model NAME|CKPT] --out DIR
+        [--workers N] [--resume] [--strict] [--beats auto|reference|detect]
+        [--segment-s S] [--distributed ...]
+
+Exit status: 0 when every record was scored (or skipped by ``--resume``);
+1 when any record failed (listed in ``failures.csv``) or, with ``--strict``,
+as soon as one fails (the run stops there) or when no recording was found;
+2 on bad usage (unknown model, no such task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cardioliquid.errors import CardioLiquidError
+
+TASKS = ("arrhythmia", "seizure")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``score`` options."""
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="recording files, folders (searched recursively) or globs",
+    )
+    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="shipped model name or checkpoint file (default: the task's shipped model)",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes scoring records in parallel (default 1)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="skip records whose outputs are complete"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first failed record; no recording found is a failure",
+    )
+    parser.add_argument(
+        "--beats",
+        choices=("auto", "reference", "detect"),
+        default="auto",
+        help="ECG R peaks: reference annotations, detector, or reference when present (default)",
+    )
+    parser.add_argument("--batch-size", type=int, default=2048, help="windows per forward pass")
+    parser.add_argument(
+        "--segment-s",
+        type=float,
+        default=None,
+        help="preprocess in segments of S seconds, exactly as the app's live "
+        "replay (default: whole recordings, as in training)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="seizure probability threshold for events"
+    )
+    parser.add_argument(
+        "--smooth-windows",
+        type=int,
+        default=1,
+        help="causal moving average (windows) before the threshold",
+    )
+    parser.add_argument(
+        "--min-duration", type=float, default=0.0, help="drop seizure events shorter than this (s)"
+    )
+    parser.add_argument(
+        "--no-parquet",
+        action="store_true",
+        help="do not write Parquet beat tables even when pyarrow is installed",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="run through Lightning Trainer.predict with DDP (launch with "
+        "torchrun or srun; see the README)",
+    )
+    parser.add_argument("--accelerator", default="cpu", help="with --distributed (cpu, gpu...)")
+    parser.add_argument("--devices", default="auto", help="with --distributed: devices per node")
+    parser.add_argument("--num-nodes", type=int, default=1, help="with --distributed")
+
+
+def options_from_args(args: argparse.Namespace):
+    """The :class:`~cardioliquid.scoring.batch.ScoreOptions` of parsed arguments."""
+    from cardioliquid.scoring.batch import DEFAULT_MODELS, ScoreOptions
+    from cardioliquid.scoring.writers import has_parquet
+
+    return ScoreOptions(
+        task=args.task,
+        model=str(args.model or DEFAULT_MODELS[args.task]),
+        out_dir=str(args.out),
+        beats=args.beats,
+        batch_size=args.batch_size,
+        segment_s=args.segment_s,
+        threshold=args.threshold,
+        smooth_windows=args.smooth_windows,
+        min_duration_s=args.min_duration,
+        parquet=has_parquet() and not args.no_parquet,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cardioliquid score``; return the exit status."""
+    opts = options_from_args(args)
+    if args.workers < 1:
+        raise CardioLiquidError(f"--workers must be >= 1, got {args.workers}")
+    if args.distributed:
+        from cardioliquid.scoring.distributed import score_paths_distributed
+
+        summary = score_paths_distributed(
+            args.paths, opts, resume=args.resume, accelerator=args.accelerator,
+            devices=args.devices, num_nodes=args.num_nodes, progress=not args.no_progress,
+        )  # fmt: skip
+    else:
+        from cardioliquid.scoring.batch import score_paths
+
+        summary = score_paths(
+            args.paths, opts, workers=args.workers, resume=args.resume, strict=args.strict,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    if summary is None:  # a non-zero rank of a distributed run: rank 0 reports
+        return 0
+    rec = summary["records"]
+    print(
+        f"cardioliquid score: {rec['done']} scored, {rec['skipped']} skipped, "
+        f"{rec['failed']} failed of {rec['total']} records; "
+        f"{summary['signal_hours']:.2f} h of signal in {summary['wall_time_s']:.1f} s "
+        f"-> {args.out}",
+        file=sys.stderr,
+    )
+    for f in summary["failures"][:10]:
+        print(f"  failed: {f['reason']}", file=sys.stderr)
+    if rec["failed"] or (args.strict and rec["total"] == 0):
+        return 1
+    return 0

@@ -1,0 +1,276 @@
+"""Output files of a scoring run, each written to a temporary name and renamed.
+
+Per record (``<name>`` is the record's output name):
+
+- ECG: ``<name>.cla`` (WFDB annotations, beat symbols ``N S V F Q``, read back
+  with ``wfdb.rdann(path, "cla")``), ``<name>_beats.csv`` (and
+  ``<name>_beats.parquet`` when pyarrow is installed);
+- EEG: ``<name>_events.tsv`` (SzCORE / BIDS events) and ``<name>_windows.csv``;
+- ``<name>.done.json``: the record's manifest, written last. It lists every
+  output with its size and SHA-256; a record is complete exactly when its
+  manifest exists and matches the files (:func:`is_complete`).
+
+Run files: ``failures.csv`` and ``summary.json``. A killed run leaves at most
+``*.tmp`` files, which the next run removes (:func:`remove_partial`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardioliquid.io.labels import AAMI_TO_SYMBOL
+from cardioliquid.scoring.inference import BeatPredictions, SeizureEvent, WindowPredictions
+
+TMP_SUFFIX = ".tmp"
+MANIFEST_SUFFIX = ".done.json"
+ANNOTATION_EXTENSION = "cla"
+EVENTS_COLUMNS = (
+    "onset", "duration", "eventType", "confidence", "channels", "dateTime", "recordingDuration",
+)  # fmt: skip
+FLOAT_FORMAT = "{:.6f}"
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` then rename ``tmp`` to ``path`` (same folder, atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically."""
+    return write_atomic(Path(path), lambda tmp: tmp.write_bytes(text.encode("utf-8")))
+
+
+def remove_partial(out_dir: Path) -> list[Path]:
+    """Delete temporary files a killed run left in ``out_dir``; return them."""
+    out_dir = Path(out_dir)
+    stale = sorted(out_dir.glob(f".*{TMP_SUFFIX}")) if out_dir.is_dir() else []
+    for p in stale:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return stale
+
+
+def _fmt(x: float) -> str:
+    return FLOAT_FORMAT.format(float(x))
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]], delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- ECG
+def write_annotations(pred: BeatPredictions, path: Path) -> Path:
+    """Write predicted beats as a WFDB annotation file (``wfdb.wrann``).
+
+    ``path`` is ``<dir>/<record>.<extension>``; symbols are the AAMI letters.
+    """
+    import wfdb
+
+    path = Path(path)
+    record, ext = path.stem, path.suffix.lstrip(".")
+    symbols = [AAMI_TO_SYMBOL.get(c, "Q") for c in pred.labels]
+
+    def write(tmp: Path) -> None:
+        # wrann names its file after the record: write it in a private folder.
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{record}.") as d:
+            if len(pred):
+                wfdb.wrann(record, ext, pred.sample, symbols, fs=pred.fs, write_dir=d)
+            else:  # wrann refuses an empty set: an annotation file with only its end marker.
+                Path(d, path.name).write_bytes(b"\x00\x00")
+            os.replace(Path(d, path.name), tmp)
+
+    return write_atomic(path, write)
+
+
+def beat_table(pred: BeatPredictions) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the per-beat table."""
+    header = ["record", "sample", "time_s", "class", *[f"p_{c}" for c in pred.classes]]
+    labels = pred.labels
+    rows = [
+        [pred.record_id, int(s), _fmt(s / pred.fs), labels[i], *[_fmt(p) for p in pred.proba[i]]]
+        for i, s in enumerate(pred.sample)
+    ]
+    return header, rows
+
+
+def write_beat_table(pred: BeatPredictions, path: Path) -> Path:
+    """Write the per-beat CSV: record, sample, time_s, class, one probability per class."""
+    header, rows = beat_table(pred)
+    return write_text_atomic(path, _csv_text(header, rows))
+
+
+def has_parquet() -> bool:
+    """Whether pyarrow is installed (Parquet tables are then written too)."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_beat_parquet(pred: BeatPredictions, path: Path) -> Path:
+    """Write the per-beat table as Parquet (needs pyarrow)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols: dict[str, Any] = {
+        "record": pa.array([pred.record_id] * len(pred), pa.string()),
+        "sample": pa.array(pred.sample, pa.int64()),
+        "time_s": pa.array(pred.time_s, pa.float64()),
+        "class": pa.array(pred.labels.tolist(), pa.string()),
+    }
+    for i, c in enumerate(pred.classes):
+        cols[f"p_{c}"] = pa.array(pred.proba[:, i], pa.float32())
+    table = pa.table(cols)
+    return write_atomic(Path(path), lambda tmp: pq.write_table(table, str(tmp)))
+
+
+# --------------------------------------------------------------------------- EEG
+def format_datetime(meas_date: Any) -> str:
+    """SzCORE ``dateTime`` (``YYYY-MM-DD HH:MM:SS``) of a recording start, or ``n/a``."""
+    if meas_date in (None, "", "None"):
+        return "n/a"
+    try:
+        when = (
+            meas_date if isinstance(meas_date, datetime) else datetime.fromisoformat(str(meas_date))
+        )
+    except ValueError:
+        return "n/a"
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def events_table(
+    events: Sequence[SeizureEvent],
+    duration_s: float,
+    date_time: str = "n/a",
+    channels: Sequence[str] = (),
+) -> list[list[str]]:
+    """Rows of an SzCORE events file; a record without seizures gets one ``bckg`` row."""
+    chans = ",".join(channels) if channels else "n/a"
+    dur = f"{duration_s:.4f}"
+    if not events:
+        return [["0.0000", dur, "bckg", "n/a", "n/a", date_time, dur]]
+    return [
+        [f"{e.onset:.4f}", f"{e.duration:.4f}", "sz", f"{e.confidence:.4f}", chans, date_time, dur]
+        for e in events
+    ]
+
+
+def write_events(
+    events: Sequence[SeizureEvent],
+    path: Path,
+    duration_s: float,
+    date_time: str = "n/a",
+    channels: Sequence[str] = (),
+) -> Path:
+    """Write seizure events as an SzCORE / BIDS ``*_events.tsv``."""
+    rows = events_table(events, duration_s, date_time, channels)
+    return write_text_atomic(path, _csv_text(EVENTS_COLUMNS, rows, delimiter="\t"))
+
+
+def write_window_table(pred: WindowPredictions, path: Path) -> Path:
+    """Write per-window probabilities: record, start_s, end_s, class, one column per class."""
+    header = ["record", "start_s", "end_s", "class", *[f"p_{c}" for c in pred.classes]]
+    labels = pred.labels
+    rows = [
+        [pred.record_id, _fmt(a), _fmt(b), labels[i], *[_fmt(p) for p in pred.proba[i]]]
+        for i, (a, b) in enumerate(zip(pred.start_s, pred.end_s, strict=True))
+    ]
+    return write_text_atomic(path, _csv_text(header, rows))
+
+
+# --------------------------------------------------------------------------- manifests
+def sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest_path(out_dir: Path, name: str) -> Path:
+    """Where the manifest of record ``name`` goes."""
+    return Path(out_dir) / f"{name}{MANIFEST_SUFFIX}"
+
+
+def write_manifest(out_dir: Path, name: str, files: Sequence[Path], info: dict[str, Any]) -> Path:
+    """Write the record's manifest (last): its outputs with sizes and hashes, and ``info``."""
+    entries = {
+        Path(f).name: {"bytes": Path(f).stat().st_size, "sha256": sha256(Path(f))} for f in files
+    }
+    doc = {"record": name, "files": entries, **info}
+    return write_text_atomic(manifest_path(out_dir, name), json.dumps(doc, indent=1) + "\n")
+
+
+def read_manifest(out_dir: Path, name: str) -> dict[str, Any] | None:
+    """The record's manifest, or None when absent or unreadable."""
+    try:
+        return json.loads(manifest_path(out_dir, name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(out_dir: Path, name: str, check_hashes: bool = True) -> bool:
+    """Whether record ``name`` has a manifest whose files all exist unchanged."""
+    doc = read_manifest(out_dir, name)
+    if not doc or "files" not in doc:
+        return False
+    for fname, meta in doc["files"].items():
+        p = Path(out_dir) / fname
+        if not p.is_file() or p.stat().st_size != meta.get("bytes"):
+            return False
+        if check_hashes and sha256(p) != meta.get("sha256"):
+            return False
+    return True
+
+
+def write_failures(path: Path, failures: Sequence[dict[str, str]]) -> Path:
+    """Write ``failures.csv`` (path, record, error, reason), sorted by path."""
+    header = ["path", "record", "error", "reason"]
+    rows = [[f.get(k, "") for k in header] for f in sorted(failures, key=lambda f: f["path"])]
+    return write_text_atomic(path, _csv_text(header, rows))
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> Path:
+    """Write ``summary.json``."""
+    return write_text_atomic(path, json.dumps(summary, indent=1, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,136 @@
+"""predict_beats / predict_windows: shapes, beat sources, contract errors, segments."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cardioliquid.errors import ContractError, RecordingError
+from cardioliquid.scoring.inference import (
+    WindowPredictions,
+    predict_beats,
+    predict_windows,
+    score_recording,
+    windows_to_events,
+)
+
+
+def test_predict_beats_uses_reference_beats(ecg_rec, ecg_model):
+    pred = predict_beats(ecg_rec, ecg_model, beats="auto")
+    assert pred.beat_source == "reference"
+    assert pred.proba.shape == (len(pred), 5)
+    np.testing.assert_allclose(pred.proba.sum(1), 1.0, atol=1e-5)
+    # every predicted beat is a reference beat, at the recording's rate
+    assert set(pred.sample) <= set(ecg_rec.beats.sample)
+    assert len(pred) >= len(ecg_rec.beats) - 4  # only beats at the edges may lack a window
+    assert set(pred.labels) <= set("NSVFQ")
+    assert sum(pred.counts().values()) == len(pred)
+
+
+def test_predict_beats_detects_without_annotations(ecg_rec, ecg_model):
+    pred = predict_beats(replace(ecg_rec, beats=None), ecg_model, beats="auto")
+    assert pred.beat_source == "detect"
+    # detected R peaks land near the true ones
+    ref = ecg_rec.beats.sample
+    nearest = np.abs(pred.sample[:, None] - ref[None]).min(1)
+    assert len(pred) > 0.8 * len(ref)
+    assert np.median(nearest) < 0.05 * ecg_rec.fs
+
+
+def test_reference_beats_required_when_asked(ecg_rec, ecg_model):
+    with pytest.raises(RecordingError, match="expected reference beat annotations"):
+        predict_beats(replace(ecg_rec, beats=None), ecg_model, beats="reference")
+
+
+def test_wrong_modality_is_a_contract_error(eeg_rec, ecg_model):
+    with pytest.raises(ContractError, match="expects an ecg recording, got eeg"):
+        predict_beats(replace(eeg_rec, source="x/eeg0.edf"), ecg_model)
+
+
+def test_unusable_rate_names_the_file(ecg_rec, ecg_model):
+    slow = replace(ecg_rec, fs=50.0, source="db/slow.hea")
+    with pytest.raises(RecordingError, match=r"db/slow.hea: expected a sampling rate >= 80"):
+        predict_beats(slow, ecg_model)
+
+
+def test_missing_channels_name_the_file(eeg_rec, eeg_model):
+    rec = replace(eeg_rec.pick(["FP1-F7", "F7-T7"]), source="eeg/x.edf")
+    with pytest.raises(RecordingError, match=r"eeg/x.edf: expected channels .* missing"):
+        predict_windows(rec, eeg_model)
+
+
+def test_predict_windows_grid(eeg_rec, eeg_model):
+    pred = predict_windows(eeg_rec, eeg_model)
+    prep = eeg_model.preprocessing
+    n = int((eeg_rec.duration_s - prep.window_s) // prep.hop_s) + 1
+    assert len(pred) == n
+    np.testing.assert_allclose(np.diff(pred.start_s), prep.hop_s)
+    np.testing.assert_allclose(pred.end_s - pred.start_s, prep.window_s)
+    assert pred.proba.shape == (n, 2)
+
+
+@pytest.mark.parametrize("carry", [False, True])
+def test_segments_cover_every_window_once(eeg_rec, carry):
+    from conftest import make_eeg_model
+
+    loaded = make_eeg_model(carry_state=carry)
+    whole = predict_windows(eeg_rec, loaded)
+    seg = predict_windows(eeg_rec, loaded, segment_s=7.0, context_s=10.0)
+    np.testing.assert_array_equal(whole.start_s, seg.start_s)
+    if not carry:  # local preprocessing: segments with context agree with the whole
+        np.testing.assert_allclose(whole.proba, seg.proba, atol=1e-3)
+
+
+def test_segments_must_follow_the_hop(eeg_rec, eeg_model):
+    with pytest.raises(ValueError, match="multiples of the model's hop"):
+        predict_windows(eeg_rec, eeg_model, segment_s=2.5)
+
+
+def test_carried_state_is_passed_from_beat_to_beat(ecg_rec):
+    from conftest import make_ecg_model
+
+    loaded = make_ecg_model(carry_state=True)
+    seen, inner = [], loaded.model.forward_stateful
+
+    def spy(x, features=None, hx=None):
+        logits, h, states = inner(x, features, hx)
+        seen.append((hx, h))
+        return logits, h, states
+
+    loaded.model.forward_stateful = spy
+    pred = predict_beats(ecg_rec, loaded)
+    assert len(seen) == len(pred)  # one window at a time, in time order
+    assert seen[0][0] is None
+    assert all(nxt[0] is prev[1] for prev, nxt in itertools.pairwise(seen))
+    free = predict_beats(ecg_rec, make_ecg_model(carry_state=False))
+    np.testing.assert_allclose(free.proba[0], pred.proba[0], atol=1e-5)
+
+
+def _windows(p_sz):
+    p = np.asarray(p_sz, dtype=np.float32)
+    start = np.arange(len(p), dtype=float)
+    return WindowPredictions(start, start + 2.0, np.stack([1 - p, p], 1), ["bckg", "sz"])
+
+
+def test_events_from_windows():
+    pred = _windows([0.1, 0.9, 0.8, 0.2, 0.1, 0.1, 0.7, 0.1])
+    events = windows_to_events(pred, threshold=0.5)
+    assert [(e.onset, e.offset) for e in events] == [(1.0, 4.0), (6.0, 8.0)]
+    assert events[0].confidence == pytest.approx(0.85)
+    assert windows_to_events(pred, threshold=0.5, min_duration_s=2.5)[0].onset == 1.0
+    assert len(windows_to_events(pred, threshold=0.5, min_duration_s=2.5)) == 1
+    assert windows_to_events(_windows([0.1, 0.2]), threshold=0.5) == []
+
+
+def test_score_recording_from_a_file(tmp_path, ecg_rec, ecg_ckpt):
+    from conftest import write_wfdb
+
+    hea = write_wfdb(ecg_rec, tmp_path / "db")
+    pred = score_recording(hea, model=ecg_ckpt)
+    direct = predict_beats(ecg_rec, __import__("cardioliquid").load_model(ecg_ckpt))
+    np.testing.assert_array_equal(pred.sample, direct.sample)
+    # the file went through 12-bit storage: same classes, close probabilities
+    np.testing.assert_allclose(pred.proba, direct.proba, atol=0.05)

@@ -1,0 +1,105 @@
+"""Output formats: WFDB annotations, tables, SzCORE events, manifests."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from cardioliquid.scoring import writers
+from cardioliquid.scoring.inference import BeatPredictions, SeizureEvent
+
+
+def _beats(n=6):
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(5), size=n).astype(np.float32)
+    return BeatPredictions(np.arange(n) * 300 + 100, p, list("NSVFQ"), 360.0, "reference", "r1")
+
+
+def test_annotations_read_back_with_wfdb(tmp_path):
+    import wfdb
+
+    pred = _beats()
+    path = writers.write_annotations(pred, tmp_path / "r1.cla")
+    ann = wfdb.rdann(str(tmp_path / "r1"), "cla")
+    np.testing.assert_array_equal(ann.sample, pred.sample)
+    assert ann.symbol == list(pred.labels)
+    assert ann.fs == 360.0
+    assert path.name == "r1.cla"
+    assert not list(tmp_path.glob(".*"))  # no temporary left
+
+
+def test_empty_annotations_read_back(tmp_path):
+    import wfdb
+
+    pred = BeatPredictions([], np.zeros((0, 5)), list("NSVFQ"), 360.0, "detect", "r0")
+    writers.write_annotations(pred, tmp_path / "r0.cla")
+    ann = wfdb.rdann(str(tmp_path / "r0"), "cla")
+    assert len(ann.sample) == 0
+
+
+def test_beat_table(tmp_path):
+    pred = _beats()
+    path = writers.write_beat_table(pred, tmp_path / "r1_beats.csv")
+    rows = list(csv.DictReader(path.open()))
+    assert [int(r["sample"]) for r in rows] == pred.sample.tolist()
+    assert [r["class"] for r in rows] == list(pred.labels)
+    np.testing.assert_allclose([float(r["p_V"]) for r in rows], pred.proba[:, 2], atol=1e-6)
+    np.testing.assert_allclose([float(r["time_s"]) for r in rows], pred.time_s, atol=1e-6)
+
+
+def test_beat_parquet(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    pred = _beats()
+    df = pd.read_parquet(writers.write_beat_parquet(pred, tmp_path / "r1.parquet"))
+    assert df["sample"].tolist() == pred.sample.tolist()
+    np.testing.assert_allclose(df["p_N"].to_numpy(), pred.proba[:, 0])
+
+
+def test_events_tsv_is_szcore(tmp_path):
+    import pandas as pd
+
+    ev = [SeizureEvent(10.0, 40.0, 0.91)]
+    path = writers.write_events(
+        ev, tmp_path / "x_events.tsv", 3600.0, "2000-01-01 00:00:00", ["FP1-F7", "F7-T7"]
+    )
+    df = pd.read_csv(path, sep="\t")
+    assert list(df.columns) == list(writers.EVENTS_COLUMNS)
+    row = df.iloc[0]
+    assert (row.onset, row.duration, row.eventType) == (10.0, 40.0, "sz")
+    assert row.recordingDuration == 3600.0 and row.channels == "FP1-F7,F7-T7"
+
+
+def test_events_tsv_without_seizure_has_a_background_row(tmp_path):
+    import pandas as pd
+
+    df = pd.read_csv(writers.write_events([], tmp_path / "y_events.tsv", 60.0), sep="\t")
+    assert df.shape[0] == 1 and df.eventType[0] == "bckg" and df.duration[0] == 60.0
+
+
+def test_format_datetime():
+    assert writers.format_datetime("2000-01-01 10:20:30+00:00") == "2000-01-01 10:20:30"
+    assert writers.format_datetime(None) == "n/a"
+
+
+def test_manifest_detects_changed_outputs(tmp_path):
+    f = writers.write_text_atomic(tmp_path / "a.csv", "x\n1\n")
+    writers.write_manifest(tmp_path, "a", [f], {"duration_s": 1.0})
+    assert writers.is_complete(tmp_path, "a")
+    f.write_text("x\n2\n")  # same size, other bytes
+    assert not writers.is_complete(tmp_path, "a")
+    f.unlink()
+    assert not writers.is_complete(tmp_path, "a")
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    def boom(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        writers.write_atomic(tmp_path / "out.csv", boom)
+    assert list(tmp_path.iterdir()) == []
