@@ -1,0 +1,57 @@
+"""Reports: atomic files, Markdown tables that carry the numbers, PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cardioliquid.evaluation import ec57, report
+from cardioliquid.evaluation import seizure as sz
+
+
+def _summary() -> dict:
+    comp = ec57.compare_record([1000, 2000, 3000, 4000], ["N", "V", "V", "S"],
+                               [1000, 2000, 3000, 4000], ["N", "V", "N", "S"], 1000, "r1")
+    return ec57.summarize([comp])
+
+
+def test_json_is_written_atomically_with_nan_as_null(tmp_path: Path) -> None:
+    path = report.write_json(tmp_path / "sub" / "x.json", {"a": float("nan"), "b": np.int64(3),
+                                                            "c": np.arange(2)})
+    assert json.loads(path.read_text()) == {"a": None, "b": 3, "c": [0, 1]}
+    assert [p.name for p in path.parent.iterdir()] == ["x.json"]
+
+
+def test_failed_write_leaves_neither_file_nor_temporary(tmp_path: Path) -> None:
+    def boom(p: Path) -> None:
+        p.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        report._atomic(tmp_path / "r.md", boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_arrhythmia_markdown_carries_the_statistics(tmp_path: Path) -> None:
+    res = _summary()
+    text = report.arrhythmia_markdown(res)
+    assert "| VEB | 50.00 | 100.00 | 0.000 |" in text  # Se 1/2, +P 1/1, FPR 0
+    assert "| r1 | 4 |" in text and "Accuracy: 75.00 %" in text
+    md = report.write_arrhythmia_report(res, tmp_path / "rep.md")
+    assert (tmp_path / "rep_confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![confusion matrix](rep_confusion.png)" in md.read_text()
+
+
+def test_seizure_markdown_and_timeline(tmp_path: Path) -> None:
+    counts = {"a": sz.count_recording([(100, 160)], [(110, 150)], 600.0)}
+    res = sz.summarize(counts)
+    md = report.write_seizure_report(
+        res, tmp_path / "s.md", {"a": {"duration_s": 600.0, "ref": [(100, 160)],
+                                       "hyp": [(110, 150)], "t": [0, 300], "p": [0.1, 0.2]}})
+    text = md.read_text()
+    assert "| event | 100.00 | 100.00 | 100.00 | 0.0 | 1 | 0 | 1 |" in text
+    assert "median 10.0 s" in text
+    assert (tmp_path / "s_timeline.png").read_bytes()[:4] == b"\x89PNG"
