@@ -152,7 +152,7 @@ def adapt_to_patient(
         p.requires_grad_(True)
     meta: dict[str, Any] = dict(loaded.metadata)
     meta["adapted"] = {
-        "record_id": recording.record_id, "minutes": float(minutes), "n_windows": int(len(y)),
+        "record_id": recording.record_id, "minutes": float(minutes), "n_windows": len(y),
         "class_counts": torch.bincount(y, minlength=n_classes).tolist(), "epochs": int(epochs),
         "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
     }  # fmt: skip

@@ -1,0 +1,82 @@
+"""DataModules: patient splits, loaders, sampler, augmentation on synthetic data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cardioliquid.training.augment import augment_batch
+from cardioliquid.training.datamodules import (
+    BonnDataModule,
+    MITBIHBeatDataModule,
+    SeizureDataModule,
+    SyntheticDataModule,
+)
+
+
+def test_synthetic_shapes_and_weighted_sampler_rebalances():
+    dm = SyntheticDataModule(n_train=300, n_classes=3, sampler="weighted")
+    dm.setup("fit")
+    # Make the training labels very unbalanced, then check the sampler evens them out.
+    x, f, y = dm.train_set.tensors
+    y = torch.where(torch.arange(len(y)) < 270, torch.zeros_like(y), y)
+    dm.train_set = torch.utils.data.TensorDataset(x, f, y)
+    dm.sampler_power = 1.0
+    drawn = torch.cat([b[2] for b in dm.train_dataloader()])
+    frac0 = (drawn == 0).float().mean()
+    assert frac0 < 0.6  # 90 % of the data, about a third of the draws
+    assert dm.class_counts().tolist() == torch.bincount(y, minlength=3).tolist()
+
+
+def test_augmentation_keeps_shape_and_changes_values():
+    x = torch.zeros(8, 1, 100)
+    out = augment_batch(x + 1.0, fs=100.0, scale=0.2, noise=0.05, wander=0.1,
+                        generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert not torch.allclose(out, x + 1.0)
+    # Gains stay within [1/1.2, 1.2] around the unit signal before noise/wander.
+    assert out.mean().abs().item() == pytest.approx(1.0, abs=0.25)
+    same = augment_batch(x, fs=100.0, scale=0, noise=0, wander=0)
+    assert torch.equal(same, x)
+
+
+def test_mitbih_validation_is_carved_from_training_patients(monkeypatch):
+    splits = pytest.importorskip("cardioliquid.data.splits")
+    dm = MITBIHBeatDataModule(train_records="DS1", test_records="DS2",
+                              val_patients=["118", "220"])
+    s = dm.split_records()
+    assert set(s["val"]) == {"118", "220"}
+    assert not set(s["val"]) & set(s["train"])
+    assert set(s["train"]) | set(s["val"]) == {str(r) for r in splits.DS1}
+    assert set(s["test"]) == {str(r) for r in splits.DS2}
+    with pytest.raises(ValueError, match="never from test"):
+        MITBIHBeatDataModule(val_patients=["100"]).split_records()
+
+
+def test_seizure_split_is_by_patient(tmp_path):
+    for name in ["chb01_03_onset.edf", "chb01_26_ictal.edf", "chb02_16_ictal.edf",
+                 "chb03_01_ictal.edf"]:
+        (tmp_path / name).write_bytes(b"")
+    dm = SeizureDataModule(data_dir=str(tmp_path), val_records=["chb01_26"])
+    s = {k: [p.name for p in v] for k, v in dm.split_files().items()}
+    assert s == {"train": ["chb01_03_onset.edf", "chb02_16_ictal.edf"],
+                 "val": ["chb01_26_ictal.edf"], "test": ["chb03_01_ictal.edf"]}
+    assert dm.n_chans == 18
+    with pytest.raises(ValueError, match="both training"):
+        SeizureDataModule(train_patients=["chb03"], test_patients=["chb03"])
+
+
+def test_bonn_segment_split_is_disjoint_and_stratified(tmp_path):
+    for folder, letter in BonnDataModule.SETS.items():
+        d = tmp_path / letter
+        d.mkdir()
+        for i in range(20):
+            (d / f"{folder}{i:03d}.txt").write_text("0\n")
+    dm = BonnDataModule(data_dir=str(tmp_path), val_fraction=0.15, test_fraction=0.2)
+    dm.prepare_data()
+    s = dm.split_segments()
+    names = [set(p.name for p in v) for v in s.values()]
+    assert not (names[0] & names[1]) and not (names[0] & names[2]) and not (names[1] & names[2])
+    assert sum(len(v) for v in s.values()) == 100
+    assert sum(p.parent.name == "E_S" for p in s["test"]) == 4  # 20 % of each set
+    assert dm.split_segments() == s  # seeded

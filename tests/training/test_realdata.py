@@ -1,0 +1,54 @@
+"""A short real-data training run on three MIT-BIH records (patient-disjoint split)."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+
+from cardioliquid.models.checkpoint import load_model
+from cardioliquid.signal.config import BeatPreprocessing
+from cardioliquid.training.datamodules import MITBIHBeatDataModule
+from cardioliquid.training.module import LiquidClassifierModule
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+
+def test_short_fit_on_three_mitdb_records(mitdb_dir, tmp_path, model_name):
+    pytest.importorskip("cardioliquid.signal.windows")
+    pytest.importorskip("cardioliquid.data.splits")
+    torch.set_num_threads(2)
+    L.seed_everything(0)
+    dm = MITBIHBeatDataModule(
+        data_dir=str(mitdb_dir), train_records=["106", "209"], test_records=["100"],
+        val_patients=["209"], preprocessing=BeatPreprocessing(), batch_size=128,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    counts = dm.class_counts()
+    assert counts[0] > 1000 and counts[2] > 100  # 106: normal and ventricular beats
+    x, f, _y = dm.train_set[:2]
+    assert x.shape[1:] == (1, dm.n_times) and f.shape[1] == dm.n_features
+    module = LiquidClassifierModule(
+        model_name, {"units": 8}, n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times,
+        sfreq=dm.sfreq, n_features=dm.n_features, preprocessing=dm.preprocessing_dict,
+        key_classes=["S", "V"],
+    )
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=15, limit_val_batches=2,
+                        accelerator="cpu", deterministic=True, default_root_dir=tmp_path,
+                        enable_progress_bar=False, logger=False, enable_model_summary=False)
+    trainer.fit(module, dm)
+    assert torch.isfinite(trainer.callback_metrics["val/loss"])
+    assert "val/key_f1" in trainer.callback_metrics
+    ckpt = tmp_path / "real.ckpt"
+    trainer.save_checkpoint(ckpt)
+    loaded = load_model(ckpt)
+    assert loaded.task == "arrhythmia" and loaded.preprocessing == dm.preprocessing
+    # The cache is keyed by preprocessing; a second build reads it back identically.
+    again = MITBIHBeatDataModule(data_dir=str(mitdb_dir), train_records=["106"],
+                                 test_records=["100"], cache_dir=str(tmp_path / "cache"))
+    again.setup("test")
+    assert len(again.test_set) == len(MITBIHBeatDataModule(
+        data_dir=str(mitdb_dir), train_records=["106"], test_records=["100"],
+        cache_dir=None)._dataset(["100"]))
