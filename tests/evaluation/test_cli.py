@@ -204,3 +204,13 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
     assert res["window"]["tp"] > 0 and res["window"]["fp"] == 10
     assert "Only 0.33 h of EEG" in md.read_text()
     assert (tmp_path / "sz_timeline.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_empty_prediction_file_means_every_beat_missed(ecg_folder: Path, tmp_path: Path) -> None:
+    (tmp_path / "r1.cla").write_bytes(b"\x00\x00")  # what `cardioliquid score` writes for no beats
+    out = tmp_path / "p.json"
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1",
+               "--predictions", str(tmp_path), "--json", str(out), "--no-progress"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["qrs"]["se"] == 0.0 and res["qrs"]["fn"] == 80 and res["n_beats"] == 80

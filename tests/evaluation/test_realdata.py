@@ -50,3 +50,20 @@ def test_shifted_reference_still_matches_within_window(mitdb_dir: Path) -> None:
     assert comp.matrix[:5, :5].trace() == len(rec.beats)
     comp = ec57.compare_recording(rec, rec.beats.sample + 60, rec.beats.aami)  # 167 ms late
     assert comp.matrix[:5, :5].sum() == 0 and comp.matrix[5].sum() == len(rec.beats)
+
+
+DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212",
+       "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")  # de Chazal 2004
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_ds2_beat_counts_match_de_chazal_2004(mitdb_dir: Path) -> None:
+    comps = []
+    for r in DS2:
+        rec = load_ecg(mitdb_dir / r)
+        comps.append(ec57.compare_recording(rec, rec.beats.sample, rec.beats.aami))
+    res = ec57.summarize(comps)
+    # de Chazal et al. 2004, Table I (DS2): 44,259 N, 1,837 S, 3,221 V, 388 F, 7 Q.
+    assert res["n_beats"] == 49712
+    assert [c["n"] for c in res["classes"].values()] == [44259, 1837, 3221, 388, 7]
