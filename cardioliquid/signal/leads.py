@@ -1,0 +1,42 @@
+"""Choosing the ECG lead a model reads, by name (never by index).
+
+MIT-BIH records 102 and 104 have no MLII (their leads are V5 and V2), and in
+record 114 the two leads are swapped (V5 first, MLII second): selecting by
+name handles both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cardioliquid.errors import RecordingError
+from cardioliquid.io.recording import Recording
+
+
+def _norm(name: str) -> str:
+    return name.strip().upper().replace(" ", "")
+
+
+def select_lead(rec: Recording, preference: Sequence[str]) -> str:
+    """Name of the first channel of ``rec`` that appears in ``preference``.
+
+    Matching ignores case and spaces. A single-channel recording whose channel
+    is not listed is used as is (an unnamed ECG).
+
+    Raises
+    ------
+    RecordingError
+        If the recording has several channels and none is in ``preference``.
+    """
+    by_norm = {}
+    for name in rec.channel_names:
+        by_norm.setdefault(_norm(name), name)
+    for lead in preference:
+        if _norm(lead) in by_norm:
+            return by_norm[_norm(lead)]
+    if rec.n_channels == 1:
+        return rec.channel_names[0]
+    raise RecordingError(
+        rec.source or rec.record_id,
+        f"no usable ECG lead: expected one of {list(preference)}, got {rec.channel_names}",
+    )

@@ -1,0 +1,131 @@
+"""Signal quality: NaN, flat and clipped segments.
+
+The app uses :func:`assess_quality` to flag poor signal instead of hiding it;
+the windowing functions use :func:`check_usable` to refuse input a model
+cannot read (NaN samples, long flat stretches such as a lead off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cardioliquid.errors import RecordingError
+from cardioliquid.io.recording import Recording
+
+
+@dataclass(frozen=True)
+class BadSegment:
+    """A stretch of one channel that carries no usable signal."""
+
+    channel: str
+    kind: str  # "nan", "flat" or "clipped"
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.end_s - self.start_s
+
+
+@dataclass
+class QualityReport:
+    """Bad segments of a recording and the fraction of time each channel is bad."""
+
+    duration_s: float
+    segments: list[BadSegment] = field(default_factory=list)
+    bad_fraction: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no bad segment was found."""
+        return not self.segments
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start (inclusive) and end (exclusive) indices of the True runs of a 1-D mask."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def find_bad_segments(
+    x: np.ndarray,
+    fs: float,
+    channel: str = "",
+    min_flat_s: float = 1.0,
+    min_clip_s: float = 0.05,
+) -> list[BadSegment]:
+    """Bad segments of one channel.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples,)
+    fs : float
+    channel : str
+        Name carried into each :class:`BadSegment`.
+    min_flat_s : float
+        Shortest run of identical samples reported as flat.
+    min_clip_s : float
+        Shortest run at the channel's extreme value reported as clipped.
+    """
+    x = np.asarray(x)
+    out: list[BadSegment] = []
+    nan = ~np.isfinite(x)
+    for s, e in zip(*_runs(nan), strict=True):
+        out.append(BadSegment(channel, "nan", s / fs, e / fs))
+    if x.size < 2:
+        return out
+    same = np.concatenate([[False], np.diff(x) == 0]) & ~nan
+    # A flat run of k equal steps spans k + 1 samples.
+    for s, e in zip(*_runs(same), strict=True):
+        if (e - s + 1) >= min_flat_s * fs:
+            out.append(BadSegment(channel, "flat", (s - 1) / fs, e / fs))
+    finite = x[~nan]
+    if finite.size and np.ptp(finite) > 0:
+        for rail in (finite.max(), finite.min()):
+            at_rail = x == rail
+            for s, e in zip(*_runs(at_rail), strict=True):
+                if (e - s) >= max(3, min_clip_s * fs) and (e - s + 1) < min_flat_s * fs:
+                    out.append(BadSegment(channel, "clipped", s / fs, e / fs))
+    return sorted(out, key=lambda b: (b.start_s, b.kind))
+
+
+def assess_quality(rec: Recording, channels: Sequence[str] | None = None,
+                   min_flat_s: float = 1.0, min_clip_s: float = 0.05) -> QualityReport:
+    """Find NaN, flat and clipped segments in ``channels`` (default all) of ``rec``."""
+    names = list(channels) if channels is not None else rec.channel_names
+    report = QualityReport(duration_s=rec.duration_s)
+    for name in names:
+        segs = find_bad_segments(rec.signal[rec.channel_names.index(name)], rec.fs, name,
+                                 min_flat_s, min_clip_s)
+        report.segments += segs
+        bad = np.zeros(rec.n_samples, dtype=bool)
+        for b in segs:
+            bad[int(b.start_s * rec.fs): int(np.ceil(b.end_s * rec.fs))] = True
+        report.bad_fraction[name] = float(bad.mean()) if rec.n_samples else 0.0
+    report.segments.sort(key=lambda b: (b.start_s, b.channel))
+    return report
+
+
+def check_usable(rec: Recording, channels: Sequence[str] | None = None,
+                 max_flat_s: float = 2.0) -> Recording:
+    """Raise :class:`RecordingError` if ``channels`` hold NaN or a flat stretch > ``max_flat_s``.
+
+    Returns ``rec`` unchanged otherwise. Clipping is reported by
+    :func:`assess_quality` but not refused.
+    """
+    report = assess_quality(rec, channels, min_flat_s=max_flat_s)
+    bad = [b for b in report.segments if b.kind in ("nan", "flat")]
+    if bad:
+        first = bad[0]
+        kinds = sorted({b.kind for b in bad})
+        raise RecordingError(
+            rec.source or rec.record_id,
+            f"{' and '.join('NaN' if k == 'nan' else k for k in kinds)} segment(s): expected "
+            f"a finite, varying signal, got {len(bad)} bad segment(s); the first is "
+            f"{first.kind} in {first.channel} from {first.start_s:.2f} s to {first.end_s:.2f} s",
+        )
+    return rec

@@ -1,0 +1,289 @@
+"""From a :class:`Recording` to model inputs: heartbeat windows and EEG sliding windows.
+
+The steps are fixed by the preprocessing spec saved in every checkpoint
+(:class:`~cardioliquid.signal.config.BeatPreprocessing`,
+:class:`~cardioliquid.signal.config.WindowPreprocessing`), so training, batch
+scoring and the app build identical inputs.
+
+Beats: lead by name -> resample to ``prep.fs`` -> zero-phase band-pass ->
+record-robust normalisation -> a window ``[R - pre_s, R + post_s)`` around
+each R peak (zero padded at the record edges, so every beat gets a window),
+plus RR-interval features in seconds or as ratios (they transfer across
+databases and rates; RR timing drives inter-patient SVEB detection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cardioliquid.errors import RecordingError
+from cardioliquid.io.recording import Recording
+from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
+from cardioliquid.signal.filters import bandpass, check_band, notch
+from cardioliquid.signal.leads import select_lead
+from cardioliquid.signal.montage import to_bipolar
+from cardioliquid.signal.normalize import normalize_record, normalize_windows
+from cardioliquid.signal.quality import check_usable
+from cardioliquid.signal.resample import resample_signal, rescale_samples
+from cardioliquid.signal.rpeaks import detect_r_peaks
+
+RR_FEATURE_NAMES: tuple[str, ...] = (
+    "pre_rr_s",  # interval from the previous beat
+    "post_rr_s",  # interval to the next beat
+    "local_rr_s",  # mean of the previous ``local_rr_beats`` intervals
+    "record_rr_s",  # mean RR interval of the whole record
+    "pre_over_local",
+    "post_over_pre",
+    "pre_over_record",
+)
+"""The RR features appended to every beat, in order."""
+
+DEFAULT_RR_S = 1.0
+"""RR interval (s) assumed when a record has fewer than two beats."""
+
+
+@dataclass
+class BeatWindows:
+    """Heartbeat windows of one recording.
+
+    Attributes
+    ----------
+    x : ndarray of float32, shape (n, 1, n_times)
+    features : ndarray of float32, shape (n, n_features)
+    sample : ndarray of int64, shape (n,)
+        R-peak positions at the recording's original rate.
+    labels : ndarray of int64, shape (n,)
+        Index in ``prep.classes``, -1 when unknown (detected or unlisted beats).
+    lead : str
+        The lead the windows come from.
+    detected : bool
+        True when the R peaks were detected, not annotated.
+    """
+
+    x: np.ndarray
+    features: np.ndarray
+    sample: np.ndarray
+    labels: np.ndarray
+    lead: str = ""
+    detected: bool = False
+
+    def __len__(self) -> int:
+        return int(self.sample.shape[0])
+
+
+@dataclass
+class EEGWindows:
+    """Sliding EEG windows of one recording.
+
+    Attributes
+    ----------
+    x : ndarray of float32, shape (n, n_channels, n_times)
+    start_s : ndarray of float64, shape (n,)
+        Window start times in seconds from the recording start.
+    labels : ndarray of int64, shape (n,)
+        1 when at least ``prep.min_overlap`` of the window lies in a seizure, else 0.
+    channel_names : list of str
+    """
+
+    x: np.ndarray
+    start_s: np.ndarray
+    labels: np.ndarray
+    channel_names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.start_s.shape[0])
+
+
+def n_beat_features(prep: BeatPreprocessing) -> int:
+    """Number of per-beat features :func:`beat_windows` appends (0 without RR features)."""
+    return len(RR_FEATURE_NAMES) if prep.rr_features else 0
+
+
+def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
+    """RR-interval features (see :data:`RR_FEATURE_NAMES`) of beats at ``sample``.
+
+    The first beat borrows its post-RR as pre-RR, the last its pre-RR as
+    post-RR; the local average is causal (past intervals only), so streaming
+    gives the same features as batch except for the record mean.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 7)
+    """
+    s = np.asarray(sample, dtype=np.float64)
+    n = s.size
+    if n == 0:
+        return np.zeros((0, len(RR_FEATURE_NAMES)), dtype=np.float32)
+    if n == 1:
+        rr = np.full(1, DEFAULT_RR_S)
+        pre = post = local = record = rr
+    else:
+        d = np.diff(s) / fs
+        pre = np.concatenate([[d[0]], d])
+        post = np.concatenate([d, [d[-1]]])
+        k = max(1, int(local_rr_beats))
+        csum = np.concatenate([[0.0], np.cumsum(pre)])
+        idx = np.arange(n)
+        lo = np.maximum(0, idx - k)
+        count = idx - lo
+        local = np.where(count > 0, (csum[idx] - csum[lo]) / np.maximum(count, 1), pre)
+        record = np.full(n, d.mean())
+    eps = 1e-6
+    feats = np.stack([
+        pre, post, local, record,
+        pre / np.maximum(local, eps), post / np.maximum(pre, eps), pre / np.maximum(record, eps),
+    ], axis=1)  # fmt: skip
+    return feats.astype(np.float32)
+
+
+def _beat_labels(aami: np.ndarray, classes: list[str]) -> np.ndarray:
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.array([lookup.get(str(a), -1) for a in aami], dtype=np.int64)
+
+
+def prepare_lead(rec: Recording, prep: BeatPreprocessing, check_quality: bool = True
+                 ) -> tuple[str, np.ndarray]:
+    """The preferred lead of ``rec`` resampled, band-passed and normalised as ``prep`` says.
+
+    Returns
+    -------
+    lead : str
+    x : ndarray of float32, shape (n_samples at ``prep.fs``,)
+
+    Raises
+    ------
+    RecordingError
+        No usable lead, a rate too low for the band-pass, NaN or flat segments.
+    """
+    where = rec.source or rec.record_id
+    lead = select_lead(rec, prep.lead_preference)
+    check_band(rec.fs, prep.bandpass, where)
+    if check_quality:
+        check_usable(rec, [lead])
+    x = rec.signal[rec.channel_names.index(lead)]
+    x = resample_signal(x, rec.fs, prep.fs)
+    x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order)
+    return lead, normalize_record(x, prep.normalization)
+
+
+def beat_windows(
+    rec: Recording,
+    prep: BeatPreprocessing,
+    beat_samples: np.ndarray | None = None,
+    detector: str = "xqrs",
+    check_quality: bool = True,
+) -> BeatWindows:
+    """Cut one window per heartbeat of an ECG recording, with RR features.
+
+    Parameters
+    ----------
+    rec : Recording
+        ECG recording (any rate at least twice the band-pass upper corner).
+    prep : BeatPreprocessing
+        The preprocessing spec (from the checkpoint).
+    beat_samples : ndarray of int, optional
+        R-peak positions at ``rec.fs``; default ``rec.beats`` when annotated,
+        else R peaks detected with ``detector`` (wfdb XQRS/gqrs at ``prep.fs``).
+    detector : {"xqrs", "gqrs"}
+        The kept detector for unannotated recordings.
+    check_quality : bool
+        Refuse NaN or flat (lead-off) segments in the chosen lead.
+
+    Returns
+    -------
+    BeatWindows
+
+    Raises
+    ------
+    RecordingError
+        No usable lead, a rate too low for the band-pass, NaN or flat segments.
+    """
+    lead, x = prepare_lead(rec, prep, check_quality)
+    detected = False
+    if beat_samples is not None:
+        samples = np.asarray(beat_samples, dtype=np.int64)
+        labels = np.full(samples.shape, -1, dtype=np.int64)
+    elif rec.beats is not None:
+        samples = rec.beats.sample
+        labels = _beat_labels(rec.beats.aami, list(prep.classes))
+    else:
+        raw = resample_signal(rec.signal[rec.channel_names.index(lead)], rec.fs, prep.fs)
+        peaks = detect_r_peaks(raw, prep.fs, method=detector)
+        samples = np.unique(rescale_samples(peaks, prep.fs, rec.fs))
+        labels = np.full(samples.shape, -1, dtype=np.int64)
+        detected = True
+    order = np.argsort(samples, kind="stable")
+    samples, labels = samples[order], labels[order]
+
+    pre = round(prep.pre_s * prep.fs)
+    post = round(prep.post_s * prep.fs)
+    centre = rescale_samples(samples, rec.fs, prep.fs)
+    padded = np.pad(x, (pre, post))
+    idx = np.clip(centre, -pre, x.size + post - 1)[:, None] + np.arange(pre + post)[None, :]
+    idx = np.clip(idx + pre, 0, padded.size - 1)
+    windows = padded[idx][:, None, :].astype(np.float32)
+    if prep.rr_features:
+        feats = rr_features(samples, rec.fs, prep.local_rr_beats)
+    else:
+        feats = np.zeros((samples.size, 0), dtype=np.float32)
+    return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected)
+
+
+def _eeg_channels(rec: Recording, prep: WindowPreprocessing) -> Recording:
+    if not prep.channels:
+        return rec
+    if all(c in rec.channel_names for c in prep.channels):
+        return rec.pick(list(prep.channels))
+    return to_bipolar(rec, prep.channels)
+
+
+def _to_microvolts(rec: Recording) -> np.ndarray:
+    factor = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6}.get(rec.units.lower())
+    if factor is None:
+        raise RecordingError(rec.source or rec.record_id,
+                             f"EEG units: expected uV, mV or V, got {rec.units!r}")
+    return rec.signal * np.float32(factor)
+
+
+def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool = True
+                ) -> EEGWindows:
+    """Cut sliding windows from an EEG recording, labelled by seizure overlap.
+
+    Channels: ``prep.channels`` picked by name when present, else derived as
+    bipolar pairs (:func:`~cardioliquid.signal.montage.to_bipolar`); all
+    channels when ``prep.channels`` is empty. Then resample to ``prep.fs``,
+    band-pass, optional notch, and normalise per ``prep.normalization``.
+
+    Raises
+    ------
+    RecordingError
+        Missing channels, a rate too low for the band-pass, NaN or flat
+        segments, or a recording shorter than one window.
+    """
+    where = rec.source or rec.record_id
+    sub = _eeg_channels(rec, prep)
+    check_band(rec.fs, prep.bandpass, where)
+    if check_quality:
+        check_usable(sub)
+    x = resample_signal(_to_microvolts(sub), rec.fs, prep.fs, axis=1)
+    x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order, axis=1)
+    if prep.notch:
+        x = notch(x, prep.fs, prep.notch, axis=1)
+    n_times, hop = prep.n_times, prep.n_hop
+    if x.shape[1] < n_times:
+        raise RecordingError(where, f"recording too short: expected at least one "
+                                    f"{prep.window_s:g} s window, got {rec.duration_s:.2f} s")
+    starts = np.arange(0, x.shape[1] - n_times + 1, hop, dtype=np.int64)
+    view = np.lib.stride_tricks.sliding_window_view(x, n_times, axis=1)[:, starts]
+    windows = np.ascontiguousarray(view.transpose(1, 0, 2))
+    windows = normalize_windows(windows, prep.normalization, prep.scale_uv)
+
+    mask = np.zeros(x.shape[1], dtype=np.float64)
+    for onset, offset in rec.seizures:
+        mask[max(0, round(onset * prep.fs)): max(0, round(offset * prep.fs))] = 1.0
+    csum = np.concatenate([[0.0], np.cumsum(mask)])
+    overlap = (csum[starts + n_times] - csum[starts]) / n_times
+    labels = (overlap >= prep.min_overlap).astype(np.int64)
+    return EEGWindows(windows, starts / prep.fs, labels, list(sub.channel_names))
