@@ -270,25 +270,44 @@ def write_wfdb(rec: Recording, folder: Path) -> Path:
     return folder / f"{rec.record_id}.hea"
 
 
-def write_edf(rec: Recording, folder: Path) -> Path:
-    """Write ``rec`` (µV) as EDF with MNE; return the file path."""
-    import mne
+def write_edf(rec: Recording, folder: Path, record_s: float = 1.0) -> Path:
+    """Write ``rec`` (µV) as a plain 16-bit EDF file; return its path.
 
+    EDF (Kemp et al. 1992): a 256-byte header, 256 bytes per signal, then data
+    records of ``record_s`` seconds holding each signal's samples in turn.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    info = mne.create_info(list(rec.channel_names), rec.fs, "eeg")
-    raw = mne.io.RawArray(rec.signal.astype(np.float64) * 1e-6, info, verbose="error")
+    n_ch, per_rec = rec.n_channels, round(rec.fs * record_s)
+    n_rec = rec.n_samples // per_rec
+    x = rec.signal[:, : n_rec * per_rec].astype(np.float64)
+    pmin, pmax = np.floor(x.min(1)) - 1, np.ceil(x.max(1)) + 1
+    dmin, dmax = -32768, 32767
+    digital = np.round((x - pmin[:, None]) / (pmax - pmin)[:, None] * (dmax - dmin) + dmin)
+
+    def field(values, width):
+        return "".join(str(v)[:width].ljust(width) for v in values)
+
+    header = (
+        "0".ljust(8) + "X X X X".ljust(80) + "Startdate 01-JAN-2000 X X X".ljust(80)
+        + "01.01.00" + "00.00.00" + str(256 * (n_ch + 1)).ljust(8) + "".ljust(44)
+        + str(n_rec).ljust(8) + f"{record_s:g}".ljust(8) + str(n_ch).ljust(4)
+        + field(rec.channel_names, 16) + field([""] * n_ch, 80) + field(["uV"] * n_ch, 8)
+        + field([f"{v:g}" for v in pmin], 8) + field([f"{v:g}" for v in pmax], 8)
+        + field([dmin] * n_ch, 8) + field([dmax] * n_ch, 8) + field([""] * n_ch, 80)
+        + field([per_rec] * n_ch, 8) + field([""] * n_ch, 32)
+    )  # fmt: skip
+    blocks = digital.astype("<i2").reshape(n_ch, n_rec, per_rec).transpose(1, 0, 2)
     path = folder / f"{rec.record_id}.edf"
-    mne.export.export_raw(str(path), raw, fmt="edf", overwrite=True, verbose="error")
+    path.write_bytes(header.encode("ascii") + blocks.tobytes())
     return path
 
 
 # --------------------------------------------------------------------------- models
 def make_ecg_model(carry_state: bool = False, seed: int = 0):
     """A small untrained arrhythmia model as a LoadedModel (random weights, seeded)."""
-    from cardioliquid.signal.windows import n_beat_features
-
     from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.models.registry import create_model
+    from cardioliquid.signal.windows import n_beat_features
 
     torch.manual_seed(seed)
     prep = BeatPreprocessing()
@@ -366,3 +385,10 @@ def ecg_ckpt(tmp_path, ecg_model) -> Path:
 def eeg_ckpt(tmp_path, eeg_model) -> Path:
     """The seizure model saved as a checkpoint file."""
     return save_loaded(eeg_model, tmp_path / "models" / "eeg-test.safetensors")
+
+
+def uses_stand_ins() -> bool:
+    """Whether a stand-in replaces another team's module (no worker processes then)."""
+    mod = sys.modules.get("cardioliquid.models.classifier")
+    win = sys.modules.get("cardioliquid.signal.windows")
+    return any(m is not None and getattr(m, "__file__", None) is None for m in (mod, win))

@@ -1,0 +1,283 @@
+"""The batch runner and ``cardioliquid score``: outputs, failures, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cardioliquid.errors import CardioLiquidError
+from cardioliquid.scoring import batch, writers
+from cardioliquid.scoring.batch import ScoreOptions, score_paths
+from cardioliquid.scoring.inference import predict_beats, predict_windows
+
+
+def main(argv: list[str]) -> int:
+    """``cardioliquid score ...`` as the console script runs it (exit 2 on bad usage)."""
+    import argparse
+
+    from cardioliquid.scoring import cli
+
+    assert argv[0] == "score"
+    parser = argparse.ArgumentParser(prog="cardioliquid score")
+    cli.add_arguments(parser)
+    try:
+        return cli.run(parser.parse_args(argv[1:]))
+    except CardioLiquidError as e:
+        print(f"cardioliquid score: error: {e}", file=__import__("sys").stderr)
+        return 2
+
+
+def _ecg_folder(root: Path, n: int = 3) -> list[Path]:
+    from conftest import synthetic_ecg, write_wfdb
+
+    return [write_wfdb(synthetic_ecg(30.0, seed=i), root) for i in range(n)]
+
+
+def _add_bad_records(root: Path) -> None:
+    from conftest import synthetic_ecg, write_wfdb
+
+    (root / "corrupt.hea").write_text("this is not a WFDB header\n\x00\x01")
+    hea = write_wfdb(synthetic_ecg(30.0, seed=7), root / "tmp")
+    for f in hea.parent.iterdir():  # rename record syn7 -> truncated
+        text_or_bytes = f.read_bytes().replace(b"syn7", b"truncated")
+        (root / f.name.replace("syn7", "truncated")).write_bytes(text_or_bytes)
+        f.unlink()
+    hea.parent.rmdir()
+    dat = root / "truncated.dat"
+    dat.write_bytes(dat.read_bytes()[: dat.stat().st_size // 2])
+    (root / "broken.edf").write_bytes(b"0       not an EDF file at all" + bytes(200))
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != "summary.json"}
+
+
+def test_outputs_of_a_folder(tmp_path, ecg_ckpt):
+    import wfdb
+
+    from cardioliquid.io import load_recording
+    from cardioliquid.models.checkpoint import load_model
+
+    heas = _ecg_folder(tmp_path / "db")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "score",
+            str(tmp_path / "db"),
+            "--task",
+            "arrhythmia",
+            "--model",
+            str(ecg_ckpt),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    loaded = load_model(ecg_ckpt)
+    for hea in heas:
+        name = hea.stem
+        direct = predict_beats(load_recording(hea), loaded)
+        ann = wfdb.rdann(str(out / name), "cla")
+        np.testing.assert_array_equal(ann.sample, direct.sample)
+        assert ann.symbol == list(direct.labels)
+        with open(out / f"{name}_beats.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["class"] for r in rows] == list(direct.labels)
+        assert writers.is_complete(out, name)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["records"] == {"total": 3, "done": 3, "skipped": 0, "failed": 0}
+    assert summary["beats_total"] == sum(summary["beats_per_class"].values()) > 50
+    assert summary["signal_hours"] == pytest.approx(3 * 30 / 3600, rel=1e-3)
+    assert summary["model"]["sha256"] and summary["model"]["name"] == "ecg-test"
+    assert (out / "failures.csv").read_text().splitlines() == ["path,record,error,reason"]
+
+
+def test_bad_records_are_listed_and_the_run_goes_on(tmp_path, ecg_ckpt):
+    root = tmp_path / "db"
+    _ecg_folder(root, 2)
+    _add_bad_records(root)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "score",
+            str(root),
+            "--task",
+            "arrhythmia",
+            "--model",
+            str(ecg_ckpt),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 1
+    with open(out / "failures.csv") as f:
+        failures = list(csv.DictReader(f))
+    assert sorted(r["record"] for r in failures) == ["broken", "corrupt", "truncated"]
+    reasons = {r["record"]: r["reason"] for r in failures}
+    assert "truncated" in reasons["truncated"] and "corrupt" in reasons["corrupt"]
+    assert all(r["path"] in r["reason"] or Path(r["path"]).stem in r["reason"] for r in failures)
+    for good in ("syn0", "syn1"):
+        assert writers.is_complete(out, good)
+    for bad in ("broken", "corrupt", "truncated"):
+        assert not list(out.glob(f"{bad}*"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["records"]["done"] == 2 and summary["records"]["failed"] == 3
+
+
+def test_strict_stops_at_the_first_failure(tmp_path, ecg_ckpt):
+    root = tmp_path / "db"
+    _ecg_folder(root, 2)
+    (root / "a_corrupt.hea").write_text("garbage\n")  # sorts first
+    opts = ScoreOptions("arrhythmia", str(ecg_ckpt), str(tmp_path / "out"))
+    summary = score_paths([root], opts, strict=True, progress=False)
+    assert summary["records"]["failed"] == 1 and summary["records"]["done"] == 0
+    assert summary["not_started"] == 2
+
+
+def test_kill_and_resume_gives_identical_outputs(tmp_path, ecg_ckpt, monkeypatch):
+    root = tmp_path / "db"
+    _ecg_folder(root, 3)
+    (root / "corrupt.hea").write_text("garbage\n")
+    args = ["--task", "arrhythmia", "--model", str(ecg_ckpt), "--no-progress"]
+    clean, resumed = tmp_path / "clean", tmp_path / "resumed"
+    assert main(["score", str(root), "--out", str(clean), *args]) == 1
+
+    # "kill" the second run while it writes the second record's table, after its .cla
+    real, calls = writers.write_beat_table, []
+
+    def dying(pred, path):
+        calls.append(path)
+        if len(calls) == 2:
+            Path(path).with_name(f".{Path(path).name}.999.tmp").write_text("half a file")
+            raise KeyboardInterrupt
+        return real(pred, path)
+
+    monkeypatch.setattr(writers, "write_beat_table", dying)
+    with pytest.raises(KeyboardInterrupt):
+        main(["score", str(root), "--out", str(resumed), *args])
+    monkeypatch.setattr(writers, "write_beat_table", real)
+    assert writers.is_complete(resumed, "syn0") and not writers.is_complete(resumed, "syn1")
+    assert (resumed / "syn1.cla").exists()  # a complete file of an incomplete record
+
+    assert main(["score", str(root), "--out", str(resumed), "--resume", *args]) == 1
+    assert _files(resumed) == _files(clean)
+    summary = json.loads((resumed / "summary.json").read_text())
+    assert summary["records"] == {"total": 4, "done": 2, "skipped": 1, "failed": 1}
+    assert summary["beats_total"] == json.loads((clean / "summary.json").read_text())["beats_total"]
+
+
+def test_resume_rescores_a_damaged_output(tmp_path, ecg_ckpt):
+    root = tmp_path / "db"
+    _ecg_folder(root, 1)
+    opts = ScoreOptions("arrhythmia", str(ecg_ckpt), str(tmp_path / "out"))
+    score_paths([root], opts, progress=False)
+    good = (tmp_path / "out" / "syn0_beats.csv").read_bytes()
+    (tmp_path / "out" / "syn0_beats.csv").write_bytes(good[:-10])
+    summary = score_paths([root], opts, resume=True, progress=False)
+    assert summary["records"]["done"] == 1
+    assert (tmp_path / "out" / "syn0_beats.csv").read_bytes() == good
+
+
+def test_seizure_outputs(tmp_path, eeg_ckpt):
+    import pandas as pd
+    from conftest import synthetic_eeg, write_edf
+
+    from cardioliquid.io import load_recording
+    from cardioliquid.models.checkpoint import load_model
+
+    edf = write_edf(synthetic_eeg(40.0, seed=2), tmp_path / "eeg")
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "score",
+                str(tmp_path / "eeg" / "*.edf"),
+                "--task",
+                "seizure",
+                "--model",
+                str(eeg_ckpt),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--threshold",
+                "0.0",
+            ]
+        )
+        == 0
+    )
+    direct = predict_windows(load_recording(edf), load_model(eeg_ckpt))
+    events = pd.read_csv(out / "eeg2_events.tsv", sep="\t")
+    assert list(events.columns) == list(writers.EVENTS_COLUMNS)
+    # threshold 0: every window is positive, one event over the whole scored span
+    assert events.shape[0] == 1 and events.eventType[0] == "sz"
+    assert events.onset[0] == 0.0 and events.duration[0] == pytest.approx(direct.end_s[-1])
+    assert events.recordingDuration[0] == pytest.approx(40.0)
+    win = pd.read_csv(out / "eeg2_windows.csv")
+    np.testing.assert_allclose(win.p_sz.to_numpy(), direct.proba[:, 1], atol=1e-6)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["windows_total"] == len(direct) and summary["events_total"] == 1
+
+
+def test_task_and_model_must_agree(tmp_path, eeg_ckpt, capsys):
+    _ecg_folder(tmp_path / "db", 1)
+    code = main(
+        [
+            "score",
+            str(tmp_path / "db"),
+            "--task",
+            "arrhythmia",
+            "--model",
+            str(eeg_ckpt),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2
+    assert "expected a arrhythmia model, got a seizure model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_workers_give_the_same_outputs(tmp_path, ecg_ckpt):
+    from conftest import uses_stand_ins
+
+    if uses_stand_ins():
+        pytest.skip("worker processes need the real windowing and model modules")
+    root = tmp_path / "db"
+    _ecg_folder(root, 3)
+    one, two = tmp_path / "one", tmp_path / "two"
+    base = ["--task", "arrhythmia", "--model", str(ecg_ckpt), "--no-progress"]
+    assert main(["score", str(root), "--out", str(one), *base]) == 0
+    assert main(["score", str(root), "--out", str(two), "--workers", "2", *base]) == 0
+    assert _files(one) == _files(two)
+
+
+def test_discovery(tmp_path):
+    from cardioliquid.scoring.discover import discover, output_names
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in (
+        "a/100.hea",
+        "a/100.dat",
+        "a/100.atr",
+        "a/b/x.edf",
+        "a/b/y.EDF",
+        "a/b/x.edf.seizures",
+        "a/notes.txt",
+        "c.hea",
+    ):
+        (tmp_path / name).write_text("")
+    found = discover([tmp_path / "a", str(tmp_path / "*.hea"), tmp_path / "a" / "100.hea"])
+    rel = sorted(str(p.relative_to(tmp_path)) for p in found)
+    assert rel == ["a/100.hea", "a/b/x.edf", "a/b/y.EDF", "c.hea"]
+    assert discover([tmp_path / "missing.hea"]) == [tmp_path / "missing.hea"]
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "100.hea").write_text("")
+    names = output_names(discover([tmp_path / "a", tmp_path / "d"]))
+    assert sorted(names.values()) == ["a_100", "d_100", "x", "y"]
+    assert batch.DEFAULT_MODELS["seizure"] == "seizure"
