@@ -88,6 +88,13 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 # ----------------------------------------------------------------------------- arrhythmia
 
+PUBLISHED_DS2: dict[str, tuple[float, float, float, float]] = {
+    "de Chazal et al. 2004": (75.9, 38.5, 77.7, 81.9),
+    "Zhang et al. 2014": (79.1, 36.0, 85.5, 92.7),
+    "Mar et al. 2011": (83.2, 33.5, 86.8, 75.9),
+}
+"""Published inter-patient results on MIT-BIH DS2: SVEB Se, SVEB +P, VEB Se, VEB +P (%)."""
+
 
 def plot_confusion(
     confusion: list[list[int]] | np.ndarray, labels: list[str], path: str | os.PathLike,
@@ -138,6 +145,13 @@ def arrhythmia_markdown(result: dict[str, Any], figure: str | None = None,
     if q:
         out += [f"QRS matching: Se {_f(q['se'])} %, +P {_f(q['ppv'])} % "
                 f"({q['fn']} missed, {q['fp']} extra).", ""]
+    on_ds2 = str(result.get("records_requested")).upper() == "DS2"
+    if result.get("mode") == "inter-patient" and on_ds2:
+        rows = [[name, *(_f(v, 1) for v in vals)] for name, vals in PUBLISHED_DS2.items()]
+        rows.append(["**this model**", _f(result["sveb"]["se"], 1), _f(result["sveb"]["ppv"], 1),
+                     _f(result["veb"]["se"], 1), _f(result["veb"]["ppv"], 1)])
+        out += ["## Against published inter-patient results on DS2 (%)", "",
+                _table(["method", "SVEB Se", "SVEB +P", "VEB Se", "VEB +P"], rows), ""]
     out += ["## Per-class statistics (%)", "",
             _table(["class", "n", "Se", "+P", "FPR"],
                    [[c, s["n"], _f(s["se"]), _f(s["ppv"]), _f(s["fpr"], 3)]
@@ -148,6 +162,12 @@ def arrhythmia_markdown(result: dict[str, Any], figure: str | None = None,
                       [[lab, *row] for lab, row in zip(labels, result["confusion"], strict=True)]))
     if figure:
         out += ["", f"![confusion matrix]({figure})"]
+    bxb = result.get("bxb_matrix")
+    if bxb and (np.asarray(bxb)[5].sum() or np.asarray(bxb)[:, 5].sum()):
+        out += ["", "With unmatched beats (`bxb` layout: row O = algorithm beat with no "
+                "reference beat, column o = reference beat the algorithm missed):", "",
+                _table(["ref \\ alg", *result["bxb_cols"]],
+                       [[lab, *row] for lab, row in zip(result["bxb_rows"], bxb, strict=True)])]
     out += ["", "## Per record", "",
             _table(["record", "beats", "acc", "VEB Se", "VEB +P", "SVEB Se", "SVEB +P"],
                    [[r, v["n_beats"], _f(v["accuracy"]), _f(v["veb"]["se"]), _f(v["veb"]["ppv"]),

@@ -55,3 +55,13 @@ def test_seizure_markdown_and_timeline(tmp_path: Path) -> None:
     assert "| event | 100.00 | 100.00 | 100.00 | 0.0 | 1 | 0 | 1 |" in text
     assert "median 10.0 s" in text
     assert (tmp_path / "s_timeline.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ds2_report_lists_published_anchors_and_unmatched_beats() -> None:
+    comp = ec57.compare_record([1000, 2000], ["V", "S"], [1000, 3000], ["V", "N"], 1000, "r")
+    res = ec57.summarize([comp])
+    res["records_requested"] = "DS2"
+    text = report.arrhythmia_markdown(res)
+    assert "| de Chazal et al. 2004 | 75.9 | 38.5 | 77.7 | 81.9 |" in text
+    assert "| **this model** | 0.0 | – | 100.0 | 100.0 |" in text
+    assert "| O | 1 | 0 | 0 | 0 | 0 | 0 |" in text  # the extra N at 3 s
