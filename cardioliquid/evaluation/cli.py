@@ -263,7 +263,7 @@ def run_seizure(args: argparse.Namespace) -> int:
           "min_duration_s": args.min_duration}
     per_record, timelines, errors = {}, {}, {}
     for path in _progress(files, "evaluate seizure", args.no_progress):
-        name = path.stem
+        name = path.stem if path.stem not in per_record else str(path)
         try:
             per_record[name], timelines[name] = evaluate_seizure_recording(path, loaded, kw, params)
         except Exception as e:  # one bad file never stops the run
