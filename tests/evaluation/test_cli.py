@@ -214,3 +214,12 @@ def test_empty_prediction_file_means_every_beat_missed(ecg_folder: Path, tmp_pat
     assert rc == 0
     res = json.loads(out.read_text())
     assert res["qrs"]["se"] == 0.0 and res["qrs"]["fn"] == 80 and res["n_beats"] == 80
+
+
+def test_records_spec() -> None:
+    assert cli.resolve_records("100, 101,") == ["100", "101"]
+    with pytest.raises(CardioLiquidError, match="DS1, DS2 or a comma list"):
+        cli.resolve_records(" , ")
+    splits = pytest.importorskip("cardioliquid.data.splits")
+    assert cli.resolve_records("ds2") == list(splits.DS2)
+    assert len(cli.resolve_records("DS1")) == len(cli.resolve_records("DS2")) == 22
