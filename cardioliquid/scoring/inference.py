@@ -256,8 +256,8 @@ def check_fits(rec: Recording, loaded: LoadedModel) -> None:
     ContractError
         The model is for the other modality.
     RecordingError
-        The recording's rate cannot carry the model's band, or the channels the
-        model reads are missing. The message names the file.
+        The recording is empty or its rate cannot carry the model's band. The
+        message names the file.
     """
     prep = loaded.preprocessing
     want = "ecg" if prep.task == "arrhythmia" else "eeg"
@@ -268,22 +268,13 @@ def check_fits(rec: Recording, loaded: LoadedModel) -> None:
         )
     if rec.n_samples == 0:
         raise RecordingError(_where(rec), "expected samples, got an empty recording")
-    nyquist_needed = 2.0 * float(prep.bandpass[1])
-    if not np.isfinite(rec.fs) or rec.fs < nyquist_needed:
-        raise RecordingError(
-            _where(rec),
-            f"expected a sampling rate >= {nyquist_needed:g} Hz (model band "
-            f"{prep.bandpass[0]:g}-{prep.bandpass[1]:g} Hz), got {rec.fs:g} Hz",
-        )
-    channels = list(getattr(prep, "channels", []) or [])
-    if channels:
-        have = {c.upper() for c in rec.channel_names}
-        missing = [c for c in channels if c.upper() not in have]
-        if missing:
-            raise RecordingError(
-                _where(rec),
-                f"expected channels {channels} for model {loaded.name!r}, missing {missing}",
-            )
+    from cardioliquid.signal.filters import check_band
+
+    if not np.isfinite(rec.fs) or rec.fs <= 0:
+        raise RecordingError(_where(rec), f"expected a positive sampling rate, got {rec.fs}")
+    check_band(rec.fs, tuple(prep.bandpass), _where(rec))
+    # Missing channels are found by the windowing, which can also derive a bipolar
+    # montage from referential channels (RecordingError naming the file).
 
 
 def _resolve_beat_source(rec: Recording, beats: str) -> tuple[str, np.ndarray | None]:
@@ -458,8 +449,8 @@ def score_beat_segment(
         lo, hi = (0, rec.n_samples) if seg is None else (seg.read_start, seg.read_stop)
         ref = reference[(reference >= lo) & (reference < hi)]
         local = ref - offset
-    sub = rec if seg is None else replace(rec, beats=None)
-    bw = _beat_windows(sub, loaded, local)
+    # No annotations reach the windowing: with ``local`` None it must detect.
+    bw = _beat_windows(replace(rec, beats=None), loaded, local)
     sample = np.asarray(bw.sample, dtype=np.int64) + offset
     x, feats = bw.x, bw.features
     if seg is not None:
