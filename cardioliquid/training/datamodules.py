@@ -212,6 +212,9 @@ class MITBIHBeatDataModule(_ArrayDataModule):
     val_patients : list of str
         Patients carved out of ``train_records`` for validation (checkpoint
         selection). They must belong to the training records.
+    shared_patients : list of str
+        Patients knowingly on both sides: the published de Chazal split has
+        patient 201 (records 201 in DS1, 202 in DS2). Any other overlap is refused.
     preprocessing : BeatPreprocessing
         Filtering, rate, window, RR features, normalisation and classes.
     batch_size, eval_batch_size : int
@@ -232,6 +235,7 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         train_records: str | list[str] = "DS1",
         test_records: str | list[str] = "DS2",
         val_patients: list[str] | None = None,
+        shared_patients: list[str] | None = None,
         preprocessing: BeatPreprocessing | None = None,
         batch_size: int = 256,
         eval_batch_size: int = 2048,
@@ -251,6 +255,8 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         self.train_records = train_records
         self.test_records = test_records
         self.val_patients = [str(p) for p in (val_patients or [])]
+        self.shared_patients = [str(p) for p in (["201"] if shared_patients is None
+                                                 else shared_patients)]
         self.preprocessing = preprocessing or BeatPreprocessing()
         self.cache_dir = cache_dir
 
@@ -286,9 +292,9 @@ class MITBIHBeatDataModule(_ArrayDataModule):
             )
         val = [r for r in train if _patient(r) in self.val_patients]
         fit = [r for r in train if _patient(r) not in self.val_patients]
-        overlap = {_patient(r) for r in fit + val} & {_patient(r) for r in test}
-        if overlap:
-            raise ValueError(f"patients {sorted(overlap)} are in both training and test")
+        from cardioliquid.data.splits import check_disjoint
+
+        check_disjoint(fit + val, test, allow=self.shared_patients)
         return {"train": fit, "val": val, "test": test}
 
     def _dataset(self, records: list[str]) -> TensorDataset:
@@ -577,3 +583,45 @@ class SyntheticDataModule(_ArrayDataModule):
         self.train_set = self._make(self.n_train, self.seed)
         self.val_set = self._make(self.n_val, self.seed + 1)
         self.test_set = self._make(self.n_val, self.seed + 2)
+
+
+class ArrayDataModule(_ArrayDataModule):
+    """Train/validation/test sets given as arrays (evaluation protocols, experiments).
+
+    Parameters
+    ----------
+    train, val : tuple of arrays
+        ``(x, labels)`` or ``(x, features, labels)``; ``x`` is (n, n_chans, n_times).
+    preprocessing : BeatPreprocessing or WindowPreprocessing
+        How the arrays were made (saved with the model).
+    test : tuple of arrays, optional
+        Test set (defaults to ``val``).
+    """
+
+    def __init__(
+        self,
+        train: tuple[np.ndarray, ...],
+        val: tuple[np.ndarray, ...],
+        preprocessing: BeatPreprocessing | WindowPreprocessing,
+        test: tuple[np.ndarray, ...] | None = None,
+        batch_size: int = 64,
+        sampler: str = "weighted",
+        sampler_power: float = 1.0,
+        augment: bool = True,
+        aug_scale: float = 0.2,
+        aug_noise: float = 0.02,
+        aug_wander: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size, 1024, sampler, sampler_power, augment, aug_scale,
+                         aug_noise, aug_wander, 0, seed)
+        self.preprocessing = preprocessing
+        self.train_set, self.val_set = _stack([train]), _stack([val])
+        self.test_set = _stack([test]) if test is not None else self.val_set
+        self.n_chans = int(self.train_set.tensors[0].shape[1])
+        self.n_features = (
+            int(self.train_set.tensors[1].shape[1]) if len(self.train_set.tensors) == 3 else 0
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        """Nothing to do: the sets are given."""

@@ -80,3 +80,15 @@ def test_bonn_segment_split_is_disjoint_and_stratified(tmp_path):
     assert sum(len(v) for v in s.values()) == 100
     assert sum(p.parent.name == "E_S" for p in s["test"]) == 4  # 20 % of each set
     assert dm.split_segments() == s  # seeded
+
+
+def test_mitbih_refuses_patient_leakage_beyond_the_published_201_202_pair():
+    pytest.importorskip("cardioliquid.data.splits")
+    from cardioliquid.errors import CardioLiquidError
+
+    MITBIHBeatDataModule(train_records="DS1", test_records="DS2").split_records()
+    with pytest.raises(CardioLiquidError, match="leakage"):
+        MITBIHBeatDataModule(train_records="DS1", test_records="DS2",
+                             shared_patients=[]).split_records()
+    with pytest.raises(CardioLiquidError, match="leakage"):
+        MITBIHBeatDataModule(train_records=["100", "101"], test_records=["100"]).split_records()
