@@ -57,7 +57,6 @@ DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "21
 
 
 @pytest.mark.realdata
-@pytest.mark.slow
 def test_ds2_beat_counts_match_de_chazal_2004(mitdb_dir: Path) -> None:
     comps = []
     for r in DS2:
