@@ -139,7 +139,7 @@ class Recording:
         """Boolean array (n_samples,) that is True inside a seizure."""
         mask = np.zeros(self.n_samples, dtype=bool)
         for onset, offset in self.seizures:
-            mask[max(0, int(round(onset * self.fs))) : int(round(offset * self.fs))] = True
+            mask[max(0, round(onset * self.fs)) : round(offset * self.fs)] = True
         return mask
 
     def __repr__(self) -> str:

@@ -56,7 +56,7 @@ class BeatPreprocessing:
     @property
     def n_times(self) -> int:
         """Samples per beat window."""
-        return int(round(self.pre_s * self.fs)) + int(round(self.post_s * self.fs))
+        return round(self.pre_s * self.fs) + round(self.post_s * self.fs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, with ``task`` as the discriminator."""
@@ -108,12 +108,12 @@ class WindowPreprocessing:
     @property
     def n_times(self) -> int:
         """Samples per window."""
-        return int(round(self.window_s * self.fs))
+        return round(self.window_s * self.fs)
 
     @property
     def n_hop(self) -> int:
         """Samples per hop."""
-        return int(round(self.hop_s * self.fs))
+        return round(self.hop_s * self.fs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, with ``task`` as the discriminator."""
