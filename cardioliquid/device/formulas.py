@@ -1,0 +1,112 @@
+"""Closed-form operation counts of the liquid cells, from their structure.
+
+The cells run their time loop in TorchScript, which a function-level counter
+cannot see into; these formulas count one forward call from the module's
+sizes and wiring masks instead, and a test checks them against PyTorch's
+``FlopCounterMode``, which sees the dispatched kernels.
+
+CfC (:class:`cardioliquid.models.cfc.CfC`), per forward over ``T`` steps and
+batch ``B``, ``N`` neurons, ``I`` inputs, ``H`` weight heads after folding the
+two time-gate heads when no time spans are given (3; 4 with time spans; 1 for
+``mode="pure"``), ``L`` wiring layers:
+
+- wired: input projection ``B·T·I·H·N`` + recurrent ``B·(T+L-1)·N·H·N`` (the
+  layers run on a skewed schedule, ``T+L-1`` iterations of one dense matmul);
+  effective (a sparse kernel stepping the layers in turn): ``B·T`` x the
+  synapses of the fused heads;
+- backbone (fully connected): ``B·T·(I·U + N·U + (k-1)·U·U + U·H·N)`` for a
+  ``k``-layer backbone of width ``U``.
+
+Element-wise and transcendental counts (for microcontroller projections)
+count per step and neuron 2 tanh + 1 sigmoid and a 3-op interpolation
+(``pure``: 1 exp and 5 ops), plus the bias adds of the heads.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from cardioliquid.device.size import OpCount, register_formula
+from cardioliquid.models.cfc import CfC
+from cardioliquid.models.ltc import LTC
+
+
+def _fused_synapses(weight_mask: torch.Tensor, heads: int) -> int:
+    """Non-zero entries of the fused (folded) heads of a (heads, in, N) mask."""
+    m = weight_mask != 0
+    if m.shape[0] == 4 and heads == 3:  # the two time-gate heads are summed
+        return int(m[0].sum() + m[1].sum() + (m[2] | m[3]).sum())
+    return int(m.sum())
+
+
+@register_formula(CfC)
+def cfc_ops(module: nn.Module, batch: int, steps: int, timespans: bool) -> OpCount:
+    """Operation counts of one :class:`CfC` forward (see the module docstring)."""
+    n, i_dim = module.state_size, module.input_size
+    heads = module.n_heads if (timespans or module.n_heads == 1) else 3
+    if module.use_backbone:
+        lins = list(module.backbone)
+        units = lins[0].out_features
+        per_step = n * units + sum(lin.in_features * lin.out_features for lin in lins[1:])
+        per_step += units * heads * n
+        macs = batch * steps * (i_dim * units + per_step)
+        effective = macs
+        iterations = steps
+        elementwise = batch * steps * (units * len(lins))  # backbone activations' bias adds
+        transcendental = batch * steps * units * len(lins)  # lecun_tanh per hidden unit
+    else:
+        layers = module.n_layers
+        iterations = steps + layers - 1
+        macs = batch * steps * i_dim * heads * n + batch * iterations * n * heads * n
+        synapses = _fused_synapses(module.input_mask, heads) + _fused_synapses(
+            module.recurrent_mask, heads
+        )
+        effective = batch * steps * synapses
+        elementwise = batch * steps * heads * n  # input projection bias
+        transcendental = 0
+    if module.mode == "pure":
+        elementwise += batch * iterations * 5 * n
+        transcendental += batch * iterations * n
+    else:
+        elementwise += batch * iterations * 3 * n
+        transcendental += batch * iterations * 3 * n
+    return OpCount(
+        macs=int(macs),
+        effective_macs=int(effective),
+        elementwise=int(elementwise),
+        transcendental=int(transcendental),
+    )
+
+
+@register_formula(LTC)
+def ltc_ops(module: nn.Module, batch: int, steps: int, timespans: bool) -> OpCount:
+    """Operation counts of one :class:`LTC` forward.
+
+    With ``E`` synapses, ``E_s`` sensory synapses and ``U`` ODE unfolds, as
+    executed: per unfold the synapse activations are gathered element-wise and
+    scattered onto the ``N`` neurons by two ``(E, N)`` one-hot matmuls, so
+    ``2·B·T·U·E·N`` MACs (the sensory synapses use ``index_add``, no matmul).
+    A sparse kernel does 3 MACs per synapse evaluation (``sigma·v``,
+    ``a·erev``, ``a``): effective ``3·B·T·(E_s + U·E)``, with one sigmoid each.
+    """
+    n, i_dim, m = module.state_size, module.input_size, module.output_size
+    e = int(torch.count_nonzero(module.sparsity_mask))
+    e_s = int(torch.count_nonzero(module.sensory_sparsity_mask))
+    u = module.ode_unfolds
+    bt = batch * steps
+    macs = 2 * bt * u * e * n
+    effective = 3 * bt * (e_s + u * e)
+    transcendental = bt * (e_s + u * e)
+    out_steps = steps if module.return_sequences else 1
+    elementwise = (
+        bt * (2 * i_dim + 2 * e_s + 3 * n)  # input affine, sensory shift/sum, constants
+        + bt * u * (e + 4 * n)  # synapse shift, cm·v, numerator/denominator, division
+        + 2 * batch * out_steps * m  # output affine
+    )
+    return OpCount(
+        macs=int(macs),
+        effective_macs=int(effective),
+        elementwise=int(elementwise),
+        transcendental=int(transcendental),
+    )
