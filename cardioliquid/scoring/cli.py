@@ -145,3 +145,19 @@ def run(args: argparse.Namespace) -> int:
     if rec["failed"] or (args.strict and rec["total"] == 0):
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cardioliquid.scoring.cli`` (what ``torchrun -m`` launches)."""
+    parser = argparse.ArgumentParser(prog="cardioliquid score", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except CardioLiquidError as e:
+        print(f"cardioliquid score: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -329,10 +329,11 @@ def run_model(
     n_out = len(loaded.classes)
     if len(x) == 0:
         return np.zeros((0, n_out), dtype=np.float32), hx
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    device = next(model.parameters(), torch.zeros(0)).device  # inputs follow the weights
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
     ft = None
     if features is not None and np.size(features):
-        ft = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+        ft = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
     contract = getattr(model, "contract", None)
     if contract is not None:
         try:

@@ -242,21 +242,6 @@ def test_task_and_model_must_agree(tmp_path, eeg_ckpt, capsys):
     assert "expected a arrhythmia model, got a seizure model" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_workers_give_the_same_outputs(tmp_path, ecg_ckpt):
-    from conftest import uses_stand_ins
-
-    if uses_stand_ins():
-        pytest.skip("worker processes need the real windowing and model modules")
-    root = tmp_path / "db"
-    _ecg_folder(root, 3)
-    one, two = tmp_path / "one", tmp_path / "two"
-    base = ["--task", "arrhythmia", "--model", str(ecg_ckpt), "--no-progress"]
-    assert main(["score", str(root), "--out", str(one), *base]) == 0
-    assert main(["score", str(root), "--out", str(two), "--workers", "2", *base]) == 0
-    assert _files(one) == _files(two)
-
-
 def test_discovery(tmp_path):
     from cardioliquid.scoring.discover import discover, output_names
 
