@@ -1,0 +1,84 @@
+"""Latency and memory: timers, the CUDA path (mocked: no GPU here), clear device errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cardioliquid.device import latency
+from cardioliquid.device.latency import (
+    peak_memory,
+    resolve_device,
+    synchronizer,
+    throughput,
+    time_calls,
+)
+from cardioliquid.errors import CardioLiquidError
+
+
+def test_time_calls_warms_up_and_repeats() -> None:
+    calls = []
+    stats = time_calls(lambda: calls.append(1), repeats=30, warmup=5)
+    assert len(calls) == 35
+    assert stats.n == 30
+    assert 0 <= stats.min <= stats.p50 <= stats.p95 <= stats.p99
+    assert stats.min <= stats.mean
+
+
+def test_time_calls_synchronises_every_call() -> None:
+    syncs = []
+    time_calls(lambda: None, repeats=7, warmup=2, sync=lambda: syncs.append(1))
+    assert len(syncs) == 7 + 1  # after each timed call, once after the warm-up
+
+
+def test_time_calls_rejects_zero_repeats() -> None:
+    with pytest.raises(ValueError, match="repeats >= 1"):
+        time_calls(lambda: None, repeats=0)
+
+
+def test_throughput_counts_items() -> None:
+    calls = []
+    rate = throughput(lambda: calls.append(1), items_per_call=64, repeats=4, warmup=1)
+    assert len(calls) == 5 and rate > 0
+
+
+def test_cuda_request_without_gpu_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CardioLiquidError, match=r"CUDA is not available.*--device cpu"):
+        resolve_device("cuda")
+
+
+def test_unknown_device_type() -> None:
+    with pytest.raises(ValueError, match="Allowed values are 'cpu', 'cuda'"):
+        resolve_device("meta")
+
+
+def test_cuda_path_with_mocked_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: log.append("sync"))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda d=None: log.append("reset"))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d=None: 1 * 2**20)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d=None: 5 * 2**20)
+    dev = resolve_device("cuda")
+    assert dev.type == "cuda"
+    synchronizer(dev)()
+    assert log == ["sync"]
+    mem = peak_memory(lambda: log.append("run"), dev)
+    assert log[1:] == ["sync", "reset", "run", "sync"]
+    assert mem.peak_mb == pytest.approx(5.0) and mem.increase_mb == pytest.approx(4.0)
+    assert "max_memory_allocated" in mem.method
+
+
+def test_cpu_peak_memory_sees_an_allocation() -> None:
+    mem = peak_memory(lambda: torch.ones(16 * 2**20 // 4).add_(1), torch.device("cpu"))
+    assert mem.peak_mb > 0
+    if mem.increase_mb is not None:  # Linux with /proc/self/clear_refs
+        assert mem.increase_mb >= 15.0
+        assert "VmHWM" in mem.method
+
+
+def test_cpu_peak_memory_falls_back_without_proc(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(latency, "_CLEAR_REFS", tmp_path / "absent" / "clear_refs")
+    mem = peak_memory(lambda: None, torch.device("cpu"))
+    assert mem.increase_mb is None and "ru_maxrss" in mem.method and mem.peak_mb > 0
