@@ -23,9 +23,10 @@ hypothesis-positive time within the tolerance window
 ``[onset - 30 s, offset + 60 s]`` minus the onset; negative when the
 detector fires before the annotated onset, ``None`` when it never fires.
 
-Window-level sensitivity and specificity score the model's per-window
-decisions against per-window labels (a window is "seizure" when at least
-``min_overlap`` of it lies inside a seizure).
+Window-level sensitivity and specificity score the model's raw per-window
+decisions (probability >= threshold, no smoothing) against per-window labels
+(a window is "seizure" when at least ``min_overlap`` of it lies inside a
+seizure, as in :func:`cardioliquid.signal.windows.eeg_windows`).
 
 All rates are percentages (``None`` when undefined); false alarms are per 24 h;
 latencies are in seconds. Recordings are pooled by summing counts and
