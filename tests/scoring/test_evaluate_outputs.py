@@ -1,0 +1,58 @@
+"""The ``.cla`` files ``cardioliquid score`` writes evaluate like the model itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cardioliquid.scoring.batch import ScoreOptions, score_paths
+
+
+def _evaluate_both(data, names, loaded, out):
+    from cardioliquid.evaluation.cli import evaluate_arrhythmia_record
+
+    for name in names:
+        direct = evaluate_arrhythmia_record(data, name, loaded=loaded, beats="reference")
+        from_files = evaluate_arrhythmia_record(data, name, predictions=out)
+        yield name, direct.matrix, from_files.matrix
+
+
+def test_cla_files_evaluate_as_direct_inference(tmp_path, ecg_ckpt):
+    pytest.importorskip("cardioliquid.evaluation.cli")
+    from conftest import synthetic_ecg, write_wfdb
+
+    from cardioliquid.models.checkpoint import load_model
+
+    data = tmp_path / "db"
+    names = [write_wfdb(synthetic_ecg(30.0, seed=i), data).stem for i in range(2)]
+    out = tmp_path / "out"
+    score_paths([data], ScoreOptions("arrhythmia", str(ecg_ckpt), str(out)), progress=False)
+    loaded = load_model(ecg_ckpt)
+    for _, direct, from_files in _evaluate_both(data, names, loaded, out):
+        assert direct.sum() > 20
+        np.testing.assert_array_equal(direct, from_files)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_mitdb_records_scored_and_evaluated(tmp_path, mitdb_dir, ecg_ckpt):
+    import wfdb
+
+    from cardioliquid.io import load_recording
+    from cardioliquid.models.checkpoint import list_pretrained, load_model
+
+    model = "arrhythmia" if "arrhythmia" in list_pretrained() else str(ecg_ckpt)
+    names = ["100", "208"]
+    out = tmp_path / "out"
+    summary = score_paths([mitdb_dir / f"{n}.hea" for n in names],
+                          ScoreOptions("arrhythmia", model, str(out)), progress=False)
+    assert summary["records"]["done"] == 2
+    loaded = load_model(model)
+    for name in names:
+        ann = wfdb.rdann(str(out / name), "cla")
+        rec = load_recording(mitdb_dir / f"{name}.hea")
+        assert len(ann.sample) == len(rec.beats)  # one prediction per reference beat
+        assert set(ann.symbol) <= set("NSVFQ")
+    for _, direct, from_files in _evaluate_both(mitdb_dir, names, loaded, out):
+        np.testing.assert_array_equal(direct, from_files)
+    assert summary["signal_hours"] == pytest.approx(2 * 650000 / 360 / 3600, rel=1e-3)
