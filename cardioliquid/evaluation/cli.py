@@ -111,7 +111,8 @@ def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any
     result["errors"] = errors
     report.write_json(args.json, result)
     for name, msg in errors.items():
-        print(f"cardioliquid evaluate: {name}: {msg}", file=sys.stderr)
+        where = "" if msg.startswith(name) else f"{name}: "
+        print(f"cardioliquid evaluate: {where}{msg}", file=sys.stderr)
     if n_ok == 0:
         raise CardioLiquidError(f"no record could be evaluated ({len(errors)} failed)")
     return 1 if errors else 0
