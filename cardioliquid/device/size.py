@@ -55,7 +55,8 @@ class ParamCount:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return {"dense": self.dense, "effective": self.effective, "masked": dict(self.masked)}
+        masked = {k: {"dense": d, "effective": e} for k, (d, e) in self.masked.items()}
+        return {"dense": self.dense, "effective": self.effective, "masked": masked}
 
 
 def _is_mask_name(name: str) -> bool:

@@ -1,0 +1,127 @@
+"""profile_model and its report: schema, labels, measured vs estimated headline, JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+
+from cardioliquid.device import ProfileReport, profile_model
+from cardioliquid.device.energy import RaplZone
+from cardioliquid.errors import CardioLiquidError, ContractError
+from cardioliquid.models.checkpoint import LoadedModel
+from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
+
+FAST = {"repeats": 5, "warmup": 1, "batch": 8, "energy_seconds": 0.0}
+KEYS = {
+    "params", "macs_per_decision", "macs_per_step", "latency_ms", "throughput_per_s",
+    "realtime_factor", "peak_memory_mb", "energy_uj_per_decision", "power_mw", "device",
+    "energy_estimates", "targets", "bytes", "model",
+}  # fmt: skip
+
+
+@pytest.fixture
+def no_rapl(tmp_path: Path) -> Path:
+    return tmp_path / "no-powercap"
+
+
+def test_report_schema_and_labels(tiny_model, no_rapl: Path, tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    report = profile_model(tiny_model, powercap_root=no_rapl, **FAST)
+    assert torch.get_num_threads() == threads  # restored
+    d = report.to_dict()
+    assert set(d) >= KEYS
+    json.dumps(d, allow_nan=False)  # plain JSON, no NaN
+
+    assert d["params"]["dense"] == sum(p.numel() for p in tiny_model.parameters())
+    assert 0 < d["params"]["effective"] < d["params"]["dense"]
+    macs = d["macs_per_decision"]
+    assert macs["flop_counter"] == macs["analytic"] > 0
+    assert 0 < macs["effective"] <= macs["analytic"]
+    step = d["macs_per_step"]
+    assert step["flop_counter"] == step["analytic"] > 0
+    assert step["steps_per_decision"] == 7  # 42 samples / conv stride 6
+    lat = d["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] and lat["n"] == 5
+    assert lat["per_step"]["n"] == 5
+    assert d["throughput_per_s"]["batch"] == 8 and d["throughput_per_s"]["value"] > 0
+    assert d["realtime_factor"] > 0 and d["peak_memory_mb"] > 0
+    assert d["device"]["torch"] == torch.__version__ and d["device"]["threads"] == 1
+
+    # Every energy figure is labelled with how it was obtained.
+    kinds = {e["kind"] for e in d["energy_estimates"]}
+    assert kinds == {"estimated", "projection"}
+    for e in d["energy_estimates"]:
+        assert e["method"].startswith(e["kind"] + ":")
+        assert e["value_uj"] > 0
+    assert any("Cortex-M4F" in e["target"] for e in d["energy_estimates"])
+    assert any("Cortex-M33" in e["target"] for e in d["energy_estimates"])
+    # Without counters the headline is the operation-count estimate, and says so.
+    assert d["energy_uj_per_decision"]["method"].startswith("estimated:")
+    assert "Horowitz" in d["energy_uj_per_decision"]["method"]
+    assert d["power_mw"]["method"].startswith("estimated: assumed rated power")
+    assert any(u.startswith("RAPL") for u in d["unavailable"])
+
+    table = report.to_table()
+    assert "ENERGY/decision" in table and "Cortex-M33" in table and "not measured: RAPL" in table
+
+    out = report.write_json(tmp_path / "sub" / "profile.json")
+    assert json.loads(out.read_text())["params"] == d["params"]
+    assert not list(out.parent.glob("*.tmp"))
+
+
+def test_rapl_counter_becomes_the_headline(
+    tiny_model, powercap: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = {"n": 0}
+
+    def read_uj(self) -> int:  # each read: 2000 µJ more than the last
+        ticks["n"] += 1
+        return 2000 * ticks["n"]
+
+    monkeypatch.setattr(RaplZone, "read_uj", read_uj)
+    d = profile_model(tiny_model, powercap_root=powercap, **FAST).to_dict()
+    head = d["energy_uj_per_decision"]
+    assert head["method"].startswith("measured: RAPL package-0")
+    assert head["value"] == pytest.approx(2000 / 20)  # one block of 20 decisions
+    assert d["power_mw"]["method"].startswith("measured: RAPL")
+    assert d["energy_estimates"][0]["kind"] == "measured"
+
+
+def test_cuda_without_gpu_is_a_clear_error(tiny_model) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(CardioLiquidError, match="CUDA is not available"):
+        profile_model(tiny_model, device="cuda", **FAST)
+
+
+def test_model_without_contract_is_refused() -> None:
+    with pytest.raises(ContractError, match=r"expected a model with a \.contract"):
+        profile_model(nn.Linear(3, 2), **FAST)
+
+
+def test_seizure_model_realtime_and_targets(tiny_model, no_rapl: Path) -> None:
+    prep = WindowPreprocessing(fs=60.0, window_s=0.7, hop_s=0.35, classes=["bckg", "sz"])
+    loaded = LoadedModel(tiny_model, prep, "tiny", {}, {}, "")
+    d = profile_model(loaded, powercap_root=no_rapl, **FAST).to_dict()
+    assert d["model"]["task"] == "seizure"
+    assert d["realtime"]["signal_seconds_per_decision"] == pytest.approx(0.35)
+    assert d["realtime_factor"] == pytest.approx(0.35 / (d["latency_ms"]["p50"] * 1e-3))
+    names = [t["name"] for t in d["targets"]]
+    assert any("seizure decision < 1 mJ" in n for n in names)
+    assert not any("arrhythmia" in n for n in names)
+    assert any("EpiDeNet" in n for n in names)
+
+
+def test_arrhythmia_model_targets_use_stated_heart_rate(tiny_model, no_rapl: Path) -> None:
+    loaded = LoadedModel(tiny_model, BeatPreprocessing(), "tiny", {}, {}, "")
+    report = profile_model(loaded, powercap_root=no_rapl, heart_rate_bpm=60.0, **FAST)
+    assert isinstance(report, ProfileReport)
+    d = report.to_dict()
+    assert d["realtime"]["signal_seconds_per_decision"] == pytest.approx(1.0)
+    macs_target = next(t for t in d["targets"] if "100k MACs" in t["name"])
+    assert macs_target["value"] == d["macs_per_decision"]["analytic"]
+    assert macs_target["met"] == (macs_target["value"] < 100_000)
