@@ -38,8 +38,11 @@ CHBMIT_BIPOLAR_18 = [
 """The canonical 18-channel longitudinal bipolar ("double banana") montage of CHB-MIT."""
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None, subdir: str) -> Path:
-    """Where a database lives: ``data_dir``, else ``$CARDIOLIQUID_DATA_MIRROR/subdir``.
+def resolve_data_dir(
+    data_dir: str | os.PathLike | None, subdir: str, database: str | None = None
+) -> Path:
+    """Where a database lives: ``data_dir``, else ``$CARDIOLIQUID_DATA_MIRROR/subdir``,
+    else ``data/<database>`` (where :mod:`cardioliquid.io.pull` puts it).
 
     A relative ``data_dir`` that does not exist is looked up under the mirror too.
     """
@@ -51,20 +54,23 @@ def resolve_data_dir(data_dir: str | os.PathLike | None, subdir: str) -> Path:
         return Path(mirror) / p
     if mirror and "://" not in mirror:
         return Path(mirror) / subdir
-    return Path("data") / subdir
+    return Path("data") / (database or Path(subdir).name)
 
 
-def _pull(database: str, dest: Path) -> None:
-    """Fetch ``database`` into ``dest`` through the io team's puller."""
-    try:
-        from cardioliquid.io import pull
-    except ImportError as e:  # pragma: no cover - depends on the io layer being present
+def _pull(database: str, root: Path, records: list[str] | None = None) -> None:
+    """Fetch ``database`` into ``root`` (``<data>/<database>``) through :mod:`cardioliquid.io.pull`.
+
+    The puller copies from ``$CARDIOLIQUID_DATA_MIRROR`` when it is a folder or
+    URL, else downloads from PhysioNet, verifying checksums.
+    """
+    from cardioliquid.io.pull import pull
+
+    if root.name != database:
         raise CardioLiquidError(
-            f"{dest} has no {database} data and cardioliquid.io.pull is unavailable ({e}); "
-            f"set {MIRROR_ENV} or pass --data.data_dir"
-        ) from e
-    fetch = getattr(pull, "pull", None) or pull.pull_database
-    fetch(database, dest)
+            f"{root}: no {database} data here; pull it with `cardioliquid data pull {database}` "
+            f"or point data_dir at a folder that holds it"
+        )
+    pull(database, root.parent, records=records)
 
 
 # ---------------------------------------------------------------------------
@@ -277,7 +283,7 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         wanted = _records(self.train_records) + _records(self.test_records)
         missing = [r for r in wanted if not (self.root / f"{r}.hea").is_file()]
         if missing:
-            _pull("mitdb", self.root)
+            _pull("mitdb", self.root, missing)
 
     def split_records(self) -> dict[str, list[str]]:
         """``train``/``val``/``test`` record lists; validation patients come from training."""
@@ -331,7 +337,9 @@ class SeizureDataModule(_ArrayDataModule):
     Parameters
     ----------
     data_dir : str, optional
-        Folder of EDF files; default ``$CARDIOLIQUID_DATA_MIRROR/eeg/chbmit_edf``.
+        Folder of EDF files (searched recursively); default
+        ``$CARDIOLIQUID_DATA_MIRROR/eeg/chbmit_edf``, else ``data/chbmit``, pulled
+        from PhysioNet (full one-hour recordings) when empty.
     train_patients, val_patients, test_patients : list of str
         Patient ids. Validation patients must not be test patients.
     val_records : list of str
@@ -386,17 +394,19 @@ class SeizureDataModule(_ArrayDataModule):
     @property
     def root(self) -> Path:
         """The EDF folder."""
-        return resolve_data_dir(self.data_dir, "eeg/chbmit_edf")
+        return resolve_data_dir(self.data_dir, "eeg/chbmit_edf", "chbmit")
 
     def prepare_data(self) -> None:
         """Check that the EDF folder holds recordings (pull CHB-MIT otherwise)."""
-        if not any(self.root.glob("*.edf")):
-            _pull("chbmit", self.root)
+        if not any(self.root.rglob("*.edf")):
+            _pull("chbmit", self.root, sorted(set(self.train_patients + self.val_patients
+                                                  + self.test_patients)))
 
     def files(self) -> list[Path]:
         """EDF files used, sorted, minus ``exclude``."""
         return sorted(
-            p for p in self.root.glob("*.edf") if not any(s in p.name for s in self.exclude)
+            (p for p in self.root.rglob("*.edf") if not any(s in p.name for s in self.exclude)),
+            key=lambda p: p.name,
         )
 
     def split_files(self) -> dict[str, list[Path]]:
