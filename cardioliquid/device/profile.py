@@ -181,7 +181,7 @@ def profile_model(
     watts_per_core: float = DEFAULT_WATTS_PER_CORE,
     heart_rate_bpm: float = DEFAULT_HEART_RATE_BPM,
     mcus: tuple[McuSpec, ...] = DEFAULT_MCUS,
-    powercap_root: str | os.PathLike = POWERCAP_ROOT,
+    powercap_root: str | os.PathLike | None = None,
     nvml: Any | None = None,
     energy_seconds: float = 1.0,
 ) -> ProfileReport:
@@ -206,8 +206,8 @@ def profile_model(
         Assumed heart rate for the ECG real-time factor (one decision per beat).
     mcus : tuple of McuSpec
         Microcontrollers to project onto.
-    powercap_root : path
-        Where RAPL counters live (a fake tree in tests).
+    powercap_root : path, optional
+        Where RAPL counters live (default ``/sys/class/powercap``; a fake tree in tests).
     nvml : module, optional
         An NVML binding to use instead of ``pynvml`` (tests).
     energy_seconds : float
@@ -221,6 +221,7 @@ def profile_model(
     check_positive("batch", batch)
     check_positive("watts_per_core", watts_per_core)
     dev = resolve_device(device)
+    powercap_root = POWERCAP_ROOT if powercap_root is None else powercap_root
     resolved = _resolve(model)
     loaded = resolved if isinstance(resolved, LoadedModel) else None
     net = loaded.model if loaded else resolved
