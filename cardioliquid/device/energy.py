@@ -257,11 +257,9 @@ def measure_energy(
     n = 0
     if isinstance(meter, NvmlMeter):
         before_mj = meter.read_mj()
-        samples = []
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < min_seconds or n == 0:
             n += run_block()
-            samples.append(meter.power_mw())
         elapsed = time.perf_counter() - t0
         energy_uj = (meter.read_mj() - before_mj) * 1e3
         label = f"measured: NVML total energy counter ({meter.name})"
