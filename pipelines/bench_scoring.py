@@ -1,0 +1,269 @@
+"""Benchmark ``cardioliquid score``: throughput as a multiple of real time.
+
+Scores the 48 MIT-BIH records and the CHB-MIT EEG excerpts of the data mirror
+end to end (loading, preprocessing, inference and writing every output file
+included) exactly as ``cardioliquid score`` does, and compares with a peer
+measured in the same run: the same scoring with one forward pass per beat (a
+Python loop over beats, ``batch_size=1``), which is how per-event scorers and
+naive live displays run a recurrent model. The ratio shows what batching the
+beats of a record buys.
+
+    python pipelines/bench_scoring.py [--data DIR] [--workers 2]
+
+Writes a table to stdout and ``pipelines/results/bench_scoring.json``.
+Models: the shipped ``arrhythmia``/``seizure`` when present, else untrained
+networks of the same architecture and preprocessing (speed does not depend on
+the weights; the JSON says which was used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "pipelines" / "results" / "bench_scoring.json"
+TARGETS = {"ecg": 2000.0, "eeg": 500.0}
+
+
+def _data_dir(arg: str | None) -> Path:
+    for cand in (
+        arg,
+        os.environ.get("CARDIOLIQUID_DATA_MIRROR"),
+        "/work/shared/data",
+        str(REPO.parent / "shared" / "data"),
+    ):
+        if cand and (Path(cand) / "mitdb" / "RECORDS").is_file():
+            return Path(cand)
+    sys.exit("bench_scoring: no data mirror (pass --data or set CARDIOLIQUID_DATA_MIRROR)")
+
+
+def _model(task: str, tmp: Path) -> tuple[str, str]:
+    """A model path for ``task`` and how it was obtained."""
+    from cardioliquid.models.checkpoint import list_pretrained, save_model
+    from cardioliquid.models.registry import create_model
+    from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
+
+    if task in list_pretrained():
+        return task, "shipped"
+    torch.manual_seed(0)
+    if task == "arrhythmia":
+        from cardioliquid.signal.windows import n_beat_features
+
+        prep: Any = BeatPreprocessing()
+        kw = dict(
+            n_chans=1,
+            n_outputs=5,
+            n_times=prep.n_times,
+            sfreq=prep.fs,
+            n_features=n_beat_features(prep),
+            units=24,
+        )
+    else:
+        channels = [
+            "FP1-F7",
+            "F7-T7",
+            "T7-P7",
+            "P7-O1",
+            "FP1-F3",
+            "F3-C3",
+            "C3-P3",
+            "P3-O1",
+            "FP2-F4",
+            "F4-C4",
+            "C4-P4",
+            "P4-O2",
+            "FP2-F8",
+            "F8-T8",
+            "T8-P8",
+            "P8-O2",
+            "FZ-CZ",
+            "CZ-PZ",
+        ]  # pipelines/configs/seizure.yaml
+        prep = WindowPreprocessing(channels=channels)
+        kw = dict(n_chans=len(channels), n_outputs=2, n_times=prep.n_times, sfreq=prep.fs, units=16)
+    model = create_model("liquid-cfc", **kw)
+    path = save_model(
+        tmp / f"{task}-untrained.safetensors",
+        model,
+        "liquid-cfc",
+        kw,
+        prep,
+        {"version": "untrained-bench"},
+    )
+    return str(path), "untrained liquid-cfc (same architecture as the configs)"
+
+
+def _score(
+    paths: list[Path], task: str, model: str, out: Path, workers: int, **opts: Any
+) -> dict[str, Any]:
+    from cardioliquid.scoring.batch import ScoreOptions, score_paths
+
+    t0 = time.perf_counter()
+    summary = score_paths(
+        paths, ScoreOptions(task, model, str(out), **opts), workers=workers, progress=False
+    )
+    wall = time.perf_counter() - t0  # model loading and pool start-up included
+    signal_s = summary["signal_hours"] * 3600
+    return {
+        "records": summary["records"]["total"],
+        "failed": summary["records"]["failed"],
+        "signal_hours": round(summary["signal_hours"], 4),
+        "wall_s": round(wall, 2),
+        "x_realtime": round(signal_s / wall, 1),
+        "failures": [f["reason"] for f in summary["failures"]][:5],
+    }
+
+
+def _stages(paths: list[Path], model: str, beats: str) -> dict[str, Any]:
+    """Per-record time of each stage, in this process (one thread)."""
+    from dataclasses import replace
+
+    from cardioliquid.io import load_recording
+    from cardioliquid.models.checkpoint import load_model
+    from cardioliquid.scoring.inference import run_model
+    from cardioliquid.signal.windows import beat_windows
+
+    loaded = load_model(model)
+    times: dict[str, list[float]] = {"load": [], "windows": [], "inference": [], "total": []}
+    per_record_x = []
+    for p in paths:
+        t0 = time.perf_counter()
+        rec = load_recording(p)
+        t1 = time.perf_counter()
+        src = rec if beats == "reference" else replace(rec, beats=None)
+        bw = beat_windows(src, loaded.preprocessing)
+        t2 = time.perf_counter()
+        run_model(loaded, bw.x, bw.features)
+        t3 = time.perf_counter()
+        for k, v in (
+            ("load", t1 - t0),
+            ("windows", t2 - t1),
+            ("inference", t3 - t2),
+            ("total", t3 - t0),
+        ):
+            times[k].append(v)
+        per_record_x.append(rec.duration_s / (t3 - t0))
+    out = {
+        k: {
+            "median_s": round(float(np.median(v)), 4),
+            "p90_s": round(float(np.percentile(v, 90)), 4),
+            "sum_s": round(float(np.sum(v)), 2),
+        }
+        for k, v in times.items()
+    }
+    out["x_realtime_per_record"] = {
+        "p10": round(float(np.percentile(per_record_x, 10)), 1),
+        "median": round(float(np.median(per_record_x)), 1),
+    }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="data mirror (has mitdb/ and eeg/)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--records", type=int, default=48, help="MIT-BIH records to score")
+    parser.add_argument(
+        "--peer-records",
+        type=int,
+        default=2,
+        help="records scored by the per-beat peer (it is slow)",
+    )
+    parser.add_argument(
+        "--detect-records", type=int, default=48, help="records scored with detected (XQRS) beats"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(1)
+    data = _data_dir(args.data)
+    mitdb = sorted((data / "mitdb").glob("*.hea"))[: args.records]
+    eeg = sorted((data / "eeg" / "chbmit_edf").glob("*.edf"))
+    load_before = os.getloadavg()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_scoring_") as d:
+        tmp = Path(d)
+        ecg_model, ecg_how = _model("arrhythmia", tmp)
+        eeg_model, eeg_how = _model("seizure", tmp)
+        _score(mitdb[:1], "arrhythmia", ecg_model, tmp / "warm", 1)  # warm-up, not reported
+        w = args.workers
+        results["ecg_reference_beats"] = _score(
+            mitdb, "arrhythmia", ecg_model, tmp / "a", w, beats="reference"
+        )
+        results["ecg_reference_beats_1_worker"] = _score(
+            mitdb, "arrhythmia", ecg_model, tmp / "a1", 1, beats="reference"
+        )
+        results["ecg_detected_beats"] = _score(
+            mitdb[: args.detect_records], "arrhythmia", ecg_model, tmp / "b", w, beats="detect"
+        )
+        peer = mitdb[: args.peer_records]
+        results["ecg_subset_batched_1_worker"] = _score(
+            peer, "arrhythmia", ecg_model, tmp / "c", 1, beats="reference"
+        )
+        results["peer_ecg_subset_per_beat_loop"] = _score(
+            peer, "arrhythmia", ecg_model, tmp / "d", 1, beats="reference", batch_size=1
+        )
+        results["eeg_chbmit_23ch"] = _score(eeg, "seizure", eeg_model, tmp / "e", w)
+        results["eeg_chbmit_23ch_1_worker"] = _score(eeg, "seizure", eeg_model, tmp / "e1", 1)
+        stages = {
+            "reference": _stages(mitdb, ecg_model, "reference"),
+            "detect": _stages(mitdb[:4], ecg_model, "detect"),
+        }
+    speedup = (
+        results["ecg_subset_batched_1_worker"]["x_realtime"]
+        / results["peer_ecg_subset_per_beat_loop"]["x_realtime"]
+    )
+    report = {
+        "command": "python pipelines/bench_scoring.py " + " ".join(argv or sys.argv[1:]),
+        "conditions": {
+            "cpus": os.cpu_count(),
+            "workers": args.workers,
+            "torch_threads_per_worker": 1,
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "machine": platform.machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "models": {"arrhythmia": ecg_how, "seizure": eeg_how},
+            "includes": "process pool start-up, model loading, reading files, preprocessing, "
+            "inference, writing every output and manifest",
+        },
+        "targets_x_realtime": TARGETS,
+        "results": results,
+        "stages_per_record_1_thread": stages,
+        "batched_over_per_beat_speedup": round(speedup, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    _print_table(results, report)
+    return 0
+
+
+def _print_table(results: dict[str, Any], report: dict[str, Any]) -> None:
+    print("| run | records | signal h | wall s | x real time |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['records']} | {r['signal_hours']:.2f} | {r['wall_s']:.1f} | "
+            f"{r['x_realtime']:.0f} |"
+        )
+    print(
+        f"\nbatched / per-beat loop: {report['batched_over_per_beat_speedup']}x; "
+        f"conditions: {json.dumps(report['conditions'])}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
