@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         ecg_model, ecg_how = _model("arrhythmia", tmp)
         eeg_model, eeg_how = _model("seizure", tmp)
-        _score(mitdb[:1], "arrhythmia", ecg_model, tmp / "warm", 1)  # warm-up, not reported
+        # warm-up (imports, caches), not reported
+        _score(mitdb[:1], "arrhythmia", ecg_model, tmp / "warm", 1)
+        _score(eeg[:2], "seizure", eeg_model, tmp / "warm-eeg", 1)
         w = args.workers
         results["ecg_reference_beats"] = _score(
             mitdb, "arrhythmia", ecg_model, tmp / "a", w, beats="reference"
