@@ -1,0 +1,89 @@
+"""Every kind of bad input raises RecordingError naming the file and the problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+
+from cardioliquid.errors import RecordingError
+from cardioliquid.io import load_ecg, load_recording
+from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
+from cardioliquid.signal.montage import CHBMIT_BIPOLAR
+from cardioliquid.signal.windows import beat_windows, eeg_windows
+
+
+def test_missing_dat(wfdb_record):
+    base, _ = wfdb_record
+    base.with_suffix(".dat").unlink()
+    with pytest.raises(RecordingError, match=r"rec\.dat.*missing WFDB signal file"):
+        load_recording(f"{base}.hea")
+
+
+def test_truncated_signal_file(wfdb_record):
+    base, _ = wfdb_record
+    dat = base.with_suffix(".dat")
+    dat.write_bytes(dat.read_bytes()[: dat.stat().st_size // 2])
+    with pytest.raises(RecordingError, match=r"truncated WFDB signal file: expected \d+ bytes"):
+        load_ecg(base)
+
+
+def test_corrupt_header(wfdb_record):
+    base, _ = wfdb_record
+    base.with_suffix(".hea").write_text("this is not a header\n\x00\x01 garbage 1 2\n")
+    with pytest.raises(RecordingError, match=r"rec\.hea: corrupt WFDB header"):
+        load_ecg(base)
+
+
+def test_unknown_format(tmp_path):
+    path = tmp_path / "trace.xyz"
+    path.write_bytes(b"\x00" * 64)
+    with pytest.raises(RecordingError, match=r"trace\.xyz: unknown format: expected WFDB"):
+        load_recording(path)
+
+
+def test_unreadable_edf(tmp_path):
+    path = tmp_path / "broken.edf"
+    path.write_bytes(b"0       not an edf header")
+    with pytest.raises(RecordingError, match=r"broken\.edf: unreadable EEG file"):
+        load_recording(path)
+
+
+def test_edf_without_the_montage_channels(tmp_path, edf_writer):
+    x = np.random.default_rng(0).standard_normal((2, 256 * 8)) * 20
+    path = edf_writer(tmp_path / "few.edf", x, 256, ["FP1-F7", "F7-T7"])
+    rec = load_recording(path)
+    prep = WindowPreprocessing(channels=list(CHBMIT_BIPOLAR))
+    with pytest.raises(RecordingError, match=r"few\.edf: missing EEG channels.*'T7-P7'"):
+        eeg_windows(rec, prep)
+
+
+def test_nan_segment(tmp_path):
+    sig = np.sin(np.arange(3600) / 20.0)[:, None] * np.ones((1, 2))
+    sig[1000:1100, 0] = np.nan  # stored as WFDB's invalid sample value
+    wfdb.wrsamp("nanrec", fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=sig,
+                fmt=["16", "16"], write_dir=str(tmp_path))
+    with pytest.raises(RecordingError, match=r"nanrec: NaN segment: expected finite samples"):
+        load_ecg(tmp_path / "nanrec")
+
+
+def test_flat_segment(tmp_path, wfdb_writer):
+    base, _ = wfdb_writer(tmp_path, duration_s=20)
+    rec = load_ecg(base)
+    rec.signal[0, 3600:5400] = rec.signal[0, 3600]  # 5 s lead-off in MLII
+    with pytest.raises(RecordingError, match=r"flat segment\(s\).*MLII from 10\.00 s"):
+        beat_windows(rec, BeatPreprocessing())
+
+
+def test_all_flat_signal(tmp_path):
+    wfdb.wrsamp("flat", fs=360, units=["mV"], sig_name=["MLII"], p_signal=np.zeros((3600, 1)),
+                fmt=["16"], write_dir=str(tmp_path))
+    with pytest.raises(RecordingError, match=r"flat signal: expected a varying signal"):
+        load_ecg(tmp_path / "flat")
+
+
+def test_sampling_rate_too_low_for_the_band_pass(tmp_path, wfdb_writer):
+    base, _ = wfdb_writer(tmp_path, fs=50.0, duration_s=30)
+    rec = load_ecg(base)
+    with pytest.raises(RecordingError, match=r"sampling rate too low.*above 80 Hz, got 50 Hz"):
+        beat_windows(rec, BeatPreprocessing())

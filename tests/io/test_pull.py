@@ -1,0 +1,119 @@
+"""`cardioliquid data pull`: directory and URL mirrors, checksums, idempotence, demo set."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from cardioliquid.cli import main
+from cardioliquid.errors import RecordingError
+from cardioliquid.io import load_ecg
+from cardioliquid.io.pull import load_manifest, pull
+
+
+@pytest.fixture
+def mirror(tmp_path, wfdb_writer):
+    """A directory mirror <root>/mitdb/ with two synthetic records and SHA256SUMS.txt."""
+    db = tmp_path / "mirror" / "mitdb"
+    db.mkdir(parents=True)
+    for name in ("100", "101"):
+        wfdb_writer(db, name=name, duration_s=8)
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()} {p.name}"
+             for p in sorted(db.iterdir())]
+    (db / "SHA256SUMS.txt").write_text("\n".join(lines) + "\n")
+    (db / "RECORDS").write_text("100\n101\n")
+    return tmp_path / "mirror"
+
+
+def test_directory_mirror_pull_is_verified_and_idempotent(mirror, tmp_path):
+    dest = tmp_path / "data"
+    first = pull("mitdb", dest, ["100"], mirror=str(mirror))
+    assert sorted(first.downloaded) == ["100.atr", "100.dat", "100.hea"]
+    assert sorted(first.verified) == sorted(first.downloaded)
+    assert load_ecg(dest / "mitdb" / "100").beats is not None
+    second = pull("mitdb", dest, ["100"], mirror=str(mirror))
+    assert second.downloaded == [] and len(second.present) == 3
+    every = pull("mitdb", dest, None, mirror=str(mirror))  # RECORDS lists both
+    assert sorted(every.downloaded) == ["101.atr", "101.dat", "101.hea"]
+
+
+def test_env_mirror_and_cli(mirror, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CARDIOLIQUID_DATA_MIRROR", str(mirror))
+    dest = tmp_path / "data"
+    assert main(["data", "pull", "mitdb", "--records", "100,101", "--dest", str(dest)]) == 0
+    assert "6 downloaded, 0 already present, 6 checksum-verified" in capsys.readouterr().out
+    assert main(["data", "pull", "mitdb", "--records", "100,101", "--dest", str(dest)]) == 0
+    assert "0 downloaded, 6 already present" in capsys.readouterr().out
+
+
+def test_corrupt_download_never_stays_behind(mirror, tmp_path):
+    dat = mirror / "mitdb" / "100.dat"
+    dat.write_bytes(dat.read_bytes()[::-1])  # content no longer matches SHA256SUMS.txt
+    dest = tmp_path / "data"
+    with pytest.raises(RecordingError, match=r"100\.dat: checksum mismatch"):
+        pull("mitdb", dest, ["100"], mirror=str(mirror))
+    leftovers = [p.name for p in (dest / "mitdb").iterdir()]
+    assert "100.dat" not in leftovers and not any(n.endswith(".part") for n in leftovers)
+
+
+def test_mirror_without_database_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="mirror has no svdb/ folder"):
+        pull("svdb", tmp_path / "data", ["800"], mirror=str(tmp_path))
+
+
+def test_demo_manifest_names_ds2_records_only():
+    from cardioliquid.data.splits import DS1, DS2
+
+    items = {i["database"]: i for i in load_manifest("demo")["items"]}
+    records = items["mitdb"]["records"]
+    assert set(records) <= set(DS2) and not set(records) & set(DS1)
+
+
+@pytest.fixture
+def http_mirror(shared_data):
+    """http.server on 127.0.0.1 serving the shared data folder, in a thread."""
+    handler = functools.partial(_QuietHandler, directory=str(shared_data))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+@pytest.mark.realdata
+def test_url_mirror_end_to_end(http_mirror, shared_data, tmp_path):
+    dest = tmp_path / "data"
+    report = pull("mitdb", dest, ["100"], mirror=http_mirror)
+    assert sorted(report.verified) == ["100.atr", "100.dat", "100.hea"]
+    for name in report.verified:
+        assert (dest / "mitdb" / name).read_bytes() == (shared_data / "mitdb" / name).read_bytes()
+    assert len(load_ecg(dest / "mitdb" / "100").beats) == 2273
+    again = pull("mitdb", dest, ["100"], mirror=http_mirror)
+    assert again.downloaded == [] and len(again.present) == 3
+
+
+@pytest.mark.realdata
+def test_demo_from_directory_mirror(shared_data, tmp_path):
+    dest = tmp_path / "data"
+    report = pull("demo", dest, mirror=str(shared_data))
+    assert (dest / "mitdb" / "213.hea").is_file()
+    assert (dest / "eeg" / "chbmit_edf" / "chb01_03_onset.edf").is_file()
+    assert all(name.endswith((".edf", ".tsv")) for name in report.unverified)
+    assert pull("demo", dest, mirror=str(shared_data)).downloaded == []
+
+
+def test_files_land_under_dest_only(mirror, tmp_path):
+    dest = tmp_path / "elsewhere"
+    pull("mitdb", dest, ["101"], mirror=str(mirror))
+    assert {p.name for p in Path(dest, "mitdb").iterdir()} == {"101.hea", "101.dat", "101.atr"}
