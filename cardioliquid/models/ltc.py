@@ -1,0 +1,227 @@
+"""Liquid time-constant (LTC) networks, exact to ``ncps.torch.LTC`` and fast.
+
+Each step solves the LTC ODE with ``ode_unfolds`` semi-implicit (fused Euler)
+updates (Hasani et al. 2021)::
+
+    a_ij = w_ij · sigmoid(sigma_ij (v_i - mu_ij))                  # synapse i -> j
+    v_j <- (cm_j/dt · v_j + gleak_j vleak_j + Σ_i a_ij erev_ij + sensory)
+           / (cm_j/dt + gleak_j + Σ_i a_ij + sensory' + eps)      dt = ts / ode_unfolds
+
+with ``w``, ``cm``, ``gleak`` (and the sensory ``w``) kept positive by a
+softplus (``implicit_constraints=True``, the ``ncps.torch.LTC`` default) or by
+clipping after each optimiser step (:meth:`LTC.apply_weight_constraints`).
+
+How it is made fast without changing the function: only the synapses that
+exist are computed (an NCP has ~10 % of the N² pairs): per unfold one matmul
+gathers and scales the presynaptic voltages of every synapse, one sigmoid, and
+one matmul scatters ``a·erev`` and ``a`` onto the postsynaptic neurons; the
+sensory synapses and every loop-invariant term are computed for all steps
+before the loop; the loop is TorchScript.
+
+References
+----------
+Hasani et al., "Liquid time-constant networks", AAAI 35(9), 7657–7666 (2021).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from cardioliquid.models.sequence import LiquidRNN, use_python_loop
+from cardioliquid.models.wiring import Wiring, fully_connected
+
+_INIT = {
+    "gleak": (0.001, 1.0), "vleak": (-0.2, 0.2), "cm": (0.4, 0.6), "w": (0.001, 1.0),
+    "sigma": (3.0, 8.0), "mu": (0.3, 0.8), "sensory_w": (0.001, 1.0),
+    "sensory_sigma": (3.0, 8.0), "sensory_mu": (0.3, 0.8),
+}
+
+
+def _ltc_scan(
+    v0: Tensor,
+    num_c: Tensor,
+    den_c: Tensor,
+    cm_t: Tensor,
+    src: Tensor,
+    sigma: Tensor,
+    shift: Tensor,
+    scatter_num: Tensor,
+    scatter_den: Tensor,
+    unfolds: int,
+) -> Tensor:
+    """Per step: ``unfolds`` fused updates; returns states (T, B, N).
+
+    ``num_c``/``den_c`` (T, B, N) are the loop-invariant numerator and
+    denominator terms; ``cm_t`` (T or 1, B or 1, N) is ``cm / dt``; synapse
+    ``e`` goes from neuron ``src[e]`` with ``sigma[e]`` and ``shift[e] =
+    -mu·sigma``; ``scatter_num``/``scatter_den`` (E, N) sum ``a·erev`` and ``a``
+    onto the postsynaptic neurons.
+    """
+    v = v0
+    out: list[Tensor] = []
+    nums = num_c.unbind(0)  # unbind once: cheap backward (see cfc._wired_scan)
+    dens = den_c.unbind(0)
+    cms = cm_t.unbind(0)
+    for t in range(len(nums)):
+        cm = cms[min(t, len(cms) - 1)]
+        for _ in range(unfolds):
+            act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
+            numer = torch.addcmul(torch.addmm(nums[t], act, scatter_num), cm, v)
+            v = numer / torch.addmm(dens[t], act, scatter_den)
+        out.append(v)
+    return torch.stack(out)
+
+
+_ltc_scan_script = torch.jit.script(_ltc_scan)
+
+
+class LTC(LiquidRNN):
+    """A liquid time-constant network over a wiring (NCP, random, fully connected).
+
+    Computes the same function as ``ncps.torch.LTC`` (same parameters give the
+    same outputs and gradients); see the module docstring for how it is fast.
+    Parameter names are those of ``ncps.torch.LTCCell``.
+
+    Parameters
+    ----------
+    input_size : int
+        Input features per step.
+    units : int or Wiring
+        A wiring, or a number of fully connected neurons.
+    return_sequences : bool
+        Return every step's output (else only the last).
+    ode_unfolds : int
+        Semi-implicit solver updates per step.
+    epsilon : float
+        Added to the denominator.
+    implicit_constraints : bool
+        Softplus on ``w``, ``sensory_w``, ``cm``, ``gleak`` (else identity, and
+        call :meth:`apply_weight_constraints` after each optimiser step).
+
+    Examples
+    --------
+    >>> from cardioliquid.models.wiring import auto_ncp
+    >>> rnn = LTC(8, auto_ncp(16, 4), ode_unfolds=6)
+    >>> y, hx = rnn(torch.randn(2, 50, 8), timespans=torch.full((2, 50), 0.5))
+    >>> y.shape
+    torch.Size([2, 50, 4])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        units: int | Wiring,
+        return_sequences: bool = True,
+        ode_unfolds: int = 6,
+        epsilon: float = 1e-8,
+        implicit_constraints: bool = True,
+    ) -> None:
+        wiring = units if isinstance(units, Wiring) else fully_connected(int(units))
+        super().__init__(input_size, wiring, return_sequences)
+        if int(ode_unfolds) < 1:
+            raise ValueError(f"expected ode_unfolds >= 1, got {ode_unfolds}")
+        self.ode_unfolds = int(ode_unfolds)
+        self.epsilon = float(epsilon)
+        self.implicit_constraints = bool(implicit_constraints)
+        n, i_dim, m = self.state_size, self.input_size, self.output_size
+        shapes = {"gleak": (n,), "vleak": (n,), "cm": (n,), "sigma": (n, n), "mu": (n, n),
+                  "w": (n, n), "sensory_sigma": (i_dim, n), "sensory_mu": (i_dim, n),
+                  "sensory_w": (i_dim, n)}
+        for name, shape in shapes.items():
+            lo, hi = _INIT[name]
+            self.register_parameter(name, nn.Parameter(torch.rand(*shape) * (hi - lo) + lo))
+        adj = torch.from_numpy(wiring.adjacency.astype(np.float32))
+        sadj = torch.from_numpy(wiring.sensory_adjacency.astype(np.float32))
+        self.erev = nn.Parameter(adj.clone())
+        self.sensory_erev = nn.Parameter(sadj.clone())
+        self.input_w = nn.Parameter(torch.ones(i_dim))
+        self.input_b = nn.Parameter(torch.zeros(i_dim))
+        self.output_w = nn.Parameter(torch.ones(m))
+        self.output_b = nn.Parameter(torch.zeros(m))
+        self.register_buffer("sparsity_mask", adj.abs())
+        self.register_buffer("sensory_sparsity_mask", sadj.abs())
+        self._register_edges("", adj.abs(), n)
+        self._register_edges("sensory_", sadj.abs(), n)
+        self.register_buffer("state_neurons", torch.arange(n), persistent=False)
+        self.register_buffer("output_positions", torch.arange(m), persistent=False)
+        self._cache: tuple | None = None
+
+    def _register_edges(self, prefix: str, mask: Tensor, n: int) -> None:
+        src, dst = torch.nonzero(mask, as_tuple=True)
+        self.register_buffer(f"_{prefix}flat", src * n + dst, persistent=False)
+        self.register_buffer(f"_{prefix}src", src, persistent=False)
+        self.register_buffer(f"_{prefix}dst", dst, persistent=False)
+        self.register_buffer(f"_{prefix}dst_onehot", F.one_hot(dst, n).float(),
+                             persistent=False)
+
+    def _positive(self, p: Tensor) -> Tensor:
+        return F.softplus(p) if self.implicit_constraints else p
+
+    def apply_weight_constraints(self) -> None:
+        """Clip ``w``, ``sensory_w``, ``cm``, ``gleak`` at 0 (explicit-constraint mode)."""
+        if not self.implicit_constraints:
+            with torch.no_grad():
+                for p in (self.w, self.sensory_w, self.cm, self.gleak):
+                    p.clamp_(min=0)
+
+    def _edges(self, prefix: str, w: Tensor, sigma: Tensor, mu: Tensor, erev: Tensor):
+        """Per-synapse sigma and -mu·sigma (E,), and scatter matrices (E, N) for a·erev, a."""
+        flat = getattr(self, f"_{prefix}flat")
+        w_e = w.reshape(-1)[flat]
+        sigma_e = sigma.reshape(-1)[flat]
+        shift = -(mu.reshape(-1)[flat] * sigma_e)
+        dst = getattr(self, f"_{prefix}dst_onehot").to(w.dtype)
+        w_erev = (w_e * erev.reshape(-1)[flat]).unsqueeze(1)
+        return sigma_e, shift, dst * w_erev, dst * w_e.unsqueeze(1)
+
+    def _fused(self) -> tuple[Tensor, ...]:
+        """Positive parameters and synapse tables; cached while nothing can change them."""
+        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        cacheable = not torch.is_grad_enabled() and not use_python_loop()
+        if cacheable and self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        pos = self._positive
+        fused = (pos(self.gleak), pos(self.cm))
+        s_sigma, s_shift, s_num, s_den = self._edges(
+            "sensory_", pos(self.sensory_w), self.sensory_sigma, self.sensory_mu,
+            self.sensory_erev)
+        fused += (s_sigma, s_shift, s_num.sum(1), s_den.sum(1))  # per-synapse weights
+        fused += self._edges("", pos(self.w), self.sigma, self.mu, self.erev)
+        if cacheable:
+            self._cache = (key, fused)
+        return fused
+
+    def train(self, mode: bool = True) -> LTC:  # drop cached tables
+        self._cache = None
+        return super().train(mode)
+
+    def _scan(self, x: Tensor, h0: Tensor, ts: Tensor | float | None) -> Tensor:
+        steps, batch = x.shape[0], x.shape[1]
+        n = self.state_size
+        gleak, cm, s_sigma, s_shift, s_num, s_den, sigma, shift, r_num, r_den = self._fused()
+        # Sensory synapses for every step at once.
+        xm = (x * self.input_w + self.input_b).reshape(steps * batch, -1)
+        s_act = torch.sigmoid(torch.addcmul(s_shift, xm.index_select(1, self._sensory_src),
+                                            s_sigma))
+        # Loop invariants: cm/dt, numerator and denominator constants per step.
+        elapsed = 1.0 if ts is None else ts
+        cm_t = cm / (elapsed / self.ode_unfolds)
+        if not isinstance(cm_t, Tensor) or cm_t.ndim == 1:
+            cm_t = cm_t.reshape(1, 1, n)
+        # Few sensory synapses: index_add beats a (mostly zero) scatter matmul here.
+        dst = self._sensory_dst
+        base = (gleak * self.vleak).expand(steps * batch, n)
+        num_c = torch.index_add(base, 1, dst, s_act * s_num).reshape(steps, batch, n)
+        den_c = torch.index_add(torch.zeros_like(base), 1, dst, s_act * s_den)
+        den_c = den_c.reshape(steps, batch, n) + (cm_t + gleak + self.epsilon)
+        scan = _ltc_scan if use_python_loop() else _ltc_scan_script
+        return scan(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num, r_den,
+                    self.ode_unfolds)
+
+    def _outputs(self, states: Tensor) -> Tensor:
+        y = states.index_select(-1, self.output_positions)
+        return y * self.output_w + self.output_b
