@@ -302,6 +302,24 @@ def write_edf(rec: Recording, folder: Path, record_s: float = 1.0) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------- processes
+LAUNCHER = """
+import sys
+sys.path.insert(0, {here!r})
+import conftest  # noqa: F401  (stand-ins for modules other teams have not shipped yet)
+from cardioliquid.scoring.cli import main
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+def score_launcher(tmp_path: Path) -> Path:
+    """A script running ``cardioliquid score`` in a subprocess, with this file's stand-ins."""
+    path = tmp_path / "launch_score.py"
+    path.write_text(LAUNCHER.format(here=str(Path(__file__).parent)))
+    return path
+
+
 # --------------------------------------------------------------------------- models
 def make_ecg_model(carry_state: bool = False, seed: int = 0):
     """A small untrained arrhythmia model as a LoadedModel (random weights, seeded)."""

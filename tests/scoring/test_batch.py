@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +268,75 @@ def test_discovery(tmp_path):
     names = output_names(discover([tmp_path / "a", tmp_path / "d"]))
     assert sorted(names.values()) == ["a_100", "d_100", "x", "y"]
     assert batch.DEFAULT_MODELS["seizure"] == "seizure"
+
+
+@pytest.mark.slow
+def test_worker_processes_equal_one_process(tmp_path, ecg_ckpt):
+    from conftest import score_launcher
+
+    root = tmp_path / "db"
+    _ecg_folder(root, 3)
+    launcher = score_launcher(tmp_path)
+    base = [
+        sys.executable,
+        str(launcher),
+        str(root),
+        "--task",
+        "arrhythmia",
+        "--model",
+        str(ecg_ckpt),
+        "--no-progress",
+    ]
+    for out, extra in (("one", []), ("two", ["--workers", "2"])):
+        run = subprocess.run(
+            [*base, "--out", str(tmp_path / out), *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+
+
+@pytest.mark.slow
+def test_sigkill_halfway_then_resume_is_byte_identical(tmp_path, ecg_ckpt):
+    import signal
+    import time
+
+    from conftest import score_launcher, synthetic_ecg, write_wfdb
+
+    root = tmp_path / "db"
+    for i in range(10):
+        write_wfdb(synthetic_ecg(120.0, seed=i), root)
+    launcher = score_launcher(tmp_path)
+    base = [
+        sys.executable,
+        str(launcher),
+        str(root),
+        "--task",
+        "arrhythmia",
+        "--model",
+        str(ecg_ckpt),
+        "--no-progress",
+    ]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    assert (
+        subprocess.run([*base, "--out", str(clean)], capture_output=True, timeout=300).returncode
+        == 0
+    )
+    proc = subprocess.Popen([*base, "--out", str(killed)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not list(killed.glob("*.done.json")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_at_kill = len(list(killed.glob("*.done.json")))
+    assert 1 <= done_at_kill < 10  # killed halfway
+    assert not (killed / "summary.json").exists()
+    resumed = subprocess.run(
+        [*base, "--out", str(killed), "--resume"], capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _files(killed) == _files(clean)
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["records"]["skipped"] == done_at_kill

@@ -44,8 +44,11 @@ def test_mitdb_records_scored_and_evaluated(tmp_path, mitdb_dir, ecg_ckpt):
     model = "arrhythmia" if "arrhythmia" in list_pretrained() else str(ecg_ckpt)
     names = ["100", "208"]
     out = tmp_path / "out"
-    summary = score_paths([mitdb_dir / f"{n}.hea" for n in names],
-                          ScoreOptions("arrhythmia", model, str(out)), progress=False)
+    summary = score_paths(
+        [mitdb_dir / f"{n}.hea" for n in names],
+        ScoreOptions("arrhythmia", model, str(out)),
+        progress=False,
+    )
     assert summary["records"]["done"] == 2
     loaded = load_model(model)
     for name in names:
