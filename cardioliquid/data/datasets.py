@@ -28,7 +28,7 @@ from cardioliquid.io.wfdb import record_base
 from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
 from cardioliquid.signal.windows import beat_windows, eeg_windows, n_beat_features
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bumped when windowing changes in a way the preprocessing dict does not show."""
 
 DEFAULT_CACHE_DIR = Path("data") / "cache"

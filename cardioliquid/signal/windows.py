@@ -221,8 +221,8 @@ def beat_windows(
     post = round(prep.post_s * prep.fs)
     centre = rescale_samples(samples, rec.fs, prep.fs)
     padded = np.pad(x, (pre, post))
-    idx = np.clip(centre, -pre, x.size + post - 1)[:, None] + np.arange(pre + post)[None, :]
-    idx = np.clip(idx + pre, 0, padded.size - 1)
+    # Window [c - pre, c + post) of x is [c, c + pre + post) of the padded lead.
+    idx = np.clip(centre, 0, x.size - 1)[:, None] + np.arange(pre + post)[None, :]
     windows = padded[idx][:, None, :].astype(np.float32)
     if prep.rr_features:
         feats = rr_features(samples, rec.fs, prep.local_rr_beats)
