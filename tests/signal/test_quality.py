@@ -1,0 +1,39 @@
+"""NaN, flat and clipped segment detection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cardioliquid.errors import RecordingError
+from cardioliquid.signal.quality import assess_quality, check_usable, find_bad_segments
+
+
+def test_finds_each_kind():
+    fs = 100.0
+    x = np.sin(np.arange(3000) / 7.0)
+    x[500:520] = np.nan
+    x[1000:1300] = 0.25  # 3 s flat
+    x[2000:2010] = 5.0  # clipped at the top rail
+    segs = find_bad_segments(x, fs, "C3", min_flat_s=1.0)
+    kinds = {(s.kind, round(s.start_s, 2)) for s in segs}
+    assert ("nan", 5.0) in kinds and ("flat", 10.0) in kinds and ("clipped", 20.0) in kinds
+    assert all(s.channel == "C3" for s in segs)
+
+
+def test_clean_signal_is_ok(ecg):
+    report = assess_quality(ecg)
+    assert report.ok and report.bad_fraction == {"MLII": 0.0, "V1": 0.0}
+
+
+def test_check_usable_refuses_flat(ecg):
+    ecg.signal[1, 3600:7200] = 0.0
+    check_usable(ecg, ["MLII"])  # the other lead is fine
+    with pytest.raises(RecordingError, match=r"flat segment\(s\).*V1 from 10\.00 s to 20\.00 s"):
+        check_usable(ecg)
+
+
+def test_check_usable_refuses_nan(ecg):
+    ecg.signal[0, 100] = np.nan
+    with pytest.raises(RecordingError, match="NaN segment"):
+        check_usable(ecg, ["MLII"])

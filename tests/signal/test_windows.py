@@ -1,0 +1,130 @@
+"""Beat windows + RR features, and EEG sliding windows (the cross-team API)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cardioliquid.errors import RecordingError
+from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
+from cardioliquid.signal.montage import CHBMIT_BIPOLAR
+from cardioliquid.signal.resample import resample_recording
+from cardioliquid.signal.windows import (
+    RR_FEATURE_NAMES,
+    beat_windows,
+    eeg_windows,
+    n_beat_features,
+    rr_features,
+)
+
+PREP = BeatPreprocessing()
+
+
+def test_beat_windows_shapes_and_labels(ecg):
+    w = beat_windows(ecg, PREP)
+    n = len(ecg.beats)
+    assert w.x.shape == (n, 1, PREP.n_times) and w.x.dtype == np.float32
+    assert w.features.shape == (n, n_beat_features(PREP)) == (n, len(RR_FEATURE_NAMES))
+    np.testing.assert_array_equal(w.sample, ecg.beats.sample)
+    assert w.sample.dtype == np.int64 and w.labels.dtype == np.int64
+    np.testing.assert_array_equal(w.labels, np.where(ecg.beats.aami == "S", 1, 0))
+    pre = round(PREP.pre_s * PREP.fs)
+    assert np.all(np.abs(np.argmax(w.x[:, 0], axis=1) - pre) <= 1)  # R peak at the centre mark
+    assert w.lead == "MLII" and not w.detected
+
+
+def test_rr_features_flag_premature_beats(ecg):
+    w = beat_windows(ecg, PREP)
+    f = dict(zip(RR_FEATURE_NAMES, w.features.T, strict=True))
+    early = ecg.beats.aami == "S"
+    assert np.all(f["pre_over_local"][early] < 0.75)
+    assert np.all(f["post_over_pre"][early] > 1.8)
+    assert np.median(f["pre_over_local"][~early][10:]) == pytest.approx(1.0, abs=0.1)
+    assert f["pre_rr_s"][early][0] == pytest.approx(0.5, abs=1 / ecg.fs)
+
+
+def test_rr_features_edge_cases():
+    assert rr_features(np.array([], dtype=int), 360).shape == (0, 7)
+    one = rr_features(np.array([100]), 360)
+    assert one.shape == (1, 7) and np.all(np.isfinite(one))
+    two = rr_features(np.array([0, 360]), 360)
+    np.testing.assert_allclose(two[:, 0], [1.0, 1.0])
+
+
+def test_gain_and_rate_do_not_change_the_inputs(ecg):
+    ref = beat_windows(ecg, PREP)
+    louder = beat_windows(replace(ecg, signal=ecg.signal * 7.5), PREP)
+    np.testing.assert_allclose(louder.x, ref.x, atol=1e-3)
+    svdb_like = resample_recording(ecg, 128.0)
+    other = beat_windows(svdb_like, PREP)
+    assert other.x.shape == ref.x.shape
+    corr = np.corrcoef(other.x[:, 0].ravel(), ref.x[:, 0].ravel())[0, 1]
+    assert corr > 0.95
+    np.testing.assert_allclose(other.features[:, :4], ref.features[:, :4], atol=2 / 128)
+    np.testing.assert_allclose(other.sample / 128, ref.sample / ecg.fs, atol=1 / 128)
+
+
+def test_given_beats_and_detected_beats(ecg):
+    given = beat_windows(ecg, PREP, beat_samples=ecg.beats.sample[::2])
+    assert np.all(given.labels == -1) and len(given) == len(ecg.beats.sample[::2])
+    detected = beat_windows(replace(ecg, beats=None), PREP)
+    assert detected.detected and np.all(detected.labels == -1)
+    dist = np.abs(detected.sample[:, None] - ecg.beats.sample[None, :]).min(axis=1)
+    assert np.mean(dist <= 0.05 * ecg.fs) > 0.95
+    assert abs(len(detected) - len(ecg.beats)) <= 2
+
+
+def test_edge_beats_get_padded_windows(ecg):
+    w = beat_windows(ecg, PREP, beat_samples=np.array([3, ecg.n_samples - 2]))
+    assert w.x.shape == (2, 1, PREP.n_times) and np.all(np.isfinite(w.x))
+
+
+def test_without_rr_features(ecg):
+    prep = BeatPreprocessing(rr_features=False)
+    assert n_beat_features(prep) == 0 and beat_windows(ecg, prep).features.shape[1] == 0
+
+
+def test_eeg_windows_shapes_and_seizure_labels(eeg_maker):
+    rec = eeg_maker(CHBMIT_BIPOLAR, duration_s=30, seizures=[(10.0, 20.0)])
+    prep = WindowPreprocessing(channels=list(CHBMIT_BIPOLAR), window_s=2.0, hop_s=1.0)
+    w = eeg_windows(rec, prep)
+    assert w.x.shape == (29, 18, 256) and w.x.dtype == np.float32
+    np.testing.assert_allclose(w.start_s, np.arange(29.0))
+    # window [s, s+2) overlaps [10, 20) by >= 50% for s in 9..19
+    np.testing.assert_array_equal(np.flatnonzero(w.labels), np.arange(9, 20))
+    assert w.channel_names == list(CHBMIT_BIPOLAR)
+
+
+def test_eeg_windows_from_a_referential_recording(eeg_maker):
+    electrodes = ["FP1", "F7", "T7", "P7", "O1", "F3", "C3", "P3", "FP2", "F4", "C4", "P4", "O2",
+                  "F8", "T8", "P8", "FZ", "CZ", "PZ"]
+    rec = eeg_maker([f"{e}-REF" for e in electrodes], fs=500.0, duration_s=10, seizures=[])
+    w = eeg_windows(rec, WindowPreprocessing(channels=list(CHBMIT_BIPOLAR)))
+    assert w.x.shape == (9, 18, 256) and not w.labels.any()
+
+
+def test_eeg_normalisations(eeg_maker):
+    rec = eeg_maker(["EEG"], duration_s=10)
+    fixed = eeg_windows(rec, WindowPreprocessing(normalization="fixed", scale_uv=100.0))
+    robust = eeg_windows(rec, WindowPreprocessing(normalization="window-robust"))
+    assert 0.1 < fixed.x.std() < 0.5  # 30 µV noise, band-limited, over 100 µV
+    np.testing.assert_allclose(np.median(robust.x, axis=-1), 0, atol=1e-5)
+    assert robust.x.shape == fixed.x.shape == (9, 1, 256)
+
+
+def test_eeg_too_short(eeg_maker):
+    with pytest.raises(RecordingError, match="recording too short"):
+        eeg_windows(eeg_maker(["EEG"], duration_s=1.0), WindowPreprocessing())
+
+
+@pytest.mark.realdata
+def test_mitdb_windows_for_swapped_and_v5_records(mitdb_dir):
+    from cardioliquid.io import load_ecg
+
+    for name, lead in (("114", "MLII"), ("104", "V5")):
+        rec = load_ecg(mitdb_dir / name)
+        w = beat_windows(rec, PREP)
+        assert w.lead == lead and len(w) == len(rec.beats)
+        assert np.isfinite(w.x).all() and np.isfinite(w.features).all()
