@@ -103,7 +103,9 @@ def write_annotations(pred: BeatPredictions, path: Path) -> Path:
 
     def write(tmp: Path) -> None:
         # wrann names its file after the record: write it in a private folder.
-        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{record}.") as d:
+        with tempfile.TemporaryDirectory(
+            dir=path.parent, prefix=f".{record}.", suffix=TMP_SUFFIX
+        ) as d:
             if len(pred):
                 wfdb.wrann(record, ext, pred.sample, symbols, fs=pred.fs, write_dir=d)
             else:  # wrann refuses an empty set: an annotation file with only its end marker.
