@@ -22,13 +22,17 @@ from cardioliquid.scoring.inference import (
     score_recording,
     windows_to_events,
 )
+from cardioliquid.scoring.stream import BeatStream, WindowStream, replay
 
 __all__ = [
     "BeatPredictions",
+    "BeatStream",
     "SeizureEvent",
     "WindowPredictions",
+    "WindowStream",
     "predict_beats",
     "predict_windows",
+    "replay",
     "score_recording",
     "windows_to_events",
 ]
