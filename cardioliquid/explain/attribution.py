@@ -26,6 +26,7 @@ attributions, so the shares of all neurons sum to 1.
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -138,6 +139,13 @@ def _gated_logits(
     return logits
 
 
+def _private_copy(model: nn.Module) -> nn.Module:
+    """A copy to patch when the model has no gate argument (a shared model stays untouched)."""
+    if supports_neuron_gate(model):
+        return model
+    return copy.deepcopy(model)
+
+
 def _n_neurons(model: nn.Module, x: torch.Tensor, features: torch.Tensor | None) -> int:
     with torch.no_grad():
         _, _, states = model.forward_stateful(x[:1], None if features is None else features[:1])
@@ -175,6 +183,7 @@ def attribute_neurons(
     """
     check_option("method", method, METHODS)
     x, features = _as_batch(x, features)
+    model = _private_copy(model)
     n_windows = x.shape[0]
     n = _n_neurons(model, x, features)
     ones = torch.ones(n_windows, n)
