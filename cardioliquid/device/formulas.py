@@ -110,3 +110,35 @@ def ltc_ops(module: nn.Module, batch: int, steps: int, timespans: bool) -> OpCou
         elementwise=int(elementwise),
         transcendental=int(transcendental),
     )
+
+
+_GATES = {nn.LSTM: (4, 5, 4), nn.GRU: (3, 3, 5), nn.RNN: (1, 1, 0)}
+
+
+def _recurrent_ops(module: nn.Module, batch: int, steps: int, timespans: bool) -> OpCount:
+    """``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``: per step, layer and direction,
+    ``gates·H·(I + H)`` MACs (input and hidden projections), with ``gates`` 4
+    (LSTM), 3 (GRU), 1 (RNN); 5, 3, 1 nonlinearities per unit.
+
+    PyTorch's ``FlopCounterMode`` counts the GRU and RNN (decomposed into
+    matmuls on CPU) but not the LSTM (a fused kernel without a FLOP formula).
+    """
+    gates, nonlin, elementwise_per_unit = _GATES[type(module)]
+    h, dirs = module.hidden_size, 2 if module.bidirectional else 1
+    macs = elementwise = 0
+    in_size = module.input_size
+    for _ in range(module.num_layers):
+        macs += dirs * gates * h * (in_size + h)
+        elementwise += dirs * (2 * gates * h + elementwise_per_unit * h)  # biases, cell update
+        in_size = h * dirs
+    bt = batch * steps
+    return OpCount(
+        macs=bt * macs,
+        effective_macs=bt * macs,
+        elementwise=bt * elementwise,
+        transcendental=bt * module.num_layers * dirs * nonlin * h,
+    )
+
+
+for _cls in _GATES:
+    register_formula(_cls)(_recurrent_ops)

@@ -152,9 +152,16 @@ def _liquid_core(net: nn.Module, run: Callable[[], Any]) -> tuple[LiquidRNN, int
 
 
 def _macs_dict(flop, ops) -> dict[str, Any]:
+    agree = flop.macs == ops.macs
     return {
+        "value": ops.macs,
         "flop_counter": flop.macs,
         "analytic": ops.macs,
+        "counters_agree": agree,
+        "note": "" if agree else (
+            "FlopCounterMode saw fewer MACs than the analytic count: it has no FLOP formula "
+            "for some kernels (e.g. the fused CPU LSTM); the analytic count is the value"
+        ),
         "effective": ops.effective_macs,
         "elementwise_ops": ops.elementwise,
         "transcendental_ops": ops.transcendental,
@@ -248,6 +255,8 @@ def _profile(
     if loaded is not None and loaded.path and Path(loaded.path).is_file():
         file_bytes = Path(loaded.path).stat().st_size
     macs = _macs_dict(count_macs_flop_counter(decide), count_ops_analytic(net, decide))
+    if callable(getattr(net, "complexity", None)):  # the model's own count, for comparison
+        macs["model_reported"] = net.complexity()
 
     core = _liquid_core(net, decide)
     macs_step = step_latency = None

@@ -28,8 +28,10 @@ class ProfileReport:
     bytes : dict
         ``file`` (the checkpoint on disk, if any), ``safetensors`` (serialised state).
     macs_per_decision : dict
-        ``flop_counter`` (FlopCounterMode), ``analytic``, ``effective``,
-        ``elementwise_ops``, ``transcendental_ops``, ``by_module``.
+        ``value`` (the analytic count), ``flop_counter`` (FlopCounterMode),
+        ``analytic``, ``counters_agree``, ``effective`` (only the synapses the
+        wiring has), ``elementwise_ops``, ``transcendental_ops``, ``by_op``,
+        ``by_module``, and ``model_reported`` (the model's ``complexity()``).
     macs_per_step : dict or None
         The same for one streaming step of the liquid core; None without one.
     latency_ms : dict
@@ -142,6 +144,8 @@ def format_table(d: dict[str, Any]) -> str:
         ("element-wise / exp-tanh ops/decision",
          f"{_fmt(macs['elementwise_ops'])} / {_fmt(macs['transcendental_ops'])}"),
     ]  # fmt: skip
+    if not macs.get("counters_agree", True):
+        rows.append(("  note", macs["note"]))
     if smacs:
         rows.append(
             (

@@ -191,7 +191,7 @@ _ELEMENTWISE = {
     "__isub__", "mul", "mul_", "__mul__", "__rmul__", "__imul__", "div", "div_",
     "__truediv__", "__rtruediv__", "__itruediv__", "neg", "__neg__", "relu", "relu_",
     "clamp", "clamp_", "abs", "maximum", "minimum", "where", "addcmul", "addcdiv",
-    "leaky_relu", "hardtanh", "lerp",
+    "leaky_relu", "hardtanh", "lerp", "batch_norm", "layer_norm", "group_norm",
 }  # fmt: skip
 _REDUCTIONS = {"sum", "mean", "cumsum"}
 
@@ -332,10 +332,15 @@ def _ensure_formulas() -> None:
     import cardioliquid.device.formulas  # noqa: F401
 
 
-def _sequence_shape(args: tuple, kwargs: dict) -> tuple[int, int, bool]:
+def _sequence_shape(module: nn.Module, args: tuple, kwargs: dict) -> tuple[int, int, bool]:
     """(batch, steps, time spans given) of an RNN-shaped call ``f(x, hx, timespans)``."""
-    x = args[0] if args else kwargs["x"]
-    batch, steps = (1, x.shape[0]) if x.ndim == 2 else (x.shape[0], x.shape[1])
+    x = args[0] if args else kwargs.get("x", kwargs.get("input"))
+    if x.ndim == 2:
+        batch, steps = 1, x.shape[0]
+    elif getattr(module, "batch_first", True):
+        batch, steps = x.shape[0], x.shape[1]
+    else:  # torch.nn RNNs default to (steps, batch, features)
+        steps, batch = x.shape[0], x.shape[1]
     ts = kwargs.get("timespans", args[2] if len(args) > 2 else None)
     return batch, steps, isinstance(ts, torch.Tensor)
 
@@ -351,7 +356,7 @@ def _module_stack(model: nn.Module, stack: list[str], counts: OpCount) -> Iterat
         formula = None if inside else formula_for(mod)
         if formula is not None:
             stack.append("<formula>" + name)  # mutes the function-level counter
-            c = formula(mod, *_sequence_shape(args, kwargs))
+            c = formula(mod, *_sequence_shape(mod, args, kwargs))
             counts.macs += c.macs
             counts.effective_macs += c.effective_macs
             counts.elementwise += c.elementwise

@@ -139,3 +139,41 @@ def test_streaming_step_counts_agree(tiny_model) -> None:
     flop = count_macs_flop_counter(lambda: rnn.step(x_t, hx))
     ops = count_ops_analytic(rnn, lambda: rnn(x_t.unsqueeze(1), hx))
     assert flop.macs == ops.macs > 0
+
+
+@pytest.mark.parametrize("name", ["liquid-cfc", "liquid-ltc", "gru"])
+def test_registered_classifiers_counters_agree(name: str) -> None:
+    from cardioliquid.models.registry import create_model
+
+    m = create_model(name, n_chans=2, n_outputs=3, n_times=64, sfreq=64.0, n_features=2,
+                     units=12).eval()  # fmt: skip
+    x, f = torch.randn(1, 2, 64), torch.randn(1, 2)
+    _, ops = _agree(m, lambda: m(x, f))
+    assert ops.by_module["head"] == m.head.weight.numel()
+
+
+def test_lstm_formula_where_the_flop_counter_is_blind() -> None:
+    lstm = nn.LSTM(3, 5, num_layers=2, batch_first=True)
+    x = torch.randn(2, 7, 3)
+    ops = count_ops_analytic(lstm, lambda: lstm(x))
+    per_step = 4 * 5 * (3 + 5) + 4 * 5 * (5 + 5)  # two layers, 4 gates each
+    assert ops.macs == ops.effective_macs == 2 * 7 * per_step
+    assert ops.transcendental == 2 * 7 * 2 * 5 * 5  # 3 sigmoid + 2 tanh per unit and layer
+    # The fused CPU LSTM has no FLOP formula in FlopCounterMode: it can only undercount.
+    assert count_macs_flop_counter(lambda: lstm(x)).macs <= ops.macs
+
+
+def test_lstm_classifier_matches_the_models_own_count() -> None:
+    from cardioliquid.models.registry import create_model
+
+    m = create_model("lstm", n_chans=1, n_outputs=5, n_times=126, sfreq=180.0, n_features=4)
+    m.eval()
+    ops = count_ops_analytic(m, lambda: m(torch.randn(1, 1, 126), torch.randn(1, 4)))
+    assert ops.macs == m.complexity()["macs"]
+
+
+def test_time_major_rnn_input_is_read_as_steps_first() -> None:
+    gru = nn.GRU(3, 4)  # (steps, batch, features)
+    x = torch.randn(6, 2, 3)
+    ops = count_ops_analytic(gru, lambda: gru(x))
+    assert ops.macs == count_macs_flop_counter(lambda: gru(x)).macs == 6 * 2 * 3 * 4 * (3 + 4)
