@@ -335,7 +335,7 @@ def make_ecg_model(carry_state: bool = False, seed: int = 0):
         n_times=prep.n_times,
         sfreq=prep.fs,
         n_features=n_beat_features(prep),
-        units=8,
+        units=16,
     )
     model = create_model("liquid-cfc", **kw).eval()
     meta = {"carry_state": carry_state, "version": "test"}
@@ -349,7 +349,7 @@ def make_eeg_model(carry_state: bool = False, seed: int = 0):
 
     torch.manual_seed(seed)
     prep = WindowPreprocessing(channels=list(EEG_CHANNELS))
-    kw = dict(n_chans=len(EEG_CHANNELS), n_outputs=2, n_times=prep.n_times, sfreq=prep.fs, units=8)
+    kw = dict(n_chans=len(EEG_CHANNELS), n_outputs=2, n_times=prep.n_times, sfreq=prep.fs, units=16)
     model = create_model("liquid-cfc", **kw).eval()
     meta = {"carry_state": carry_state, "version": "test"}
     return LoadedModel(model, prep, "liquid-cfc", kw, meta, "")
