@@ -40,3 +40,28 @@ def test_xqrs_on_mitdb_100_five_minutes(mitdb_dir):
     truth = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True) if is_beat(sym)])
     cmp = compare_annotations(truth, peaks, int(0.15 * 360))
     assert cmp.sensitivity > 0.99 and cmp.positive_predictivity > 0.99
+
+
+def test_fast_local_peaks_equal_wfdb_on_random_signals():
+    from wfdb.processing.peaks import find_local_peaks as wfdb_find_local_peaks
+
+    from cardioliquid.signal.rpeaks import find_local_peaks
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        radius = int(rng.integers(1, 25))
+        n = int(rng.integers(radius + 2, 400))
+        # integer-valued signals make plateaus and ties, the tricky case
+        x = rng.integers(0, 5, n).astype(float) if trial % 2 else rng.standard_normal(n)
+        np.testing.assert_array_equal(find_local_peaks(x, radius),
+                                      wfdb_find_local_peaks(x, radius))
+
+
+def test_xqrs_is_unchanged_by_the_fast_peak_search(ecg):
+    from wfdb import processing
+
+    sig = ecg.signal[0].astype(np.float64)
+    plain = processing.XQRS(sig=sig, fs=ecg.fs)
+    plain.detect(verbose=False)
+    ours = detect_r_peaks(sig, ecg.fs, refine_s=0)
+    np.testing.assert_array_equal(ours, np.unique(plain.qrs_inds))
