@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="task", required=True)
 
     a = sub.add_parser("arrhythmia", help="EC57 beat-by-beat evaluation on WFDB records",
-                       description=__doc__.splitlines()[0])
+                       description="EC57 beat-by-beat evaluation on WFDB records")
     a.add_argument("--data", required=True, type=Path, help="folder of WFDB records (mitdb)")
     a.add_argument("--records", default="DS2",
                    help="DS1, DS2 (de Chazal 2004) or a comma list such as 100,101")
