@@ -285,8 +285,10 @@ def _profile(
     # -- latency ---------------------------------------------------------------------------
     lat = time_calls(decide, repeats=repeats, warmup=warmup, sync=sync)
     xb, fb = _inputs(contract, batch, dev)
-    tput = throughput(_caller(net, xb, fb), batch, sync=sync)
     mem = peak_memory(decide, dev)
+    # Before the throughput runs, so the first batch's allocations are still visible.
+    mem_batch = peak_memory(_caller(net, xb, fb), dev)
+    tput = throughput(_caller(net, xb, fb), batch, sync=sync)
     decision_s, rt_how = _decision_seconds(loaded.preprocessing if loaded else None, contract, bpm)
     rtf = decision_s / (lat.p50 * 1e-3)
     realtime = {
@@ -337,7 +339,16 @@ def _profile(
         realtime_factor=rtf,
         realtime=realtime,
         peak_memory_mb=mem.peak_mb,
-        peak_memory={"method": mem.method, "increase_mb": mem.increase_mb},
+        peak_memory={
+            "method": mem.method,
+            "increase_mb": mem.increase_mb,
+            "batch": batch,
+            "batch_peak_mb": mem_batch.peak_mb,
+            "batch_increase_mb": mem_batch.increase_mb,
+            "weights_and_buffers_kb": sum(
+                t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()]
+            ) / 1024,
+        },
         energy_uj_per_decision={"value": headline.value_uj, "method": headline.method},
         power_mw={"value": power_src.power_mw, "method": power_src.method},
         energy_estimates=[e.to_dict() for e in figures],

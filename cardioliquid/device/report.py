@@ -173,7 +173,10 @@ def format_table(d: dict[str, Any]) -> str:
         ("throughput", f"{_fmt(tp['value'], digits=5)} decisions/s at batch {tp['batch']}"),
         ("real-time factor", f"{_fmt(d['realtime_factor'])}x ({d['realtime']['method']})"),
         ("peak memory", f"{_fmt(d['peak_memory_mb'])} MiB ({d['peak_memory']['method']}; "
-                        f"+{_fmt(d['peak_memory'].get('increase_mb'))} MiB for the run)"),
+                        f"+{_fmt(d['peak_memory'].get('increase_mb'))} MiB for one decision, "
+                        f"+{_fmt(d['peak_memory'].get('batch_increase_mb'))} MiB at batch "
+                        f"{d['peak_memory'].get('batch')})"),
+        ("weights + buffers", f"{_fmt(d['peak_memory'].get('weights_and_buffers_kb'))} KiB"),
         ("ENERGY/decision", f"{_fmt(d['energy_uj_per_decision']['value'])} µJ"),
         ("  method", d["energy_uj_per_decision"]["method"]),
         ("POWER", f"{_fmt(d['power_mw']['value'])} mW"),

@@ -49,6 +49,7 @@ def test_report_schema_and_labels(tiny_model, no_rapl: Path, tmp_path: Path) -> 
     assert lat["per_step"]["n"] == 5
     assert d["throughput_per_s"]["batch"] == 8 and d["throughput_per_s"]["value"] > 0
     assert d["realtime_factor"] > 0 and d["peak_memory_mb"] > 0
+    assert d["peak_memory"]["batch"] == 8 and d["peak_memory"]["weights_and_buffers_kb"] > 0
     assert d["device"]["torch"] == torch.__version__ and d["device"]["threads"] == 1
 
     # Every energy figure is labelled with how it was obtained.
