@@ -222,6 +222,9 @@ def _chbmit_files(records: list[str], sums: dict[str, str]) -> list[str]:
 def _list_files(db: Database, source: _Source, records: list[str] | None, sums: dict[str, str],
                 tmp_dir: Path) -> list[str]:
     if db.kind == "files":
+        if not records and hasattr(source, "root"):  # a directory mirror can be listed
+            return sorted(p.relative_to(source.root).as_posix() for p in source.root.rglob("*")
+                          if p.is_file() and not p.name.startswith("."))
         if not records:
             raise CardioLiquidError(f"{db.name}: pass --records with the files to pull "
                                     f"(paths relative to {db.name}/), or pull the demo set")

@@ -143,8 +143,8 @@ def _beat_labels(aami: np.ndarray, classes: list[str]) -> np.ndarray:
     return np.array([lookup.get(str(a), -1) for a in aami], dtype=np.int64)
 
 
-def prepare_lead(rec: Recording, prep: BeatPreprocessing, check_quality: bool = True
-                 ) -> tuple[str, np.ndarray]:
+def prepare_lead(rec: Recording, prep: BeatPreprocessing, check_quality: bool = True,
+                 max_flat_s: float = 2.0) -> tuple[str, np.ndarray]:
     """The preferred lead of ``rec`` resampled, band-passed and normalised as ``prep`` says.
 
     Returns
@@ -161,7 +161,7 @@ def prepare_lead(rec: Recording, prep: BeatPreprocessing, check_quality: bool = 
     lead = select_lead(rec, prep.lead_preference)
     check_band(rec.fs, prep.bandpass, where)
     if check_quality:
-        check_usable(rec, [lead])
+        check_usable(rec, [lead], max_flat_s=max_flat_s)
     x = rec.signal[rec.channel_names.index(lead)]
     x = resample_signal(x, rec.fs, prep.fs)
     x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order)
@@ -174,6 +174,7 @@ def beat_windows(
     beat_samples: np.ndarray | None = None,
     detector: str = "xqrs",
     check_quality: bool = True,
+    max_flat_s: float = 2.0,
 ) -> BeatWindows:
     """Cut one window per heartbeat of an ECG recording, with RR features.
 
@@ -190,6 +191,8 @@ def beat_windows(
         The kept detector for unannotated recordings.
     check_quality : bool
         Refuse NaN or flat (lead-off) segments in the chosen lead.
+    max_flat_s : float
+        Longest flat stretch (s) accepted when ``check_quality``.
 
     Returns
     -------
@@ -200,7 +203,7 @@ def beat_windows(
     RecordingError
         No usable lead, a rate too low for the band-pass, NaN or flat segments.
     """
-    lead, x = prepare_lead(rec, prep, check_quality)
+    lead, x = prepare_lead(rec, prep, check_quality, max_flat_s)
     detected = False
     if beat_samples is not None:
         samples = np.asarray(beat_samples, dtype=np.int64)
@@ -247,14 +250,16 @@ def _to_microvolts(rec: Recording) -> np.ndarray:
     return rec.signal * np.float32(factor)
 
 
-def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool = True
-                ) -> EEGWindows:
+def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool = True,
+                max_flat_s: float = 2.0) -> EEGWindows:
     """Cut sliding windows from an EEG recording, labelled by seizure overlap.
 
     Channels: ``prep.channels`` picked by name when present, else derived as
     bipolar pairs (:func:`~cardioliquid.signal.montage.to_bipolar`); all
     channels when ``prep.channels`` is empty. Then resample to ``prep.fs``,
     band-pass, optional notch, and normalise per ``prep.normalization``.
+    With ``check_quality`` the channels used must hold no NaN and no flat
+    stretch longer than ``max_flat_s`` seconds.
 
     Raises
     ------
@@ -266,7 +271,7 @@ def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool =
     sub = _eeg_channels(rec, prep)
     check_band(rec.fs, prep.bandpass, where)
     if check_quality:
-        check_usable(sub)
+        check_usable(sub, max_flat_s=max_flat_s)
     x = resample_signal(_to_microvolts(sub), rec.fs, prep.fs, axis=1)
     x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order, axis=1)
     if prep.notch:
