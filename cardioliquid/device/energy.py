@@ -223,6 +223,13 @@ class NvmlMeter:
         """Instantaneous board power (mW)."""
         return float(self._nv.nvmlDeviceGetPowerUsage(self.handle))
 
+    def power_limit_mw(self) -> float | None:
+        """The enforced board power limit (mW), None when not readable."""
+        try:
+            return float(self._nv.nvmlDeviceGetEnforcedPowerLimit(self.handle))
+        except Exception:  # not supported on every board
+            return None
+
     def close(self) -> None:
         """Release NVML."""
         if self._nv is not None and self.handle is not None:
@@ -314,7 +321,11 @@ def horowitz_energy(macs: float, precision: str = "fp32", other_ops: float = 0.0
 
 
 def rated_power_energy(
-    latency_s: float, watts_per_core: float, cores: int, cpu_name: str = "this CPU"
+    latency_s: float,
+    watts_per_core: float,
+    cores: int,
+    cpu_name: str = "this CPU",
+    unit: str = "core",
 ) -> EnergyFigure:
     """Energy from an assumed rated power over a measured compute time.
 
@@ -323,15 +334,19 @@ def rated_power_energy(
     latency_s : float
         Measured time per decision.
     watts_per_core : float
-        Assumed power per busy core (e.g. TDP / cores); a stated assumption.
+        Assumed power per busy unit (e.g. TDP / cores); a stated assumption.
     cores : int
-        Cores busy during the computation (the torch thread count).
+        Units busy during the computation (the torch thread count).
+    cpu_name : str
+        What the figure is about.
+    unit : str
+        ``"core"`` (CPU) or ``"GPU"`` (a board power limit).
     """
     power_w = watts_per_core * cores
     return EnergyFigure(
         value_uj=power_w * latency_s * 1e6,
         method=(
-            f"estimated: assumed rated power {watts_per_core:g} W/core x {cores} core(s) "
+            f"estimated: assumed rated power {watts_per_core:g} W/{unit} x {cores} {unit}(s) "
             f"x measured p50 latency {latency_s * 1e3:.4g} ms (assumption, not a measurement; "
             "includes framework overhead)"
         ),

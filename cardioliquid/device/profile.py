@@ -311,8 +311,14 @@ def _profile(
     measured = [e for e in figures if e.kind == "measured"]
     horowitz = next(e for e in figures if "fp32" in e.target and e.kind == "estimated")
     headline = measured[0] if measured else horowitz
-    rated = next(e for e in figures if e.method.startswith("estimated: assumed rated power"))
-    power_src = measured[0] if measured and measured[0].power_mw is not None else rated
+    rated = [e for e in figures if e.method.startswith("estimated: assumed rated power")]
+    power_src = measured[0] if measured and measured[0].power_mw is not None else None
+    power_src = power_src or (rated[0] if rated else None)
+    power = (
+        {"value": power_src.power_mw, "method": power_src.method}
+        if power_src is not None
+        else {"value": None, "method": "not available: no counter and no rated power"}
+    )
 
     info = device_info(dev)
     task = loaded.task if loaded else None
@@ -350,7 +356,7 @@ def _profile(
             ) / 1024,
         },
         energy_uj_per_decision={"value": headline.value_uj, "method": headline.method},
-        power_mw={"value": power_src.power_mw, "method": power_src.method},
+        power_mw=power,
         energy_estimates=[e.to_dict() for e in figures],
         unavailable=unavailable,
         targets=_targets(task, macs, figures),
@@ -364,6 +370,7 @@ def _energy_figures(
 ) -> tuple[list[EnergyFigure], list[str]]:  # fmt: skip
     figures: list[EnergyFigure] = []
     unavailable: list[str] = []
+    gpu_limit_mw: float | None = None
     block = 20
 
     def run_block() -> int:
@@ -387,6 +394,7 @@ def _energy_figures(
         try:
             if nv.available:
                 figures.append(measure_energy(run_block, nv, energy_seconds))
+                gpu_limit_mw = nv.power_limit_mw()
             else:
                 unavailable.append(f"NVML: {nv.reason}")
         finally:
@@ -397,10 +405,13 @@ def _energy_figures(
     if dev.type == "cpu":
         cores = torch.get_num_threads()
         figures.append(rated_power_energy(p50_s, watts_per_core, cores, _cpu_name()))
+    elif gpu_limit_mw:
+        # A GPU's board power is not per core: its enforced power limit bounds it from above.
+        figures.append(rated_power_energy(
+            p50_s, gpu_limit_mw * 1e-3, 1, f"{nv.name} (NVML enforced power limit)", unit="GPU"
+        ))  # fmt: skip
     else:
-        # A GPU's board power is not per core; use its NVML limit if known, else none.
-        figures.append(rated_power_energy(p50_s, watts_per_core, torch.get_num_threads(),
-                                          "host CPU (GPU rated power not assumed)"))  # fmt: skip
+        unavailable.append("GPU rated power: NVML power limit not readable; no estimate made")
     for mcu in mcus:
         for precision in ("fp32", "int8"):
             figures.append(

@@ -93,6 +93,7 @@ def make_pynvml(energy_mj: list[int], power_mw: int = 70_000, fail: bool = False
         nvmlDeviceGetName=lambda h: b"NVIDIA H100 80GB HBM3",
         nvmlDeviceGetTotalEnergyConsumption=energy,
         nvmlDeviceGetPowerUsage=lambda h: power_mw,
+        nvmlDeviceGetEnforcedPowerLimit=lambda h: 700_000,
         calls=calls,
     )
 

@@ -126,3 +126,37 @@ def test_arrhythmia_model_targets_use_stated_heart_rate(tiny_model, no_rapl: Pat
     macs_target = next(t for t in d["targets"] if "100k MACs" in t["name"])
     assert macs_target["value"] == d["macs_per_decision"]["analytic"]
     assert macs_target["met"] == (macs_target["value"] < 100_000)
+
+
+def test_gpu_energy_branch_with_stub_nvml(fake_pynvml) -> None:
+    # No GPU here: drive the CUDA branch of the energy step directly with a stub NVML.
+    from cardioliquid.device.energy import DEFAULT_MCUS
+    from cardioliquid.device.profile import _energy_figures
+
+    nv = fake_pynvml([0, 10_000, 10_400])  # probe, before, after: 400 mJ for one block
+    macs = {"effective": 10_000, "elementwise_ops": 100, "transcendental_ops": 10}
+    figures, unavailable = _energy_figures(
+        None, lambda: None, torch.device("cuda", 0), lambda: None, macs, 1e-4, 4.0,
+        DEFAULT_MCUS, "/nonexistent", nv, 0.0,
+    )  # fmt: skip
+    assert unavailable == []
+    measured = figures[0]
+    assert measured.kind == "measured" and measured.method.startswith("measured: NVML")
+    assert measured.value_uj == pytest.approx(400 * 1e3 / 20)  # one block of 20 decisions
+    rated = next(f for f in figures if "W/GPU" in f.method)
+    assert rated.value_uj == pytest.approx(700.0 * 1e-4 * 1e6)
+    assert nv.calls["shutdown"] == 1
+
+
+def test_gpu_energy_branch_without_nvml(fake_pynvml) -> None:
+    from cardioliquid.device.energy import DEFAULT_MCUS
+    from cardioliquid.device.profile import _energy_figures
+
+    macs = {"effective": 10_000, "elementwise_ops": 100, "transcendental_ops": 10}
+    figures, unavailable = _energy_figures(
+        None, lambda: None, torch.device("cuda", 0), lambda: None, macs, 1e-4, 4.0,
+        DEFAULT_MCUS, "/nonexistent", fake_pynvml([0], fail=True), 0.0,
+    )  # fmt: skip
+    assert any(u.startswith("NVML: NVML not readable") for u in unavailable)
+    assert all(f.kind != "measured" for f in figures)
+    assert not any("W/GPU" in f.method for f in figures)  # no invented GPU power
