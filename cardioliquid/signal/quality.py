@@ -111,21 +111,30 @@ def assess_quality(rec: Recording, channels: Sequence[str] | None = None,
 
 
 def check_usable(rec: Recording, channels: Sequence[str] | None = None,
-                 max_flat_s: float = 2.0) -> Recording:
-    """Raise :class:`RecordingError` if ``channels`` hold NaN or a flat stretch > ``max_flat_s``.
+                 max_flat_s: float = 2.0, max_flat_fraction: float = 0.0) -> Recording:
+    """Raise :class:`RecordingError` if ``channels`` are unusable.
 
-    Returns ``rec`` unchanged otherwise. Clipping is reported by
-    :func:`assess_quality` but not refused.
+    Unusable means any NaN sample, or a flat stretch longer than ``max_flat_s``
+    in more than ``max_flat_fraction`` of the channels (0: in any channel, the
+    rule for a single ECG lead; multichannel EEG tolerates a few dead
+    electrodes, as CHB-MIT has). Returns ``rec`` unchanged otherwise.
+    Clipping is reported by :func:`assess_quality` but not refused.
     """
-    report = assess_quality(rec, channels, min_flat_s=max_flat_s)
-    bad = [b for b in report.segments if b.kind in ("nan", "flat")]
+    names = list(channels) if channels is not None else rec.channel_names
+    report = assess_quality(rec, names, min_flat_s=max_flat_s)
+    nan = [b for b in report.segments if b.kind == "nan"]
+    flat = [b for b in report.segments if b.kind == "flat"]
+    flat_channels = sorted({b.channel for b in flat})
+    too_flat = len(flat_channels) > max_flat_fraction * len(names)
+    bad = sorted(nan + (flat if too_flat else []), key=lambda b: (b.start_s, b.channel))
     if bad:
         first = bad[0]
         kinds = sorted({b.kind for b in bad})
         raise RecordingError(
             rec.source or rec.record_id,
             f"{' and '.join('NaN' if k == 'nan' else k for k in kinds)} segment(s): expected "
-            f"a finite, varying signal, got {len(bad)} bad segment(s); the first is "
+            f"a finite, varying signal, got {len(bad)} bad segment(s) in "
+            f"{len({b.channel for b in bad})} of {len(names)} channel(s); the first is "
             f"{first.kind} in {first.channel} from {first.start_s:.2f} s to {first.end_s:.2f} s",
         )
     return rec

@@ -251,15 +251,16 @@ def _to_microvolts(rec: Recording) -> np.ndarray:
 
 
 def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool = True,
-                max_flat_s: float = 2.0) -> EEGWindows:
+                max_flat_s: float = 2.0, max_flat_fraction: float = 0.5) -> EEGWindows:
     """Cut sliding windows from an EEG recording, labelled by seizure overlap.
 
     Channels: ``prep.channels`` picked by name when present, else derived as
     bipolar pairs (:func:`~cardioliquid.signal.montage.to_bipolar`); all
     channels when ``prep.channels`` is empty. Then resample to ``prep.fs``,
     band-pass, optional notch, and normalise per ``prep.normalization``.
-    With ``check_quality`` the channels used must hold no NaN and no flat
-    stretch longer than ``max_flat_s`` seconds.
+    With ``check_quality`` the channels used must hold no NaN, and at most
+    ``max_flat_fraction`` of them a flat stretch longer than ``max_flat_s`` s
+    (a single channel: none).
 
     Raises
     ------
@@ -271,7 +272,7 @@ def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool =
     sub = _eeg_channels(rec, prep)
     check_band(rec.fs, prep.bandpass, where)
     if check_quality:
-        check_usable(sub, max_flat_s=max_flat_s)
+        check_usable(sub, max_flat_s=max_flat_s, max_flat_fraction=max_flat_fraction)
     x = resample_signal(_to_microvolts(sub), rec.fs, prep.fs, axis=1)
     x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order, axis=1)
     if prep.notch:

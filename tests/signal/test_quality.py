@@ -37,3 +37,12 @@ def test_check_usable_refuses_nan(ecg):
     ecg.signal[0, 100] = np.nan
     with pytest.raises(RecordingError, match="NaN segment"):
         check_usable(ecg, ["MLII"])
+
+
+def test_multichannel_eeg_tolerates_a_dead_electrode(eeg_maker):
+    rec = eeg_maker(["FP2-F4", "F4-C4", "C4-P4", "P4-O2"], duration_s=20)
+    rec.signal[0, 256 * 3: 256 * 9] = 0.2  # 6 s lead-off in one of four channels
+    check_usable(rec, max_flat_fraction=0.5)
+    rec.signal[1:3, 256 * 3: 256 * 9] = 0.2  # now three of four
+    with pytest.raises(RecordingError, match=r"in 3 of 4 channel\(s\)"):
+        check_usable(rec, max_flat_fraction=0.5)

@@ -128,3 +128,19 @@ def test_mitdb_windows_for_swapped_and_v5_records(mitdb_dir):
         w = beat_windows(rec, PREP)
         assert w.lead == lead and len(w) == len(rec.beats)
         assert np.isfinite(w.x).all() and np.isfinite(w.features).all()
+
+
+@pytest.mark.realdata
+def test_chbmit_excerpts_window_into_the_18_channel_montage(shared_data):
+    from cardioliquid.io import load_eeg
+
+    prep = WindowPreprocessing(channels=list(CHBMIT_BIPOLAR))
+    for path in sorted((shared_data / "eeg" / "chbmit_edf").glob("*.edf")):
+        w = eeg_windows(load_eeg(path), prep)  # chb03_35 has a dead FP2 for 6 s: tolerated
+        assert w.x.shape[1:] == (18, prep.n_times) and np.isfinite(w.x).all()
+        if path.stem.endswith("_ictal"):
+            assert w.labels.all()
+        elif path.stem.endswith(("_preictal", "_postictal")):
+            assert not w.labels.any()
+        else:  # onset files: 10 s background, then seizure to the end
+            assert not w.labels[w.start_s + 2 <= 9].any() and w.labels[w.start_s >= 10].all()
