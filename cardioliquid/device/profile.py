@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 from collections.abc import Callable
@@ -233,7 +234,8 @@ def profile_model(
     loaded = resolved if isinstance(resolved, LoadedModel) else None
     net = loaded.model if loaded else resolved
     contract = _contract(net)
-    net = net.to(dev).eval()
+    # A private copy: the caller's (possibly shared, cached) model keeps its device and mode.
+    net = copy.deepcopy(net).to(dev).eval()
     sync = synchronizer(dev)
     with _threads(threads if dev.type == "cpu" else None):
         return _profile(

@@ -160,3 +160,12 @@ def test_gpu_energy_branch_without_nvml(fake_pynvml) -> None:
     assert any(u.startswith("NVML: NVML not readable") for u in unavailable)
     assert all(f.kind != "measured" for f in figures)
     assert not any("W/GPU" in f.method for f in figures)  # no invented GPU power
+
+
+def test_callers_model_is_left_untouched(tiny_model, no_rapl: Path) -> None:
+    tiny_model.train()
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    profile_model(tiny_model, powercap_root=no_rapl, **FAST)
+    assert tiny_model.training
+    after = tiny_model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
