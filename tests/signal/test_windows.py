@@ -123,10 +123,12 @@ def test_eeg_too_short(eeg_maker):
 def test_mitdb_windows_for_swapped_and_v5_records(mitdb_dir):
     from cardioliquid.io import load_ecg
 
-    for name, lead in (("114", "MLII"), ("104", "V5")):
+    for name, lead in (("114", "MLII"), ("104", "V5"), ("208", "MLII")):
         rec = load_ecg(mitdb_dir / name)
         w = beat_windows(rec, PREP)
         assert w.lead == lead and len(w) == len(rec.beats)
+        counts = np.bincount(w.labels, minlength=5)
+        assert dict(zip(PREP.classes, counts.tolist(), strict=True)) == rec.beats.counts()
         assert np.isfinite(w.x).all() and np.isfinite(w.features).all()
 
 
