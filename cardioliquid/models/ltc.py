@@ -25,7 +25,6 @@ Hasani et al., "Liquid time-constant networks", AAAI 35(9), 7657–7666 (2021).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -134,8 +133,9 @@ class LTC(LiquidRNN):
         for name, shape in shapes.items():
             lo, hi = _INIT[name]
             self.register_parameter(name, nn.Parameter(torch.rand(*shape) * (hi - lo) + lo))
-        adj = torch.from_numpy(wiring.adjacency.astype(np.float32))
-        sadj = torch.from_numpy(wiring.sensory_adjacency.astype(np.float32))
+        dtype = torch.get_default_dtype()
+        adj = torch.from_numpy(wiring.adjacency).to(dtype)
+        sadj = torch.from_numpy(wiring.sensory_adjacency).to(dtype)
         self.erev = nn.Parameter(adj.clone())
         self.sensory_erev = nn.Parameter(sadj.clone())
         self.input_w = nn.Parameter(torch.ones(i_dim))
@@ -212,11 +212,16 @@ class LTC(LiquidRNN):
         cm_t = cm / (elapsed / self.ode_unfolds)
         if not isinstance(cm_t, Tensor) or cm_t.ndim == 1:
             cm_t = cm_t.reshape(1, 1, n)
-        # Few sensory synapses: index_add beats a (mostly zero) scatter matmul here.
-        dst = self._sensory_dst
         base = (gleak * self.vleak).expand(steps * batch, n)
-        num_c = torch.index_add(base, 1, dst, s_act * s_num).reshape(steps, batch, n)
-        den_c = torch.index_add(torch.zeros_like(base), 1, dst, s_act * s_den)
+        if use_python_loop():  # exporters: plain matmuls (ONNX lacks index_add)
+            onehot = self._sensory_dst_onehot.to(x.dtype)
+            num_c = torch.addmm(base, s_act * s_num, onehot)
+            den_c = (s_act * s_den) @ onehot
+        else:  # few sensory synapses: index_add beats a (mostly zero) scatter matmul
+            dst = self._sensory_dst
+            num_c = torch.index_add(base, 1, dst, s_act * s_num)
+            den_c = torch.index_add(torch.zeros_like(base), 1, dst, s_act * s_den)
+        num_c = num_c.reshape(steps, batch, n)
         den_c = den_c.reshape(steps, batch, n) + (cm_t + gleak + self.epsilon)
         scan = _ltc_scan if use_python_loop() else _ltc_scan_script
         return scan(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num, r_den,

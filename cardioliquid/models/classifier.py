@@ -1,0 +1,334 @@
+"""Window classifiers: a strided conv front end, a liquid (or LSTM/GRU) layer, a head.
+
+::
+
+    x (B, n_chans, n_times) ─ [Conv1d(stride) + BatchNorm + ReLU] × k ─► (B, T', C)
+        ─► CfC / LTC over an NCP wiring (T' steps) ─► motor neurons at the last step
+        ─► concat [BatchNorm(features)] ─► Linear ─► logits (B, n_outputs)
+
+The front end shortens the sequence (126 samples → 32 steps for a beat at
+180 Hz) so the liquid layer runs few steps. Extra per-window features (RR
+intervals of a beat) join at the head rather than entering every step: they
+are one number per window, not a time series, so feeding them to each step
+would spend sensory synapses and MACs at every step and mix rhythm into the
+morphology states the app displays; at the head they cost
+``n_features × n_outputs`` weights.
+
+Registered builders (see :func:`~cardioliquid.models.registry.create_model`):
+``liquid-cfc``, ``liquid-ltc``, and the baselines ``lstm`` and ``gru``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from cardioliquid._check import check_option
+from cardioliquid.models.cfc import CfC
+from cardioliquid.models.contract import SignalContract
+from cardioliquid.models.ltc import LTC
+from cardioliquid.models.registry import register_model
+from cardioliquid.models.wiring import Wiring, auto_ncp
+
+
+def _front_end(n_chans: int, channels: list[int], kernels: list[int], strides: list[int]):
+    if not len(channels) == len(kernels) == len(strides) >= 1:
+        raise ValueError(
+            "expected conv_channels, kernel_sizes and strides of the same length >= 1, got "
+            f"{len(channels)}, {len(kernels)}, {len(strides)}"
+        )
+    layers: list[nn.Module] = []
+    c_in = n_chans
+    for c, k, s in zip(channels, kernels, strides, strict=True):
+        layers += [nn.Conv1d(c_in, c, k, stride=s, padding=k // 2, bias=False),
+                   nn.BatchNorm1d(c), nn.ReLU()]
+        c_in = c
+    return nn.Sequential(*layers)
+
+
+class _WindowClassifier(nn.Module):
+    """Front end + sequence layer + head; subclasses provide ``_sequence``."""
+
+    wiring: Wiring | None = None
+
+    def __init__(
+        self,
+        n_chans: int,
+        n_outputs: int,
+        n_times: int,
+        sfreq: float,
+        n_features: int,
+        conv_channels: list[int],
+        kernel_sizes: list[int],
+        strides: list[int],
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.contract = SignalContract(int(n_chans), float(sfreq), int(n_times),
+                                       int(n_outputs), int(n_features))
+        self.front = _front_end(int(n_chans), list(conv_channels), list(kernel_sizes),
+                                list(strides))
+        with torch.no_grad():
+            self.n_steps = int(self.front(torch.zeros(1, n_chans, n_times)).shape[-1])
+        self.feature_norm = nn.BatchNorm1d(n_features) if n_features else None
+        self.dropout = nn.Dropout(dropout)
+
+    def _make_head(self, n_in: int) -> None:
+        self.head = nn.Linear(n_in + self.contract.n_features, self.contract.n_outputs)
+
+    def _sequence(self, z: Tensor, hx: Any) -> tuple[Tensor, Any, Tensor]:
+        """(B, T', C) -> (last output (B, O), final hx, states (B, T', N))."""
+        raise NotImplementedError
+
+    def _logits(self, last: Tensor, features: Tensor | None) -> Tensor:
+        last = self.dropout(last)
+        if self.feature_norm is not None:
+            last = torch.cat([last, self.feature_norm(features.to(last.dtype))], dim=-1)
+        return self.head(last)
+
+    def forward(self, x: Tensor, features: Tensor | None = None) -> Tensor:
+        """Class logits.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, n_chans, n_times)
+            Windows, as described by :attr:`contract`.
+        features : Tensor, shape (batch, n_features), optional
+            Extra per-window features (required when ``n_features > 0``).
+
+        Returns
+        -------
+        Tensor, shape (batch, n_outputs)
+
+        Raises
+        ------
+        ContractError
+            ``x`` or ``features`` do not fit :attr:`contract`.
+        """
+        return self.forward_stateful(x, features)[0]
+
+    def forward_stateful(
+        self, x: Tensor, features: Tensor | None = None, hx: Any = None
+    ) -> tuple[Tensor, Any, Tensor]:
+        """Logits, the final recurrent state and every neuron's state trajectory.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, n_chans, n_times)
+        features : Tensor, shape (batch, n_features), optional
+        hx : Tensor, optional
+            State carried from the previous window (zeros if omitted).
+
+        Returns
+        -------
+        logits : Tensor, shape (batch, n_outputs)
+        hx : Tensor
+            Final state; pass it back to carry it to the next window.
+        states : Tensor, shape (batch, T', n_neurons)
+            State of every neuron after every front-end step; for liquid
+            models ``states[..., i]`` is neuron ``i`` of :attr:`wiring`.
+        """
+        self.contract.check(x, features)
+        z = self.front(x).transpose(1, 2)  # (B, T', C)
+        last, hx, states = self._sequence(z, hx)
+        return self._logits(last, features), hx, states
+
+    def complexity(self) -> dict[str, int]:
+        """Parameters and multiply-accumulates per window (one decision).
+
+        MACs count the conv layers, every step of the recurrent layer (only
+        the synapses that exist for wired cells) and the head.
+
+        Returns
+        -------
+        dict
+            ``{"params", "nonzero_params", "macs"}``.
+        """
+        macs, t = 0, self.contract.n_times
+        for m in self.front:
+            if isinstance(m, nn.Conv1d):
+                t = (t + 2 * m.padding[0] - m.kernel_size[0]) // m.stride[0] + 1
+                macs += t * m.out_channels * m.in_channels * m.kernel_size[0]
+        macs += self.n_steps * self._step_macs() + self.head.weight.numel()
+        params = sum(p.numel() for p in self.parameters())
+        nonzero = sum(int(torch.count_nonzero(p)) for p in self.parameters())
+        return {"params": params, "nonzero_params": nonzero, "macs": int(macs)}
+
+    def _step_macs(self) -> int:
+        raise NotImplementedError
+
+
+class LiquidClassifier(_WindowClassifier):
+    """Conv front end → CfC or LTC over an NCP wiring → linear head.
+
+    Parameters
+    ----------
+    n_chans, n_outputs, n_times : int
+        Input channels, classes, samples per window.
+    sfreq : float
+        Sampling rate the model is built for (part of the contract).
+    n_features : int
+        Extra per-window features joined at the head (0 for none).
+    cell : {"cfc", "ltc"}
+        The liquid cell.
+    units : int
+        Neurons of the AutoNCP wiring.
+    motor_neurons : int
+        Motor (output) neurons read by the head; ``< units - 2``.
+    sparsity : float
+        AutoNCP sparsity in [0.1, 1].
+    seed : int
+        Wiring seed.
+    conv_channels, kernel_sizes, strides : list of int
+        Front-end conv layers.
+    mode : str
+        CfC mode ("default", "no_gate", "pure").
+    ode_unfolds : int
+        LTC solver unfolds per step.
+    dropout : float
+        Dropout before the head.
+
+    Attributes
+    ----------
+    contract : SignalContract
+    wiring : Wiring
+        Roles, adjacency and polarity of the liquid layer's neurons.
+    rnn : CfC or LTC
+        The liquid layer (streaming: ``rnn.step``).
+
+    Examples
+    --------
+    >>> from cardioliquid.models import create_model
+    >>> m = create_model("liquid-cfc", n_chans=1, n_outputs=5, n_times=126, sfreq=180.0,
+    ...                  n_features=4)
+    >>> logits, hx, states = m.forward_stateful(torch.randn(2, 1, 126), torch.randn(2, 4))
+    >>> logits.shape, states.shape
+    (torch.Size([2, 5]), torch.Size([2, 32, 20]))
+    """
+
+    def __init__(
+        self,
+        n_chans: int,
+        n_outputs: int,
+        n_times: int,
+        sfreq: float,
+        n_features: int = 0,
+        cell: str = "cfc",
+        units: int = 20,
+        motor_neurons: int = 6,
+        sparsity: float = 0.5,
+        seed: int = 22222,
+        conv_channels: list[int] = (8, 8),
+        kernel_sizes: list[int] = (7, 5),
+        strides: list[int] = (2, 2),
+        mode: str = "default",
+        ode_unfolds: int = 6,
+        dropout: float = 0.0,
+    ) -> None:
+        check_option("cell", cell, ("cfc", "ltc"))
+        super().__init__(n_chans, n_outputs, n_times, sfreq, n_features, conv_channels,
+                         kernel_sizes, strides, dropout)
+        wiring = auto_ncp(units, motor_neurons, sparsity, seed)
+        c = list(conv_channels)[-1]
+        if cell == "cfc":
+            self.rnn = CfC(c, wiring, mode=mode, return_sequences=False)
+        else:
+            self.rnn = LTC(c, wiring, ode_unfolds=ode_unfolds, return_sequences=False)
+        self.wiring = self.rnn.wiring
+        self._make_head(self.rnn.output_size)
+
+    def _sequence(self, z: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        return self.rnn(z, hx, return_states=True)
+
+    def _step_macs(self) -> int:
+        rnn = self.rnn
+        if isinstance(rnn, CfC):
+            return int((rnn.input_mask != 0).sum() + (rnn.recurrent_mask != 0).sum())
+        # LTC: per unfold ~2 MACs per synapse (sigma·v, a·erev/a), sensory once per step.
+        n_syn, n_sens = int(rnn.sparsity_mask.sum()), int(rnn.sensory_sparsity_mask.sum())
+        return rnn.ode_unfolds * (3 * n_syn + 2 * rnn.state_size) + 3 * n_sens
+
+
+class RecurrentClassifier(_WindowClassifier):
+    """Baseline: the same front end and head around ``nn.LSTM`` or ``nn.GRU``.
+
+    ``hx`` is one tensor (B, hidden) for the GRU and (B, 2·hidden), ``[h, c]``,
+    for the LSTM; ``states`` is the hidden trajectory (B, T', hidden).
+    """
+
+    def __init__(
+        self,
+        n_chans: int,
+        n_outputs: int,
+        n_times: int,
+        sfreq: float,
+        n_features: int = 0,
+        cell: str = "lstm",
+        units: int = 20,
+        conv_channels: list[int] = (8, 8),
+        kernel_sizes: list[int] = (7, 5),
+        strides: list[int] = (2, 2),
+        dropout: float = 0.0,
+    ) -> None:
+        check_option("cell", cell, ("lstm", "gru"))
+        super().__init__(n_chans, n_outputs, n_times, sfreq, n_features, conv_channels,
+                         kernel_sizes, strides, dropout)
+        rnn_cls = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn_cls(list(conv_channels)[-1], units, batch_first=True)
+        self.units = int(units)
+        self._make_head(self.units)
+
+    def _sequence(self, z: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        lstm = isinstance(self.rnn, nn.LSTM)
+        state = None
+        if hx is not None:
+            state = tuple(t.unsqueeze(0).contiguous() for t in hx.chunk(2, -1)) if lstm \
+                else hx.unsqueeze(0)
+        states, new = self.rnn(z, state)
+        hx = torch.cat([new[0][0], new[1][0]], -1) if lstm else new[0]
+        return states[:, -1], hx, states
+
+    def _step_macs(self) -> int:
+        return sum(p.numel() for n, p in self.rnn.named_parameters() if "weight" in n)
+
+
+def _json_lists(kwargs: dict[str, Any]) -> dict[str, Any]:
+    for key in ("conv_channels", "kernel_sizes", "strides"):
+        if key in kwargs:
+            kwargs[key] = [int(v) for v in kwargs[key]]
+    return kwargs
+
+
+@register_model("liquid-cfc")
+def liquid_cfc(n_chans: int, n_outputs: int, n_times: int, sfreq: float, n_features: int = 0,
+               **kwargs: Any) -> LiquidClassifier:
+    """CfC classifier; keyword arguments as :class:`LiquidClassifier`."""
+    return LiquidClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="cfc",
+                            **_json_lists(kwargs))
+
+
+@register_model("liquid-ltc")
+def liquid_ltc(n_chans: int, n_outputs: int, n_times: int, sfreq: float, n_features: int = 0,
+               **kwargs: Any) -> LiquidClassifier:
+    """LTC classifier; keyword arguments as :class:`LiquidClassifier`."""
+    return LiquidClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="ltc",
+                            **_json_lists(kwargs))
+
+
+@register_model("lstm")
+def lstm(n_chans: int, n_outputs: int, n_times: int, sfreq: float, n_features: int = 0,
+         **kwargs: Any) -> RecurrentClassifier:
+    """LSTM baseline; keyword arguments as :class:`RecurrentClassifier`."""
+    return RecurrentClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="lstm",
+                               **_json_lists(kwargs))
+
+
+@register_model("gru")
+def gru(n_chans: int, n_outputs: int, n_times: int, sfreq: float, n_features: int = 0,
+        **kwargs: Any) -> RecurrentClassifier:
+    """GRU baseline; keyword arguments as :class:`RecurrentClassifier`."""
+    return RecurrentClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="gru",
+                               **_json_lists(kwargs))

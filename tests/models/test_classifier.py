@@ -1,0 +1,90 @@
+"""Registered classifiers: contract, stateful forward, budgets, checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from cardioliquid.errors import ContractError
+from cardioliquid.models import create_model, list_models
+from cardioliquid.models.checkpoint import load_model, save_model
+from cardioliquid.models.classifier import LiquidClassifier
+from cardioliquid.signal.config import BeatPreprocessing
+
+BEAT = {"n_chans": 1, "n_outputs": 5, "n_times": 126, "sfreq": 180.0, "n_features": 7}
+SEIZURE = {"n_chans": 18, "n_outputs": 2, "n_times": 256, "sfreq": 128.0}
+
+
+def test_registry_lists_liquid_models_and_baselines():
+    assert {"liquid-cfc", "liquid-ltc", "lstm", "gru"} <= set(list_models())
+
+
+@pytest.mark.parametrize("name", ["liquid-cfc", "liquid-ltc", "lstm", "gru"])
+def test_forward_and_stateful_forward(name):
+    torch.manual_seed(0)
+    m = create_model(name, **BEAT, units=12, **({"motor_neurons": 4} if "liquid" in name else {}))
+    m.eval()
+    x, f = torch.randn(3, 1, 126), torch.randn(3, 7)
+    logits = m(x, f)
+    assert logits.shape == (3, 5)
+    out, hx, states = m.forward_stateful(x, f)
+    torch.testing.assert_close(out, logits)
+    assert states.shape[:2] == (3, m.n_steps) and m.n_steps == 32
+    # The state carries over: starting from hx changes the first steps.
+    _, _, again = m.forward_stateful(x, f, hx)
+    assert not torch.allclose(again[:, 0], states[:, 0])
+
+
+def test_liquid_states_follow_the_wiring():
+    m = create_model("liquid-cfc", **BEAT, units=16, motor_neurons=4).eval()
+    assert isinstance(m, LiquidClassifier)
+    _, hx, states = m.forward_stateful(torch.randn(2, 1, 126), torch.randn(2, 7))
+    assert states.shape == (2, 32, m.wiring.units)
+    assert m.wiring.roles.count("motor") == 4
+    torch.testing.assert_close(states[:, -1], m.rnn.to_neuron_order(hx))
+
+
+@pytest.mark.parametrize("name", ["liquid-cfc", "liquid-ltc"])
+def test_arrhythmia_and_seizure_models_fit_the_budget(name):
+    beat = create_model(name, **BEAT).complexity()
+    assert beat["params"] < 20_000 and beat["macs"] < 100_000
+    seizure = create_model(name, **SEIZURE, strides=[4, 2]).complexity()
+    assert seizure["params"] < 20_000 and seizure["macs"] < 200_000
+
+
+def test_contract_is_checked():
+    m = create_model("liquid-cfc", **BEAT)
+    with pytest.raises(ContractError, match=r"expected input of shape \(batch, 1 channels, 126"):
+        m(torch.randn(2, 1, 100), torch.randn(2, 7))
+    with pytest.raises(ContractError, match="expected 7 extra features per window, got None"):
+        m(torch.randn(2, 1, 126))
+    assert m.contract.input_window_seconds == pytest.approx(0.7)
+
+
+def test_bad_front_end_is_reported():
+    with pytest.raises(ValueError, match="of the same length"):
+        create_model("liquid-cfc", **SEIZURE, conv_channels=[8], kernel_sizes=[3, 3])
+
+
+def test_one_training_step_reaches_every_parameter():
+    torch.manual_seed(0)
+    m = create_model("liquid-ltc", **BEAT, ode_unfolds=2)
+    loss = torch.nn.functional.cross_entropy(m(torch.randn(8, 1, 126), torch.randn(8, 7)),
+                                             torch.randint(0, 5, (8,)))
+    loss.backward()
+    silent = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.any()]
+    assert silent == []
+
+
+@pytest.mark.parametrize("name", ["liquid-cfc", "liquid-ltc", "lstm"])
+def test_checkpoint_round_trip(tmp_path, name):
+    kwargs = {**BEAT, "units": 12, "conv_channels": [4, 6]}
+    json.dumps(kwargs)  # builder kwargs travel as JSON
+    m = create_model(name, **kwargs).eval()
+    path = save_model(tmp_path / "m.safetensors", m, name, kwargs, BeatPreprocessing())
+    loaded = load_model(path)
+    x, f = torch.randn(2, 1, 126), torch.randn(2, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x, f), m(x, f))
