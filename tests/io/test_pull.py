@@ -117,3 +117,26 @@ def test_files_land_under_dest_only(mirror, tmp_path):
     dest = tmp_path / "elsewhere"
     pull("mitdb", dest, ["101"], mirror=str(mirror))
     assert {p.name for p in Path(dest, "mitdb").iterdir()} == {"101.hea", "101.dat", "101.atr"}
+
+
+def test_physionet_path_goes_through_wfdb_dl_files(mirror, tmp_path, monkeypatch):
+    """Without a mirror, files come from wfdb.dl_files (faked here: tests stay offline)."""
+    import shutil
+
+    import wfdb
+
+    calls = []
+
+    def fake_dl_files(db, dl_dir, files, keep_subdirs=True, overwrite=False):
+        calls.append((db, tuple(files)))
+        for rel in files:
+            target = Path(dl_dir) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(mirror / db / rel, target)
+
+    monkeypatch.delenv("CARDIOLIQUID_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(wfdb, "dl_files", fake_dl_files)
+    report = pull("mitdb", tmp_path / "data", ["100"])
+    assert report.source == "PhysioNet mitdb/1.0.0"
+    assert sorted(report.verified) == ["100.atr", "100.dat", "100.hea"]
+    assert ("mitdb", ("SHA256SUMS.txt",)) in calls and ("mitdb", ("100.dat",)) in calls
