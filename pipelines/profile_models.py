@@ -16,6 +16,7 @@ depend on the trained weights, only on the architecture and wiring.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         target = fresh_from_config(name) if fresh else name
         report = profile_model(target, repeats=args.repeats)
         report.model["fresh_untrained"] = fresh
+        if report.model.get("path"):  # repository-relative in committed results
+            report.model["path"] = os.path.relpath(report.model["path"], ROOT.parent)
         if fresh:
             report.model["name"] = f"{name} (fresh, untrained; architecture of configs/{name}.yaml)"
         print(report.to_table())
