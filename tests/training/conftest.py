@@ -1,13 +1,61 @@
-"""Training fixtures: a registered model name that works even before the liquid core lands."""
+"""Training fixtures: a model name that always works, and tiny synthetic configs."""
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
-from training_helpers import StandIn, liquid_available
+import torch
+import yaml
+from torch import nn
 
 from cardioliquid.models import registry
 
 STAND_IN = "training-test-standin"
+
+
+class StandIn(nn.Module):
+    """A tiny conv + linear classifier with the registry's builder signature."""
+
+    def __init__(self, n_chans, n_outputs, n_times, sfreq=100.0, n_features=0, units=8):
+        super().__init__()
+        self.conv = nn.Conv1d(n_chans, units, 5, padding=2)
+        self.head = nn.Linear(units + n_features, n_outputs)
+        self.n_features = n_features
+
+    def forward(self, x, features=None):
+        h = self.conv(x).relu().mean(-1)
+        if self.n_features:
+            h = torch.cat([h, features], dim=-1)
+        return self.head(h)
+
+
+def liquid_available() -> bool:
+    """True once the models team's classifiers are importable."""
+    return importlib.util.find_spec("cardioliquid.models.classifier") is not None
+
+
+def synthetic_config(tmp_path: Path, model_name: str, epochs: int = 2) -> Path:
+    """A tiny cardioliquid-train config on synthetic data (CLI and DDP tests)."""
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {
+            "accelerator": "cpu", "devices": 1, "max_epochs": epochs, "deterministic": True,
+            "default_root_dir": str(tmp_path / "runs"), "enable_progress_bar": False,
+            "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                       "init_args": {"save_dir": str(tmp_path / "runs"), "name": ""}},
+            "callbacks": [{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                           "init_args": {"monitor": "val/macro_f1", "mode": "max"}}],
+        },
+        "model": {"model_name": model_name, "model_kwargs": {"units": 12}, "lr": 0.01},
+        "data": {"class_path": "cardioliquid.training.datamodules.SyntheticDataModule",
+                 "init_args": {"n_train": 96, "n_val": 32, "n_classes": 3}},
+    }  # fmt: skip
+    path = tmp_path / "synthetic.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
 
 
 @pytest.fixture
@@ -19,3 +67,9 @@ def model_name(monkeypatch) -> str:
         registry.register_model(STAND_IN)(StandIn)
     monkeypatch.setattr(registry, "_ensure_loaded", lambda: None)
     return STAND_IN
+
+
+@pytest.fixture
+def make_config() -> Callable[..., Path]:
+    """Factory: ``make_config(tmp_path, model_name, epochs=2)`` -> a synthetic config path."""
+    return synthetic_config

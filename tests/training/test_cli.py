@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from training_helpers import synthetic_config
 
 from cardioliquid.models.checkpoint import load_model
 from cardioliquid.training.cli import main
@@ -28,8 +27,8 @@ def test_shipped_configs_parse(config, capsys):
     assert all(m.startswith("val/") for m in monitors)
 
 
-def test_fit_links_data_shape_saves_config_and_exports(tmp_path, model_name):
-    cfg = synthetic_config(tmp_path, model_name)
+def test_fit_links_data_shape_saves_config_and_exports(tmp_path, model_name, make_config):
+    cfg = make_config(tmp_path, model_name)
     out = tmp_path / "model.safetensors"
     main(["fit", "--config", str(cfg), "--export_to", str(out),
           "--export_metadata", '{"data": "synthetic"}'])

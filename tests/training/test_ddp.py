@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from training_helpers import liquid_available, synthetic_config
 
 from cardioliquid.models.checkpoint import load_model
 
@@ -21,9 +20,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(not liquid_available(), reason="liquid classifiers not importable yet")
-def test_ddp_fit_on_two_cpu_processes(tmp_path):
-    cfg = synthetic_config(tmp_path, "liquid-cfc", epochs=1)
+def test_ddp_fit_on_two_cpu_processes(tmp_path, make_config):
+    pytest.importorskip("cardioliquid.models.classifier")
+    cfg = make_config(tmp_path, "liquid-cfc", epochs=1)
     out = tmp_path / "ddp.safetensors"
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
                OMP_NUM_THREADS="1", PL_DISABLE_FORK="1")

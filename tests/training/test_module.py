@@ -13,7 +13,7 @@ from cardioliquid.training.module import LiquidClassifierModule, balanced_weight
 
 def _module(dm: SyntheticDataModule, model_name: str, **kw) -> LiquidClassifierModule:
     return LiquidClassifierModule(
-        model_name, {"units": 8}, n_chans=dm.n_chans, n_outputs=dm.n_outputs,
+        model_name, {"units": 12}, n_chans=dm.n_chans, n_outputs=dm.n_outputs,
         n_times=dm.n_times, sfreq=dm.sfreq, n_features=dm.n_features,
         preprocessing=dm.preprocessing_dict, lr=1e-2, **kw,
     )

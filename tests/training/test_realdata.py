@@ -31,7 +31,7 @@ def test_short_fit_on_three_mitdb_records(mitdb_dir, tmp_path, model_name):
     x, f, _y = dm.train_set[:2]
     assert x.shape[1:] == (1, dm.n_times) and f.shape[1] == dm.n_features
     module = LiquidClassifierModule(
-        model_name, {"units": 8}, n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times,
+        model_name, {"units": 12}, n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times,
         sfreq=dm.sfreq, n_features=dm.n_features, preprocessing=dm.preprocessing_dict,
         key_classes=["S", "V"],
     )

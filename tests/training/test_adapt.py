@@ -1,0 +1,97 @@
+"""Patient-adaptive fine-tuning on a synthetic ECG recording."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cardioliquid.errors import ContractError
+from cardioliquid.io.recording import BeatAnnotations, Recording
+from cardioliquid.models.checkpoint import LoadedModel
+from cardioliquid.models.registry import create_model
+from cardioliquid.signal.config import BeatPreprocessing
+from cardioliquid.training.adapt import adapt_to_patient, calibration_data
+
+pytest.importorskip("cardioliquid.signal.windows")
+
+
+def synthetic_ecg(rng: np.random.Generator, minutes: float = 8.0, fs: float = 360.0) -> Recording:
+    """Narrow 'N' beats every ~0.8 s and wide, premature 'V' beats every 7th beat."""
+    n = int(minutes * 60 * fs)
+    t = np.arange(n) / fs
+    sig = 0.02 * rng.standard_normal(n)
+    samples, symbols = [], []
+    pos, k = 0.5, 0
+    while pos < minutes * 60 - 1:
+        wide = k % 7 == 6
+        width = 0.04 if wide else 0.012
+        sig += (1.5 if wide else 1.0) * np.exp(-0.5 * ((t - pos) / width) ** 2)
+        samples.append(int(pos * fs))
+        symbols.append("V" if wide else "N")
+        pos += 0.6 if k % 7 == 5 else 0.8
+        k += 1
+    symbols = np.array(symbols)
+    beats = BeatAnnotations(np.array(samples), symbols, symbols)
+    return Recording(sig[None].astype(np.float32), fs, ["MLII"], "mV", "syn", "syn", "ecg",
+                     beats=beats)
+
+
+@pytest.fixture
+def loaded(model_name) -> LoadedModel:
+    prep = BeatPreprocessing()
+    from cardioliquid.signal.windows import n_beat_features
+
+    kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
+              "n_features": n_beat_features(prep), "units": 12}
+    torch.manual_seed(0)
+    return LoadedModel(create_model(model_name, **kwargs).eval(), prep, model_name, kwargs)
+
+
+def test_adaptation_uses_only_the_first_minutes_and_is_deterministic(rng, loaded):
+    rec = synthetic_ecg(rng)
+    _, _, y = calibration_data(loaded, rec, minutes=5.0)
+    n_first = int(np.sum(rec.beats.sample < 5 * 60 * rec.fs))
+    assert len(y) == n_first < len(rec.beats)
+    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    a = adapt_to_patient(loaded, rec, minutes=5.0, epochs=3)
+    b = adapt_to_patient(loaded, rec, minutes=5.0, epochs=3)
+    # The inter-patient model is untouched; the adapted copy moved; runs are identical.
+    for k, v in loaded.model.state_dict().items():
+        assert torch.equal(v, before[k])
+    moved = any(not torch.equal(v, before[k]) for k, v in a.model.state_dict().items())
+    assert moved
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k])
+    info = a.metadata["adapted"]
+    assert info["n_windows"] == n_first and info["class_counts"][2] > 0
+    assert not a.model.training
+
+
+def test_adaptation_improves_calibration_fit(rng, loaded):
+    rec = synthetic_ecg(rng)
+    x, f, y = calibration_data(loaded, rec, minutes=5.0)
+    adapted = adapt_to_patient(loaded, rec, minutes=5.0, epochs=15, lr=1e-2, l2sp=0.0)
+    with torch.no_grad():
+        loss0 = torch.nn.functional.cross_entropy(loaded.model(x, f), y)
+        loss1 = torch.nn.functional.cross_entropy(adapted.model(x, f), y)
+    assert loss1 < loss0
+
+
+def test_head_mode_changes_only_the_last_linear_layer(rng, loaded):
+    rec = synthetic_ecg(rng, minutes=6.0)
+    adapted = adapt_to_patient(loaded, rec, minutes=5.0, epochs=2, mode="head", lr=1e-2)
+    linears = [n for n, m in adapted.model.named_modules() if isinstance(m, torch.nn.Linear)]
+    head = linears[-1]
+    for name, v in adapted.model.state_dict().items():
+        same = torch.equal(v, loaded.model.state_dict()[name])
+        assert same != name.startswith(head + ".") or ("weight" not in name and "bias" not in name)
+
+
+def test_adaptation_needs_reference_labels(rng, loaded):
+    rec = synthetic_ecg(rng, minutes=2.0)
+    rec.beats = None
+    with pytest.raises(ContractError, match="reference beat annotations"):
+        adapt_to_patient(loaded, rec)
+    with pytest.raises(ValueError, match="mode"):
+        adapt_to_patient(loaded, synthetic_ecg(rng, minutes=2.0), mode="all")
