@@ -185,6 +185,7 @@ def _from_manifest(path: Path, name: str, out_dir: Path) -> RecordResult:
 
 # --------------------------------------------------------------------------- workers
 _WORKER_MODEL: LoadedModel | None = None
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _init_worker(model: str) -> None:
@@ -357,23 +358,39 @@ def _run_pool(todo, names, opts, workers, record) -> None:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # no forked torch/OpenMP state in workers
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(opts.model,)
-    ) as pool:
-        pending: set[Future] = set()
-        queue = list(todo)
-        stop = False
-        while queue or pending:
-            while queue and not stop and len(pending) < 2 * workers:
-                p = queue.pop(0)
-                pending.add(pool.submit(_score_in_worker, p, names[p], opts))
-            if not pending:
-                break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                stop = record(f.result()) or stop
-            if stop:
-                queue.clear()
+    # One thread per worker for every numeric library: N workers on N cores, no
+    # oversubscription (spawned workers read these when numpy/torch load).
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(opts.model,)
+        ) as pool:
+            _drain(pool, todo, names, opts, workers, record)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _drain(pool, todo, names, opts, workers, record) -> None:
+    """Keep every worker busy (two records queued each) until done or stopped."""
+    pending: set[Future] = set()
+    queue = list(todo)
+    stop = False
+    while queue or pending:
+        while queue and not stop and len(pending) < 2 * workers:
+            p = queue.pop(0)
+            pending.add(pool.submit(_score_in_worker, p, names[p], opts))
+        if not pending:
+            break
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in done:
+            stop = record(f.result()) or stop
+        if stop:
+            queue.clear()
 
 
 def _progress(total: int, enabled: bool):

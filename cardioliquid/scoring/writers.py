@@ -39,7 +39,6 @@ ANNOTATION_EXTENSION = "cla"
 EVENTS_COLUMNS = (
     "onset", "duration", "eventType", "confidence", "channels", "dateTime", "recordingDuration",
 )  # fmt: skip
-FLOAT_FORMAT = "{:.6f}"
 
 
 def _tmp_path(path: Path) -> Path:
@@ -77,10 +76,6 @@ def remove_partial(out_dir: Path) -> list[Path]:
     return stale
 
 
-def _fmt(x: float) -> str:
-    return FLOAT_FORMAT.format(float(x))
-
-
 def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]], delimiter: str = ",") -> str:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
@@ -115,21 +110,40 @@ def write_annotations(pred: BeatPredictions, path: Path) -> Path:
     return write_atomic(path, write)
 
 
-def beat_table(pred: BeatPredictions) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of the per-beat table."""
+def _column_text(header: Sequence[str], columns: Sequence[np.ndarray]) -> str:
+    """CSV of equal-length string columns (vectorised: tables have thousands of rows)."""
+    head = _csv_text(header, [])
+    if not len(columns[0]):
+        return head
+    return head + "\n".join(map(",".join, zip(*columns, strict=True))) + "\n"
+
+
+def _floats(x: np.ndarray) -> np.ndarray:
+    return np.char.mod("%.6f", np.asarray(x, dtype=np.float64))
+
+
+def _record_column(record_id: str, n: int) -> np.ndarray:
+    quoted = _csv_text([record_id], []).rstrip("\n")  # csv quoting, if the name needs it
+    return np.full(n, quoted, dtype=object)
+
+
+def beat_table_text(pred: BeatPredictions) -> str:
+    """The per-beat table as CSV text."""
     header = ["record", "sample", "time_s", "class", *[f"p_{c}" for c in pred.classes]]
-    labels = pred.labels
-    rows = [
-        [pred.record_id, int(s), _fmt(s / pred.fs), labels[i], *[_fmt(p) for p in pred.proba[i]]]
-        for i, s in enumerate(pred.sample)
+    n = len(pred)
+    columns = [
+        _record_column(pred.record_id, n),
+        pred.sample.astype(str),
+        _floats(pred.time_s),
+        pred.labels,
+        *[_floats(pred.proba[:, i]) for i in range(len(pred.classes))],
     ]
-    return header, rows
+    return _column_text(header, columns)
 
 
 def write_beat_table(pred: BeatPredictions, path: Path) -> Path:
     """Write the per-beat CSV: record, sample, time_s, class, one probability per class."""
-    header, rows = beat_table(pred)
-    return write_text_atomic(path, _csv_text(header, rows))
+    return write_text_atomic(path, beat_table_text(pred))
 
 
 def has_parquet() -> bool:
@@ -204,12 +218,14 @@ def write_events(
 def write_window_table(pred: WindowPredictions, path: Path) -> Path:
     """Write per-window probabilities: record, start_s, end_s, class, one column per class."""
     header = ["record", "start_s", "end_s", "class", *[f"p_{c}" for c in pred.classes]]
-    labels = pred.labels
-    rows = [
-        [pred.record_id, _fmt(a), _fmt(b), labels[i], *[_fmt(p) for p in pred.proba[i]]]
-        for i, (a, b) in enumerate(zip(pred.start_s, pred.end_s, strict=True))
+    columns = [
+        _record_column(pred.record_id, len(pred)),
+        _floats(pred.start_s),
+        _floats(pred.end_s),
+        pred.labels,
+        *[_floats(pred.proba[:, i]) for i in range(len(pred.classes))],
     ]
-    return write_text_atomic(path, _csv_text(header, rows))
+    return write_text_atomic(path, _column_text(header, columns))
 
 
 # --------------------------------------------------------------------------- manifests
