@@ -29,17 +29,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON here")
-    parser.add_argument("--repeats", type=int, default=200,
-                        help="timed batch-1 calls per latency figure (default 200)")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed calls first (default 20)")
-    parser.add_argument("--batch", type=int, default=256,
-                        help="batch size of the throughput figure (default 256)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: one core, as on a device)")
     parser.add_argument(
-        "--watts-per-core", type=float, default=DEFAULT_WATTS_PER_CORE,
+        "--repeats",
+        type=int,
+        default=200,
+        help="timed batch-1 calls per latency figure (default 200)",
+    )
+    parser.add_argument("--warmup", type=int, default=20, help="untimed calls first (default 20)")
+    parser.add_argument(
+        "--batch", type=int, default=256, help="batch size of the throughput figure (default 256)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: one core, as on a device)",
+    )
+    parser.add_argument(
+        "--watts-per-core",
+        type=float,
+        default=DEFAULT_WATTS_PER_CORE,
         help="assumed power of one busy core for the rated-power estimate "
-             f"(default {DEFAULT_WATTS_PER_CORE:.3g} W = 280 W TDP / 64 cores)",
+        f"(default {DEFAULT_WATTS_PER_CORE:.3g} W = 280 W TDP / 64 cores)",
     )
     parser.add_argument(
         "--heart-rate", type=float, default=DEFAULT_HEART_RATE_BPM,

@@ -279,8 +279,7 @@ def measure_energy(
         elapsed = time.perf_counter() - t0
         energy_uj = meter.energy_uj(before, meter.read())
         label = (
-            f"measured: RAPL {meter.describe()} (whole package, includes idle "
-            "and other processes)"
+            f"measured: RAPL {meter.describe()} (whole package, includes idle and other processes)"
         )
         target = "this CPU"
     power_mw = energy_uj / elapsed * 1e-3 if elapsed > 0 else None

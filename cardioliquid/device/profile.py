@@ -159,7 +159,9 @@ def _macs_dict(flop, ops) -> dict[str, Any]:
         "flop_counter": flop.macs,
         "analytic": ops.macs,
         "counters_agree": agree,
-        "note": "" if agree else (
+        "note": ""
+        if agree
+        else (
             "FlopCounterMode saw fewer MACs than the analytic count: it has no FLOP formula "
             "for some kernels (e.g. the fused CPU LSTM); the analytic count is the value"
         ),
@@ -355,7 +357,8 @@ def _profile(
             "batch_increase_mb": mem_batch.increase_mb,
             "weights_and_buffers_kb": sum(
                 t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()]
-            ) / 1024,
+            )
+            / 1024,
         },
         energy_uj_per_decision={"value": headline.value_uj, "method": headline.method},
         power_mw=power,
@@ -436,22 +439,47 @@ def _targets(task: str | None, macs: dict[str, Any], figures: list[EnergyFigure]
                     "met": bool(value < threshold), "basis": basis})  # fmt: skip
 
     if task in (None, "arrhythmia"):
-        add("arrhythmia decision < 100k MACs", macs["analytic"], 100_000, "MACs",
-            "dense MACs per decision as executed (analytic count)")
-        add("arrhythmia decision < 100k wired MACs", macs["effective"], 100_000, "MACs",
-            "MACs of the synapses the wiring has (a sparse kernel)")
+        add(
+            "arrhythmia decision < 100k MACs",
+            macs["analytic"],
+            100_000,
+            "MACs",
+            "dense MACs per decision as executed (analytic count)",
+        )
+        add(
+            "arrhythmia decision < 100k wired MACs",
+            macs["effective"],
+            100_000,
+            "MACs",
+            "MACs of the synapses the wiring has (a sparse kernel)",
+        )
         add("arrhythmia decision < 5 µJ estimated", est.value_uj, 5.0, "µJ", est.method)
     if task in (None, "seizure") and m4 is not None:
         add("seizure decision < 1 mJ on Cortex-M4F", m4.value_uj, 1000.0, "µJ", m4.method)
     for e in m33:
-        add(f"vs {MLPERF_TINY_AD['name']} energy", e.value_uj, MLPERF_TINY_AD["energy_uj"],
-            "µJ", e.target + " projection")
-        add(f"vs {MLPERF_TINY_AD['name']} latency", e.latency_ms, MLPERF_TINY_AD["latency_ms"],
-            "ms", e.target + " projection")
+        add(
+            f"vs {MLPERF_TINY_AD['name']} energy",
+            e.value_uj,
+            MLPERF_TINY_AD["energy_uj"],
+            "µJ",
+            e.target + " projection",
+        )
+        add(
+            f"vs {MLPERF_TINY_AD['name']} latency",
+            e.latency_ms,
+            MLPERF_TINY_AD["latency_ms"],
+            "ms",
+            e.target + " projection",
+        )
     if task in (None, "seizure"):
         best = min((e for e in figures if e.kind == "projection"), key=lambda e: e.value_uj,
                    default=None)  # fmt: skip
         if best is not None:
-            add(f"vs {EPIDENET_GAP9['name']} energy", best.value_uj, EPIDENET_GAP9["energy_uj"],
-                "µJ", best.target + " projection (lowest)")
+            add(
+                f"vs {EPIDENET_GAP9['name']} energy",
+                best.value_uj,
+                EPIDENET_GAP9["energy_uj"],
+                "µJ",
+                best.target + " projection (lowest)",
+            )
     return out

@@ -135,8 +135,10 @@ def test_rated_power_estimate() -> None:
 @pytest.mark.parametrize("mcu", [CORTEX_M4F, CORTEX_M33])
 def test_mcu_projection_arithmetic(mcu) -> None:
     fig = project_mcu(mcu, macs=10_000, precision="fp32", other_ops=500, transcendentals=20)
-    cycles = 10_000 * mcu.cycles_per_mac["fp32"] + 500 * mcu.cycles_per_op + 20 * (
-        mcu.cycles_per_transcendental
+    cycles = (
+        10_000 * mcu.cycles_per_mac["fp32"]
+        + 500 * mcu.cycles_per_op
+        + 20 * (mcu.cycles_per_transcendental)
     )
     seconds = cycles / (mcu.clock_mhz * 1e6)
     power_w = mcu.run_ua_per_mhz * 1e-6 * mcu.clock_mhz * mcu.supply_v
