@@ -70,7 +70,7 @@ class ScoreOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     segment_s: float | None = None
     threshold: float = 0.5
-    smooth_windows: int = 1
+    smooth_windows: int = 3
     min_duration_s: float = 0.0
     parquet: bool = field(default_factory=writers.has_parquet)
 

@@ -69,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--smooth-windows",
         type=int,
-        default=1,
-        help="causal moving average (windows) before the threshold",
+        default=3,
+        help="causal moving average (windows) before the threshold (as cardioliquid evaluate)",
     )
     parser.add_argument(
         "--min-duration", type=float, default=0.0, help="drop seizure events shorter than this (s)"

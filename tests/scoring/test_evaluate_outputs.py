@@ -59,3 +59,37 @@ def test_mitdb_records_scored_and_evaluated(tmp_path, mitdb_dir, ecg_ckpt):
     for _, direct, from_files in _evaluate_both(mitdb_dir, names, loaded, out):
         np.testing.assert_array_equal(direct, from_files)
     assert summary["signal_hours"] == pytest.approx(2 * 650000 / 360 / 3600, rel=1e-3)
+
+
+@pytest.mark.realdata
+def test_chbmit_events_are_the_events_evaluate_scores(tmp_path, shared_data):
+    import pandas as pd
+    from conftest import EEG_CHANNELS, make_eeg_model
+
+    from cardioliquid.evaluation.cli import evaluate_seizure_recording
+    from cardioliquid.io import load_recording
+    from cardioliquid.scoring.inference import predict_windows
+
+    files = sorted((shared_data / "eeg" / "chbmit_edf").glob("chb01_0*.edf"))[:2]
+    assert files, "no CHB-MIT excerpts in the mirror"
+    loaded = make_eeg_model()
+    assert loaded.preprocessing.channels == EEG_CHANNELS
+    probs = np.concatenate(
+        [predict_windows(load_recording(f), loaded).seizure_proba for f in files]
+    )
+    kw = {"threshold": float(np.median(probs)), "smooth_windows": 3, "min_duration_s": 0.0}
+    out = tmp_path / "out"
+    opts = ScoreOptions("seizure", "unused", str(out), threshold=kw["threshold"])
+    summary = score_paths(files, opts, progress=False, loaded=loaded)
+    assert summary["records"]["done"] == 2
+    assert summary["events_total"] > 0  # the threshold makes events to compare
+    for f in files:
+        _, timeline = evaluate_seizure_recording(f, loaded, kw)
+        events = pd.read_csv(out / f"{f.stem}_events.tsv", sep="\t")
+        written = [
+            (r.onset, r.onset + r.duration) for r in events.itertuples() if r.eventType == "sz"
+        ]
+        np.testing.assert_allclose(
+            np.reshape(written, (-1, 2)), np.reshape(timeline["hyp"], (-1, 2)), atol=1e-3
+        )
+        assert events.dateTime.iloc[0] != "n/a"
