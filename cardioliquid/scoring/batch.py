@@ -10,11 +10,12 @@ last); records run in worker processes (``spawn``, one torch thread each) when
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,9 @@ class ScoreOptions:
     smooth_windows: int = 3
     min_duration_s: float = 0.0
     parquet: bool = field(default_factory=writers.has_parquet)
+    run_key: str = ""
+    """Hash of the model file and the options that change outputs (set by the runner);
+    ``--resume`` only skips records whose manifest carries the same key."""
 
 
 @dataclass
@@ -121,6 +125,7 @@ def write_record_outputs(
     """Write one record's outputs; return the files and the manifest's info."""
     out = Path(opts.out_dir)
     info: dict[str, Any] = {
+        "run_key": opts.run_key,
         "source": str(rec.source or ""),
         "record_id": rec.record_id,
         "duration_s": round(rec.duration_s, 6),
@@ -204,6 +209,31 @@ def _score_in_worker(path: Path, name: str, opts: ScoreOptions) -> RecordResult:
 
 
 # --------------------------------------------------------------------------- the run
+def check_task(loaded: LoadedModel, opts: ScoreOptions) -> None:
+    """Raise unless the model is for ``opts.task``."""
+    if loaded.task != opts.task:
+        raise CardioLiquidError(
+            f"{loaded.path or loaded.name}: expected a {opts.task} model, got a {loaded.task} model"
+        )
+
+
+def run_key(loaded: LoadedModel, opts: ScoreOptions) -> str:
+    """What a record's outputs depend on: the model's bytes and the output options."""
+    ident = model_identity(loaded)
+    fields = asdict(opts)
+    for volatile in ("out_dir", "batch_size", "run_key", "model"):
+        fields.pop(volatile)
+    doc = json.dumps({"model": ident["sha256"] or ident["name"], **fields}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()[:16]
+
+
+def is_done(out: Path, name: str, key: str) -> bool:
+    """Whether record ``name`` is complete in ``out`` and was scored with run key ``key``."""
+    if not writers.is_complete(out, name):
+        return False
+    return (writers.read_manifest(out, name) or {}).get("run_key", "") == key
+
+
 def model_identity(loaded: LoadedModel) -> dict[str, Any]:
     """Name, version and file hash of a model, for the summary."""
     digest = ""
@@ -307,16 +337,14 @@ def score_paths(
     writers.remove_partial(out)
     if loaded is None:
         loaded = load_model(opts.model)
-    if loaded.task != opts.task:
-        raise CardioLiquidError(
-            f"{loaded.path or loaded.name}: expected a {opts.task} model, got a {loaded.task} model"
-        )
+    check_task(loaded, opts)
+    opts = replace(opts, run_key=run_key(loaded, opts))
     records = discover(paths)
     names = output_names(records)
     results: list[RecordResult] = []
     todo: list[Path] = []
     for p in records:
-        if resume and writers.is_complete(out, names[p]):
+        if resume and is_done(out, names[p], opts.run_key):
             results.append(_from_manifest(p, names[p], out))
         else:
             todo.append(p)

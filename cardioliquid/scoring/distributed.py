@@ -17,6 +17,7 @@ Launch one process per device with ``torchrun`` (or ``srun`` under SLURM)::
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,10 @@ from cardioliquid.scoring.batch import (
     RecordResult,
     ScoreOptions,
     _from_manifest,
+    check_task,
+    is_done,
     predict_record,
+    run_key,
     summarize,
 )
 from cardioliquid.scoring.discover import discover, output_names
@@ -163,13 +167,11 @@ def score_paths_distributed(
     out.mkdir(parents=True, exist_ok=True)
     if loaded is None:
         loaded = load_model(opts.model)
-    if loaded.task != opts.task:
-        raise CardioLiquidError(
-            f"{loaded.path or loaded.name}: expected a {opts.task} model, got a {loaded.task} model"
-        )
+    check_task(loaded, opts)
+    opts = replace(opts, run_key=run_key(loaded, opts))
     records = discover(paths)
     names = output_names(records)
-    skipped = [p for p in records if resume and writers.is_complete(out, names[p])]
+    skipped = [p for p in records if resume and is_done(out, names[p], opts.run_key)]
     todo = [p for p in records if p not in set(skipped)]
     devices = int(devices) if str(devices).isdigit() else devices
     torch.set_num_threads(1)

@@ -340,3 +340,28 @@ def test_sigkill_halfway_then_resume_is_byte_identical(tmp_path, ecg_ckpt):
     assert _files(killed) == _files(clean)
     summary = json.loads((killed / "summary.json").read_text())
     assert summary["records"]["skipped"] == done_at_kill
+
+
+def test_resume_with_another_model_rescores(tmp_path, ecg_ckpt):
+    from conftest import make_ecg_model, save_loaded
+
+    root = tmp_path / "db"
+    _ecg_folder(root, 2)
+    other = save_loaded(make_ecg_model(seed=1), tmp_path / "models" / "other.safetensors")
+    out = str(tmp_path / "out")
+    score_paths([root], ScoreOptions("arrhythmia", str(ecg_ckpt), out), progress=False)
+    again = score_paths(
+        [root], ScoreOptions("arrhythmia", str(ecg_ckpt), out), resume=True, progress=False
+    )
+    assert again["records"]["skipped"] == 2
+    changed = score_paths(
+        [root], ScoreOptions("arrhythmia", str(other), out), resume=True, progress=False
+    )
+    assert changed["records"]["done"] == 2 and changed["records"]["skipped"] == 0
+    detected = score_paths(
+        [root],
+        ScoreOptions("arrhythmia", str(other), out, beats="detect"),
+        resume=True,
+        progress=False,
+    )
+    assert detected["records"]["done"] == 2  # other options: scored again
