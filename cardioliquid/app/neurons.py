@@ -1,0 +1,101 @@
+"""The neuron view of the latest decision: its window, trajectory and attribution (no Streamlit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cardioliquid.explain import (
+    NeuronAttribution,
+    NeuronTrajectory,
+    attribute_neurons,
+    neuron_trajectory,
+)
+
+if TYPE_CHECKING:
+    from cardioliquid.io.recording import Recording
+    from cardioliquid.models.checkpoint import LoadedModel
+
+ECG_CONTEXT_S = (20.0, 6.0)
+"""Signal before and after a beat preprocessed with it (filters, RR features)."""
+EEG_CONTEXT_S = (10.0, 5.0)
+
+
+@dataclass
+class DecisionView:
+    """One decision, explained.
+
+    Attributes
+    ----------
+    time_s : float
+        When the decided beat (R peak) or window (end) is.
+    label : str
+        The predicted class.
+    trajectory : NeuronTrajectory
+    attribution : NeuronAttribution
+        For the predicted class of this one window.
+    """
+
+    time_s: float
+    label: str
+    trajectory: NeuronTrajectory
+    attribution: NeuronAttribution
+
+
+def _slice(rec: Recording, t0: float, t1: float) -> tuple[Recording, int]:
+    from cardioliquid.scoring.inference import slice_recording
+
+    start = max(0, int(np.floor(t0 * rec.fs)))
+    stop = min(rec.n_samples, int(np.ceil(t1 * rec.fs)))
+    return slice_recording(rec, start, stop), start
+
+
+def beat_input(
+    rec: Recording, loaded: LoadedModel, beat_sample: int, all_beats: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The preprocessed window and RR features of the beat at ``beat_sample``.
+
+    The beat is cut from the recording with :data:`ECG_CONTEXT_S` around it
+    and the neighbouring beats ``all_beats`` (for its RR features), as the
+    streaming scorer does.
+    """
+    from cardioliquid.signal.windows import beat_windows
+
+    t = beat_sample / rec.fs
+    sub, start = _slice(rec, t - ECG_CONTEXT_S[0], t + ECG_CONTEXT_S[1])
+    beats = np.asarray(all_beats, dtype=np.int64)
+    beats = beats[(beats >= start) & (beats < start + sub.n_samples)] - start
+    beats = np.union1d(beats, [beat_sample - start])
+    win = beat_windows(sub, loaded.preprocessing, beat_samples=beats)
+    i = int(np.argmin(np.abs(win.sample - (beat_sample - start))))
+    return win.x[i], win.features[i]
+
+
+def window_input(rec: Recording, loaded: LoadedModel, start_s: float) -> np.ndarray:
+    """The preprocessed EEG window that starts at ``start_s``."""
+    from cardioliquid.signal.windows import eeg_windows
+
+    prep = loaded.preprocessing
+    sub, start = _slice(rec, start_s - EEG_CONTEXT_S[0], start_s + prep.window_s + EEG_CONTEXT_S[1])
+    win = eeg_windows(sub, prep)
+    i = int(np.argmin(np.abs(win.start_s + start / rec.fs - start_s)))
+    return win.x[i]
+
+
+def explain_decision(
+    loaded: LoadedModel,
+    x: np.ndarray,
+    features: np.ndarray | None,
+    time_s: float,
+    method: str = "integrated_gradients",
+    steps: int = 8,
+) -> DecisionView:
+    """Trajectory and attribution of one window's decision."""
+    feats = None if features is None or np.size(features) == 0 else features
+    traj = neuron_trajectory(loaded.model, x, feats, sfreq=loaded.preprocessing.fs)
+    att = attribute_neurons(loaded.model, x[None], None if feats is None else feats[None],
+                            method=method, steps=steps)  # fmt: skip
+    label = loaded.classes[int(att.target[0])]
+    return DecisionView(time_s, label, traj, att)

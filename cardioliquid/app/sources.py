@@ -1,0 +1,179 @@
+"""Where the app finds recordings and models: the data folder, uploads, shipped models.
+
+No Streamlit here: the views call these functions and show their errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cardioliquid.errors import CheckpointError, RecordingError
+
+DATA_DIR_ENV = "CARDIOLIQUID_DATA_DIR"
+"""Environment variable pointing the app at another data folder (tests, deployments)."""
+
+RECORD_SUFFIXES = (".hea", ".edf", ".bdf")
+UPLOAD_SUFFIXES = (".hea", ".dat", ".atr", ".edf", ".bdf", ".seizures", ".tsv")
+CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RecordChoice:
+    """One recording the user can pick: a label and the path to load."""
+
+    label: str
+    path: str
+    demo: bool = False
+
+
+def data_dir() -> Path:
+    """The data folder: ``$CARDIOLIQUID_DATA_DIR`` or ``data/`` beside ``app.py``."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+def _demo_paths(root: Path) -> list[Path]:
+    """Records named by ``<root>/manifests/demo.json`` (any list of paths or records in it)."""
+    manifest = root / "manifests" / "demo.json"
+    if not manifest.is_file():
+        return []
+    try:
+        content = json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    found: list[Path] = []
+
+    def visit(node) -> None:
+        if isinstance(node, str):
+            p = Path(node)
+            for cand in (p, root / p, root.parent / p):
+                for suffix in ("", *RECORD_SUFFIXES):
+                    c = cand.with_name(cand.name + suffix) if suffix else cand
+                    if c.is_file() and c.suffix.lower() in RECORD_SUFFIXES:
+                        found.append(c.resolve())
+                        return
+        elif isinstance(node, dict):
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(content)
+    return list(dict.fromkeys(found))
+
+
+def list_records(root: str | os.PathLike | None = None) -> list[RecordChoice]:
+    """Recordings under the data folder, the demo set first.
+
+    Parameters
+    ----------
+    root : path, optional
+        Folder to search (default :func:`data_dir`); WFDB headers, EDF and BDF
+        files at any depth (``data/cache`` skipped).
+
+    Returns
+    -------
+    list of RecordChoice
+    """
+    root = Path(root) if root is not None else data_dir()
+    if not root.is_dir():
+        return []
+    demo = _demo_paths(root)
+    choices = [RecordChoice(f"★ demo · {p.stem}", str(p), True) for p in demo]
+    seen = set(demo)
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in RECORD_SUFFIXES or "cache" in path.relative_to(root).parts:
+            continue
+        if path.resolve() in seen or not path.is_file():
+            continue
+        rel = path.relative_to(root)
+        choices.append(RecordChoice(f"{rel.parent}/{path.stem}".lstrip("./"), str(path)))
+    return choices
+
+
+def _safe_name(name: str) -> str:
+    base = Path(name).name
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", base) or "upload"
+
+
+def save_uploads(files: Sequence[tuple[str, bytes]], dest: str | os.PathLike) -> Path:
+    """Write uploaded recording files into ``dest`` and return the path to load.
+
+    Parameters
+    ----------
+    files : sequence of (name, bytes)
+        A WFDB record (``.hea`` + ``.dat`` [+ ``.atr``]) or one EDF/BDF file.
+    dest : path
+        A per-session folder.
+
+    Returns
+    -------
+    Path
+        The header (WFDB) or the EDF/BDF file.
+
+    Raises
+    ------
+    RecordingError
+        Nothing was uploaded, a file type is not a recording's, or a WFDB
+        header came without its signal file.
+    """
+    if not files:
+        raise RecordingError(None, "expected a .hea + .dat pair or an .edf/.bdf file, got nothing")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, data in files:
+        safe = _safe_name(name)
+        suffix = Path(safe).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            raise RecordingError(
+                name, f"expected one of {', '.join(UPLOAD_SUFFIXES)} files, got {suffix or 'none'}"
+            )
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise RecordingError(
+                name, f"expected at most {MAX_UPLOAD_BYTES} bytes, got {len(data)}"
+            )
+        target = dest / safe
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        written.append(target)
+    signals = [p for p in written if p.suffix.lower() in (".edf", ".bdf")]
+    headers = [p for p in written if p.suffix.lower() == ".hea"]
+    if headers:
+        header = headers[0]
+        if not any(p.suffix.lower() == ".dat" for p in written) and not (
+            header.with_suffix(".dat").exists()
+        ):
+            raise RecordingError(header.name, "expected the .dat signal file with the header")
+        return header
+    if signals:
+        return signals[0]
+    raise RecordingError(
+        written[0].name, "expected a .hea header or an .edf/.bdf file among the uploads"
+    )
+
+
+def save_checkpoint_upload(name: str, data: bytes, dest: str | os.PathLike) -> Path:
+    """Write an uploaded model file into ``dest``; only safetensors or Lightning ``.ckpt``."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in CHECKPOINT_SUFFIXES:
+        raise CheckpointError(
+            name, f"expected a .safetensors or .ckpt file, got {suffix or 'none'}"
+        )
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / _safe_name(name)
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
