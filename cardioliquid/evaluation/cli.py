@@ -40,40 +40,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``arrhythmia`` and ``seizure`` sub-commands."""
     sub = parser.add_subparsers(dest="task", required=True)
 
-    a = sub.add_parser("arrhythmia", help="EC57 beat-by-beat evaluation on WFDB records",
-                       description="EC57 beat-by-beat evaluation on WFDB records")
+    a = sub.add_parser(
+        "arrhythmia",
+        help="EC57 beat-by-beat evaluation on WFDB records",
+        description="EC57 beat-by-beat evaluation on WFDB records",
+    )
     a.add_argument("--data", required=True, type=Path, help="folder of WFDB records (mitdb)")
-    a.add_argument("--records", default="DS2",
-                   help="DS1, DS2 (de Chazal 2004) or a comma list such as 100,101")
+    a.add_argument(
+        "--records", default="DS2", help="DS1, DS2 (de Chazal 2004) or a comma list such as 100,101"
+    )
     a.add_argument("--model", default="arrhythmia", help="shipped model name or checkpoint")
-    a.add_argument("--predictions", type=Path, default=None,
-                   help=f"evaluate existing <record>.{PREDICTION_EXTENSION} files from "
-                        "`cardioliquid score` instead of running a model")
-    a.add_argument("--calibrate-minutes", type=float, default=0.0,
-                   help="patient-adaptive mode: adapt on the first M minutes of reference "
-                        "labels, score only the beats after them")
-    a.add_argument("--beats", choices=("reference", "detect"), default="reference",
-                   help="R peaks from the reference annotations or from the detector")
-    a.add_argument("--window", type=float, default=ec57.MATCH_WINDOW_S,
-                   help="beat match window in seconds (EC57: 0.15)")
+    a.add_argument(
+        "--predictions",
+        type=Path,
+        default=None,
+        help=f"evaluate existing <record>.{PREDICTION_EXTENSION} files from "
+        "`cardioliquid score` instead of running a model",
+    )
+    a.add_argument(
+        "--calibrate-minutes",
+        type=float,
+        default=0.0,
+        help="patient-adaptive mode: adapt on the first M minutes of reference "
+        "labels, score only the beats after them",
+    )
+    a.add_argument(
+        "--beats",
+        choices=("reference", "detect"),
+        default="reference",
+        help="R peaks from the reference annotations or from the detector",
+    )
+    a.add_argument(
+        "--window",
+        type=float,
+        default=ec57.MATCH_WINDOW_S,
+        help="beat match window in seconds (EC57: 0.15)",
+    )
     a.add_argument("--json", required=True, type=Path, help="output JSON file")
-    a.add_argument("--report", type=Path, default=None,
-                   help="Markdown report (+ <stem>_confusion.png beside it)")
+    a.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="Markdown report (+ <stem>_confusion.png beside it)",
+    )
     a.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     s = sub.add_parser("seizure", help="SzCORE event and sample scores on EEG recordings")
-    s.add_argument("--data", required=True, nargs="+", type=Path,
-                   help="EEG files, or folders holding them (EDF/BDF/... with seizure "
-                        "annotations, Bonn .txt)")
+    s.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="EEG files, or folders holding them (EDF/BDF/... with seizure annotations, Bonn .txt)",
+    )
     s.add_argument("--model", default="seizure", help="shipped model name or checkpoint")
     s.add_argument("--threshold", type=float, default=0.5, help="seizure probability threshold")
     s.add_argument("--smooth-windows", type=int, default=3, help="moving-average length")
     s.add_argument("--min-duration", type=float, default=0.0, help="shortest event kept (s)")
-    s.add_argument("--mode", default="recordings",
-                   help="label of the protocol stored in the JSON (e.g. held-out patient chb03)")
+    s.add_argument(
+        "--mode",
+        default="recordings",
+        help="label of the protocol stored in the JSON (e.g. held-out patient chb03)",
+    )
     s.add_argument("--json", required=True, type=Path, help="output JSON file")
-    s.add_argument("--report", type=Path, default=None,
-                   help="Markdown report (+ <stem>_timeline.png beside it)")
+    s.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="Markdown report (+ <stem>_timeline.png beside it)",
+    )
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -140,8 +175,11 @@ def read_predictions(folder: Path, record: str) -> tuple[np.ndarray, np.ndarray]
 
     path = folder / f"{record}.{PREDICTION_EXTENSION}"
     if not path.is_file():
-        raise RecordingError(path, "prediction file not found: expected the output of "
-                                   "`cardioliquid score` for this record")
+        raise RecordingError(
+            path,
+            "prediction file not found: expected the output of "
+            "`cardioliquid score` for this record",
+        )
     try:
         ann = wfdb.rdann(str(folder / record), PREDICTION_EXTENSION)
     except Exception as e:
@@ -165,8 +203,12 @@ def _adapt(loaded: Any, rec: Any, minutes: float) -> Any:
 
 
 def evaluate_arrhythmia_record(
-    data: Path, record: str, loaded: Any = None, predictions: Path | None = None,
-    calibrate_minutes: float = 0.0, beats: str = "reference",
+    data: Path,
+    record: str,
+    loaded: Any = None,
+    predictions: Path | None = None,
+    calibrate_minutes: float = 0.0,
+    beats: str = "reference",
     window_s: float = ec57.MATCH_WINDOW_S,
 ) -> ec57.RecordComparison:
     """EC57 comparison of one record, from a model or from a prediction file."""
@@ -180,8 +222,9 @@ def evaluate_arrhythmia_record(
     else:
         model = _adapt(loaded, rec, calibrate_minutes) if calibrate_minutes > 0 else loaded
         sample, cls = _model_beats(rec, model, beats)
-    return ec57.compare_recording(rec, sample, cls, start_s=60.0 * calibrate_minutes,
-                                  window_s=window_s)
+    return ec57.compare_recording(
+        rec, sample, cls, start_s=60.0 * calibrate_minutes, window_s=window_s
+    )
 
 
 def run_arrhythmia(args: argparse.Namespace) -> int:
@@ -195,22 +238,34 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
     comparisons, errors = [], {}
     for record in _progress(records, "evaluate arrhythmia", args.no_progress):
         try:
-            comparisons.append(evaluate_arrhythmia_record(
-                args.data, record, loaded, args.predictions, args.calibrate_minutes,
-                args.beats, args.window))
+            comparisons.append(
+                evaluate_arrhythmia_record(
+                    args.data,
+                    record,
+                    loaded,
+                    args.predictions,
+                    args.calibrate_minutes,
+                    args.beats,
+                    args.window,
+                )
+            )
         except Exception as e:  # one bad record never stops the run
             errors[record] = _error_text(e)
     mode = "patient-adaptive" if args.calibrate_minutes > 0 else "inter-patient"
     result = ec57.summarize(comparisons, mode=mode)
-    result.update({
-        "model": str(args.predictions) if args.predictions else getattr(loaded, "name", args.model),
-        "source": "predictions" if args.predictions else "model",
-        "records_requested": args.records,
-        "beats": args.beats,
-        "window_s": args.window,
-        "start_s": 60.0 * args.calibrate_minutes,
-        "calibrate_minutes": args.calibrate_minutes,
-    })
+    result.update(
+        {
+            "model": str(args.predictions)
+            if args.predictions
+            else getattr(loaded, "name", args.model),
+            "source": "predictions" if args.predictions else "model",
+            "records_requested": args.records,
+            "beats": args.beats,
+            "window_s": args.window,
+            "start_s": 60.0 * args.calibrate_minutes,
+            "calibrate_minutes": args.calibrate_minutes,
+        }
+    )
     if args.report and comparisons:
         report.write_arrhythmia_report(result, args.report)
     return _finish(result, errors, len(comparisons), args)
@@ -228,13 +283,17 @@ def collect_eeg_files(paths: list[Path]) -> list[Path]:
         else:
             out.append(p)
     if not out:
-        raise RecordingError(paths[0] if paths else None,
-                             f"expected EEG files ({', '.join(EEG_SUFFIXES)}), found none")
+        raise RecordingError(
+            paths[0] if paths else None,
+            f"expected EEG files ({', '.join(EEG_SUFFIXES)}), found none",
+        )
     return out
 
 
 def evaluate_seizure_recording(
-    path: Path, loaded: Any, event_kwargs: dict[str, Any] | None = None,
+    path: Path,
+    loaded: Any,
+    event_kwargs: dict[str, Any] | None = None,
     params: sz.SzcoreParams | None = None,
 ) -> tuple[sz.SeizureCounts, dict[str, Any]]:
     """Counts and a timeline (reference, detections, probabilities) of one EEG file."""
@@ -245,13 +304,18 @@ def evaluate_seizure_recording(
     pred = predict_windows(rec, loaded)
     hyp = sz.prediction_events(pred, **(event_kwargs or {}))
     prep = loaded.preprocessing
-    truth = sz.window_labels(pred.start_s, prep.window_s, rec.seizures,
-                             getattr(prep, "min_overlap", 0.5))
+    truth = sz.window_labels(
+        pred.start_s, prep.window_s, rec.seizures, getattr(prep, "min_overlap", 0.5)
+    )
     decided = (pred.seizure_proba >= (event_kwargs or {}).get("threshold", 0.5)).astype(int)
     counts = sz.count_recording(rec.seizures, hyp, rec.duration_s, params, truth, decided)
-    timeline = {"duration_s": rec.duration_s, "ref": list(rec.seizures), "hyp": hyp,
-                "t": (pred.start_s + prep.window_s / 2).tolist(),
-                "p": pred.seizure_proba.astype(float).tolist()}
+    timeline = {
+        "duration_s": rec.duration_s,
+        "ref": list(rec.seizures),
+        "hyp": hyp,
+        "t": (pred.start_s + prep.window_s / 2).tolist(),
+        "p": pred.seizure_proba.astype(float).tolist(),
+    }
     return counts, timeline
 
 
@@ -260,8 +324,11 @@ def run_seizure(args: argparse.Namespace) -> int:
     files = collect_eeg_files(args.data)
     loaded = _load_model(args.model)
     params = sz.SzcoreParams()
-    kw = {"threshold": args.threshold, "smooth_windows": args.smooth_windows,
-          "min_duration_s": args.min_duration}
+    kw = {
+        "threshold": args.threshold,
+        "smooth_windows": args.smooth_windows,
+        "min_duration_s": args.min_duration,
+    }
     per_record, timelines, errors = {}, {}, {}
     for path in _progress(files, "evaluate seizure", args.no_progress):
         name = path.stem if path.stem not in per_record else str(path)
@@ -269,8 +336,12 @@ def run_seizure(args: argparse.Namespace) -> int:
             per_record[name], timelines[name] = evaluate_seizure_recording(path, loaded, kw, params)
         except Exception as e:  # one bad file never stops the run
             errors[str(path)] = _error_text(e)
-    result = sz.summarize(per_record, mode=args.mode, params=params,
-                          extra={"model": getattr(loaded, "name", args.model), "events": kw})
+    result = sz.summarize(
+        per_record,
+        mode=args.mode,
+        params=params,
+        extra={"model": getattr(loaded, "name", args.model), "events": kw},
+    )
     for name, tl in timelines.items():
         result["records"][name]["ref_events"] = tl["ref"]
         result["records"][name]["hyp_events"] = tl["hyp"]

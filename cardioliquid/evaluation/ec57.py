@@ -196,9 +196,7 @@ def _class_index(labels: Iterable[str], what: str) -> np.ndarray:
     labels = np.asarray(list(labels), dtype=str)
     bad = sorted(set(labels.tolist()) - set(AAMI_CLASSES))
     if bad:
-        raise ValueError(
-            f"{what} labels must be AAMI classes {list(AAMI_CLASSES)}, got {bad[:5]}"
-        )
+        raise ValueError(f"{what} labels must be AAMI classes {list(AAMI_CLASSES)}, got {bad[:5]}")
     return np.array([_IDX[c] for c in labels], dtype=np.int64)
 
 
@@ -337,8 +335,10 @@ def ectopic_stats(mat: np.ndarray, cls: str) -> dict[str, Any]:
         counts ``tp``, ``fn``, ``fp``, ``tn``.
     """
     if cls not in ("V", "S"):
-        raise ValueError(f"Invalid value for the 'cls' parameter. Allowed values are 'V', 'S', "
-                         f"but got {cls!r} instead.")
+        raise ValueError(
+            f"Invalid value for the 'cls' parameter. Allowed values are 'V', 'S', "
+            f"but got {cls!r} instead."
+        )
     c = _ectopic_counts(mat, _IDX[cls])
     return {
         "se": _pct(c["tp"], c["tp"] + c["fn"]),
@@ -495,11 +495,19 @@ def compare_recording(
     from cardioliquid.errors import RecordingError
 
     if rec.beats is None or len(rec.beats) == 0:
-        raise RecordingError(rec.source or rec.record_id,
-                             "expected reference beat annotations, got none")
+        raise RecordingError(
+            rec.source or rec.record_id, "expected reference beat annotations, got none"
+        )
     is_beat = rec.beats.aami != ""
     return compare_record(
-        rec.beats.sample[is_beat], rec.beats.aami[is_beat], test_sample, test_class,
-        fs=rec.fs, record=rec.record_id, start_s=start_s, end_s=end_s, window_s=window_s,
+        rec.beats.sample[is_beat],
+        rec.beats.aami[is_beat],
+        test_sample,
+        test_class,
+        fs=rec.fs,
+        record=rec.record_id,
+        start_s=start_s,
+        end_s=end_s,
+        window_s=window_s,
         ignore_test_in=vf_intervals(rec.rhythms, rec.fs, rec.n_samples),
     )

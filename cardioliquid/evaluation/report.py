@@ -97,7 +97,9 @@ PUBLISHED_DS2: dict[str, tuple[float, float, float, float]] = {
 
 
 def plot_confusion(
-    confusion: list[list[int]] | np.ndarray, labels: list[str], path: str | os.PathLike,
+    confusion: list[list[int]] | np.ndarray,
+    labels: list[str],
+    path: str | os.PathLike,
     title: str = "Beat classification (rows: reference, columns: algorithm)",
 ) -> Path:
     """Save a confusion-matrix heat map (row-normalised colours, raw counts) as PNG."""
@@ -109,8 +111,15 @@ def plot_confusion(
     ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
     for i in range(c.shape[0]):
         for j in range(c.shape[1]):
-            ax.text(j, i, f"{c[i, j]}", ha="center", va="center",
-                    color="white" if frac[i, j] > 0.5 else "black", fontsize=9)
+            ax.text(
+                j,
+                i,
+                f"{c[i, j]}",
+                ha="center",
+                va="center",
+                color="white" if frac[i, j] > 0.5 else "black",
+                fontsize=9,
+            )
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("algorithm")
@@ -119,60 +128,145 @@ def plot_confusion(
     return _savefig(fig, path)
 
 
-def arrhythmia_markdown(result: dict[str, Any], figure: str | None = None,
-                        title: str = "Arrhythmia evaluation") -> str:
+def arrhythmia_markdown(
+    result: dict[str, Any], figure: str | None = None, title: str = "Arrhythmia evaluation"
+) -> str:
     """Markdown report of :func:`cardioliquid.evaluation.ec57.summarize` output."""
     out = [f"# {title}", ""]
-    meta = [("mode", result.get("mode")), ("model", result.get("model")),
-            ("records", result.get("n_records")), ("beats scored", result.get("n_beats")),
-            ("match window", f"{result.get('window_s', 0.15)} s"),
-            ("scored from", f"{result.get('start_s', 0)} s into each record")]
+    meta = [
+        ("mode", result.get("mode")),
+        ("model", result.get("model")),
+        ("records", result.get("n_records")),
+        ("beats scored", result.get("n_beats")),
+        ("match window", f"{result.get('window_s', 0.15)} s"),
+        ("scored from", f"{result.get('start_s', 0)} s into each record"),
+    ]
     out += [f"- **{k}**: {v}" for k, v in meta if v is not None]
     out += ["", "## EC57 ectopic-beat statistics (%)", ""]
     rows = []
     for key, name in (("veb", "VEB"), ("sveb", "SVEB")):
         s = result[key]
         avg = s.get("average", {})
-        rows.append([name, _f(s["se"]), _f(s["ppv"]), _f(s["fpr"], 3),
-                     _f(avg.get("se")), _f(avg.get("ppv")), _f(avg.get("fpr"), 3),
-                     s["tp"], s["fn"], s["fp"]])
-    out.append(_table(["class", "gross Se", "gross +P", "gross FPR", "avg Se", "avg +P",
-                       "avg FPR", "TP", "FN", "FP"], rows))
-    out += ["", "Gross: counts pooled over records. Average: mean of per-record values where "
-            "defined. VEB false positives exclude fusion (Fv) and unclassifiable (Qv) beats; "
-            "SVEB false positives exclude Qs (ANSI/AAMI EC57, WFDB `bxb`).", ""]
+        rows.append(
+            [
+                name,
+                _f(s["se"]),
+                _f(s["ppv"]),
+                _f(s["fpr"], 3),
+                _f(avg.get("se")),
+                _f(avg.get("ppv")),
+                _f(avg.get("fpr"), 3),
+                s["tp"],
+                s["fn"],
+                s["fp"],
+            ]
+        )
+    out.append(
+        _table(
+            [
+                "class",
+                "gross Se",
+                "gross +P",
+                "gross FPR",
+                "avg Se",
+                "avg +P",
+                "avg FPR",
+                "TP",
+                "FN",
+                "FP",
+            ],
+            rows,
+        )
+    )
+    out += [
+        "",
+        "Gross: counts pooled over records. Average: mean of per-record values where "
+        "defined. VEB false positives exclude fusion (Fv) and unclassifiable (Qv) beats; "
+        "SVEB false positives exclude Qs (ANSI/AAMI EC57, WFDB `bxb`).",
+        "",
+    ]
     q = result.get("qrs")
     if q:
-        out += [f"QRS matching: Se {_f(q['se'])} %, +P {_f(q['ppv'])} % "
-                f"({q['fn']} missed, {q['fp']} extra).", ""]
+        out += [
+            f"QRS matching: Se {_f(q['se'])} %, +P {_f(q['ppv'])} % "
+            f"({q['fn']} missed, {q['fp']} extra).",
+            "",
+        ]
     on_ds2 = str(result.get("records_requested")).upper() == "DS2"
     if result.get("mode") == "inter-patient" and on_ds2:
         rows = [[name, *(_f(v, 1) for v in vals)] for name, vals in PUBLISHED_DS2.items()]
-        rows.append(["**this model**", _f(result["sveb"]["se"], 1), _f(result["sveb"]["ppv"], 1),
-                     _f(result["veb"]["se"], 1), _f(result["veb"]["ppv"], 1)])
-        out += ["## Against published inter-patient results on DS2 (%)", "",
-                _table(["method", "SVEB Se", "SVEB +P", "VEB Se", "VEB +P"], rows), ""]
-    out += ["## Per-class statistics (%)", "",
-            _table(["class", "n", "Se", "+P", "FPR"],
-                   [[c, s["n"], _f(s["se"]), _f(s["ppv"]), _f(s["fpr"], 3)]
-                    for c, s in result["classes"].items()]),
-            "", f"Accuracy: {_f(result['accuracy'])} %", "", "## Confusion matrix", ""]
+        rows.append(
+            [
+                "**this model**",
+                _f(result["sveb"]["se"], 1),
+                _f(result["sveb"]["ppv"], 1),
+                _f(result["veb"]["se"], 1),
+                _f(result["veb"]["ppv"], 1),
+            ]
+        )
+        out += [
+            "## Against published inter-patient results on DS2 (%)",
+            "",
+            _table(["method", "SVEB Se", "SVEB +P", "VEB Se", "VEB +P"], rows),
+            "",
+        ]
+    out += [
+        "## Per-class statistics (%)",
+        "",
+        _table(
+            ["class", "n", "Se", "+P", "FPR"],
+            [
+                [c, s["n"], _f(s["se"]), _f(s["ppv"]), _f(s["fpr"], 3)]
+                for c, s in result["classes"].items()
+            ],
+        ),
+        "",
+        f"Accuracy: {_f(result['accuracy'])} %",
+        "",
+        "## Confusion matrix",
+        "",
+    ]
     labels = result["confusion_labels"]
-    out.append(_table(["ref \\ alg", *labels],
-                      [[lab, *row] for lab, row in zip(labels, result["confusion"], strict=True)]))
+    out.append(
+        _table(
+            ["ref \\ alg", *labels],
+            [[lab, *row] for lab, row in zip(labels, result["confusion"], strict=True)],
+        )
+    )
     if figure:
         out += ["", f"![confusion matrix]({figure})"]
     bxb = result.get("bxb_matrix")
     if bxb and (np.asarray(bxb)[5].sum() or np.asarray(bxb)[:, 5].sum()):
-        out += ["", "With unmatched beats (`bxb` layout: row O = algorithm beat with no "
-                "reference beat, column o = reference beat the algorithm missed):", "",
-                _table(["ref \\ alg", *result["bxb_cols"]],
-                       [[lab, *row] for lab, row in zip(result["bxb_rows"], bxb, strict=True)])]
-    out += ["", "## Per record", "",
-            _table(["record", "beats", "acc", "VEB Se", "VEB +P", "SVEB Se", "SVEB +P"],
-                   [[r, v["n_beats"], _f(v["accuracy"]), _f(v["veb"]["se"]), _f(v["veb"]["ppv"]),
-                     _f(v["sveb"]["se"]), _f(v["sveb"]["ppv"])]
-                    for r, v in result["records"].items()])]
+        out += [
+            "",
+            "With unmatched beats (`bxb` layout: row O = algorithm beat with no "
+            "reference beat, column o = reference beat the algorithm missed):",
+            "",
+            _table(
+                ["ref \\ alg", *result["bxb_cols"]],
+                [[lab, *row] for lab, row in zip(result["bxb_rows"], bxb, strict=True)],
+            ),
+        ]
+    out += [
+        "",
+        "## Per record",
+        "",
+        _table(
+            ["record", "beats", "acc", "VEB Se", "VEB +P", "SVEB Se", "SVEB +P"],
+            [
+                [
+                    r,
+                    v["n_beats"],
+                    _f(v["accuracy"]),
+                    _f(v["veb"]["se"]),
+                    _f(v["veb"]["ppv"]),
+                    _f(v["sveb"]["se"]),
+                    _f(v["sveb"]["ppv"]),
+                ]
+                for r, v in result["records"].items()
+            ],
+        ),
+    ]
     errors = result.get("errors") or {}
     if errors:
         out += ["", "## Records that failed", ""] + [f"- `{k}`: {v}" for k, v in errors.items()]
@@ -183,8 +277,12 @@ def write_arrhythmia_report(result: dict[str, Any], path: str | os.PathLike) -> 
     """Write the Markdown report and its confusion-matrix PNG (``<stem>_confusion.png``)."""
     path = Path(path)
     png = path.with_name(f"{path.stem}_confusion.png")
-    plot_confusion(result["confusion"], result["confusion_labels"], png,
-                   title=f"{result.get('mode', '')} (rows: reference, columns: algorithm)")
+    plot_confusion(
+        result["confusion"],
+        result["confusion_labels"],
+        png,
+        title=f"{result.get('mode', '')} (rows: reference, columns: algorithm)",
+    )
     return write_text(path, arrhythmia_markdown(result, figure=png.name))
 
 
@@ -199,8 +297,13 @@ def plot_timeline(timelines: dict[str, dict[str, Any]], path: str | os.PathLike)
     """
     plt = _pyplot()
     names = list(timelines)
-    fig, axes = plt.subplots(max(1, len(names)), 1, figsize=(10, 0.9 * max(1, len(names)) + 0.8),
-                             squeeze=False, sharex=False)
+    fig, axes = plt.subplots(
+        max(1, len(names)),
+        1,
+        figsize=(10, 0.9 * max(1, len(names)) + 0.8),
+        squeeze=False,
+        sharex=False,
+    )
     for ax, name in zip(axes[:, 0], names, strict=False):
         tl = timelines[name]
         for a, b in tl.get("ref", []):
@@ -217,51 +320,105 @@ def plot_timeline(timelines: dict[str, dict[str, Any]], path: str | os.PathLike)
     return _savefig(fig, path)
 
 
-def seizure_markdown(result: dict[str, Any], figure: str | None = None,
-                     title: str = "Seizure-detection evaluation") -> str:
+def seizure_markdown(
+    result: dict[str, Any], figure: str | None = None, title: str = "Seizure-detection evaluation"
+) -> str:
     """Markdown report of :func:`cardioliquid.evaluation.seizure.summarize` output."""
     out = [f"# {title}", ""]
-    meta = [("mode", result.get("mode")), ("model", result.get("model")),
-            ("recordings", result.get("n_records")),
-            ("recorded time", f"{result['duration_h']:.2f} h")]
+    meta = [
+        ("mode", result.get("mode")),
+        ("model", result.get("model")),
+        ("recordings", result.get("n_records")),
+        ("recorded time", f"{result['duration_h']:.2f} h"),
+    ]
     out += [f"- **{k}**: {v}" for k, v in meta if v is not None]
     p = result.get("params", {})
-    out += ["", "## SzCORE scores", "",
-            f"Event scoring (timescoring): any overlap, tolerance {p.get('tolerance_start_s')} s "
-            f"before / {p.get('tolerance_end_s')} s after, events < {p.get('merge_gap_s')} s "
-            f"apart merged, events > {p.get('max_event_s')} s split.", ""]
+    out += [
+        "",
+        "## SzCORE scores",
+        "",
+        f"Event scoring (timescoring): any overlap, tolerance {p.get('tolerance_start_s')} s "
+        f"before / {p.get('tolerance_end_s')} s after, events < {p.get('merge_gap_s')} s "
+        f"apart merged, events > {p.get('max_event_s')} s split.",
+        "",
+    ]
     rows = []
     for key in ("event", "sample"):
         s = result[key]
-        rows.append([key, _f(s["se"]), _f(s["precision"]), _f(s["f1"]),
-                     _f(s["fa_per_24h"], 1), s["tp"], s["fp"], s["n_ref"]])
-    out.append(_table(["scoring", "Se %", "precision %", "F1 %", "FA/24h", "TP", "FP",
-                       "reference"], rows))
+        rows.append(
+            [
+                key,
+                _f(s["se"]),
+                _f(s["precision"]),
+                _f(s["f1"]),
+                _f(s["fa_per_24h"], 1),
+                s["tp"],
+                s["fp"],
+                s["n_ref"],
+            ]
+        )
+    out.append(
+        _table(["scoring", "Se %", "precision %", "F1 %", "FA/24h", "TP", "FP", "reference"], rows)
+    )
     w, lat = result["window"], result["latency_s"]
-    out += ["", f"Window level: sensitivity {_f(w['se'])} %, specificity {_f(w['sp'])} % "
-            f"(TP {w['tp']}, FN {w['fn']}, FP {w['fp']}, TN {w['tn']}).", "",
-            f"Detection latency from onset: median {_f(lat['median'], 1)} s, "
-            f"range {_f(lat['min'], 1)} to {_f(lat['max'], 1)} s "
-            f"({lat['n_detected']}/{lat['n_seizures']} seizures detected).", ""]
+    out += [
+        "",
+        f"Window level: sensitivity {_f(w['se'])} %, specificity {_f(w['sp'])} % "
+        f"(TP {w['tp']}, FN {w['fn']}, FP {w['fp']}, TN {w['tn']}).",
+        "",
+        f"Detection latency from onset: median {_f(lat['median'], 1)} s, "
+        f"range {_f(lat['min'], 1)} to {_f(lat['max'], 1)} s "
+        f"({lat['n_detected']}/{lat['n_seizures']} seizures detected).",
+        "",
+    ]
     if result["duration_h"] < 24:
-        out += [f"Only {result['duration_h']:.2f} h of EEG: false alarms per 24 h are "
-                "extrapolated and not a measured daily rate.", ""]
+        out += [
+            f"Only {result['duration_h']:.2f} h of EEG: false alarms per 24 h are "
+            "extrapolated and not a measured daily rate.",
+            "",
+        ]
     if figure:
         out += [f"![timeline]({figure})", ""]
-    out += ["## Per recording", "",
-            _table(["recording", "seizures", "detected", "FP events", "sample Se %",
-                    "window Se %", "window Sp %", "latency s"],
-                   [[r, v["event"]["n_ref"], v["event"]["tp"], v["event"]["fp"],
-                     _f(v["sample"]["se"]), _f(v["window"]["se"]), _f(v["window"]["sp"]),
-                     _f(v["latency_s"]["median"], 1)] for r, v in result["records"].items()])]
+    out += [
+        "## Per recording",
+        "",
+        _table(
+            [
+                "recording",
+                "seizures",
+                "detected",
+                "FP events",
+                "sample Se %",
+                "window Se %",
+                "window Sp %",
+                "latency s",
+            ],
+            [
+                [
+                    r,
+                    v["event"]["n_ref"],
+                    v["event"]["tp"],
+                    v["event"]["fp"],
+                    _f(v["sample"]["se"]),
+                    _f(v["window"]["se"]),
+                    _f(v["window"]["sp"]),
+                    _f(v["latency_s"]["median"], 1),
+                ]
+                for r, v in result["records"].items()
+            ],
+        ),
+    ]
     errors = result.get("errors") or {}
     if errors:
         out += ["", "## Recordings that failed", ""] + [f"- `{k}`: {v}" for k, v in errors.items()]
     return "\n".join(out) + "\n"
 
 
-def write_seizure_report(result: dict[str, Any], path: str | os.PathLike,
-                         timelines: dict[str, dict[str, Any]] | None = None) -> Path:
+def write_seizure_report(
+    result: dict[str, Any],
+    path: str | os.PathLike,
+    timelines: dict[str, dict[str, Any]] | None = None,
+) -> Path:
     """Write the Markdown report and, given ``timelines``, ``<stem>_timeline.png``."""
     path = Path(path)
     figure = None

@@ -153,7 +153,9 @@ def prediction_events(pred: Any, **kwargs: Any) -> Events:
 
 
 def window_labels(
-    start_s: np.ndarray, window_s: float, seizures: Sequence[tuple[float, float]],
+    start_s: np.ndarray,
+    window_s: float,
+    seizures: Sequence[tuple[float, float]],
     min_overlap: float = 0.5,
 ) -> np.ndarray:
     """1 for windows at least ``min_overlap`` inside a seizure, else 0."""
@@ -181,7 +183,8 @@ def _clip_events(events: Sequence[tuple[float, float]], duration_s: float) -> Ev
 
 
 def detection_latencies(
-    ref: Sequence[tuple[float, float]], hyp: Sequence[tuple[float, float]],
+    ref: Sequence[tuple[float, float]],
+    hyp: Sequence[tuple[float, float]],
     params: SzcoreParams | None = None,
 ) -> list[float | None]:
     """Latency (s) of the first detection of each reference seizure.
@@ -217,8 +220,9 @@ class SeizureCounts:
     latencies: list[float | None] = field(default_factory=list)
 
     def __add__(self, other: SeizureCounts) -> SeizureCounts:
-        d = {k: getattr(self, k) + getattr(other, k) for k in asdict(self)
-             if k not in ("sample_fs",)}
+        d = {
+            k: getattr(self, k) + getattr(other, k) for k in asdict(self) if k not in ("sample_fs",)
+        }
         return SeizureCounts(**d, sample_fs=self.sample_fs)
 
 
@@ -256,8 +260,12 @@ def count_recording(
     sa = SampleScoring(ref_a, hyp_a, fs=params.sample_fs)
     counts = SeizureCounts(
         duration_s=float(duration_s),
-        event_ref=int(ev.refTrue), event_tp=int(ev.tp), event_fp=int(ev.fp),
-        sample_ref=int(sa.refTrue), sample_tp=int(sa.tp), sample_fp=int(sa.fp),
+        event_ref=int(ev.refTrue),
+        event_tp=int(ev.tp),
+        event_fp=int(ev.fp),
+        sample_ref=int(sa.refTrue),
+        sample_tp=int(sa.tp),
+        sample_fp=int(sa.fp),
         sample_fs=params.sample_fs,
         latencies=detection_latencies(ref_e, hyp_e, params),
     )
@@ -277,9 +285,13 @@ def _block(tp: int, fp: int, n_ref: int, days: float) -> dict[str, Any]:
     se, ppv = _pct(tp, n_ref), _pct(tp, tp + fp)
     f1 = None if n_ref + fp == 0 else 100.0 * 2 * tp / (2 * tp + fp + (n_ref - tp))
     return {
-        "se": se, "precision": ppv, "f1": f1,
+        "se": se,
+        "precision": ppv,
+        "f1": f1,
         "fa_per_24h": None if days <= 0 else fp / days,
-        "tp": tp, "fp": fp, "n_ref": n_ref,
+        "tp": tp,
+        "fp": fp,
+        "n_ref": n_ref,
     }
 
 
@@ -297,7 +309,10 @@ def scores(counts: SeizureCounts) -> dict[str, Any]:
         "window": {
             "se": _pct(w.window_tp, w.window_tp + w.window_fn),
             "sp": _pct(w.window_tn, w.window_tn + w.window_fp),
-            "tp": w.window_tp, "fn": w.window_fn, "fp": w.window_fp, "tn": w.window_tn,
+            "tp": w.window_tp,
+            "fn": w.window_fn,
+            "fp": w.window_fp,
+            "tn": w.window_tn,
         },
         "latency_s": {
             "median": float(np.median(lat)) if lat else None,
@@ -313,7 +328,9 @@ def scores(counts: SeizureCounts) -> dict[str, Any]:
 
 
 def summarize(
-    per_record: dict[str, SeizureCounts], mode: str = "all", params: SzcoreParams | None = None,
+    per_record: dict[str, SeizureCounts],
+    mode: str = "all",
+    params: SzcoreParams | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Pooled scores over recordings plus one row per recording, as a JSON-ready dict.

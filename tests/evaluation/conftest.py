@@ -11,15 +11,27 @@ import wfdb
 FS = 360
 
 
-def write_ecg_record(folder: Path, name: str, beat_samples: np.ndarray, symbols: list[str],
-                     n_samples: int, rng: np.random.Generator) -> None:
+def write_ecg_record(
+    folder: Path,
+    name: str,
+    beat_samples: np.ndarray,
+    symbols: list[str],
+    n_samples: int,
+    rng: np.random.Generator,
+) -> None:
     """A one-lead 360 Hz WFDB record (noise plus a spike per beat) with ``.atr`` beats."""
     sig = 0.02 * rng.standard_normal(n_samples)
     sig[beat_samples] += 1.0
-    wfdb.wrsamp(name, fs=FS, units=["mV"], sig_name=["MLII"], p_signal=sig[:, None],
-                fmt=["16"], write_dir=str(folder))
-    wfdb.wrann(name, "atr", np.asarray(beat_samples), symbol=list(symbols),
-               write_dir=str(folder))
+    wfdb.wrsamp(
+        name,
+        fs=FS,
+        units=["mV"],
+        sig_name=["MLII"],
+        p_signal=sig[:, None],
+        fmt=["16"],
+        write_dir=str(folder),
+    )
+    wfdb.wrann(name, "atr", np.asarray(beat_samples), symbol=list(symbols), write_dir=str(folder))
 
 
 @pytest.fixture

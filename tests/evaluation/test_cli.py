@@ -51,8 +51,10 @@ def _fake_predict_beats(rec, loaded, beats="auto", **kw) -> BeatPredictions:
 @pytest.fixture
 def stand_in_model(monkeypatch):
     calls = {"adapt": []}
-    monkeypatch.setattr("cardioliquid.evaluation.cli._load_model",
-                        lambda name: SimpleNamespace(name=f"stand-in:{name}"))
+    monkeypatch.setattr(
+        "cardioliquid.evaluation.cli._load_model",
+        lambda name: SimpleNamespace(name=f"stand-in:{name}"),
+    )
     monkeypatch.setattr("cardioliquid.scoring.inference.predict_beats", _fake_predict_beats)
 
     def fake_adapt(loaded, rec, minutes):
@@ -76,12 +78,28 @@ def _expected_veb(folder: Path, records: list[str], start_s: float = 0.0) -> tup
     return tp, fp
 
 
-def test_arrhythmia_cli_with_stand_in_model(ecg_folder: Path, tmp_path: Path,
-                                            stand_in_model) -> None:
+def test_arrhythmia_cli_with_stand_in_model(
+    ecg_folder: Path, tmp_path: Path, stand_in_model
+) -> None:
     out = tmp_path / "out" / "eval.json"
     md = tmp_path / "out" / "eval.md"
-    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2,r3",
-               "--model", "anything", "--json", str(out), "--report", str(md), "--no-progress"])
+    rc = main(
+        [
+            "evaluate",
+            "arrhythmia",
+            "--data",
+            str(ecg_folder),
+            "--records",
+            "r1,r2,r3",
+            "--model",
+            "anything",
+            "--json",
+            str(out),
+            "--report",
+            str(md),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     res = json.loads(out.read_text())
     assert res["mode"] == "inter-patient" and res["errors"] == {}
@@ -99,8 +117,9 @@ def test_arrhythmia_cli_with_stand_in_model(ecg_folder: Path, tmp_path: Path,
     assert not list(md.parent.glob(".*tmp"))
 
 
-def test_predictions_folder_gives_the_same_numbers(ecg_folder: Path, tmp_path: Path,
-                                                   stand_in_model) -> None:
+def test_predictions_folder_gives_the_same_numbers(
+    ecg_folder: Path, tmp_path: Path, stand_in_model
+) -> None:
     from cardioliquid.io import load_ecg
 
     pred_dir = tmp_path / "pred"
@@ -109,8 +128,15 @@ def test_predictions_folder_gives_the_same_numbers(ecg_folder: Path, tmp_path: P
         p = _fake_predict_beats(load_ecg(ecg_folder / r), None)
         wfdb.wrann(r, "cla", p.sample, symbol=list(p.labels), fs=p.fs, write_dir=str(pred_dir))
     direct, from_files = tmp_path / "direct.json", tmp_path / "files.json"
-    common = ["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2,r3",
-              "--no-progress"]
+    common = [
+        "evaluate",
+        "arrhythmia",
+        "--data",
+        str(ecg_folder),
+        "--records",
+        "r1,r2,r3",
+        "--no-progress",
+    ]
     assert main([*common, "--json", str(direct)]) == 0
     assert main([*common, "--predictions", str(pred_dir), "--json", str(from_files)]) == 0
     a, b = json.loads(direct.read_text()), json.loads(from_files.read_text())
@@ -119,27 +145,54 @@ def test_predictions_folder_gives_the_same_numbers(ecg_folder: Path, tmp_path: P
     assert b["source"] == "predictions"
 
 
-def test_patient_adaptive_mode_scores_after_calibration(ecg_folder: Path, tmp_path: Path,
-                                                        stand_in_model) -> None:
+def test_patient_adaptive_mode_scores_after_calibration(
+    ecg_folder: Path, tmp_path: Path, stand_in_model
+) -> None:
     out = tmp_path / "adaptive.json"
-    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2",
-               "--calibrate-minutes", "0.5", "--json", str(out), "--no-progress"])
+    rc = main(
+        [
+            "evaluate",
+            "arrhythmia",
+            "--data",
+            str(ecg_folder),
+            "--records",
+            "r1,r2",
+            "--calibrate-minutes",
+            "0.5",
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     res = json.loads(out.read_text())
     assert res["mode"] == "patient-adaptive" and res["start_s"] == 30.0
     assert stand_in_model["adapt"] == [("r1", 0.5), ("r2", 0.5)]
-    n_after = sum(int(np.sum(wfdb.rdann(str(ecg_folder / r), "atr").sample >= 30 * 360))
-                  for r in ("r1", "r2"))
+    n_after = sum(
+        int(np.sum(wfdb.rdann(str(ecg_folder / r), "atr").sample >= 30 * 360)) for r in ("r1", "r2")
+    )
     assert res["n_beats"] == n_after < 160
     assert (res["veb"]["tp"], res["veb"]["fp"]) == _expected_veb(ecg_folder, ["r1", "r2"], 30.0)
 
 
-def test_a_bad_record_is_listed_and_the_run_goes_on(ecg_folder: Path, tmp_path: Path,
-                                                    stand_in_model) -> None:
+def test_a_bad_record_is_listed_and_the_run_goes_on(
+    ecg_folder: Path, tmp_path: Path, stand_in_model
+) -> None:
     (ecg_folder / "broken.hea").write_text("this is not a header\n")
     out = tmp_path / "e.json"
-    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records",
-               "r1,missing,broken", "--json", str(out), "--no-progress"])
+    rc = main(
+        [
+            "evaluate",
+            "arrhythmia",
+            "--data",
+            str(ecg_folder),
+            "--records",
+            "r1,missing,broken",
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 1
     res = json.loads(out.read_text())
     assert set(res["errors"]) == {"missing", "broken"}
@@ -147,18 +200,43 @@ def test_a_bad_record_is_listed_and_the_run_goes_on(ecg_folder: Path, tmp_path: 
     assert res["n_records"] == 1 and res["n_beats"] == 80
 
 
-def test_no_record_evaluable_is_an_error(ecg_folder: Path, tmp_path: Path, stand_in_model,
-                                         capsys) -> None:
-    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "nope",
-               "--json", str(tmp_path / "x.json"), "--no-progress"])
+def test_no_record_evaluable_is_an_error(
+    ecg_folder: Path, tmp_path: Path, stand_in_model, capsys
+) -> None:
+    rc = main(
+        [
+            "evaluate",
+            "arrhythmia",
+            "--data",
+            str(ecg_folder),
+            "--records",
+            "nope",
+            "--json",
+            str(tmp_path / "x.json"),
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     assert "no record could be evaluated" in capsys.readouterr().err
 
 
 def test_missing_prediction_file_is_named(ecg_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.json"
-    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1",
-               "--predictions", str(tmp_path), "--json", str(out), "--no-progress"])
+    rc = main(
+        [
+            "evaluate",
+            "arrhythmia",
+            "--data",
+            str(ecg_folder),
+            "--records",
+            "r1",
+            "--predictions",
+            str(tmp_path),
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     assert "r1.cla" in json.loads(out.read_text())["errors"]["r1"]
 
@@ -172,13 +250,24 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
     for name in ("a.edf", "b.edf"):
         (data / name).write_bytes(b"")
     prep = WindowPreprocessing(window_s=2.0, hop_s=1.0)
-    monkeypatch.setattr("cardioliquid.evaluation.cli._load_model",
-                        lambda name: SimpleNamespace(name="sz-stand-in", preprocessing=prep))
+    monkeypatch.setattr(
+        "cardioliquid.evaluation.cli._load_model",
+        lambda name: SimpleNamespace(name="sz-stand-in", preprocessing=prep),
+    )
 
     def fake_load(path):
         seizures = [(100.0, 160.0)] if Path(path).stem == "a" else []
-        return Recording(np.zeros((1, 600 * 8), np.float32), 8.0, ["C3"], "uV", Path(path).stem,
-                         "p", "eeg", str(path), seizures=seizures)
+        return Recording(
+            np.zeros((1, 600 * 8), np.float32),
+            8.0,
+            ["C3"],
+            "uV",
+            Path(path).stem,
+            "p",
+            "eeg",
+            str(path),
+            seizures=seizures,
+        )
 
     def fake_predict(rec, loaded, **kw):
         start = np.arange(0, rec.duration_s - 1, 1.0)
@@ -187,14 +276,28 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
             p[(start >= 110) & (start < 150)] = 0.9  # detected 10 s after onset
         else:
             p[(start >= 300) & (start < 310)] = 0.9  # one false alarm
-        return WindowPredictions(start, start + 2, np.stack([1 - p, p], 1), ["bckg", "sz"],
-                                 rec.record_id, rec.duration_s)
+        return WindowPredictions(
+            start, start + 2, np.stack([1 - p, p], 1), ["bckg", "sz"], rec.record_id, rec.duration_s
+        )
 
     monkeypatch.setattr("cardioliquid.io.load_recording", fake_load)
     monkeypatch.setattr("cardioliquid.scoring.inference.predict_windows", fake_predict)
     out, md = tmp_path / "sz.json", tmp_path / "sz.md"
-    rc = main(["evaluate", "seizure", "--data", str(data), "--smooth-windows", "1",
-               "--json", str(out), "--report", str(md), "--no-progress"])
+    rc = main(
+        [
+            "evaluate",
+            "seizure",
+            "--data",
+            str(data),
+            "--smooth-windows",
+            "1",
+            "--json",
+            str(out),
+            "--report",
+            str(md),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     res = json.loads(out.read_text())
     assert res["event"]["tp"] == 1 and res["event"]["fp"] == 1 and res["event"]["n_ref"] == 1
@@ -209,8 +312,21 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
 def test_empty_prediction_file_means_every_beat_missed(ecg_folder: Path, tmp_path: Path) -> None:
     (tmp_path / "r1.cla").write_bytes(b"\x00\x00")  # what `cardioliquid score` writes for no beats
     out = tmp_path / "p.json"
-    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1",
-               "--predictions", str(tmp_path), "--json", str(out), "--no-progress"])
+    rc = main(
+        [
+            "evaluate",
+            "arrhythmia",
+            "--data",
+            str(ecg_folder),
+            "--records",
+            "r1",
+            "--predictions",
+            str(tmp_path),
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     res = json.loads(out.read_text())
     assert res["qrs"]["se"] == 0.0 and res["qrs"]["fn"] == 80 and res["n_beats"] == 80

@@ -15,8 +15,9 @@ def _pairs(m: ec57.BeatMatch) -> dict[int, int]:
     return dict(zip(m.ref_index.tolist(), m.test_index.tolist(), strict=True))
 
 
-@pytest.mark.parametrize(("offset_ms", "matched"), [(149, True), (150, True), (151, False),
-                                                    (-149, True), (-151, False)])
+@pytest.mark.parametrize(
+    ("offset_ms", "matched"), [(149, True), (150, True), (151, False), (-149, True), (-151, False)]
+)
 def test_match_window_edges(offset_ms: int, matched: bool) -> None:
     m = ec57.match_beats([5000], [5000 + offset_ms], FS)
     assert (len(m.ref_index) == 1) is matched
@@ -68,8 +69,9 @@ def test_matching_agrees_with_wfdb_comparitor_except_exact_ties(rng) -> None:
     assert n_ties < 10
 
 
-def _one_record(pairs: list[tuple[str, str]], missed: str = "", extra: str = "",
-                start_s: float = 0.0) -> ec57.RecordComparison:
+def _one_record(
+    pairs: list[tuple[str, str]], missed: str = "", extra: str = "", start_s: float = 0.0
+) -> ec57.RecordComparison:
     """A record whose matched pairs, missed beats and extra beats are given by class."""
     ref_s, ref_c, test_s, test_c = [], [], [], []
     t = 1000
@@ -118,8 +120,11 @@ def test_veb_false_negatives_include_missed_and_every_other_label() -> None:
 
 def test_veb_true_negatives_exclude_missed_beats_and_fpr() -> None:
     # TN: Nn, Ns, Sn, Ff, Qq, On (extra N) = 6; No and So are not true negatives.
-    comp = _one_record([("N", "N"), ("N", "S"), ("S", "N"), ("F", "F"), ("Q", "Q"), ("N", "V")],
-                       missed="NS", extra="N")
+    comp = _one_record(
+        [("N", "N"), ("N", "S"), ("S", "N"), ("F", "F"), ("Q", "Q"), ("N", "V")],
+        missed="NS",
+        extra="N",
+    )
     veb = ec57.ectopic_stats(comp.matrix, "V")
     assert (veb["tn"], veb["fp"]) == (6, 1)
     assert veb["fpr"] == pytest.approx(100 / 7)
@@ -151,14 +156,14 @@ def test_invalid_class_names_are_rejected() -> None:
 
 def test_start_time_scores_pairs_by_reference_time() -> None:
     # Reference at 1000 ms and 2000 ms; test for the second sits just before 1.95 s.
-    comp = ec57.compare_record([1000, 2000], ["V", "V"], [1000, 1950], ["V", "N"], FS,
-                               start_s=1.96)
+    comp = ec57.compare_record([1000, 2000], ["V", "V"], [1000, 1950], ["V", "N"], FS, start_s=1.96)
     assert comp.matrix.sum() == 1 and comp.matrix[2, 0] == 1  # only the 2000 ms pair
 
 
 def test_lone_test_beats_inside_reference_vf_are_ignored() -> None:
-    comp = ec57.compare_record([1000], ["N"], [1000, 5000, 9000], ["N", "V", "V"], FS,
-                               ignore_test_in=[(4.0, 6.0)])
+    comp = ec57.compare_record(
+        [1000], ["N"], [1000, 5000, 9000], ["N", "V", "V"], FS, ignore_test_in=[(4.0, 6.0)]
+    )
     assert comp.matrix[5].sum() == 1  # the extra at 9 s counts, the one in VF does not
 
 
@@ -189,8 +194,9 @@ def test_average_skips_records_where_a_statistic_is_undefined() -> None:
 
 
 def test_summary_schema_per_class_accuracy_and_confusion() -> None:
-    comp = _one_record([("N", "N")] * 6 + [("N", "S"), ("S", "S"), ("V", "V"), ("F", "N")],
-                       missed="V", extra="N")
+    comp = _one_record(
+        [("N", "N")] * 6 + [("N", "S"), ("S", "S"), ("V", "V"), ("F", "N")], missed="V", extra="N"
+    )
     out = ec57.summarize([comp], mode="inter-patient")
     assert out["confusion_labels"] == ["N", "S", "V", "F", "Q"]
     conf = np.array(out["confusion"])

@@ -44,8 +44,21 @@ def test_arrhythmia_through_predict_beats(ecg_folder: Path, tmp_path: Path, monk
     loaded = LoadedModel(AlwaysNormal(), BeatPreprocessing(), "always-normal", {})
     monkeypatch.setattr(cli, "_load_model", lambda name: loaded)
     out = tmp_path / "r.json"
-    assert _run(["arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2",
-                 "--json", str(out), "--no-progress"]) == 0
+    assert (
+        _run(
+            [
+                "arrhythmia",
+                "--data",
+                str(ecg_folder),
+                "--records",
+                "r1,r2",
+                "--json",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["n_beats"] == 160 and res["qrs"]["se"] == 100.0
     conf = np.array(res["confusion"])
@@ -61,16 +74,30 @@ def test_seizure_through_predict_windows(tmp_path: Path, monkeypatch) -> None:
     x = 10.0 * rng.standard_normal((2, len(t)))
     ictal = (t >= 200) & (t < 260)
     x[:, ictal] += 150.0 * np.sin(2 * np.pi * 5 * t[ictal])
-    rec = Recording(x.astype(np.float32), fs, ["C3", "C4"], "uV", "synth", "p1", "eeg",
-                    "synth.edf", seizures=[(200.0, 260.0)])
+    rec = Recording(
+        x.astype(np.float32),
+        fs,
+        ["C3", "C4"],
+        "uV",
+        "synth",
+        "p1",
+        "eeg",
+        "synth.edf",
+        seizures=[(200.0, 260.0)],
+    )
     (tmp_path / "synth.edf").write_bytes(b"")
     monkeypatch.setattr("cardioliquid.io.load_recording", lambda path: rec)
     prep = WindowPreprocessing(fs=128.0, window_s=2.0, hop_s=1.0)
-    monkeypatch.setattr(cli, "_load_model",
-                        lambda name: LoadedModel(Loudness(), prep, "loudness", {}))
+    monkeypatch.setattr(
+        cli, "_load_model", lambda name: LoadedModel(Loudness(), prep, "loudness", {})
+    )
     out = tmp_path / "s.json"
-    assert _run(["seizure", "--data", str(tmp_path / "synth.edf"), "--json", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        _run(
+            ["seizure", "--data", str(tmp_path / "synth.edf"), "--json", str(out), "--no-progress"]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["event"]["tp"] == 1 and res["event"]["fp"] == 0
     assert res["window"]["se"] > 90 and res["window"]["sp"] > 95

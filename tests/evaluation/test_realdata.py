@@ -14,8 +14,10 @@ from cardioliquid.evaluation import cli, ec57
 from cardioliquid.io import load_ecg
 
 # Beat counts published in the MIT-BIH Arrhythmia Database Directory (Moody & Mark).
-PUBLISHED = {"100": {"N": 2239, "S": 33, "V": 1, "F": 0, "Q": 0},
-             "119": {"N": 1543, "S": 0, "V": 444, "F": 0, "Q": 0}}
+PUBLISHED = {
+    "100": {"N": 2239, "S": 33, "V": 1, "F": 0, "Q": 0},
+    "119": {"N": 1543, "S": 0, "V": 444, "F": 0, "Q": 0},
+}
 
 
 @pytest.mark.realdata
@@ -24,13 +26,26 @@ def test_reference_against_itself_is_perfect(mitdb_dir: Path, tmp_path: Path) ->
     pred.mkdir()
     for r in PUBLISHED:  # what `cardioliquid score` would write if it were perfect
         rec = load_ecg(mitdb_dir / r)
-        wfdb.wrann(r, "cla", rec.beats.sample, symbol=list(rec.beats.aami), fs=rec.fs,
-                   write_dir=str(pred))
+        wfdb.wrann(
+            r, "cla", rec.beats.sample, symbol=list(rec.beats.aami), fs=rec.fs, write_dir=str(pred)
+        )
     out = tmp_path / "self.json"
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    args = parser.parse_args(["arrhythmia", "--data", str(mitdb_dir), "--records", "100,119",
-                              "--predictions", str(pred), "--json", str(out), "--no-progress"])
+    args = parser.parse_args(
+        [
+            "arrhythmia",
+            "--data",
+            str(mitdb_dir),
+            "--records",
+            "100,119",
+            "--predictions",
+            str(pred),
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert cli.run(args) == 0
     res = json.loads(out.read_text())
     assert res["n_beats"] == sum(sum(c.values()) for c in PUBLISHED.values()) == 4260
@@ -52,8 +67,30 @@ def test_shifted_reference_still_matches_within_window(mitdb_dir: Path) -> None:
     assert comp.matrix[:5, :5].sum() == 0 and comp.matrix[5].sum() == len(rec.beats)
 
 
-DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212",
-       "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")  # de Chazal 2004
+DS2 = (
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
+)  # de Chazal 2004
 
 
 @pytest.mark.realdata

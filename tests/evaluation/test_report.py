@@ -13,14 +13,21 @@ from cardioliquid.evaluation import seizure as sz
 
 
 def _summary() -> dict:
-    comp = ec57.compare_record([1000, 2000, 3000, 4000], ["N", "V", "V", "S"],
-                               [1000, 2000, 3000, 4000], ["N", "V", "N", "S"], 1000, "r1")
+    comp = ec57.compare_record(
+        [1000, 2000, 3000, 4000],
+        ["N", "V", "V", "S"],
+        [1000, 2000, 3000, 4000],
+        ["N", "V", "N", "S"],
+        1000,
+        "r1",
+    )
     return ec57.summarize([comp])
 
 
 def test_json_is_written_atomically_with_nan_as_null(tmp_path: Path) -> None:
-    path = report.write_json(tmp_path / "sub" / "x.json", {"a": float("nan"), "b": np.int64(3),
-                                                            "c": np.arange(2)})
+    path = report.write_json(
+        tmp_path / "sub" / "x.json", {"a": float("nan"), "b": np.int64(3), "c": np.arange(2)}
+    )
     assert json.loads(path.read_text()) == {"a": None, "b": 3, "c": [0, 1]}
     assert [p.name for p in path.parent.iterdir()] == ["x.json"]
 
@@ -49,8 +56,18 @@ def test_seizure_markdown_and_timeline(tmp_path: Path) -> None:
     counts = {"a": sz.count_recording([(100, 160)], [(110, 150)], 600.0)}
     res = sz.summarize(counts)
     md = report.write_seizure_report(
-        res, tmp_path / "s.md", {"a": {"duration_s": 600.0, "ref": [(100, 160)],
-                                       "hyp": [(110, 150)], "t": [0, 300], "p": [0.1, 0.2]}})
+        res,
+        tmp_path / "s.md",
+        {
+            "a": {
+                "duration_s": 600.0,
+                "ref": [(100, 160)],
+                "hyp": [(110, 150)],
+                "t": [0, 300],
+                "p": [0.1, 0.2],
+            }
+        },
+    )
     text = md.read_text()
     assert "| event | 100.00 | 100.00 | 100.00 | 0.0 | 1 | 0 | 1 |" in text
     assert "median 10.0 s" in text

@@ -68,10 +68,16 @@ def test_latency_per_seizure() -> None:
 
 
 def test_window_scores_and_pooling() -> None:
-    a = sz.count_recording([(10, 20)], [(10, 20)], 100.0,
-                           window_true=np.array([1, 1, 0, 0]), window_pred=np.array([1, 0, 0, 1]))
-    b = sz.count_recording([], [], 100.0,
-                           window_true=np.array([0, 0]), window_pred=np.array([0, 0]))
+    a = sz.count_recording(
+        [(10, 20)],
+        [(10, 20)],
+        100.0,
+        window_true=np.array([1, 1, 0, 0]),
+        window_pred=np.array([1, 0, 0, 1]),
+    )
+    b = sz.count_recording(
+        [], [], 100.0, window_true=np.array([0, 0]), window_pred=np.array([0, 0])
+    )
     out = sz.summarize({"a": a, "b": b})
     w = out["window"]
     assert (w["tp"], w["fn"], w["fp"], w["tn"]) == (1, 1, 1, 3)
@@ -105,8 +111,9 @@ def test_prediction_events_use_the_scoring_post_processing() -> None:
 
     start = np.arange(10, dtype=float)
     p = np.array([0, 0, 0.9, 0.9, 0.9, 0, 0, 0, 0.9, 0])
-    pred = WindowPredictions(start, start + 2, np.stack([1 - p, p], 1), ["bckg", "sz"],
-                             duration_s=11.0)
+    pred = WindowPredictions(
+        start, start + 2, np.stack([1 - p, p], 1), ["bckg", "sz"], duration_s=11.0
+    )
     assert sz.prediction_events(pred, smooth_windows=1) == [(2.0, 6.0), (8.0, 10.0)]
     assert sz.prediction_events(pred, smooth_windows=1, min_duration_s=3) == [(2.0, 6.0)]
 
