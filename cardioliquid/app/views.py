@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -63,8 +64,10 @@ def _fail(where: Any, message: str, exc: BaseException | None = None) -> None:
 
 
 # --------------------------------------------------------------------------- choosing
-def handle_recording_upload(files: list[Any]) -> tuple[Recording | None, str | None, str | None]:
-    """Save uploaded files to this session's folder and read them.
+def handle_recording_upload(
+    files: list[Any], dest: str | Path
+) -> tuple[Recording | None, str | None, str | None]:
+    """Save uploaded files (objects with ``name`` and ``getvalue()``) in ``dest`` and read them.
 
     Returns
     -------
@@ -75,7 +78,7 @@ def handle_recording_upload(files: list[Any]) -> tuple[Recording | None, str | N
 
     try:
         pairs = [(f.name, f.getvalue()) for f in files]
-        path = save_uploads(pairs, session_dir() / "uploads")
+        path = save_uploads(pairs, dest)
         return load_recording(path), str(path), None
     except (CardioLiquidError, OSError, ValueError) as e:
         return None, None, f"Could not read the upload: {e}"
@@ -108,7 +111,7 @@ def choose_recording() -> tuple[Recording | None, str]:
         )  # fmt: skip
         if not files:
             return None, ""
-        rec, path, error = handle_recording_upload(files)
+        rec, path, error = handle_recording_upload(files, session_dir() / "uploads")
         if error:
             _fail(st, error)
             return None, ""
@@ -510,21 +513,35 @@ def _fmt_figure(fig: Any, unit: str) -> tuple[str, str]:
     return ("—" if fig is None else f"{fig} {unit}"), ""
 
 
+def _number(value: Any, key: str = "value") -> float | None:
+    if isinstance(value, dict):
+        value = value.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _profile_view(report: dict[str, Any]) -> None:
+    params = report.get("params")
+    macs = report.get("macs_per_decision")
     lat = report.get("latency_ms") or {}
-    per = lat.get("decision", lat) if isinstance(lat, dict) else {}
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Parameters", f"{report.get('params', {}).get('wired', report.get('params'))}"
-              if isinstance(report.get("params"), dict) else f"{report.get('params')}")  # fmt: skip
-    c2.metric("MACs per decision", f"{report.get('macs_per_decision', 0):,}"
-              if isinstance(report.get("macs_per_decision"), int | float) else "—")  # fmt: skip
-    p50 = per.get("p50") if isinstance(per, dict) else None
-    c3.metric("Latency per decision (p50, batch 1)", "—" if p50 is None else f"{p50:.3f} ms")
+    eff, dense = _number(params, "effective"), _number(params, "dense")
+    c1.metric("Parameters (real synapses)", "—" if eff is None else f"{eff:,.0f}",
+              help=None if dense is None else f"{dense:,.0f} stored densely")  # fmt: skip
+    m_eff, m_all = _number(macs, "effective"), _number(macs, "value")
+    c2.metric("MACs per decision", "—" if m_eff is None else f"{m_eff:,.0f}",
+              help=None if m_all is None else f"{m_all:,.0f} with the dense masks")  # fmt: skip
+    p50, p95 = _number(lat, "p50"), _number(lat, "p95")
+    c3.metric("Latency per decision (p50, batch 1)", "—" if p50 is None else f"{p50:.2f} ms",
+              help=None if p95 is None else f"p95 {p95:.2f} ms")  # fmt: skip
     energy, method = _fmt_figure(report.get("energy_uj_per_decision"), "µJ")
     c4.metric("Energy per decision", energy, help=method)
     if method:
-        st.caption(f"Energy method: **{method}**")
-    with st.expander("Full profile report (JSON)"):
+        st.caption(f"Energy method: {method}")
+    device = report.get("device")
+    if isinstance(device, dict):
+        st.caption("Profiled on: " + ", ".join(f"{k} {v}" for k, v in device.items()
+                                               if isinstance(v, str | int | float)))  # fmt: skip
+    with st.expander("Full profile report (JSON, as `cardioliquid profile --json`)"):
         st.json(report, expanded=False)
 
 

@@ -1,0 +1,72 @@
+"""Synthetic recordings for the app tests: WFDB records written into tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def write_synthetic_ecg(folder: Path, name: str = "syn100", seconds: float = 60.0,
+                        fs: int = 360, seed: int = 0) -> Path:
+    """A noisy ECG-like lead (MLII) with annotated beats, every 5th one wide ('V').
+
+    Returns the header path.
+    """
+    import wfdb
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fs)
+    t = np.arange(n) / fs
+    x = 0.05 * np.sin(2 * np.pi * 0.3 * t) + 0.02 * rng.standard_normal(n)
+    beats, symbols = [], []
+    for k, bt in enumerate(np.arange(0.6, seconds - 0.6, 0.8)):
+        ventricular = k % 5 == 4
+        width = 0.04 if ventricular else 0.012
+        amp = -1.2 if ventricular else 1.3
+        x += amp * np.exp(-0.5 * ((t - bt) / width) ** 2)
+        x += 0.25 * np.exp(-0.5 * ((t - bt - 0.25) / 0.05) ** 2)  # T wave
+        beats.append(round(bt * fs))
+        symbols.append("V" if ventricular else "N")
+    folder.mkdir(parents=True, exist_ok=True)
+    sig = np.stack([x, 0.6 * x], axis=1)
+    wfdb.wrsamp(name, fs=fs, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=sig,
+                fmt=["212", "212"], write_dir=str(folder))  # fmt: skip
+    wfdb.wrann(name, "atr", np.array(beats), np.array(symbols), write_dir=str(folder))
+    return folder / f"{name}.hea"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder with one synthetic annotated ECG record, and the app pointed at it."""
+    root = tmp_path / "data"
+    write_synthetic_ecg(root / "synthetic")
+    monkeypatch.setenv("CARDIOLIQUID_DATA_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def make_ecg():
+    """The synthetic WFDB writer, for tests that need more records."""
+    return write_synthetic_ecg
+
+
+@pytest.fixture(scope="session")
+def untrained_ecg_model(tmp_path_factory: pytest.TempPathFactory):
+    """A small random liquid arrhythmia model saved and reloaded like a real checkpoint."""
+    import torch
+
+    from cardioliquid.models import create_model
+    from cardioliquid.models.checkpoint import load_model, save_model
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import n_beat_features
+
+    torch.manual_seed(0)
+    prep = BeatPreprocessing()
+    kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
+              "n_features": n_beat_features(prep), "units": 12, "motor_neurons": 5}  # fmt: skip
+    model = create_model("liquid-cfc", **kwargs)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_model(path, model, "liquid-cfc", kwargs, prep, metadata={"test_records": ["syn100"]})
+    return load_model(path)

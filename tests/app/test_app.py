@@ -1,0 +1,97 @@
+"""The page through Streamlit's AppTest: load, play, panels, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TIMEOUT = 180
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [m.value for m in at.caption]
+    parts += [m.label for m in at.metric] + [m.value for m in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.slow
+def test_play_advances_the_replay_and_renders_every_panel(data_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert "syn100" in at.selectbox(key="record_choice").value
+    assert "Choose a recording" not in _texts(at)
+    assert at.session_state["replay"].position_s == 0.0
+    at.radio(key="speed").set_value("as fast as possible")
+    at.button(key="play").click().run()
+    at.run()
+    assert not at.exception, at.exception
+    replay = at.session_state["replay"]
+    assert replay.position_s > 0 and len(replay.predictions) > 0
+    text = _texts(at)
+    assert "Last beat at" in text  # live prediction
+    assert "Timeline: model vs expert" in text
+    assert "Liquid state of all" in text and "Top neurons for" in text  # neurons panel
+    assert "Live compute per decision (p50)" in text  # device panel
+    assert "Energy per decision" in text
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_a_corrupt_record_shows_an_error_not_a_traceback(data_dir):
+    bad = data_dir / "broken"
+    bad.mkdir()
+    (bad / "bad.hea").write_text("this is not a WFDB header\n")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    label = next(o for o in at.selectbox(key="record_choice").options if "bad" in o)
+    at.selectbox(key="record_choice").set_value(label).run()
+    assert not at.exception, at.exception
+    assert at.error and "bad.hea" in at.error[0].value
+    # the app keeps working: back to the good record
+    good = next(o for o in at.selectbox(key="record_choice").options if "syn100" in o)
+    at.selectbox(key="record_choice").set_value(good).run()
+    assert not at.exception and not at.error
+
+
+def test_corrupt_upload_is_reported(tmp_path):
+    from cardioliquid.app.views import handle_recording_upload
+
+    class Upload:
+        def __init__(self, name: str, data: bytes) -> None:
+            self.name, self._data = name, data
+
+        def getvalue(self) -> bytes:
+            return self._data
+
+    rec, path, error = handle_recording_upload(
+        [Upload("x.hea", b"x 1 360 100\ngarbage"), Upload("x.dat", b"\x00\x01")], tmp_path
+    )
+    assert rec is None and path is None
+    assert error.startswith("Could not read the upload") and "x.hea" in error
+    rec, _, error = handle_recording_upload([Upload("y.edf", b"0       not an edf")], tmp_path)
+    assert rec is None and "y.edf" in error
+    rec, _, error = handle_recording_upload([Upload("z.txt", b"")], tmp_path)
+    assert rec is None and "expected one of" in error
+
+
+def test_a_model_that_does_not_fit_is_refused_in_the_page(data_dir, tmp_path, monkeypatch):
+    """An EEG model on an ECG record: a clear message naming both."""
+    import torch
+
+    from cardioliquid.models import create_model
+    from cardioliquid.models.checkpoint import save_model
+    from cardioliquid.signal.config import WindowPreprocessing
+
+    torch.manual_seed(0)
+    prep = WindowPreprocessing()
+    kw = {"n_chans": 1, "n_outputs": 2, "n_times": prep.n_times, "sfreq": prep.fs}
+    path = save_model(tmp_path / "eeg.safetensors", create_model("liquid-cfc", **kw),
+                      "liquid-cfc", kw, prep)  # fmt: skip
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["model"] = str(path)
+    monkeypatch.setattr("cardioliquid.models.checkpoint.list_pretrained", lambda: [str(path)])
+    at.run()
+    assert not at.exception, at.exception
+    assert at.error
+    assert "does not fit" in at.error[0].value and "expects an eeg" in at.error[0].value
