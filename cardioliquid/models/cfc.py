@@ -254,6 +254,7 @@ class CfC(LiquidRNN):
         else:
             self._init_wired(wired)
         self._cache: tuple | None = None
+        self._params: list[nn.Parameter] | None = None
 
     # -- construction ----------------------------------------------------------------------
     def _init_backbone(self, units: int, layers: int) -> None:
@@ -305,6 +306,9 @@ class CfC(LiquidRNN):
         motor = [p for p in range(n) if layer_of[p] == len(layers) - 1]
         motor = [p for p in motor if w.role_of(int(order[p])) == "motor"] or motor
         self.register_buffer("output_positions", torch.tensor(motor), persistent=False)
+        # Motor positions are contiguous (last layer / first ids): the lean step slices.
+        self._out_slice = motor == list(range(motor[0], motor[-1] + 1))
+        self._out_start, self._out_stop = motor[0], motor[-1] + 1
         self.register_buffer("layer_of", torch.from_numpy(layer_of), persistent=False)
         self.n_layers = len(layers)
         self.layer_sizes = [len(ly) for ly in layers]
@@ -333,10 +337,17 @@ class CfC(LiquidRNN):
             return torch.cat([w[0], w[1], gate], dim=-1)
         return torch.cat(list(w.unbind(0)), dim=-1)
 
+    def _cache_key(self, ts_const: float | None) -> tuple:
+        if self._params is None:  # .to()/load_state_dict keep the Parameter objects
+            self._params = list(self.parameters())
+        return (ts_const, tuple((p.data_ptr(), p._version) for p in self._params))
+
+    def _cache_valid(self, key: tuple) -> bool:
+        return key == self._cache_key(key[0])
+
     def _fused(self, ts_const: float | None) -> tuple[Tensor, ...]:
         """Masked, fused weights; cached while nothing can change them."""
-        params = [p for p in self.parameters()]
-        key = (ts_const, tuple((p.data_ptr(), p._version) for p in params))
+        key = self._cache_key(ts_const)
         cacheable = not torch.is_grad_enabled() and not use_python_loop()
         if cacheable and self._cache is not None and self._cache[0] == key:
             return self._cache[1]
@@ -356,7 +367,8 @@ class CfC(LiquidRNN):
             if self._mode == 0:
                 w_in, w_rec, b = self._affine(w_in, w_rec, b)
             masks = [self.layer_of == li for li in range(self.n_layers)]
-            fused = (w_in, w_rec, b, masks)
+            a, w_tau_abs = self._pure_params(w_in)
+            fused = (w_in, w_rec, b, masks, a, w_tau_abs)
         if cacheable:
             self._cache = (key, fused)
         return fused
@@ -375,7 +387,7 @@ class CfC(LiquidRNN):
             scan = _backbone_scan if python else _backbone_scan_script
             return scan(xb, h0, wh, extra_w, extra_b, whead, bhead, ts_t,
                         self._act, self._mode, a, w_tau_abs)
-        w_in, w_rec, b, _ = self._fused(ts_const)
+        w_in, w_rec, b, _, a, w_tau_abs = self._fused(ts_const)
         mode = 3 if self._mode == 0 else self._mode
         if mode == 3:
             h0 = (h0 + 1.0) * 0.5
@@ -419,12 +431,34 @@ class CfC(LiquidRNN):
         ts_t = ts[0] if isinstance(ts, Tensor) else None
         if self.mode == "pure" and ts_const is not None and ts_const != 1.0:
             ts_t = x.new_full((x.shape[0], 1), ts_const)
-        w_in, w_rec, b, masks = self._fused(ts_const)
-        a, w_tau_abs = self._pure_params(x)
+        w_in, w_rec, b, masks, a, w_tau_abs = self._fused(ts_const)
         mode = 3 if self._mode == 0 else self._mode
         step = _wired_step if use_python_loop() else _wired_step_script
         return step(x, h, w_in, b, w_rec, masks, ts_t, mode, a, w_tau_abs)
 
+    def step(
+        self, x_t: Tensor, hx: Tensor | None = None, timespan: float | Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Advance one time step (streaming); see :meth:`LiquidRNN.step`.
+
+        The common case (wired, no time span, no autograd) takes a lean path:
+        cached fused weights and one TorchScript call.
+        """
+        if timespan is not None or self.use_backbone or torch.is_grad_enabled():
+            return super().step(x_t, hx, timespan)
+        if hx is None:
+            hx = self.initial_state(x_t.shape[0], x_t)
+        cache = self._cache
+        if cache is None or cache[0][0] != 1.0 or not self._cache_valid(cache[0]):
+            self._fused(1.0)
+            cache = self._cache
+        w_in, w_rec, b, masks, a, w_tau_abs = cache[1]
+        mode = 3 if self._mode == 0 else self._mode
+        h = _wired_step_script(x_t, hx, w_in, b, w_rec, masks, None, mode, a, w_tau_abs)
+        if self._out_slice:
+            return h[:, self._out_start : self._out_stop], h
+        return h.index_select(1, self.output_positions), h
+
     def train(self, mode: bool = True) -> CfC:  # drop cached weights
-        self._cache = None
+        self._cache, self._params = None, None
         return super().train(mode)
