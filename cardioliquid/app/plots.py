@@ -272,8 +272,9 @@ def wiring_graph(
 ) -> Figure:
     """The wiring as layers (sensory → inter → command → motor), active circuit highlighted.
 
-    Node area grows with the neuron's attribution share; synapses between
-    neurons of the active circuit are drawn dark and thick, the rest faint.
+    Node area grows with the neuron's attribution share; synapses into and out
+    of the active neurons are drawn dark (red: inhibitory), those between two
+    active neurons thick, the rest faint.
     """
     n = len(roles)
     cols = {"sensory": 0, "inter": 1, "command": 2, "motor": 3, "hidden": 1.5}
@@ -295,12 +296,16 @@ def wiring_graph(
             ax.plot([x0, x1], [y0, y1], color="#e2e8f0", lw=0.3, zorder=1)
     for s, d in zip(*np.nonzero(adjacency), strict=True):
         (x0, y0), (x1, y1) = pos[f"n{s}"], pos[f"n{d}"]
-        on = s in active and d in active
+        both = s in active and d in active
+        touch = s in active or d in active
         style = "arc3,rad=0.25" if s == d else "arc3"
-        color = ("#c53030" if adjacency[s, d] < 0 else "#2d3748") if on else "#cbd5e0"
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=3 if on else 1,
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.6 if on else 0.3,
-                                "shrinkA": 5, "shrinkB": 5, "mutation_scale": 7 if on else 4,
+        sign_color = "#c53030" if adjacency[s, d] < 0 else "#2d3748"
+        color = sign_color if touch else "#cbd5e0"
+        lw = 2.0 if both else (0.9 if touch else 0.3)
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=3 if touch else 1,
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": lw,
+                                "alpha": 1.0 if touch else 0.7, "shrinkA": 5, "shrinkB": 5,
+                                "mutation_scale": 8 if touch else 4,
                                 "connectionstyle": style})  # fmt: skip
     share = np.zeros(n) if share is None else np.asarray(share)
     for i, r in enumerate(roles):

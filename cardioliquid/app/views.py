@@ -444,9 +444,8 @@ def neurons_panel(replay: ReplaySession) -> None:
         st.markdown(f"**Top neurons for “{view.label}”** ({method.replace('_', ' ')})")
         top = view.attribution.top(5)
         st.dataframe(
-            {"neuron": [f"n{i}" for i, _, _ in top], "role": [roles[i] for i, _, _ in top],
-             "share": [s for _, s, _ in top],
-             "sign": ["+" if v > 0 else "−" for _, _, v in top]},
+            {"neuron": [f"n{i} ({'+' if v > 0 else '−'})" for i, _, v in top],
+             "role": [roles[i] for i, _, _ in top], "share": [s for _, s, _ in top]},
             column_config={"share": st.column_config.ProgressColumn(
                 "share", min_value=0.0, max_value=1.0, format="%.2f")},
             hide_index=True, width="stretch",
@@ -471,12 +470,49 @@ def neurons_panel(replay: ReplaySession) -> None:
                                  sensory_adjacency(model))  # fmt: skip
         st.pyplot(fig)
         plt.close(fig)
+    sanity_check(replay, method)
     st.caption(
+        "(+) pushes towards the predicted class, (−) against it. "
         "Attribution of the predicted class's logit to each neuron's state trajectory: "
         "integrated gradients scale all states together from silenced to trained (shares of "
-        "|attribution|, summing to 100 %). Sanity-checked by the model-randomisation test "
-        "(Adebayo et al., 2018): see `cardioliquid.explain.model_randomization_test`."
+        "|attribution|, summing to 100 %). Wiring: synapses of the active neurons dark "
+        "(red: inhibitory)."
     )
+
+
+def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
+    """On demand: the model-randomisation test on the latest decisions of this replay."""
+    from cardioliquid.app.neurons import beat_input, window_input
+    from cardioliquid.explain import model_randomization_test
+
+    key = (st.session_state.get("replay_key"), method)
+    if st.button("Sanity-check these attributions (model randomisation, Adebayo et al. 2018)",
+                 key="sanity", icon=":material/fact_check:"):  # fmt: skip
+        pred = replay.predictions
+        if len(pred) < 2:
+            st.info("Needs at least two decisions: play a little first.")
+            return
+        loaded, rec = replay.loaded, replay.rec
+        with st.spinner("Attributing with trained and with random weights…"):
+            if replay.task == "arrhythmia":
+                pairs = [beat_input(rec, loaded, int(s), pred.sample)
+                         for s in pred.sample[-n_beats:]]  # fmt: skip
+                x = np.stack([p[0] for p in pairs])
+                f = np.stack([p[1] for p in pairs])
+            else:
+                x = np.stack([window_input(rec, loaded, float(s)) for s in pred.start_s[-n_beats:]])
+                f = None
+            result = model_randomization_test(loaded.model, x, f, method=method, steps=8)
+        st.session_state.sanity = (key, result, len(x))
+    saved = st.session_state.get("sanity")
+    if saved and saved[0] == key:
+        _, result, n = saved
+        verdict = "passed" if result.passed else "FAILED"
+        text = (f"Sanity check {verdict} on the last {n} decisions: rank correlation of neuron "
+                f"importance between trained and randomised weights "
+                f"{result.rank_correlation:.2f} (pass below {result.threshold:g}); "
+                f"top-3 overlap {100 * result.top_k_overlap:.0f} %.")  # fmt: skip
+        (st.success if result.passed else st.warning)(text)
 
 
 def device_panel(replay: ReplaySession, choice: Choice) -> None:

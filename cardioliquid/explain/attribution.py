@@ -106,14 +106,20 @@ def _gate_states(rnn: nn.Module, gate: torch.Tensor) -> Iterator[None]:
     """
     scan = rnn._scan
     gate_state = gate.index_select(1, rnn.state_neurons)
+    n = gate_state.shape[1]
 
-    def gated_scan(x, h0, ts):
-        h, states = h0, []
+    def gated_scan(x, hx, ts):
+        h, states, pairs = hx, [], True
         for t in range(x.shape[0]):
             ts_t = ts[t : t + 1] if isinstance(ts, torch.Tensor) else ts
-            h = scan(x[t : t + 1], h, ts_t)[0] * gate_state
-            states.append(h)
-        return torch.stack(states)
+            out = scan(x[t : t + 1], h, ts_t)
+            pairs = isinstance(out, tuple)  # (states, carried hx) or just states
+            h = out[1] if pairs else out[0]
+            # gate the neurons' states; a memory cell carried beside them is left alone
+            h = torch.cat([h[:, :n] * gate_state, h[:, n:]], dim=1)
+            states.append(h[:, :n])
+        stacked = torch.stack(states)
+        return (stacked, h) if pairs else stacked
 
     rnn._scan = gated_scan
     try:

@@ -37,6 +37,10 @@ def test_play_advances_the_replay_and_renders_every_panel(data_dir):
     assert "Live compute per decision (p50)" in text  # device panel
     assert "Energy per decision" in text
     assert not at.error, [e.value for e in at.error]
+    at.button(key="sanity").click().run()
+    assert not at.exception, at.exception
+    verdicts = [m.value for m in at.success] + [m.value for m in at.warning]
+    assert any("rank correlation of neuron importance" in v for v in verdicts), verdicts
 
 
 def test_a_corrupt_record_shows_an_error_not_a_traceback(data_dir):
