@@ -122,8 +122,21 @@ def _wired_step(
     w_tau_abs: Tensor,
 ) -> Tensor:
     """One step, layer after layer (streaming): same result as the scan."""
+    return _layers_update(torch.addmm(b, x, w_in), h, w_rec, masks, ts, mode, a, w_tau_abs)
+
+
+def _layers_update(
+    xin: Tensor,
+    h: Tensor,
+    w_rec: Tensor,
+    masks: list[Tensor],
+    ts: Tensor | None,
+    mode: int,
+    a: Tensor,
+    w_tau_abs: Tensor,
+) -> Tensor:
+    """Update the layers one after the other from the input term ``xin`` (B, heads·N)."""
     n = h.shape[1]
-    xin = torch.addmm(b, x, w_in)
     if mode == 3:
         h = (h + 1.0) * 0.5
     for i in range(len(masks)):
@@ -132,6 +145,36 @@ def _wired_step(
     if mode == 3:
         h = h * 2.0 - 1.0
     return h
+
+
+def _mixed_scan(
+    xm: Tensor,
+    xin: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_mem: Tensor,
+    w_rec: Tensor,
+    masks: list[Tensor],
+    ts: Tensor | None,
+    mode: int,
+    a: Tensor,
+    w_tau_abs: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """CfC with a memory (LSTM) cell before each step; returns states (T, B, N) and c."""
+    h, c = h0, c0
+    out: list[Tensor] = []
+    xms, xs = xm.unbind(0), xin.unbind(0)
+    tss: list[Tensor] = [] if ts is None else ts.unbind(0)
+    for t in range(len(xs)):
+        gates = torch.addmm(xms[t], h, w_mem).chunk(4, 1)
+        c = c * torch.sigmoid(gates[2] + 1.0) + torch.tanh(gates[0]) * torch.sigmoid(gates[1])
+        h = torch.tanh(c) * torch.sigmoid(gates[3])
+        tk: Tensor | None = None
+        if ts is not None:
+            tk = tss[t]
+        h = _layers_update(xs[t], h, w_rec, masks, tk, mode, a, w_tau_abs)
+        out.append(h)
+    return torch.stack(out), c
 
 
 def _backbone_scan(
@@ -184,6 +227,7 @@ _activation_script = torch.jit.script(_activation)
 _wired_scan_script = torch.jit.script(_wired_scan)
 _backbone_scan_script = torch.jit.script(_backbone_scan)
 _wired_step_script = torch.jit.script(_wired_step)
+_mixed_scan_script = torch.jit.script(_mixed_scan)
 
 
 class CfC(LiquidRNN):
@@ -209,6 +253,11 @@ class CfC(LiquidRNN):
         Backbone MLP of the unwired cell (ncps defaults 128 and 1).
     activation : str
         Backbone activation: "lecun_tanh", "tanh", "relu", "silu", "gelu".
+    mixed_memory : bool
+        Add ncps's LSTM memory cell before each step (Lechner & Hasani 2020,
+        "Learning long-term dependencies in irregularly-sampled time series");
+        the carried state is then ``[h, c]`` (``hx_size = 2 * state_size``).
+        Runs layer by layer (no skewed schedule), so slower.
 
     Examples
     --------
@@ -229,6 +278,7 @@ class CfC(LiquidRNN):
         backbone_units: int = 128,
         backbone_layers: int = 1,
         activation: str = "lecun_tanh",
+        mixed_memory: bool = False,
     ) -> None:
         check_option("mode", mode, MODES)
         check_option("activation", activation, ACTIVATIONS)
@@ -237,6 +287,7 @@ class CfC(LiquidRNN):
         super().__init__(input_size, wiring, return_sequences)
         self.mode = mode
         self.wired = wired
+        self.mixed_memory = bool(mixed_memory)
         self._mode = MODES.index(mode)
         self._act = ACTIVATIONS.index(activation)
         self.n_heads = 1 if mode == "pure" else 4
@@ -253,10 +304,24 @@ class CfC(LiquidRNN):
             self.n_layers = 1
         else:
             self._init_wired(wired)
+        if self.mixed_memory:
+            if self.use_backbone:
+                raise ValueError("mixed_memory needs a wiring or backbone_layers=0")
+            self._init_memory()
         self._cache: tuple | None = None
         self._params: list[nn.Parameter] | None = None
 
     # -- construction ----------------------------------------------------------------------
+    def _init_memory(self) -> None:
+        """LSTM memory cell of ncps's ``mixed_memory`` (forget-gate bias +1); hx = [h, c]."""
+        n = self.state_size
+        self.hx_size = 2 * n
+        self.memory_input = nn.Linear(self.input_size, 4 * n)
+        self.memory_recurrent = nn.Linear(n, 4 * n, bias=False)
+        nn.init.xavier_uniform_(self.memory_input.weight)
+        nn.init.uniform_(self.memory_input.bias, -0.1, 0.1)
+        nn.init.orthogonal_(self.memory_recurrent.weight)
+
     def _init_backbone(self, units: int, layers: int) -> None:
         n, h = self.state_size, self.n_heads
         sizes = [self.input_size + n] + [units] * layers
@@ -373,7 +438,9 @@ class CfC(LiquidRNN):
             self._cache = (key, fused)
         return fused
 
-    def _scan(self, x: Tensor, h0: Tensor, ts: Tensor | float | None) -> Tensor:
+    def _scan(
+        self, x: Tensor, h0: Tensor, ts: Tensor | float | None
+    ) -> tuple[Tensor, Tensor]:
         steps, batch = x.shape[0], x.shape[1]
         ts_const = 1.0 if ts is None else (ts if isinstance(ts, float) else None)
         ts_t = ts if isinstance(ts, Tensor) else None
@@ -385,10 +452,13 @@ class CfC(LiquidRNN):
             wx, bx, wh, extra_w, extra_b, whead, bhead = self._fused(ts_const)
             xb = torch.addmm(bx, x.reshape(steps * batch, -1), wx).reshape(steps, batch, -1)
             scan = _backbone_scan if python else _backbone_scan_script
-            return scan(xb, h0, wh, extra_w, extra_b, whead, bhead, ts_t,
-                        self._act, self._mode, a, w_tau_abs)
-        w_in, w_rec, b, _, a, w_tau_abs = self._fused(ts_const)
+            out = scan(xb, h0, wh, extra_w, extra_b, whead, bhead, ts_t,
+                       self._act, self._mode, a, w_tau_abs)
+            return out, out[-1]
+        w_in, w_rec, b, masks, a, w_tau_abs = self._fused(ts_const)
         mode = 3 if self._mode == 0 else self._mode
+        if self.mixed_memory:
+            return self._scan_mixed(x, h0, ts_t, w_in, w_rec, b, masks, mode, a, w_tau_abs)
         if mode == 3:
             h0 = (h0 + 1.0) * 0.5
         xin = torch.addmm(b, x.reshape(steps * batch, -1), w_in).reshape(steps, batch, -1)
@@ -411,7 +481,21 @@ class CfC(LiquidRNN):
                 parts.append(out[li : li + steps, :, start : start + size])
                 start += size
             out = torch.cat(parts, dim=-1)
-        return out.mul(2.0).sub_(1.0) if mode == 3 else out
+        if mode == 3:
+            out = out.mul(2.0).sub_(1.0)
+        return out, out[-1]
+
+    def _scan_mixed(self, x, hx, ts_t, w_in, w_rec, b, masks, mode, a, w_tau_abs):
+        steps, batch = x.shape[0], x.shape[1]
+        flat = x.reshape(steps * batch, -1)
+        xin = torch.addmm(b, flat, w_in).reshape(steps, batch, -1)
+        mem = self.memory_input
+        xm = torch.addmm(mem.bias, flat, mem.weight.t()).reshape(steps, batch, -1)
+        h0, c0 = hx[:, : self.state_size], hx[:, self.state_size :]
+        scan = _mixed_scan if use_python_loop() else _mixed_scan_script
+        out, c = scan(xm, xin, h0, c0, self.memory_recurrent.weight.t(), w_rec, masks, ts_t,
+                      mode, a, w_tau_abs)
+        return out, torch.cat([out[-1], c], dim=-1)
 
     def _affine(self, w_in: Tensor, w_rec: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Weights of the default mode in ``u = (h + 1) / 2`` with doubled ff heads.
@@ -425,8 +509,8 @@ class CfC(LiquidRNN):
         return w_in * scale, w_rec * 2.0, b * scale - w_rec.sum(0)
 
     def _step(self, x: Tensor, h: Tensor, ts: Tensor | float | None) -> Tensor:
-        if self.use_backbone:
-            return self._scan(x.unsqueeze(0), h, ts)[0]
+        if self.use_backbone or self.mixed_memory:
+            return self._scan(x.unsqueeze(0), h, ts)[1]
         ts_const = 1.0 if ts is None else (ts if isinstance(ts, float) else None)
         ts_t = ts[0] if isinstance(ts, Tensor) else None
         if self.mode == "pure" and ts_const is not None and ts_const != 1.0:
@@ -444,7 +528,8 @@ class CfC(LiquidRNN):
         The common case (wired, no time span, no autograd) takes a lean path:
         cached fused weights and one TorchScript call.
         """
-        if timespan is not None or self.use_backbone or torch.is_grad_enabled():
+        if (timespan is not None or self.use_backbone or self.mixed_memory
+                or torch.is_grad_enabled()):
             return super().step(x_t, hx, timespan)
         if hx is None:
             hx = self.initial_state(x_t.shape[0], x_t)

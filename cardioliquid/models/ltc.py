@@ -199,7 +199,9 @@ class LTC(LiquidRNN):
         self._cache = None
         return super().train(mode)
 
-    def _scan(self, x: Tensor, h0: Tensor, ts: Tensor | float | None) -> Tensor:
+    def _scan(
+        self, x: Tensor, h0: Tensor, ts: Tensor | float | None
+    ) -> tuple[Tensor, Tensor]:
         steps, batch = x.shape[0], x.shape[1]
         n = self.state_size
         gleak, cm, s_sigma, s_shift, s_num, s_den, sigma, shift, r_num, r_den = self._fused()
@@ -224,8 +226,9 @@ class LTC(LiquidRNN):
         num_c = num_c.reshape(steps, batch, n)
         den_c = den_c.reshape(steps, batch, n) + (cm_t + gleak + self.epsilon)
         scan = _ltc_scan if use_python_loop() else _ltc_scan_script
-        return scan(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num, r_den,
-                    self.ode_unfolds)
+        states = scan(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num, r_den,
+                      self.ode_unfolds)
+        return states, states[-1]
 
     def _outputs(self, states: Tensor) -> Tensor:
         y = states.index_select(-1, self.output_positions)

@@ -78,12 +78,18 @@ class LiquidRNN(nn.Module):
         self.input_size = int(input_size)
         self.wiring = wiring.build(self.input_size)
         self.state_size = wiring.units
+        self.hx_size = wiring.units  # what is carried; 2·units with a memory cell
         self.output_size = wiring.output_dim
         self.return_sequences = bool(return_sequences)
 
     # -- to implement -------------------------------------------------------------------
-    def _scan(self, x: Tensor, h0: Tensor, ts: Tensor | float | None) -> Tensor:
-        """Run the cell over ``x`` (T, B, I) from ``h0`` (B, N); return states (T, B, N)."""
+    def _scan(
+        self, x: Tensor, hx: Tensor, ts: Tensor | float | None
+    ) -> tuple[Tensor, Tensor]:
+        """Run over ``x`` (T, B, I) from ``hx`` (B, hx_size); return states (T, B, N), last hx.
+
+        ``ts`` is ``None`` (all 1), a float, or a (T, B, 1) tensor.
+        """
         raise NotImplementedError
 
     # Buffers set by subclasses: which state position holds which neuron / the outputs.
@@ -96,10 +102,10 @@ class LiquidRNN(nn.Module):
 
     # -- public API -----------------------------------------------------------------------
     def initial_state(self, batch_size: int, like: Tensor | None = None) -> Tensor:
-        """Zeros of shape (batch_size, state_size) (the state before any input)."""
+        """Zeros of shape (batch_size, hx_size) (the state before any input)."""
         dtype = like.dtype if like is not None else torch.get_default_dtype()
         device = like.device if like is not None else None
-        return torch.zeros(batch_size, self.state_size, dtype=dtype, device=device)
+        return torch.zeros(batch_size, self.hx_size, dtype=dtype, device=device)
 
     def forward(
         self,
@@ -114,9 +120,10 @@ class LiquidRNN(nn.Module):
         ----------
         x : Tensor, shape (batch, steps, input_size) or (steps, input_size)
             Input sequence, batch first.
-        hx : Tensor, shape (batch, state_size), optional
+        hx : Tensor, shape (batch, hx_size), optional
             State to start from (zeros if omitted), e.g. the ``hx`` returned by
-            the previous chunk of a stream.
+            the previous chunk of a stream. ``hx_size`` is ``state_size``, or
+            ``2 * state_size`` (``[h, c]``) for a CfC with ``mixed_memory``.
         timespans : Tensor of shape (batch, steps) or (batch, steps, 1), or float, optional
             Elapsed time of each step (1 if omitted), for irregular sampling.
         return_states : bool
@@ -126,7 +133,7 @@ class LiquidRNN(nn.Module):
         -------
         y : Tensor
             (batch, steps, output_size) if ``return_sequences`` else (batch, output_size).
-        hx : Tensor, shape (batch, state_size)
+        hx : Tensor, shape (batch, hx_size)
             Final state, in the cell's state layout (pass it back to continue).
         states : Tensor, shape (batch, steps, state_size)
             Only if ``return_states``: ``states[..., i]`` is neuron ``i`` of
@@ -145,19 +152,20 @@ class LiquidRNN(nn.Module):
         batch, steps = x.shape[0], x.shape[1]
         if hx is None:
             hx = self.initial_state(batch, x)
-        elif hx.shape != (batch, self.state_size):
+        elif hx.shape != (batch, self.hx_size):
             raise ValueError(
-                f"expected hx of shape ({batch}, {self.state_size}), got {tuple(hx.shape)}"
+                f"expected hx of shape ({batch}, {self.hx_size}), got {tuple(hx.shape)}"
             )
         ts = _timespans(timespans, batch, steps, x)
-        states = self._scan(x.transpose(0, 1), hx, ts).transpose(0, 1)  # (B, T, N)
+        states, hx_last = self._scan(x.transpose(0, 1), hx, ts)
+        states = states.transpose(0, 1)  # (B, T, N)
         h_last = states[:, -1]
         y = self._outputs(states if self.return_sequences else h_last)
         if unbatched:
-            y, h_last, states = y[0], h_last[0], states[0]
+            y, hx_last, states = y[0], hx_last[0], states[0]
         if return_states:
-            return y, h_last, self.to_neuron_order(states)
-        return y, h_last
+            return y, hx_last, self.to_neuron_order(states)
+        return y, hx_last
 
     def step(
         self, x_t: Tensor, hx: Tensor | None = None, timespan: float | Tensor | None = None
@@ -168,7 +176,7 @@ class LiquidRNN(nn.Module):
         ----------
         x_t : Tensor, shape (batch, input_size)
             One input sample.
-        hx : Tensor, shape (batch, state_size), optional
+        hx : Tensor, shape (batch, hx_size), optional
             Current state.
         timespan : float or Tensor of shape (batch,), optional
             Elapsed time since the previous sample.
@@ -176,19 +184,19 @@ class LiquidRNN(nn.Module):
         Returns
         -------
         y_t : Tensor, shape (batch, output_size)
-        hx : Tensor, shape (batch, state_size)
+        hx : Tensor, shape (batch, hx_size)
         """
         if isinstance(timespan, Tensor):
             timespan = timespan.reshape(-1, 1)
         if hx is None:
             hx = self.initial_state(x_t.shape[0], x_t)
         ts = _timespans(timespan, x_t.shape[0], 1, x_t)
-        h = self._step(x_t, hx, ts)
-        return self._outputs(h), h
+        hx = self._step(x_t, hx, ts)
+        return self._outputs(hx[:, : self.state_size]), hx
 
-    def _step(self, x: Tensor, h: Tensor, ts: Tensor | float | None) -> Tensor:
-        """One step from ``x`` (B, I) and ``h`` (B, N); ``ts`` as in ``_scan`` with T = 1."""
-        return self._scan(x.unsqueeze(0), h, ts)[0]
+    def _step(self, x: Tensor, hx: Tensor, ts: Tensor | float | None) -> Tensor:
+        """One step from ``x`` (B, I) and ``hx``; ``ts`` as in ``_scan`` with T = 1."""
+        return self._scan(x.unsqueeze(0), hx, ts)[1]
 
     def to_neuron_order(self, states: Tensor) -> Tensor:
         """Reorder the last axis from the cell's state layout to wiring neuron ids."""

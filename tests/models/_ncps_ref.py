@@ -19,9 +19,11 @@ def ncps_cfc(ours: CfC):
         ref = RefCfC(ours.input_size, ours.state_size, mode=ours.mode,
                      backbone_units=ours.weight.shape[1], backbone_layers=len(ours.backbone))
     elif not ours.wired:
-        ref = RefCfC(ours.input_size, ours.state_size, mode=ours.mode, backbone_layers=0)
+        ref = RefCfC(ours.input_size, ours.state_size, mode=ours.mode, backbone_layers=0,
+                     mixed_memory=ours.mixed_memory)
     else:
-        ref = RefCfC(ours.input_size, ours.wiring.to_ncps(), mode=ours.mode)
+        ref = RefCfC(ours.input_size, ours.wiring.to_ncps(), mode=ours.mode,
+                     mixed_memory=ours.mixed_memory)
     ref = ref.to(next(ours.parameters()).dtype)
     _randomise(ref)
     copy_cfc(ref, ours)
@@ -55,6 +57,10 @@ def copy_cfc(ref, ours: CfC) -> None:
                 ours.A.copy_(cell.A[0])
                 ours.w_tau.copy_(cell.w_tau[0])
             return
+        if ours.mixed_memory:
+            ours.memory_input.weight.copy_(ref.lstm.input_map.weight)
+            ours.memory_input.bias.copy_(ref.lstm.input_map.bias)
+            ours.memory_recurrent.weight.copy_(ref.lstm.recurrent_map.weight)
         cells = ref.rnn_cell._layers if hasattr(ref.rnn_cell, "_layers") else [ref.rnn_cell]
         layers = ours.wiring.layers
         pos = torch.argsort(ours.state_neurons)  # neuron id -> position

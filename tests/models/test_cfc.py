@@ -62,6 +62,35 @@ def test_matches_ncps_outputs_and_gradients(float64, structure, mode, timed):
         torch.testing.assert_close(p.grad, expected[name].data, atol=1e-5, rtol=0, msg=name)
 
 
+@pytest.mark.parametrize("mode", ["default", "pure"])
+@pytest.mark.parametrize("structure", ["auto_ncp", "unwired-no-backbone"])
+@pytest.mark.parametrize("timed", [False, True])
+def test_mixed_memory_matches_ncps(float64, structure, mode, timed):
+    ours = CfC(5, STRUCTURES[structure](), mode=mode, backbone_layers=0, mixed_memory=True)
+    ref = ncps_cfc(ours)
+    batch, n = (1 if timed else 3), ours.state_size
+    x = torch.randn(batch, 9, 5)
+    ts = torch.rand(batch, 9) + 0.2 if timed else None
+    hx = torch.randn(batch, 2 * n) * 0.5
+    xo, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+    yo, ho = ours(xo, hx, ts)
+    yr, (hr, cr) = ref(xr, (hx[:, :n], hx[:, n:]), ts)
+    torch.testing.assert_close(yo, yr, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ho, torch.cat([hr, cr], -1), atol=1e-5, rtol=0)
+    (yo.square().sum() + ho.sum()).backward()
+    (yr.square().sum() + hr.sum() + cr.sum()).backward()
+    torch.testing.assert_close(xo.grad, xr.grad, atol=1e-5, rtol=0)
+    expected = _ncps_grads(ref, ours)
+    for name, p in ours.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name].data, atol=1e-5, rtol=0, msg=name)
+    # Streaming carries [h, c].
+    with torch.no_grad():
+        hs = hx
+        for t in range(9):
+            _, hs = ours.step(x[:, t], hs, None if ts is None else ts[:, t])
+        torch.testing.assert_close(hs, ho, atol=1e-12, rtol=0)
+
+
 def test_float32_matches_ncps_on_a_long_sequence():
     torch.manual_seed(1)
     ours = CfC(4, auto_ncp(20, 5))
@@ -117,6 +146,8 @@ def test_constant_timespan_equals_tensor_of_it(float64):
     torch.testing.assert_close(m(x, timespans=1.0)[0], m(x)[0])
 
 
-def test_bad_mode_is_reported():
+def test_bad_arguments_are_reported():
     with pytest.raises(ValueError, match="'mode' parameter"):
         CfC(3, 8, mode="fast")
+    with pytest.raises(ValueError, match="mixed_memory needs a wiring or backbone_layers=0"):
+        CfC(3, 8, mixed_memory=True)
