@@ -362,9 +362,18 @@ def score_paths(
         return strict and r.status == "failed"
 
     if workers <= 1 or len(todo) <= 1:
-        for p in todo:
-            if record(score_record(p, names[p], loaded, opts)):
-                break
+        import torch
+
+        # One thread, as in each worker: small recurrent ops lose time in thread
+        # hand-offs, and parallelism comes from --workers.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for p in todo:
+                if record(score_record(p, names[p], loaded, opts)):
+                    break
+        finally:
+            torch.set_num_threads(threads)
     else:
         _run_pool(todo, names, opts, workers, record)
     bar.close()
