@@ -78,6 +78,147 @@ def _ltc_scan(
 _ltc_scan_script = torch.jit.script(_ltc_scan)
 
 
+def _ltc_scan_saving(
+    v0: Tensor,
+    num_c: Tensor,
+    den_c: Tensor,
+    cm_t: Tensor,
+    src: Tensor,
+    sigma: Tensor,
+    shift: Tensor,
+    scatter_num: Tensor,
+    scatter_den: Tensor,
+    unfolds: int,
+) -> tuple[Tensor, list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+    """``_ltc_scan`` that also keeps what the backward needs, per unfold (no copies).
+
+    Returns states (T, B, N) and, per unfold k: output voltage, presynaptic
+    voltages ``v[src]`` (B, E), activation (B, E) and denominator (B, N).
+    """
+    v = v0
+    out: list[Tensor] = []
+    vs: list[Tensor] = []
+    vsrc: list[Tensor] = []
+    acts: list[Tensor] = []
+    dens_k: list[Tensor] = []
+    nums = num_c.unbind(0)
+    dens = den_c.unbind(0)
+    cms = cm_t.unbind(0)
+    for t in range(len(nums)):
+        cm = cms[min(t, len(cms) - 1)]
+        for _ in range(unfolds):
+            pre = v.index_select(1, src)
+            act = torch.sigmoid(torch.addcmul(shift, pre, sigma))
+            den = torch.addmm(dens[t], act, scatter_den)
+            v = torch.addcmul(torch.addmm(nums[t], act, scatter_num), cm, v) / den
+            vs.append(v)
+            vsrc.append(pre)
+            acts.append(act)
+            dens_k.append(den)
+        out.append(v)
+    return torch.stack(out), vs, vsrc, acts, dens_k
+
+
+def _ltc_backward(
+    g_states: Tensor,
+    v0: Tensor,
+    vs: list[Tensor],
+    vsrc: list[Tensor],
+    acts: list[Tensor],
+    dens: list[Tensor],
+    cm_t: Tensor,
+    src: Tensor,
+    sigma: Tensor,
+    scatter_num: Tensor,
+    scatter_den: Tensor,
+    unfolds: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Hand-written backpropagation through time of ``_ltc_scan``.
+
+    For ``v' = (c_num + a S_num + cm v) / (c_den + a S_den)`` with
+    ``a = sigmoid(shift + sigma v[src])``: ``dv'/dc_num = 1/den``,
+    ``dv'/dc_den = -v'/den``, and the chain rule through ``a``; parameter
+    gradients are accumulated in the loop.
+    """
+    steps = g_states.shape[0]
+    g = torch.zeros_like(g_states[0])
+    zero_n = torch.zeros_like(g)
+    g_nums: list[Tensor] = []
+    g_dens: list[Tensor] = []
+    g_cms: list[Tensor] = []
+    g_sn = torch.zeros_like(scatter_num)
+    g_sd = torch.zeros_like(scatter_den)
+    g_shift = torch.zeros_like(sigma)
+    g_sigma = torch.zeros_like(sigma)
+    sn_t = scatter_num.t()
+    sd_t = scatter_den.t()
+    for t in range(steps - 1, -1, -1):
+        cm = cm_t[min(t, cm_t.shape[0] - 1)]
+        g = g + g_states[t]
+        g_num_t = zero_n
+        g_den_t = zero_n
+        g_cm_t = zero_n
+        for u in range(unfolds - 1, -1, -1):
+            k = t * unfolds + u
+            act = acts[k]
+            v_in = vs[k - 1] if k > 0 else v0
+            g_num = g / dens[k]
+            g_den = -g_num * vs[k]
+            g_num_t = g_num_t + g_num
+            g_den_t = g_den_t + g_den
+            g_cm_t = torch.addcmul(g_cm_t, g_num, v_in)
+            act_t = act.t()
+            g_sn = torch.addmm(g_sn, act_t, g_num)
+            g_sd = torch.addmm(g_sd, act_t, g_den)
+            d_pre = torch.addmm(g_num.mm(sn_t), g_den, sd_t) * (act * (1.0 - act))
+            g_shift = g_shift + d_pre.sum(0)
+            g_sigma = g_sigma + (d_pre * vsrc[k]).sum(0)
+            g = torch.index_add(g_num * cm, 1, src, d_pre * sigma)
+        g_nums.append(g_num_t)
+        g_dens.append(g_den_t)
+        g_cms.append(g_cm_t)
+    g_nums.reverse()
+    g_dens.reverse()
+    g_cms.reverse()
+    g_cm = torch.stack(g_cms)
+    if cm_t.shape[0] == 1:
+        g_cm = g_cm.sum(0, keepdim=True)
+    if cm_t.shape[1] == 1:
+        g_cm = g_cm.sum(1, keepdim=True)
+    return (g, torch.stack(g_nums), torch.stack(g_dens), g_cm, g_sigma, g_shift, g_sn, g_sd)
+
+
+_ltc_scan_saving_script = torch.jit.script(_ltc_scan_saving)
+_ltc_backward_script = torch.jit.script(_ltc_backward)
+
+
+class _LTCScan(torch.autograd.Function):
+    """The LTC scan with a hand-written backward (one TorchScript loop each way).
+
+    Autograd through the loop would record ~7 nodes per unfold; this keeps the
+    voltages, activations and denominators and runs the backward loop itself.
+    """
+
+    @staticmethod
+    def forward(ctx, v0, num_c, den_c, cm_t, sigma, shift, sn, sd, src, unfolds):
+        states, vs, vsrc, acts, dens = _ltc_scan_saving_script(
+            v0, num_c, den_c, cm_t, src, sigma, shift, sn, sd, unfolds)
+        ctx.save_for_backward(v0, cm_t, src, sigma, sn, sd)
+        ctx.trace = (vs, vsrc, acts, dens)  # intermediates, not inputs/outputs
+        ctx.unfolds = unfolds
+        return states
+
+    @staticmethod
+    def backward(ctx, g_states):
+        v0, cm_t, src, sigma, sn, sd = ctx.saved_tensors
+        vs, vsrc, acts, dens = ctx.trace
+        grads = _ltc_backward_script(g_states.contiguous(), v0, vs, vsrc, acts, dens, cm_t,
+                                     src, sigma, sn, sd, ctx.unfolds)
+        del ctx.trace
+        g_v0, g_num, g_den, g_cm, g_sigma, g_shift, g_sn, g_sd = grads
+        return g_v0, g_num, g_den, g_cm, g_sigma, g_shift, g_sn, g_sd, None, None
+
+
 class LTC(LiquidRNN):
     """A liquid time-constant network over a wiring (NCP, random, fully connected).
 
@@ -225,9 +366,16 @@ class LTC(LiquidRNN):
             den_c = torch.index_add(torch.zeros_like(base), 1, dst, s_act * s_den)
         num_c = num_c.reshape(steps, batch, n)
         den_c = den_c.reshape(steps, batch, n) + (cm_t + gleak + self.epsilon)
-        scan = _ltc_scan if use_python_loop() else _ltc_scan_script
-        states = scan(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num, r_den,
-                      self.ode_unfolds)
+        if use_python_loop():
+            states = _ltc_scan(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num, r_den,
+                               self.ode_unfolds)
+        elif torch.is_grad_enabled():
+            cm_t = cm_t.expand_as(cm_t)  # a tensor the Function can hand a gradient to
+            states = _LTCScan.apply(h0, num_c, den_c, cm_t, sigma, shift, r_num, r_den,
+                                    self._src, self.ode_unfolds)
+        else:
+            states = _ltc_scan_script(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num,
+                                      r_den, self.ode_unfolds)
         return states, states[-1]
 
     def _outputs(self, states: Tensor) -> Tensor:
