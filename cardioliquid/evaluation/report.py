@@ -300,9 +300,10 @@ def plot_timeline(timelines: dict[str, dict[str, Any]], path: str | os.PathLike)
     fig, axes = plt.subplots(
         max(1, len(names)),
         1,
-        figsize=(10, 0.9 * max(1, len(names)) + 0.8),
+        figsize=(10, 1.2 * max(1, len(names)) + 0.8),
         squeeze=False,
         sharex=False,
+        layout="constrained",
     )
     for ax, name in zip(axes[:, 0], names, strict=False):
         tl = timelines[name]
