@@ -61,16 +61,18 @@ def _ltc_scan(
     onto the postsynaptic neurons.
     """
     v = v0
+    n = v0.shape[1]
     out: list[Tensor] = []
-    nums = num_c.unbind(0)  # unbind once: cheap backward (see cfc._wired_scan)
-    dens = den_c.unbind(0)
+    # numerator and denominator in one matmul: [c_num, c_den] + a [S_num, S_den]
+    consts = torch.cat([num_c, den_c], dim=-1).unbind(0)
+    scatter = torch.cat([scatter_num, scatter_den], dim=1)
     cms = cm_t.unbind(0)
-    for t in range(len(nums)):
+    for t in range(len(consts)):
         cm = cms[min(t, len(cms) - 1)]
         for _ in range(unfolds):
             act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
-            numer = torch.addcmul(torch.addmm(nums[t], act, scatter_num), cm, v)
-            v = numer / torch.addmm(dens[t], act, scatter_den)
+            nd = torch.addmm(consts[t], act, scatter)
+            v = torch.addcmul(nd[:, :n], cm, v) / nd[:, n:]
         out.append(v)
     return torch.stack(out)
 
