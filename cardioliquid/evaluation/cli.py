@@ -18,6 +18,7 @@ and the run goes on; the exit status is 1 when some records failed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import traceback
 from pathlib import Path
@@ -142,6 +143,14 @@ def _load_model(name: str) -> Any:
     return load_model(name)
 
 
+def model_digest(loaded: Any) -> str | None:
+    """SHA-256 of the model file, so a result can be matched to the weights that made it."""
+    path = Path(getattr(loaded, "path", "") or "")
+    if not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any) -> int:
     result["errors"] = errors
     report.write_json(args.json, result)
@@ -259,6 +268,7 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
             if args.predictions
             else getattr(loaded, "name", args.model),
             "source": "predictions" if args.predictions else "model",
+            "model_sha256": model_digest(loaded),
             "records_requested": args.records,
             "beats": args.beats,
             "window_s": args.window,
@@ -340,7 +350,11 @@ def run_seizure(args: argparse.Namespace) -> int:
         per_record,
         mode=args.mode,
         params=params,
-        extra={"model": getattr(loaded, "name", args.model), "events": kw},
+        extra={
+            "model": getattr(loaded, "name", args.model),
+            "model_sha256": model_digest(loaded),
+            "events": kw,
+        },
     )
     for name, tl in timelines.items():
         result["records"][name]["ref_events"] = tl["ref"]

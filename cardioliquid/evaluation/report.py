@@ -136,6 +136,7 @@ def arrhythmia_markdown(
     meta = [
         ("mode", result.get("mode")),
         ("model", result.get("model")),
+        ("model sha256", (result.get("model_sha256") or "")[:16] or None),
         ("records", result.get("n_records")),
         ("beats scored", result.get("n_beats")),
         ("match window", f"{result.get('window_s', 0.15)} s"),
@@ -329,6 +330,7 @@ def seizure_markdown(
     meta = [
         ("mode", result.get("mode")),
         ("model", result.get("model")),
+        ("model sha256", (result.get("model_sha256") or "")[:16] or None),
         ("recordings", result.get("n_records")),
         ("recorded time", f"{result['duration_h']:.2f} h"),
     ]

@@ -339,3 +339,13 @@ def test_records_spec() -> None:
     splits = pytest.importorskip("cardioliquid.data.splits")
     assert cli.resolve_records("ds2") == list(splits.DS2)
     assert len(cli.resolve_records("DS1")) == len(cli.resolve_records("DS2")) == 22
+
+
+def test_model_digest_names_the_weights(tmp_path: Path) -> None:
+    f = tmp_path / "m.safetensors"
+    f.write_bytes(b"weights")
+    import hashlib
+
+    assert cli.model_digest(SimpleNamespace(path=str(f))) == hashlib.sha256(b"weights").hexdigest()
+    assert cli.model_digest(SimpleNamespace(path="")) is None
+    assert cli.model_digest(None) is None
