@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 
 BEAT_SOURCES = ("auto", "reference", "detect")
 DEFAULT_BATCH_SIZE = 2048
-DEFAULT_ECG_CONTEXT_S = 20.0
-"""Signal read before each ECG segment: filter settling and the local RR average
-(``local_rr_beats`` past beats at >= 30 bpm)."""
+DEFAULT_ECG_CONTEXT_S = 60.0
+"""Signal read before each ECG segment: filter settling, the local RR average, and an
+estimate of the record-level statistics (median/MAD normalisation, mean RR) the
+preprocessing computes over the whole record in batch."""
 DEFAULT_ECG_LOOKAHEAD_S = 5.0
 """Signal read after each ECG segment: the next R peak (post-RR) and filter settling."""
 DEFAULT_EEG_CONTEXT_S = 10.0
