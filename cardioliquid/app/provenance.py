@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -12,6 +13,21 @@ def _ids_under(metadata: dict[str, Any], words: tuple[str, ...]) -> set[str]:
         if any(w in key.lower() for w in words) and isinstance(value, list | tuple):
             found |= {str(v) for v in value}
     return found
+
+
+def _from_split_text(ids: set[str], metadata: dict[str, Any]) -> str | None:
+    """Read clauses such as "train chb01+chb02" or "test patient chb03" in ``split``/``data``."""
+    text = " , ".join(str(metadata.get(k, "")) for k in ("split", "data"))
+    for clause in re.split(r"[,;]", text):
+        named = any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", clause) for i in ids if i)
+        if not named:
+            continue
+        low = clause.lower()
+        if "test" in low or "held" in low:
+            return "held-out patient (never seen in training)"
+        if "train" in low or "validation" in low:
+            return "in-sample patient (seen in training): expect optimistic results"
+    return None
 
 
 def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[str, Any]) -> str:
@@ -35,6 +51,9 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
         return "in-sample patient (seen in training): expect optimistic results"
     if ids & _ids_under(metadata, ("test", "held")):
         return "held-out patient (never seen in training)"
+    verdict = _from_split_text(ids, metadata)
+    if verdict:
+        return verdict
     if task == "arrhythmia" and "DS1" in json.dumps(metadata, default=str):
         from cardioliquid.data.splits import DS1, DS2
 

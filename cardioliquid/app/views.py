@@ -503,8 +503,8 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
                 x = np.stack([window_input(rec, loaded, float(s)) for s in pred.start_s[-n_beats:]])
                 f = None
             result = model_randomization_test(loaded.model, x, f, method=method, steps=8)
-        st.session_state.sanity = (key, result, len(x))
-    saved = st.session_state.get("sanity")
+        st.session_state.sanity_result = (key, result, len(x))
+    saved = st.session_state.get("sanity_result")
     if saved and saved[0] == key:
         _, result, n = saved
         verdict = "passed" if result.passed else "FAILED"

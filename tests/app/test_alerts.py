@@ -33,3 +33,8 @@ def test_honest_labels():
     assert "DS2" in evaluation_label("100", "100", "arrhythmia", meta)
     assert "DS1" in evaluation_label("101", "101", "arrhythmia", meta)
     assert "unknown" in evaluation_label("x", "x", "arrhythmia", {})
+    split = {"split": "leave-patients-out: train chb01+chb02, validation = chb01_26, "
+                      "test patient chb03"}  # fmt: skip
+    assert "in-sample" in evaluation_label("chb01_03", "chb01", "seizure", split)
+    assert "held-out" in evaluation_label("chb03_01", "chb03", "seizure", split)
+    assert "unknown" in evaluation_label("chb011_01", "chb011", "seizure", split)

@@ -37,6 +37,10 @@ def test_play_advances_the_replay_and_renders_every_panel(data_dir):
     assert "Live compute per decision (p50)" in text  # device panel
     assert "Energy per decision" in text
     assert not at.error, [e.value for e in at.error]
+    # another user's session is untouched by this one
+    other = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert other.session_state["replay"].position_s == 0.0
+    assert other.session_state["replay"] is not replay and not other.session_state["playing"]
     at.button(key="sanity").click().run()
     assert not at.exception, at.exception
     verdicts = [m.value for m in at.success] + [m.value for m in at.warning]
