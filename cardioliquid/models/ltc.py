@@ -80,6 +80,43 @@ def _ltc_scan(
 _ltc_scan_script = torch.jit.script(_ltc_scan)
 
 
+def _ltc_step(
+    x: Tensor,
+    v: Tensor,
+    input_w: Tensor,
+    input_b: Tensor,
+    s_src: Tensor,
+    s_dst: Tensor,
+    s_sigma: Tensor,
+    s_shift: Tensor,
+    s_num: Tensor,
+    s_den: Tensor,
+    base_num: Tensor,
+    base_den: Tensor,
+    cm: Tensor,
+    src: Tensor,
+    sigma: Tensor,
+    shift: Tensor,
+    scatter: Tensor,
+    unfolds: int,
+) -> Tensor:
+    """One streaming step (elapsed time 1) in one call: same result as the scan."""
+    n = v.shape[1]
+    xm = torch.addcmul(input_b, x, input_w)
+    s_act = torch.sigmoid(torch.addcmul(s_shift, xm.index_select(1, s_src), s_sigma))
+    c_num = torch.index_add(base_num.expand_as(v), 1, s_dst, s_act * s_num)
+    c_den = torch.index_add(base_den.expand_as(v), 1, s_dst, s_act * s_den)
+    consts = torch.cat([c_num, c_den], dim=1)
+    for _ in range(unfolds):
+        act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
+        nd = torch.addmm(consts, act, scatter)
+        v = torch.addcmul(nd[:, :n], cm, v) / nd[:, n:]
+    return v
+
+
+_ltc_step_script = torch.jit.script(_ltc_step)
+
+
 def _ltc_scan_saving(
     v0: Tensor,
     num_c: Tensor,
@@ -292,6 +329,7 @@ class LTC(LiquidRNN):
         self.register_buffer("state_neurons", torch.arange(n), persistent=False)
         self.register_buffer("output_positions", torch.arange(m), persistent=False)
         self._cache: tuple | None = None
+        self._step_cache: tuple | None = None
 
     def _register_edges(self, prefix: str, mask: Tensor, n: int) -> None:
         src, dst = torch.nonzero(mask, as_tuple=True)
@@ -337,6 +375,32 @@ class LTC(LiquidRNN):
         if cacheable:
             self._cache = (key, fused)
         return fused
+
+    def step(
+        self, x_t: Tensor, hx: Tensor | None = None, timespan: float | Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Advance one time step (streaming); see :meth:`LiquidRNN.step`.
+
+        Without a time span and without autograd, one TorchScript call on
+        cached tables (the state-independent terms are cached with them).
+        """
+        if timespan is not None or torch.is_grad_enabled() or use_python_loop():
+            return super().step(x_t, hx, timespan)
+        if hx is None:
+            hx = self.initial_state(x_t.shape[0], x_t)
+        gleak, cm, s_sigma, s_shift, s_num, s_den, sigma, shift, r_num, r_den = self._fused()
+        step_cache = self._step_cache
+        if step_cache is None or step_cache[0] is not self._cache:
+            cm_t = cm / (1.0 / self.ode_unfolds)
+            step_cache = (self._cache, (
+                gleak * self.vleak, cm_t + gleak + self.epsilon, cm_t,
+                torch.cat([r_num, r_den], dim=1)))
+            self._step_cache = step_cache
+        base_num, base_den, cm_t, scatter = step_cache[1]
+        v = _ltc_step_script(x_t, hx, self.input_w, self.input_b, self._sensory_src,
+                             self._sensory_dst, s_sigma, s_shift, s_num, s_den, base_num,
+                             base_den, cm_t, self._src, sigma, shift, scatter, self.ode_unfolds)
+        return self._outputs(v), v
 
     def train(self, mode: bool = True) -> LTC:  # drop cached tables
         self._cache = None

@@ -102,3 +102,19 @@ def test_streaming_equals_one_shot(float64):
 def test_bad_unfolds_are_reported():
     with pytest.raises(ValueError, match="expected ode_unfolds >= 1, got 0"):
         LTC(3, 5, ode_unfolds=0)
+
+
+def test_lean_streaming_step_equals_one_shot(float64):
+    m = LTC(3, auto_ncp(12, 3), ode_unfolds=4).eval()
+    x = torch.randn(2, 9, 3)
+    with torch.no_grad():
+        y, h = m(x)
+        hx, ys = None, []
+        for t in range(9):
+            yt, hx = m.step(x[:, t], hx)
+            ys.append(yt)
+        torch.testing.assert_close(torch.stack(ys, 1), y, atol=1e-12, rtol=0)
+        torch.testing.assert_close(hx, h, atol=1e-12, rtol=0)
+        with torch.no_grad():  # the cache follows in-place weight changes
+            m.cm.add_(0.5)
+        torch.testing.assert_close(m.step(x[:, 0])[1], m(x[:, :1])[1], atol=1e-12, rtol=0)
