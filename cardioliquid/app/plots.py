@@ -74,9 +74,9 @@ def ecg_paper(
     top = hi + label_rows
     width_in = dur * PAPER_SPEED_MM_S / MM_PER_INCH * scale
     height_in = (top - lo) * PAPER_GAIN_MM_MV / MM_PER_INCH * scale
-    fig = plt.figure(figsize=(width_in + 0.9, height_in + 0.55), dpi=110)
-    ax = fig.add_axes([0.7 / (width_in + 0.9), 0.45 / (height_in + 0.55),
-                       width_in / (width_in + 0.9), height_in / (height_in + 0.55)])  # fmt: skip
+    fig = plt.figure(figsize=(width_in + 0.9, height_in + 0.7), dpi=110)
+    ax = fig.add_axes([0.7 / (width_in + 0.9), 0.6 / (height_in + 0.7),
+                       width_in / (width_in + 0.9), height_in / (height_in + 0.7)])  # fmt: skip
     x0 = np.floor(start_s / 0.2) * 0.2
     for x in np.arange(x0, start_s + dur + 1e-9, 0.04):
         major = abs((x / 0.2) - round(x / 0.2)) < 1e-6
@@ -88,9 +88,8 @@ def ecg_paper(
         ax.axvspan(max(b0, start_s), min(b1, start_s + dur), color="#718096", alpha=0.25, lw=0)
         ax.text(max(b0, start_s), lo + 0.05, " poor signal", color="#2d3748", fontsize=7)
     ax.plot(t, signal_mv, color="black", lw=0.9)
-    for row, beats, name in ((hi + 0.7, ref_beats, "expert"), (hi + 0.25, pred_beats, "model")):
-        ax.text(start_s - 0.02 * dur, row, name, ha="right", va="center", fontsize=7,
-                color="#4a5568")  # fmt: skip
+    rows = ((hi + 0.7, ref_beats, "expert"), (hi + 0.25, pred_beats, "model"))
+    for row, beats, _ in rows:
         if beats is None:
             continue
         bt, bl = beats
@@ -101,7 +100,9 @@ def ecg_paper(
     ax.axhline(hi, color="#4a5568", lw=0.5)
     ax.set_xlim(start_s, start_s + dur)
     ax.set_ylim(lo, top)
-    ax.set_yticks(np.arange(lo, hi + 1e-9, 0.5))
+    mv_ticks = list(np.arange(lo, hi + 1e-9, 0.5))
+    ax.set_yticks(mv_ticks + [r for r, _, _ in rows])
+    ax.set_yticklabels([f"{v:g}" for v in mv_ticks] + [name for _, _, name in rows])
     ax.set_xticks(np.arange(np.ceil(start_s), start_s + dur + 1e-9, 1.0))
     ax.tick_params(labelsize=7, length=2)
     ax.set_xlabel("time (s) · 25 mm/s", fontsize=7)
