@@ -43,8 +43,15 @@ def data_dir() -> Path:
 def _demo_paths(root: Path) -> list[Path]:
     """Records named by ``<root>/manifests/demo.json`` (any list of paths or records in it)."""
     manifest = root / "manifests" / "demo.json"
-    if not manifest.is_file():
-        return []
+    if not manifest.is_file():  # a data folder elsewhere: the demo set of the source tree
+        try:
+            from cardioliquid.io.pull import manifest_path
+
+            manifest = Path(manifest_path("demo"))
+        except Exception:  # no manifest shipped: no demo set to star
+            return []
+        if not manifest.is_file():
+            return []
     try:
         content = json.loads(manifest.read_text())
     except (OSError, json.JSONDecodeError):
@@ -54,7 +61,7 @@ def _demo_paths(root: Path) -> list[Path]:
     def visit(node) -> None:
         if isinstance(node, str):
             p = Path(node)
-            for cand in (p, root / p, root.parent / p):
+            for cand in (p,) if p.is_absolute() else (root / p,):
                 for suffix in ("", *RECORD_SUFFIXES):
                     c = cand.with_name(cand.name + suffix) if suffix else cand
                     if c.is_file() and c.suffix.lower() in RECORD_SUFFIXES:
