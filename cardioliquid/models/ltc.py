@@ -121,6 +121,50 @@ def _ltc_step(
 _ltc_step_script = torch.jit.script(_ltc_step)
 
 
+def _ltc_scan_inline(
+    xm: Tensor,
+    v0: Tensor,
+    s_src: Tensor,
+    s_dst: Tensor,
+    s_sigma: Tensor,
+    s_shift: Tensor,
+    s_num: Tensor,
+    s_den: Tensor,
+    base_num: Tensor,
+    den_add: Tensor,
+    cm_t: Tensor,
+    src: Tensor,
+    sigma: Tensor,
+    shift: Tensor,
+    scatter: Tensor,
+    unfolds: int,
+) -> Tensor:
+    """Inference scan with the sensory synapses computed step by step (cache-friendly)."""
+    v = v0
+    n = v0.shape[1]
+    out: list[Tensor] = []
+    xs = xm.unbind(0)
+    cms = cm_t.unbind(0)
+    dens = den_add.unbind(0)
+    base = base_num.expand_as(v0)
+    for t in range(len(xs)):
+        cm = cms[min(t, len(cms) - 1)]
+        s_act = torch.sigmoid(torch.addcmul(s_shift, xs[t].index_select(1, s_src), s_sigma))
+        c_num = torch.index_add(base, 1, s_dst, s_act * s_num)
+        c_den = torch.index_add(dens[min(t, len(dens) - 1)].expand_as(v0), 1, s_dst,
+                                s_act * s_den)
+        consts = torch.cat([c_num, c_den], dim=1)
+        for _ in range(unfolds):
+            act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
+            nd = torch.addmm(consts, act, scatter)
+            v = torch.addcmul(nd[:, :n], cm, v) / nd[:, n:]
+        out.append(v)
+    return torch.stack(out)
+
+
+_ltc_scan_inline_script = torch.jit.script(_ltc_scan_inline)
+
+
 def _ltc_scan_saving(
     v0: Tensor,
     num_c: Tensor,
@@ -416,6 +460,8 @@ class LTC(LiquidRNN):
         steps, batch = x.shape[0], x.shape[1]
         n = self.state_size
         gleak, cm, s_sigma, s_shift, s_num, s_den, sigma, shift, r_num, r_den = self._fused()
+        if not torch.is_grad_enabled() and not use_python_loop():
+            return self._scan_inference(x, h0, ts)
         # Sensory synapses for every step at once.
         xm = (x * self.input_w + self.input_b).reshape(steps * batch, -1)
         s_act = torch.sigmoid(torch.addcmul(s_shift, xm.index_select(1, self._sensory_src),
@@ -446,6 +492,22 @@ class LTC(LiquidRNN):
         else:
             states = _ltc_scan_script(h0, num_c, den_c, cm_t, self._src, sigma, shift, r_num,
                                       r_den, self.ode_unfolds)
+        return states, states[-1]
+
+    def _scan_inference(
+        self, x: Tensor, h0: Tensor, ts: Tensor | float | None
+    ) -> tuple[Tensor, Tensor]:
+        gleak, cm, s_sigma, s_shift, s_num, s_den, sigma, shift, r_num, r_den = self._fused()
+        n = self.state_size
+        elapsed = 1.0 if ts is None else ts
+        cm_t = cm / (elapsed / self.ode_unfolds)
+        if not isinstance(cm_t, Tensor) or cm_t.ndim == 1:
+            cm_t = cm_t.reshape(1, 1, n)
+        xm = torch.addcmul(self.input_b, x, self.input_w)
+        states = _ltc_scan_inline_script(
+            xm, h0, self._sensory_src, self._sensory_dst, s_sigma, s_shift, s_num, s_den,
+            gleak * self.vleak, cm_t + gleak + self.epsilon, cm_t, self._src, sigma, shift,
+            torch.cat([r_num, r_den], dim=1), self.ode_unfolds)
         return states, states[-1]
 
     def _outputs(self, states: Tensor) -> Tensor:
