@@ -69,7 +69,7 @@ def test_liquid_layer_without_gate_argument_is_gated_stepwise(cfc_model, tiny_in
         gated = _gated_logits(cfc_model, x, None, torch.ones(3, 10))
         off = _gated_logits(cfc_model, x, None, torch.zeros(3, 10))
     torch.testing.assert_close(gated, plain, rtol=1e-5, atol=1e-5)
-    att = attribute_neurons(cfc_model, x, method="integrated_gradients", steps=16)
+    att = attribute_neurons(cfc_model, x, method="integrated_gradients", steps=12)
     gap = (plain - off).numpy()[np.arange(3), att.target]
     np.testing.assert_allclose(att.scores.sum(axis=1), gap, atol=0.03 * np.abs(gap).max() + 1e-4)
     assert not hasattr(cfc_model.rnn, "_scan") or "_scan" not in vars(cfc_model.rnn)
