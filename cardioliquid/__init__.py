@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_model", "load_recording", "load_model", "score_recording"]
+__all__ = ["__version__", "create_model", "load_model", "load_recording", "score_recording"]
 
 
 def __getattr__(name: str):

@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _shared_data() -> Path | None:
     env = os.environ.get("CARDIOLIQUID_DATA_MIRROR")
-    for cand in ([Path(env)] if env and "://" not in env else []) + [REPO.parent / "shared" / "data"]:
+    candidates = [Path(env)] if env and "://" not in env else []
+    for cand in [*candidates, REPO.parent / "shared" / "data"]:
         if (cand / "mitdb" / "RECORDS").is_file():
             return cand
     return None

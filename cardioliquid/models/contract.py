@@ -53,12 +53,9 @@ class SignalContract:
                 f"samples = {self.input_window_seconds:g} s at {self.sfreq:g} Hz), "
                 f"got {tuple(x.shape)}"
             )
-        if self.n_features:
-            if features is None or features.shape[-1] != self.n_features:
-                got = None if features is None else tuple(features.shape)
-                raise ContractError(
-                    f"expected {self.n_features} extra features per window, got {got}"
-                )
+        if self.n_features and (features is None or features.shape[-1] != self.n_features):
+            got = None if features is None else tuple(features.shape)
+            raise ContractError(f"expected {self.n_features} extra features per window, got {got}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
