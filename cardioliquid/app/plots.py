@@ -112,6 +112,16 @@ def ecg_paper(
     return fig
 
 
+def eeg_scale(signal_uv: np.ndarray) -> float:
+    """A display scale (µV) from 1-2-5 steps, about three robust SDs of a typical channel."""
+    x = signal_uv - np.nanmedian(signal_uv, axis=1, keepdims=True)
+    mad = np.nanmedian(np.nanmedian(np.abs(x), axis=1)) * 1.4826
+    target = max(3.0 * float(mad), 10.0) if np.isfinite(mad) else 100.0
+    steps = np.array([1, 2, 5]) * 10.0 ** np.floor(np.log10(target))
+    candidates = np.concatenate([steps, steps * 10])
+    return float(candidates[candidates >= target][0])
+
+
 def eeg_stacked(
     signal_uv: np.ndarray,
     fs: float,
@@ -146,7 +156,7 @@ def eeg_stacked(
     spacing = scale_uv * 1.5
     for i in range(n_ch):
         y = signal_uv[i] - np.nanmedian(signal_uv[i])
-        ax.plot(t, np.clip(y, -spacing, spacing) - i * spacing, color="black", lw=0.5)
+        ax.plot(t, np.clip(y, -1.5 * spacing, 1.5 * spacing) - i * spacing, color="black", lw=0.5)
     ax.set_yticks(-np.arange(n_ch) * spacing)
     ax.set_yticklabels(channels, fontsize=7)
     bar_x = start_s + dur * 0.985

@@ -209,13 +209,16 @@ def tick(replay: ReplaySession) -> None:
     now = time.perf_counter()
     elapsed = min(max(now - st.session_state.get("last_tick", now), 0.0), 5.0)
     st.session_state.last_tick = now
-    if not st.session_state.get("playing") or replay.finished:
+    if replay.finished:
+        st.session_state.playing = False
+    if not st.session_state.get("playing"):
         return
     speed = SPEEDS.get(st.session_state.get("speed", "5×"), 5.0)
     seconds = FASTEST_CHUNK_S if speed is None else max(speed * elapsed, 0.25 * speed)
     replay.advance(seconds)
-    if replay.finished:
+    if replay.finished:  # stop the timer and show Play again: a full rerun
         st.session_state.playing = False
+        st.rerun()
 
 
 # --------------------------------------------------------------------------- panels
@@ -289,10 +292,11 @@ def waveform(replay: ReplaySession) -> None:
         pred = replay.predictions
         events = _pred_events(pred)
         fig = plots.eeg_stacked(x, rec.fs, t0, names, rec.seizures, events,
-                                [(s, e) for s, e, _ in bad])  # fmt: skip
+                                [(s, e) for s, e, _ in bad], plots.eeg_scale(x))  # fmt: skip
         st.pyplot(fig)
         plt.close(fig)
-        caption = "Bipolar montage, one channel per row; red band: expert seizure, orange: model."
+        caption = ("Bipolar montage, one channel per row, scale bar at top right; red band: "
+                   "expert-marked seizure, orange bar: model detection.")
     if bad:
         kinds = sorted({k for _, _, k in bad})
         st.warning(f"Poor signal quality on screen ({', '.join(kinds)}): predictions here are "

@@ -45,6 +45,14 @@ def test_play_advances_the_replay_and_renders_every_panel(data_dir):
     assert not at.exception, at.exception
     verdicts = [m.value for m in at.success] + [m.value for m in at.warning]
     assert any("rank correlation of neuron importance" in v for v in verdicts), verdicts
+    for _ in range(5):  # play to the end: the replay stops by itself and offers Play again
+        if at.session_state["replay"].finished:
+            break
+        at.run()
+    assert at.session_state["replay"].finished and not at.session_state["playing"]
+    assert at.button(key="play").label == "Play"
+    replay = at.session_state["replay"]
+    assert len(replay.predictions) == len(replay.rec.beats)  # every annotated beat
 
 
 def test_a_corrupt_record_shows_an_error_not_a_traceback(data_dir):
