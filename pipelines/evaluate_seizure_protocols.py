@@ -11,7 +11,7 @@ epochs; nothing is selected on held-out data):
    excerpts (10 s of background, then the whole seizure), with the
    leave-one-seizure-out model that never saw that seizure; SzCORE event
    scoring (``cardioliquid.evaluation.seizure``) gives the latency.
-4. **Bonn set E vs A-D**: 5-fold cross-validation over segments (stratified by
+4. **Bonn set E vs A-D**: k-fold (default 3) cross-validation over segments (stratified by
    set), window- and segment-level.
 
 What this data cannot show: each CHB-MIT seizure comes with only ~10 s of
@@ -174,7 +174,7 @@ def onset_latency(root: Path, groups, models, prep) -> dict[str, Any]:
     return out
 
 
-def bonn_cv(root: Path, prep: WindowPreprocessing, args, folds: int = 5) -> dict[str, Any]:
+def bonn_cv(root: Path, prep: WindowPreprocessing, args, folds: int = 3) -> dict[str, Any]:
     """Set E vs A-D, segment-level stratified k-fold."""
     from cardioliquid.io import list_bonn
 
@@ -226,10 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="pipelines/results/seizure_protocols.json")
     ap.add_argument("--model", default="liquid-cfc")
     ap.add_argument("--units", type=int, default=12)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--fs", type=float, default=64.0)
+    ap.add_argument("--bonn-folds", type=int, default=3)
     ap.add_argument("--skip", nargs="*", default=[], choices=["loso", "lopo", "onset", "bonn"])
     args = ap.parse_args(argv)
     set_threads()
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         result["onset_latency"] = onset_latency(chb, groups, models, prep)
     if "bonn" not in args.skip:
         print("Bonn E vs A-D", flush=True)
-        result["bonn_e_vs_ad"] = bonn_cv(bonn, prep1, args)
+        result["bonn_e_vs_ad"] = bonn_cv(bonn, prep1, args, folds=args.bonn_folds)
     result["wall_time_s"] = round(time.time() - t0, 1)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
