@@ -19,7 +19,7 @@ pre-ictal background, so specificity is measured on ~170 s of EEG in total;
 false alarms per 24 h need hours of interictal background (full CHB-MIT
 recordings), and Bonn has no patient ids.
 
-Run (about 5-10 minutes on 2 CPU cores)::
+Run (200 s on 2 shared CPU cores; 17 + 3 + 3 tiny fits)::
 
     python pipelines/evaluate_seizure_protocols.py --data ../shared/data \\
         --json pipelines/results/seizure_protocols.json
