@@ -113,13 +113,13 @@ def ecg_paper(
 
 
 def eeg_scale(signal_uv: np.ndarray) -> float:
-    """A display scale (µV) from 1-2-5 steps, about three robust SDs of a typical channel."""
+    """A display scale (µV) in 1-2-5 steps, nearest to 2.5 robust SDs of a typical channel."""
     x = signal_uv - np.nanmedian(signal_uv, axis=1, keepdims=True)
     mad = np.nanmedian(np.nanmedian(np.abs(x), axis=1)) * 1.4826
-    target = max(3.0 * float(mad), 10.0) if np.isfinite(mad) else 100.0
+    target = max(2.5 * float(mad), 10.0) if np.isfinite(mad) else 100.0
     steps = np.array([1, 2, 5]) * 10.0 ** np.floor(np.log10(target))
     candidates = np.concatenate([steps, steps * 10])
-    return float(candidates[candidates >= target][0])
+    return float(candidates[np.argmin(np.abs(np.log(candidates / target)))])
 
 
 def eeg_stacked(

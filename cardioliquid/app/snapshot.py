@@ -98,7 +98,9 @@ def replay_screenshot(
             page.get_by_role("button", name="Play").click()
             page.get_by_text(wait_for).first.wait_for(timeout=timeout_s * 1000)
             time.sleep(play_s)
-            page.get_by_role("button", name="Pause").click()
+            pause = page.get_by_role("button", name="Pause")
+            if pause.count():  # still playing (a short record may have finished by itself)
+                pause.first.click()
             time.sleep(3.0)
             page.wait_for_function(
                 "() => !document.querySelector('[data-testid=\"stStatusWidget\"] button')",
