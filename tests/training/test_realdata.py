@@ -52,3 +52,25 @@ def test_short_fit_on_three_mitdb_records(mitdb_dir, tmp_path, model_name):
     assert len(again.test_set) == len(MITBIHBeatDataModule(
         data_dir=str(mitdb_dir), train_records=["106"], test_records=["100"],
         cache_dir=None)._dataset(["100"]))
+
+
+def test_seizure_datamodule_windows_real_chbmit_excerpts(shared_data, tmp_path):
+    pytest.importorskip("cardioliquid.signal.windows")
+    src = shared_data / "eeg" / "chbmit_edf"
+    # A small folder of links: one continuous chb01 onset excerpt, one chb03 seizure.
+    for stem in ["chb01_03_onset", "chb03_01_ictal", "chb03_01_preictal"]:
+        for suffix in (".edf", "_events.tsv"):
+            (tmp_path / f"{stem}{suffix}").symlink_to(src / f"{stem}{suffix}")
+    from cardioliquid.training.datamodules import SeizureDataModule
+
+    dm = SeizureDataModule(data_dir=str(tmp_path), train_patients=["chb01"],
+                           test_patients=["chb03"])
+    dm.prepare_data()
+    dm.setup("fit")
+    dm.setup("test")
+    x, y = dm.train_set.tensors
+    assert x.shape[1:] == (18, dm.n_times)
+    # 10 s of background then a 40 s seizure: both classes, mostly seizure.
+    counts = torch.bincount(y, minlength=2)
+    assert counts[0] >= 5 and counts[1] > 2 * counts[0]
+    assert set(torch.unique(dm.test_set.tensors[1]).tolist()) == {0, 1}
