@@ -30,6 +30,10 @@ class BeatPreprocessing:
         Window before and after the R peak, in seconds.
     rr_features : bool
         Append RR-interval features (pre, post, local and record-level ratios).
+    rr_feature_set : str
+        ``"full"``: intervals in seconds and their ratios (7 features);
+        ``"relative"``: dimensionless ratios only (5 features), which do not
+        depend on the patient's heart rate and so transfer across patients.
     local_rr_beats : int
         Number of past beats in the local RR average.
     normalization : str
@@ -49,6 +53,7 @@ class BeatPreprocessing:
     pre_s: float = 0.25
     post_s: float = 0.45
     rr_features: bool = True
+    rr_feature_set: str = "full"
     local_rr_beats: int = 10
     normalization: str = "record-robust"
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cardioliquid._check import check_option
 from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
 from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
@@ -38,7 +39,21 @@ RR_FEATURE_NAMES: tuple[str, ...] = (
     "post_over_pre",
     "pre_over_record",
 )
-"""The RR features appended to every beat, in order."""
+"""The RR features of the ``"full"`` set, in order."""
+
+RELATIVE_RR_FEATURE_NAMES: tuple[str, ...] = (
+    "pre_over_local",
+    "post_over_local",
+    "post_over_pre",
+    "pre_over_record",
+    "local_over_record",
+)
+"""The RR features of the ``"relative"`` set: ratios only, free of the heart rate's scale."""
+
+RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "full": RR_FEATURE_NAMES,
+    "relative": RELATIVE_RR_FEATURE_NAMES,
+}
 
 DEFAULT_RR_S = 1.0
 """RR interval (s) assumed when a record has fewer than two beats."""
@@ -98,7 +113,24 @@ class EEGWindows:
 
 def n_beat_features(prep: BeatPreprocessing) -> int:
     """Number of per-beat features :func:`beat_windows` appends (0 without RR features)."""
-    return len(RR_FEATURE_NAMES) if prep.rr_features else 0
+    return len(rr_feature_names(prep)) if prep.rr_features else 0
+
+
+def rr_feature_names(prep: BeatPreprocessing) -> tuple[str, ...]:
+    """Names of the RR features ``prep`` asks for, in order."""
+    check_option("rr_feature_set", prep.rr_feature_set, sorted(RR_FEATURE_SETS))
+    return RR_FEATURE_SETS[prep.rr_feature_set]
+
+
+def relative_rr_features(full: np.ndarray) -> np.ndarray:
+    """The ``"relative"`` set from the ``"full"`` one (see :data:`RELATIVE_RR_FEATURE_NAMES`)."""
+    pre, post, local, record = (full[:, i].astype(np.float64) for i in range(4))
+    eps = 1e-6
+    rel = np.stack([
+        pre / np.maximum(local, eps), post / np.maximum(local, eps), post / np.maximum(pre, eps),
+        pre / np.maximum(record, eps), local / np.maximum(record, eps),
+    ], axis=1)  # fmt: skip
+    return rel.astype(np.float32)
 
 
 def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
@@ -229,6 +261,8 @@ def beat_windows(
     windows = padded[idx][:, None, :].astype(np.float32)
     if prep.rr_features:
         feats = rr_features(samples, rec.fs, prep.local_rr_beats)
+        if rr_feature_names(prep) is RELATIVE_RR_FEATURE_NAMES:
+            feats = relative_rr_features(feats)
     else:
         feats = np.zeros((samples.size, 0), dtype=np.float32)
     return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected)

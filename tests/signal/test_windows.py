@@ -146,3 +146,21 @@ def test_chbmit_excerpts_window_into_the_18_channel_montage(shared_data):
             assert not w.labels.any()
         else:  # onset files: 10 s background, then seizure to the end
             assert not w.labels[w.start_s + 2 <= 9].any() and w.labels[w.start_s >= 10].all()
+
+
+def test_relative_rr_features_are_scale_free():
+    """The "relative" set is 5 ratios that do not change when the heart rate doubles."""
+    from cardioliquid.signal.windows import relative_rr_features, rr_feature_names
+
+    beats = np.cumsum(np.r_[0, np.full(20, 300), 200, 400, np.full(10, 300)])
+    slow = relative_rr_features(rr_features(beats, 360.0))
+    fast = relative_rr_features(rr_features(beats // 2, 360.0))
+    assert slow.shape == (beats.size, 5)
+    np.testing.assert_allclose(slow, fast, rtol=1e-3)
+    premature = 21  # 200-sample interval after 300-sample ones: pre/local = 2/3
+    assert slow[premature, 0] == pytest.approx(200 / 300, rel=1e-4)
+    rel = BeatPreprocessing(rr_feature_set="relative")
+    assert rr_feature_names(rel)[0] == "pre_over_local"
+    assert n_beat_features(rel) == 5
+    with pytest.raises(ValueError, match="rr_feature_set"):
+        n_beat_features(BeatPreprocessing(rr_feature_set="absolute"))
