@@ -34,13 +34,13 @@ def main(argv: list[str]) -> int:
 
 
 def _ecg_folder(root: Path, n: int = 3) -> list[Path]:
-    from conftest import synthetic_ecg, write_wfdb
+    from scoring_helpers import synthetic_ecg, write_wfdb
 
     return [write_wfdb(synthetic_ecg(30.0, seed=i), root) for i in range(n)]
 
 
 def _add_bad_records(root: Path) -> None:
-    from conftest import synthetic_ecg, write_wfdb
+    from scoring_helpers import synthetic_ecg, write_wfdb
 
     (root / "corrupt.hea").write_text("this is not a WFDB header\n\x00\x01")
     hea = write_wfdb(synthetic_ecg(30.0, seed=7), root / "tmp")
@@ -188,7 +188,7 @@ def test_resume_rescores_a_damaged_output(tmp_path, ecg_ckpt):
 
 def test_seizure_outputs(tmp_path, eeg_ckpt):
     import pandas as pd
-    from conftest import synthetic_eeg, write_edf
+    from scoring_helpers import synthetic_eeg, write_edf
 
     from cardioliquid.io import load_recording
     from cardioliquid.models.checkpoint import load_model
@@ -272,7 +272,7 @@ def test_discovery(tmp_path):
 
 @pytest.mark.slow
 def test_worker_processes_equal_one_process(tmp_path, ecg_ckpt):
-    from conftest import score_launcher
+    from scoring_helpers import score_launcher
 
     root = tmp_path / "db"
     _ecg_folder(root, 3)
@@ -303,7 +303,7 @@ def test_sigkill_halfway_then_resume_is_byte_identical(tmp_path, ecg_ckpt):
     import signal
     import time
 
-    from conftest import score_launcher, synthetic_ecg, write_wfdb
+    from scoring_helpers import score_launcher, synthetic_ecg, write_wfdb
 
     root = tmp_path / "db"
     for i in range(10):
@@ -343,7 +343,7 @@ def test_sigkill_halfway_then_resume_is_byte_identical(tmp_path, ecg_ckpt):
 
 
 def test_resume_with_another_model_rescores(tmp_path, ecg_ckpt):
-    from conftest import make_ecg_model, save_loaded
+    from scoring_helpers import make_ecg_model, save_loaded
 
     root = tmp_path / "db"
     _ecg_folder(root, 2)

@@ -17,7 +17,7 @@ def _outputs(out: Path) -> dict[str, bytes]:
 @pytest.mark.slow
 @pytest.mark.ddp
 def test_ddp_two_cpu_processes_equal_single_process(tmp_path, ecg_ckpt):
-    from conftest import score_launcher
+    from scoring_helpers import score_launcher
     from test_batch import _add_bad_records, _ecg_folder
 
     root = tmp_path / "db"

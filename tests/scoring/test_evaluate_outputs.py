@@ -19,7 +19,7 @@ def _evaluate_both(data, names, loaded, out):
 
 def test_cla_files_evaluate_as_direct_inference(tmp_path, ecg_ckpt):
     pytest.importorskip("cardioliquid.evaluation.cli")
-    from conftest import synthetic_ecg, write_wfdb
+    from scoring_helpers import synthetic_ecg, write_wfdb
 
     from cardioliquid.models.checkpoint import load_model
 
@@ -64,7 +64,7 @@ def test_mitdb_records_scored_and_evaluated(tmp_path, mitdb_dir, ecg_ckpt):
 @pytest.mark.realdata
 def test_chbmit_events_are_the_events_evaluate_scores(tmp_path, shared_data):
     import pandas as pd
-    from conftest import EEG_CHANNELS, make_eeg_model
+    from scoring_helpers import EEG_CHANNELS, make_eeg_model
 
     from cardioliquid.evaluation.cli import evaluate_seizure_recording
     from cardioliquid.io import load_recording

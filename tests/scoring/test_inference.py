@@ -74,7 +74,7 @@ def test_predict_windows_grid(eeg_rec, eeg_model):
 
 @pytest.mark.parametrize("carry", [False, True])
 def test_segments_cover_every_window_once(eeg_rec, carry):
-    from conftest import make_eeg_model
+    from scoring_helpers import make_eeg_model
 
     loaded = make_eeg_model(carry_state=carry)
     whole = predict_windows(eeg_rec, loaded)
@@ -90,7 +90,7 @@ def test_segments_must_follow_the_hop(eeg_rec, eeg_model):
 
 
 def test_carried_state_is_passed_from_beat_to_beat(ecg_rec):
-    from conftest import make_ecg_model
+    from scoring_helpers import make_ecg_model
 
     loaded = make_ecg_model(carry_state=True)
     seen, inner = [], loaded.model.forward_stateful
@@ -126,7 +126,7 @@ def test_events_from_windows():
 
 
 def test_score_recording_from_a_file(tmp_path, ecg_rec, ecg_ckpt):
-    from conftest import write_wfdb
+    from scoring_helpers import write_wfdb
 
     hea = write_wfdb(ecg_rec, tmp_path / "db")
     pred = score_recording(hea, model=ecg_ckpt)

@@ -23,7 +23,7 @@ def _collect(rec, loaded, chunk_s, **kw):
 @pytest.mark.parametrize("beats", ["reference", "detect"])
 @pytest.mark.parametrize("chunk_s", [0.37, 4.0, 1000.0])
 def test_beat_stream_equals_batch(ecg_rec, carry, beats, chunk_s):
-    from conftest import make_ecg_model
+    from scoring_helpers import make_ecg_model
 
     loaded = make_ecg_model(carry_state=carry)
     batch = predict_beats(ecg_rec, loaded, beats=beats, segment_s=10.0)
@@ -37,7 +37,7 @@ def test_beat_stream_equals_batch(ecg_rec, carry, beats, chunk_s):
 @pytest.mark.parametrize("carry", [False, True])
 @pytest.mark.parametrize("chunk_s", [0.7, 13.0])
 def test_window_stream_equals_batch(eeg_rec, carry, chunk_s):
-    from conftest import make_eeg_model
+    from scoring_helpers import make_eeg_model
 
     loaded = make_eeg_model(carry_state=carry)
     batch = predict_windows(eeg_rec, loaded, segment_s=10.0)
