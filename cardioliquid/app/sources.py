@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cardioliquid._atomic import atomic_write_bytes
 from cardioliquid.errors import CheckpointError, RecordingError
 
 DATA_DIR_ENV = "CARDIOLIQUID_DATA_DIR"
@@ -150,10 +151,7 @@ def save_uploads(files: Sequence[tuple[str, bytes]], dest: str | os.PathLike) ->
                 name, f"expected at most {MAX_UPLOAD_BYTES} bytes, got {len(data)}"
             )
         target = dest / safe
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-        written.append(target)
+        written.append(atomic_write_bytes(target, data))
     signals = [p for p in written if p.suffix.lower() in (".edf", ".bdf")]
     headers = [p for p in written if p.suffix.lower() == ".hea"]
     if headers:
@@ -179,8 +177,4 @@ def save_checkpoint_upload(name: str, data: bytes, dest: str | os.PathLike) -> P
         )
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    target = dest / _safe_name(name)
-    tmp = target.with_name(target.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-    return target
+    return atomic_write_bytes(dest / _safe_name(name), data)

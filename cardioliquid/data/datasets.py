@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cardioliquid._atomic import atomic_write
 from cardioliquid.errors import RecordingError
 from cardioliquid.io.load import load_recording
 from cardioliquid.io.recording import Recording
@@ -55,16 +56,14 @@ def cache_key(path: str | os.PathLike, preprocessing: dict, extra: dict | None =
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save ``arrays`` as an ``.npz`` file atomically (a cache entry is whole or absent)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
 
 
 class _WindowDataset(Dataset):
@@ -127,7 +126,7 @@ class _WindowDataset(Dataset):
         rec = loader(src)
         arrays = self._windows(rec)
         if cache is not None:
-            _save_npz(cache, {**arrays, "_ids": np.array([rec.record_id, rec.patient_id])})
+            save_npz(cache, {**arrays, "_ids": np.array([rec.record_id, rec.patient_id])})
         return arrays, rec.record_id, rec.patient_id
 
     def __len__(self) -> int:

@@ -9,31 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# ----------------------------------------------------------------------------- atomic files
-
-
-def _atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+from cardioliquid._atomic import atomic_write as _atomic
+from cardioliquid._atomic import atomic_write_text
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically."""
-    return _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return atomic_write_text(path, text)
 
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from cardioliquid._atomic import atomic_write
 from cardioliquid.errors import CheckpointError
 from cardioliquid.models.registry import create_model
 from cardioliquid.signal.config import Preprocessing, preprocessing_from_dict
@@ -96,8 +97,6 @@ def save_model(
     """
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     header = {
         "format_version": FORMAT_VERSION,
@@ -106,10 +105,8 @@ def save_model(
         "preprocessing": preprocessing.to_dict(),
         "metadata": metadata or {},
     }
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={_META_KEY: json.dumps(header)})
-    os.replace(tmp, path)
-    return path
+    meta = {_META_KEY: json.dumps(header)}
+    return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:

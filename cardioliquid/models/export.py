@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from cardioliquid._atomic import atomic_write_bytes
 from cardioliquid.models.sequence import LiquidRNN
 
 OPSET = 17
@@ -68,14 +69,6 @@ class StreamingStep(nn.Module):
         return self.rnn.step(x_t, hx)
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
-
-
 def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, input_names: list[str],
             output_names: list[str]) -> Path:
     _soft_import("onnx")
@@ -86,7 +79,7 @@ def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, input_names
         warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated
         torch.onnx.export(module, args, buf, input_names=input_names, output_names=output_names,
                           dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
-    return _write_atomic(Path(path), buf.getvalue())
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike) -> Path:
@@ -154,5 +147,5 @@ def to_torchscript(
     if path is not None:
         buf = io.BytesIO()
         torch.jit.save(traced, buf)
-        _write_atomic(Path(path), buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue())
     return traced

@@ -23,45 +23,24 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cardioliquid._atomic import TMP_SUFFIX
+from cardioliquid._atomic import atomic_write as write_atomic
+from cardioliquid._atomic import atomic_write_text as write_text_atomic
 from cardioliquid.io.labels import AAMI_TO_SYMBOL
 from cardioliquid.scoring.inference import BeatPredictions, SeizureEvent, WindowPredictions
 
-TMP_SUFFIX = ".tmp"
 MANIFEST_SUFFIX = ".done.json"
 ANNOTATION_EXTENSION = "cla"
 EVENTS_COLUMNS = (
     "onset", "duration", "eventType", "confidence", "channels", "dateTime", "recordingDuration",
 )  # fmt: skip
-
-
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` then rename ``tmp`` to ``path`` (same folder, atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically."""
-    return write_atomic(Path(path), lambda tmp: tmp.write_bytes(text.encode("utf-8")))
 
 
 def remove_partial(out_dir: Path) -> list[Path]:

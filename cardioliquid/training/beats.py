@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cardioliquid.data.datasets import save_npz
 from cardioliquid.signal.config import BeatPreprocessing
 
 
@@ -57,8 +58,5 @@ def record_beats(
     feats = np.asarray(bw.features, dtype=np.float32)[keep]
     labels = np.asarray(bw.labels, dtype=np.int64)[keep]
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".tmp.npz")
-        np.savez(tmp, x=x, features=feats, labels=labels)
-        os.replace(tmp, cache)
+        save_npz(cache, {"x": x, "features": feats, "labels": labels})
     return x, feats, labels
