@@ -93,6 +93,7 @@ class _ArrayDataModule(L.LightningDataModule):
         aug_wander: float,
         num_workers: int,
         seed: int,
+        aug_shift: int = 0,
     ) -> None:
         super().__init__()
         check_option("sampler", sampler, ["weighted", "shuffle"])
@@ -101,7 +102,8 @@ class _ArrayDataModule(L.LightningDataModule):
         self.sampler = sampler
         self.sampler_power = sampler_power
         self.augment = augment
-        self.aug = {"scale": aug_scale, "noise": aug_noise, "wander": aug_wander}
+        self.aug = {"scale": aug_scale, "noise": aug_noise, "wander": aug_wander,
+                    "shift": aug_shift}
         self.num_workers = num_workers
         self.seed = seed
         self.train_set: Dataset | None = None
@@ -169,7 +171,7 @@ class _ArrayDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Mild augmentation of training batches only (amplitude, wander, noise)."""
-        trainer = self._trainer if hasattr(self, "_trainer") else None
+        trainer = self.trainer
         if self.augment and trainer is not None and trainer.training:
             batch = list(batch)
             batch[0] = augment_batch(batch[0], fs=self.sfreq, **self.aug)
@@ -228,7 +230,9 @@ class MITBIHBeatDataModule(_ArrayDataModule):
     sampler : {"weighted", "shuffle"}
         Class-rebalancing sampler (``(1/count) ** sampler_power``) or plain shuffling.
     augment : bool
-        Amplitude scaling, baseline wander and noise on training batches.
+        Amplitude scaling, baseline wander, noise and time shift on training batches.
+    aug_shift : int
+        Largest random time shift (samples at ``preprocessing.fs``): R-peak jitter.
     cache_dir : str
         Where per-record beat arrays are cached (keyed by preprocessing).
     """
@@ -251,12 +255,13 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         aug_scale: float = 0.2,
         aug_noise: float = 0.03,
         aug_wander: float = 0.1,
+        aug_shift: int = 0,
         num_workers: int = 0,
         seed: int = 0,
         cache_dir: str = "data/cache",
     ) -> None:
         super().__init__(batch_size, eval_batch_size, sampler, sampler_power, augment,
-                         aug_scale, aug_noise, aug_wander, num_workers, seed)
+                         aug_scale, aug_noise, aug_wander, num_workers, seed, aug_shift)
         self.data_dir = data_dir
         self.train_records = train_records
         self.test_records = test_records

@@ -92,3 +92,53 @@ def test_mitbih_refuses_patient_leakage_beyond_the_published_201_202_pair():
                              shared_patients=[]).split_records()
     with pytest.raises(CardioLiquidError, match="leakage"):
         MITBIHBeatDataModule(train_records=["100", "101"], test_records=["100"]).split_records()
+
+
+def test_shift_augmentation_moves_a_spike_within_the_limit():
+    x = torch.zeros(64, 1, 50)
+    x[:, 0, 25] = 1.0
+    out = augment_batch(x, fs=100.0, scale=0, noise=0, wander=0, shift=3,
+                        generator=torch.Generator().manual_seed(0))
+    peaks = out[:, 0].argmax(-1) - 25
+    assert peaks.abs().max() <= 3
+    assert len(set(peaks.tolist())) > 3  # lags are drawn per example
+    assert torch.allclose(out.sum(-1), torch.ones(64, 1))  # shifted, not smeared
+    ramp = torch.arange(10.0).view(1, 1, 10)
+    edge = augment_batch(ramp, fs=100.0, scale=0, noise=0, wander=0, shift=2,
+                         generator=torch.Generator().manual_seed(1))
+    assert set(edge.flatten().tolist()) <= set(range(10))  # edges repeat real samples
+
+
+def test_training_batches_are_augmented_during_fit_only():
+    """The hook must see the trainer: augmentation runs on training batches, not on eval."""
+    import lightning as L
+
+    from cardioliquid.training.datamodules import SyntheticDataModule
+
+    seen: dict[str, list[torch.Tensor]] = {"train": [], "val": []}
+
+    class Probe(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch, _):
+            seen["train"].append(batch[0])
+            return (self.w * batch[0].mean()).sum()
+
+        def validation_step(self, batch, _):
+            seen["val"].append(batch[0])
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.0)
+
+    dm = SyntheticDataModule(n_train=32, n_val=32, noise=0.0, augment=True, batch_size=32)
+    dm.aug = {"scale": 0.0, "noise": 0.5, "wander": 0.0, "shift": 0}
+    L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False,
+              enable_checkpointing=False, enable_model_summary=False,
+              num_sanity_val_steps=0).fit(Probe(), dm)
+    clean = {k: dm._make(32, dm.seed + i).tensors[0] for i, k in enumerate(("train", "val"))}
+    assert torch.equal(seen["val"][0], clean["val"])
+    drawn = seen["train"][0]
+    assert drawn.shape == clean["train"].shape
+    assert (drawn.std() - clean["train"].std()).abs() > 0.1  # noise of sd 0.5 was added
