@@ -19,6 +19,7 @@ def augment_batch(
     scale: float = 0.2,
     noise: float = 0.03,
     wander: float = 0.1,
+    shift: int = 0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Return an augmented copy of ``x``.
@@ -35,12 +36,19 @@ def augment_batch(
         Standard deviation of added white noise.
     wander : float
         Peak amplitude of a 0.05-0.5 Hz sinusoidal baseline wander.
+    shift : int
+        Largest time shift in samples (uniform in ``[-shift, shift]``, edges
+        repeated): the R-peak jitter of a QRS detector, which scoring uses.
     generator : torch.Generator, optional
         Source of randomness (the global, seeded one by default).
     """
     b, c, t = x.shape
     kw = {"device": x.device, "generator": generator}
     out = x
+    if shift > 0:
+        lag = torch.randint(-shift, shift + 1, (b, 1, 1), **kw)
+        idx = (torch.arange(t, device=x.device).view(1, 1, t) - lag).clamp(0, t - 1)
+        out = out.gather(2, idx.expand(b, c, t))
     if scale > 0:
         log_gain = (torch.rand(b, 1, 1, **kw) * 2 - 1) * math.log1p(scale)
         out = out * log_gain.exp()

@@ -84,6 +84,10 @@ class LiquidClassifierModule(L.LightningModule):
         in :meth:`setup`.
     class_weight_power : float
         Exponent on the inverse frequencies (0.5 softens them).
+    class_weight_max : float, optional
+        Cap on any class's weight relative to the most frequent class's. Without
+        it a class with a handful of training examples (MIT-BIH DS1 has 8 Q
+        beats) outweighs thousands of others and the model learns to call it.
     lr, weight_decay : float
         AdamW settings; the learning rate follows a cosine schedule with warm-up.
     warmup_epochs : int
@@ -108,6 +112,7 @@ class LiquidClassifierModule(L.LightningModule):
         preprocessing: dict[str, Any] | None = None,
         class_weights: str | list[float] | None = "balanced",
         class_weight_power: float = 0.5,
+        class_weight_max: float | None = None,
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
         warmup_epochs: int = 1,
@@ -140,6 +145,7 @@ class LiquidClassifierModule(L.LightningModule):
                 "preprocessing": dict(preprocessing) if preprocessing else {},
                 "class_weights": class_weights,
                 "class_weight_power": float(class_weight_power),
+                "class_weight_max": None if class_weight_max is None else float(class_weight_max),
                 "lr": float(lr),
                 "weight_decay": float(weight_decay),
                 "warmup_epochs": int(warmup_epochs),
@@ -177,7 +183,8 @@ class LiquidClassifierModule(L.LightningModule):
         if counts is None:
             return
         self.loss_weights.copy_(
-            balanced_weights(torch.as_tensor(counts()), self.hparams["class_weight_power"])
+            balanced_weights(torch.as_tensor(counts()), self.hparams["class_weight_power"],
+                             self.hparams.get("class_weight_max"))
         )
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
@@ -259,7 +266,9 @@ def _warmup_cosine(warmup: int, total: int):
     return factor
 
 
-def balanced_weights(counts: torch.Tensor, power: float = 0.5) -> torch.Tensor:
+def balanced_weights(
+    counts: torch.Tensor, power: float = 0.5, max_ratio: float | None = None
+) -> torch.Tensor:
     """Inverse-frequency class weights, normalised to mean 1 over present classes.
 
     Parameters
@@ -269,10 +278,15 @@ def balanced_weights(counts: torch.Tensor, power: float = 0.5) -> torch.Tensor:
     power : float
         ``(n / count) ** power``; 1 is fully balanced, 0 is unweighted.
         Absent classes get weight 0.
+    max_ratio : float, optional
+        No class weighs more than ``max_ratio`` times the most frequent class.
     """
     counts = counts.double()
     present = counts > 0
     w = torch.zeros_like(counts)
     w[present] = (counts[present].sum() / counts[present]) ** power
+    if max_ratio is not None:
+        check_positive("max_ratio", max_ratio)
+        w[present] = w[present].clamp(max=float(w[present].min()) * max_ratio)
     w[present] = w[present] / w[present].mean()
     return w.float()

@@ -80,3 +80,16 @@ def test_balanced_weights_favour_rare_classes():
     assert torch.isclose(w[:3].mean(), torch.tensor(1.0))
     # power 0 means unweighted
     assert torch.allclose(balanced_weights(torch.tensor([5, 50]), power=0.0), torch.ones(2))
+
+
+def test_class_weight_cap_bounds_the_rarest_class():
+    counts = torch.tensor([45866, 944, 3788, 415, 8])  # DS1's N S V F Q
+    free = balanced_weights(counts, power=1.0)
+    assert free[4] / free[0] > 5000  # 8 Q beats would dominate the loss
+    capped = balanced_weights(counts, power=1.0, max_ratio=20.0)
+    ratio = capped / capped[0]
+    assert torch.isclose(ratio.max(), torch.tensor(20.0))
+    assert torch.isclose(ratio[2], free[2] / free[0])  # V (ratio ~12) is under the cap
+    assert torch.isclose(capped.mean(), torch.tensor(1.0))
+    with pytest.raises(ValueError, match="max_ratio"):
+        balanced_weights(counts, max_ratio=0.0)
