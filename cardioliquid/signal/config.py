@@ -36,6 +36,11 @@ class BeatPreprocessing:
         depend on the patient's heart rate and so transfer across patients.
     local_rr_beats : int
         Number of past beats in the local RR average.
+    template_features : bool
+        Append 3 morphology features relative to the record's own median beat
+        (its dominant morphology): correlation with it, the RMS of the
+        difference and the amplitude ratio over the QRS. They describe how a
+        beat departs from the patient's usual beat, not its absolute shape.
     normalization : str
         ``"record-robust"``: subtract the record median, divide by the record
         MAD (robust to gain differences between databases and leads).
@@ -55,6 +60,7 @@ class BeatPreprocessing:
     rr_features: bool = True
     rr_feature_set: str = "full"
     local_rr_beats: int = 10
+    template_features: bool = False
     normalization: str = "record-robust"
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])
 

@@ -55,6 +55,16 @@ RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "relative": RELATIVE_RR_FEATURE_NAMES,
 }
 
+TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
+    "template_corr",  # Pearson correlation with the record's median beat over the QRS
+    "template_diff",  # RMS of (beat - median beat) over RMS of the median beat, QRS
+    "template_amp",  # peak-to-peak amplitude over the median beat's, QRS
+)
+"""The morphology features of ``template_features``, in order."""
+
+TEMPLATE_QRS_S: tuple[float, float] = (0.1, 0.15)
+"""QRS region compared with the template: 100 ms before to 150 ms after the R peak."""
+
 DEFAULT_RR_S = 1.0
 """RR interval (s) assumed when a record has fewer than two beats."""
 
@@ -112,8 +122,9 @@ class EEGWindows:
 
 
 def n_beat_features(prep: BeatPreprocessing) -> int:
-    """Number of per-beat features :func:`beat_windows` appends (0 without RR features)."""
-    return len(rr_feature_names(prep)) if prep.rr_features else 0
+    """Number of per-beat features :func:`beat_windows` appends (RR, then template)."""
+    n_rr = len(rr_feature_names(prep)) if prep.rr_features else 0
+    return n_rr + (len(TEMPLATE_FEATURE_NAMES) if prep.template_features else 0)
 
 
 def rr_feature_names(prep: BeatPreprocessing) -> tuple[str, ...]:
@@ -168,6 +179,41 @@ def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.n
         pre / np.maximum(local, eps), post / np.maximum(pre, eps), pre / np.maximum(record, eps),
     ], axis=1)  # fmt: skip
     return feats.astype(np.float32)
+
+
+def template_features(windows: np.ndarray, pre: int, fs: float) -> np.ndarray:
+    """Morphology of each beat relative to the median beat of ``windows``.
+
+    Parameters
+    ----------
+    windows : ndarray, shape (n, 1, n_times)
+        Normalised beat windows of one record (or stream segment).
+    pre : int
+        Samples before the R peak in each window.
+    fs : float
+        Rate of the windows (Hz).
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 3)
+        See :data:`TEMPLATE_FEATURE_NAMES`.
+    """
+    n, _, t = windows.shape
+    if n == 0:
+        return np.zeros((0, len(TEMPLATE_FEATURE_NAMES)), dtype=np.float32)
+    lo = max(0, pre - round(TEMPLATE_QRS_S[0] * fs))
+    hi = min(t, pre + round(TEMPLATE_QRS_S[1] * fs))
+    qrs = windows[:, 0, lo:hi].astype(np.float64)
+    # The median beat is the dominant morphology even when ectopic beats are common.
+    template = np.median(qrs, axis=0)
+    eps = 1e-6
+    b = qrs - qrs.mean(axis=1, keepdims=True)
+    m = template - template.mean()
+    corr = (b @ m) / np.maximum(np.linalg.norm(b, axis=1) * np.linalg.norm(m), eps)
+    t_rms = max(float(np.sqrt(np.mean(m**2))), eps)
+    diff = np.sqrt(np.mean((b - m) ** 2, axis=1)) / t_rms
+    amp = np.ptp(qrs, axis=1) / max(float(np.ptp(template)), eps)
+    return np.stack([corr, diff, amp], axis=1).astype(np.float32)
 
 
 def _beat_labels(aami: np.ndarray, classes: list[str]) -> np.ndarray:
@@ -265,6 +311,8 @@ def beat_windows(
             feats = relative_rr_features(feats)
     else:
         feats = np.zeros((samples.size, 0), dtype=np.float32)
+    if prep.template_features:
+        feats = np.concatenate([feats, template_features(windows, pre, prep.fs)], axis=1)
     return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected)
 
 

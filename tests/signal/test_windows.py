@@ -164,3 +164,29 @@ def test_relative_rr_features_are_scale_free():
     assert n_beat_features(rel) == 5
     with pytest.raises(ValueError, match="rr_feature_set"):
         n_beat_features(BeatPreprocessing(rr_feature_set="absolute"))
+
+
+def test_template_features_single_out_the_odd_beat():
+    """Beats like the record's median beat score corr ~1, diff ~0, amp ~1; a wide one does not."""
+    from cardioliquid.signal.windows import TEMPLATE_FEATURE_NAMES, template_features
+
+    fs, pre, t = 180.0, 45, 126
+    tt = np.arange(t)
+    normal = np.exp(-0.5 * ((tt - pre) / 3.0) ** 2)  # narrow QRS
+    wide = -1.5 * np.exp(-0.5 * ((tt - pre - 5) / 9.0) ** 2)  # wide, inverted, larger
+    x = np.stack([normal] * 9 + [wide] + [2 * normal])[:, None, :].astype(np.float32)
+    f = template_features(x, pre, fs)
+    assert f.shape == (11, len(TEMPLATE_FEATURE_NAMES)) and f.dtype == np.float32
+    np.testing.assert_allclose(f[:9], [[1.0, 0.0, 1.0]] * 9, atol=1e-5)
+    assert f[9, 0] < 0 and f[9, 1] > 1 and f[9, 2] > 1.2  # the ventricular-like beat
+    assert f[10, 0] == pytest.approx(1.0) and f[10, 2] == pytest.approx(2.0)  # gain only
+    assert template_features(x[:0], pre, fs).shape == (0, 3)
+
+
+def test_template_features_follow_the_rr_features(ecg):
+    prep = BeatPreprocessing(template_features=True)
+    w = beat_windows(ecg, prep)
+    assert n_beat_features(prep) == len(RR_FEATURE_NAMES) + 3 == w.features.shape[1]
+    np.testing.assert_array_equal(w.features[:, :7], beat_windows(ecg, PREP).features)
+    assert np.all(np.isfinite(w.features))
+    assert n_beat_features(BeatPreprocessing(rr_features=False, template_features=True)) == 3
