@@ -34,6 +34,19 @@ DS2: tuple[str, ...] = (
 
 ALL_MITDB: tuple[str, ...] = MITDB_RECORDS
 
+DS1_FOLDS: tuple[tuple[str, ...], ...] = (
+    ("209", "106", "109", "115", "122", "230"),
+    ("201", "208", "124", "112", "101"),
+    ("207", "220", "119", "116", "114"),
+    ("223", "118", "203", "215", "205", "108"),
+)  # fmt: skip
+"""Four leave-patients-out folds of DS1, for cross-validated model selection.
+
+Built from DS1's own reference labels only: each fold holds 100-400 SVEB and
+500-1,200 VEB beats, and the bundle-branch-block records (LBBB 109, 207; RBBB
+118, 124, 207) are spread so that every training side keeps some of each.
+"""
+
 
 def patient_of(record_id: str) -> str:
     """Patient of a record: MIT-BIH 202 -> ``"201"``, CHB-MIT ``chb01_03`` -> ``"chb01"``

@@ -79,3 +79,12 @@ def test_bad_requests():
     with pytest.raises(CardioLiquidError, match="at least 2 patients"):
         split_by_patient(["201", "202"])
     assert splits.ALL_MITDB == MITDB_RECORDS
+
+
+def test_ds1_folds_partition_ds1_by_patient():
+    flat = [r for fold in splits.DS1_FOLDS for r in fold]
+    assert sorted(flat) == sorted(splits.DS1) and len(flat) == len(set(flat))
+    for i, fold in enumerate(splits.DS1_FOLDS):
+        rest = [r for j, f in enumerate(splits.DS1_FOLDS) if j != i for r in f]
+        splits.check_disjoint(rest, fold)
+        assert not set(fold) & set(splits.DS2)

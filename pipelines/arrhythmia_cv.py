@@ -1,0 +1,156 @@
+"""Leave-patients-out cross-validation of an arrhythmia recipe on DS1 only.
+
+Model selection for the shipped ``arrhythmia`` model: each recipe (the YAML
+config plus LightningCLI-style overrides) is trained on three of the four
+DS1 folds of :data:`cardioliquid.data.splits.DS1_FOLDS` and scored on the
+fourth, for a fixed number of epochs (no early stopping or checkpoint choice
+on the held-out patients). The predictions of the four held-out folds are
+pooled: every DS1 beat is classified by a model that never saw its patient.
+DS2 is not read.
+
+The score is the pooled mean F1 of SVEB and VEB (beat level, reference beat
+positions): unlike per-fold validation it punishes normal beats called V or S
+on patients the model has not seen, which is what inter-patient testing does.
+
+Examples
+--------
+::
+
+    export CARDIOLIQUID_DATA_MIRROR=/path/to/shared/data
+    python pipelines/arrhythmia_cv.py --name v3-recipe --epochs 10
+    python pipelines/arrhythmia_cv.py --name capped -- --model.class_weight_max 20
+
+Results are merged into ``pipelines/results/arrhythmia_cv.json`` (one entry per
+``--name``) and printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CLASSES = ["N", "S", "V", "F", "Q"]
+
+
+def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
+              threads: int) -> dict[str, Any]:
+    """Train on DS1 minus fold ``fold`` and predict that fold."""
+    import lightning as L
+    import torch
+
+    from cardioliquid.data.splits import DS1_FOLDS
+    from cardioliquid.training.cli import TrainCLI
+    from cardioliquid.training.module import LiquidClassifierModule
+
+    torch.set_num_threads(threads)
+    held_out = list(DS1_FOLDS[fold])
+    args = ["--config", config, *overrides,
+            "--data.init_args.train_records", "DS1",
+            "--data.init_args.val_patients", json.dumps(held_out),
+            "--trainer.logger", "false", "--trainer.callbacks", "[]"]
+    cli = TrainCLI(LiquidClassifierModule, datamodule_class=None, subclass_mode_data=True,
+                   run=False, args=args, auto_configure_optimizers=False,
+                   save_config_callback=None)
+    model, dm = cli.model, cli.datamodule
+    trainer = L.Trainer(
+        max_epochs=epochs, accelerator="cpu", devices=1, deterministic=True, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, limit_val_batches=0,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(model, dm)
+    seconds = time.perf_counter() - t0
+    x, feats, y = dm.val_set.tensors
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat([model(x[i:i + 4096], feats[i:i + 4096]).argmax(-1)
+                          for i in range(0, len(y), 4096)])
+    k = len(CLASSES)
+    conf = np.zeros((k, k), dtype=np.int64)
+    np.add.at(conf, (y.numpy(), pred.numpy()), 1)
+    return {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
+            "train_seconds": round(seconds, 1)}
+
+
+def scores(conf: np.ndarray) -> dict[str, Any]:
+    """Per-class Se, +P, F1 (%) and accuracy of a confusion matrix (rows = reference)."""
+    out: dict[str, Any] = {}
+    for i, name in enumerate(CLASSES):
+        tp, ref, called = conf[i, i], conf[i].sum(), conf[:, i].sum()
+        se = tp / ref if ref else float("nan")
+        ppv = tp / called if called else float("nan")
+        f1 = 2 * tp / (ref + called) if ref + called else float("nan")
+        out[name] = {"se": round(100 * se, 1), "ppv": round(100 * ppv, 1),
+                     "f1": round(100 * f1, 1), "n": int(ref)}
+    out["accuracy"] = round(100 * np.trace(conf) / conf.sum(), 2)
+    out["key_f1"] = round((out["S"]["f1"] + out["V"]["f1"]) / 2, 1)
+    # Normal beats called anything else: the false alarms a clinician sees.
+    out["n_false_alarm_pct"] = round(100 * (conf[0].sum() - conf[0, 0]) / conf[0].sum(), 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    overrides: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, overrides = argv[:cut], argv[cut + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", required=True, help="key of this recipe in the JSON")
+    parser.add_argument("--config", default="pipelines/configs/arrhythmia.yaml")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=2, help="folds trained at once")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--out", default="pipelines/results/arrhythmia_cv.json")
+    args = parser.parse_args(argv)
+
+    from cardioliquid._atomic import atomic_write_text
+    from cardioliquid.data.splits import DS1_FOLDS
+
+    t0 = time.perf_counter()
+    n = len(DS1_FOLDS)
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        jobs = [pool.submit(_fold_job, args.config, overrides, f, args.epochs, args.threads)
+                for f in range(n)]
+        folds = [j.result() for j in jobs]
+    pooled = sum(np.asarray(f["confusion"]) for f in folds)
+    entry = {
+        "config": args.config, "overrides": overrides, "epochs": args.epochs,
+        "pooled": scores(pooled), "confusion": pooled.tolist(),
+        "folds": [{**f, "scores": scores(np.asarray(f["confusion"]))} for f in folds],
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+    }
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    results[args.name] = entry
+    atomic_write_text(out, json.dumps(results, indent=1) + "\n")
+    print_table(results)
+    return 0
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """One row per recipe: pooled held-out-patient scores on DS1."""
+    head = f"{'recipe':<22} {'keyF1':>6} {'S Se':>6} {'S +P':>6} {'V Se':>6} {'V +P':>6} " \
+           f"{'N->x%':>6} {'acc':>6} {'fold keyF1':>24}"
+    print(head)
+    print("-" * len(head))
+    for name, e in results.items():
+        p = e["pooled"]
+        per_fold = " ".join(f"{f['scores']['key_f1']:5.1f}" for f in e["folds"])
+        print(f"{name:<22} {p['key_f1']:6.1f} {p['S']['se']:6.1f} {p['S']['ppv']:6.1f} "
+              f"{p['V']['se']:6.1f} {p['V']['ppv']:6.1f} {p['n_false_alarm_pct']:6.2f} "
+              f"{p['accuracy']:6.2f} {per_fold:>24}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())
