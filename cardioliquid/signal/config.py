@@ -33,7 +33,9 @@ class BeatPreprocessing:
     rr_feature_set : str
         ``"full"``: intervals in seconds and their ratios (7 features);
         ``"relative"``: dimensionless ratios only (5 features), which do not
-        depend on the patient's heart rate and so transfer across patients.
+        depend on the patient's heart rate and so transfer across patients;
+        ``"rhythm"``: the ratios plus the irregularity of the preceding
+        intervals (6 features), which tells atrial fibrillation from premature beats.
     local_rr_beats : int
         Number of past beats in the local RR average.
     template_features : bool

@@ -50,9 +50,20 @@ RELATIVE_RR_FEATURE_NAMES: tuple[str, ...] = (
 )
 """The RR features of the ``"relative"`` set: ratios only, free of the heart rate's scale."""
 
+RHYTHM_RR_FEATURE_NAMES: tuple[str, ...] = (
+    *RELATIVE_RR_FEATURE_NAMES,
+    "local_rr_cv",  # coefficient of variation of the previous intervals (causal)
+)
+"""The ``"rhythm"`` set: the ratios plus how irregular the preceding rhythm is.
+
+A short interval means a premature (SVEB) beat in a regular rhythm but not in
+atrial fibrillation, whose irregular beats are normal (N) in the AAMI classes.
+"""
+
 RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "full": RR_FEATURE_NAMES,
     "relative": RELATIVE_RR_FEATURE_NAMES,
+    "rhythm": RHYTHM_RR_FEATURE_NAMES,
 }
 
 TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
@@ -216,6 +227,36 @@ def template_features(windows: np.ndarray, pre: int, fs: float) -> np.ndarray:
     return np.stack([corr, diff, amp], axis=1).astype(np.float32)
 
 
+def rr_irregularity(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
+    """Coefficient of variation of the ``local_rr_beats`` intervals before each beat's own.
+
+    Causal, and the beat's own pre-RR is left out, so one premature beat does
+    not make its own rhythm look irregular. Beats with fewer than two earlier
+    intervals get 0.
+
+    Returns
+    -------
+    ndarray of float32, shape (n,)
+    """
+    s = np.asarray(sample, dtype=np.float64)
+    n = s.size
+    if n < 3:
+        return np.zeros(n, dtype=np.float32)
+    d = np.diff(s) / fs  # d[j] is the interval ending at beat j + 1
+    k = max(2, int(local_rr_beats))
+    c1 = np.concatenate([[0.0], np.cumsum(d)])
+    c2 = np.concatenate([[0.0], np.cumsum(d**2)])
+    # Intervals before beat i's own pre-RR d[i-1]: d[i-1-k : i-1].
+    idx = np.arange(n)
+    hi = np.maximum(idx - 1, 0)
+    lo = np.maximum(hi - k, 0)
+    count = hi - lo
+    m = np.where(count > 0, (c1[hi] - c1[lo]) / np.maximum(count, 1), 0.0)
+    var = np.where(count > 0, (c2[hi] - c2[lo]) / np.maximum(count, 1) - m**2, 0.0)
+    cv = np.sqrt(np.maximum(var, 0.0)) / np.maximum(m, 1e-6)
+    return np.where(count >= 2, cv, 0.0).astype(np.float32)
+
+
 def _beat_labels(aami: np.ndarray, classes: list[str]) -> np.ndarray:
     lookup = {c: i for i, c in enumerate(classes)}
     return np.array([lookup.get(str(a), -1) for a in aami], dtype=np.int64)
@@ -307,8 +348,11 @@ def beat_windows(
     windows = padded[idx][:, None, :].astype(np.float32)
     if prep.rr_features:
         feats = rr_features(samples, rec.fs, prep.local_rr_beats)
-        if rr_feature_names(prep) is RELATIVE_RR_FEATURE_NAMES:
-            feats = relative_rr_features(feats)
+        names = rr_feature_names(prep)
+        if names is not RR_FEATURE_NAMES:
+            rel = relative_rr_features(feats)
+            feats = rel if names is RELATIVE_RR_FEATURE_NAMES else np.concatenate(
+                [rel, rr_irregularity(samples, rec.fs, prep.local_rr_beats)[:, None]], axis=1)
     else:
         feats = np.zeros((samples.size, 0), dtype=np.float32)
     if prep.template_features:

@@ -190,3 +190,23 @@ def test_template_features_follow_the_rr_features(ecg):
     np.testing.assert_array_equal(w.features[:, :7], beat_windows(ecg, PREP).features)
     assert np.all(np.isfinite(w.features))
     assert n_beat_features(BeatPreprocessing(rr_features=False, template_features=True)) == 3
+
+
+def test_rhythm_rr_features_tell_irregular_rhythm_from_a_premature_beat(ecg):
+    from cardioliquid.signal.windows import RHYTHM_RR_FEATURE_NAMES, rr_irregularity
+
+    fs = 360.0
+    regular = np.cumsum(np.r_[0, np.full(20, 300), 200, 400, np.full(10, 300)])
+    cv = rr_irregularity(regular, fs, 10)
+    assert cv.shape == regular.shape and cv.dtype == np.float32
+    np.testing.assert_allclose(cv[:22], 0, atol=1e-3)  # the premature beat (21) is not counted
+    assert cv[22] > 0.1  # the beat after it sees the 200-sample interval
+    rng = np.random.default_rng(0)
+    af = np.cumsum(np.r_[0, rng.uniform(150, 450, 40)])
+    assert np.median(rr_irregularity(af, fs, 10)[12:]) > 0.2
+    assert rr_irregularity(regular[:2], fs).tolist() == [0.0, 0.0]
+    prep = BeatPreprocessing(rr_feature_set="rhythm")
+    w = beat_windows(ecg, prep)
+    assert w.features.shape[1] == n_beat_features(prep) == len(RHYTHM_RR_FEATURE_NAMES) == 6
+    rel = beat_windows(ecg, BeatPreprocessing(rr_feature_set="relative")).features
+    np.testing.assert_array_equal(w.features[:, :5], rel)
