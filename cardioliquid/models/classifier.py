@@ -65,8 +65,12 @@ class _WindowClassifier(nn.Module):
         kernel_sizes: list[int],
         strides: list[int],
         dropout: float,
+        morphology_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= morphology_dropout < 1.0:
+            raise ValueError(f"morphology_dropout must be in [0, 1), got {morphology_dropout!r}")
+        self.morphology_dropout = float(morphology_dropout)
         self.contract = SignalContract(int(n_chans), float(sfreq), int(n_times),
                                        int(n_outputs), int(n_features))
         self.front = _front_end(int(n_chans), list(conv_channels), list(kernel_sizes),
@@ -85,6 +89,10 @@ class _WindowClassifier(nn.Module):
 
     def _logits(self, last: Tensor, features: Tensor | None) -> Tensor:
         last = self.dropout(last)
+        if self.training and self.morphology_dropout > 0:
+            # Whole windows lose their morphology path, so the features must classify alone.
+            keep = torch.rand(last.shape[0], 1, device=last.device) >= self.morphology_dropout
+            last = last * keep.to(last.dtype) / (1.0 - self.morphology_dropout)
         if self.feature_norm is not None:
             last = torch.cat([last, self.feature_norm(features.to(last.dtype))], dim=-1)
         return self.head(last)
@@ -190,6 +198,11 @@ class LiquidClassifier(_WindowClassifier):
         LTC solver unfolds per step.
     dropout : float
         Dropout before the head.
+    morphology_dropout : float
+        Training only: the probability that a window's whole motor-neuron
+        vector is zeroed, leaving the head only the per-window features (RR,
+        template). Stops patient-specific morphology from crowding out the
+        features that transfer across patients.
 
     Attributes
     ----------
@@ -227,10 +240,11 @@ class LiquidClassifier(_WindowClassifier):
         mode: str = "default",
         ode_unfolds: int = 6,
         dropout: float = 0.0,
+        morphology_dropout: float = 0.0,
     ) -> None:
         check_option("cell", cell, ("cfc", "ltc"))
         super().__init__(n_chans, n_outputs, n_times, sfreq, n_features, conv_channels,
-                         kernel_sizes, strides, dropout)
+                         kernel_sizes, strides, dropout, morphology_dropout)
         wiring = auto_ncp(units, motor_neurons, sparsity, seed)
         c = list(conv_channels)[-1]
         if cell == "cfc":

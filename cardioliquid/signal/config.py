@@ -43,6 +43,11 @@ class BeatPreprocessing:
         (its dominant morphology): correlation with it, the RMS of the
         difference and the amplitude ratio over the QRS. They describe how a
         beat departs from the patient's usual beat, not its absolute shape.
+    template_subtract : bool
+        Feed the network each window minus the record's median beat: the
+        departure from the patient's dominant beat instead of the raw shape, so
+        patient-specific morphology (lead placement, conduction) is not learnt
+        as a class. The same template as ``template_features``.
     normalization : str
         ``"record-robust"``: subtract the record median, divide by the record
         MAD (robust to gain differences between databases and leads).
@@ -63,6 +68,7 @@ class BeatPreprocessing:
     rr_feature_set: str = "full"
     local_rr_beats: int = 10
     template_features: bool = False
+    template_subtract: bool = False
     normalization: str = "record-robust"
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])
 

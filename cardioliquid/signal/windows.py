@@ -357,6 +357,8 @@ def beat_windows(
         feats = np.zeros((samples.size, 0), dtype=np.float32)
     if prep.template_features:
         feats = np.concatenate([feats, template_features(windows, pre, prep.fs)], axis=1)
+    if prep.template_subtract and len(windows):
+        windows = windows - np.median(windows, axis=0, keepdims=True)
     return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected)
 
 

@@ -88,3 +88,23 @@ def test_checkpoint_round_trip(tmp_path, name):
     x, f = torch.randn(2, 1, 126), torch.randn(2, 7)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x, f), m(x, f))
+
+
+def test_morphology_dropout_zeroes_whole_windows_in_training_only():
+    torch.manual_seed(0)
+    m = create_model("liquid-cfc", n_chans=1, n_outputs=3, n_times=64, sfreq=100.0,
+                     n_features=2, morphology_dropout=0.5)
+    x, f = torch.randn(256, 1, 64), torch.randn(256, 2)
+    with torch.no_grad():
+        m.head.weight[:, -2:] = 0  # logits from the motor neurons only
+        m.head.bias.zero_()
+        m.train()
+        train_logits = m(x, f)
+        m.eval()
+        eval_logits = m(x, f)
+    dropped = (train_logits.abs().sum(-1) == 0).float().mean()
+    assert 0.35 < dropped < 0.65  # about half of the windows lost their morphology
+    assert (eval_logits.abs().sum(-1) > 0).all()  # evaluation keeps every window whole
+    with pytest.raises(ValueError, match="morphology_dropout"):
+        create_model("liquid-cfc", n_chans=1, n_outputs=3, n_times=64, sfreq=100.0,
+                     morphology_dropout=1.0)

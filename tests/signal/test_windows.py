@@ -210,3 +210,15 @@ def test_rhythm_rr_features_tell_irregular_rhythm_from_a_premature_beat(ecg):
     assert w.features.shape[1] == n_beat_features(prep) == len(RHYTHM_RR_FEATURE_NAMES) == 6
     rel = beat_windows(ecg, BeatPreprocessing(rr_feature_set="relative")).features
     np.testing.assert_array_equal(w.features[:, :5], rel)
+
+
+def test_template_subtract_leaves_the_departure_from_the_median_beat(ecg):
+    raw = beat_windows(ecg, PREP)
+    rel = beat_windows(ecg, BeatPreprocessing(template_subtract=True))
+    np.testing.assert_allclose(rel.x, raw.x - np.median(raw.x, axis=0, keepdims=True),
+                               atol=1e-6)
+    np.testing.assert_array_equal(rel.features, raw.features)
+    assert rel.x.shape == raw.x.shape and rel.x.dtype == np.float32
+    # Typical beats almost vanish; the odd ones (the synthetic record's S beats) stand out.
+    energy = np.abs(rel.x[:, 0]).mean(axis=1)
+    assert np.median(energy) < 0.5 * np.abs(raw.x[:, 0]).mean()
