@@ -21,7 +21,8 @@ Examples
     python pipelines/arrhythmia_cv.py --name capped -- --model.class_weight_max 20
 
 Results are merged into ``pipelines/results/arrhythmia_cv.json`` (one entry per
-``--name``) and printed as a table.
+``--name``), printed as a table and drawn in ``arrhythmia_cv.png`` beside it
+(``--table-only`` redraws both from the JSON without training).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     """Train on DS1 minus fold ``fold`` and predict that fold."""
     import lightning as L
     import torch
+    from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
 
     from cardioliquid.data.splits import DS1_FOLDS
     from cardioliquid.training.cli import TrainCLI
@@ -56,12 +58,17 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     args = ["--config", config, *overrides,
             "--data.init_args.train_records", "DS1",
             "--data.init_args.val_patients", json.dumps(held_out),
-            "--trainer.logger", "false", "--trainer.callbacks", "[]"]
+            "--trainer.logger", "false"]
     cli = TrainCLI(LiquidClassifierModule, datamodule_class=None, subclass_mode_data=True,
                    run=False, args=args, auto_configure_optimizers=False,
                    save_config_callback=None)
     model, dm = cli.model, cli.datamodule
+    # The config's training callbacks (weight averaging...) run; selection and
+    # early stopping do not: nothing may look at the held-out fold.
+    skip = (Checkpoint, EarlyStopping, ProgressBar, ModelSummary)
+    callbacks = [cb for cb in cli.trainer.callbacks if not isinstance(cb, skip)]
     trainer = L.Trainer(
+        callbacks=callbacks,
         max_epochs=epochs, accelerator="cpu", devices=1, deterministic=True, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, limit_val_batches=0,
@@ -105,13 +112,23 @@ def main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, overrides = argv[:cut], argv[cut + 1:]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", required=True, help="key of this recipe in the JSON")
+    parser.add_argument("--name", help="key of this recipe in the JSON")
+    parser.add_argument("--table-only", action="store_true",
+                        help="print the table and redraw the plot from --out, train nothing")
     parser.add_argument("--config", default="pipelines/configs/arrhythmia.yaml")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--out", default="pipelines/results/arrhythmia_cv.json")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.table_only:
+        results = json.loads(out.read_text())
+        print_table(results)
+        plot(results, out.with_suffix(".png"))
+        return 0
+    if not args.name:
+        parser.error("--name is required unless --table-only")
 
     from cardioliquid._atomic import atomic_write_text
     from cardioliquid.data.splits import DS1_FOLDS
@@ -129,12 +146,44 @@ def main(argv: list[str] | None = None) -> int:
         "folds": [{**f, "scores": scores(np.asarray(f["confusion"]))} for f in folds],
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
-    out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
     results[args.name] = entry
     atomic_write_text(out, json.dumps(results, indent=1) + "\n")
     print_table(results)
+    plot(results, out.with_suffix(".png"))
     return 0
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Pooled held-out SVEB and VEB F1 per recipe, in the order they were tried."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cardioliquid._atomic import atomic_write
+
+    results = _entries(results)
+    names = list(results)
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(names) + 1.2))
+    for off, cls, color in ((-0.2, "S", "tab:orange"), (0.2, "V", "tab:red")):
+        ax.barh(y + off, [results[n]["pooled"][cls]["f1"] for n in names], 0.4,
+                color=color, label=f"{'SVEB' if cls == 'S' else 'VEB'} F1")
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("F1 (%), DS1 beats pooled over held-out patient folds")
+    ax.set_xlim(0, 100)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Arrhythmia recipes, DS1 leave-patients-out cross-validation", fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
+
+
+def _entries(results: dict[str, Any]) -> dict[str, Any]:
+    """The recipes of a results file (keys starting with ``_`` are notes)."""
+    return {k: v for k, v in results.items() if not k.startswith("_")}
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -143,7 +192,7 @@ def print_table(results: dict[str, Any]) -> None:
            f"{'N->x%':>6} {'acc':>6} {'fold keyF1':>24}"
     print(head)
     print("-" * len(head))
-    for name, e in results.items():
+    for name, e in _entries(results).items():
         p = e["pooled"]
         per_fold = " ".join(f"{f['scores']['key_f1']:5.1f}" for f in e["folds"])
         print(f"{name:<22} {p['key_f1']:6.1f} {p['S']['se']:6.1f} {p['S']['ppv']:6.1f} "
