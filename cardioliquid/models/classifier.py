@@ -66,6 +66,7 @@ class _WindowClassifier(nn.Module):
         strides: list[int],
         dropout: float,
         morphology_dropout: float = 0.0,
+        feature_hidden: int = 0,
     ) -> None:
         super().__init__()
         if not 0.0 <= morphology_dropout < 1.0:
@@ -78,6 +79,13 @@ class _WindowClassifier(nn.Module):
         with torch.no_grad():
             self.n_steps = int(self.front(torch.zeros(1, n_chans, n_times)).shape[-1])
         self.feature_norm = nn.BatchNorm1d(n_features) if n_features else None
+        # Registered before the head, so the head stays the model's last Linear
+        # (what patient adaptation in "head" mode fine-tunes).
+        self.feature_mlp = (
+            nn.Sequential(nn.Linear(n_features, feature_hidden), nn.Tanh(),
+                          nn.Linear(feature_hidden, n_outputs))
+            if n_features and feature_hidden > 0 else None
+        )
         self.dropout = nn.Dropout(dropout)
 
     def _make_head(self, n_in: int) -> None:
@@ -93,9 +101,14 @@ class _WindowClassifier(nn.Module):
             # Whole windows lose their morphology path, so the features must classify alone.
             keep = torch.rand(last.shape[0], 1, device=last.device) >= self.morphology_dropout
             last = last * keep.to(last.dtype) / (1.0 - self.morphology_dropout)
-        if self.feature_norm is not None:
-            last = torch.cat([last, self.feature_norm(features.to(last.dtype))], dim=-1)
-        return self.head(last)
+        if self.feature_norm is None:
+            return self.head(last)
+        feats = self.feature_norm(features.to(last.dtype))
+        logits = self.head(torch.cat([last, feats], dim=-1))
+        if self.feature_mlp is not None:
+            # Interactions of the features (premature *and* normal-looking).
+            logits = logits + self.feature_mlp(feats)
+        return logits
 
     def forward(self, x: Tensor, features: Tensor | None = None) -> Tensor:
         """Class logits.
@@ -161,6 +174,8 @@ class _WindowClassifier(nn.Module):
                 t = (t + 2 * m.padding[0] - m.kernel_size[0]) // m.stride[0] + 1
                 macs += t * m.out_channels * m.in_channels * m.kernel_size[0]
         macs += self.n_steps * self._step_macs() + self.head.weight.numel()
+        if self.feature_mlp is not None:
+            macs += sum(m.weight.numel() for m in self.feature_mlp if isinstance(m, nn.Linear))
         params = sum(p.numel() for p in self.parameters())
         nonzero = sum(int(torch.count_nonzero(p)) for p in self.parameters())
         return {"params": params, "nonzero_params": nonzero, "macs": int(macs)}
@@ -203,6 +218,11 @@ class LiquidClassifier(_WindowClassifier):
         vector is zeroed, leaving the head only the per-window features (RR,
         template). Stops patient-specific morphology from crowding out the
         features that transfer across patients.
+    feature_hidden : int
+        When > 0, a small tanh layer of this width over the (normalised)
+        features adds its logits to the head's, so the features can combine
+        non-linearly (a premature beat *with* a normal QRS is an SVEB);
+        0 keeps the head linear in the features.
 
     Attributes
     ----------
@@ -241,10 +261,11 @@ class LiquidClassifier(_WindowClassifier):
         ode_unfolds: int = 6,
         dropout: float = 0.0,
         morphology_dropout: float = 0.0,
+        feature_hidden: int = 0,
     ) -> None:
         check_option("cell", cell, ("cfc", "ltc"))
         super().__init__(n_chans, n_outputs, n_times, sfreq, n_features, conv_channels,
-                         kernel_sizes, strides, dropout, morphology_dropout)
+                         kernel_sizes, strides, dropout, morphology_dropout, feature_hidden)
         wiring = auto_ncp(units, motor_neurons, sparsity, seed)
         c = list(conv_channels)[-1]
         if cell == "cfc":

@@ -35,7 +35,9 @@ class BeatPreprocessing:
         ``"relative"``: dimensionless ratios only (5 features), which do not
         depend on the patient's heart rate and so transfer across patients;
         ``"rhythm"``: the ratios plus the irregularity of the preceding
-        intervals (6 features), which tells atrial fibrillation from premature beats.
+        intervals (6 features), which tells atrial fibrillation from premature beats;
+        ``"robust"``: the same against medians (6 features), which pauses and
+        runs of ectopic beats do not drag.
     local_rr_beats : int
         Number of past beats in the local RR average.
     template_features : bool

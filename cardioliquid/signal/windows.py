@@ -60,10 +60,27 @@ A short interval means a premature (SVEB) beat in a regular rhythm but not in
 atrial fibrillation, whose irregular beats are normal (N) in the AAMI classes.
 """
 
+ROBUST_RR_FEATURE_NAMES: tuple[str, ...] = (
+    "pre_over_local_median",
+    "post_over_local_median",
+    "post_over_pre",
+    "pre_over_record_median",
+    "local_median_over_record_median",
+    "local_rr_mad",  # median absolute deviation of the previous intervals over their median
+)
+"""The ``"robust"`` set: the ratios of ``"rhythm"`` against medians instead of means.
+
+Pauses and ectopic beats drag a mean RR but not a median: against a mean
+pulled up by pauses, ordinary sinus beats look premature. The irregularity
+is a median absolute deviation, which isolated pauses and ectopic beats
+hardly move while atrial fibrillation does.
+"""
+
 RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "full": RR_FEATURE_NAMES,
     "relative": RELATIVE_RR_FEATURE_NAMES,
     "rhythm": RHYTHM_RR_FEATURE_NAMES,
+    "robust": ROBUST_RR_FEATURE_NAMES,
 }
 
 TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
@@ -257,6 +274,43 @@ def rr_irregularity(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> 
     return np.where(count >= 2, cv, 0.0).astype(np.float32)
 
 
+def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
+    """The ``"robust"`` RR features (see :data:`ROBUST_RR_FEATURE_NAMES`) of beats at ``sample``.
+
+    The local reference is the median of the ``local_rr_beats`` intervals
+    before each beat's own (causal); the record reference is the median of
+    all the record's intervals. Edge beats borrow as in :func:`rr_features`.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 6)
+    """
+    s = np.asarray(sample, dtype=np.float64)
+    n = s.size
+    if n < 2:
+        return np.tile(np.array([1, 1, 1, 1, 1, 0], dtype=np.float32), (n, 1))
+    d = np.diff(s) / fs
+    pre = np.concatenate([[d[0]], d])
+    post = np.concatenate([d, [d[-1]]])
+    k = max(1, int(local_rr_beats))
+    # Row i of the view holds pre[i - k : i]: the intervals before beat i's own,
+    # NaN-padded at the start so early beats use the intervals they have.
+    past = np.lib.stride_tricks.sliding_window_view(
+        np.concatenate([np.full(k, np.nan), pre]), k)[:n]
+    has_past = np.arange(n) > 0
+    with np.errstate(all="ignore"):
+        past = np.where(has_past[:, None], past, pre[:, None])
+        local = np.nanmedian(past, axis=1)
+        mad = np.nanmedian(np.abs(past - local[:, None]), axis=1)
+    record = float(np.median(d))
+    eps = 1e-6
+    feats = np.stack([
+        pre / np.maximum(local, eps), post / np.maximum(local, eps), post / np.maximum(pre, eps),
+        pre / max(record, eps), local / max(record, eps), mad / np.maximum(local, eps),
+    ], axis=1)  # fmt: skip
+    return feats.astype(np.float32)
+
+
 def _beat_labels(aami: np.ndarray, classes: list[str]) -> np.ndarray:
     lookup = {c: i for i, c in enumerate(classes)}
     return np.array([lookup.get(str(a), -1) for a in aami], dtype=np.int64)
@@ -347,9 +401,11 @@ def beat_windows(
     idx = np.clip(centre, 0, x.size - 1)[:, None] + np.arange(pre + post)[None, :]
     windows = padded[idx][:, None, :].astype(np.float32)
     if prep.rr_features:
-        feats = rr_features(samples, rec.fs, prep.local_rr_beats)
         names = rr_feature_names(prep)
-        if names is not RR_FEATURE_NAMES:
+        feats = rr_features(samples, rec.fs, prep.local_rr_beats)
+        if names is ROBUST_RR_FEATURE_NAMES:
+            feats = robust_rr_features(samples, rec.fs, prep.local_rr_beats)
+        elif names is not RR_FEATURE_NAMES:
             rel = relative_rr_features(feats)
             feats = rel if names is RELATIVE_RR_FEATURE_NAMES else np.concatenate(
                 [rel, rr_irregularity(samples, rec.fs, prep.local_rr_beats)[:, None]], axis=1)

@@ -108,3 +108,31 @@ def test_morphology_dropout_zeroes_whole_windows_in_training_only():
     with pytest.raises(ValueError, match="morphology_dropout"):
         create_model("liquid-cfc", n_chans=1, n_outputs=3, n_times=64, sfreq=100.0,
                      morphology_dropout=1.0)
+
+
+def test_feature_hidden_adds_a_nonlinear_feature_path_before_the_head():
+    kw = dict(n_chans=1, n_outputs=3, n_times=64, sfreq=100.0, n_features=4)
+    base = create_model("liquid-cfc", **kw)
+    m = create_model("liquid-cfc", feature_hidden=6, **kw).eval()
+    assert [type(x) for x in m.feature_mlp] == [torch.nn.Linear, torch.nn.Tanh, torch.nn.Linear]
+    # The head is still the last Linear, which "head" patient adaptation tunes.
+    assert [x for x in m.modules() if isinstance(x, torch.nn.Linear)][-1] is m.head
+    extra = 4 * 6 + 6 + 6 * 3 + 3
+    assert m.complexity()["params"] == base.complexity()["params"] + extra
+    assert m.complexity()["macs"] == base.complexity()["macs"] + 4 * 6 + 6 * 3
+    x, f = torch.randn(5, 1, 64), torch.randn(5, 4)
+    with torch.no_grad():
+        for layer in m.feature_mlp:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()
+                layer.bias.zero_()
+        no_mlp = m(x, f)
+        m.feature_mlp[2].bias.fill_(1.0)
+        torch.testing.assert_close(m(x, f), no_mlp + 1.0)  # its logits add to the head's
+    with torch.no_grad():
+        m.head.weight.zero_()
+        m.head.bias.zero_()
+        m.feature_mlp[0].weight.normal_()
+        m.feature_mlp[2].weight.normal_()
+        # With the head silenced the logits depend on the features alone.
+        torch.testing.assert_close(m(torch.randn(5, 1, 64), f), m(x, f))

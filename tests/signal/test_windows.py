@@ -222,3 +222,37 @@ def test_template_subtract_leaves_the_departure_from_the_median_beat(ecg):
     # Typical beats almost vanish; the odd ones (the synthetic record's S beats) stand out.
     energy = np.abs(rel.x[:, 0]).mean(axis=1)
     assert np.median(energy) < 0.5 * np.abs(raw.x[:, 0]).mean()
+
+
+def test_robust_rr_features_see_a_premature_beat_after_a_pause(ecg):
+    from cardioliquid.signal.windows import (
+        ROBUST_RR_FEATURE_NAMES,
+        robust_rr_features,
+        rr_features,
+    )
+
+    fs = 360.0
+    # Sinus at 300 samples with three long pauses, then a premature beat (200).
+    rr = np.r_[np.full(8, 300), 900, 300, 900, 300, 900, 200, np.full(6, 300)]
+    sample = np.cumsum(np.r_[0, rr])
+    f = robust_rr_features(sample, fs, 10)
+    assert f.shape == (sample.size, len(ROBUST_RR_FEATURE_NAMES)) and f.dtype == np.float32
+    premature = 14  # the beat that ends the 200-sample interval
+    # Against the median of the last 10 intervals (300) it is 2/3 premature.
+    assert f[premature, 0] == pytest.approx(200 / 300, rel=1e-5)
+    # The mean (dragged up by the pauses) makes an ordinary sinus beat look premature.
+    sinus_after_pauses = 12
+    assert f[sinus_after_pauses, 0] == pytest.approx(1.0)
+    assert rr_features(sample, fs, 10)[sinus_after_pauses, 4] < 0.8
+    assert f[premature, 3] == pytest.approx(200 / 300, rel=1e-5)  # record median is 300
+    np.testing.assert_allclose(f[:9, [0, 1, 2, 3, 4, 5]][1:8], [[1, 1, 1, 1, 1, 0]] * 7)
+    # Three pauses among ten intervals hardly move the MAD; an irregular rhythm does.
+    assert f[premature, 5] < 0.05
+    rng = np.random.default_rng(0)
+    af = np.cumsum(np.r_[0, rng.uniform(150, 450, 40)])
+    assert np.median(robust_rr_features(af, fs, 10)[12:, 5]) > 0.15
+    assert robust_rr_features(sample[:1], fs).tolist() == [[1, 1, 1, 1, 1, 0]]
+    prep = BeatPreprocessing(rr_feature_set="robust", template_features=True)
+    w = beat_windows(ecg, prep)
+    assert w.features.shape[1] == n_beat_features(prep) == 9
+    np.testing.assert_array_equal(w.features[:, :6], robust_rr_features(ecg.beats.sample, ecg.fs))
