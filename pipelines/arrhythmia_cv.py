@@ -43,8 +43,9 @@ CLASSES = ["N", "S", "V", "F", "Q"]
 
 
 def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
-              threads: int) -> dict[str, Any]:
-    """Train on DS1 minus fold ``fold`` and predict that fold."""
+              threads: int, adapt_minutes: float = 0.0,
+              adapt_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train on DS1 minus fold ``fold`` and predict that fold (and adapt to it)."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
@@ -84,8 +85,47 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     k = len(CLASSES)
     conf = np.zeros((k, k), dtype=np.int64)
     np.add.at(conf, (y.numpy(), pred.numpy()), 1)
-    return {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
-            "train_seconds": round(seconds, 1)}
+    out = {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
+           "train_seconds": round(seconds, 1)}
+    if adapt_minutes > 0:
+        out["adaptive"] = _adaptive_confusions(model, dm, adapt_minutes, adapt_kwargs or {})
+    return out
+
+
+def _adaptive_confusions(module: Any, dm: Any, minutes: float,
+                         adapt_kwargs: dict[str, Any]) -> dict[str, list[list[int]]]:
+    """Patient-adaptive mode on the held-out records, as ``evaluate --calibrate-minutes``.
+
+    Each held-out record adapts a copy of the fold's model on its first
+    ``minutes`` of reference labels; both the adapted and the unadapted model
+    are scored on the beats after them, so the two confusions compare the
+    same beats.
+    """
+    import torch
+
+    from cardioliquid.io import load_ecg
+    from cardioliquid.models.checkpoint import LoadedModel
+    from cardioliquid.signal.windows import beat_windows
+    from cardioliquid.training.adapt import adapt_to_patient
+
+    k = len(CLASSES)
+    confs = {"before": np.zeros((k, k), dtype=np.int64), "after": np.zeros((k, k), dtype=np.int64)}
+    hp = module.hparams
+    base = LoadedModel(module.model.eval(), dm.preprocessing, hp["model_name"],
+                       dict(hp["model_kwargs"]))
+    for record in dm.split_records()["val"]:
+        rec = load_ecg(dm.root / record)
+        w = beat_windows(rec, dm.preprocessing)
+        keep = (np.asarray(w.sample) >= minutes * 60.0 * rec.fs) & (np.asarray(w.labels) >= 0)
+        x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
+        f = torch.from_numpy(np.asarray(w.features, dtype=np.float32)[keep])
+        y = np.asarray(w.labels)[keep]
+        adapted = adapt_to_patient(base, rec, minutes, **adapt_kwargs)
+        for name, loaded in (("before", base), ("after", adapted)):
+            with torch.no_grad():
+                pred = loaded.model(x, f if f.shape[-1] else None).argmax(-1).numpy()
+            np.add.at(confs[name], (y, pred), 1)
+    return {name: c.tolist() for name, c in confs.items()}
 
 
 def scores(conf: np.ndarray) -> dict[str, Any]:
@@ -120,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--out", default="pipelines/results/arrhythmia_cv.json")
+    parser.add_argument("--adapt-minutes", type=float, default=0.0,
+                        help="also score patient-adaptive mode: adapt each held-out record on "
+                             "its first M minutes and score the rest (0: off)")
+    parser.add_argument("--adapt-kwargs", type=json.loads, default={},
+                        help="JSON keyword arguments of training.adapt.adapt_to_patient")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.table_only:
@@ -136,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     n = len(DS1_FOLDS)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        jobs = [pool.submit(_fold_job, args.config, overrides, f, args.epochs, args.threads)
+        jobs = [pool.submit(_fold_job, args.config, overrides, f, args.epochs, args.threads,
+                            args.adapt_minutes, args.adapt_kwargs)
                 for f in range(n)]
         folds = [j.result() for j in jobs]
     pooled = sum(np.asarray(f["confusion"]) for f in folds)
@@ -146,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         "folds": [{**f, "scores": scores(np.asarray(f["confusion"]))} for f in folds],
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
+    if args.adapt_minutes > 0:
+        entry["adaptive"] = {"minutes": args.adapt_minutes, "adapt_kwargs": args.adapt_kwargs}
+        for when in ("before", "after"):
+            conf = sum(np.asarray(f["adaptive"][when]) for f in folds)
+            entry["adaptive"][when] = {"pooled": scores(conf), "confusion": conf.tolist()}
     results = json.loads(out.read_text()) if out.is_file() else {}
     results[args.name] = entry
     atomic_write_text(out, json.dumps(results, indent=1) + "\n")
@@ -198,6 +249,14 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{name:<22} {p['key_f1']:6.1f} {p['S']['se']:6.1f} {p['S']['ppv']:6.1f} "
               f"{p['V']['se']:6.1f} {p['V']['ppv']:6.1f} {p['n_false_alarm_pct']:6.2f} "
               f"{p['accuracy']:6.2f} {per_fold:>24}")
+    adaptive = {n: e["adaptive"] for n, e in _entries(results).items() if "adaptive" in e}
+    if adaptive:
+        print("\npatient-adaptive (beats after the calibration minutes; before -> after adapting)")
+        for name, a in adaptive.items():
+            b, c = a["before"]["pooled"], a["after"]["pooled"]
+            print(f"{name:<22} keyF1 {b['key_f1']:5.1f} -> {c['key_f1']:5.1f}   "
+                  f"S {c['S']['se']:5.1f}/{c['S']['ppv']:5.1f}   "
+                  f"V {c['V']['se']:5.1f}/{c['V']['ppv']:5.1f}   {a['adapt_kwargs']}")
 
 
 if __name__ == "__main__":

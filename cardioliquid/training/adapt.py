@@ -80,6 +80,7 @@ def adapt_to_patient(
     batch_size: int = 64,
     class_weight_power: float = 0.5,
     seed: int = 0,
+    eval_mode: bool = False,
 ) -> LoadedModel:
     """Fine-tune a copy of ``loaded`` on the first ``minutes`` of ``recording``.
 
@@ -105,6 +106,11 @@ def adapt_to_patient(
         Exponent of the inverse-frequency loss weights over the classes present.
     seed : int
         Seed for the batch order (the result is deterministic).
+    eval_mode : bool
+        Fine-tune the network as it runs at inference: normalisation layers
+        keep the statistics of the training patients (a few minutes of one
+        patient would replace them) and training-only regularisers (dropout,
+        morphology dropout) stay off. ``False`` fine-tunes in training mode.
 
     Returns
     -------
@@ -134,7 +140,7 @@ def adapt_to_patient(
     n_classes = len(loaded.classes)
     weights = balanced_weights(torch.bincount(y, minlength=n_classes), class_weight_power)
     gen = torch.Generator().manual_seed(seed)
-    model.train()
+    model.train(not eval_mode)
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=gen)
         for i in range(0, len(y), batch_size):
@@ -155,6 +161,7 @@ def adapt_to_patient(
         "record_id": recording.record_id, "minutes": float(minutes), "n_windows": len(y),
         "class_counts": torch.bincount(y, minlength=n_classes).tolist(), "epochs": int(epochs),
         "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
+        "eval_mode": bool(eval_mode),
     }  # fmt: skip
     return LoadedModel(model, loaded.preprocessing, loaded.model_name, dict(loaded.model_kwargs),
                        meta, loaded.path)

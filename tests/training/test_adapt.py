@@ -95,3 +95,20 @@ def test_adaptation_needs_reference_labels(rng, loaded):
         adapt_to_patient(loaded, rec)
     with pytest.raises(ValueError, match="mode"):
         adapt_to_patient(loaded, synthetic_ecg(rng, minutes=2.0), mode="all")
+
+
+def test_eval_mode_keeps_the_training_patients_statistics(rng, loaded):
+    rec = synthetic_ecg(rng, minutes=6.0)
+    if loaded.model.feature_norm is None:
+        pytest.skip("model without feature normalisation")
+    stats = ("feature_norm.running_mean", "feature_norm.running_var")
+    start = {k: loaded.model.state_dict()[k].clone() for k in stats}
+    frozen = adapt_to_patient(loaded, rec, minutes=5.0, epochs=2, lr=1e-2, eval_mode=True)
+    trained = adapt_to_patient(loaded, rec, minutes=5.0, epochs=2, lr=1e-2)
+    for k in stats:
+        # Eval mode fine-tunes the weights but not the normalisation statistics.
+        assert torch.equal(frozen.model.state_dict()[k], start[k])
+        assert not torch.equal(trained.model.state_dict()[k], start[k])
+    assert not torch.equal(frozen.model.head.weight, loaded.model.head.weight)
+    assert frozen.metadata["adapted"]["eval_mode"] is True
+    assert trained.metadata["adapted"]["eval_mode"] is False

@@ -44,3 +44,38 @@ def test_table_only_prints_and_plots_without_training(cv, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "perfect" in printed and "100.0" in printed and "_protocol" not in printed
     assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypatch, tmp_path):
+    import types
+
+    import torch
+
+    import cardioliquid.io
+    from cardioliquid.models.registry import create_model
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import n_beat_features
+
+    spec = importlib.util.spec_from_file_location("adapt_tests", Path(__file__).with_name(
+        "test_adapt.py"))
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    rec = helpers.synthetic_ecg(np.random.default_rng(0), minutes=7.0)
+    monkeypatch.setattr(cardioliquid.io, "load_ecg", lambda path: rec)
+    prep = BeatPreprocessing()
+    kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
+              "n_features": n_beat_features(prep), "units": 12}
+    torch.manual_seed(0)
+    module = types.SimpleNamespace(model=create_model("liquid-cfc", **kwargs),
+                                   hparams={"model_name": "liquid-cfc", "model_kwargs": kwargs})
+    dm = types.SimpleNamespace(root=tmp_path, preprocessing=prep,
+                               split_records=lambda: {"val": ["a", "b"]})
+    out = cv._adaptive_confusions(module, dm, 5.0, {"epochs": 15, "lr": 1e-2, "l2sp": 0.0})
+    before, after = np.asarray(out["before"]), np.asarray(out["after"])
+    # Both count the labelled beats after minute 5 of each of the two records.
+    n_after = int(np.sum(rec.beats.sample >= 5 * 60 * rec.fs))
+    assert before.sum() == after.sum() == 2 * n_after
+    assert before.shape == after.shape == (5, 5)
+    # Adapting on the record's own first minutes helps on its later beats.
+    assert before[2, 2] == 0  # the untrained model misses the V beats...
+    assert after[2, 2] > 0.5 * after[2].sum()  # ...the adapted one finds most of them
