@@ -44,7 +44,7 @@ CLASSES = ["N", "S", "V", "F", "Q"]
 
 def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
               threads: int, adapt_minutes: float = 0.0,
-              adapt_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+              adapt_variants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Train on DS1 minus fold ``fold`` and predict that fold (and adapt to it)."""
     import lightning as L
     import torch
@@ -88,18 +88,19 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     out = {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
            "train_seconds": round(seconds, 1)}
     if adapt_minutes > 0:
-        out["adaptive"] = _adaptive_confusions(model, dm, adapt_minutes, adapt_kwargs or {})
+        out["adaptive"] = _adaptive_confusions(model, dm, adapt_minutes, adapt_variants or [{}])
     return out
 
 
 def _adaptive_confusions(module: Any, dm: Any, minutes: float,
-                         adapt_kwargs: dict[str, Any]) -> dict[str, list[list[int]]]:
+                         variants: list[dict[str, Any]]) -> dict[str, Any]:
     """Patient-adaptive mode on the held-out records, as ``evaluate --calibrate-minutes``.
 
     Each held-out record adapts a copy of the fold's model on its first
-    ``minutes`` of reference labels; both the adapted and the unadapted model
-    are scored on the beats after them, so the two confusions compare the
-    same beats.
+    ``minutes`` of reference labels, once per keyword set of ``variants``
+    (arguments of :func:`adapt_to_patient`); the unadapted model (``"before"``)
+    and every adapted one (``"after"``, in order) are scored on the same beats,
+    those after the calibration minutes.
     """
     import torch
 
@@ -109,7 +110,8 @@ def _adaptive_confusions(module: Any, dm: Any, minutes: float,
     from cardioliquid.training.adapt import adapt_to_patient
 
     k = len(CLASSES)
-    confs = {"before": np.zeros((k, k), dtype=np.int64), "after": np.zeros((k, k), dtype=np.int64)}
+    before = np.zeros((k, k), dtype=np.int64)
+    after = [np.zeros((k, k), dtype=np.int64) for _ in variants]
     hp = module.hparams
     base = LoadedModel(module.model.eval(), dm.preprocessing, hp["model_name"],
                        dict(hp["model_kwargs"]))
@@ -120,12 +122,12 @@ def _adaptive_confusions(module: Any, dm: Any, minutes: float,
         x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
         f = torch.from_numpy(np.asarray(w.features, dtype=np.float32)[keep])
         y = np.asarray(w.labels)[keep]
-        adapted = adapt_to_patient(base, rec, minutes, **adapt_kwargs)
-        for name, loaded in (("before", base), ("after", adapted)):
+        models = [base] + [adapt_to_patient(base, rec, minutes, **kw) for kw in variants]
+        for loaded, conf in zip(models, [before, *after], strict=True):
             with torch.no_grad():
                 pred = loaded.model(x, f if f.shape[-1] else None).argmax(-1).numpy()
-            np.add.at(confs[name], (y, pred), 1)
-    return {name: c.tolist() for name, c in confs.items()}
+            np.add.at(conf, (y, pred), 1)
+    return {"before": before.tolist(), "after": [c.tolist() for c in after]}
 
 
 def scores(conf: np.ndarray) -> dict[str, Any]:
@@ -163,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapt-minutes", type=float, default=0.0,
                         help="also score patient-adaptive mode: adapt each held-out record on "
                              "its first M minutes and score the rest (0: off)")
-    parser.add_argument("--adapt-kwargs", type=json.loads, default={},
-                        help="JSON keyword arguments of training.adapt.adapt_to_patient")
+    parser.add_argument("--adapt-kwargs", type=json.loads, default=[{}],
+                        help="JSON keyword arguments of training.adapt.adapt_to_patient, or a "
+                             "list of them: each variant adapts the same fold models")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.table_only:
@@ -178,11 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     from cardioliquid._atomic import atomic_write_text
     from cardioliquid.data.splits import DS1_FOLDS
 
+    variants = args.adapt_kwargs if isinstance(args.adapt_kwargs, list) else [args.adapt_kwargs]
     t0 = time.perf_counter()
     n = len(DS1_FOLDS)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         jobs = [pool.submit(_fold_job, args.config, overrides, f, args.epochs, args.threads,
-                            args.adapt_minutes, args.adapt_kwargs)
+                            args.adapt_minutes, variants)
                 for f in range(n)]
         folds = [j.result() for j in jobs]
     pooled = sum(np.asarray(f["confusion"]) for f in folds)
@@ -193,10 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
     if args.adapt_minutes > 0:
-        entry["adaptive"] = {"minutes": args.adapt_minutes, "adapt_kwargs": args.adapt_kwargs}
-        for when in ("before", "after"):
-            conf = sum(np.asarray(f["adaptive"][when]) for f in folds)
-            entry["adaptive"][when] = {"pooled": scores(conf), "confusion": conf.tolist()}
+        conf = sum(np.asarray(f["adaptive"]["before"]) for f in folds)
+        entry["adaptive"] = {"minutes": args.adapt_minutes,
+                             "before": {"pooled": scores(conf), "confusion": conf.tolist()},
+                             "variants": []}
+        for i, kw in enumerate(variants):
+            conf = sum(np.asarray(f["adaptive"]["after"][i]) for f in folds)
+            entry["adaptive"]["variants"].append(
+                {"adapt_kwargs": kw, "pooled": scores(conf), "confusion": conf.tolist()})
     results = json.loads(out.read_text()) if out.is_file() else {}
     results[args.name] = entry
     atomic_write_text(out, json.dumps(results, indent=1) + "\n")
@@ -253,10 +261,14 @@ def print_table(results: dict[str, Any]) -> None:
     if adaptive:
         print("\npatient-adaptive (beats after the calibration minutes; before -> after adapting)")
         for name, a in adaptive.items():
-            b, c = a["before"]["pooled"], a["after"]["pooled"]
-            print(f"{name:<22} keyF1 {b['key_f1']:5.1f} -> {c['key_f1']:5.1f}   "
-                  f"S {c['S']['se']:5.1f}/{c['S']['ppv']:5.1f}   "
-                  f"V {c['V']['se']:5.1f}/{c['V']['ppv']:5.1f}   {a['adapt_kwargs']}")
+            b = a["before"]["pooled"]
+            print(f"{name:<22} unadapted keyF1 {b['key_f1']:5.1f}   S {b['S']['se']:5.1f}/"
+                  f"{b['S']['ppv']:5.1f}   V {b['V']['se']:5.1f}/{b['V']['ppv']:5.1f}")
+            for v in a["variants"]:
+                c = v["pooled"]
+                print(f"{'':<22}   adapted keyF1 {c['key_f1']:5.1f}   S {c['S']['se']:5.1f}/"
+                      f"{c['S']['ppv']:5.1f}   V {c['V']['se']:5.1f}/{c['V']['ppv']:5.1f}   "
+                      f"{json.dumps(v['adapt_kwargs'])}")
 
 
 if __name__ == "__main__":

@@ -70,8 +70,12 @@ def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypat
                                    hparams={"model_name": "liquid-cfc", "model_kwargs": kwargs})
     dm = types.SimpleNamespace(root=tmp_path, preprocessing=prep,
                                split_records=lambda: {"val": ["a", "b"]})
-    out = cv._adaptive_confusions(module, dm, 5.0, {"epochs": 15, "lr": 1e-2, "l2sp": 0.0})
-    before, after = np.asarray(out["before"]), np.asarray(out["after"])
+    variants = [{"epochs": 15, "lr": 1e-2, "l2sp": 0.0},
+                {"epochs": 1, "lr": 1e-9, "eval_mode": True}]
+    out = cv._adaptive_confusions(module, dm, 5.0, variants)
+    before, after = np.asarray(out["before"]), np.asarray(out["after"][0])
+    # A negligible nudge in eval mode (statistics frozen) changes no prediction.
+    np.testing.assert_array_equal(np.asarray(out["after"][1]), before)
     # Both count the labelled beats after minute 5 of each of the two records.
     n_after = int(np.sum(rec.beats.sample >= 5 * 60 * rec.fs))
     assert before.sum() == after.sum() == 2 * n_after
