@@ -67,6 +67,7 @@ class _WindowClassifier(nn.Module):
         dropout: float,
         morphology_dropout: float = 0.0,
         feature_hidden: int = 0,
+        morphology_tied_outputs: list[int] | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= morphology_dropout < 1.0:
@@ -87,6 +88,19 @@ class _WindowClassifier(nn.Module):
             if n_features and feature_hidden > 0 else None
         )
         self.dropout = nn.Dropout(dropout)
+        # Logits of the motor neurons go through this (n_outputs, n_outputs) map, which
+        # averages the tied outputs: the morphology path cannot tell them apart.
+        self.morphology_tied_outputs = sorted({int(i) for i in morphology_tied_outputs or []})
+        if any(not 0 <= i < n_outputs for i in self.morphology_tied_outputs):
+            raise ValueError(f"morphology_tied_outputs must index the {n_outputs} outputs, "
+                             f"got {morphology_tied_outputs!r}")
+        tie = torch.eye(int(n_outputs))
+        if len(self.morphology_tied_outputs) > 1:
+            g = torch.tensor(self.morphology_tied_outputs)
+            tie[g[:, None], g[None, :]] = 1.0 / len(g)
+            self.register_buffer("morphology_tie", tie, persistent=False)
+        else:
+            self.morphology_tie = None
 
     def _make_head(self, n_in: int) -> None:
         self.head = nn.Linear(n_in + self.contract.n_features, self.contract.n_outputs)
@@ -101,10 +115,18 @@ class _WindowClassifier(nn.Module):
             # Whole windows lose their morphology path, so the features must classify alone.
             keep = torch.rand(last.shape[0], 1, device=last.device) >= self.morphology_dropout
             last = last * keep.to(last.dtype) / (1.0 - self.morphology_dropout)
-        if self.feature_norm is None:
+        if self.feature_norm is None and self.morphology_tie is None:
             return self.head(last)
+        n = last.shape[-1]
+        w = self.head.weight
+        logits = last @ w[:, :n].T
+        if self.morphology_tie is not None:
+            logits = logits @ self.morphology_tie.T
+        logits = logits + self.head.bias
+        if self.feature_norm is None:
+            return logits
         feats = self.feature_norm(features.to(last.dtype))
-        logits = self.head(torch.cat([last, feats], dim=-1))
+        logits = logits + feats @ w[:, n:].T
         if self.feature_mlp is not None:
             # Interactions of the features (premature *and* normal-looking).
             logits = logits + self.feature_mlp(feats)
@@ -223,6 +245,11 @@ class LiquidClassifier(_WindowClassifier):
         features adds its logits to the head's, so the features can combine
         non-linearly (a premature beat *with* a normal QRS is an SVEB);
         0 keeps the head linear in the features.
+    morphology_tied_outputs : list of int, optional
+        Outputs that the motor neurons cannot tell apart: their head weights
+        on the motor neurons are averaged, so only the per-window features
+        separate them. ``[0, 1]`` ties N and S, which differ in rhythm, not in
+        QRS shape; the morphology path still tells them from V, F and Q.
 
     Attributes
     ----------
@@ -262,10 +289,12 @@ class LiquidClassifier(_WindowClassifier):
         dropout: float = 0.0,
         morphology_dropout: float = 0.0,
         feature_hidden: int = 0,
+        morphology_tied_outputs: list[int] | None = None,
     ) -> None:
         check_option("cell", cell, ("cfc", "ltc"))
         super().__init__(n_chans, n_outputs, n_times, sfreq, n_features, conv_channels,
-                         kernel_sizes, strides, dropout, morphology_dropout, feature_hidden)
+                         kernel_sizes, strides, dropout, morphology_dropout, feature_hidden,
+                         morphology_tied_outputs)
         wiring = auto_ncp(units, motor_neurons, sparsity, seed)
         c = list(conv_channels)[-1]
         if cell == "cfc":

@@ -136,3 +136,26 @@ def test_feature_hidden_adds_a_nonlinear_feature_path_before_the_head():
         m.feature_mlp[2].weight.normal_()
         # With the head silenced the logits depend on the features alone.
         torch.testing.assert_close(m(torch.randn(5, 1, 64), f), m(x, f))
+
+
+def test_morphology_tied_outputs_leave_only_the_features_to_separate_them():
+    kw = dict(n_chans=1, n_outputs=5, n_times=64, sfreq=100.0, n_features=3)
+    m = create_model("liquid-cfc", morphology_tied_outputs=[0, 1], **kw).eval()
+    assert "morphology_tie" not in m.state_dict()  # same checkpoint keys as untied models
+    with torch.no_grad():
+        m.head.weight[:, -3:] = 0  # no feature path: logits from the motor neurons only
+        m.head.bias.zero_()
+        logits = m(torch.randn(8, 1, 64), torch.randn(8, 3))
+    torch.testing.assert_close(logits[:, 0], logits[:, 1])  # N and S tied...
+    assert not torch.allclose(logits[:, 1], logits[:, 2])  # ...V still apart
+    with torch.no_grad():
+        m.head.weight[1, -3:] = 1.0  # the features do separate them
+        x, f = torch.randn(8, 1, 64), torch.randn(8, 3)
+        logits = m(x, f)
+    torch.testing.assert_close(logits[:, 1] - logits[:, 0], f.sum(-1), atol=1e-4, rtol=1e-4)
+    # Gradients still reach every head weight (the tie is a fixed map, not a mask).
+    m.train()
+    m(torch.randn(8, 1, 64), torch.randn(8, 3)).logsumexp(-1).sum().backward()
+    assert m.head.weight.grad[:2].abs().sum() > 0
+    with pytest.raises(ValueError, match="morphology_tied_outputs"):
+        create_model("liquid-cfc", morphology_tied_outputs=[0, 5], **kw)
