@@ -206,9 +206,9 @@ def _model_beats(rec: Any, loaded: Any, beats: str) -> tuple[np.ndarray, np.ndar
 
 
 def _adapt(loaded: Any, rec: Any, minutes: float) -> Any:
-    from cardioliquid.training.adapt import adapt_to_patient
+    from cardioliquid.training.adapt import adapt_to_patient, adaptation_settings
 
-    return adapt_to_patient(loaded, rec, minutes)
+    return adapt_to_patient(loaded, rec, minutes, **adaptation_settings(loaded))
 
 
 def evaluate_arrhythmia_record(

@@ -12,6 +12,7 @@ classes that happen to be absent from it. It is deterministic for a given seed.
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 import numpy as np
@@ -165,3 +166,36 @@ def adapt_to_patient(
     }  # fmt: skip
     return LoadedModel(model, loaded.preprocessing, loaded.model_name, dict(loaded.model_kwargs),
                        meta, loaded.path)
+
+
+ADAPTATION_METADATA_KEY = "adaptation"
+"""Metadata key of a model's adaptation recipe (keyword arguments of :func:`adapt_to_patient`)."""
+
+
+ADAPTATION_OPTIONS = frozenset(inspect.signature(adapt_to_patient).parameters) - {
+    "loaded", "recording", "minutes"}
+"""The settings an adaptation recipe may hold."""
+
+
+def adaptation_settings(loaded: LoadedModel) -> dict[str, Any]:
+    """The adaptation recipe a model was shipped with (empty: the defaults).
+
+    A model's recipe is chosen with it (for ``arrhythmia``, by cross-validation
+    on the training patients) and stored in its metadata under
+    :data:`ADAPTATION_METADATA_KEY`, so ``evaluate --calibrate-minutes`` adapts
+    each model the way it was validated.
+
+    Raises
+    ------
+    ContractError
+        The stored recipe names an argument :func:`adapt_to_patient` does not take.
+    """
+    settings = dict(loaded.metadata.get(ADAPTATION_METADATA_KEY) or {})
+    allowed = ADAPTATION_OPTIONS
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise ContractError(
+            f"{loaded.path or loaded.model_name}: unknown adaptation settings {unknown} in the "
+            f"model's metadata; expected some of {sorted(allowed)}"
+        )
+    return settings

@@ -53,12 +53,14 @@ def stand_in_model(monkeypatch):
     calls = {"adapt": []}
     monkeypatch.setattr(
         "cardioliquid.evaluation.cli._load_model",
-        lambda name: SimpleNamespace(name=f"stand-in:{name}"),
+        lambda name: SimpleNamespace(name=f"stand-in:{name}", model_name=name, path="",
+                                     metadata={"adaptation": {"eval_mode": True}}),
     )
     monkeypatch.setattr("cardioliquid.scoring.inference.predict_beats", _fake_predict_beats)
 
-    def fake_adapt(loaded, rec, minutes):
+    def fake_adapt(loaded, rec, minutes, **settings):
         calls["adapt"].append((rec.record_id, minutes))
+        calls.setdefault("settings", []).append(settings)
         return loaded
 
     monkeypatch.setattr("cardioliquid.training.adapt.adapt_to_patient", fake_adapt)
@@ -168,6 +170,8 @@ def test_patient_adaptive_mode_scores_after_calibration(
     res = json.loads(out.read_text())
     assert res["mode"] == "patient-adaptive" and res["start_s"] == 30.0
     assert stand_in_model["adapt"] == [("r1", 0.5), ("r2", 0.5)]
+    # Each model adapts with the recipe stored in its metadata.
+    assert stand_in_model["settings"] == [{"eval_mode": True}] * 2
     n_after = sum(
         int(np.sum(wfdb.rdann(str(ecg_folder / r), "atr").sample >= 30 * 360)) for r in ("r1", "r2")
     )

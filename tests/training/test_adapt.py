@@ -112,3 +112,14 @@ def test_eval_mode_keeps_the_training_patients_statistics(rng, loaded):
     assert not torch.equal(frozen.model.head.weight, loaded.model.head.weight)
     assert frozen.metadata["adapted"]["eval_mode"] is True
     assert trained.metadata["adapted"]["eval_mode"] is False
+
+
+def test_a_model_carries_its_own_adaptation_recipe(rng, loaded):
+    from cardioliquid.training.adapt import adaptation_settings
+
+    assert adaptation_settings(loaded) == {}
+    loaded.metadata["adaptation"] = {"eval_mode": True, "lr": 3e-3}
+    assert adaptation_settings(loaded) == {"eval_mode": True, "lr": 3e-3}
+    loaded.metadata["adaptation"] = {"learning_rate": 1.0}
+    with pytest.raises(ContractError, match="learning_rate"):
+        adaptation_settings(loaded)
