@@ -92,6 +92,10 @@ class LiquidClassifierModule(L.LightningModule):
         AdamW settings; the learning rate follows a cosine schedule with warm-up.
     warmup_epochs : int
         Linear warm-up epochs.
+    schedule : {"epoch", "step"}
+        How often the learning rate moves: once per epoch, or every optimizer
+        step, which anneals smoothly to 5 % of ``lr`` by the last step (the
+        final weights then come from a small, settled learning rate).
     label_smoothing : float
         Cross-entropy label smoothing.
     key_classes : list of str, optional
@@ -116,11 +120,13 @@ class LiquidClassifierModule(L.LightningModule):
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
         warmup_epochs: int = 1,
+        schedule: str = "epoch",
         label_smoothing: float = 0.0,
         key_classes: list[str] | None = None,
     ) -> None:
         super().__init__()
         check_positive("lr", lr)
+        check_option("schedule", schedule, ["epoch", "step"])
         if isinstance(class_weights, str):
             check_option("class_weights", class_weights, ["balanced"])
         kwargs = dict(model_kwargs or {})
@@ -149,6 +155,7 @@ class LiquidClassifierModule(L.LightningModule):
                 "lr": float(lr),
                 "weight_decay": float(weight_decay),
                 "warmup_epochs": int(warmup_epochs),
+                "schedule": schedule,
                 "label_smoothing": float(label_smoothing),
                 "key_classes": list(key_classes) if key_classes else None,
             }
@@ -250,6 +257,13 @@ class LiquidClassifierModule(L.LightningModule):
         max_epochs = int(self.trainer.max_epochs or 1) if self._trainer else 1
         max_epochs = max(1, max_epochs)
         warm = min(self.hparams["warmup_epochs"], max_epochs - 1)
+        if self.hparams.get("schedule", "epoch") == "step":
+            total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1
+            per_epoch = max(1, total // max_epochs)
+            # Progress reaches 1 at the last step: the final weights see the floor rate.
+            factor = _warmup_cosine(warm * per_epoch, total - 1)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(warm, max_epochs))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import lightning as L
 import pytest
 import torch
@@ -93,3 +95,28 @@ def test_class_weight_cap_bounds_the_rarest_class():
     assert torch.isclose(capped.mean(), torch.tensor(1.0))
     with pytest.raises(ValueError, match="max_ratio"):
         balanced_weights(counts, max_ratio=0.0)
+
+
+def test_step_schedule_warms_up_then_anneals_to_the_floor_by_the_last_step(tmp_path, model_name):
+    from lightning.pytorch.callbacks import Callback
+
+    class RecordLR(Callback):
+        def __init__(self):
+            self.lrs = []
+
+        def on_train_batch_start(self, trainer, *args):
+            self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    L.seed_everything(0)
+    dm = SyntheticDataModule(n_train=128, n_val=32, n_classes=3, batch_size=32)
+    rec = RecordLR()
+    trainer = _trainer(tmp_path, epochs=3, callbacks=[rec], limit_val_batches=0)
+    trainer.fit(_module(dm, model_name, schedule="step", warmup_epochs=1), dm)
+    lrs = rec.lrs
+    assert len(lrs) == 12  # 4 steps per epoch, a new rate at every one
+    assert lrs[0] < lrs[1] < lrs[2] < lrs[3] < lrs[4]  # warm-up over the first epoch
+    assert lrs[4] == pytest.approx(1e-2)
+    assert all(a > b for a, b in itertools.pairwise(lrs[4:]))  # cosine decay
+    assert lrs[-1] == pytest.approx(0.05 * 1e-2)  # the last step trains at the floor
+    with pytest.raises(ValueError, match="schedule"):
+        _module(dm, model_name, schedule="hourly")
