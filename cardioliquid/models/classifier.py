@@ -68,8 +68,10 @@ class _WindowClassifier(nn.Module):
         morphology_dropout: float = 0.0,
         feature_hidden: int = 0,
         morphology_tied_outputs: list[int] | None = None,
+        feature_stats: str = "ema",
     ) -> None:
         super().__init__()
+        check_option("feature_stats", feature_stats, ("ema", "cumulative"))
         if not 0.0 <= morphology_dropout < 1.0:
             raise ValueError(f"morphology_dropout must be in [0, 1), got {morphology_dropout!r}")
         self.morphology_dropout = float(morphology_dropout)
@@ -79,7 +81,11 @@ class _WindowClassifier(nn.Module):
                                 list(strides))
         with torch.no_grad():
             self.n_steps = int(self.front(torch.zeros(1, n_chans, n_times)).shape[-1])
-        self.feature_norm = nn.BatchNorm1d(n_features) if n_features else None
+        # The features are fixed inputs, so a cumulative average over all training
+        # batches is the training set's own statistics; an exponential average
+        # follows the last few batches, which one outlier (a long pause) can swing.
+        momentum = None if feature_stats == "cumulative" else 0.1
+        self.feature_norm = nn.BatchNorm1d(n_features, momentum=momentum) if n_features else None
         # Registered before the head, so the head stays the model's last Linear
         # (what patient adaptation in "head" mode fine-tunes).
         self.feature_mlp = (
@@ -250,6 +256,11 @@ class LiquidClassifier(_WindowClassifier):
         on the motor neurons are averaged, so only the per-window features
         separate them. ``[0, 1]`` ties N and S, which differ in rhythm, not in
         QRS shape; the morphology path still tells them from V, F and Q.
+    feature_stats : {"ema", "cumulative"}
+        The mean and variance that normalise the features at inference:
+        BatchNorm's exponential average of the training batches (momentum 0.1,
+        dominated by the last few batches), or the cumulative average over all
+        of them (the training set's statistics, the same for any batch order).
 
     Attributes
     ----------
@@ -290,11 +301,12 @@ class LiquidClassifier(_WindowClassifier):
         morphology_dropout: float = 0.0,
         feature_hidden: int = 0,
         morphology_tied_outputs: list[int] | None = None,
+        feature_stats: str = "ema",
     ) -> None:
         check_option("cell", cell, ("cfc", "ltc"))
         super().__init__(n_chans, n_outputs, n_times, sfreq, n_features, conv_channels,
                          kernel_sizes, strides, dropout, morphology_dropout, feature_hidden,
-                         morphology_tied_outputs)
+                         morphology_tied_outputs, feature_stats)
         wiring = auto_ncp(units, motor_neurons, sparsity, seed)
         c = list(conv_channels)[-1]
         if cell == "cfc":

@@ -159,3 +159,25 @@ def test_morphology_tied_outputs_leave_only_the_features_to_separate_them():
     assert m.head.weight.grad[:2].abs().sum() > 0
     with pytest.raises(ValueError, match="morphology_tied_outputs"):
         create_model("liquid-cfc", morphology_tied_outputs=[0, 5], **kw)
+
+
+def test_cumulative_feature_stats_are_the_training_sets_and_ignore_batch_order():
+    kw = dict(n_chans=1, n_outputs=3, n_times=64, sfreq=100.0, n_features=2)
+    feats = torch.randn(64, 2)
+    feats[-4:, 0] = 50.0  # a few outliers (beats after long pauses), seen last
+    runs = {}
+    for stats in ("ema", "cumulative"):
+        for order in ("as-is", "reversed"):
+            m = create_model("liquid-cfc", feature_stats=stats, **kw).train()
+            f = feats if order == "as-is" else feats.flip(0)
+            with torch.no_grad():
+                for batch in f.split(8):
+                    m(torch.randn(len(batch), 1, 64), batch)
+            runs[stats, order] = m.feature_norm.running_mean.clone()
+    # Cumulative: the mean of the 8 batch means (the data mean), whatever the order.
+    torch.testing.assert_close(runs["cumulative", "as-is"], runs["cumulative", "reversed"])
+    torch.testing.assert_close(runs["cumulative", "as-is"], feats.mean(0), atol=1e-5, rtol=1e-5)
+    # The default exponential average follows the last batches.
+    assert runs["ema", "as-is"][0] > runs["ema", "reversed"][0] + 1
+    with pytest.raises(ValueError, match="feature_stats"):
+        create_model("liquid-cfc", feature_stats="median", **kw)
