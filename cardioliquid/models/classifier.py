@@ -49,6 +49,49 @@ def _front_end(n_chans: int, channels: list[int], kernels: list[int], strides: l
     return nn.Sequential(*layers)
 
 
+class FeatureStandardizer(nn.Module):
+    """Fixed robust standardisation of per-window features: ``clamp((f - median) / scale)``.
+
+    ``scale`` is the interquartile range over 1.349 (the standard deviation for
+    Gaussian data), so a few extreme values (a beat after a long pause) do not
+    set the scale of the typical ones; the output is clamped to ``±clip``.
+    :meth:`fit` sets the buffers from the training set; they are saved with
+    the model.
+
+    Parameters
+    ----------
+    n_features : int
+    clip : float
+        Bound on the standardised values.
+    """
+
+    def __init__(self, n_features: int, clip: float = 8.0) -> None:
+        super().__init__()
+        self.clip = float(clip)
+        self.register_buffer("center", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit(self, features: Tensor) -> FeatureStandardizer:
+        """Set the median and robust scale from ``features`` (n, n_features)."""
+        f = torch.as_tensor(features, dtype=torch.float32)
+        if f.ndim != 2 or f.shape[1] != self.center.numel() or f.shape[0] == 0:
+            raise ValueError(f"expected features of shape (n > 0, {self.center.numel()}), "
+                             f"got {tuple(f.shape)}")
+        q = torch.quantile(f, torch.tensor([0.25, 0.5, 0.75]), dim=0)
+        iqr_sd = (q[2] - q[0]) / 1.349
+        # A feature that is constant over most windows falls back to its standard deviation.
+        scale = torch.where(iqr_sd > 1e-6, iqr_sd, f.std(dim=0))
+        self.center.copy_(q[1])
+        self.scale.copy_(torch.where(scale > 1e-6, scale, torch.ones_like(scale)))
+        self.fitted.fill_(True)
+        return self
+
+    def forward(self, features: Tensor) -> Tensor:
+        return ((features - self.center) / self.scale).clamp(-self.clip, self.clip)
+
+
 class _WindowClassifier(nn.Module):
     """Front end + sequence layer + head; subclasses provide ``_sequence``."""
 
@@ -71,7 +114,7 @@ class _WindowClassifier(nn.Module):
         feature_stats: str = "ema",
     ) -> None:
         super().__init__()
-        check_option("feature_stats", feature_stats, ("ema", "cumulative"))
+        check_option("feature_stats", feature_stats, ("ema", "cumulative", "fixed"))
         if not 0.0 <= morphology_dropout < 1.0:
             raise ValueError(f"morphology_dropout must be in [0, 1), got {morphology_dropout!r}")
         self.morphology_dropout = float(morphology_dropout)
@@ -85,7 +128,11 @@ class _WindowClassifier(nn.Module):
         # batches is the training set's own statistics; an exponential average
         # follows the last few batches, which one outlier (a long pause) can swing.
         momentum = None if feature_stats == "cumulative" else 0.1
-        self.feature_norm = nn.BatchNorm1d(n_features, momentum=momentum) if n_features else None
+        self.feature_norm: nn.Module | None = None
+        if n_features and feature_stats == "fixed":
+            self.feature_norm = FeatureStandardizer(n_features)
+        elif n_features:
+            self.feature_norm = nn.BatchNorm1d(n_features, momentum=momentum)
         # Registered before the head, so the head stays the model's last Linear
         # (what patient adaptation in "head" mode fine-tunes).
         self.feature_mlp = (
@@ -256,11 +303,14 @@ class LiquidClassifier(_WindowClassifier):
         on the motor neurons are averaged, so only the per-window features
         separate them. ``[0, 1]`` ties N and S, which differ in rhythm, not in
         QRS shape; the morphology path still tells them from V, F and Q.
-    feature_stats : {"ema", "cumulative"}
-        The mean and variance that normalise the features at inference:
-        BatchNorm's exponential average of the training batches (momentum 0.1,
-        dominated by the last few batches), or the cumulative average over all
-        of them (the training set's statistics, the same for any batch order).
+    feature_stats : {"ema", "cumulative", "fixed"}
+        How the features are normalised. ``"ema"`` and ``"cumulative"`` are
+        BatchNorm (batch statistics in training; at inference an exponential
+        average dominated by the last batches, or the average of all of them).
+        ``"fixed"``: a :class:`FeatureStandardizer` fitted once on the whole
+        training set before training (median and IQR), the same in training
+        and inference, so heavy-tailed features (RR ratios after a pause) are
+        scaled by their typical spread, whatever the batches held.
 
     Attributes
     ----------

@@ -142,6 +142,18 @@ class _ArrayDataModule(L.LightningDataModule):
             [int(ds[i][-1]) for i in range(len(ds))]
         )
 
+    def train_features(self) -> torch.Tensor | None:
+        """The per-window features of the training set, ``(n, n_features)``, or None.
+
+        The model's fixed feature standardisation is fitted on them.
+        """
+        ds = self.train_set
+        if ds is None:
+            raise RuntimeError("call setup('fit') first")
+        if isinstance(ds, TensorDataset) and len(ds.tensors) == 3:
+            return ds.tensors[1]
+        return None
+
     def class_counts(self) -> torch.Tensor:
         """Training examples per class (for balanced loss weights)."""
         y = self._labels(self.train_set)

@@ -26,6 +26,7 @@ from torchmetrics.classification import (
 )
 
 from cardioliquid._check import check_option, check_positive
+from cardioliquid.models.classifier import FeatureStandardizer
 from cardioliquid.models.registry import create_model
 
 Batch = tuple[torch.Tensor, ...]
@@ -182,10 +183,18 @@ class LiquidClassifierModule(L.LightningModule):
         return list(names) if names else [str(i) for i in range(n)]
 
     def setup(self, stage: str) -> None:
-        """Take balanced class weights from the DataModule's training labels."""
-        if self.hparams["class_weights"] != "balanced" or stage != "fit":
+        """Take balanced class weights and feature statistics from the training set."""
+        if stage != "fit":
             return
         dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        norm = getattr(self.model, "feature_norm", None)
+        train_features = getattr(dm, "train_features", None)
+        if isinstance(norm, FeatureStandardizer) and not norm.fitted and train_features:
+            feats = train_features()
+            if feats is not None:
+                norm.fit(feats)
+        if self.hparams["class_weights"] != "balanced":
+            return
         counts = getattr(dm, "class_counts", None)
         if counts is None:
             return

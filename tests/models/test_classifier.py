@@ -181,3 +181,33 @@ def test_cumulative_feature_stats_are_the_training_sets_and_ignore_batch_order()
     assert runs["ema", "as-is"][0] > runs["ema", "reversed"][0] + 1
     with pytest.raises(ValueError, match="feature_stats"):
         create_model("liquid-cfc", feature_stats="median", **kw)
+
+
+def test_feature_standardizer_is_robust_to_outliers_and_saved_with_the_model(tmp_path):
+    from cardioliquid.models.classifier import FeatureStandardizer
+
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(1000, 2, generator=g) * torch.tensor([0.2, 3.0]) + torch.tensor([1.0, -2.0])
+    f[:10, 0] = 50.0  # 1 % extreme values (beats after long pauses)
+    norm = FeatureStandardizer(2).fit(f)
+    assert bool(norm.fitted)
+    # Median and IQR ignore the outliers; the standard deviation would be ~5.
+    torch.testing.assert_close(norm.center, torch.tensor([1.0, -2.0]), atol=0.3, rtol=0)
+    torch.testing.assert_close(norm.scale, torch.tensor([0.2, 3.0]), atol=0.03, rtol=0.1)
+    out = norm(f)
+    assert out.abs().max() <= 8.0 and out[:10, 0].eq(8.0).all()  # outliers clamped
+    # Same in training and evaluation (no batch statistics).
+    torch.testing.assert_close(norm.train()(f[:7]), norm.eval()(f[:7]))
+    constant = torch.zeros(50, 2)
+    constant[:, 1] = torch.arange(50.0)
+    assert FeatureStandardizer(2).fit(constant).scale[0] == 1.0  # no division by zero
+    with pytest.raises(ValueError, match="shape"):
+        FeatureStandardizer(2).fit(torch.zeros(5, 3))
+    kw = dict(n_chans=1, n_outputs=3, n_times=64, sfreq=100.0, n_features=2)
+    m = create_model("liquid-cfc", feature_stats="fixed", **kw)
+    m.feature_norm.fit(f)
+    state = m.state_dict()
+    assert {"feature_norm.center", "feature_norm.scale"} <= set(state)
+    m2 = create_model("liquid-cfc", feature_stats="fixed", **kw)
+    m2.load_state_dict(state)
+    torch.testing.assert_close(m2.feature_norm.scale, norm.scale)

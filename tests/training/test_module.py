@@ -120,3 +120,19 @@ def test_step_schedule_warms_up_then_anneals_to_the_floor_by_the_last_step(tmp_p
     assert lrs[-1] == pytest.approx(0.05 * 1e-2)  # the last step trains at the floor
     with pytest.raises(ValueError, match="schedule"):
         _module(dm, model_name, schedule="hourly")
+
+
+def test_fit_sets_the_fixed_feature_statistics_from_the_training_set(tmp_path, model_name):
+    L.seed_everything(0)
+    dm = SyntheticDataModule(n_train=96, n_val=32, n_classes=3, n_features=2)
+    module = LiquidClassifierModule(
+        model_name, {"units": 12, "feature_stats": "fixed"}, n_chans=dm.n_chans,
+        n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq, n_features=dm.n_features,
+        preprocessing=dm.preprocessing_dict, lr=1e-2,
+    )
+    norm = module.model.feature_norm
+    assert not norm.fitted
+    _trainer(tmp_path, epochs=1).fit(module, dm)
+    train = dm.train_features()
+    assert bool(norm.fitted)
+    torch.testing.assert_close(norm.center, train.median(dim=0).values, atol=0.05, rtol=0)
