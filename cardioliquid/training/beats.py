@@ -17,11 +17,20 @@ import numpy as np
 from cardioliquid.data.datasets import save_npz
 from cardioliquid.signal.config import BeatPreprocessing
 
+BEAT_CACHE_VERSION = 2
+"""Version of what :func:`beat_windows` computes for a given preprocessing.
+
+Part of the cache key: bump it whenever a change to the code changes the
+windows or features of an unchanged preprocessing dict, or stale cached
+beats are silently reused (version 2: the ``"robust"`` RR set was briefly
+computed as log ratios under the same dict).
+"""
+
 
 def prep_key(prep_dict: dict) -> str:
-    """A short stable hash of a preprocessing dict."""
-    blob = json.dumps(prep_dict, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
+    """A short stable hash of a preprocessing dict and :data:`BEAT_CACHE_VERSION`."""
+    blob = json.dumps({**prep_dict, "_cache_version": BEAT_CACHE_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def record_beats(
