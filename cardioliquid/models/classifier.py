@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from cardioliquid._check import check_option
@@ -92,6 +93,41 @@ class FeatureStandardizer(nn.Module):
         return ((features - self.center) / self.scale).clamp(-self.clip, self.clip)
 
 
+class TiedHead(nn.Linear):
+    """A linear head whose tied outputs share their weights on the first ``n_tied_inputs``.
+
+    The weights actually used give every output in ``tied`` the mean of their
+    rows over the first ``n_tied_inputs`` inputs (the motor neurons); their
+    weights on the remaining inputs (the features) and their biases stay their
+    own. The parameters are those of an ``nn.Linear`` (same checkpoint keys).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    n_tied_inputs : int
+        Leading inputs on which the tied outputs share weights.
+    tied : list of int
+        Output indices that share them.
+    """
+
+    def __init__(self, in_features: int, out_features: int, n_tied_inputs: int,
+                 tied: list[int]) -> None:
+        super().__init__(in_features, out_features)
+        self.n_tied_inputs = int(n_tied_inputs)
+        self.tied: list[int] = [int(i) for i in tied]
+
+    def tied_weight(self) -> Tensor:
+        """The weight matrix the head applies, ``(out_features, in_features)``."""
+        n = self.n_tied_inputs
+        shared = torch.stack([self.weight[i, :n] for i in self.tied]).mean(0, keepdim=True)
+        rows = [shared if i in self.tied else self.weight[i : i + 1, :n]
+                for i in range(self.out_features)]
+        return torch.cat([torch.cat(rows, 0), self.weight[:, n:]], 1)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.linear(input, self.tied_weight(), self.bias)
+
+
 class _WindowClassifier(nn.Module):
     """Front end + sequence layer + head; subclasses provide ``_sequence``."""
 
@@ -141,22 +177,18 @@ class _WindowClassifier(nn.Module):
             if n_features and feature_hidden > 0 else None
         )
         self.dropout = nn.Dropout(dropout)
-        # Logits of the motor neurons go through this (n_outputs, n_outputs) map, which
-        # averages the tied outputs: the morphology path cannot tell them apart.
         self.morphology_tied_outputs = sorted({int(i) for i in morphology_tied_outputs or []})
         if any(not 0 <= i < n_outputs for i in self.morphology_tied_outputs):
             raise ValueError(f"morphology_tied_outputs must index the {n_outputs} outputs, "
                              f"got {morphology_tied_outputs!r}")
-        tie = torch.eye(int(n_outputs))
-        if len(self.morphology_tied_outputs) > 1:
-            g = torch.tensor(self.morphology_tied_outputs)
-            tie[g[:, None], g[None, :]] = 1.0 / len(g)
-            self.register_buffer("morphology_tie", tie, persistent=False)
-        else:
-            self.morphology_tie = None
 
     def _make_head(self, n_in: int) -> None:
-        self.head = nn.Linear(n_in + self.contract.n_features, self.contract.n_outputs)
+        n_all = n_in + self.contract.n_features
+        if len(self.morphology_tied_outputs) > 1:
+            self.head = TiedHead(n_all, self.contract.n_outputs, n_in,
+                                 self.morphology_tied_outputs)
+        else:
+            self.head = nn.Linear(n_all, self.contract.n_outputs)
 
     def _sequence(self, z: Tensor, hx: Any) -> tuple[Tensor, Any, Tensor]:
         """(B, T', C) -> (last output (B, O), final hx, states (B, T', N))."""
@@ -168,18 +200,10 @@ class _WindowClassifier(nn.Module):
             # Whole windows lose their morphology path, so the features must classify alone.
             keep = torch.rand(last.shape[0], 1, device=last.device) >= self.morphology_dropout
             last = last * keep.to(last.dtype) / (1.0 - self.morphology_dropout)
-        if self.feature_norm is None and self.morphology_tie is None:
-            return self.head(last)
-        n = last.shape[-1]
-        w = self.head.weight
-        logits = last @ w[:, :n].T
-        if self.morphology_tie is not None:
-            logits = logits @ self.morphology_tie.T
-        logits = logits + self.head.bias
         if self.feature_norm is None:
-            return logits
+            return self.head(last)
         feats = self.feature_norm(features.to(last.dtype))
-        logits = logits + feats @ w[:, n:].T
+        logits = self.head(torch.cat([last, feats], dim=-1))
         if self.feature_mlp is not None:
             # Interactions of the features (premature *and* normal-looking).
             logits = logits + self.feature_mlp(feats)

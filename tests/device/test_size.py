@@ -177,3 +177,14 @@ def test_time_major_rnn_input_is_read_as_steps_first() -> None:
     x = torch.randn(6, 2, 3)
     ops = count_ops_analytic(gru, lambda: gru(x))
     assert ops.macs == count_macs_flop_counter(lambda: gru(x)).macs == 6 * 2 * 3 * 4 * (3 + 4)
+
+
+def test_tied_head_and_fixed_feature_scaling_keep_the_counters_in_agreement() -> None:
+    from cardioliquid.models.registry import create_model
+
+    m = create_model("liquid-cfc", n_chans=1, n_outputs=5, n_times=64, sfreq=64.0, n_features=3,
+                     units=12, morphology_tied_outputs=[0, 1], feature_stats="fixed").eval()
+    x, f = torch.randn(1, 1, 64), torch.randn(1, 3)
+    _, ops = _agree(m, lambda: m(x, f))
+    # Averaging the tied rows is not a multiply-accumulate: the head costs one Linear.
+    assert ops.by_module["head"] == m.head.weight.numel()
