@@ -115,14 +115,16 @@ class TiedHead(nn.Linear):
         super().__init__(in_features, out_features)
         self.n_tied_inputs = int(n_tied_inputs)
         self.tied: list[int] = [int(i) for i in tied]
+        mask = torch.zeros(out_features, 1, dtype=torch.bool)
+        mask[self.tied] = True
+        self.register_buffer("tied_mask", mask, persistent=False)
 
     def tied_weight(self) -> Tensor:
         """The weight matrix the head applies, ``(out_features, in_features)``."""
         n = self.n_tied_inputs
-        shared = torch.stack([self.weight[i, :n] for i in self.tied]).mean(0, keepdim=True)
-        rows = [shared if i in self.tied else self.weight[i : i + 1, :n]
-                for i in range(self.out_features)]
-        return torch.cat([torch.cat(rows, 0), self.weight[:, n:]], 1)
+        motor = self.weight[:, :n]
+        shared = motor[self.tied_mask[:, 0]].mean(0, keepdim=True)
+        return torch.cat([torch.where(self.tied_mask, shared, motor), self.weight[:, n:]], 1)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.tied_weight(), self.bias)
@@ -160,14 +162,14 @@ class _WindowClassifier(nn.Module):
                                 list(strides))
         with torch.no_grad():
             self.n_steps = int(self.front(torch.zeros(1, n_chans, n_times)).shape[-1])
-        # The features are fixed inputs, so a cumulative average over all training
-        # batches is the training set's own statistics; an exponential average
-        # follows the last few batches, which one outlier (a long pause) can swing.
-        momentum = None if feature_stats == "cumulative" else 0.1
         self.feature_norm: nn.Module | None = None
         if n_features and feature_stats == "fixed":
             self.feature_norm = FeatureStandardizer(n_features)
         elif n_features:
+            # The features are fixed inputs, so a cumulative average over all training
+            # batches is the training set's own statistics; an exponential average
+            # follows the last few batches, which one outlier (a long pause) can swing.
+            momentum = None if feature_stats == "cumulative" else 0.1
             self.feature_norm = nn.BatchNorm1d(n_features, momentum=momentum)
         # Registered before the head, so the head stays the model's last Linear
         # (what patient adaptation in "head" mode fine-tunes).

@@ -172,6 +172,15 @@ def relative_rr_features(full: np.ndarray) -> np.ndarray:
     return rel.astype(np.float32)
 
 
+def _pre_post_rr(sample: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intervals (s) between beats at ``sample`` (n >= 2): all of them, pre-RR and post-RR.
+
+    The first beat borrows its post-RR as pre-RR, the last its pre-RR as post-RR.
+    """
+    d = np.diff(np.asarray(sample, dtype=np.float64)) / fs
+    return d, np.concatenate([[d[0]], d]), np.concatenate([d, [d[-1]]])
+
+
 def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
     """RR-interval features (see :data:`RR_FEATURE_NAMES`) of beats at ``sample``.
 
@@ -191,9 +200,7 @@ def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.n
         rr = np.full(1, DEFAULT_RR_S)
         pre = post = local = record = rr
     else:
-        d = np.diff(s) / fs
-        pre = np.concatenate([[d[0]], d])
-        post = np.concatenate([d, [d[-1]]])
+        d, pre, post = _pre_post_rr(s, fs)
         k = max(1, int(local_rr_beats))
         csum = np.concatenate([[0.0], np.cumsum(pre)])
         idx = np.arange(n)
@@ -289,9 +296,7 @@ def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) 
     n = s.size
     if n < 2:
         return np.tile(np.array([1, 1, 1, 1, 1, 0], dtype=np.float32), (n, 1))
-    d = np.diff(s) / fs
-    pre = np.concatenate([[d[0]], d])
-    post = np.concatenate([d, [d[-1]]])
+    d, pre, post = _pre_post_rr(s, fs)
     k = max(1, int(local_rr_beats))
     # Row i of the view holds pre[i - k : i]: the intervals before beat i's own,
     # NaN-padded at the start so early beats use the intervals they have.
@@ -309,6 +314,23 @@ def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) 
         pre / max(record, eps), local / max(record, eps), mad / np.maximum(local, eps),
     ], axis=1)  # fmt: skip
     return feats.astype(np.float32)
+
+
+def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) -> np.ndarray:
+    """The RR features ``prep`` asks for, ``(n, len(rr_feature_names(prep)))`` (or none)."""
+    if not prep.rr_features:
+        return np.zeros((samples.size, 0), dtype=np.float32)
+    names = rr_feature_names(prep)
+    k = prep.local_rr_beats
+    if names is ROBUST_RR_FEATURE_NAMES:
+        return robust_rr_features(samples, fs, k)
+    full = rr_features(samples, fs, k)
+    if names is RR_FEATURE_NAMES:
+        return full
+    rel = relative_rr_features(full)
+    if names is RELATIVE_RR_FEATURE_NAMES:
+        return rel
+    return np.concatenate([rel, rr_irregularity(samples, fs, k)[:, None]], axis=1)
 
 
 def _beat_labels(aami: np.ndarray, classes: list[str]) -> np.ndarray:
@@ -400,17 +422,7 @@ def beat_windows(
     # Window [c - pre, c + post) of x is [c, c + pre + post) of the padded lead.
     idx = np.clip(centre, 0, x.size - 1)[:, None] + np.arange(pre + post)[None, :]
     windows = padded[idx][:, None, :].astype(np.float32)
-    if prep.rr_features:
-        names = rr_feature_names(prep)
-        feats = rr_features(samples, rec.fs, prep.local_rr_beats)
-        if names is ROBUST_RR_FEATURE_NAMES:
-            feats = robust_rr_features(samples, rec.fs, prep.local_rr_beats)
-        elif names is not RR_FEATURE_NAMES:
-            rel = relative_rr_features(feats)
-            feats = rel if names is RELATIVE_RR_FEATURE_NAMES else np.concatenate(
-                [rel, rr_irregularity(samples, rec.fs, prep.local_rr_beats)[:, None]], axis=1)
-    else:
-        feats = np.zeros((samples.size, 0), dtype=np.float32)
+    feats = _rr_feature_matrix(samples, rec.fs, prep)
     if prep.template_features:
         feats = np.concatenate([feats, template_features(windows, pre, prep.fs)], axis=1)
     if prep.template_subtract and len(windows):

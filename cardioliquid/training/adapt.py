@@ -191,11 +191,10 @@ def adaptation_settings(loaded: LoadedModel) -> dict[str, Any]:
         The stored recipe names an argument :func:`adapt_to_patient` does not take.
     """
     settings = dict(loaded.metadata.get(ADAPTATION_METADATA_KEY) or {})
-    allowed = ADAPTATION_OPTIONS
-    unknown = sorted(set(settings) - allowed)
+    unknown = sorted(set(settings) - ADAPTATION_OPTIONS)
     if unknown:
         raise ContractError(
             f"{loaded.path or loaded.model_name}: unknown adaptation settings {unknown} in the "
-            f"model's metadata; expected some of {sorted(allowed)}"
+            f"model's metadata; expected some of {sorted(ADAPTATION_OPTIONS)}"
         )
     return settings
