@@ -130,6 +130,29 @@ class TiedHead(nn.Linear):
         return F.linear(input, self.tied_weight(), self.bias)
 
 
+def untie_heads(model: nn.Module) -> int:
+    """Replace every :class:`TiedHead` in ``model`` with a plain ``nn.Linear``, in place.
+
+    The new layer holds the weights the tied head applied, so the outputs do not
+    change, but the tied classes may then drift apart (patient adaptation can
+    learn a patient's own N/S morphology).
+
+    Returns
+    -------
+    int
+        How many heads were untied.
+    """
+    tied = [(parent, name, child) for parent in model.modules()
+            for name, child in parent.named_children() if isinstance(child, TiedHead)]
+    for parent, name, head in tied:
+        linear = nn.Linear(head.in_features, head.out_features).to(head.weight)
+        with torch.no_grad():
+            linear.weight.copy_(head.tied_weight())
+            linear.bias.copy_(head.bias)
+        setattr(parent, name, linear)
+    return len(tied)
+
+
 class _WindowClassifier(nn.Module):
     """Front end + sequence layer + head; subclasses provide ``_sequence``."""
 

@@ -37,7 +37,10 @@ class BeatPreprocessing:
         ``"rhythm"``: the ratios plus the irregularity of the preceding
         intervals (6 features), which tells atrial fibrillation from premature beats;
         ``"robust"``: the same against medians (6 features), which pauses and
-        runs of ectopic beats do not drag.
+        runs of ectopic beats do not drag;
+        ``"robust_absolute"``: ``"robust"`` plus pre-RR, post-RR and the local
+        median in seconds (9 features), for records whose dominant rhythm is
+        not sinus.
     local_rr_beats : int
         Number of past beats in the local RR average.
     template_features : bool

@@ -76,11 +76,25 @@ is a median absolute deviation, which isolated pauses and ectopic beats
 hardly move while atrial fibrillation does.
 """
 
+ROBUST_ABSOLUTE_RR_FEATURE_NAMES: tuple[str, ...] = (
+    *ROBUST_RR_FEATURE_NAMES,
+    "pre_rr_s",
+    "post_rr_s",
+    "local_rr_median_s",  # median of the previous ``local_rr_beats`` intervals
+)
+"""The ``"robust_absolute"`` set: the ``"robust"`` ratios plus the intervals in seconds.
+
+Ratios to the patient's own rhythm assume that rhythm is sinus; when ectopic
+beats dominate a record they set the medians and look ordinary. Absolute
+intervals keep the heart rate itself in view.
+"""
+
 RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "full": RR_FEATURE_NAMES,
     "relative": RELATIVE_RR_FEATURE_NAMES,
     "rhythm": RHYTHM_RR_FEATURE_NAMES,
     "robust": ROBUST_RR_FEATURE_NAMES,
+    "robust_absolute": ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
 }
 
 TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
@@ -281,21 +295,29 @@ def rr_irregularity(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> 
     return np.where(count >= 2, cv, 0.0).astype(np.float32)
 
 
-def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
+def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
+                       absolute: bool = False) -> np.ndarray:
     """The ``"robust"`` RR features (see :data:`ROBUST_RR_FEATURE_NAMES`) of beats at ``sample``.
 
     The local reference is the median of the ``local_rr_beats`` intervals
     before each beat's own (causal); the record reference is the median of
     all the record's intervals. Edge beats borrow as in :func:`rr_features`.
 
+    Parameters
+    ----------
+    absolute : bool
+        Also return pre-RR, post-RR and the local median in seconds (the
+        ``"robust_absolute"`` set, :data:`ROBUST_ABSOLUTE_RR_FEATURE_NAMES`).
+
     Returns
     -------
-    ndarray of float32, shape (n, 6)
+    ndarray of float32, shape (n, 6) or (n, 9)
     """
     s = np.asarray(sample, dtype=np.float64)
     n = s.size
     if n < 2:
-        return np.tile(np.array([1, 1, 1, 1, 1, 0], dtype=np.float32), (n, 1))
+        row = [1, 1, 1, 1, 1, 0] + ([DEFAULT_RR_S] * 3 if absolute else [])
+        return np.tile(np.array(row, dtype=np.float32), (n, 1))
     d, pre, post = _pre_post_rr(s, fs)
     k = max(1, int(local_rr_beats))
     # Row i of the view holds pre[i - k : i]: the intervals before beat i's own,
@@ -313,6 +335,8 @@ def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) 
         pre / np.maximum(local, eps), post / np.maximum(local, eps), post / np.maximum(pre, eps),
         pre / max(record, eps), local / max(record, eps), mad / np.maximum(local, eps),
     ], axis=1)  # fmt: skip
+    if absolute:
+        feats = np.concatenate([feats, np.stack([pre, post, local], axis=1)], axis=1)
     return feats.astype(np.float32)
 
 
@@ -322,8 +346,9 @@ def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) 
         return np.zeros((samples.size, 0), dtype=np.float32)
     names = rr_feature_names(prep)
     k = prep.local_rr_beats
-    if names is ROBUST_RR_FEATURE_NAMES:
-        return robust_rr_features(samples, fs, k)
+    absolute = names is ROBUST_ABSOLUTE_RR_FEATURE_NAMES
+    if names is ROBUST_RR_FEATURE_NAMES or absolute:
+        return robust_rr_features(samples, fs, k, absolute=absolute)
     full = rr_features(samples, fs, k)
     if names is RR_FEATURE_NAMES:
         return full

@@ -24,6 +24,7 @@ from cardioliquid._check import check_option, check_positive
 from cardioliquid.errors import ContractError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
+from cardioliquid.models.classifier import untie_heads
 from cardioliquid.training.module import balanced_weights
 
 
@@ -82,6 +83,7 @@ def adapt_to_patient(
     class_weight_power: float = 0.5,
     seed: int = 0,
     eval_mode: bool = False,
+    untie: bool = False,
 ) -> LoadedModel:
     """Fine-tune a copy of ``loaded`` on the first ``minutes`` of ``recording``.
 
@@ -112,6 +114,11 @@ def adapt_to_patient(
         keep the statistics of the training patients (a few minutes of one
         patient would replace them) and training-only regularisers (dropout,
         morphology dropout) stay off. ``False`` fine-tunes in training mode.
+    untie : bool
+        Give classes that share their morphology weights (a model built with
+        ``morphology_tied_outputs``) their own copies before fine-tuning, so the
+        patient's labelled beats can separate them by shape too. The adapted
+        model's ``model_kwargs`` then lists no tied outputs.
 
     Returns
     -------
@@ -132,6 +139,9 @@ def adapt_to_patient(
             f"{minutes:g} min to adapt on"
         )
     model = copy.deepcopy(loaded.model)
+    model_kwargs = dict(loaded.model_kwargs)
+    if untie and untie_heads(model):
+        model_kwargs["morphology_tied_outputs"] = None
     start = {k: v.detach().clone() for k, v in model.named_parameters()}
     params = _head_parameters(model) if mode == "head" else list(model.parameters())
     trainable = {id(p) for p in params}
@@ -162,10 +172,10 @@ def adapt_to_patient(
         "record_id": recording.record_id, "minutes": float(minutes), "n_windows": len(y),
         "class_counts": torch.bincount(y, minlength=n_classes).tolist(), "epochs": int(epochs),
         "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
-        "eval_mode": bool(eval_mode),
+        "eval_mode": bool(eval_mode), "untie": bool(untie),
     }  # fmt: skip
-    return LoadedModel(model, loaded.preprocessing, loaded.model_name, dict(loaded.model_kwargs),
-                       meta, loaded.path)
+    return LoadedModel(model, loaded.preprocessing, loaded.model_name, model_kwargs, meta,
+                       loaded.path)
 
 
 ADAPTATION_METADATA_KEY = "adaptation"

@@ -256,3 +256,25 @@ def test_robust_rr_features_see_a_premature_beat_after_a_pause(ecg):
     w = beat_windows(ecg, prep)
     assert w.features.shape[1] == n_beat_features(prep) == 9
     np.testing.assert_array_equal(w.features[:, :6], robust_rr_features(ecg.beats.sample, ecg.fs))
+
+
+def test_robust_absolute_rr_features_add_the_intervals_in_seconds(ecg):
+    from cardioliquid.signal.windows import (
+        ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
+        robust_rr_features,
+    )
+
+    fs = 360.0
+    rr = np.r_[np.full(12, 360), 252, 468, np.full(6, 360)]  # a premature beat at 0.7 s
+    sample = np.cumsum(np.r_[0, rr])
+    f = robust_rr_features(sample, fs, 10, absolute=True)
+    assert f.shape == (sample.size, len(ROBUST_ABSOLUTE_RR_FEATURE_NAMES)) == (21, 9)
+    np.testing.assert_array_equal(f[:, :6], robust_rr_features(sample, fs, 10))
+    premature = 13
+    np.testing.assert_allclose(f[premature, 6:], [0.7, 1.3, 1.0], rtol=1e-5)
+    assert robust_rr_features(sample[:1], fs, absolute=True).shape == (1, 9)
+    prep = BeatPreprocessing(rr_feature_set="robust_absolute", template_features=True)
+    w = beat_windows(ecg, prep)
+    assert w.features.shape[1] == n_beat_features(prep) == 12
+    np.testing.assert_array_equal(
+        w.features[:, :9], robust_rr_features(ecg.beats.sample, ecg.fs, absolute=True))

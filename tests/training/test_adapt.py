@@ -123,3 +123,49 @@ def test_a_model_carries_its_own_adaptation_recipe(rng, loaded):
     loaded.metadata["adaptation"] = {"learning_rate": 1.0}
     with pytest.raises(ContractError, match="learning_rate"):
         adaptation_settings(loaded)
+
+
+def test_untie_lets_adaptation_separate_tied_classes_by_shape(rng):
+    from cardioliquid.models.classifier import TiedHead
+    from cardioliquid.signal.windows import n_beat_features
+
+    prep = BeatPreprocessing()
+    kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
+              "n_features": n_beat_features(prep), "units": 12,
+              "morphology_tied_outputs": [0, 1]}
+    torch.manual_seed(0)
+    tied = LoadedModel(create_model("liquid-cfc", **kwargs).eval(), prep, "liquid-cfc", kwargs)
+    rec = synthetic_ecg(rng, minutes=6.0)
+    n_motor = tied.model.head.n_tied_inputs
+
+    kept = adapt_to_patient(tied, rec, minutes=5.0, epochs=2, lr=1e-2, eval_mode=True)
+    freed = adapt_to_patient(tied, rec, minutes=5.0, epochs=2, lr=1e-2, eval_mode=True,
+                             untie=True)
+    assert isinstance(kept.model.head, TiedHead)
+    assert type(freed.model.head) is torch.nn.Linear and isinstance(tied.model.head, TiedHead)
+    assert freed.model_kwargs["morphology_tied_outputs"] is None
+    assert tied.model_kwargs["morphology_tied_outputs"] == [0, 1]  # the original is untouched
+    assert freed.metadata["adapted"]["untie"] is True
+    w_kept = kept.model.head.tied_weight()[:, :n_motor]
+    torch.testing.assert_close(w_kept[0], w_kept[1])  # still one shared row for N and S
+    w_freed = freed.model.head.weight[:, :n_motor]
+    assert not torch.allclose(w_freed[0], w_freed[1])  # N and S now have their own
+
+
+def test_untie_heads_keeps_the_outputs():
+    from cardioliquid.models.classifier import untie_heads
+
+    prep = BeatPreprocessing()
+    from cardioliquid.signal.windows import n_beat_features
+
+    kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
+              "n_features": n_beat_features(prep), "units": 12,
+              "morphology_tied_outputs": [0, 1]}
+    torch.manual_seed(0)
+    model = create_model("liquid-cfc", **kwargs).eval()
+    x = torch.randn(4, 1, prep.n_times)
+    f = torch.randn(4, n_beat_features(prep))
+    with torch.no_grad():
+        before = model(x, f)
+        assert untie_heads(model) == 1 and untie_heads(model) == 0
+        torch.testing.assert_close(model(x, f), before)
