@@ -31,6 +31,11 @@ class RecordingError(CardioLiquidError):
         self.reason = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
+    def __reduce__(self):
+        # Rebuild from (path, message), not from the formatted text, so the error
+        # survives pickling (process pools send workers' exceptions back this way).
+        return type(self), (self.path, self.reason)
+
 
 class ContractError(CardioLiquidError):
     """A model's signal contract (channels, rate, window) does not fit its input."""
