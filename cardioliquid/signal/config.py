@@ -48,6 +48,11 @@ class BeatPreprocessing:
         (its dominant morphology): correlation with it, the RMS of the
         difference and the amplitude ratio over the QRS. They describe how a
         beat departs from the patient's usual beat, not its absolute shape.
+    template_p_wave : bool
+        Append the same 3 features over the P-wave region (250 to 60 ms before
+        the R peak): a supraventricular beat starts from an ectopic atrial
+        focus, so its P wave departs from the patient's usual one (or hides
+        in the preceding T wave) even when its QRS does not.
     template_subtract : bool
         Feed the network each window minus the record's median beat: the
         departure from the patient's dominant beat instead of the raw shape, so
@@ -73,6 +78,7 @@ class BeatPreprocessing:
     rr_feature_set: str = "full"
     local_rr_beats: int = 10
     template_features: bool = False
+    template_p_wave: bool = False
     template_subtract: bool = False
     normalization: str = "record-robust"
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])

@@ -107,6 +107,12 @@ TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
 TEMPLATE_QRS_S: tuple[float, float] = (0.1, 0.15)
 """QRS region compared with the template: 100 ms before to 150 ms after the R peak."""
 
+TEMPLATE_P_FEATURE_NAMES: tuple[str, ...] = ("p_corr", "p_diff", "p_amp")
+"""The features of ``template_features`` over the P-wave region, in order."""
+
+TEMPLATE_P_WAVE_S: tuple[float, float] = (0.25, -0.06)
+"""P-wave region compared with the template: 250 ms to 60 ms before the R peak."""
+
 DEFAULT_RR_S = 1.0
 """RR interval (s) assumed when a record has fewer than two beats."""
 
@@ -165,8 +171,17 @@ class EEGWindows:
 
 def n_beat_features(prep: BeatPreprocessing) -> int:
     """Number of per-beat features :func:`beat_windows` appends (RR, then template)."""
-    n_rr = len(rr_feature_names(prep)) if prep.rr_features else 0
-    return n_rr + (len(TEMPLATE_FEATURE_NAMES) if prep.template_features else 0)
+    return len(beat_feature_names(prep))
+
+
+def beat_feature_names(prep: BeatPreprocessing) -> tuple[str, ...]:
+    """Names of the per-beat features :func:`beat_windows` appends, in order."""
+    names = rr_feature_names(prep) if prep.rr_features else ()
+    if prep.template_features:
+        names += TEMPLATE_FEATURE_NAMES
+    if prep.template_p_wave:
+        names += TEMPLATE_P_FEATURE_NAMES
+    return names
 
 
 def rr_feature_names(prep: BeatPreprocessing) -> tuple[str, ...]:
@@ -230,7 +245,8 @@ def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.n
     return feats.astype(np.float32)
 
 
-def template_features(windows: np.ndarray, pre: int, fs: float) -> np.ndarray:
+def template_features(windows: np.ndarray, pre: int, fs: float,
+                      region_s: tuple[float, float] = TEMPLATE_QRS_S) -> np.ndarray:
     """Morphology of each beat relative to the median beat of ``windows``.
 
     Parameters
@@ -241,6 +257,9 @@ def template_features(windows: np.ndarray, pre: int, fs: float) -> np.ndarray:
         Samples before the R peak in each window.
     fs : float
         Rate of the windows (Hz).
+    region_s : (float, float)
+        Compared region: from ``region_s[0]`` s before to ``region_s[1]`` s
+        after the R peak (default the QRS, :data:`TEMPLATE_QRS_S`).
 
     Returns
     -------
@@ -250,18 +269,21 @@ def template_features(windows: np.ndarray, pre: int, fs: float) -> np.ndarray:
     n, _, t = windows.shape
     if n == 0:
         return np.zeros((0, len(TEMPLATE_FEATURE_NAMES)), dtype=np.float32)
-    lo = max(0, pre - round(TEMPLATE_QRS_S[0] * fs))
-    hi = min(t, pre + round(TEMPLATE_QRS_S[1] * fs))
-    qrs = windows[:, 0, lo:hi].astype(np.float64)
+    lo = max(0, pre - round(region_s[0] * fs))
+    hi = min(t, pre + round(region_s[1] * fs))
+    if hi - lo < 2:
+        raise ValueError(f"template region {region_s} s around the R peak holds {hi - lo} "
+                         f"samples of the {t}-sample windows; widen pre_s/post_s")
+    seg = windows[:, 0, lo:hi].astype(np.float64)
     # The median beat is the dominant morphology even when ectopic beats are common.
-    template = np.median(qrs, axis=0)
+    template = np.median(seg, axis=0)
     eps = 1e-6
-    b = qrs - qrs.mean(axis=1, keepdims=True)
+    b = seg - seg.mean(axis=1, keepdims=True)
     m = template - template.mean()
     corr = (b @ m) / np.maximum(np.linalg.norm(b, axis=1) * np.linalg.norm(m), eps)
     t_rms = max(float(np.sqrt(np.mean(m**2))), eps)
     diff = np.sqrt(np.mean((b - m) ** 2, axis=1)) / t_rms
-    amp = np.ptp(qrs, axis=1) / max(float(np.ptp(template)), eps)
+    amp = np.ptp(seg, axis=1) / max(float(np.ptp(template)), eps)
     return np.stack([corr, diff, amp], axis=1).astype(np.float32)
 
 
@@ -450,6 +472,9 @@ def beat_windows(
     feats = _rr_feature_matrix(samples, rec.fs, prep)
     if prep.template_features:
         feats = np.concatenate([feats, template_features(windows, pre, prep.fs)], axis=1)
+    if prep.template_p_wave:
+        p_wave = template_features(windows, pre, prep.fs, TEMPLATE_P_WAVE_S)
+        feats = np.concatenate([feats, p_wave], axis=1)
     if prep.template_subtract and len(windows):
         windows = windows - np.median(windows, axis=0, keepdims=True)
     return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected)

@@ -278,3 +278,31 @@ def test_robust_absolute_rr_features_add_the_intervals_in_seconds(ecg):
     assert w.features.shape[1] == n_beat_features(prep) == 12
     np.testing.assert_array_equal(
         w.features[:, :9], robust_rr_features(ecg.beats.sample, ecg.fs, absolute=True))
+
+
+def test_p_wave_template_features_see_an_ectopic_p_wave():
+    from cardioliquid.signal.windows import (
+        TEMPLATE_P_WAVE_S,
+        beat_feature_names,
+        template_features,
+    )
+
+    fs, pre, n_times = 180.0, 45, 126
+    t = (np.arange(n_times) - pre) / fs
+    qrs = np.exp(-0.5 * (t / 0.012) ** 2)
+    sinus_p = 0.2 * np.exp(-0.5 * ((t + 0.16) / 0.025) ** 2)
+    windows = np.tile(qrs + sinus_p, (20, 1))[:, None, :].astype(np.float32)
+    windows[7, 0] = qrs - sinus_p  # an inverted P wave: ectopic atrial focus, same QRS
+    p = template_features(windows, pre, fs, TEMPLATE_P_WAVE_S)
+    q = template_features(windows, pre, fs)
+    assert p.shape == (20, 3)
+    assert p[7, 0] < -0.9 and np.all(np.delete(p[:, 0], 7) > 0.99)  # P correlation flips
+    assert p[7, 1] > 1.5 and np.all(np.delete(p[:, 1], 7) < 1e-3)
+    assert abs(q[7, 0] - q[0, 0]) < 0.05  # the QRS features barely notice
+    prep = BeatPreprocessing(rr_feature_set="robust", template_features=True,
+                             template_p_wave=True)
+    assert beat_feature_names(prep)[-6:] == ("template_corr", "template_diff", "template_amp",
+                                             "p_corr", "p_diff", "p_amp")
+    assert n_beat_features(prep) == 12
+    with pytest.raises(ValueError, match="template region"):
+        template_features(windows[:, :, :50], 2, fs, TEMPLATE_P_WAVE_S)
