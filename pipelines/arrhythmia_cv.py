@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -213,8 +214,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def recipe_seeds(results: dict[str, Any]) -> dict[str, list[str]]:
+    """Entries grouped by recipe: ``NAME``, ``NAME_s1``, ``NAME_s2`` are seeds of ``NAME``.
+
+    A ``_s<k>`` entry whose seed-0 entry is missing forms its own recipe.
+    """
+    names = list(_entries(results))
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        m = re.fullmatch(r"(.+)_s(\d+)", name)
+        base = m.group(1) if m and m.group(1) in names else name
+        groups.setdefault(base, []).append(name)
+    return groups
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
-    """Pooled held-out SVEB and VEB F1 per recipe, in the order they were tried."""
+    """Pooled held-out key F1 per recipe in the order tried: seed mean, each seed a dot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,19 +237,24 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     from cardioliquid._atomic import atomic_write
 
-    results = _entries(results)
-    names = list(results)
+    entries = _entries(results)
+    groups = recipe_seeds(results)
+    names = list(groups)
     y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(7, 0.32 * len(names) + 1.2))
-    for off, cls, color in ((-0.2, "S", "tab:orange"), (0.2, "V", "tab:red")):
-        ax.barh(y + off, [results[n]["pooled"][cls]["f1"] for n in names], 0.4,
-                color=color, label=f"{'SVEB' if cls == 'S' else 'VEB'} F1")
-    ax.set_yticks(y, names, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("F1 (%), DS1 beats pooled over held-out patient folds")
-    ax.set_xlim(0, 100)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Arrhythmia recipes, DS1 leave-patients-out cross-validation", fontsize=9)
+    fig, ax = plt.subplots(figsize=(7, 0.2 * len(names) + 1.4))
+    for i, name in enumerate(names):
+        f1 = [entries[n]["pooled"]["key_f1"] for n in groups[name]]
+        color = "tab:blue" if len(f1) >= 3 else "tab:gray"
+        ax.barh(i, np.mean(f1), 0.7, color=color, alpha=0.45)
+        ax.plot(f1, [i] * len(f1), "o", color=color, markersize=3)
+    ax.set_yticks(y, [f"{n} ({len(groups[n])})" for n in names], fontsize=6)
+    ax.set_ylim(len(names) - 0.5, -0.5)  # first tried on top
+    ax.set_xlabel("key F1 (%: mean of SVEB and VEB F1), DS1 beats pooled over held-out folds; "
+                  "bar = seed mean, dots = seeds", fontsize=7)
+    ax.set_xlim(20, 75)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title("Arrhythmia recipes, DS1 leave-patients-out cross-validation "
+                 "(blue: 3 or more seeds)", fontsize=9)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
@@ -257,6 +277,12 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{name:<22} {p['key_f1']:6.1f} {p['S']['se']:6.1f} {p['S']['ppv']:6.1f} "
               f"{p['V']['se']:6.1f} {p['V']['ppv']:6.1f} {p['n_false_alarm_pct']:6.2f} "
               f"{p['accuracy']:6.2f} {per_fold:>24}")
+    seeded = {b: g for b, g in recipe_seeds(results).items() if len(g) >= 3}
+    if seeded:
+        print("\nseed means (recipes with 3 or more seeds; the selection rule compares these)")
+        for base, group in seeded.items():
+            f1 = [results[n]["pooled"]["key_f1"] for n in group]
+            print(f"{base:<28} {np.mean(f1):5.1f}   seeds " + " / ".join(f"{v:.1f}" for v in f1))
     adaptive = {n: e["adaptive"] for n, e in _entries(results).items() if "adaptive" in e}
     if adaptive:
         print("\npatient-adaptive (beats after the calibration minutes; before -> after adapting)")

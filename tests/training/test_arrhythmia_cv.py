@@ -83,3 +83,24 @@ def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypat
     # Adapting on the record's own first minutes helps on its later beats.
     assert before[2, 2] == 0  # the untrained model misses the V beats...
     assert after[2, 2] > 0.5 * after[2].sum()  # ...the adapted one finds most of them
+
+
+def test_seeds_of_a_recipe_are_grouped_and_averaged(cv, tmp_path, capsys):
+    def entry(s_f1_half: int) -> dict:
+        # S and V each found s_f1_half of 20: key F1 = s_f1_half / 20 * 100.
+        conf = np.zeros((5, 5), dtype=np.int64)
+        conf[0, 0] = 100
+        conf[1] = [20 - s_f1_half, s_f1_half, 0, 0, 0]
+        conf[2] = [20 - s_f1_half, 0, s_f1_half, 0, 0]
+        return {"pooled": cv.scores(conf), "confusion": conf.tolist(),
+                "folds": [{"scores": cv.scores(conf)}]}
+
+    results = {"_protocol": "notes", "a": entry(10), "a_s1": entry(12), "a_s2": entry(14),
+               "b_s1": entry(20), "c": entry(5)}
+    assert cv.recipe_seeds(results) == {"a": ["a", "a_s1", "a_s2"], "b_s1": ["b_s1"], "c": ["c"]}
+    out = tmp_path / "cv.json"
+    out.write_text(json.dumps(results))
+    assert cv.main(["--table-only", "--out", str(out)]) == 0
+    means = capsys.readouterr().out.split("seed means")[1]
+    f1 = [results[n]["pooled"]["key_f1"] for n in ("a", "a_s1", "a_s2")]
+    assert f"{np.mean(f1):5.1f}" in means and "b_s1" not in means and "c " not in means
