@@ -78,16 +78,26 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     t0 = time.perf_counter()
     trainer.fit(model, dm)
     seconds = time.perf_counter() - t0
-    x, feats, y = dm.val_set.tensors
+    from cardioliquid.training.beats import record_beats
+
     model.eval()
-    with torch.no_grad():
-        pred = torch.cat([model(x[i:i + 4096], feats[i:i + 4096]).argmax(-1)
-                          for i in range(0, len(y), 4096)])
     k = len(CLASSES)
     conf = np.zeros((k, k), dtype=np.int64)
-    np.add.at(conf, (y.numpy(), pred.numpy()), 1)
+    per_record = {}
+    # The held-out records one by one (cached beats, the same ones as dm.val_set),
+    # so the pooled matrix comes with each record's share of it.
+    for record in dm.split_records()["val"]:
+        x, feats, y = (torch.from_numpy(a) for a in
+                       record_beats(dm.root / record, dm.preprocessing, dm.cache_dir))
+        with torch.no_grad():
+            pred = torch.cat([model(x[i:i + 4096], feats[i:i + 4096] if feats.shape[-1] else None)
+                              .argmax(-1) for i in range(0, len(y), 4096)])
+        rec_conf = np.zeros((k, k), dtype=np.int64)
+        np.add.at(rec_conf, (y.numpy(), pred.numpy()), 1)
+        per_record[record] = rec_conf.tolist()
+        conf += rec_conf
     out = {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
-           "train_seconds": round(seconds, 1)}
+           "records": per_record, "train_seconds": round(seconds, 1)}
     if adapt_minutes > 0:
         out["adaptive"] = _adaptive_confusions(model, dm, adapt_minutes, adapt_variants or [{}])
     return out
@@ -163,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--out", default="pipelines/results/arrhythmia_cv.json")
+    parser.add_argument("--records-of", metavar="NAME",
+                        help="with --table-only: also print entry NAME's held-out records")
     parser.add_argument("--adapt-minutes", type=float, default=0.0,
                         help="also score patient-adaptive mode: adapt each held-out record on "
                              "its first M minutes and score the rest (0: off)")
@@ -175,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(out.read_text())
         print_table(results)
         plot(results, out.with_suffix(".png"))
+        if args.records_of:
+            if args.records_of not in results:
+                parser.error(f"--records-of: no entry {args.records_of!r} in {out}")
+            print_records(results[args.records_of])
         return 0
     if not args.name:
         parser.error("--name is required unless --table-only")
@@ -263,6 +279,20 @@ def plot(results: dict[str, Any], path: Path) -> None:
 def _entries(results: dict[str, Any]) -> dict[str, Any]:
     """The recipes of a results file (keys starting with ``_`` are notes)."""
     return {k: v for k, v in results.items() if not k.startswith("_")}
+
+
+def print_records(entry: dict[str, Any]) -> None:
+    """Each held-out record of one entry: its S and V beats found, and N beats miscalled."""
+    rows = {r: np.asarray(c) for f in entry["folds"] for r, c in f.get("records", {}).items()}
+    if not rows:
+        print("\n(no per-record results in this entry: it predates them)")
+        return
+    s, v = CLASSES.index("S"), CLASSES.index("V")
+    print(f"\n{'record':<7} {'beats':>6} {'S':>5} {'S found':>8} {'called S':>9} "
+          f"{'V':>5} {'V found':>8} {'called V':>9} {'N->S':>5} {'N->V':>5}")
+    for record, c in sorted(rows.items()):
+        print(f"{record:<7} {c.sum():6d} {c[s].sum():5d} {c[s, s]:8d} {c[:, s].sum():9d} "
+              f"{c[v].sum():5d} {c[v, v]:8d} {c[:, v].sum():9d} {c[0, s]:5d} {c[0, v]:5d}")
 
 
 def print_table(results: dict[str, Any]) -> None:

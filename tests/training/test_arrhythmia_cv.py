@@ -104,3 +104,27 @@ def test_seeds_of_a_recipe_are_grouped_and_averaged(cv, tmp_path, capsys):
     means = capsys.readouterr().out.split("seed means")[1]
     f1 = [results[n]["pooled"]["key_f1"] for n in ("a", "a_s1", "a_s2")]
     assert f"{np.mean(f1):5.1f}" in means and "b_s1" not in means and "c " not in means
+
+
+def test_records_of_an_entry_print_their_share_of_the_matrix(cv, tmp_path, capsys):
+    a = np.zeros((5, 5), dtype=np.int64)
+    a[0] = [50, 3, 2, 0, 0]
+    a[1] = [1, 9, 0, 0, 0]
+    b = np.zeros((5, 5), dtype=np.int64)
+    b[0, 0], b[2] = 40, [4, 0, 16, 0, 0]
+    conf = a + b
+    entry = {"pooled": cv.scores(conf), "confusion": conf.tolist(),
+             "folds": [{"scores": cv.scores(a), "records": {"232": a.tolist()}},
+                       {"scores": cv.scores(b), "records": {"105": b.tolist()}}]}
+    out = tmp_path / "cv.json"
+    out.write_text(json.dumps({"e": entry}))
+    assert cv.main(["--table-only", "--out", str(out), "--records-of", "e"]) == 0
+    rows = {ln.split()[0]: ln.split()[1:] for ln in capsys.readouterr().out.splitlines()
+            if ln[:3] in ("232", "105")}
+    # beats, S, S found, called S, V, V found, called V, N->S, N->V
+    assert rows["232"] == ["65", "10", "9", "12", "0", "0", "2", "3", "2"]
+    assert rows["105"] == ["60", "0", "0", "0", "20", "16", "16", "0", "0"]
+    cv.print_records(entry | {"folds": [{"scores": cv.scores(a)}]})  # an older entry
+    assert "predates" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cv.main(["--table-only", "--out", str(out), "--records-of", "missing"])
