@@ -61,3 +61,83 @@ def augment_batch(
     if noise > 0:
         out = out + noise * torch.randn(b, c, t, **kw)
     return out.to(x.dtype)
+
+
+IRREGULAR_RHYTHM_FEATURES: tuple[str, ...] = (
+    "pre_over_local_median",
+    "post_over_local_median",
+    "post_over_pre",
+    "pre_over_record_median",
+    "local_median_over_record_median",
+    "local_rr_mad",
+)
+"""The RR features :func:`irregular_rhythm_features` rewrites (the ``"robust"`` set)."""
+
+
+def irregular_rhythm_features(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    names: tuple[str, ...],
+    fraction: float,
+    normal_class: int = 0,
+    spread: float = 0.2,
+    mad_range: tuple[float, float] = (0.08, 0.2),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Give a random ``fraction`` of normal beats the RR context of atrial fibrillation.
+
+    In atrial fibrillation every interval is irregular and the beats are
+    normal (N) in the AAMI classes, yet a short pre-RR is what marks a
+    supraventricular beat in a regular rhythm. With few AF patients to learn
+    from, a model calls AF beats S. This draws, for the chosen N beats, an
+    irregular preceding rhythm (MAD over median in ``mad_range``) and pre/post
+    intervals log-normally spread around the local median, and rewrites the
+    ratios consistently; labels stay N.
+
+    Parameters
+    ----------
+    features : Tensor, shape (batch, n_features)
+        Raw (unstandardised) beat features named by ``names``.
+    labels : Tensor, shape (batch,)
+    names : tuple of str
+        Feature names (:func:`cardioliquid.signal.windows.beat_feature_names`);
+        must hold :data:`IRREGULAR_RHYTHM_FEATURES`.
+    fraction : float
+        Share of the batch's normal beats rewritten.
+    normal_class : int
+        Index of N.
+    spread : float
+        Standard deviation of log(pre-RR / local median) and of log(post-RR / local median).
+    mad_range : (float, float)
+        Uniform range of the irregularity feature.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor
+        A copy of ``features``.
+    """
+    missing = [n for n in IRREGULAR_RHYTHM_FEATURES if n not in names]
+    if missing:
+        raise ValueError(f"irregular-rhythm augmentation needs the RR features {missing}; "
+                         f"got {list(names)} (use rr_feature_set 'robust')")
+    pick = (labels == normal_class) & (
+        torch.rand(labels.shape, device=labels.device, generator=generator) < fraction)
+    n = int(pick.sum())
+    if n == 0:
+        return features
+    kw = {"device": features.device, "generator": generator}
+    pre = torch.exp(spread * torch.randn(n, **kw))
+    post = torch.exp(spread * torch.randn(n, **kw))
+    mad = mad_range[0] + (mad_range[1] - mad_range[0]) * torch.rand(n, **kw)
+    i = {name: names.index(name) for name in IRREGULAR_RHYTHM_FEATURES}
+    out = features.clone()
+    rows = out[pick]
+    local_over_record = rows[:, i["local_median_over_record_median"]]
+    rows[:, i["pre_over_local_median"]] = pre
+    rows[:, i["post_over_local_median"]] = post
+    rows[:, i["post_over_pre"]] = post / pre
+    rows[:, i["pre_over_record_median"]] = pre * local_over_record
+    rows[:, i["local_rr_mad"]] = mad
+    out[pick] = rows.to(out.dtype)
+    return out

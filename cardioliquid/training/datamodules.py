@@ -245,6 +245,10 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         Amplitude scaling, baseline wander, noise and time shift on training batches.
     aug_shift : int
         Largest random time shift (samples at ``preprocessing.fs``): R-peak jitter.
+    aug_irregular : float
+        Share of training N beats given the RR context of atrial fibrillation
+        (:func:`~cardioliquid.training.augment.irregular_rhythm_features`; needs
+        the ``"robust"`` RR set), so irregular normal beats are not called S.
     cache_dir : str
         Where per-record beat arrays are cached (keyed by preprocessing).
     """
@@ -268,6 +272,7 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         aug_noise: float = 0.03,
         aug_wander: float = 0.1,
         aug_shift: int = 0,
+        aug_irregular: float = 0.0,
         num_workers: int = 0,
         seed: int = 0,
         cache_dir: str = "data/cache",
@@ -282,6 +287,31 @@ class MITBIHBeatDataModule(_ArrayDataModule):
                                                  else shared_patients)]
         self.preprocessing = preprocessing or BeatPreprocessing()
         self.cache_dir = cache_dir
+        self.aug_irregular = float(aug_irregular)
+        if self.aug_irregular > 0:
+            from cardioliquid.signal.windows import beat_feature_names
+            from cardioliquid.training.augment import IRREGULAR_RHYTHM_FEATURES
+
+            names = beat_feature_names(self.preprocessing)
+            missing = [n for n in IRREGULAR_RHYTHM_FEATURES if n not in names]
+            if missing:
+                raise ValueError(f"aug_irregular needs the RR features {missing} "
+                                 f"(rr_feature_set 'robust'); got {list(names)}")
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """The shared augmentation, then the irregular-rhythm one on the features."""
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        trainer = self.trainer
+        if self.aug_irregular > 0 and trainer is not None and trainer.training:
+            from cardioliquid.signal.windows import beat_feature_names
+            from cardioliquid.training.augment import irregular_rhythm_features
+
+            x, feats, y = batch
+            feats = irregular_rhythm_features(
+                feats, y, beat_feature_names(self.preprocessing), self.aug_irregular,
+                normal_class=list(self.preprocessing.classes).index("N"))
+            batch = (x, feats, y)
+        return batch
 
     @property
     def n_features(self) -> int:  # type: ignore[override]

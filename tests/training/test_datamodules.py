@@ -142,3 +142,35 @@ def test_training_batches_are_augmented_during_fit_only():
     drawn = seen["train"][0]
     assert drawn.shape == clean["train"].shape
     assert (drawn.std() - clean["train"].std()).abs() > 0.1  # noise of sd 0.5 was added
+
+
+def test_irregular_rhythm_augmentation_rewrites_normal_beats_consistently():
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import beat_feature_names
+    from cardioliquid.training.augment import irregular_rhythm_features
+
+    names = beat_feature_names(BeatPreprocessing(rr_feature_set="robust", template_features=True))
+    n = 4000
+    feats = torch.ones(n, len(names))  # a perfectly regular rhythm
+    feats[:, names.index("local_median_over_record_median")] = 0.8
+    feats[:, names.index("template_corr")] = 0.99
+    labels = torch.zeros(n, dtype=torch.long)
+    labels[::2] = 1  # half are S: never touched
+    gen = torch.Generator().manual_seed(0)
+    out = irregular_rhythm_features(feats, labels, names, 0.5, generator=gen)
+    changed = (out != feats).any(1)
+    assert not changed[labels == 1].any()
+    assert 0.4 < changed[labels == 0].float().mean() < 0.6  # half of the N beats
+    c = out[changed]
+    col = {k: c[:, names.index(k)] for k in names}
+    torch.testing.assert_close(col["post_over_pre"],
+                               col["post_over_local_median"] / col["pre_over_local_median"])
+    torch.testing.assert_close(col["pre_over_record_median"], col["pre_over_local_median"] * 0.8)
+    assert ((col["local_rr_mad"] >= 0.08) & (col["local_rr_mad"] <= 0.2)).all()
+    assert (col["pre_over_local_median"] < 0.8).float().mean() > 0.1  # "premature" yet N
+    assert torch.equal(col["template_corr"], torch.full((len(c),), 0.99))  # morphology kept
+    with pytest.raises(ValueError, match="robust"):
+        irregular_rhythm_features(feats, labels, ("pre_rr_s",), 0.5)
+    with pytest.raises(ValueError, match="aug_irregular"):
+        MITBIHBeatDataModule(preprocessing=BeatPreprocessing(rr_feature_set="rhythm"),
+                             aug_irregular=0.1)
