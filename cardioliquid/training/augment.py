@@ -74,6 +74,14 @@ IRREGULAR_RHYTHM_FEATURES: tuple[str, ...] = (
 """The RR features :func:`irregular_rhythm_features` rewrites (the ``"robust"`` set)."""
 
 
+def check_irregular_rhythm_features(names: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``names`` hold :data:`IRREGULAR_RHYTHM_FEATURES`."""
+    missing = [n for n in IRREGULAR_RHYTHM_FEATURES if n not in names]
+    if missing:
+        raise ValueError(f"irregular-rhythm augmentation (aug_irregular) needs the RR features "
+                         f"{missing}; got {list(names)} (use rr_feature_set 'robust')")
+
+
 def irregular_rhythm_features(
     features: torch.Tensor,
     labels: torch.Tensor,
@@ -117,10 +125,7 @@ def irregular_rhythm_features(
     Tensor
         A copy of ``features``.
     """
-    missing = [n for n in IRREGULAR_RHYTHM_FEATURES if n not in names]
-    if missing:
-        raise ValueError(f"irregular-rhythm augmentation needs the RR features {missing}; "
-                         f"got {list(names)} (use rr_feature_set 'robust')")
+    check_irregular_rhythm_features(names)
     pick = (labels == normal_class) & (
         torch.rand(labels.shape, device=labels.device, generator=generator) < fraction)
     n = int(pick.sum())

@@ -288,15 +288,14 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         self.preprocessing = preprocessing or BeatPreprocessing()
         self.cache_dir = cache_dir
         self.aug_irregular = float(aug_irregular)
-        if self.aug_irregular > 0:
+        if self.aug_irregular > 0:  # refuse a feature set it cannot rewrite now, not mid-fit
             from cardioliquid.signal.windows import beat_feature_names
-            from cardioliquid.training.augment import IRREGULAR_RHYTHM_FEATURES
+            from cardioliquid.training.augment import check_irregular_rhythm_features
 
-            names = beat_feature_names(self.preprocessing)
-            missing = [n for n in IRREGULAR_RHYTHM_FEATURES if n not in names]
-            if missing:
-                raise ValueError(f"aug_irregular needs the RR features {missing} "
-                                 f"(rr_feature_set 'robust'); got {list(names)}")
+            check_irregular_rhythm_features(beat_feature_names(self.preprocessing))
+            if "N" not in self.preprocessing.classes:
+                raise ValueError(f"aug_irregular rewrites N beats; the classes "
+                                 f"{list(self.preprocessing.classes)} have no N")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """The shared augmentation, then the irregular-rhythm one on the features."""
