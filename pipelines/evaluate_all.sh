@@ -3,7 +3,7 @@
 # pipelines/results/eval_*. Each JSON records the SHA-256 of the model file it scored.
 # Usage: pipelines/evaluate_all.sh [arrhythmia|arrhythmia-adaptive|seizure ...]
 #   (default: arrhythmia seizure; the patient-adaptive run fine-tunes once per DS2 record,
-#    about a minute each on one CPU core)
+#    a few seconds each: about a minute for DS2 on 2 cores)
 # Needs the data mirror: CARDIOLIQUID_DATA_MIRROR=/abs/path/to/shared/data (default ../shared/data).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -397,6 +397,60 @@ def _record_row(comp: RecordComparison) -> dict[str, Any]:
     }
 
 
+BOOTSTRAP_RESAMPLES = 2000
+"""Resamples of :func:`record_bootstrap` in :func:`summarize`."""
+
+
+def record_bootstrap(
+    matrices: Sequence[np.ndarray], n_resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Confidence intervals of the gross statistics, resampling whole records.
+
+    Beats of one record are not independent (one patient's morphology and
+    rhythm), so the records are the units: each resample draws as many
+    records as there are, with replacement, and sums their matrices. The
+    interval is the percentile interval of the resampled statistic; resamples
+    where it is undefined (no beat of the class) are left out.
+
+    Parameters
+    ----------
+    matrices : sequence of ndarray, shape (6, 6)
+        The per-record ``bxb`` matrices (:attr:`RecordComparison.matrix`).
+    n_resamples : int
+    level : float
+        Coverage of the interval.
+    seed : int
+        The result is deterministic for a given seed.
+
+    Returns
+    -------
+    dict
+        ``{"method", "n_resamples", "level", "veb": {"se": [lo, hi], "ppv": [lo, hi]},
+        "sveb": {...}, "accuracy": [lo, hi]}`` in percent (``None`` where never defined).
+    """
+    mats = np.asarray(matrices, dtype=np.int64).reshape(len(matrices), 36)
+    n = len(mats)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, n, size=(n_resamples, n))
+    counts = np.zeros((n_resamples, n), dtype=np.int64)
+    np.add.at(counts, (np.arange(n_resamples)[:, None], picks), 1)
+    totals = (counts @ mats).reshape(n_resamples, 6, 6)
+    q = [50 * (1 - level), 50 * (1 + level)]
+
+    def interval(values: list[float | None]) -> list[float] | None:
+        vals = [v for v in values if v is not None]
+        return [float(v) for v in np.percentile(vals, q)] if vals else None
+
+    out: dict[str, Any] = {"method": "record bootstrap, percentile interval",
+                           "n_resamples": int(n_resamples), "level": float(level)}
+    for key, cls in (("veb", "V"), ("sveb", "S")):
+        stats = [ectopic_stats(t, cls) for t in totals]
+        out[key] = {s: interval([x[s] for x in stats]) for s in ("se", "ppv")}
+    out["accuracy"] = interval([_pct(np.trace(t[:5, :5]), t[:5, :5].sum()) for t in totals])
+    return out
+
+
 def summarize(
     comparisons: Sequence[RecordComparison], mode: str = "inter-patient"
 ) -> dict[str, Any]:
@@ -416,8 +470,10 @@ def summarize(
         "veb": {se, ppv, fpr, tp, fn, fp, tn, "average": {se, ppv, fpr}},
         "sveb": {...}, "qrs": {...}, "accuracy", "confusion" (5 x 5, rows
         reference, columns algorithm), "confusion_labels", "bxb_matrix" (6 x 6),
-        "bxb_rows", "bxb_cols", "n_beats", "n_records", "records": {name: row}}``.
-        Gross statistics are at the top level; record averages under ``average``.
+        "bxb_rows", "bxb_cols", "n_beats", "n_records", "ci95", "records": {name: row}}``.
+        Gross statistics are at the top level; record averages under ``average``;
+        ``ci95`` holds 95 % record-bootstrap intervals of the gross Se, +P and
+        accuracy (:func:`record_bootstrap`; two records or more).
     """
     total = np.zeros((6, 6), dtype=np.int64)
     for c in comparisons:
@@ -443,6 +499,8 @@ def summarize(
     out["bxb_cols"] = list(BXB_COLS)
     out["n_beats"] = int(total[:5, :].sum())
     out["n_records"] = len(rows)
+    if len(comparisons) >= 2:
+        out["ci95"] = record_bootstrap([c.matrix for c in comparisons])
     out["records"] = rows
     return out
 

@@ -67,6 +67,10 @@ def _f(v: float | None, digits: int = 2) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _interval(ci: list[float] | None) -> str:
+    return "–" if not ci else f"{ci[0]:.1f}–{ci[1]:.1f}"
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -132,6 +136,7 @@ def arrhythmia_markdown(
     out += [f"- **{k}**: {v}" for k, v in meta if v is not None]
     out += ["", "## EC57 ectopic-beat statistics (%)", ""]
     rows = []
+    ci = result.get("ci95") or {}
     for key, name in (("veb", "VEB"), ("sveb", "SVEB")):
         s = result[key]
         avg = s.get("average", {})
@@ -139,7 +144,9 @@ def arrhythmia_markdown(
             [
                 name,
                 _f(s["se"]),
+                _interval((ci.get(key) or {}).get("se")),
                 _f(s["ppv"]),
+                _interval((ci.get(key) or {}).get("ppv")),
                 _f(s["fpr"], 3),
                 _f(avg.get("se")),
                 _f(avg.get("ppv")),
@@ -154,7 +161,9 @@ def arrhythmia_markdown(
             [
                 "class",
                 "gross Se",
+                "95 % CI",
                 "gross +P",
+                "95 % CI",
                 "gross FPR",
                 "avg Se",
                 "avg +P",
@@ -170,9 +179,16 @@ def arrhythmia_markdown(
         "",
         "Gross: counts pooled over records. Average: mean of per-record values where "
         "defined. VEB false positives exclude fusion (Fv) and unclassifiable (Qv) beats; "
-        "SVEB false positives exclude Qs (ANSI/AAMI EC57, WFDB `bxb`).",
+        "SVEB false positives exclude Qs (ANSI/AAMI EC57, WFDB `bxb`). 95 % CI: "
+        "whole records resampled with replacement "
+        f"({ci.get('n_resamples', 'no')} resamples; percentile interval), since one "
+        "record's beats are not independent; a wide interval means a few records decide "
+        "the number.",
         "",
     ]
+    if ci.get("accuracy"):
+        out += [f"Accuracy {_f(result.get('accuracy'))} %, 95 % CI "
+                f"{_interval(ci['accuracy'])}.", ""]
     q = result.get("qrs")
     if q:
         out += [

@@ -211,3 +211,29 @@ def test_summary_schema_per_class_accuracy_and_confusion() -> None:
     assert set(out["classes"]) == {"N", "S", "V", "F", "Q"}
     assert out["qrs"]["fn"] == 1 and out["qrs"]["fp"] == 1
     assert out["mode"] == "inter-patient"
+
+
+def test_record_bootstrap_resamples_whole_records() -> None:
+    a = _one_record([("V", "V")] * 9 + [("V", "N")])  # VEB Se 90
+    b = _one_record([("V", "V"), ("V", "N")])  # VEB Se 50
+    # Identical records: every resample gives the same gross value.
+    same = ec57.record_bootstrap([a.matrix, a.matrix], n_resamples=200)
+    assert same["veb"]["se"] == pytest.approx([90.0, 90.0])
+    assert same["sveb"]["se"] is None  # no S beat in any resample
+    # Two different records: the interval spans the all-b to the all-a resample.
+    ci = ec57.record_bootstrap([a.matrix, b.matrix], n_resamples=400)
+    assert ci["veb"]["se"][0] == pytest.approx(50.0) and ci["veb"]["se"][1] == pytest.approx(90.0)
+    assert ci == ec57.record_bootstrap([a.matrix, b.matrix], n_resamples=400)  # seeded
+    assert ci["n_resamples"] == 400 and ci["level"] == 0.95
+
+
+def test_record_bootstrap_skips_resamples_without_the_class() -> None:
+    s = _one_record([("S", "S")] * 3 + [("S", "N")])  # SVEB Se 75: the only S beats
+    n = [_one_record([("N", "N")] * 5) for _ in range(3)]
+    ci = ec57.record_bootstrap([s.matrix] + [m.matrix for m in n], n_resamples=500)
+    # Resamples holding s (1 - (3/4)**4 = 68 %) all give 75; the rest are undefined.
+    assert ci["sveb"]["se"] == pytest.approx([75.0, 75.0])
+    assert ci["accuracy"][0] < ci["accuracy"][1] <= 100.0
+    out = ec57.summarize([s, *n])
+    assert out["ci95"]["sveb"]["se"] == pytest.approx([75.0, 75.0])
+    assert "ci95" not in ec57.summarize([s])  # one record: nothing to resample

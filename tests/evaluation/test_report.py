@@ -45,11 +45,22 @@ def test_failed_write_leaves_neither_file_nor_temporary(tmp_path: Path) -> None:
 def test_arrhythmia_markdown_carries_the_statistics(tmp_path: Path) -> None:
     res = _summary()
     text = report.arrhythmia_markdown(res)
-    assert "| VEB | 50.00 | 100.00 | 0.000 |" in text  # Se 1/2, +P 1/1, FPR 0
+    assert "| VEB | 50.00 | – | 100.00 | – | 0.000 |" in text  # Se 1/2, +P 1/1, FPR 0
     assert "| r1 | 4 |" in text and "Accuracy: 75.00 %" in text
     md = report.write_arrhythmia_report(res, tmp_path / "rep.md")
     assert (tmp_path / "rep_confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert "![confusion matrix](rep_confusion.png)" in md.read_text()
+
+
+def test_arrhythmia_markdown_gives_record_bootstrap_intervals() -> None:
+    def record(name: str, called: str) -> ec57.RecordComparison:
+        return ec57.compare_record([1000, 2000, 3000], ["N", "V", "V"], [1000, 2000, 3000],
+                                   ["N", "V", called], 1000, name)
+
+    res = ec57.summarize([record("a", "V"), record("b", "N")])  # VEB Se 100 and 50
+    text = report.arrhythmia_markdown(res)
+    assert "| VEB | 75.00 | 50.0–100.0 | 100.00 | 100.0–100.0 |" in text
+    assert "whole records resampled" in text and "Accuracy 83.33 %, 95 % CI" in text
 
 
 def test_seizure_markdown_and_timeline(tmp_path: Path) -> None:
