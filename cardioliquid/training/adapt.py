@@ -84,6 +84,7 @@ def adapt_to_patient(
     seed: int = 0,
     eval_mode: bool = False,
     untie: bool = False,
+    present_classes_only: bool = False,
 ) -> LoadedModel:
     """Fine-tune a copy of ``loaded`` on the first ``minutes`` of ``recording``.
 
@@ -119,6 +120,12 @@ def adapt_to_patient(
         ``morphology_tied_outputs``) their own copies before fine-tuning, so the
         patient's labelled beats can separate them by shape too. The adapted
         model's ``model_kwargs`` then lists no tied outputs.
+    present_classes_only : bool
+        Take the softmax of the loss over the classes the calibration minutes
+        hold. Five minutes without an S beat say nothing about S, and a plain
+        cross-entropy would still push every beat away from it (fewer S calls
+        for the rest of the record); with one class present nothing but the
+        L2-SP anchor remains, so the model stays as it was.
 
     Returns
     -------
@@ -151,12 +158,15 @@ def adapt_to_patient(
     n_classes = len(loaded.classes)
     weights = balanced_weights(torch.bincount(y, minlength=n_classes), class_weight_power)
     gen = torch.Generator().manual_seed(seed)
+    absent = torch.bincount(y, minlength=n_classes) == 0
     model.train(not eval_mode)
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=gen)
         for i in range(0, len(y), batch_size):
             idx = order[i : i + batch_size]
             logits = model(x[idx], None if feats is None else feats[idx])
+            if present_classes_only:
+                logits = logits.masked_fill(absent, float("-inf"))
             loss = F.cross_entropy(logits, y[idx], weight=weights)
             penalty = sum(
                 ((p - start[n]) ** 2).sum() for n, p in model.named_parameters() if p.requires_grad
@@ -173,6 +183,7 @@ def adapt_to_patient(
         "class_counts": torch.bincount(y, minlength=n_classes).tolist(), "epochs": int(epochs),
         "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
         "eval_mode": bool(eval_mode), "untie": bool(untie),
+        "present_classes_only": bool(present_classes_only),
     }  # fmt: skip
     return LoadedModel(model, loaded.preprocessing, loaded.model_name, model_kwargs, meta,
                        loaded.path)

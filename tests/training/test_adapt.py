@@ -169,3 +169,18 @@ def test_untie_heads_keeps_the_outputs():
         before = model(x, f)
         assert untie_heads(model) == 1 and untie_heads(model) == 0
         torch.testing.assert_close(model(x, f), before)
+
+
+def test_present_classes_only_learns_nothing_from_one_class(rng, loaded):
+    rec = synthetic_ecg(rng, minutes=6.0)
+    keep = rec.beats.symbol == "N"  # a record whose first minutes hold N beats only
+    rec.beats = BeatAnnotations(rec.beats.sample[keep], rec.beats.symbol[keep],
+                                rec.beats.aami[keep])
+    still = adapt_to_patient(loaded, rec, minutes=5.0, epochs=2, lr=1e-2, eval_mode=True,
+                             present_classes_only=True)
+    moved = adapt_to_patient(loaded, rec, minutes=5.0, epochs=2, lr=1e-2, eval_mode=True)
+    start = loaded.model.state_dict()
+    # Softmax over N alone: zero loss, and the L2-SP anchor holds the weights where they were.
+    assert all(torch.equal(v, start[k]) for k, v in still.model.state_dict().items())
+    assert any(not torch.equal(v, start[k]) for k, v in moved.model.state_dict().items())
+    assert still.metadata["adapted"]["present_classes_only"] is True
