@@ -224,10 +224,20 @@ def main(argv: list[str] | None = None) -> int:
                 {"adapt_kwargs": kw, "pooled": scores(conf), "confusion": conf.tolist()})
     results = json.loads(out.read_text()) if out.is_file() else {}
     results[args.name] = entry
-    atomic_write_text(out, json.dumps(results, indent=1) + "\n")
+    atomic_write_text(out, dumps(results))
     print_table(results)
     plot(results, out.with_suffix(".png"))
     return 0
+
+
+def dumps(results: dict[str, Any]) -> str:
+    """JSON with one line per list of numbers (confusion rows), so the file stays readable."""
+    text = json.dumps(results, indent=1)
+    # A raw newline never occurs inside a JSON string, so "[" + newline opens a list.
+    flat = re.sub(r"\[\n\s*([-0-9.eE+,\s]+?)\n\s*\]",
+                  lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]",
+                  text)
+    return flat + "\n"
 
 
 def recipe_seeds(results: dict[str, Any]) -> dict[str, list[str]]:

@@ -128,3 +128,11 @@ def test_records_of_an_entry_print_their_share_of_the_matrix(cv, tmp_path, capsy
     assert "predates" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cv.main(["--table-only", "--out", str(out), "--records-of", "missing"])
+
+
+def test_results_file_puts_each_matrix_row_on_one_line(cv):
+    results = {"_protocol": "tied outputs [0,1] and [\\n 2 ] stay text", "e": {
+        "confusion": [[1, 2], [3, 4]], "overrides": ["--x", "[1, 2]"], "lr": 1e-05, "none": []}}
+    text = cv.dumps(results)
+    assert json.loads(text) == results
+    assert "   [1, 2],\n   [3, 4]\n" in text and '"none": []' in text
