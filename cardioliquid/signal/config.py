@@ -48,6 +48,11 @@ class BeatPreprocessing:
         (its dominant morphology): correlation with it, the RMS of the
         difference and the amplitude ratio over the QRS. They describe how a
         beat departs from the patient's usual beat, not its absolute shape.
+    template_align_s : float
+        Compare each beat with the template at its best alignment within this
+        many seconds (0: at the annotated or detected position). Positions on a
+        coarse grid (128 Hz) or from a detector jitter by a few milliseconds,
+        which a sharp QRS makes look like a shape change.
     template_p_wave : bool
         Append the same 3 features over the P-wave region (250 to 60 ms before
         the R peak): a supraventricular beat starts from an ectopic atrial
@@ -79,6 +84,7 @@ class BeatPreprocessing:
     local_rr_beats: int = 10
     template_features: bool = False
     template_p_wave: bool = False
+    template_align_s: float = 0.0
     template_subtract: bool = False
     normalization: str = "record-robust"
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])

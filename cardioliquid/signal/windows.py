@@ -246,7 +246,8 @@ def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.n
 
 
 def template_features(windows: np.ndarray, pre: int, fs: float,
-                      region_s: tuple[float, float] = TEMPLATE_QRS_S) -> np.ndarray:
+                      region_s: tuple[float, float] = TEMPLATE_QRS_S,
+                      max_lag: int = 0) -> np.ndarray:
     """Morphology of each beat relative to the median beat of ``windows``.
 
     Parameters
@@ -260,6 +261,13 @@ def template_features(windows: np.ndarray, pre: int, fs: float,
     region_s : (float, float)
         Compared region: from ``region_s[0]`` s before to ``region_s[1]`` s
         after the R peak (default the QRS, :data:`TEMPLATE_QRS_S`).
+    max_lag : int
+        Compare each beat with the template at its best alignment within
+        ``max_lag`` samples (highest correlation), and build the template from
+        beats so aligned. Beat positions quantised at a low recording rate (a
+        7.8 ms grid at 128 Hz) or placed by a detector jitter by a sample or
+        two; unaligned, a sharp QRS then looks unlike its own template. 0
+        compares at the given positions.
 
     Returns
     -------
@@ -278,6 +286,9 @@ def template_features(windows: np.ndarray, pre: int, fs: float,
     # The median beat is the dominant morphology even when ectopic beats are common.
     template = np.median(seg, axis=0)
     eps = 1e-6
+    lag = min(int(max_lag), lo, t - hi)
+    if lag > 0:
+        seg, template = _align_to_template(windows[:, 0], lo, hi, lag, template)
     b = seg - seg.mean(axis=1, keepdims=True)
     m = template - template.mean()
     corr = (b @ m) / np.maximum(np.linalg.norm(b, axis=1) * np.linalg.norm(m), eps)
@@ -285,6 +296,23 @@ def template_features(windows: np.ndarray, pre: int, fs: float,
     diff = np.sqrt(np.mean((b - m) ** 2, axis=1)) / t_rms
     amp = np.ptp(seg, axis=1) / max(float(np.ptp(template)), eps)
     return np.stack([corr, diff, amp], axis=1).astype(np.float32)
+
+
+def _align_to_template(x: np.ndarray, lo: int, hi: int, lag: int,
+                       template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each beat's ``[lo, hi)`` segment at its best-correlated shift within ``lag``
+    samples, and the median of the aligned segments (two passes)."""
+    shifts = np.arange(-lag, lag + 1)
+    segs = np.stack([x[:, lo + k:hi + k] for k in shifts], axis=1).astype(np.float64)
+    centred = segs - segs.mean(axis=2, keepdims=True)
+    norms = np.linalg.norm(centred, axis=2)
+    rows = np.arange(len(x))
+    for _ in range(2):
+        m = template - template.mean()
+        corr = (centred @ m) / np.maximum(norms * np.linalg.norm(m), 1e-6)
+        aligned = segs[rows, corr.argmax(axis=1)]
+        template = np.median(aligned, axis=0)
+    return aligned, template
 
 
 def rr_irregularity(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
@@ -470,10 +498,12 @@ def beat_windows(
     idx = np.clip(centre, 0, x.size - 1)[:, None] + np.arange(pre + post)[None, :]
     windows = padded[idx][:, None, :].astype(np.float32)
     feats = _rr_feature_matrix(samples, rec.fs, prep)
+    lag = round(prep.template_align_s * prep.fs)
     if prep.template_features:
-        feats = np.concatenate([feats, template_features(windows, pre, prep.fs)], axis=1)
+        qrs = template_features(windows, pre, prep.fs, max_lag=lag)
+        feats = np.concatenate([feats, qrs], axis=1)
     if prep.template_p_wave:
-        p_wave = template_features(windows, pre, prep.fs, TEMPLATE_P_WAVE_S)
+        p_wave = template_features(windows, pre, prep.fs, TEMPLATE_P_WAVE_S, max_lag=lag)
         feats = np.concatenate([feats, p_wave], axis=1)
     if prep.template_subtract and len(windows):
         windows = windows - np.median(windows, axis=0, keepdims=True)
