@@ -306,3 +306,26 @@ def test_p_wave_template_features_see_an_ectopic_p_wave():
     assert n_beat_features(prep) == 12
     with pytest.raises(ValueError, match="template region"):
         template_features(windows[:, :, :50], 2, fs, TEMPLATE_P_WAVE_S)
+
+
+def test_aligned_template_features_ignore_a_sample_of_position_jitter(rng):
+    from cardioliquid.signal.windows import template_features
+
+    fs, pre, n_times = 180.0, 45, 126
+    t = np.arange(n_times) - pre
+    sharp = np.exp(-0.5 * (t / 1.2) ** 2) - 0.3 * np.exp(-0.5 * ((t - 3) / 1.5) ** 2)
+    jitter = rng.integers(-1, 2, size=60)  # positions off by up to a sample
+    windows = np.stack([np.roll(sharp, j) for j in jitter])[:, None, :].astype(np.float32)
+    wide = np.exp(-0.5 * (t / 6.0) ** 2)  # one ectopic (wide) beat
+    windows[10, 0] = wide
+    raw = template_features(windows, pre, fs)
+    aligned = template_features(windows, pre, fs, max_lag=2)
+    ordinary = np.delete(np.arange(60), 10)
+    assert raw[ordinary, 0].min() < 0.8  # a one-sample shift of a sharp QRS
+    assert aligned[ordinary, 0].min() > 0.999 and aligned[ordinary, 1].max() < 0.05
+    assert aligned[10, 0] < 0.8 and aligned[10, 1] > 0.5  # the wide beat still stands out
+    # max_lag 0 is the unaligned computation, bit for bit.
+    np.testing.assert_array_equal(template_features(windows, pre, fs, max_lag=0), raw)
+    prep = BeatPreprocessing(rr_feature_set="robust", template_features=True,
+                             template_align_s=0.011)
+    assert round(prep.template_align_s * prep.fs) == 2
