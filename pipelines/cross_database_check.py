@@ -125,7 +125,8 @@ def print_table(result: dict[str, Any]) -> None:
     for name, r in result["forms"].items():
         cells = [_pct(r["sveb"]["se"], 8), _pct(r["sveb"]["ppv"], 6), _pct(r["veb"]["se"], 7),
                  _pct(r["veb"]["ppv"], 6), _pct(r["accuracy"], 6),
-                 _pct(r["label_agreement_with_360hz"], 9) + "%",
+                 _pct(r["label_agreement_with_360hz"], 9)
+                 + ("%" if r["label_agreement_with_360hz"] is not None else " "),
                  _pct(r["qrs"]["se"], 7), _pct(r["qrs"]["ppv"], 6)]
         print(f"{name:28s} {' '.join(cells)}")
 

@@ -51,3 +51,17 @@ def test_check_scores_every_form_against_the_360_hz_labels(xdb, mitdb_dir, tmp_p
     xdb.print_table(result)
     xdb.plot(result, tmp_path / "x.png")
     assert (tmp_path / "x.png").stat().st_size > 1000
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_check_with_detected_beats_scores_qrs_detection_too(xdb, mitdb_dir, capsys):
+    result = xdb.check(mitdb_dir.parent, ["119"], beats="detect")
+    assert result["beats"] == "detect"
+    for r in result["forms"].values():
+        assert r["label_agreement_with_360hz"] is None  # detected beats differ per form
+        assert r["qrs"]["se"] > 99.0 and r["qrs"]["ppv"] > 99.0
+        assert r["veb"]["se"] > 90.0
+    xdb.print_table(result)
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[-3] == "-"  # no agreement: the detected beats differ per form
