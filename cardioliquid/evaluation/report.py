@@ -367,6 +367,15 @@ def seizure_markdown(
         _table(["scoring", "Se %", "precision %", "F1 %", "FA/24h", "TP", "FP", "reference"], rows)
     )
     w, lat = result["window"], result["latency_s"]
+    ci = result["event"].get("ci95") or {}
+    if ci.get("se") or ci.get("precision"):
+        out += [
+            "",
+            f"Event sensitivity 95 % CI {_interval(ci.get('se'))} %, precision "
+            f"{_interval(ci.get('precision'))} % (Wilson, each seizure or detected event one "
+            "trial; seizures of one patient are not fully independent, so the true "
+            "uncertainty is larger).",
+        ]
     out += [
         "",
         f"Window level: sensitivity {_f(w['se'])} %, specificity {_f(w['sp'])} % "

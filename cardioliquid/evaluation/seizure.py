@@ -295,16 +295,42 @@ def _block(tp: int, fp: int, n_ref: int, days: float) -> dict[str, Any]:
     }
 
 
+def wilson_interval(k: int, n: int, level: float = 0.95) -> list[float] | None:
+    """Wilson score interval, in percent, of ``k`` successes in ``n`` (``None`` if ``n == 0``).
+
+    Through :func:`scipy.stats.binomtest`. It treats the ``n`` trials (seizures,
+    detected events) as independent, which seizures of one patient are not
+    quite: read it as the least uncertainty the count carries.
+    """
+    if n <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return [100.0 * float(ci.low), 100.0 * float(ci.high)]
+
+
 def scores(counts: SeizureCounts) -> dict[str, Any]:
-    """JSON-ready scores of (summed) counts: ``event``, ``sample``, ``window``, ``latency_s``."""
+    """JSON-ready scores of (summed) counts: ``event``, ``sample``, ``window``, ``latency_s``.
+
+    ``event["ci95"]`` holds 95 % Wilson intervals of the event sensitivity and
+    precision (:func:`wilson_interval`); windows overlap and are not
+    independent, so they get none.
+    """
     days = counts.duration_s / 86400.0
     sample = _block(counts.sample_tp, counts.sample_fp, counts.sample_ref, days)
     sample["fa_per_24h"] = None if days <= 0 else counts.sample_fp / counts.sample_fs / days
     sample["unit"] = f"samples at {counts.sample_fs:g} Hz"
     w = counts
     lat = [v for v in counts.latencies if v is not None]
+    event = _block(counts.event_tp, counts.event_fp, counts.event_ref, days)
+    event["ci95"] = {
+        "se": wilson_interval(counts.event_tp, counts.event_ref),
+        "precision": wilson_interval(counts.event_tp, counts.event_tp + counts.event_fp),
+        "method": "Wilson score interval, events as independent trials",
+    }
     return {
-        "event": _block(counts.event_tp, counts.event_fp, counts.event_ref, days),
+        "event": event,
         "sample": sample,
         "window": {
             "se": _pct(w.window_tp, w.window_tp + w.window_fn),

@@ -82,6 +82,7 @@ def test_seizure_markdown_and_timeline(tmp_path: Path) -> None:
     text = md.read_text()
     assert "| event | 100.00 | 100.00 | 100.00 | 0.0 | 1 | 0 | 1 |" in text
     assert "median 10.0 s" in text
+    assert "Event sensitivity 95 % CI 20.7–100.0 %" in text  # one seizure of one tells little
     assert (tmp_path / "s_timeline.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -134,3 +134,16 @@ def test_smoothing_is_causal() -> None:
     # A single-window spike no longer crosses 0.5 after 3-window smoothing.
     spike = np.array([0, 0, 0.9, 0, 0])
     assert sz.probabilities_to_events(np.arange(5.0), spike, 1.0, smooth_windows=3) == []
+
+
+def test_event_scores_carry_wilson_intervals():
+    # 7 seizures, 6 detected, no false event: Wilson 95 % interval of 6/7 is 48.7-97.4 %.
+    counts = {f"r{i}": sz.count_recording([(100, 160)], [(110, 150)] if i < 6 else [], 600.0)
+              for i in range(7)}
+    res = sz.summarize(counts)
+    ci = res["event"]["ci95"]
+    assert res["event"]["se"] == pytest.approx(100 * 6 / 7)
+    assert ci["se"] == pytest.approx([48.69, 97.43], abs=0.01)
+    assert ci["precision"][1] == pytest.approx(100.0) and ci["precision"][0] < 70
+    assert sz.wilson_interval(0, 0) is None
+    assert res["records"]["r6"]["event"]["ci95"]["precision"] is None  # no detected event
