@@ -87,13 +87,9 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     # The held-out records one by one (cached beats, the same ones as dm.val_set),
     # so the pooled matrix comes with each record's share of it.
     for record in dm.split_records()["val"]:
-        x, feats, y = (torch.from_numpy(a) for a in
-                       record_beats(dm.root / record, dm.preprocessing, dm.cache_dir))
-        with torch.no_grad():
-            pred = torch.cat([model(x[i:i + 4096], feats[i:i + 4096] if feats.shape[-1] else None)
-                              .argmax(-1) for i in range(0, len(y), 4096)])
+        x, feats, y = record_beats(dm.root / record, dm.preprocessing, dm.cache_dir)
         rec_conf = np.zeros((k, k), dtype=np.int64)
-        np.add.at(rec_conf, (y.numpy(), pred.numpy()), 1)
+        _add_predictions(rec_conf, model, x, feats, y)
         per_record[record] = rec_conf.tolist()
         conf += rec_conf
     out = {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
@@ -113,8 +109,6 @@ def _adaptive_confusions(module: Any, dm: Any, minutes: float,
     and every adapted one (``"after"``, in order) are scored on the same beats,
     those after the calibration minutes.
     """
-    import torch
-
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.signal.windows import beat_windows
@@ -130,15 +124,24 @@ def _adaptive_confusions(module: Any, dm: Any, minutes: float,
         rec = load_ecg(dm.root / record)
         w = beat_windows(rec, dm.preprocessing)
         keep = (np.asarray(w.sample) >= minutes * 60.0 * rec.fs) & (np.asarray(w.labels) >= 0)
-        x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
-        f = torch.from_numpy(np.asarray(w.features, dtype=np.float32)[keep])
-        y = np.asarray(w.labels)[keep]
+        x, f, y = w.x[keep], w.features[keep], np.asarray(w.labels)[keep]
         models = [base] + [adapt_to_patient(base, rec, minutes, **kw) for kw in variants]
         for loaded, conf in zip(models, [before, *after], strict=True):
-            with torch.no_grad():
-                pred = loaded.model(x, f if f.shape[-1] else None).argmax(-1).numpy()
-            np.add.at(conf, (y, pred), 1)
+            _add_predictions(conf, loaded.model, x, f, y)
     return {"before": before.tolist(), "after": [c.tolist() for c in after]}
+
+
+def _add_predictions(conf: np.ndarray, model: Any, x: np.ndarray, feats: np.ndarray,
+                     y: np.ndarray, batch: int = 4096) -> None:
+    """Add ``model``'s argmax calls on windows ``x`` (with ``feats``) to ``conf`` at rows ``y``."""
+    import torch
+
+    x = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    f = torch.from_numpy(np.asarray(feats, dtype=np.float32)) if feats.shape[-1] else None
+    with torch.no_grad():
+        pred = torch.cat([model(x[i:i + batch], None if f is None else f[i:i + batch]).argmax(-1)
+                          for i in range(0, len(x), batch)])
+    np.add.at(conf, (np.asarray(y), pred.numpy()), 1)
 
 
 def scores(conf: np.ndarray) -> dict[str, Any]:

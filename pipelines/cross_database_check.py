@@ -56,9 +56,11 @@ def rewrite_record(src: Path, out_dir: Path, form: StorageForm) -> Path:
     ann = wfdb.rdann(str(src), "atr")
     sig, moved = processing.resample_multichan(rec.p_signal, ann, rec.fs, form.fs,
                                                resamp_ann_chan=0)
-    # Keep which lead is which: the record's own first lead takes the first name.
-    names = list(form.lead_names) if rec.sig_name[0] == "MLII" else list(form.lead_names[::-1])
-    if "MLII" not in rec.sig_name:  # 102 and 104: no MLII, keep their precordial names
+    # MLII takes the form's first lead name wherever it is stored (114 holds it second);
+    # records without MLII (102, 104) keep their precordial names.
+    if "MLII" in rec.sig_name:
+        names = list(form.lead_names if rec.sig_name[0] == "MLII" else form.lead_names[::-1])
+    else:
         names = list(rec.sig_name)
     wfdb.wrsamp(src.name, fs=form.fs, units=rec.units, sig_name=names, p_signal=sig,
                 fmt=["16"] * sig.shape[1], write_dir=str(out_dir))
@@ -114,7 +116,7 @@ def check(mirror: Path, records: list[str], model: str = "arrhythmia",
     return out
 
 
-def _pct(v: float | None, width: int) -> str:
+def _cell(v: float | None, width: int) -> str:
     return f"{'-':>{width}s}" if v is None else f"{v:{width}.1f}"
 
 
@@ -123,11 +125,11 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"{'form':28s} {'SVEB Se':>8s} {'+P':>6s} {'VEB Se':>7s} {'+P':>6s} "
           f"{'acc':>6s} {'same label':>10s} {'QRS Se':>7s} {'+P':>6s}")
     for name, r in result["forms"].items():
-        cells = [_pct(r["sveb"]["se"], 8), _pct(r["sveb"]["ppv"], 6), _pct(r["veb"]["se"], 7),
-                 _pct(r["veb"]["ppv"], 6), _pct(r["accuracy"], 6),
-                 _pct(r["label_agreement_with_360hz"], 9)
+        cells = [_cell(r["sveb"]["se"], 8), _cell(r["sveb"]["ppv"], 6), _cell(r["veb"]["se"], 7),
+                 _cell(r["veb"]["ppv"], 6), _cell(r["accuracy"], 6),
+                 _cell(r["label_agreement_with_360hz"], 9)
                  + ("%" if r["label_agreement_with_360hz"] is not None else " "),
-                 _pct(r["qrs"]["se"], 7), _pct(r["qrs"]["ppv"], 6)]
+                 _cell(r["qrs"]["se"], 7), _cell(r["qrs"]["ppv"], 6)]
         print(f"{name:28s} {' '.join(cells)}")
 
 

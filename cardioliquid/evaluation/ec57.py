@@ -429,6 +429,8 @@ def record_bootstrap(
         ``{"method", "n_resamples", "level", "veb": {"se": [lo, hi], "ppv": [lo, hi]},
         "sveb": {...}, "accuracy": [lo, hi]}`` in percent (``None`` where never defined).
     """
+    # Not scipy.stats.bootstrap: it would turn the bounds to NaN whenever a resample
+    # holds no beat of the class, where these intervals leave such resamples out.
     mats = np.asarray(matrices, dtype=np.int64).reshape(len(matrices), 36)
     n = len(mats)
     rng = np.random.default_rng(seed)

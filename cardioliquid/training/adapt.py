@@ -156,9 +156,10 @@ def adapt_to_patient(
         p.requires_grad_(id(p) in trainable)
     opt = torch.optim.Adam(params, lr=lr)
     n_classes = len(loaded.classes)
-    weights = balanced_weights(torch.bincount(y, minlength=n_classes), class_weight_power)
+    counts = torch.bincount(y, minlength=n_classes)
+    weights = balanced_weights(counts, class_weight_power)
+    absent = counts == 0
     gen = torch.Generator().manual_seed(seed)
-    absent = torch.bincount(y, minlength=n_classes) == 0
     model.train(not eval_mode)
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=gen)
@@ -180,7 +181,7 @@ def adapt_to_patient(
     meta: dict[str, Any] = dict(loaded.metadata)
     meta["adapted"] = {
         "record_id": recording.record_id, "minutes": float(minutes), "n_windows": len(y),
-        "class_counts": torch.bincount(y, minlength=n_classes).tolist(), "epochs": int(epochs),
+        "class_counts": counts.tolist(), "epochs": int(epochs),
         "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
         "eval_mode": bool(eval_mode), "untie": bool(untie),
         "present_classes_only": bool(present_classes_only),

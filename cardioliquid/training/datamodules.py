@@ -292,23 +292,23 @@ class MITBIHBeatDataModule(_ArrayDataModule):
             from cardioliquid.signal.windows import beat_feature_names
             from cardioliquid.training.augment import check_irregular_rhythm_features
 
-            check_irregular_rhythm_features(beat_feature_names(self.preprocessing))
+            self._feature_names = beat_feature_names(self.preprocessing)
+            check_irregular_rhythm_features(self._feature_names)
             if "N" not in self.preprocessing.classes:
                 raise ValueError(f"aug_irregular rewrites N beats; the classes "
                                  f"{list(self.preprocessing.classes)} have no N")
+            self._normal_class = list(self.preprocessing.classes).index("N")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """The shared augmentation, then the irregular-rhythm one on the features."""
         batch = super().on_after_batch_transfer(batch, dataloader_idx)
         trainer = self.trainer
         if self.aug_irregular > 0 and trainer is not None and trainer.training:
-            from cardioliquid.signal.windows import beat_feature_names
             from cardioliquid.training.augment import irregular_rhythm_features
 
             x, feats, y = batch
-            feats = irregular_rhythm_features(
-                feats, y, beat_feature_names(self.preprocessing), self.aug_irregular,
-                normal_class=list(self.preprocessing.classes).index("N"))
+            feats = irregular_rhythm_features(feats, y, self._feature_names, self.aug_irregular,
+                                              normal_class=self._normal_class)
             batch = (x, feats, y)
         return batch
 
