@@ -2,7 +2,7 @@
 
 Arrhythmia (EC57 beat-by-beat statistics, see :mod:`cardioliquid.evaluation.ec57`)::
 
-    cardioliquid evaluate arrhythmia --data DIR --records DS2 [--model NAME|CKPT]
+    cardioliquid evaluate arrhythmia --data DIR [--records DS2|all|100,101] [--model NAME|CKPT]
         [--calibrate-minutes 5] [--beats reference|detect] [--predictions DIR]
         --json OUT.json [--report OUT.md]
 
@@ -48,7 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a.add_argument("--data", required=True, type=Path, help="folder of WFDB records (mitdb)")
     a.add_argument(
-        "--records", default="DS2", help="DS1, DS2 (de Chazal 2004) or a comma list such as 100,101"
+        "--records",
+        default="auto",
+        help="DS1, DS2 (de Chazal 2004), 'all' (every record in --data: its RECORDS file, "
+        "else its .hea files) or a comma list such as 100,101; the default 'auto' is DS2 in "
+        "a folder that holds MIT-BIH's DS2 records (the shipped model's test set), else all",
     )
     a.add_argument("--model", default="arrhythmia", help="shipped model name or checkpoint")
     a.add_argument(
@@ -165,16 +169,59 @@ def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any
 # ----------------------------------------------------------------------------- arrhythmia
 
 
-def resolve_records(spec: str) -> list[str]:
-    """``DS1``/``DS2`` (de Chazal 2004 split) or a comma-separated list of record names."""
+def folder_records(data: Path) -> list[str]:
+    """The records of a WFDB database folder, as PhysioNet lists them.
+
+    The folder's ``RECORDS`` file names them (paths relative to the folder, as
+    in databases with one sub-folder per patient); without one, every ``.hea``
+    header directly in the folder is a record.
+
+    Raises
+    ------
+    RecordingError
+        The folder lists or holds no record.
+    """
+    listing = data / "RECORDS"
+    if listing.is_file():
+        names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+        where = f"{listing}"
+    else:
+        names = sorted(p.name[: -len(".hea")] for p in data.glob("*.hea"))
+        where = f"{data} (no RECORDS file, no .hea header)"
+    if not names:
+        raise RecordingError(data, f"no WFDB record found in {where}")
+    return names
+
+
+def resolve_records(spec: str, data: Path | None = None) -> list[str]:
+    """The record names ``--records`` asks for.
+
+    Parameters
+    ----------
+    spec : str
+        ``DS1``/``DS2`` (de Chazal 2004 split), ``all`` (every record of
+        ``data``, see :func:`folder_records`), ``auto`` (DS2 where ``data``
+        holds all of DS2's records, which is MIT-BIH; otherwise ``all``) or a
+        comma-separated list of record names.
+    data : Path, optional
+        The database folder; required by ``all`` and ``auto``.
+    """
     key = spec.strip().upper()
     if key in ("DS1", "DS2"):
         from cardioliquid.data import splits
 
         return [str(r) for r in getattr(splits, key)]
+    if key in ("ALL", "AUTO"):
+        if data is None:
+            raise CardioLiquidError(f"--records {spec}: needs the database folder (--data)")
+        if key == "AUTO":
+            ds2 = resolve_records("DS2")
+            if all((data / f"{r}.hea").is_file() for r in ds2):
+                return ds2
+        return folder_records(data)
     names = [r.strip() for r in spec.split(",") if r.strip()]
     if not names:
-        raise CardioLiquidError(f"--records: expected DS1, DS2 or a comma list, got {spec!r}")
+        raise CardioLiquidError(f"--records: expected DS1, DS2, all or a comma list, got {spec!r}")
     return names
 
 
@@ -242,7 +289,10 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
         raise RecordingError(args.data, "expected a folder of WFDB records")
     if args.calibrate_minutes < 0:
         raise CardioLiquidError(f"--calibrate-minutes: expected >= 0, got {args.calibrate_minutes}")
-    records = resolve_records(args.records)
+    records = resolve_records(args.records, args.data)
+    requested = args.records
+    if requested.strip().upper() == "AUTO":  # say what it resolved to
+        requested = "DS2" if records == resolve_records("DS2") else "all"
     loaded = None if args.predictions is not None else _load_model(args.model)
     comparisons, errors = [], {}
     for record in _progress(records, "evaluate arrhythmia", args.no_progress):
@@ -269,7 +319,7 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
             else getattr(loaded, "name", args.model),
             "source": "predictions" if args.predictions else "model",
             "model_sha256": model_digest(loaded),
-            "records_requested": args.records,
+            "records_requested": requested,
             "beats": args.beats,
             "window_s": args.window,
             "start_s": 60.0 * args.calibrate_minutes,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import wfdb
 
-from cardioliquid.errors import CardioLiquidError
+from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.evaluation import cli
 from cardioliquid.io.labels import BEAT_TO_AAMI
 from cardioliquid.io.recording import Recording
@@ -338,11 +338,48 @@ def test_empty_prediction_file_means_every_beat_missed(ecg_folder: Path, tmp_pat
 
 def test_records_spec() -> None:
     assert cli.resolve_records("100, 101,") == ["100", "101"]
-    with pytest.raises(CardioLiquidError, match="DS1, DS2 or a comma list"):
+    with pytest.raises(CardioLiquidError, match="DS1, DS2, all or a comma list"):
         cli.resolve_records(" , ")
     splits = pytest.importorskip("cardioliquid.data.splits")
     assert cli.resolve_records("ds2") == list(splits.DS2)
     assert len(cli.resolve_records("DS1")) == len(cli.resolve_records("DS2")) == 22
+    with pytest.raises(CardioLiquidError, match="needs the database folder"):
+        cli.resolve_records("all")
+
+
+def test_all_records_of_a_folder(ecg_folder: Path, tmp_path: Path) -> None:
+    # Without a RECORDS file: the headers in the folder.
+    assert cli.resolve_records("all", ecg_folder) == ["r1", "r2", "r3"]
+    # Not MIT-BIH, so the default is every record rather than DS2.
+    assert cli.resolve_records("auto", ecg_folder) == ["r1", "r2", "r3"]
+    # A RECORDS file decides (PhysioNet lists sub-folder records as paths).
+    (ecg_folder / "RECORDS").write_text("r3\nsub/r9\n\n")
+    assert cli.resolve_records("all", ecg_folder) == ["r3", "sub/r9"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RecordingError, match="no WFDB record found"):
+        cli.resolve_records("all", empty)
+
+
+def test_auto_means_ds2_in_an_mitbih_folder(tmp_path: Path) -> None:
+    splits = pytest.importorskip("cardioliquid.data.splits")
+    for r in [*splits.DS1, *splits.DS2]:
+        (tmp_path / f"{r}.hea").write_text("")
+    assert cli.resolve_records("auto", tmp_path) == list(splits.DS2)
+    # The shipped model trained on DS1: a folder missing a DS2 record is not taken for MIT-BIH.
+    (tmp_path / f"{splits.DS2[0]}.hea").unlink()
+    assert len(cli.resolve_records("auto", tmp_path)) == 43
+
+
+def test_default_records_score_a_whole_foreign_database(
+    ecg_folder: Path, tmp_path: Path, stand_in_model
+) -> None:
+    out = tmp_path / "eval.json"
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--model", "anything",
+               "--json", str(out), "--no-progress"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["records_requested"] == "all" and set(res["records"]) == {"r1", "r2", "r3"}
 
 
 def test_model_digest_names_the_weights(tmp_path: Path) -> None:
