@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cardioliquid.errors import RecordingError
 from cardioliquid.explain import (
     NeuronAttribution,
     NeuronTrajectory,
@@ -68,8 +69,13 @@ def beat_input(
     beats = np.asarray(all_beats, dtype=np.int64)
     beats = beats[(beats >= start) & (beats < start + sub.n_samples)] - start
     beats = np.union1d(beats, [beat_sample - start])
-    win = beat_windows(sub, loaded.preprocessing, beat_samples=beats)
+    win = beat_windows(sub, loaded.preprocessing, beat_samples=beats, require_signal=False)
     i = int(np.argmin(np.abs(win.sample - (beat_sample - start))))
+    if not win.usable[i]:
+        raise RecordingError(
+            rec.source or rec.record_id,
+            f"the beat at {t:.2f} s touches a signal gap (NaN samples or lead off): it is "
+            "unclassifiable (Q), so no neuron explains it")
     return win.x[i], win.features[i]
 
 

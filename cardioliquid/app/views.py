@@ -33,7 +33,7 @@ from cardioliquid.app.state import (
     session_dir,
     untrained_model,
 )
-from cardioliquid.errors import CardioLiquidError
+from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 
@@ -499,8 +499,15 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
         loaded, rec = replay.loaded, replay.rec
         with st.spinner("Attributing with trained and with random weights…"):
             if replay.task == "arrhythmia":
-                pairs = [beat_input(rec, loaded, int(s), pred.sample)
-                         for s in pred.sample[-n_beats:]]  # fmt: skip
+                pairs = []
+                for s in pred.sample[-n_beats:]:
+                    try:
+                        pairs.append(beat_input(rec, loaded, int(s), pred.sample))
+                    except RecordingError:  # a beat beside a signal gap: nothing to explain
+                        continue
+                if len(pairs) < 2:
+                    st.info("Too few classifiable beats (a signal gap): play a little further.")
+                    return
                 x = np.stack([p[0] for p in pairs])
                 f = np.stack([p[1] for p in pairs])
             else:

@@ -1,8 +1,9 @@
 """Checks every loader runs before returning a :class:`Recording`.
 
-They reject input no model can use (NaN samples, a signal with no variation
-at all). Finer quality checks (flat or clipped segments) live in
-:mod:`cardioliquid.signal.quality`, a later layer.
+They reject input no model can use: no finite sample, or no variation at all.
+NaN stretches (WFDB stores a signal dropout as invalid samples) load as NaN;
+what to do with them is the later layer's choice (:mod:`cardioliquid.signal.quality`:
+ECG beats touching a gap are unclassifiable, EEG windows refuse them).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from cardioliquid.io.recording import Recording
 
 
 def check_loadable(rec: Recording) -> Recording:
-    """Raise :class:`RecordingError` if ``rec`` holds NaN/inf samples or is flat everywhere.
+    """Raise :class:`RecordingError` if ``rec`` holds no finite sample or is flat everywhere.
 
     Returns ``rec`` unchanged otherwise.
     """
@@ -22,15 +23,13 @@ def check_loadable(rec: Recording) -> Recording:
     if rec.n_samples == 0:
         raise RecordingError(where, "empty signal: expected at least one sample, got 0")
     finite = np.isfinite(rec.signal)
-    if not finite.all():
-        ch, t = np.nonzero(~finite)
-        bad_ch = sorted({rec.channel_names[c] for c in ch})
+    if not finite.any():
         raise RecordingError(
-            where,
-            f"NaN segment: expected finite samples, got {int((~finite).sum())} NaN/inf samples "
-            f"in channel(s) {bad_ch}, the first at {t.min() / rec.fs:.2f} s",
-        )
-    if rec.n_samples > 1 and np.all(np.ptp(rec.signal, axis=1) == 0):
+            where, f"no signal: expected finite samples, got NaN/inf in all {finite.size} "
+            f"samples of channel(s) {rec.channel_names}")
+    live = finite.any(axis=1)
+    spread = [np.ptp(row[ok]) for row, ok in zip(rec.signal[live], finite[live], strict=True)]
+    if rec.n_samples > 1 and all(v == 0 for v in spread):
         raise RecordingError(
             where, "flat signal: expected a varying signal, got constant values in every channel"
         )

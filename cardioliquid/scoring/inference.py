@@ -419,11 +419,13 @@ def slice_recording(rec: Recording, start: int, stop: int) -> Recording:
 
 
 # --------------------------------------------------------------------------- beats
-def _beat_windows(rec: Recording, loaded: LoadedModel, beat_samples: np.ndarray | None):
+def _beat_windows(rec: Recording, loaded: LoadedModel, beat_samples: np.ndarray | None,
+                  require_signal: bool = True):
     from cardioliquid.signal.windows import beat_windows
 
     try:
-        return beat_windows(rec, loaded.preprocessing, beat_samples=beat_samples)
+        return beat_windows(rec, loaded.preprocessing, beat_samples=beat_samples,
+                            require_signal=require_signal)
     except CardioLiquidError:
         raise
     except (KeyError, ValueError, IndexError) as e:
@@ -452,14 +454,31 @@ def score_beat_segment(
         ref = reference[(reference >= lo) & (reference < hi)]
         local = ref - offset
     # No annotations reach the windowing: with ``local`` None it must detect.
-    bw = _beat_windows(replace(rec, beats=None), loaded, local)
+    # A stream's segment may lie inside a long gap; a whole recording may not.
+    bw = _beat_windows(replace(rec, beats=None), loaded, local, require_signal=seg is None)
     sample = np.asarray(bw.sample, dtype=np.int64) + offset
-    x, feats = bw.x, bw.features
+    x, feats, usable = bw.x, bw.features, bw.usable
     if seg is not None:
         keep = (sample >= seg.keep_start) & (sample < seg.keep_stop)
-        sample, x, feats = sample[keep], x[keep], None if feats is None else feats[keep]
+        sample, x, usable = sample[keep], x[keep], usable[keep]
+        feats = None if feats is None else feats[keep]
     proba, hx = run_model(loaded, x, feats, batch_size, hx, where=_where(rec))
-    return sample, proba, hx
+    return sample, mark_unclassifiable(proba, usable, loaded.classes), hx
+
+
+def mark_unclassifiable(proba: np.ndarray, usable: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Give beats that touch a signal gap (not ``usable``) all their probability on ``Q``.
+
+    AAMI's Q is the class of unclassifiable beats: a beat inside or beside a
+    dropout or lead-off has no reliable shape or RR interval. A model
+    without a Q output keeps its own call.
+    """
+    if "Q" not in classes or usable.all():
+        return proba
+    proba = np.array(proba, dtype=np.float32, copy=True)
+    proba[~usable] = 0.0
+    proba[~usable, list(classes).index("Q")] = 1.0
+    return proba
 
 
 def predict_beats(

@@ -1,8 +1,9 @@
 """Signal quality: NaN, flat and clipped segments.
 
 The app uses :func:`assess_quality` to flag poor signal instead of hiding it;
-the windowing functions use :func:`check_usable` to refuse input a model
-cannot read (NaN samples, long flat stretches such as a lead off).
+the EEG windowing uses :func:`check_usable` to refuse input a model cannot read
+(NaN samples, long flat stretches such as a lead off), and the ECG beat
+windowing uses :func:`unusable_samples` to score around such gaps.
 """
 
 from __future__ import annotations
@@ -138,3 +139,28 @@ def check_usable(rec: Recording, channels: Sequence[str] | None = None,
             f"{first.kind} in {first.channel} from {first.start_s:.2f} s to {first.end_s:.2f} s",
         )
     return rec
+
+
+def unusable_samples(x: np.ndarray, fs: float, max_flat_s: float = 2.0) -> np.ndarray:
+    """Samples of one channel no model should read: NaN/inf and long flat stretches.
+
+    A flat stretch of at least ``max_flat_s`` is a lead off or a recorder
+    gap; WFDB stores a signal dropout as invalid samples, read as NaN.
+    Clipping is not included (the beats it touches are still readable).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples,)
+    fs : float
+    max_flat_s : float
+        Shortest flat run counted as unusable.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples,)
+    """
+    bad = ~np.isfinite(np.asarray(x))
+    for b in find_bad_segments(x, fs, min_flat_s=max_flat_s):
+        if b.kind == "flat":
+            bad[round(b.start_s * fs): round(b.end_s * fs)] = True
+    return bad

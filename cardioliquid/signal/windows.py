@@ -26,7 +26,7 @@ from cardioliquid.signal.filters import bandpass, check_band, notch
 from cardioliquid.signal.leads import select_lead
 from cardioliquid.signal.montage import to_bipolar
 from cardioliquid.signal.normalize import normalize_record, normalize_windows
-from cardioliquid.signal.quality import check_usable
+from cardioliquid.signal.quality import check_usable, unusable_samples
 from cardioliquid.signal.resample import resample_signal, rescale_samples
 from cardioliquid.signal.rpeaks import detect_r_peaks
 
@@ -133,6 +133,11 @@ class BeatWindows:
         The lead the windows come from.
     detected : bool
         True when the R peaks were detected, not annotated.
+    usable : ndarray of bool, shape (n,)
+        False for a beat whose window, or an RR interval to a neighbour,
+        touches a NaN or flat (lead-off) stretch of the lead: its shape and
+        rhythm are unknown, so it is unclassifiable (AAMI Q) and its label is
+        -1 (no training, no calibration on it). All True by default.
     """
 
     x: np.ndarray
@@ -141,6 +146,11 @@ class BeatWindows:
     labels: np.ndarray
     lead: str = ""
     detected: bool = False
+    usable: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.usable is None:
+            self.usable = np.ones(len(self.sample), dtype=bool)
 
     def __len__(self) -> int:
         return int(self.sample.shape[0])
@@ -414,28 +424,101 @@ def _beat_labels(aami: np.ndarray, classes: list[str]) -> np.ndarray:
 
 
 def prepare_lead(rec: Recording, prep: BeatPreprocessing, check_quality: bool = True,
-                 max_flat_s: float = 2.0) -> tuple[str, np.ndarray]:
+                 max_flat_s: float = 2.0, require_signal: bool = True,
+                 ) -> tuple[str, np.ndarray, np.ndarray]:
     """The preferred lead of ``rec`` resampled, band-passed and normalised as ``prep`` says.
+
+    NaN samples (a WFDB signal dropout) are bridged by linear interpolation
+    before filtering, so a gap cannot spread through the filter; they and
+    flat stretches of at least ``max_flat_s`` (lead off) are returned as
+    ``bad`` for the caller to leave out.
+
+    Parameters
+    ----------
+    rec : Recording
+    prep : BeatPreprocessing
+    check_quality : bool
+        Count flat stretches as bad too (NaN samples always are).
+    max_flat_s : float
+        Shortest flat stretch counted as bad.
+    require_signal : bool
+        Raise when the lead is bad throughout; False returns zeros with
+        ``bad`` all True (a stream's segment inside a long gap).
 
     Returns
     -------
     lead : str
     x : ndarray of float32, shape (n_samples at ``prep.fs``,)
+    bad : ndarray of bool, shape (rec.n_samples,)
+        Unusable samples of the lead, at the recording's rate.
 
     Raises
     ------
     RecordingError
-        No usable lead, a rate too low for the band-pass, NaN or flat segments.
+        No usable lead, a rate too low for the band-pass, or (with
+        ``require_signal``) no usable sample in the lead.
     """
     where = rec.source or rec.record_id
     lead = select_lead(rec, prep.lead_preference)
     check_band(rec.fs, prep.bandpass, where)
-    if check_quality:
-        check_usable(rec, [lead], max_flat_s=max_flat_s)
-    x = rec.signal[rec.channel_names.index(lead)]
-    x = resample_signal(x, rec.fs, prep.fs)
+    x = np.asarray(rec.signal[rec.channel_names.index(lead)], dtype=np.float32)
+    bad = unusable_samples(x, rec.fs, max_flat_s) if check_quality else ~np.isfinite(x)
+    if bad.all():
+        if require_signal:
+            raise RecordingError(
+                where, f"no usable signal in lead {lead}: expected some finite, varying "
+                f"samples, got NaN or flat (lead off) stretches of {max_flat_s:g} s or more "
+                "throughout")
+        return lead, np.zeros(round(rec.n_samples * prep.fs / rec.fs), np.float32), bad
+    x = resample_signal(bridge_nan(x), rec.fs, prep.fs)
     x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order)
-    return lead, normalize_record(x, prep.normalization)
+    return lead, normalize_record(x, prep.normalization), bad
+
+
+def bridge_nan(x: np.ndarray) -> np.ndarray:
+    """``x`` with NaN/inf samples replaced by linear interpolation between finite ones."""
+    nan = ~np.isfinite(x)
+    if not nan.any() or nan.all():
+        return x
+    idx = np.arange(x.size)
+    x = x.copy()
+    x[nan] = np.interp(idx[nan], idx[~nan], x[~nan])
+    return x
+
+
+def usable_beats(samples: np.ndarray, bad: np.ndarray, fs: float,
+                 prep: BeatPreprocessing) -> np.ndarray:
+    """Beats whose window and RR intervals to both neighbours avoid ``bad`` samples.
+
+    Parameters
+    ----------
+    samples : ndarray of int, shape (n,)
+        Sorted R-peak positions at ``fs``.
+    bad : ndarray of bool, shape (n_samples,)
+        Unusable samples at ``fs`` (:func:`prepare_lead`).
+    fs : float
+    prep : BeatPreprocessing
+        Gives the window (``pre_s``, ``post_s``).
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    samples = np.asarray(samples, dtype=np.int64)
+    if not bad.any() or samples.size == 0:
+        return np.ones(samples.shape, dtype=bool)
+    # Bad samples in [a, b) is cum[b] - cum[a], with a and b clipped to the record.
+    cum = np.concatenate([[0], np.cumsum(bad, dtype=np.int64)])
+
+    def touches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.clip(a, 0, bad.size), np.clip(b, 0, bad.size)
+        return cum[np.maximum(a, b)] - cum[a] > 0
+
+    ok = ~touches(samples - round(prep.pre_s * fs), samples + round(prep.post_s * fs) + 1)
+    rr_bad = touches(samples[:-1], samples[1:] + 1)  # interval i joins beats i and i + 1
+    ok[1:] &= ~rr_bad
+    ok[:-1] &= ~rr_bad
+    return ok
 
 
 def beat_windows(
@@ -445,6 +528,7 @@ def beat_windows(
     detector: str = "xqrs",
     check_quality: bool = True,
     max_flat_s: float = 2.0,
+    require_signal: bool = True,
 ) -> BeatWindows:
     """Cut one window per heartbeat of an ECG recording, with RR features.
 
@@ -460,20 +544,26 @@ def beat_windows(
     detector : {"xqrs", "gqrs"}
         The kept detector for unannotated recordings.
     check_quality : bool
-        Refuse NaN or flat (lead-off) segments in the chosen lead.
+        Treat flat (lead-off) stretches of the chosen lead like NaN gaps.
     max_flat_s : float
-        Longest flat stretch (s) accepted when ``check_quality``.
+        Shortest flat stretch (s) treated as a gap when ``check_quality``.
+    require_signal : bool
+        Raise when the lead holds no usable sample at all (False: every beat
+        is returned unusable, as a stream's segment inside a long gap).
 
     Returns
     -------
     BeatWindows
+        Beats touching a gap (NaN or flat stretch) are marked not ``usable``;
+        R peaks detected inside a gap are dropped.
 
     Raises
     ------
     RecordingError
-        No usable lead, a rate too low for the band-pass, NaN or flat segments.
+        No usable lead, a rate too low for the band-pass, or a lead without
+        any usable sample.
     """
-    lead, x = prepare_lead(rec, prep, check_quality, max_flat_s)
+    lead, x, bad = prepare_lead(rec, prep, check_quality, max_flat_s, require_signal)
     detected = False
     if beat_samples is not None:
         samples = np.asarray(beat_samples, dtype=np.int64)
@@ -481,14 +571,21 @@ def beat_windows(
     elif rec.beats is not None:
         samples = rec.beats.sample
         labels = _beat_labels(rec.beats.aami, list(prep.classes))
+    elif bad.all():  # nothing to detect in
+        samples = np.zeros(0, dtype=np.int64)
+        labels = np.zeros(0, dtype=np.int64)
+        detected = True
     else:
-        raw = resample_signal(rec.signal[rec.channel_names.index(lead)], rec.fs, prep.fs)
-        peaks = detect_r_peaks(raw, prep.fs, method=detector)
+        raw = bridge_nan(np.asarray(rec.signal[rec.channel_names.index(lead)]))
+        peaks = detect_r_peaks(resample_signal(raw, rec.fs, prep.fs), prep.fs, method=detector)
         samples = np.unique(rescale_samples(peaks, prep.fs, rec.fs))
+        samples = samples[~bad[np.clip(samples, 0, bad.size - 1)]] if samples.size else samples
         labels = np.full(samples.shape, -1, dtype=np.int64)
         detected = True
     order = np.argsort(samples, kind="stable")
     samples, labels = samples[order], labels[order]
+    usable = usable_beats(samples, bad, rec.fs, prep)
+    labels = np.where(usable, labels, -1)
 
     pre = round(prep.pre_s * prep.fs)
     post = round(prep.post_s * prep.fs)
@@ -507,7 +604,8 @@ def beat_windows(
         feats = np.concatenate([feats, p_wave], axis=1)
     if prep.template_subtract and len(windows):
         windows = windows - np.median(windows, axis=0, keepdims=True)
-    return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected)
+    return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected,
+                       usable=usable)
 
 
 def _eeg_channels(rec: Recording, prep: WindowPreprocessing) -> Recording:

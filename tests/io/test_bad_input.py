@@ -1,4 +1,4 @@
-"""Every kind of bad input raises RecordingError naming the file and the problem."""
+"""Bad input: RecordingError naming the file and the problem, or (signal gaps) handled."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import wfdb
 
 from cardioliquid.errors import RecordingError
 from cardioliquid.io import load_ecg, load_recording
+from cardioliquid.io._validate import check_loadable
+from cardioliquid.io.recording import Recording
 from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
 from cardioliquid.signal.montage import CHBMIT_BIPOLAR
 from cardioliquid.signal.windows import beat_windows, eeg_windows
@@ -58,20 +60,51 @@ def test_edf_without_the_montage_channels(tmp_path, edf_writer):
         eeg_windows(rec, prep)
 
 
-def test_nan_segment(tmp_path):
-    sig = np.sin(np.arange(3600) / 20.0)[:, None] * np.ones((1, 2))
-    sig[1000:1100, 0] = np.nan  # stored as WFDB's invalid sample value
-    wfdb.wrsamp("nanrec", fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=sig,
+def test_nan_segment_loads_and_its_beats_are_unusable(tmp_path, wfdb_writer):
+    # WFDB stores a dropout as invalid samples; the record loads with NaN there.
+    base, _ = wfdb_writer(tmp_path, duration_s=20, fmt="16")
+    sig = wfdb.rdrecord(str(base)).p_signal
+    sig[1800:2700, 0] = np.nan  # 2.5 s dropout in MLII, from 5 s
+    wfdb.wrsamp("rec", fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=sig,
                 fmt=["16", "16"], write_dir=str(tmp_path))
-    with pytest.raises(RecordingError, match=r"nanrec: NaN segment: expected finite samples"):
-        load_ecg(tmp_path / "nanrec")
+    rec = load_ecg(base)
+    assert np.isnan(rec.signal[0, 1800:2700]).all() and np.isfinite(rec.signal[1]).all()
+    bw = beat_windows(rec, BeatPreprocessing())
+    assert np.isfinite(bw.x).all() and np.isfinite(bw.features).all()
+    prep = BeatPreprocessing()
+    near = (bw.sample + prep.post_s * 360 >= 1800) & (bw.sample - prep.pre_s * 360 < 2700)
+    assert near.any() and not bw.usable[near].any()
+    # A beat is unusable only near the gap: in it, or one RR interval away.
+    i = np.flatnonzero(near)
+    assert bw.usable[: i[0] - 1].all() and bw.usable[i[-1] + 2:].all()
+    assert (bw.labels[~bw.usable] == -1).all()
 
 
-def test_flat_segment(tmp_path, wfdb_writer):
+def test_all_nan_record(tmp_path):
+    rec = Recording(np.full((2, 3600), np.nan, dtype=np.float32), 360.0, ["MLII", "V1"], "mV",
+                    "nanrec", "nanrec", "ecg", source=str(tmp_path / "nanrec"))
+    with pytest.raises(RecordingError, match=r"nanrec: no signal: expected finite samples"):
+        check_loadable(rec)
+
+
+def test_flat_segment_is_a_gap(tmp_path, wfdb_writer):
     base, _ = wfdb_writer(tmp_path, duration_s=20)
     rec = load_ecg(base)
     rec.signal[0, 3600:5400] = rec.signal[0, 3600]  # 5 s lead-off in MLII
-    with pytest.raises(RecordingError, match=r"flat segment\(s\).*MLII from 10\.00 s"):
+    bw = beat_windows(rec, BeatPreprocessing())
+    inside = (bw.sample > 3600) & (bw.sample < 5400)
+    assert inside.any() and not bw.usable[inside].any() and bw.usable[:3].all()
+    # Detected beats: none is found inside the lead-off.
+    rec.beats = None
+    detected = beat_windows(rec, BeatPreprocessing())
+    assert not ((detected.sample > 3700) & (detected.sample < 5300)).any()
+
+
+def test_lead_without_signal(tmp_path, wfdb_writer):
+    base, _ = wfdb_writer(tmp_path, duration_s=20)
+    rec = load_ecg(base)
+    rec.signal[0, :] = 0.0  # MLII off for the whole record (V1 still there)
+    with pytest.raises(RecordingError, match=r"rec: no usable signal in lead MLII"):
         beat_windows(rec, BeatPreprocessing())
 
 

@@ -134,3 +134,15 @@ def test_score_recording_from_a_file(tmp_path, ecg_rec, ecg_ckpt):
     np.testing.assert_array_equal(pred.sample, direct.sample)
     # the file went through 12-bit storage: same classes, close probabilities
     np.testing.assert_allclose(pred.proba, direct.proba, atol=0.05)
+
+
+def test_beats_beside_a_gap_are_unclassifiable() -> None:
+    from cardioliquid.scoring.inference import mark_unclassifiable
+
+    proba = np.array([[0.7, 0.1, 0.1, 0.05, 0.05], [0.1, 0.1, 0.7, 0.05, 0.05]], np.float32)
+    out = mark_unclassifiable(proba, np.array([True, False]), ["N", "S", "V", "F", "Q"])
+    assert out[0].tolist() == proba[0].tolist() and out[1].tolist() == [0, 0, 0, 0, 1]
+    assert proba[1, 2] == pytest.approx(0.7)  # the input is left alone
+    # A model without Q keeps its own calls.
+    kept = mark_unclassifiable(proba[:, :3], np.array([True, False]), ["N", "S", "V"])
+    assert kept is not None and kept[1].argmax() == 2

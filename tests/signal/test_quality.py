@@ -46,3 +46,17 @@ def test_multichannel_eeg_tolerates_a_dead_electrode(eeg_maker):
     rec.signal[1:3, 256 * 3: 256 * 9] = 0.2  # now three of four
     with pytest.raises(RecordingError, match=r"in 3 of 4 channel\(s\)"):
         check_usable(rec, max_flat_fraction=0.5)
+
+
+def test_unusable_samples_are_nan_and_long_flat_runs() -> None:
+    from cardioliquid.signal.quality import unusable_samples
+
+    fs = 100.0
+    x = np.sin(np.arange(2000) / 7.0)
+    x[100:110] = np.nan
+    x[500:800] = 0.25  # 3 s lead-off
+    x[1200:1250] = 0.5  # 0.5 s flat: short, still readable
+    bad = unusable_samples(x, fs, max_flat_s=2.0)
+    assert bad[100:110].all() and bad[500:800].all()
+    assert not bad[1200:1250].any()
+    assert bad.sum() == 10 + 300

@@ -329,3 +329,21 @@ def test_aligned_template_features_ignore_a_sample_of_position_jitter(rng):
     prep = BeatPreprocessing(rr_feature_set="robust", template_features=True,
                              template_align_s=0.011)
     assert round(prep.template_align_s * prep.fs) == 2
+
+
+def test_usable_beats_leave_out_the_gap_and_the_intervals_across_it() -> None:
+    from cardioliquid.signal.windows import usable_beats
+
+    fs = 100.0
+    prep = BeatPreprocessing(pre_s=0.2, post_s=0.3)
+    samples = np.arange(50, 1000, 100)  # beats at 0.5, 1.5, ... 9.5 s
+    bad = np.zeros(1000, dtype=bool)
+    bad[400:420] = True  # between the beats at 350 and 450, outside both windows
+    ok = usable_beats(samples, bad, fs, prep)
+    # 350 and 450 are joined by an interval that crosses the gap: rhythm unknown.
+    assert ok.tolist() == [True, True, True, False, False, True, True, True, True, True]
+    bad[:] = False
+    bad[630:640] = True  # inside the window of the beat at 650 (pre 20 samples)
+    assert usable_beats(samples, bad, fs, prep).tolist() == [
+        True, True, True, True, True, False, False, True, True, True]
+    assert usable_beats(samples, np.zeros(1000, bool), fs, prep).all()
