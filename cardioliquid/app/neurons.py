@@ -85,8 +85,13 @@ def window_input(rec: Recording, loaded: LoadedModel, start_s: float) -> np.ndar
 
     prep = loaded.preprocessing
     sub, start = _slice(rec, start_s - EEG_CONTEXT_S[0], start_s + prep.window_s + EEG_CONTEXT_S[1])
-    win = eeg_windows(sub, prep)
+    win = eeg_windows(sub, prep, require_signal=False)
     i = int(np.argmin(np.abs(win.start_s + start / rec.fs - start_s)))
+    if not win.usable[i]:
+        raise RecordingError(
+            rec.source or rec.record_id,
+            f"the window at {start_s:.1f} s overlaps a signal gap (NaN or flat channels): no "
+            "detection is made there, so no neuron explains it")
     return win.x[i]
 
 

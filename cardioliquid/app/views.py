@@ -499,20 +499,22 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
         loaded, rec = replay.loaded, replay.rec
         with st.spinner("Attributing with trained and with random weights…"):
             if replay.task == "arrhythmia":
-                pairs = []
-                for s in pred.sample[-n_beats:]:
-                    try:
-                        pairs.append(beat_input(rec, loaded, int(s), pred.sample))
-                    except RecordingError:  # a beat beside a signal gap: nothing to explain
-                        continue
-                if len(pairs) < 2:
-                    st.info("Too few classifiable beats (a signal gap): play a little further.")
-                    return
-                x = np.stack([p[0] for p in pairs])
-                f = np.stack([p[1] for p in pairs])
+                inputs = [lambda s=s: beat_input(rec, loaded, int(s), pred.sample)
+                          for s in pred.sample[-n_beats:]]  # fmt: skip
             else:
-                x = np.stack([window_input(rec, loaded, float(s)) for s in pred.start_s[-n_beats:]])
-                f = None
+                inputs = [lambda s=s: (window_input(rec, loaded, float(s)), None)
+                          for s in pred.start_s[-n_beats:]]  # fmt: skip
+            pairs = []
+            for get in inputs:
+                try:
+                    pairs.append(get())
+                except RecordingError:  # beside a signal gap: no decision to explain
+                    continue
+            if len(pairs) < 2:
+                st.info("Too few decisions outside signal gaps: play a little further.")
+                return
+            x = np.stack([p[0] for p in pairs])
+            f = None if pairs[0][1] is None else np.stack([p[1] for p in pairs])
             result = model_randomization_test(loaded.model, x, f, method=method, steps=8)
         st.session_state.sanity_result = (key, result, len(x))
     saved = st.session_state.get("sanity_result")

@@ -537,11 +537,11 @@ def predict_beats(
 
 
 # --------------------------------------------------------------------------- windows
-def _eeg_windows(rec: Recording, loaded: LoadedModel):
+def _eeg_windows(rec: Recording, loaded: LoadedModel, require_signal: bool = True):
     from cardioliquid.signal.windows import eeg_windows
 
     try:
-        return eeg_windows(rec, loaded.preprocessing)
+        return eeg_windows(rec, loaded.preprocessing, require_signal=require_signal)
     except CardioLiquidError:
         raise
     except (KeyError, ValueError, IndexError) as e:
@@ -559,16 +559,22 @@ def score_window_segment(
 
     Returns absolute window starts (seconds), probabilities and the final state.
     """
-    ew = _eeg_windows(rec, loaded)
+    ew = _eeg_windows(rec, loaded, require_signal=seg is None)
     offset = 0 if seg is None else seg.read_start
     # Starts on the recording's sample grid, so segments and the whole agree.
     start_samples = np.round(np.asarray(ew.start_s, dtype=np.float64) * rec.fs).astype(np.int64)
     start_samples += offset
-    x = ew.x
+    x, usable = ew.x, ew.usable
     if seg is not None:
         keep = (start_samples >= seg.keep_start) & (start_samples < seg.keep_stop)
-        start_samples, x = start_samples[keep], x[keep]
+        start_samples, x, usable = start_samples[keep], x[keep], usable[keep]
     proba, hx = run_model(loaded, x, None, batch_size, hx, where=_where(rec))
+    if not usable.all():
+        # No detection where the signal has a gap: the window's call is background.
+        proba = np.array(proba, dtype=np.float32, copy=True)
+        background = loaded.classes.index("bckg") if "bckg" in loaded.classes else 0
+        proba[~usable] = 0.0
+        proba[~usable, background] = 1.0
     return start_samples / rec.fs, proba, hx
 
 

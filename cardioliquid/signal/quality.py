@@ -1,9 +1,9 @@
 """Signal quality: NaN, flat and clipped segments.
 
 The app uses :func:`assess_quality` to flag poor signal instead of hiding it;
-the EEG windowing uses :func:`check_usable` to refuse input a model cannot read
-(NaN samples, long flat stretches such as a lead off), and the ECG beat
-windowing uses :func:`unusable_samples` to score around such gaps.
+the windowing functions use :func:`unusable_samples` to leave out the beats
+and windows that touch a gap (NaN samples, long flat stretches such as a lead
+off) and score the rest; :func:`check_usable` refuses a recording outright.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from cardioliquid.signal.filters import bandpass, check_band, notch
 from cardioliquid.signal.leads import select_lead
 from cardioliquid.signal.montage import to_bipolar
 from cardioliquid.signal.normalize import normalize_record, normalize_windows
-from cardioliquid.signal.quality import check_usable, unusable_samples
+from cardioliquid.signal.quality import unusable_samples
 from cardioliquid.signal.resample import resample_signal, rescale_samples
 from cardioliquid.signal.rpeaks import detect_r_peaks
 
@@ -166,14 +166,24 @@ class EEGWindows:
     start_s : ndarray of float64, shape (n,)
         Window start times in seconds from the recording start.
     labels : ndarray of int64, shape (n,)
-        1 when at least ``prep.min_overlap`` of the window lies in a seizure, else 0.
+        1 when at least ``prep.min_overlap`` of the window lies in a seizure,
+        else 0; -1 for a window that is not ``usable``.
     channel_names : list of str
+    usable : ndarray of bool, shape (n,)
+        False for a window that overlaps a signal gap: a stretch where more
+        than the allowed share of channels is NaN or flat (electrodes off, a
+        recorder pause). All True by default.
     """
 
     x: np.ndarray
     start_s: np.ndarray
     labels: np.ndarray
     channel_names: list[str] = field(default_factory=list)
+    usable: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.usable is None:
+            self.usable = np.ones(len(self.start_s), dtype=bool)
 
     def __len__(self) -> int:
         return int(self.start_s.shape[0])
@@ -625,29 +635,47 @@ def _to_microvolts(rec: Recording) -> np.ndarray:
 
 
 def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool = True,
-                max_flat_s: float = 2.0, max_flat_fraction: float = 0.5) -> EEGWindows:
+                max_flat_s: float = 2.0, max_flat_fraction: float = 0.5,
+                require_signal: bool = True) -> EEGWindows:
     """Cut sliding windows from an EEG recording, labelled by seizure overlap.
 
     Channels: ``prep.channels`` picked by name when present, else derived as
     bipolar pairs (:func:`~cardioliquid.signal.montage.to_bipolar`); all
     channels when ``prep.channels`` is empty. Then resample to ``prep.fs``,
     band-pass, optional notch, and normalise per ``prep.normalization``.
-    With ``check_quality`` the channels used must hold no NaN, and at most
-    ``max_flat_fraction`` of them a flat stretch longer than ``max_flat_s`` s
-    (a single channel: none).
+
+    A channel's NaN samples (and, with ``check_quality``, its flat stretches
+    of ``max_flat_s`` or more) are bad; NaN is bridged before filtering. Where
+    more than ``max_flat_fraction`` of the channels are bad at once (a single
+    channel: whenever it is), the signal has a gap, and the windows that
+    overlap it are returned not ``usable``, labelled -1: no training and no
+    detection on them. A few dead electrodes (CHB-MIT has some) are not a gap.
+
+    Parameters
+    ----------
+    require_signal : bool
+        Raise when no window is usable; False returns them all unusable (a
+        stream's segment inside a long gap).
 
     Raises
     ------
     RecordingError
-        Missing channels, a rate too low for the band-pass, NaN or flat
-        segments, or a recording shorter than one window.
+        Missing channels, a rate too low for the band-pass, a recording
+        shorter than one window, or (with ``require_signal``) no usable window.
     """
     where = rec.source or rec.record_id
     sub = _eeg_channels(rec, prep)
     check_band(rec.fs, prep.bandpass, where)
+    data = _to_microvolts(sub)
     if check_quality:
-        check_usable(sub, max_flat_s=max_flat_s, max_flat_fraction=max_flat_fraction)
-    x = resample_signal(_to_microvolts(sub), rec.fs, prep.fs, axis=1)
+        bad = np.stack([unusable_samples(row, rec.fs, max_flat_s) for row in data])
+    else:
+        bad = ~np.isfinite(data)
+    gap = bad.mean(axis=0) > (max_flat_fraction if len(bad) > 1 else 0.0)
+    if bad.any():
+        data = np.stack([bridge_nan(row) if not np.isfinite(row).all() else row for row in data])
+        data = np.nan_to_num(data)  # a channel without any finite sample
+    x = resample_signal(data, rec.fs, prep.fs, axis=1)
     x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order, axis=1)
     if prep.notch:
         x = notch(x, prep.fs, prep.notch, axis=1)
@@ -666,4 +694,18 @@ def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool =
     csum = np.concatenate([[0.0], np.cumsum(mask)])
     overlap = (csum[starts + n_times] - csum[starts]) / n_times
     labels = (overlap >= prep.min_overlap).astype(np.int64)
-    return EEGWindows(windows, starts / prep.fs, labels, list(sub.channel_names))
+    usable = np.ones(len(starts), dtype=bool)
+    if gap.any():
+        # Gap samples at the recording's rate -> count per window on the model's grid.
+        gap_cum = np.concatenate([[0], np.cumsum(gap, dtype=np.int64)])
+        lo = np.clip(np.floor(starts * rec.fs / prep.fs).astype(np.int64), 0, gap.size)
+        hi = np.clip(np.ceil((starts + n_times) * rec.fs / prep.fs).astype(np.int64), 0, gap.size)
+        usable = gap_cum[hi] - gap_cum[lo] == 0
+        if require_signal and not usable.any():
+            n_bad = int(bad.any(axis=1).sum())
+            raise RecordingError(
+                where, f"no usable window: expected EEG with stretches of {prep.window_s:g} s "
+                f"free of NaN or flat (>= {max_flat_s:g} s) signal in most channels, got gaps "
+                f"throughout ({n_bad} of {len(bad)} channel(s) affected)")
+        labels = np.where(usable, labels, -1)
+    return EEGWindows(windows, starts / prep.fs, labels, list(sub.channel_names), usable)

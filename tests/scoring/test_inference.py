@@ -146,3 +146,20 @@ def test_beats_beside_a_gap_are_unclassifiable() -> None:
     # A model without Q keeps its own calls.
     kept = mark_unclassifiable(proba[:, :3], np.array([True, False]), ["N", "S", "V"])
     assert kept is not None and kept[1].argmax() == 2
+
+
+def test_eeg_gap_windows_make_no_detection(eeg_rec, eeg_model):
+    rec = replace(eeg_rec, signal=eeg_rec.signal.copy())
+    fs = int(rec.fs)
+    rec.signal[:, 20 * fs: 30 * fs] = np.nan  # a 10 s dropout in every channel
+    pred = predict_windows(rec, eeg_model)
+    clean = predict_windows(eeg_rec, eeg_model)
+    assert len(pred) == len(clean) and np.isfinite(pred.proba).all()
+    prep = eeg_model.preprocessing
+    touching = (pred.start_s < 30) & (pred.start_s + prep.window_s > 20)
+    assert touching.any()
+    np.testing.assert_array_equal(pred.proba[touching], [[1.0, 0.0]] * int(touching.sum()))
+    # A segment wholly inside the gap is scored (as background), not refused.
+    seg = predict_windows(rec, eeg_model, segment_s=4 * prep.hop_s)
+    np.testing.assert_array_equal(seg.start_s, pred.start_s)
+    np.testing.assert_array_equal(seg.proba[touching], pred.proba[touching])

@@ -347,3 +347,31 @@ def test_usable_beats_leave_out_the_gap_and_the_intervals_across_it() -> None:
     assert usable_beats(samples, bad, fs, prep).tolist() == [
         True, True, True, True, True, False, False, True, True, True]
     assert usable_beats(samples, np.zeros(1000, bool), fs, prep).all()
+
+
+def test_eeg_gap_windows_are_unusable_and_dead_electrodes_are_not_a_gap(eeg_maker):
+    prep = WindowPreprocessing(channels=list(CHBMIT_BIPOLAR), window_s=2.0, hop_s=1.0)
+    rec = eeg_maker(CHBMIT_BIPOLAR, duration_s=30, seizures=[(10.0, 20.0)])
+    fs = int(rec.fs)
+    rec.signal[:, 12 * fs: 15 * fs] = 0.0  # every channel flat for 3 s: a recorder pause
+    rec.signal[:3, 20 * fs: 21 * fs] = np.nan  # three channels lose a second: not a gap
+    rec.signal[5, :] = 7.0  # one dead electrode for the whole record: not a gap
+    w = eeg_windows(rec, prep)
+    assert np.isfinite(w.x).all()
+    # Windows [s, s + 2) touching [12, 15) s: s = 11 .. 14.
+    np.testing.assert_array_equal(np.flatnonzero(~w.usable), np.arange(11, 15))
+    assert (w.labels[~w.usable] == -1).all()
+    np.testing.assert_array_equal(np.flatnonzero(w.labels == 1), [9, 10, 15, 16, 17, 18, 19])
+    # A single channel has a gap wherever it has one.
+    one = eeg_maker(["EEG"], duration_s=10)
+    one.signal[0, 4 * fs: 4 * fs + 10] = np.nan
+    assert np.flatnonzero(~eeg_windows(one, WindowPreprocessing()).usable).size > 0
+
+
+def test_eeg_without_any_usable_window(eeg_maker):
+    rec = eeg_maker(["EEG"], duration_s=10)
+    rec.signal[:] = np.nan
+    with pytest.raises(RecordingError, match="no usable window"):
+        eeg_windows(rec, WindowPreprocessing())
+    empty = eeg_windows(rec, WindowPreprocessing(), require_signal=False)
+    assert len(empty) and not empty.usable.any()
