@@ -26,7 +26,8 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
     assert isinstance(m.head, TiedHead) and m.head.tied == [0, 1]  # N and S
     assert loaded.preprocessing.rr_feature_set == "robust"
     assert loaded.preprocessing.template_align_s == 0.011  # v5.1: aligned template features
-    assert adaptation_settings(loaded) == {"eval_mode": True, "lr": 0.003}
+    assert adaptation_settings(loaded) == {
+        "eval_mode": True, "lr": 0.003, "class_weight_power": 0.75}  # chosen on DS1 folds
     assert "DS1" in loaded.metadata["data"] and "DS2" not in loaded.metadata["data"]
 
 
