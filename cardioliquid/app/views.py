@@ -380,27 +380,40 @@ def _alerts(replay: ReplaySession):
     return seizure_alerts(end, p, replay.rec.seizures)
 
 
+GAP_LOOKBACK = 30
+"""Decisions the neuron panel walks back over to find one outside a signal gap."""
+
+
 def _explain_latest(replay: ReplaySession, method: str):
     from cardioliquid.app.neurons import beat_input, explain_decision, window_input
 
     pred = replay.predictions
     if not len(pred):
         return None
-    if replay.task == "arrhythmia":
-        key = (int(pred.sample[-1]), method)
-    else:
-        key = (float(pred.start_s[-1]), method)
+    beats = replay.task == "arrhythmia"
+    latest = (int(pred.sample[-1]) if beats else float(pred.start_s[-1]), method)
     cache = st.session_state.setdefault("explained", {})
-    if key in cache:
-        return cache[key]
-    if replay.task == "arrhythmia":
-        x, f = beat_input(replay.rec, replay.loaded, key[0], pred.sample)
-        view = explain_decision(replay.loaded, x, f, key[0] / replay.rec.fs, method)
+    if latest in cache:
+        return cache[latest]
+    # The latest decision may sit in a signal gap (no input to explain): the panel then
+    # shows the most recent one outside it, whose time it names.
+    error: RecordingError | None = None
+    for i in range(len(pred) - 1, max(-1, len(pred) - 1 - GAP_LOOKBACK), -1):
+        try:
+            if beats:
+                x, f = beat_input(replay.rec, replay.loaded, int(pred.sample[i]), pred.sample)
+                view = explain_decision(replay.loaded, x, f, pred.sample[i] / replay.rec.fs,
+                                        method)
+            else:
+                x = window_input(replay.rec, replay.loaded, float(pred.start_s[i]))
+                view = explain_decision(replay.loaded, x, None, float(pred.end_s[i]), method)
+            break
+        except RecordingError as e:
+            error = error or e
     else:
-        x = window_input(replay.rec, replay.loaded, key[0])
-        view = explain_decision(replay.loaded, x, None, float(pred.end_s[-1]), method)
+        raise error if error is not None else RecordingError(None, "no decision to explain")
     cache.clear()
-    cache[key] = view
+    cache[latest] = view
     memory = st.session_state.setdefault("circuit_memory", {})
     shares = memory.setdefault(view.label, [])
     shares.append(view.attribution.share[0])

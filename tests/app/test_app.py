@@ -111,3 +111,49 @@ def test_a_model_that_does_not_fit_is_refused_in_the_page(data_dir, tmp_path, mo
     assert not at.exception, at.exception
     assert at.error
     assert "does not fit" in at.error[0].value and "expects an eeg" in at.error[0].value
+
+
+@pytest.mark.slow
+def test_a_record_ending_in_a_dropout_replays_to_the_end(data_dir):
+    """The last 20 s of MLII are a dropout (WFDB invalid samples): the replay scores the
+    annotated beats there as unclassifiable (Q), the neuron panel shows the last beat
+    before the gap, and the attribution check says why it has too few beats."""
+    import numpy as np
+    import wfdb
+
+    src = data_dir / "synthetic" / "syn100"
+    rec = wfdb.rdrecord(str(src))
+    ann = wfdb.rdann(str(src), "atr")
+    sig = rec.p_signal.copy()
+    sig[-20 * 360:, 0] = np.nan
+    gap = data_dir / "gap"
+    gap.mkdir()
+    wfdb.wrsamp("gap200", fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=sig,
+                fmt=["16", "16"], write_dir=str(gap))
+    wfdb.wrann("gap200", "atr", ann.sample, ann.symbol, write_dir=str(gap))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    label = next(o for o in at.selectbox(key="record_choice").options if "gap200" in o)
+    at.selectbox(key="record_choice").set_value(label).run()
+    assert not at.exception, at.exception
+    at.radio(key="speed").set_value("as fast as possible")
+    at.button(key="play").click().run()
+    for _ in range(8):
+        if at.session_state["replay"].finished:
+            break
+        at.run()
+    assert not at.exception, at.exception
+    replay = at.session_state["replay"]
+    assert replay.finished and len(replay.predictions) == len(replay.rec.beats)
+    calls = np.asarray(replay.predictions.labels)
+    in_gap = replay.predictions.sample >= replay.rec.n_samples - 20 * 360
+    assert in_gap.sum() > 20 and (calls[in_gap] == "Q").all()
+    assert not at.error, [e.value for e in at.error]
+    import re
+
+    shown = re.search(r"beat at ([0-9.]+) s, predicted", _texts(at))
+    assert shown, _texts(at)  # the explained beat is the last one clear of the gap
+    gap_start = (replay.rec.n_samples - 20 * 360) / 360
+    assert gap_start - 2.0 < float(shown.group(1)) < gap_start - 0.45
+    at.button(key="sanity").click().run()
+    assert not at.exception, at.exception
+    assert any("outside signal gaps" in m.value for m in at.info), [m.value for m in at.info]
