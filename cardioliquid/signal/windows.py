@@ -267,7 +267,7 @@ def rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.n
 
 def template_features(windows: np.ndarray, pre: int, fs: float,
                       region_s: tuple[float, float] = TEMPLATE_QRS_S,
-                      max_lag: int = 0) -> np.ndarray:
+                      max_lag: int = 0, from_beats: np.ndarray | None = None) -> np.ndarray:
     """Morphology of each beat relative to the median beat of ``windows``.
 
     Parameters
@@ -288,6 +288,9 @@ def template_features(windows: np.ndarray, pre: int, fs: float,
         7.8 ms grid at 128 Hz) or placed by a detector jitter by a sample or
         two; unaligned, a sharp QRS then looks unlike its own template. 0
         compares at the given positions.
+    from_beats : ndarray of bool, shape (n,), optional
+        The beats the median beat is built from (default all; beats beside a
+        signal gap are left out so a long gap cannot flatten the template).
 
     Returns
     -------
@@ -303,12 +306,15 @@ def template_features(windows: np.ndarray, pre: int, fs: float,
         raise ValueError(f"template region {region_s} s around the R peak holds {hi - lo} "
                          f"samples of the {t}-sample windows; widen pre_s/post_s")
     seg = windows[:, 0, lo:hi].astype(np.float64)
+    build = np.ones(n, dtype=bool)
+    if from_beats is not None and np.any(from_beats):
+        build = np.asarray(from_beats, dtype=bool)
     # The median beat is the dominant morphology even when ectopic beats are common.
-    template = np.median(seg, axis=0)
+    template = np.median(seg[build], axis=0)
     eps = 1e-6
     lag = min(int(max_lag), lo, t - hi)
     if lag > 0:
-        seg, template = _align_to_template(windows[:, 0], lo, hi, lag, template)
+        seg, template = _align_to_template(windows[:, 0], lo, hi, lag, template, build)
     b = seg - seg.mean(axis=1, keepdims=True)
     m = template - template.mean()
     corr = (b @ m) / np.maximum(np.linalg.norm(b, axis=1) * np.linalg.norm(m), eps)
@@ -318,10 +324,10 @@ def template_features(windows: np.ndarray, pre: int, fs: float,
     return np.stack([corr, diff, amp], axis=1).astype(np.float32)
 
 
-def _align_to_template(x: np.ndarray, lo: int, hi: int, lag: int,
-                       template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _align_to_template(x: np.ndarray, lo: int, hi: int, lag: int, template: np.ndarray,
+                       build: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each beat's ``[lo, hi)`` segment at its best-correlated shift within ``lag``
-    samples, and the median of the aligned segments (two passes)."""
+    samples, and the median of the aligned ``build`` segments (two passes)."""
     shifts = np.arange(-lag, lag + 1)
     segs = np.stack([x[:, lo + k:hi + k] for k in shifts], axis=1).astype(np.float64)
     centred = segs - segs.mean(axis=2, keepdims=True)
@@ -331,7 +337,7 @@ def _align_to_template(x: np.ndarray, lo: int, hi: int, lag: int,
         m = template - template.mean()
         corr = (centred @ m) / np.maximum(norms * np.linalg.norm(m), 1e-6)
         aligned = segs[rows, corr.argmax(axis=1)]
-        template = np.median(aligned, axis=0)
+        template = np.median(aligned[build], axis=0)
     return aligned, template
 
 
@@ -607,10 +613,11 @@ def beat_windows(
     feats = _rr_feature_matrix(samples, rec.fs, prep)
     lag = round(prep.template_align_s * prep.fs)
     if prep.template_features:
-        qrs = template_features(windows, pre, prep.fs, max_lag=lag)
+        qrs = template_features(windows, pre, prep.fs, max_lag=lag, from_beats=usable)
         feats = np.concatenate([feats, qrs], axis=1)
     if prep.template_p_wave:
-        p_wave = template_features(windows, pre, prep.fs, TEMPLATE_P_WAVE_S, max_lag=lag)
+        p_wave = template_features(windows, pre, prep.fs, TEMPLATE_P_WAVE_S, max_lag=lag,
+                                   from_beats=usable)
         feats = np.concatenate([feats, p_wave], axis=1)
     if prep.template_subtract and len(windows):
         windows = windows - np.median(windows, axis=0, keepdims=True)

@@ -99,7 +99,7 @@ def test_a_signal_dropout_costs_only_the_beats_beside_it(mitdb_dir, tmp_path):
     inside = (gap.sample >= 100_000) & (gap.sample < 110_000)
     assert inside.sum() > 40 and (labels[inside] == "Q").all()
     beside = (gap.sample > 99_000) & (gap.sample < 111_000)
-    assert np.mean(labels[~beside] == ref[~beside]) > 0.995  # 0.9992 measured
+    assert np.mean(labels[~beside] == ref[~beside]) > 0.995  # 1.0 measured (2,547 beats)
     # Unannotated use: the detector finds nothing in the gap and the rest is scored.
     found = predict_beats(load_ecg(tmp_path / "200"), loaded, beats="detect")
     assert not ((found.sample > 100_100) & (found.sample < 109_900)).any()

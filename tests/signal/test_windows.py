@@ -182,6 +182,15 @@ def test_template_features_single_out_the_odd_beat():
     assert f[10, 0] == pytest.approx(1.0) and f[10, 2] == pytest.approx(2.0)  # gain only
     assert template_features(x[:0], pre, fs).shape == (0, 3)
 
+    # Beats beside a signal gap (flat, bridged windows) do not build the template.
+    gap = np.concatenate([x[:4], np.zeros((6, 1, t), np.float32)])
+    keep = np.array([True] * 4 + [False] * 6)
+    for lag in (0, 2):
+        polluted = template_features(gap, pre, fs, max_lag=lag)
+        clean = template_features(gap, pre, fs, max_lag=lag, from_beats=keep)
+        np.testing.assert_allclose(clean[:4], [[1.0, 0.0, 1.0]] * 4, atol=1e-5)
+        assert not np.allclose(polluted[:4, 2], 1.0)  # a flat median beat: amplitude off
+
 
 def test_template_features_follow_the_rr_features(ecg):
     prep = BeatPreprocessing(template_features=True)
