@@ -384,8 +384,23 @@ GAP_LOOKBACK = 30
 """Decisions the neuron panel walks back over to find one outside a signal gap."""
 
 
+def _decision_input(replay: ReplaySession, i: int) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Model input of decision ``i`` (window, features or None) and its time in seconds.
+
+    Raises :class:`RecordingError` for a decision beside a signal gap (nothing to explain).
+    """
+    from cardioliquid.app.neurons import beat_input, window_input
+
+    pred = replay.predictions
+    if replay.task == "arrhythmia":
+        x, f = beat_input(replay.rec, replay.loaded, int(pred.sample[i]), pred.sample)
+        return x, f, float(pred.sample[i] / replay.rec.fs)
+    x = window_input(replay.rec, replay.loaded, float(pred.start_s[i]))
+    return x, None, float(pred.end_s[i])
+
+
 def _explain_latest(replay: ReplaySession, method: str):
-    from cardioliquid.app.neurons import beat_input, explain_decision, window_input
+    from cardioliquid.app.neurons import explain_decision
 
     pred = replay.predictions
     if not len(pred):
@@ -397,21 +412,17 @@ def _explain_latest(replay: ReplaySession, method: str):
         return cache[latest]
     # The latest decision may sit in a signal gap (no input to explain): the panel then
     # shows the most recent one outside it, whose time it names.
-    error: RecordingError | None = None
+    first_error = None
     for i in range(len(pred) - 1, max(-1, len(pred) - 1 - GAP_LOOKBACK), -1):
         try:
-            if beats:
-                x, f = beat_input(replay.rec, replay.loaded, int(pred.sample[i]), pred.sample)
-                view = explain_decision(replay.loaded, x, f, pred.sample[i] / replay.rec.fs,
-                                        method)
-            else:
-                x = window_input(replay.rec, replay.loaded, float(pred.start_s[i]))
-                view = explain_decision(replay.loaded, x, None, float(pred.end_s[i]), method)
-            break
+            x, f, time_s = _decision_input(replay, i)
         except RecordingError as e:
-            error = error or e
-    else:
-        raise error if error is not None else RecordingError(None, "no decision to explain")
+            first_error = first_error or e
+            continue
+        view = explain_decision(replay.loaded, x, f, time_s, method)
+        break
+    else:  # every decision looked at touches a gap (pred is not empty, so one was)
+        raise first_error
     cache.clear()
     cache[latest] = view
     memory = st.session_state.setdefault("circuit_memory", {})
@@ -499,7 +510,6 @@ def neurons_panel(replay: ReplaySession) -> None:
 
 def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
     """On demand: the model-randomisation test on the latest decisions of this replay."""
-    from cardioliquid.app.neurons import beat_input, window_input
     from cardioliquid.explain import model_randomization_test
 
     key = (st.session_state.get("replay_key"), method)
@@ -509,26 +519,19 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
         if len(pred) < 2:
             st.info("Needs at least two decisions: play a little first.")
             return
-        loaded, rec = replay.loaded, replay.rec
         with st.spinner("Attributing with trained and with random weights…"):
-            if replay.task == "arrhythmia":
-                inputs = [lambda s=s: beat_input(rec, loaded, int(s), pred.sample)
-                          for s in pred.sample[-n_beats:]]  # fmt: skip
-            else:
-                inputs = [lambda s=s: (window_input(rec, loaded, float(s)), None)
-                          for s in pred.start_s[-n_beats:]]  # fmt: skip
-            pairs = []
-            for get in inputs:
+            inputs = []
+            for i in range(max(0, len(pred) - n_beats), len(pred)):
                 try:
-                    pairs.append(get())
+                    inputs.append(_decision_input(replay, i))
                 except RecordingError:  # beside a signal gap: no decision to explain
                     continue
-            if len(pairs) < 2:
+            if len(inputs) < 2:
                 st.info("Too few decisions outside signal gaps: play a little further.")
                 return
-            x = np.stack([p[0] for p in pairs])
-            f = None if pairs[0][1] is None else np.stack([p[1] for p in pairs])
-            result = model_randomization_test(loaded.model, x, f, method=method, steps=8)
+            x = np.stack([x for x, _, _ in inputs])
+            f = None if inputs[0][1] is None else np.stack([f for _, f, _ in inputs])
+            result = model_randomization_test(replay.loaded.model, x, f, method=method, steps=8)
         st.session_state.sanity_result = (key, result, len(x))
     saved = st.session_state.get("sanity_result")
     if saved and saved[0] == key:

@@ -2,8 +2,8 @@
 
 They reject input no model can use: no finite sample, or no variation at all.
 NaN stretches (WFDB stores a signal dropout as invalid samples) load as NaN;
-what to do with them is the later layer's choice (:mod:`cardioliquid.signal.quality`:
-ECG beats touching a gap are unclassifiable, EEG windows refuse them).
+the windowing leaves out the beats and EEG windows that touch such a gap
+(:func:`cardioliquid.signal.quality.unusable_samples`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ def check_loadable(rec: Recording) -> Recording:
         raise RecordingError(
             where, f"no signal: expected finite samples, got NaN/inf in all {finite.size} "
             f"samples of channel(s) {rec.channel_names}")
-    live = finite.any(axis=1)
-    spread = [np.ptp(row[ok]) for row, ok in zip(rec.signal[live], finite[live], strict=True)]
-    if rec.n_samples > 1 and all(v == 0 for v in spread):
+    live = rec.signal[finite.any(axis=1)]  # channels with some signal
+    if rec.n_samples > 1 and np.all(np.nanmax(live, axis=1) == np.nanmin(live, axis=1)):
         raise RecordingError(
             where, "flat signal: expected a varying signal, got constant values in every channel"
         )

@@ -473,11 +473,18 @@ def mark_unclassifiable(proba: np.ndarray, usable: np.ndarray, classes: list[str
     dropout or lead-off has no reliable shape or RR interval. A model
     without a Q output keeps its own call.
     """
-    if "Q" not in classes or usable.all():
+    if "Q" not in classes:
+        return proba
+    return _call_where_unusable(proba, usable, list(classes).index("Q"))
+
+
+def _call_where_unusable(proba: np.ndarray, usable: np.ndarray, index: int) -> np.ndarray:
+    """A copy of ``proba`` with every row that is not ``usable`` one-hot on class ``index``."""
+    if usable.all():
         return proba
     proba = np.array(proba, dtype=np.float32, copy=True)
     proba[~usable] = 0.0
-    proba[~usable, list(classes).index("Q")] = 1.0
+    proba[~usable, index] = 1.0
     return proba
 
 
@@ -569,13 +576,9 @@ def score_window_segment(
         keep = (start_samples >= seg.keep_start) & (start_samples < seg.keep_stop)
         start_samples, x, usable = start_samples[keep], x[keep], usable[keep]
     proba, hx = run_model(loaded, x, None, batch_size, hx, where=_where(rec))
-    if not usable.all():
-        # No detection where the signal has a gap: the window's call is background.
-        proba = np.array(proba, dtype=np.float32, copy=True)
-        background = loaded.classes.index("bckg") if "bckg" in loaded.classes else 0
-        proba[~usable] = 0.0
-        proba[~usable, background] = 1.0
-    return start_samples / rec.fs, proba, hx
+    # No detection where the signal has a gap: the window's call is background.
+    background = loaded.classes.index("bckg") if "bckg" in loaded.classes else 0
+    return start_samples / rec.fs, _call_where_unusable(proba, usable, background), hx
 
 
 def predict_windows(

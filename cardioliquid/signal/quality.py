@@ -52,6 +52,16 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
+def _flat_runs(x: np.ndarray, nan: np.ndarray, min_samples: float) -> list[tuple[int, int]]:
+    """``[start, stop)`` sample ranges of the runs of at least ``min_samples`` equal values."""
+    if x.size < 2:
+        return []
+    same = np.concatenate([[False], np.diff(x) == 0]) & ~nan
+    # A flat run of k equal steps spans k + 1 samples, from the one before the first step.
+    return [(int(s) - 1, int(e)) for s, e in zip(*_runs(same), strict=True)
+            if (e - s + 1) >= min_samples]
+
+
 def find_bad_segments(
     x: np.ndarray,
     fs: float,
@@ -79,11 +89,8 @@ def find_bad_segments(
         out.append(BadSegment(channel, "nan", s / fs, e / fs))
     if x.size < 2:
         return out
-    same = np.concatenate([[False], np.diff(x) == 0]) & ~nan
-    # A flat run of k equal steps spans k + 1 samples.
-    for s, e in zip(*_runs(same), strict=True):
-        if (e - s + 1) >= min_flat_s * fs:
-            out.append(BadSegment(channel, "flat", (s - 1) / fs, e / fs))
+    for s, e in _flat_runs(x, nan, min_flat_s * fs):
+        out.append(BadSegment(channel, "flat", s / fs, e / fs))
     finite = x[~nan]
     if finite.size and np.ptp(finite) > 0:
         for rail in (finite.max(), finite.min()):
@@ -159,8 +166,8 @@ def unusable_samples(x: np.ndarray, fs: float, max_flat_s: float = 2.0) -> np.nd
     -------
     ndarray of bool, shape (n_samples,)
     """
-    bad = ~np.isfinite(np.asarray(x))
-    for b in find_bad_segments(x, fs, min_flat_s=max_flat_s):
-        if b.kind == "flat":
-            bad[round(b.start_s * fs): round(b.end_s * fs)] = True
+    x = np.asarray(x)
+    bad = ~np.isfinite(x)
+    for s, e in _flat_runs(x, bad, max_flat_s * fs):
+        bad[s:e] = True
     return bad

@@ -595,7 +595,7 @@ def beat_windows(
         raw = bridge_nan(np.asarray(rec.signal[rec.channel_names.index(lead)]))
         peaks = detect_r_peaks(resample_signal(raw, rec.fs, prep.fs), prep.fs, method=detector)
         samples = np.unique(rescale_samples(peaks, prep.fs, rec.fs))
-        samples = samples[~bad[np.clip(samples, 0, bad.size - 1)]] if samples.size else samples
+        samples = samples[~bad[np.clip(samples, 0, bad.size - 1)]]
         labels = np.full(samples.shape, -1, dtype=np.int64)
         detected = True
     order = np.argsort(samples, kind="stable")
@@ -679,9 +679,9 @@ def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool =
     else:
         bad = ~np.isfinite(data)
     gap = bad.mean(axis=0) > (max_flat_fraction if len(bad) > 1 else 0.0)
-    if bad.any():
-        data = np.stack([bridge_nan(row) if not np.isfinite(row).all() else row for row in data])
-        data = np.nan_to_num(data)  # a channel without any finite sample
+    if not np.isfinite(data).all():
+        # bridge_nan leaves a channel without any finite sample as it is: zero it.
+        data = np.nan_to_num(np.stack([bridge_nan(row) for row in data]))
     x = resample_signal(data, rec.fs, prep.fs, axis=1)
     x = bandpass(x, prep.fs, tuple(prep.bandpass), prep.filter_order, axis=1)
     if prep.notch:
