@@ -78,18 +78,21 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     t0 = time.perf_counter()
     trainer.fit(model, dm)
     seconds = time.perf_counter() - t0
-    from cardioliquid.training.beats import record_beats
+    from cardioliquid.io import load_ecg
+    from cardioliquid.signal.windows import beat_windows
 
     model.eval()
     k = len(CLASSES)
     conf = np.zeros((k, k), dtype=np.int64)
     per_record = {}
-    # The held-out records one by one (cached beats, the same ones as dm.val_set),
-    # so the pooled matrix comes with each record's share of it.
+    # The held-out records one by one (the same beats as dm.val_set), so the
+    # pooled matrix comes with each record's share of it.
     for record in dm.split_records()["val"]:
-        x, feats, y = record_beats(dm.root / record, dm.preprocessing, dm.cache_dir)
+        rec = load_ecg(dm.root / record)
+        w = beat_windows(rec, dm.preprocessing)
+        keep = np.asarray(w.labels) >= 0
         rec_conf = np.zeros((k, k), dtype=np.int64)
-        _add_predictions(rec_conf, model, x, feats, y)
+        _add_predictions(rec_conf, model, w, keep, rec.fs, dm.preprocessing)
         per_record[record] = rec_conf.tolist()
         conf += rec_conf
     out = {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
@@ -124,24 +127,35 @@ def _adaptive_confusions(module: Any, dm: Any, minutes: float,
         rec = load_ecg(dm.root / record)
         w = beat_windows(rec, dm.preprocessing)
         keep = (np.asarray(w.sample) >= minutes * 60.0 * rec.fs) & (np.asarray(w.labels) >= 0)
-        x, f, y = w.x[keep], w.features[keep], np.asarray(w.labels)[keep]
         models = [base] + [adapt_to_patient(base, rec, minutes, **kw) for kw in variants]
         for loaded, conf in zip(models, [before, *after], strict=True):
-            _add_predictions(conf, loaded.model, x, f, y)
+            _add_predictions(conf, loaded.model, w, keep, rec.fs, dm.preprocessing)
     return {"before": before.tolist(), "after": [c.tolist() for c in after]}
 
 
-def _add_predictions(conf: np.ndarray, model: Any, x: np.ndarray, feats: np.ndarray,
-                     y: np.ndarray, batch: int = 4096) -> None:
-    """Add ``model``'s argmax calls on windows ``x`` (with ``feats``) to ``conf`` at rows ``y``."""
+def _add_predictions(conf: np.ndarray, model: Any, w: Any, keep: np.ndarray, fs: float,
+                     prep: Any, batch: int = 4096) -> None:
+    """Add ``model``'s calls on the ``keep`` beats of windows ``w`` to ``conf``.
+
+    Calls are settled as scoring settles them: with the preprocessing's AF
+    gate, S probability of beats in AF rhythm (judged on all the record's
+    beats, around each one) moves to N before the argmax.
+    """
     import torch
 
-    x = torch.from_numpy(np.asarray(x, dtype=np.float32))
-    f = torch.from_numpy(np.asarray(feats, dtype=np.float32)) if feats.shape[-1] else None
+    from cardioliquid.scoring.inference import sveb_to_normal_in_af
+    from cardioliquid.signal.rhythm import af_beats
+
+    x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
+    feats = np.asarray(w.features, dtype=np.float32)[keep]
+    f = torch.from_numpy(feats) if feats.shape[-1] else None
     with torch.no_grad():
-        pred = torch.cat([model(x[i:i + batch], None if f is None else f[i:i + batch]).argmax(-1)
-                          for i in range(0, len(x), batch)])
-    np.add.at(conf, (np.asarray(y), pred.numpy()), 1)
+        logits = torch.cat([model(x[i:i + batch], None if f is None else f[i:i + batch])
+                            for i in range(0, len(x), batch)])
+    proba = torch.softmax(logits, -1).numpy()
+    if prep.af_gate:
+        proba = sveb_to_normal_in_af(proba, af_beats(w.sample, fs)[keep], CLASSES)
+    np.add.at(conf, (np.asarray(w.labels)[keep], proba.argmax(-1)), 1)
 
 
 def scores(conf: np.ndarray) -> dict[str, Any]:

@@ -37,12 +37,16 @@ class DecisionView:
     trajectory : NeuronTrajectory
     attribution : NeuronAttribution
         For the predicted class of this one window.
+    reported : str, optional
+        The call reported for this decision when it is not the network's own
+        ``label`` (a beat in AF rhythm: the AF gate reports S as N).
     """
 
     time_s: float
     label: str
     trajectory: NeuronTrajectory
     attribution: NeuronAttribution
+    reported: str | None = None
 
 
 def _slice(rec: Recording, t0: float, t1: float) -> tuple[Recording, int]:

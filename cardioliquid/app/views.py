@@ -7,7 +7,7 @@ they draw lives in the package (replay, alerts, explain, device).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +326,8 @@ def predictions_panel(replay: ReplaySession) -> None:
             unit = "beat" if replay.task == "arrhythmia" else "window ending"
             st.markdown(f"Last {unit} at **{when:.1f} s**: "
                         f"**{loaded.classes[int(np.argmax(proba))]}**")  # fmt: skip
+            if getattr(pred, "af", None) is not None:
+                st.caption(_rhythm_caption(pred.af))
             st.dataframe(
                 {"class": loaded.classes, "probability": [float(p) for p in proba]},
                 column_config={"probability": st.column_config.ProgressColumn(
@@ -368,6 +370,18 @@ def predictions_panel(replay: ReplaySession) -> None:
             for c in loaded.classes:
                 row[c].append(ref_counts.get(c, 0))
         st.dataframe(row, hide_index=True, width="stretch")
+
+
+def _rhythm_caption(af: np.ndarray) -> str:
+    """What the AF gate says of the rhythm at the latest beat."""
+    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS
+
+    if af[-1]:
+        return (f"Rhythm: **AF-like** (irregular RR intervals over the last {AF_WINDOW_BEATS} "
+                f"beats); supraventricular beats are reported as N, as AAMI files them.")
+    if len(af) <= AF_WINDOW_BEATS:
+        return f"Rhythm: judged once {AF_WINDOW_BEATS} beats have been replayed."
+    return f"Rhythm: not AF-like over the last {AF_WINDOW_BEATS} beats."
 
 
 def _alerts(replay: ReplaySession):
@@ -420,6 +434,9 @@ def _explain_latest(replay: ReplaySession, method: str):
             first_error = first_error or e
             continue
         view = explain_decision(replay.loaded, x, f, time_s, method)
+        reported = replay.loaded.classes[int(np.argmax(pred.proba[i]))]
+        if reported != view.label:  # the AF gate settled this beat's S as N
+            view = replace(view, reported=reported)
         break
     else:  # every decision looked at touches a gap (pred is not empty, so one was)
         raise first_error
@@ -465,6 +482,11 @@ def neurons_panel(replay: ReplaySession) -> None:
         st.markdown(f"**Liquid state of all {len(roles)} neurons** over the decided window "
                     f"({'beat' if replay.task == 'arrhythmia' else 'EEG window'} at "
                     f"{view.time_s:.1f} s, predicted **{view.label}**)")  # fmt: skip
+        if view.reported is not None:
+            st.caption(f"This beat lies in AF-like rhythm and is reported as "
+                       f"**{view.reported}** (AAMI files supraventricular beats in atrial "
+                       f"fibrillation as N); the neurons explain the network's own "
+                       f"call, {view.label}.")  # fmt: skip
         fig = plots.neuron_heatmap(view.trajectory.states, roles, view.trajectory.step_s)
         st.pyplot(fig)
         plt.close(fig)

@@ -69,6 +69,10 @@ class BeatPredictions:
         ``"detect"`` (the kept R-peak detector).
     record_id : str
         The recording scored.
+    af : ndarray of bool, shape (n,), optional
+        Beats in atrial-fibrillation-like rhythm, for a model whose
+        preprocessing has ``af_gate`` (their S probability was moved to N);
+        None for other models.
     """
 
     sample: np.ndarray
@@ -77,12 +81,15 @@ class BeatPredictions:
     fs: float
     beat_source: str
     record_id: str = ""
+    af: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.sample = np.asarray(self.sample, dtype=np.int64).reshape(-1)
         self.proba = np.asarray(self.proba, dtype=np.float32).reshape(
             len(self.sample), len(self.classes)
         )
+        if self.af is not None:
+            self.af = np.asarray(self.af, dtype=bool).reshape(len(self.sample))
 
     def __len__(self) -> int:
         return len(self.sample)
@@ -109,11 +116,19 @@ class BeatPredictions:
 
     def concat(self, other: BeatPredictions) -> BeatPredictions:
         """Append ``other`` (later beats of the same recording)."""
+        af = None
+        if self.af is not None or other.af is not None:
+            af = np.concatenate([_flags(self), _flags(other)])
         return replace(
             self,
             sample=np.concatenate([self.sample, other.sample]),
             proba=np.concatenate([self.proba, other.proba]),
+            af=af,
         )
+
+
+def _flags(pred: BeatPredictions) -> np.ndarray:
+    return np.zeros(len(pred), dtype=bool) if pred.af is None else pred.af
 
 
 @dataclass
@@ -488,6 +503,38 @@ def _call_where_unusable(proba: np.ndarray, usable: np.ndarray, index: int) -> n
     return proba
 
 
+def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Move the S probability of beats in AF rhythm (``af``) to N.
+
+    AAMI EC57 files supraventricular beats during atrial fibrillation or
+    flutter as N: in an irregular rhythm an early beat is not premature. A
+    model without both classes keeps its calls.
+    """
+    classes = list(classes)
+    if not np.any(af) or "S" not in classes or "N" not in classes:
+        return proba
+    n, s = classes.index("N"), classes.index("S")
+    proba = np.array(proba, dtype=np.float32, copy=True)
+    proba[af, n] += proba[af, s]
+    proba[af, s] = 0.0
+    return proba
+
+
+def settle_calls(rec_fs: float, sample: np.ndarray, proba: np.ndarray, loaded: LoadedModel,
+                 causal: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's beat probabilities after its preprocessing's ``af_gate``.
+
+    Returns the probabilities and the per-beat AF flags (None without the gate).
+    ``causal``: each beat is judged by the rhythm before it (a stream).
+    """
+    if not getattr(loaded.preprocessing, "af_gate", False):
+        return proba, None
+    from cardioliquid.signal.rhythm import af_beats
+
+    af = af_beats(sample, rec_fs, causal=causal)
+    return sveb_to_normal_in_af(proba, af, loaded.classes), af
+
+
 def predict_beats(
     rec: Recording,
     loaded: LoadedModel,
@@ -513,7 +560,9 @@ def predict_beats(
         Beats per forward pass.
     segment_s : float, optional
         Preprocess in segments of this length (what a stream computes);
-        None: the whole recording at once (as in training).
+        None: the whole recording at once (as in training). With segments, a
+        model's AF gate judges each beat by the rhythm before it, as a stream
+        must; without, by the rhythm around it.
     context_s, lookahead_s : float
         Signal read before and after each segment.
 
@@ -540,7 +589,9 @@ def predict_beats(
             parts_p.append(p)
         sample = np.concatenate(parts_s) if parts_s else np.zeros(0, np.int64)
         proba = np.concatenate(parts_p) if parts_p else np.zeros((0, len(loaded.classes)))
-    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id)
+    # A stream knows only the rhythm so far: segmented scoring judges it causally too.
+    proba, af = settle_calls(rec.fs, sample, proba, loaded, causal=segment_s is not None)
+    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af)
 
 
 # --------------------------------------------------------------------------- windows

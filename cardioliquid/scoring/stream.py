@@ -45,6 +45,7 @@ from cardioliquid.scoring.inference import (
     score_beat_segment,
     score_window_segment,
     segment_plan,
+    sveb_to_normal_in_af,
     window_segment_plan,
 )
 
@@ -153,6 +154,11 @@ class BeatStream(_SegmentStream):
         self._reference = np.zeros(0, dtype=np.int64)
         probe = replace(template, signal=np.zeros((template.n_channels, 1), np.float32))
         check_fits(probe, loaded)
+        self._rhythm = None
+        if getattr(loaded.preprocessing, "af_gate", False):
+            from cardioliquid.signal.rhythm import AFTracker
+
+            self._rhythm = AFTracker(template.fs)
 
     @classmethod
     def for_recording(cls, rec: Recording, loaded: LoadedModel, beats: str = "auto", **kw: Any):
@@ -171,6 +177,7 @@ class BeatStream(_SegmentStream):
         return BeatPredictions(
             np.zeros(0, np.int64), np.zeros((0, n), np.float32), self.loaded.classes,
             self.fs, self.beat_source, self.template.record_id,
+            None if self._rhythm is None else np.zeros(0, dtype=bool),
         )  # fmt: skip
 
     def push(self, chunk: np.ndarray, beat_samples: Sequence[int] | None = None) -> BeatPredictions:
@@ -197,7 +204,11 @@ class BeatStream(_SegmentStream):
             sample, proba, self.hx = score_beat_segment(
                 sub, self.loaded, seg, ref, self.batch_size, self.hx
             )
-            out = out.concat(replace(out, sample=sample, proba=proba))
+            af = None
+            if self._rhythm is not None:
+                af = self._rhythm.push(sample)
+                proba = sveb_to_normal_in_af(proba, af, self.loaded.classes)
+            out = out.concat(replace(out, sample=sample, proba=proba, af=af))
         return out
 
 

@@ -117,11 +117,17 @@ def beat_table_text(pred: BeatPredictions) -> str:
         pred.labels,
         *[_floats(pred.proba[:, i]) for i in range(len(pred.classes))],
     ]
+    if pred.af is not None:
+        header.append("af_rhythm")
+        columns.append(pred.af.astype(np.int64).astype(str))
     return _column_text(header, columns)
 
 
 def write_beat_table(pred: BeatPredictions, path: Path) -> Path:
-    """Write the per-beat CSV: record, sample, time_s, class, one probability per class."""
+    """Write the per-beat CSV: record, sample, time_s, class, one probability per class.
+
+    A model with an AF gate adds ``af_rhythm``: 1 for beats in atrial-fibrillation-like rhythm.
+    """
     return write_text_atomic(path, beat_table_text(pred))
 
 
@@ -147,6 +153,8 @@ def write_beat_parquet(pred: BeatPredictions, path: Path) -> Path:
     }
     for i, c in enumerate(pred.classes):
         cols[f"p_{c}"] = pa.array(pred.proba[:, i], pa.float32())
+    if pred.af is not None:
+        cols["af_rhythm"] = pa.array(pred.af, pa.bool_())
     table = pa.table(cols)
     return write_atomic(Path(path), lambda tmp: pq.write_table(table, str(tmp)))
 

@@ -66,6 +66,12 @@ class BeatPreprocessing:
     normalization : str
         ``"record-robust"``: subtract the record median, divide by the record
         MAD (robust to gain differences between databases and leads).
+    af_gate : bool
+        How calls are settled: beats that lie in atrial-fibrillation-like
+        rhythm (:func:`cardioliquid.signal.rhythm.af_beats`, from the RR
+        intervals of about two minutes around the beat) have their S
+        probability moved to N, as AAMI files supraventricular beats in AF.
+        Not used in training.
     classes : list of str
         Output class order.
     """
@@ -87,6 +93,7 @@ class BeatPreprocessing:
     template_align_s: float = 0.0
     template_subtract: bool = False
     normalization: str = "record-robust"
+    af_gate: bool = False
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])
 
     @property

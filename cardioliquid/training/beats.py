@@ -52,7 +52,8 @@ def record_beats(
     path = Path(path)
     cache = None
     if cache_dir is not None:
-        key = prep_key(prep.to_dict())
+        # The AF gate settles calls after the model; the windows do not depend on it.
+        key = prep_key({k: v for k, v in prep.to_dict().items() if k != "af_gate"})
         cache = Path(cache_dir) / "beats" / key / f"{path.parent.name}_{path.name}.npz"
         if cache.is_file():
             with np.load(cache) as z:

@@ -45,3 +45,13 @@ def test_the_latest_beat_is_explained(rec, untrained_ecg_model):
     assert view.label == untrained_ecg_model.classes[int(np.argmax(replay.predictions.proba[-1]))]
     assert view.trajectory.states.shape[1] == 12
     np.testing.assert_allclose(view.attribution.share.sum(), 1.0, atol=1e-6)
+
+
+def test_rhythm_caption_follows_the_af_flags():
+    from cardioliquid.app.views import _rhythm_caption
+
+    assert "judged once 128 beats" in _rhythm_caption(np.zeros(50, dtype=bool))
+    assert "not AF-like" in _rhythm_caption(np.zeros(300, dtype=bool))
+    flags = np.zeros(300, dtype=bool)
+    flags[-1] = True
+    assert "**AF-like**" in _rhythm_caption(flags)

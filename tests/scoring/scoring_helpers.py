@@ -21,17 +21,26 @@ EEG_CHANNELS = ["FP1-F7", "F7-T7", "T7-P7", "P7-O1"]
 
 
 # --------------------------------------------------------------------------- recordings
-def synthetic_ecg(duration_s: float = 40.0, fs: float = 360.0, seed: int = 0) -> Recording:
-    """A clean synthetic ECG (Gaussian QRS bumps, some early 'ectopic' beats)."""
+def synthetic_ecg(duration_s: float = 40.0, fs: float = 360.0, seed: int = 0,
+                  af_from_s: float | None = None, ectopic_fraction: float = 0.15) -> Recording:
+    """A clean synthetic ECG (Gaussian QRS bumps, some early 'ectopic' beats).
+
+    From ``af_from_s`` on, the rhythm is AF-like: independent RR intervals
+    of 0.4-1.2 s and no ectopic beats.
+    """
     rng = np.random.default_rng(seed)
     n = int(duration_s * fs)
     t = np.arange(n) / fs
     peaks, symbols, pos = [], [], 0.4
     while pos < duration_s - 0.4:
-        early = rng.random() < 0.15
+        af = af_from_s is not None and pos >= af_from_s
+        early = not af and rng.random() < ectopic_fraction
         peaks.append(int(pos * fs))
         symbols.append("V" if early else "N")
-        pos += rng.uniform(0.55, 0.65) if early else rng.uniform(0.8, 0.95)
+        if af:
+            pos += rng.uniform(0.4, 1.2)
+        else:
+            pos += rng.uniform(0.55, 0.65) if early else rng.uniform(0.8, 0.95)
     sig = 0.02 * rng.standard_normal(n) + 0.1 * np.sin(2 * np.pi * 0.2 * t)
     for p, s in zip(peaks, symbols, strict=True):
         width = 0.03 if s == "N" else 0.06
@@ -135,14 +144,14 @@ def score_launcher(tmp_path: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- models
-def make_ecg_model(carry_state: bool = False, seed: int = 0):
+def make_ecg_model(carry_state: bool = False, seed: int = 0, af_gate: bool = False):
     """A small untrained arrhythmia model as a LoadedModel (random weights, seeded)."""
     from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.models.registry import create_model
     from cardioliquid.signal.windows import n_beat_features
 
     torch.manual_seed(seed)
-    prep = BeatPreprocessing()
+    prep = BeatPreprocessing(af_gate=af_gate)
     kw = dict(
         n_chans=1,
         n_outputs=5,

@@ -163,3 +163,61 @@ def test_eeg_gap_windows_make_no_detection(eeg_rec, eeg_model):
     seg = predict_windows(rec, eeg_model, segment_s=4 * prep.hop_s)
     np.testing.assert_array_equal(seg.start_s, pred.start_s)
     np.testing.assert_array_equal(seg.proba[touching], pred.proba[touching])
+
+
+@pytest.fixture(scope="module")
+def af_ecg():
+    """Four minutes: about 110 beats of regular rhythm, then AF-like rhythm.
+
+    Ectopic beats are kept rare (3 %): frequent ones make a rhythm irregular too.
+    """
+    from scoring_helpers import synthetic_ecg
+
+    return synthetic_ecg(duration_s=240.0, seed=3, af_from_s=100.0, ectopic_fraction=0.03)
+
+
+def test_sveb_to_normal_in_af_known_answer():
+    from cardioliquid.scoring.inference import sveb_to_normal_in_af
+
+    proba = np.array([[0.2, 0.5, 0.3, 0, 0], [0.1, 0.6, 0.1, 0.1, 0.1]], dtype=np.float32)
+    out = sveb_to_normal_in_af(proba, np.array([True, False]), list("NSVFQ"))
+    np.testing.assert_allclose(out, [[0.7, 0, 0.3, 0, 0], [0.1, 0.6, 0.1, 0.1, 0.1]])
+    assert proba[0, 1] == 0.5  # the input is left alone
+    # A model without an S output keeps its calls.
+    two = np.array([[0.4, 0.6]], dtype=np.float32)
+    assert sveb_to_normal_in_af(two, np.array([True]), ["N", "V"]) is two
+
+
+@pytest.mark.parametrize("segment_s", [None, 10.0])
+def test_af_gate_moves_s_to_n_only_in_af_rhythm(af_ecg, segment_s):
+    from scoring_helpers import make_ecg_model
+
+    plain = predict_beats(af_ecg, make_ecg_model(), segment_s=segment_s)
+    gated = predict_beats(af_ecg, make_ecg_model(af_gate=True), segment_s=segment_s)
+    assert plain.af is None
+    af = gated.af
+    assert af.shape == (len(gated),) and af.any() and (~af).any()
+    onset = np.searchsorted(gated.sample, 100.0 * af_ecg.fs)
+    assert not af[:onset - 64].any()  # the regular stretch, away from the change
+    assert af[onset + 128:].all()
+    np.testing.assert_array_equal(gated.sample, plain.sample)
+    np.testing.assert_allclose(gated.proba[~af], plain.proba[~af])
+    np.testing.assert_allclose(gated.proba[af, 0], plain.proba[af, 0] + plain.proba[af, 1],
+                               rtol=1e-6)
+    assert (gated.proba[af, 1] == 0).all()
+    np.testing.assert_allclose(gated.proba[af, 2:], plain.proba[af, 2:])
+
+
+def test_af_gated_stream_equals_segmented_batch(af_ecg):
+    from scoring_helpers import make_ecg_model
+
+    from cardioliquid.scoring.stream import replay
+
+    loaded = make_ecg_model(af_gate=True)
+    batch = predict_beats(af_ecg, loaded, segment_s=10.0)
+    streamed = None
+    for _, new in replay(af_ecg, loaded, chunk_s=3.3, segment_s=10.0):
+        streamed = new if streamed is None else streamed.concat(new)
+    np.testing.assert_array_equal(streamed.sample, batch.sample)
+    np.testing.assert_array_equal(streamed.af, batch.af)
+    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)

@@ -47,6 +47,18 @@ def test_beat_table(tmp_path):
     assert [r["class"] for r in rows] == list(pred.labels)
     np.testing.assert_allclose([float(r["p_V"]) for r in rows], pred.proba[:, 2], atol=1e-6)
     np.testing.assert_allclose([float(r["time_s"]) for r in rows], pred.time_s, atol=1e-6)
+    assert "af_rhythm" not in rows[0]  # only a model with an AF gate reports the rhythm
+
+
+def test_beat_table_reports_af_rhythm_of_a_gated_model(tmp_path):
+    from dataclasses import replace
+
+    af = np.array([0, 0, 1, 1, 1, 0], dtype=bool)
+    pred = replace(_beats(), af=af)
+    rows = list(csv.DictReader(writers.write_beat_table(pred, tmp_path / "r1.csv").open()))
+    assert [int(r["af_rhythm"]) for r in rows] == af.astype(int).tolist()
+    joined = pred.concat(replace(_beats(2), af=None))  # a part without flags counts as not AF
+    assert joined.af.tolist() == [*af.tolist(), False, False]
 
 
 def test_beat_parquet(tmp_path):
@@ -57,6 +69,11 @@ def test_beat_parquet(tmp_path):
     df = pd.read_parquet(writers.write_beat_parquet(pred, tmp_path / "r1.parquet"))
     assert df["sample"].tolist() == pred.sample.tolist()
     np.testing.assert_allclose(df["p_N"].to_numpy(), pred.proba[:, 0])
+    from dataclasses import replace
+
+    gated = replace(pred, af=np.arange(len(pred)) % 2 == 0)
+    df = pd.read_parquet(writers.write_beat_parquet(gated, tmp_path / "r1g.parquet"))
+    assert df["af_rhythm"].tolist() == gated.af.tolist()
 
 
 def test_events_tsv_is_szcore(tmp_path):
