@@ -28,8 +28,13 @@ computed as log ratios under the same dict).
 
 
 def prep_key(prep_dict: dict) -> str:
-    """A short stable hash of a preprocessing dict and :data:`BEAT_CACHE_VERSION`."""
-    blob = json.dumps({**prep_dict, "_cache_version": BEAT_CACHE_VERSION}, sort_keys=True)
+    """A short stable hash of a preprocessing dict and :data:`BEAT_CACHE_VERSION`.
+
+    ``af_gate`` is left out: it settles calls after the model, the windows do
+    not depend on it.
+    """
+    windowing = {k: v for k, v in prep_dict.items() if k != "af_gate"}
+    blob = json.dumps({**windowing, "_cache_version": BEAT_CACHE_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -52,8 +57,7 @@ def record_beats(
     path = Path(path)
     cache = None
     if cache_dir is not None:
-        # The AF gate settles calls after the model; the windows do not depend on it.
-        key = prep_key({k: v for k, v in prep.to_dict().items() if k != "af_gate"})
+        key = prep_key(prep.to_dict())
         cache = Path(cache_dir) / "beats" / key / f"{path.parent.name}_{path.name}.npz"
         if cache.is_file():
             with np.load(cache) as z:

@@ -26,6 +26,7 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
     assert isinstance(m.head, TiedHead) and m.head.tied == [0, 1]  # N and S
     assert loaded.preprocessing.rr_feature_set == "robust"
     assert loaded.preprocessing.template_align_s == 0.011  # v5.1: aligned template features
+    assert loaded.preprocessing.af_gate  # v5.2: S in AF-like rhythm reported as N
     assert adaptation_settings(loaded) == {
         "eval_mode": True, "lr": 0.003, "class_weight_power": 0.75}  # chosen on DS1 folds
     assert "DS1" in loaded.metadata["data"] and "DS2" not in loaded.metadata["data"]
@@ -104,3 +105,27 @@ def test_a_signal_dropout_costs_only_the_beats_beside_it(mitdb_dir, tmp_path):
     found = predict_beats(load_ecg(tmp_path / "200"), loaded, beats="detect")
     assert not ((found.sample > 100_100) & (found.sample < 109_900)).any()
     assert len(found) > 2500
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif("arrhythmia" not in list_pretrained(), reason="no shipped arrhythmia model")
+def test_the_af_gate_finds_the_annotated_af_and_leaves_sinus_rhythm_alone(mitdb_dir):
+    """DS1's record 201 moves between sinus rhythm, AF and other rhythms (its
+    rhythm annotations say when); 101 stays in sinus rhythm."""
+    import numpy as np
+
+    from cardioliquid.io import load_ecg
+    from cardioliquid.scoring.inference import predict_beats
+
+    loaded = load_model("arrhythmia")
+    rec = load_ecg(mitdb_dir / "201")
+    pred = predict_beats(rec, loaded, beats="reference")
+    starts = np.array([s for s, _ in rec.rhythms])
+    names = np.array([a for _, a in rec.rhythms])
+    rhythm = names[np.clip(np.searchsorted(starts, pred.sample, side="right") - 1, 0, None)]
+    in_af = rhythm == "(AFIB"
+    assert in_af.sum() > 500
+    assert pred.af[in_af].mean() > 0.95  # the test finds the annotated AF
+    assert (pred.labels[pred.af] != "S").all()  # and nothing there is reported S
+    sinus = predict_beats(load_ecg(mitdb_dir / "101"), loaded, beats="reference")
+    assert not sinus.af.any()

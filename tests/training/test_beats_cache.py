@@ -33,6 +33,8 @@ def test_cache_is_reused_and_keyed_by_the_code_version(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b)
     key = beats.prep_key(prep.to_dict())
     assert (tmp_path / "cache" / "beats" / key / "db_r1.npz").is_file()
+    # The AF gate acts after the model: the same windows, the same cache entry.
+    assert beats.prep_key(BeatPreprocessing(af_gate=True).to_dict()) == key
     # New code that computes different features under the same preprocessing dict
     # bumps the version: the old cache entry is not reused.
     monkeypatch.setattr(beats, "BEAT_CACHE_VERSION", beats.BEAT_CACHE_VERSION + 1)
