@@ -92,6 +92,7 @@ class RecordResult:
     beat_source: str = ""
     error: str = ""
     reason: str = ""
+    af_beats: int | None = None  # beats in AF-like rhythm (models with an AF gate)
 
 
 # --------------------------------------------------------------------------- one record
@@ -142,6 +143,8 @@ def write_record_outputs(
             files.append(writers.write_beat_parquet(pred, out / f"{name}_beats.parquet"))
         info["beat_source"] = pred.beat_source
         info["n_beats"] = len(pred)
+        if pred.af is not None:
+            info["af_beats"] = int(pred.af.sum())
     else:
         pred.record_id = name
         events = pred.events(
@@ -174,9 +177,14 @@ def score_record(path: Path, name: str, loaded: LoadedModel, opts: ScoreOptions)
         last = traceback.extract_tb(e.__traceback__)[-1]
         reason = f"{path}: {e} (at {Path(last.filename).name}:{last.lineno})"
         return RecordResult(str(path), name, "failed", error=type(e).__name__, reason=reason)
+    return done_result(str(path), name, info)
+
+
+def done_result(path: str, name: str, info: dict[str, Any]) -> RecordResult:
+    """The result of a record scored now, from its manifest ``info``."""
     return RecordResult(
-        str(path), name, "done", info["duration_s"], info["counts"], info.get("n_events", 0),
-        info.get("beat_source", ""),
+        path, name, "done", info["duration_s"], info["counts"], info.get("n_events", 0),
+        info.get("beat_source", ""), af_beats=info.get("af_beats"),
     )  # fmt: skip
 
 
@@ -185,6 +193,7 @@ def _from_manifest(path: Path, name: str, out_dir: Path) -> RecordResult:
     return RecordResult(
         str(path), name, "skipped", float(doc.get("duration_s", 0.0)),
         dict(doc.get("counts", {})), int(doc.get("n_events", 0)), doc.get("beat_source", ""),
+        af_beats=doc.get("af_beats"),
     )  # fmt: skip
 
 
@@ -293,6 +302,10 @@ def summarize(
         for r in scored:
             sources[r.beat_source] = sources.get(r.beat_source, 0) + 1
         summary["beat_source_records"] = sources
+        af = [r for r in scored if r.af_beats is not None]
+        if af:  # a model with an AF gate: how much of the signal is in AF-like rhythm
+            summary["af_beats_total"] = sum(r.af_beats for r in af)
+            summary["records_with_af"] = sum(r.af_beats > 0 for r in af)
     return summary
 
 

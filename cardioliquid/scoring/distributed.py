@@ -33,6 +33,7 @@ from cardioliquid.scoring.batch import (
     ScoreOptions,
     _from_manifest,
     check_task,
+    done_result,
     is_done,
     predict_record,
     run_key,
@@ -121,10 +122,7 @@ class RecordWriter(BasePredictionWriter):
                     RecordResult(path, name, "failed", error=type(e).__name__, reason=str(e))
                 )
                 continue
-            self.results.append(RecordResult(
-                path, name, "done", info["duration_s"], info["counts"], info.get("n_events", 0),
-                info.get("beat_source", ""),
-            ))  # fmt: skip
+            self.results.append(done_result(path, name, info))
 
 
 def _write(item: dict[str, Any], opts: ScoreOptions) -> tuple[list[Path], dict[str, Any]]:

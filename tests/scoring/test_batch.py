@@ -365,3 +365,24 @@ def test_resume_with_another_model_rescores(tmp_path, ecg_ckpt):
         progress=False,
     )
     assert detected["records"]["done"] == 2  # other options: scored again
+
+
+def test_af_gated_model_reports_af_beats_per_record_and_in_the_summary(tmp_path):
+    from scoring_helpers import make_ecg_model, save_loaded, synthetic_ecg, write_wfdb
+
+    from cardioliquid.io import load_recording
+    from cardioliquid.models.checkpoint import load_model
+
+    data = tmp_path / "data"
+    af = write_wfdb(synthetic_ecg(240.0, seed=3, af_from_s=100.0, ectopic_fraction=0.03), data)
+    write_wfdb(synthetic_ecg(60.0, seed=4, ectopic_fraction=0.03), data)  # too short to judge
+    ckpt = save_loaded(make_ecg_model(af_gate=True), tmp_path / "gated.safetensors")
+    out = tmp_path / "out"
+    summary = score_paths([data], ScoreOptions(out_dir=str(out), task="arrhythmia",
+                                               model=str(ckpt), parquet=False))
+    n_af = int(predict_beats(load_recording(af), load_model(ckpt)).af.sum())
+    assert n_af > 50
+    assert writers.read_manifest(out, af.stem)["af_beats"] == n_af
+    assert summary["af_beats_total"] == n_af and summary["records_with_af"] == 1
+    with open(out / f"{af.stem}_beats.csv") as f:
+        assert sum(int(r["af_rhythm"]) for r in csv.DictReader(f)) == n_af
