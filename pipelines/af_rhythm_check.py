@@ -1,0 +1,135 @@
+"""How well the AF gate's rhythm test finds the annotated atrial fibrillation of MIT-BIH.
+
+``cardioliquid.signal.rhythm.af_beats`` (the RR test of Dash et al. 2009, with
+its published thresholds) flags beats in atrial-fibrillation-like rhythm; the
+shipped ``arrhythmia`` model reports S calls there as N. This script compares
+its flags, computed from the reference beat times of each record, with the
+cardiologists' rhythm annotations (``(AFIB``; flutter ``(AFL`` is counted
+separately: its RR intervals are often regular), beat by beat, and lists the
+records where the test flags beats outside AF (frequent ectopy, other
+arrhythmias). DS1 and DS2 are reported apart. It chooses nothing: the test and
+its thresholds are fixed.
+
+    python pipelines/af_rhythm_check.py --mirror ../shared/data \
+        --json pipelines/results/af_rhythm_mitdb.json      # + .png beside it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def beat_rhythms(rhythms: list[tuple[int, str]], sample: np.ndarray) -> np.ndarray:
+    """The annotated rhythm each beat lies in (the last rhythm change before it)."""
+    if not rhythms:
+        return np.full(len(sample), "", dtype=object)
+    starts = np.array([s for s, _ in rhythms])
+    names = np.array([a for _, a in rhythms], dtype=object)
+    idx = np.searchsorted(starts, sample, side="right") - 1
+    return np.where(idx >= 0, names[np.clip(idx, 0, None)], names[0])
+
+
+def record_counts(path: Path) -> dict[str, Any]:
+    """Beat counts of one record: annotated AF / flutter / other, and how many are flagged."""
+    from cardioliquid.io import load_ecg
+    from cardioliquid.signal.rhythm import af_beats
+
+    rec = load_ecg(path)
+    beats = rec.beats.sample[rec.beats.aami != ""]
+    flags = af_beats(beats, rec.fs)
+    rhythm = beat_rhythms(rec.rhythms, beats)
+    af, afl = rhythm == "(AFIB", rhythm == "(AFL"
+    other = ~(af | afl)
+    return {
+        "beats": len(beats),
+        "af": int(af.sum()), "af_flagged": int((flags & af).sum()),
+        "afl": int(afl.sum()), "afl_flagged": int((flags & afl).sum()),
+        "other": int(other.sum()), "other_flagged": int((flags & other).sum()),
+    }  # fmt: skip
+
+
+def _pct(a: int, b: int) -> float | None:
+    return round(100 * a / b, 1) if b else None
+
+
+def pooled(per_record: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Beat-level sensitivity, specificity and positive predictivity for AF (flutter apart)."""
+    tot = {k: sum(r[k] for r in per_record.values()) for k in next(iter(per_record.values()))}
+    flagged = tot["af_flagged"] + tot["afl_flagged"] + tot["other_flagged"]
+    return {
+        **tot,
+        "af_se": _pct(tot["af_flagged"], tot["af"]),
+        "afl_flagged_pct": _pct(tot["afl_flagged"], tot["afl"]),
+        "non_af_specificity": _pct(tot["other"] - tot["other_flagged"], tot["other"]),
+        "ppv_af_or_flutter": _pct(tot["af_flagged"] + tot["afl_flagged"], flagged),
+    }
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Per record: share of beats in annotated AF/flutter against share flagged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [(split, r, c) for split in ("DS1", "DS2") for r, c in result[split]["records"].items()]
+    fig, ax = plt.subplots(figsize=(12, 3.6))
+    x = np.arange(len(recs))
+    ann = [100 * (c["af"] + c["afl"]) / c["beats"] for _, _, c in recs]
+    flag = [100 * (c["af_flagged"] + c["afl_flagged"] + c["other_flagged"]) / c["beats"]
+            for _, _, c in recs]
+    ax.bar(x - 0.2, ann, 0.4, label="annotated AF or flutter", color="#4c72b0")
+    ax.bar(x + 0.2, flag, 0.4, label="flagged AF-like", color="#dd8452")
+    ax.set_xticks(x, [f"{r}" for _, r, _ in recs], rotation=90, fontsize=8)
+    ax.axvline(sum(s == "DS1" for s, _, _ in recs) - 0.5, color="k", lw=0.8)
+    ax.set_ylabel("% of the record's beats")
+    ax.set_title("AF rhythm test (Dash et al. 2009) against MIT-BIH rhythm annotations "
+                 "(DS1 left, DS2 right)")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    from cardioliquid._atomic import atomic_write_text
+    from cardioliquid.data.splits import DS1, DS2
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mirror", default=os.environ.get("CARDIOLIQUID_DATA_MIRROR", "../shared/data"))
+    p.add_argument("--json", type=Path, default=Path("pipelines/results/af_rhythm_mitdb.json"))
+    args = p.parse_args(argv)
+    root = Path(args.mirror) / "mitdb"
+    result: dict[str, Any] = {"test": "cardioliquid.signal.rhythm.af_beats (centred 128-interval "
+                                      "window, Dash et al. 2009 thresholds)",
+                              "beats": "reference"}
+    for split, records in (("DS1", DS1), ("DS2", DS2)):
+        per = {r: record_counts(root / r) for r in tqdm(records, desc=split)}
+        result[split] = {"pooled": pooled(per), "records": per}
+    print(f"{'split':5s} {'AF beats':>9s} {'AF Se':>6s} {'AFL flagged':>11s} "
+          f"{'non-AF Sp':>9s} {'+P':>6s}")
+    for split in ("DS1", "DS2"):
+        q = result[split]["pooled"]
+        print(f"{split:5s} {q['af']:9d} {q['af_se']!s:>6s} {q['afl_flagged_pct']!s:>11s} "
+              f"{q['non_af_specificity']!s:>9s} {q['ppv_af_or_flutter']!s:>6s}")
+        worst = sorted(result[split]["records"].items(), key=lambda kv: -kv[1]["other_flagged"])
+        print("      most beats flagged outside AF/flutter: " + ", ".join(
+            f"{r} ({c['other_flagged']} of {c['other']})" for r, c in worst[:5]
+            if c["other_flagged"]))
+    atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
+    plot(result, args.json.with_suffix(".png"))
+    print(f"wrote {args.json} and {args.json.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

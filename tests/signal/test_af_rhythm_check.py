@@ -1,0 +1,51 @@
+"""pipelines/af_rhythm_check.py: the AF test against annotated rhythms, beat by beat."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "pipelines" / "af_rhythm_check.py"
+
+
+@pytest.fixture(scope="module")
+def check():
+    spec = importlib.util.spec_from_file_location("af_rhythm_check_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_each_beat_takes_the_last_rhythm_change_before_it(check):
+    rhythms = [(100, "(N"), (500, "(AFIB"), (900, "(N")]
+    got = check.beat_rhythms(rhythms, np.array([50, 100, 499, 500, 899, 2000]))
+    # Beats before the first change take the first annotated rhythm.
+    assert got.tolist() == ["(N", "(N", "(N", "(AFIB", "(AFIB", "(N"]
+    assert check.beat_rhythms([], np.array([1, 2])).tolist() == ["", ""]
+
+
+def test_pooled_scores_known_counts(check):
+    per = {
+        "a": {"beats": 100, "af": 60, "af_flagged": 57, "afl": 0, "afl_flagged": 0,
+              "other": 40, "other_flagged": 4},
+        "b": {"beats": 100, "af": 0, "af_flagged": 0, "afl": 10, "afl_flagged": 5,
+              "other": 90, "other_flagged": 6},
+    }  # fmt: skip
+    q = check.pooled(per)
+    assert q["af_se"] == 95.0  # 57 of 60
+    assert q["afl_flagged_pct"] == 50.0
+    assert q["non_af_specificity"] == 92.3  # 120 of 130
+    assert q["ppv_af_or_flutter"] == 86.1  # 62 of 72
+
+
+@pytest.mark.realdata
+def test_record_201_counts(check, mitdb_dir):
+    c = check.record_counts(mitdb_dir / "201")
+    assert c["af"] + c["afl"] + c["other"] == c["beats"] > 1900
+    assert c["af_flagged"] / c["af"] > 0.95
