@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cardioliquid.signal.quality import true_runs
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -32,11 +34,6 @@ class Alert:
     latency_s: float | None = None
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
-
-
 def ventricular_runs(
     time_s: np.ndarray, labels: np.ndarray, min_beats: int = 3, label: str = "V"
 ) -> list[Alert]:
@@ -57,7 +54,7 @@ def ventricular_runs(
     labels = np.asarray(labels)
     time_s = np.asarray(time_s, dtype=float)
     alerts = []
-    for start, stop in _runs(labels == label):
+    for start, stop in true_runs(labels == label):
         n = stop - start
         if n >= min_beats:
             t0, t1 = float(time_s[start]), float(time_s[stop - 1])
@@ -95,7 +92,7 @@ def seizure_alerts(
     end_s = np.asarray(end_s, dtype=float)
     positive = np.asarray(proba) >= threshold
     alerts = []
-    for start, stop in _runs(positive):
+    for start, stop in true_runs(positive):
         if stop - start < min_windows:
             continue
         detected = float(end_s[start + min_windows - 1])

@@ -183,11 +183,21 @@ def beat_timeline(
     classes: Sequence[str],
     now_s: float,
     span_s: float = 120.0,
+    af: np.ndarray | None = None,
 ) -> Figure:
-    """Predicted vs expert class of every beat over the last ``span_s`` seconds."""
+    """Predicted vs expert class of every beat over the last ``span_s`` seconds.
+
+    ``af`` (one flag per predicted beat) shades the stretches of AF-like rhythm.
+    """
+    from cardioliquid.signal.quality import true_runs
+
     fig, ax = plt.subplots(figsize=(7.5, 2.3), dpi=110)
     t0 = max(0.0, now_s - span_s)
     rows = {c: i for i, c in enumerate(classes)}
+    if af is not None:
+        times = pred[0]
+        for a, b in true_runs(af):
+            ax.axvspan(times[a], times[b - 1], color="#fefcbf", lw=0, zorder=0)
     series = [(0.18, pred, "o")] + ([(-0.18, ref, "|")] if ref is not None else [])
     for offset, (times, labels), marker in series:
         inside = (times >= t0) & (times <= now_s)
@@ -200,7 +210,9 @@ def beat_timeline(
     ax.set_yticklabels([f"{c}" for c in classes], fontsize=9)
     ax.set_ylim(len(classes) - 0.4, -0.6)
     ax.set_xlim(t0, max(now_s, t0 + 1.0))
-    ax.set_xlabel("time (s)    |  expert label    ●  model prediction", fontsize=8)
+    ax.set_xlabel("time (s)    |  expert label    ●  model prediction"
+                  + ("    yellow: AF-like rhythm" if af is not None and af.any() else ""),
+                  fontsize=8)  # fmt: skip
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", color="#e2e8f0", lw=0.5)
     fig.tight_layout()

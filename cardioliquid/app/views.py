@@ -351,7 +351,7 @@ def predictions_panel(replay: ReplaySession) -> None:
                 upto = t <= decision_frontier(replay)
                 ref = (t[upto], rec.beats.aami[keep][upto])
             fig = plots.beat_timeline((pred.time_s, pred.labels), ref, loaded.classes,
-                                      decision_frontier(replay))  # fmt: skip
+                                      decision_frontier(replay), af=pred.af)  # fmt: skip
         else:
             end, p = windows_view(pred)
             fig = plots.seizure_timeline(end, p, rec.seizures, replay.position_s)

@@ -46,10 +46,11 @@ class QualityReport:
         return not self.segments
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start (inclusive) and end (exclusive) indices of the True runs of a 1-D mask."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` indices (stop exclusive) of the True runs of a 1-D mask."""
+    d = np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]]))
+    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1),
+                                             strict=True)]
 
 
 def _flat_runs(x: np.ndarray, nan: np.ndarray, min_samples: float) -> list[tuple[int, int]]:
@@ -58,7 +59,7 @@ def _flat_runs(x: np.ndarray, nan: np.ndarray, min_samples: float) -> list[tuple
         return []
     same = np.concatenate([[False], np.diff(x) == 0]) & ~nan
     # A flat run of k equal steps spans k + 1 samples, from the one before the first step.
-    return [(int(s) - 1, int(e)) for s, e in zip(*_runs(same), strict=True)
+    return [(int(s) - 1, int(e)) for s, e in true_runs(same)
             if (e - s + 1) >= min_samples]
 
 
@@ -85,7 +86,7 @@ def find_bad_segments(
     x = np.asarray(x)
     out: list[BadSegment] = []
     nan = ~np.isfinite(x)
-    for s, e in zip(*_runs(nan), strict=True):
+    for s, e in true_runs(nan):
         out.append(BadSegment(channel, "nan", s / fs, e / fs))
     if x.size < 2:
         return out
@@ -95,7 +96,7 @@ def find_bad_segments(
     if finite.size and np.ptp(finite) > 0:
         for rail in (finite.max(), finite.min()):
             at_rail = x == rail
-            for s, e in zip(*_runs(at_rail), strict=True):
+            for s, e in true_runs(at_rail):
                 if (e - s) >= max(3, min_clip_s * fs) and (e - s + 1) < min_flat_s * fs:
                     out.append(BadSegment(channel, "clipped", s / fs, e / fs))
     return sorted(out, key=lambda b: (b.start_s, b.kind))
