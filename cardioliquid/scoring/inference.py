@@ -520,18 +520,19 @@ def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) 
     return proba
 
 
-def settle_calls(rec_fs: float, sample: np.ndarray, proba: np.ndarray, loaded: LoadedModel,
+def settle_calls(fs: float, sample: np.ndarray, proba: np.ndarray, loaded: LoadedModel,
                  causal: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The model's beat probabilities after its preprocessing's ``af_gate``.
 
     Returns the probabilities and the per-beat AF flags (None without the gate).
-    ``causal``: each beat is judged by the rhythm before it (a stream).
+    ``sample`` are beat positions at rate ``fs``; ``causal``: each beat is
+    judged by the rhythm before it (a stream).
     """
     if not getattr(loaded.preprocessing, "af_gate", False):
         return proba, None
     from cardioliquid.signal.rhythm import af_beats
 
-    af = af_beats(sample, rec_fs, causal=causal)
+    af = af_beats(sample, fs, causal=causal)
     return sveb_to_normal_in_af(proba, af, loaded.classes), af
 
 
