@@ -324,6 +324,9 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
             "window_s": args.window,
             "start_s": 60.0 * args.calibrate_minutes,
             "calibrate_minutes": args.calibrate_minutes,
+            # S calls in AF-like rhythm reported as N (None: scored from a predictions folder)
+            "af_gate": None if loaded is None else bool(
+                getattr(getattr(loaded, "preprocessing", None), "af_gate", False)),
         }
     )
     if args.report and comparisons:

@@ -128,6 +128,8 @@ def arrhythmia_markdown(
         ("mode", result.get("mode")),
         ("model", result.get("model")),
         ("model sha256", (result.get("model_sha256") or "")[:16] or None),
+        ("AF gate", {True: "on (S calls in AF-like rhythm reported as N)", False: "off"}.get(
+            result.get("af_gate"))),
         ("records", result.get("n_records")),
         ("beats scored", result.get("n_beats")),
         ("match window", f"{result.get('window_s', 0.15)} s"),

@@ -54,7 +54,8 @@ def stand_in_model(monkeypatch):
     monkeypatch.setattr(
         "cardioliquid.evaluation.cli._load_model",
         lambda name: SimpleNamespace(name=f"stand-in:{name}", model_name=name, path="",
-                                     metadata={"adaptation": {"eval_mode": True}}),
+                                     metadata={"adaptation": {"eval_mode": True}},
+                                     preprocessing=SimpleNamespace(af_gate=True)),
     )
     monkeypatch.setattr("cardioliquid.scoring.inference.predict_beats", _fake_predict_beats)
 
@@ -112,9 +113,11 @@ def test_arrhythmia_cli_with_stand_in_model(
     assert res["veb"]["ppv"] == pytest.approx(100 * tp / (tp + fp))
     assert np.array(res["confusion"]).sum() == 240
     assert res["model"] == "stand-in:anything"
+    assert res["af_gate"] is True  # the model's own setting, stated with its numbers
     # Report and figure, and no temporary file left behind.
     text = md.read_text()
     assert "| VEB |" in text and "eval_confusion.png" in text
+    assert "**AF gate**: on" in text
     assert (md.parent / "eval_confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(md.parent.glob(".*tmp"))
 
@@ -145,6 +148,7 @@ def test_predictions_folder_gives_the_same_numbers(
     for key in ("classes", "veb", "sveb", "qrs", "accuracy", "confusion", "n_beats", "records"):
         assert a[key] == b[key], key
     assert b["source"] == "predictions"
+    assert b["af_gate"] is None  # a predictions folder does not say how it was made
 
 
 def test_patient_adaptive_mode_scores_after_calibration(
