@@ -378,7 +378,8 @@ def _rhythm_caption(af: np.ndarray) -> str:
 
     if af[-1]:
         return (f"Rhythm: **AF-like** (irregular RR intervals over the last {AF_WINDOW_BEATS} "
-                f"beats); supraventricular beats are reported as N, as AAMI files them.")
+                f"beats); supraventricular beats are reported as N: in AF an early beat "
+                f"is not premature.")
     if len(af) <= AF_WINDOW_BEATS:
         return f"Rhythm: judged once {AF_WINDOW_BEATS} beats have been replayed."
     return f"Rhythm: not AF-like over the last {AF_WINDOW_BEATS} beats."
@@ -484,8 +485,8 @@ def neurons_panel(replay: ReplaySession) -> None:
                     f"{view.time_s:.1f} s, predicted **{view.label}**)")  # fmt: skip
         if view.reported is not None:
             st.caption(f"This beat lies in AF-like rhythm and is reported as "
-                       f"**{view.reported}** (AAMI files supraventricular beats in atrial "
-                       f"fibrillation as N); the neurons explain the network's own "
+                       f"**{view.reported}** (in atrial fibrillation an early beat is not "
+                       f"premature); the neurons explain the network's own "
                        f"call, {view.label}.")  # fmt: skip
         fig = plots.neuron_heatmap(view.trajectory.states, roles, view.trajectory.step_s)
         st.pyplot(fig)

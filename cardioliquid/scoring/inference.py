@@ -506,9 +506,9 @@ def _call_where_unusable(proba: np.ndarray, usable: np.ndarray, index: int) -> n
 def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) -> np.ndarray:
     """Move the S probability of beats in AF rhythm (``af``) to N.
 
-    AAMI EC57 files supraventricular beats during atrial fibrillation or
-    flutter as N: in an irregular rhythm an early beat is not premature. A
-    model without both classes keeps its calls.
+    In an irregular rhythm an early beat is not premature: the MIT-BIH
+    cardiologists labelled the conducted beats of AF normal (N). A model
+    without both classes keeps its calls.
     """
     classes = list(classes)
     if not np.any(af) or "S" not in classes or "N" not in classes:

@@ -70,7 +70,7 @@ class BeatPreprocessing:
         How calls are settled: beats that lie in atrial-fibrillation-like
         rhythm (:func:`cardioliquid.signal.rhythm.af_beats`, from the RR
         intervals of about two minutes around the beat) have their S
-        probability moved to N, as AAMI files supraventricular beats in AF.
+        probability moved to N (in AF an early beat is not premature).
         Not used in training.
     classes : list of str
         Output class order.

@@ -1,9 +1,10 @@
 """Rhythm from RR intervals: which beats lie in atrial fibrillation.
 
-AAMI EC57 files every supraventricular beat of atrial fibrillation or flutter
-as N: an early beat in an irregular rhythm is not a premature (S) beat. A beat
-classifier sees ten or so intervals around a beat; a rhythm test over two
-minutes of them tells AF from an isolated early beat far better.
+In atrial fibrillation there is no regular rhythm for a beat to be premature
+against: an early beat there is not a premature (S) beat, and the MIT-BIH
+cardiologists labelled the conducted beats of AF normal (N). A beat classifier
+sees ten or so intervals around a beat; a rhythm test over two minutes of them
+tells AF from an isolated early beat far better.
 
 :func:`af_beats` follows Dash et al. (2009): over 128 consecutive RR
 intervals with the 8 longest and 8 shortest left out (so isolated ectopic
