@@ -35,6 +35,7 @@ from cardioliquid._atomic import atomic_write as write_atomic
 from cardioliquid._atomic import atomic_write_text as write_text_atomic
 from cardioliquid.io.labels import AAMI_TO_SYMBOL
 from cardioliquid.scoring.inference import BeatPredictions, SeizureEvent, WindowPredictions
+from cardioliquid.signal.quality import true_runs
 
 MANIFEST_SUFFIX = ".done.json"
 ANNOTATION_EXTENSION = "cla"
@@ -64,16 +65,45 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]], delimiter: s
 
 
 # --------------------------------------------------------------------------- ECG
+def _with_rhythm_changes(
+    pred: BeatPredictions, symbols: list[str]
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Beats plus WFDB rhythm annotations where AF-like rhythm starts and ends.
+
+    ``+`` with aux ``(AFIB`` at the first beat of each AF-like stretch and
+    ``(N`` at the first beat after it (the test tells AF-like from not, no
+    finer), each just before its beat at the same sample, as in MIT-BIH.
+    """
+    if pred.af is None or not pred.af.any():
+        return pred.sample, list(symbols), [""] * len(symbols)
+    changes = {}
+    for start, stop in true_runs(pred.af):
+        changes[start] = "(AFIB"
+        if stop < len(pred):
+            changes[stop] = "(N"
+    rows = []
+    for i, (smp, sym) in enumerate(zip(pred.sample.tolist(), symbols, strict=True)):
+        if i in changes:
+            rows.append((smp, "+", changes[i]))
+        rows.append((smp, sym, ""))
+    samples, syms, aux = zip(*rows, strict=True)
+    return np.asarray(samples, dtype=np.int64), list(syms), list(aux)
+
+
 def write_annotations(pred: BeatPredictions, path: Path) -> Path:
     """Write predicted beats as a WFDB annotation file (``wfdb.wrann``).
 
     ``path`` is ``<dir>/<record>.<extension>``; symbols are the AAMI letters.
+    A model with an AF gate adds rhythm annotations where AF-like rhythm
+    starts and ends, in MIT-BIH's form (``+`` with aux ``(AFIB`` / ``(N``), so
+    WFDB tools that compare rhythm episodes can read them.
     """
     import wfdb
 
     path = Path(path)
     record, ext = path.stem, path.suffix.lstrip(".")
-    symbols = [AAMI_TO_SYMBOL.get(c, "Q") for c in pred.labels]
+    sample, symbols, aux = _with_rhythm_changes(
+        pred, [AAMI_TO_SYMBOL.get(c, "Q") for c in pred.labels])
 
     def write(tmp: Path) -> None:
         # wrann names its file after the record: write it in a private folder.
@@ -81,7 +111,7 @@ def write_annotations(pred: BeatPredictions, path: Path) -> Path:
             dir=path.parent, prefix=f".{record}.", suffix=TMP_SUFFIX
         ) as d:
             if len(pred):
-                wfdb.wrann(record, ext, pred.sample, symbols, fs=pred.fs, write_dir=d)
+                wfdb.wrann(record, ext, sample, symbols, aux_note=aux, fs=pred.fs, write_dir=d)
             else:  # wrann refuses an empty set: an annotation file with only its end marker.
                 Path(d, path.name).write_bytes(b"\x00\x00")
             os.replace(Path(d, path.name), tmp)

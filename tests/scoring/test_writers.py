@@ -120,3 +120,26 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         writers.write_atomic(tmp_path / "out.csv", boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_annotations_of_a_gated_model_mark_where_af_like_rhythm_starts_and_ends(tmp_path):
+    from dataclasses import replace
+
+    import wfdb
+
+    af = np.array([1, 1, 0, 0, 1, 1], dtype=bool)  # AF from the start, again to the end
+    pred = replace(_beats(), af=af)
+    writers.write_annotations(pred, tmp_path / "r1.cla")
+    ann = wfdb.rdann(str(tmp_path / "r1"), "cla")
+    beats = [i for i, s in enumerate(ann.symbol) if s != "+"]
+    np.testing.assert_array_equal(ann.sample[beats], pred.sample)  # every beat, in order
+    assert [ann.symbol[i] for i in beats] == list(pred.labels)
+    rhythm = [(int(ann.sample[i]), ann.aux_note[i]) for i, s in enumerate(ann.symbol) if s == "+"]
+    s = pred.sample
+    assert rhythm == [(s[0], "(AFIB"), (s[2], "(N"), (s[4], "(AFIB")]
+    # Read back as predictions, the rhythm annotations are not beats.
+    from cardioliquid.evaluation.cli import read_predictions
+
+    sample, cls = read_predictions(tmp_path, "r1")
+    np.testing.assert_array_equal(sample, pred.sample)
+    assert list(cls) == list(pred.labels)
