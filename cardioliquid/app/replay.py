@@ -103,6 +103,9 @@ class ReplaySession:
                 self.loaded, self.rec, beats="reference" if annotated else "detect"
             )
             self._reference = ref.sample[ref.aami != ""] if annotated else None
+            if annotated:  # the rhythm before a seek is known: the AF gate judges from beat one
+                self._stream.recall_rhythm(self._reference[self._reference < self._start]
+                                           - self._start)
         else:
             self._stream = WindowStream(self.loaded, self.rec)
             self._reference = None

@@ -180,6 +180,17 @@ class BeatStream(_SegmentStream):
             None if self._rhythm is None else np.zeros(0, dtype=bool),
         )  # fmt: skip
 
+    def recall_rhythm(self, earlier_beats: Sequence[int]) -> None:
+        """Tell the AF gate the beats before this stream's start.
+
+        A stream started mid-recording otherwise judges no rhythm for its
+        first 128 beats. ``earlier_beats`` are positions relative to the
+        stream's start (negative), in order; a model without an AF gate
+        ignores them.
+        """
+        if self._rhythm is not None and len(earlier_beats):
+            self._rhythm.push(np.asarray(earlier_beats, dtype=np.int64))
+
     def push(self, chunk: np.ndarray, beat_samples: Sequence[int] | None = None) -> BeatPredictions:
         """Add ``chunk`` (channels, n) and return the beats completed by it.
 

@@ -55,3 +55,28 @@ def test_rhythm_caption_follows_the_af_flags():
     flags = np.zeros(300, dtype=bool)
     flags[-1] = True
     assert "**AF-like**" in _rhythm_caption(flags)
+
+
+def test_a_replay_started_mid_recording_judges_the_rhythm_from_its_first_beat(
+        untrained_ecg_model):
+    import importlib.util
+    from dataclasses import replace
+    from pathlib import Path
+
+    from cardioliquid.signal.rhythm import af_beats
+
+    spec = importlib.util.spec_from_file_location(
+        "scoring_helpers_for_app", Path(__file__).parents[1] / "scoring" / "scoring_helpers.py")
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    rec = helpers.synthetic_ecg(240.0, seed=3, af_from_s=60.0, ectopic_fraction=0.03)
+    gated = replace(untrained_ecg_model,
+                    preprocessing=replace(untrained_ecg_model.preprocessing, af_gate=True))
+    replay = ReplaySession(rec, gated, position_s=200.0)  # deep in the AF stretch
+    while not replay.finished:
+        replay.advance(10.0)
+    pred = replay.predictions
+    assert len(pred) > 20 and pred.af.all()  # no 128-beat wait after the seek
+    # The same flags a stream over the whole record gives these beats.
+    causal = af_beats(rec.beats.sample, rec.fs, causal=True)
+    np.testing.assert_array_equal(pred.af, causal[np.isin(rec.beats.sample, pred.sample)])
