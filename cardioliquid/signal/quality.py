@@ -46,11 +46,16 @@ class QualityReport:
         return not self.segments
 
 
+def _run_bounds(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) index arrays of the True runs of a 1-D mask."""
+    d = np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]]))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``(start, stop)`` indices (stop exclusive) of the True runs of a 1-D mask."""
-    d = np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]]))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1),
-                                             strict=True)]
+    starts, stops = _run_bounds(mask)
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
 def _flat_runs(x: np.ndarray, nan: np.ndarray, min_samples: float) -> list[tuple[int, int]]:
@@ -58,9 +63,12 @@ def _flat_runs(x: np.ndarray, nan: np.ndarray, min_samples: float) -> list[tuple
     if x.size < 2:
         return []
     same = np.concatenate([[False], np.diff(x) == 0]) & ~nan
-    # A flat run of k equal steps spans k + 1 samples, from the one before the first step.
-    return [(int(s) - 1, int(e)) for s, e in true_runs(same)
-            if (e - s + 1) >= min_samples]
+    # Quantised ECG repeats a sample every few steps: keep only the long runs before
+    # leaving numpy. A flat run of k equal steps spans k + 1 samples, from the one
+    # before the first step.
+    starts, stops = _run_bounds(same)
+    long = (stops - starts + 1) >= min_samples
+    return list(zip((starts[long] - 1).tolist(), stops[long].tolist(), strict=True))
 
 
 def find_bad_segments(

@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from cardioliquid.signal.windows import ROBUST_RR_FEATURE_NAMES
+
 
 def augment_batch(
     x: torch.Tensor,
@@ -63,14 +65,7 @@ def augment_batch(
     return out.to(x.dtype)
 
 
-IRREGULAR_RHYTHM_FEATURES: tuple[str, ...] = (
-    "pre_over_local_median",
-    "post_over_local_median",
-    "post_over_pre",
-    "pre_over_record_median",
-    "local_median_over_record_median",
-    "local_rr_mad",
-)
+IRREGULAR_RHYTHM_FEATURES: tuple[str, ...] = ROBUST_RR_FEATURE_NAMES
 """The RR features :func:`irregular_rhythm_features` rewrites (the ``"robust"`` set)."""
 
 
