@@ -58,6 +58,11 @@ class TrainCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         best = getattr(ckpt, "best_model_path", "") if ckpt else ""
         meta = dict(cfg.get("export_metadata") or {})
+        extra = getattr(self.datamodule, "extra_train_records", None)
+        if extra:  # the provenance line must not claim one database when there were more
+            names = [db if rec is None else f"{db}/{rec}" for db, rec in extra]
+            meta["data"] = (f"{meta.get('data', 'training records')}; plus training records "
+                            f"of other databases: {', '.join(names)}")
         meta["best_checkpoint"] = Path(best).name if best else None
         if ckpt is not None and ckpt.best_model_score is not None:
             meta[f"best_{ckpt.monitor}"] = float(ckpt.best_model_score)

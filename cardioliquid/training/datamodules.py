@@ -213,6 +213,27 @@ def _records(spec: str | Sequence[str]) -> list[str]:
     return [str(r) for r in spec]
 
 
+def _extra_specs(specs: Sequence[str]) -> list[tuple[str, str | None]]:
+    """``"svdb"`` -> ``("svdb", None)``; ``"incartdb/I01"`` -> ``("incartdb", "I01")``.
+
+    Only WFDB beat databases other than MIT-BIH Arrhythmia (whose records are
+    ``train_records``) are accepted, so a typo fails before any training.
+    """
+    from cardioliquid.io.pull import DATABASES
+
+    allowed = sorted(name for name, db in DATABASES.items() if db.kind == "wfdb" and
+                     name != "mitdb")
+    out: list[tuple[str, str | None]] = []
+    for spec in specs:
+        database, _, record = str(spec).strip().strip("/").partition("/")
+        if database == "mitdb":
+            raise ValueError(f"extra_train_records: {spec!r}: MIT-BIH records go in "
+                             f"train_records, where the patient split checks them")
+        check_option("extra_train_records database", database, allowed)
+        out.append((database, record or None))
+    return out
+
+
 def _patient(record_id: str) -> str:
     from cardioliquid.data.splits import patient_of
 
@@ -251,6 +272,17 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         the ``"robust"`` RR set), so irregular normal beats are not called S.
     cache_dir : str
         Where per-record beat arrays are cached (keyed by preprocessing).
+    extra_train_records : list of str, optional
+        Records of other PhysioNet ECG databases added to the **training** set
+        (never to validation or test): ``"<database>"`` for a whole database,
+        ``"<database>/<record>"`` for one record, e.g. ``["svdb", "incartdb/I01"]``.
+        More patients are how inter-patient models meet rhythms their training
+        database lacks. Their labels go through the same AAMI map, their lead
+        through ``preprocessing.lead_preference`` and their rate is resampled.
+    extra_data_dir : str, optional
+        Folder holding one ``<database>/`` folder per extra database; default
+        ``$CARDIOLIQUID_DATA_MIRROR``, else ``data``. Missing records are pulled
+        in :meth:`prepare_data`.
     """
 
     n_chans = 1
@@ -276,10 +308,14 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         num_workers: int = 0,
         seed: int = 0,
         cache_dir: str = "data/cache",
+        extra_train_records: list[str] | None = None,
+        extra_data_dir: str | None = None,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, sampler, sampler_power, augment,
                          aug_scale, aug_noise, aug_wander, num_workers, seed, aug_shift)
         self.data_dir = data_dir
+        self.extra_train_records = _extra_specs(extra_train_records or [])
+        self.extra_data_dir = extra_data_dir
         self.train_records = train_records
         self.test_records = test_records
         self.val_patients = [str(p) for p in (val_patients or [])]
@@ -324,12 +360,49 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         """The record folder."""
         return resolve_data_dir(self.data_dir, "mitdb")
 
+    def extra_root(self, database: str) -> Path:
+        """The folder of an extra training database (see ``extra_data_dir``)."""
+        if self.extra_data_dir is not None:
+            return Path(self.extra_data_dir) / database
+        return resolve_data_dir(None, database, database)
+
+    def extra_record_paths(self) -> list[Path]:
+        """Paths (without extension) of the extra training records, in the order given.
+
+        A whole database is its ``RECORDS`` list when the folder has one, else
+        every record there with a header and reference (``.atr``) annotations.
+        """
+        paths: list[Path] = []
+        for database, record in self.extra_train_records:
+            root = self.extra_root(database)
+            if record is not None:
+                paths.append(root / record)
+                continue
+            listed = root / "RECORDS"
+            names = (listed.read_text().split() if listed.is_file() else
+                     sorted(h.stem for h in root.glob("*.hea") if h.with_suffix(".atr").is_file()))
+            if not names:
+                raise CardioLiquidError(f"{root}: no annotated records of {database}; pull them "
+                                        f"with `cardioliquid data pull {database}`")
+            paths += [root / n for n in names]
+        return list(dict.fromkeys(paths))
+
     def prepare_data(self) -> None:
         """Make sure every record is on disk (mirror, else pull from PhysioNet)."""
         wanted = _records(self.train_records) + _records(self.test_records)
         missing = [r for r in wanted if not (self.root / f"{r}.hea").is_file()]
         if missing:
             _pull("mitdb", self.root, missing)
+        for database in dict.fromkeys(db for db, _ in self.extra_train_records):
+            root = self.extra_root(database)
+            records = [r for db, r in self.extra_train_records if db == database]
+            if None in records:  # the whole database, unless it is already here
+                if not any(root.glob("*.hea")):
+                    _pull(database, root)
+            else:
+                absent = [r for r in records if not (root / f"{r}.hea").is_file()]
+                if absent:
+                    _pull(database, root, absent)
 
     def split_records(self) -> dict[str, list[str]]:
         """``train``/``val``/``test`` record lists; validation patients come from training."""
@@ -349,18 +422,19 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         check_disjoint(fit + val, test, allow=self.shared_patients)
         return {"train": fit, "val": val, "test": test}
 
-    def _dataset(self, records: list[str]) -> TensorDataset:
+    def _dataset(self, records: list[str], extra: Sequence[Path] = ()) -> TensorDataset:
         from cardioliquid.training.beats import record_beats
 
-        parts = [record_beats(self.root / r, self.preprocessing, self.cache_dir) for r in records]
+        paths = [self.root / r for r in records] + list(extra)
+        parts = [record_beats(p, self.preprocessing, self.cache_dir) for p in paths]
         return _stack(parts)
 
     def setup(self, stage: str | None = None) -> None:
-        """Build the beat datasets of the patient split."""
+        """Build the beat datasets of the patient split (extra databases train only)."""
         split = self.split_records()
         if stage in (None, "fit", "validate"):
             if self.train_set is None and stage != "validate":
-                self.train_set = self._dataset(split["train"])
+                self.train_set = self._dataset(split["train"], self.extra_record_paths())
             if self.val_set is None:
                 self.val_set = self._dataset(split["val"] or split["train"][:1])
         if stage in (None, "test", "predict") and self.test_set is None:
