@@ -17,6 +17,19 @@ def _norm(name: str) -> str:
     return name.strip().upper().replace(" ", "")
 
 
+def listed_leads(channel_names: Sequence[str], preference: Sequence[str]) -> list[str]:
+    """The channels named in ``preference``, in the order of ``preference``.
+
+    Matching ignores case and spaces; the first entry is what
+    :func:`select_lead` picks when there is one.
+    """
+    by_norm: dict[str, str] = {}
+    for name in channel_names:
+        by_norm.setdefault(_norm(name), name)
+    picked = [by_norm[_norm(lead)] for lead in preference if _norm(lead) in by_norm]
+    return list(dict.fromkeys(picked))
+
+
 def select_lead(rec: Recording, preference: Sequence[str]) -> str:
     """Name of the first channel of ``rec`` that appears in ``preference``.
 
@@ -28,12 +41,9 @@ def select_lead(rec: Recording, preference: Sequence[str]) -> str:
     RecordingError
         If the recording has several channels and none is in ``preference``.
     """
-    by_norm = {}
-    for name in rec.channel_names:
-        by_norm.setdefault(_norm(name), name)
-    for lead in preference:
-        if _norm(lead) in by_norm:
-            return by_norm[_norm(lead)]
+    listed = listed_leads(rec.channel_names, preference)
+    if listed:
+        return listed[0]
     if rec.n_channels == 1:
         return rec.channel_names[0]
     raise RecordingError(

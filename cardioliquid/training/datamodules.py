@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -283,6 +284,13 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         Folder holding one ``<database>/`` folder per extra database; default
         ``$CARDIOLIQUID_DATA_MIRROR``, else ``data``. Missing records are pulled
         in :meth:`prepare_data`.
+    train_leads : {"preferred", "all"}
+        ``"preferred"``: training beats from the lead the model reads at inference
+        (the first of ``preprocessing.lead_preference`` a record has).
+        ``"all"``: each training beat once per lead of its record named in
+        ``lead_preference`` (MIT-BIH: MLII and V1, V2, V4 or V5), so the model
+        meets other leads' morphology, as it will in other databases.
+        Validation and test beats always come from the preferred lead.
     """
 
     n_chans = 1
@@ -310,9 +318,11 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         cache_dir: str = "data/cache",
         extra_train_records: list[str] | None = None,
         extra_data_dir: str | None = None,
+        train_leads: str = "preferred",
     ) -> None:
         super().__init__(batch_size, eval_batch_size, sampler, sampler_power, augment,
                          aug_scale, aug_noise, aug_wander, num_workers, seed, aug_shift)
+        self.train_leads = check_option("train_leads", train_leads, ["preferred", "all"])
         self.data_dir = data_dir
         self.extra_train_records = _extra_specs(extra_train_records or [])
         self.extra_data_dir = extra_data_dir
@@ -422,19 +432,35 @@ class MITBIHBeatDataModule(_ArrayDataModule):
         check_disjoint(fit + val, test, allow=self.shared_patients)
         return {"train": fit, "val": val, "test": test}
 
-    def _dataset(self, records: list[str], extra: Sequence[Path] = ()) -> TensorDataset:
+    def _dataset(self, records: list[str], extra: Sequence[Path] = (),
+                 all_leads: bool = False) -> TensorDataset:
         from cardioliquid.training.beats import record_beats
 
         paths = [self.root / r for r in records] + list(extra)
         parts = [record_beats(p, self.preprocessing, self.cache_dir) for p in paths]
+        if all_leads:  # the same beats again from each other listed lead
+            for p in paths:
+                for lead in self._other_leads(p):
+                    prep = replace(self.preprocessing, lead_preference=[lead])
+                    parts.append(record_beats(p, prep, self.cache_dir))
         return _stack(parts)
+
+    def _other_leads(self, path: Path) -> list[str]:
+        """Leads of record ``path`` named in ``lead_preference``, but the preferred one."""
+        import wfdb
+
+        from cardioliquid.signal.leads import listed_leads
+
+        names = wfdb.rdheader(str(path)).sig_name
+        return listed_leads(names, self.preprocessing.lead_preference)[1:]
 
     def setup(self, stage: str | None = None) -> None:
         """Build the beat datasets of the patient split (extra databases train only)."""
         split = self.split_records()
         if stage in (None, "fit", "validate"):
             if self.train_set is None and stage != "validate":
-                self.train_set = self._dataset(split["train"], self.extra_record_paths())
+                self.train_set = self._dataset(split["train"], self.extra_record_paths(),
+                                               all_leads=self.train_leads == "all")
             if self.val_set is None:
                 self.val_set = self._dataset(split["val"] or split["train"][:1])
         if stage in (None, "test", "predict") and self.test_set is None:
