@@ -85,6 +85,39 @@ def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypat
     assert after[2, 2] > 0.5 * after[2].sum()  # ...the adapted one finds most of them
 
 
+def test_other_lead_scores_records_that_have_one_on_that_lead(cv, monkeypatch, tmp_path):
+    import dataclasses
+    import types
+
+    import torch
+
+    import cardioliquid.io
+    from cardioliquid.models.registry import create_model
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import n_beat_features
+
+    spec = importlib.util.spec_from_file_location("adapt_tests", Path(__file__).with_name(
+        "test_adapt.py"))
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    one = helpers.synthetic_ecg(np.random.default_rng(0), minutes=2.0)
+    two = dataclasses.replace(one, signal=np.concatenate([one.signal, -one.signal]),
+                              channel_names=["MLII", "V1"])
+    monkeypatch.setattr(cardioliquid.io, "load_ecg",
+                        lambda path: two if Path(path).name == "two" else one)
+    prep = BeatPreprocessing()
+    kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
+              "n_features": n_beat_features(prep), "units": 12}
+    torch.manual_seed(0)
+    module = types.SimpleNamespace(model=create_model("liquid-cfc", **kwargs))
+    dm = types.SimpleNamespace(root=tmp_path, preprocessing=prep,
+                               split_records=lambda: {"val": ["one", "two"]})
+    out = cv._other_lead_confusions(module, dm)
+    assert out["leads"] == {"two": "V1"}  # "one" has no second lead: not scored
+    conf = np.asarray(out["confusion"])
+    assert conf.sum() == int(np.isin(two.beats.aami, prep.classes).sum())
+
+
 def test_seeds_of_a_recipe_are_grouped_and_averaged(cv, tmp_path, capsys):
     def entry(s_f1_half: int) -> dict:
         # S and V each found s_f1_half of 20: key F1 = s_f1_half / 20 * 100.

@@ -1,4 +1,4 @@
-"""Training on MIT-BIH plus other PhysioNet ECG databases (``extra_train_records``)."""
+"""More training beats: other PhysioNet databases (``extra_train_records``), other leads."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from cardioliquid.signal.config import BeatPreprocessing
 from cardioliquid.training.datamodules import MITBIHBeatDataModule
 
 
-def write_record(folder: Path, name: str, fs: int, lead: str, n_beats: int) -> Path:
+def write_record(folder: Path, name: str, fs: int, lead: str | list[str], n_beats: int) -> Path:
     """A WFDB record with ``n_beats`` annotated beats (every 4th one 'A', early)."""
     import wfdb
 
@@ -28,9 +28,11 @@ def write_record(folder: Path, name: str, fs: int, lead: str, n_beats: int) -> P
     x = 0.02 * np.random.default_rng(0).standard_normal(n)
     for p in times:
         x += np.exp(-0.5 * ((t - p) / 0.012) ** 2)
+    leads = [lead] if isinstance(lead, str) else lead
+    sig = np.stack([x * (1 - 1.5 * k) for k in range(len(leads))], axis=1)  # 2nd lead inverted
     folder.mkdir(parents=True, exist_ok=True)
-    wfdb.wrsamp(name, fs=fs, units=["mV"], sig_name=[lead], p_signal=x[:, None], fmt=["16"],
-                write_dir=str(folder))
+    wfdb.wrsamp(name, fs=fs, units=["mV"] * len(leads), sig_name=leads, p_signal=sig,
+                fmt=["16"] * len(leads), write_dir=str(folder))
     wfdb.wrann(name, "atr", np.round(np.array(times) * fs).astype(int), np.array(symbols),
                write_dir=str(folder))
     return folder / name
@@ -169,3 +171,34 @@ def test_a_model_trained_with_extra_databases_says_so(databases, tmp_path, model
     main(["fit", "--config", str(path)])
     meta = load_model(tmp_path / "m.safetensors").metadata
     assert meta["data"] == "synthetic m1; plus training records of other databases: svdb/801"
+
+
+def test_all_leads_trains_each_beat_once_per_listed_lead(tmp_path):
+    from cardioliquid.signal.leads import listed_leads
+
+    write_record(tmp_path / "mitdb", "t1", 360, ["V5", "MLII"], 20)  # swapped, like 114
+    write_record(tmp_path / "mitdb", "t2", 360, ["MLII", "V1"], 12)
+    write_record(tmp_path / "mitdb", "t3", 360, ["MLII", "RESP"], 8)  # RESP is not a listed lead
+    prep = small_prep()
+    assert listed_leads(["V5", "MLII"], prep.lead_preference) == ["MLII", "V5"]
+    assert listed_leads(["mlii ", "RESP"], prep.lead_preference) == ["mlii "]
+
+    def built(train_leads: str) -> MITBIHBeatDataModule:
+        dm = MITBIHBeatDataModule(data_dir=str(tmp_path / "mitdb"), train_records=["t1", "t3"],
+                                  test_records=["t2"], val_patients=["t3"], preprocessing=prep,
+                                  cache_dir=str(tmp_path / "cache"), train_leads=train_leads)
+        dm.setup("fit")
+        dm.setup("test")
+        return dm
+
+    one, every = built("preferred"), built("all")
+    assert len(one.train_set) == 20 and len(every.train_set) == 40
+    # the second copy is the same beats and labels from the other lead, not the same windows
+    x, _, y = every.train_set.tensors
+    assert torch.equal(y[:20], y[20:])
+    assert not torch.allclose(x[:20], x[20:])
+    assert torch.equal(x[:20], one.train_set.tensors[0])
+    # held-out beats are read as at inference: the preferred lead only
+    assert len(every.val_set) == 8 and len(every.test_set) == 12
+    with pytest.raises(ValueError, match="train_leads"):
+        MITBIHBeatDataModule(train_leads="both")
