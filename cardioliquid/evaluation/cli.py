@@ -18,6 +18,7 @@ and the run goes on; the exit status is 1 when some records failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import sys
 import traceback
@@ -74,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("reference", "detect"),
         default="reference",
         help="R peaks from the reference annotations or from the detector",
+    )
+    a.add_argument(
+        "--lead",
+        default=None,
+        help="ECG lead(s) the model reads, by name, in order of preference (comma list, e.g. "
+        "V1,V2,V4,V5); default the model's own preference (MLII, ML2, II, ...)",
     )
     a.add_argument(
         "--window",
@@ -283,6 +290,15 @@ def evaluate_arrhythmia_record(
     )
 
 
+def with_leads(loaded: Any, leads: str) -> Any:
+    """``loaded`` reading the comma-listed ``leads`` (by name, first found wins)."""
+    names = [n.strip() for n in leads.split(",") if n.strip()]
+    if not names:
+        raise CardioLiquidError(f"--lead: expected lead names such as V1,V2; got {leads!r}")
+    prep = dataclasses.replace(loaded.preprocessing, lead_preference=names)
+    return dataclasses.replace(loaded, preprocessing=prep)
+
+
 def run_arrhythmia(args: argparse.Namespace) -> int:
     """``cardioliquid evaluate arrhythmia``."""
     if not args.data.is_dir():
@@ -294,6 +310,8 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
     if requested.strip().upper() == "AUTO":  # say what it resolved to
         requested = "DS2" if records == resolve_records("DS2") else "all"
     loaded = None if args.predictions is not None else _load_model(args.model)
+    if args.lead and loaded is not None:
+        loaded = with_leads(loaded, args.lead)
     comparisons, errors = [], {}
     for record in _progress(records, "evaluate arrhythmia", args.no_progress):
         try:
@@ -327,6 +345,8 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
             # S calls in AF-like rhythm reported as N (None: scored from a predictions folder)
             "af_gate": None if loaded is None else bool(
                 getattr(getattr(loaded, "preprocessing", None), "af_gate", False)),
+            "lead_preference": None if loaded is None else list(
+                getattr(getattr(loaded, "preprocessing", None), "lead_preference", [])),
         }
     )
     if args.report and comparisons:

@@ -394,3 +394,28 @@ def test_model_digest_names_the_weights(tmp_path: Path) -> None:
     assert cli.model_digest(SimpleNamespace(path=str(f))) == hashlib.sha256(b"weights").hexdigest()
     assert cli.model_digest(SimpleNamespace(path="")) is None
     assert cli.model_digest(None) is None
+
+
+def test_lead_option_makes_the_shipped_model_read_another_lead(tmp_path: Path, rng) -> None:
+    folder = tmp_path / "two_leads"
+    folder.mkdir()
+    fs = 360
+    beats = np.arange(1, 71) * int(0.8 * fs)
+    sig = 0.02 * rng.standard_normal((60 * fs, 2))
+    sig[beats, 0] += 1.0
+    sig[beats, 1] -= 0.6  # the second lead sees the QRS upside down
+    wfdb.wrsamp("t1", fs=fs, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=sig,
+                fmt=["16", "16"], write_dir=str(folder))
+    wfdb.wrann("t1", "atr", beats, symbol=["N"] * len(beats), write_dir=str(folder))
+    results = {}
+    for lead in (None, "V1", "aVR"):
+        out = tmp_path / f"{lead}.json"
+        rc = main(["evaluate", "arrhythmia", "--data", str(folder), "--records", "t1",
+                   "--json", str(out), "--no-progress", *(["--lead", lead] if lead else [])])
+        results[lead] = (rc, json.loads(out.read_text()))
+    assert results[None][0] == 0 and results["V1"][0] == 0
+    assert results[None][1]["lead_preference"][0] == "MLII"
+    assert results["V1"][1]["lead_preference"] == ["V1"]
+    assert results["V1"][1]["n_beats"] == results[None][1]["n_beats"] == 70
+    rc, res = results["aVR"]  # no such lead: the record fails by name, saying what it has
+    assert rc != 0 and "aVR" in res["errors"]["t1"] and "V1" in res["errors"]["t1"]
