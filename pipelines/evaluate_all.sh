@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Evaluate the shipped models with `cardioliquid evaluate`; JSON + Markdown + PNG land in
 # pipelines/results/eval_*. Each JSON records the SHA-256 of the model file it scored.
-# Usage: pipelines/evaluate_all.sh [arrhythmia|arrhythmia-adaptive|seizure ...]
+# Usage: pipelines/evaluate_all.sh [arrhythmia|arrhythmia-adaptive|arrhythmia-second-lead|seizure ...]
 #   (default: arrhythmia seizure; the patient-adaptive run fine-tunes once per DS2 record,
 #    a few seconds each: about a minute for DS2 on 2 cores)
 # Needs the data mirror: CARDIOLIQUID_DATA_MIRROR=/abs/path/to/shared/data (default ../shared/data).
@@ -22,6 +22,10 @@ for run in "${runs[@]}"; do
       $EVAL arrhythmia --data "$DATA/mitdb" --records DS2 --model arrhythmia \
         --calibrate-minutes 5 --json "$OUT/eval_arrhythmia_ds2_adaptive.json" \
         --report "$OUT/eval_arrhythmia_ds2_adaptive.md" ;;
+    arrhythmia-second-lead)  # the same records read from their other lead (V1, V2, V4 or V5)
+      $EVAL arrhythmia --data "$DATA/mitdb" --records DS2 --model arrhythmia --lead V1,V2,V4,V5 \
+        --json "$OUT/eval_arrhythmia_ds2_second_lead.json" \
+        --report "$OUT/eval_arrhythmia_ds2_second_lead.md" ;;
     seizure)  # chb03 is the shipped model's held-out patient; chb01 onsets are in-sample
       $EVAL seizure --data "$DATA"/eeg/chbmit_edf/chb03_*.edf --model seizure \
         --mode "held-out patient chb03 (excerpts)" \
