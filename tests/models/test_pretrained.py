@@ -27,6 +27,8 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
     assert loaded.preprocessing.rr_feature_set == "robust"
     assert loaded.preprocessing.template_align_s == 0.011  # v5.1: aligned template features
     assert loaded.preprocessing.af_gate  # v5.2: S in AF-like rhythm reported as N
+    assert "train_leads: all" in loaded.metadata["config"]  # v5.3: both leads in training
+    assert loaded.preprocessing.lead_preference[0] == "MLII"  # ...and it reads MLII
     assert adaptation_settings(loaded) == {
         "eval_mode": True, "lr": 0.003, "class_weight_power": 0.75}  # chosen on DS1 folds
     assert "DS1" in loaded.metadata["data"] and "DS2" not in loaded.metadata["data"]
