@@ -18,7 +18,6 @@ and the run goes on; the exit status is 1 when some records failed.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import sys
 import traceback
@@ -290,15 +289,6 @@ def evaluate_arrhythmia_record(
     )
 
 
-def with_leads(loaded: Any, leads: str) -> Any:
-    """``loaded`` reading the comma-listed ``leads`` (by name, first found wins)."""
-    names = [n.strip() for n in leads.split(",") if n.strip()]
-    if not names:
-        raise CardioLiquidError(f"--lead: expected lead names such as V1,V2; got {leads!r}")
-    prep = dataclasses.replace(loaded.preprocessing, lead_preference=names)
-    return dataclasses.replace(loaded, preprocessing=prep)
-
-
 def run_arrhythmia(args: argparse.Namespace) -> int:
     """``cardioliquid evaluate arrhythmia``."""
     if not args.data.is_dir():
@@ -311,7 +301,10 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
         requested = "DS2" if records == resolve_records("DS2") else "all"
     loaded = None if args.predictions is not None else _load_model(args.model)
     if args.lead and loaded is not None:
-        loaded = with_leads(loaded, args.lead)
+        try:
+            loaded = loaded.reading_leads(args.lead.split(","))
+        except ValueError as e:
+            raise CardioLiquidError(f"--lead: {e}") from None
     comparisons, errors = [], {}
     for record in _progress(records, "evaluate arrhythmia", args.no_progress):
         try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,33 @@ class LoadedModel:
     def name(self) -> str:
         """A display name: the file stem."""
         return Path(self.path).stem if self.path else self.model_name
+
+    def reading_leads(self, leads: list[str] | tuple[str, ...]) -> LoadedModel:
+        """This heartbeat model reading the ECG leads ``leads`` instead of its own choice.
+
+        Parameters
+        ----------
+        leads : sequence of str
+            Lead names in order of preference (the first one a record has is read),
+            e.g. ``["V1", "V2"]`` for a precordial lead or ``["CM5"]`` for a Holter lead.
+
+        Returns
+        -------
+        LoadedModel
+            The same weights with ``preprocessing.lead_preference`` replaced.
+
+        Raises
+        ------
+        ValueError
+            If ``leads`` is empty or the model does not read ECG beats.
+        """
+        names = [str(n).strip() for n in leads if str(n).strip()]
+        if not names:
+            raise ValueError("expected at least one lead name, e.g. ['V1']")
+        if not hasattr(self.preprocessing, "lead_preference"):
+            raise ValueError(f"{self.name} is a {self.task} model: it reads no ECG lead")
+        prep = replace(self.preprocessing, lead_preference=names)
+        return replace(self, preprocessing=prep)
 
 
 def list_pretrained() -> list[str]:

@@ -62,6 +62,10 @@ class ScoreOptions:
         Seizure event rule (:func:`~cardioliquid.scoring.inference.windows_to_events`).
     parquet : bool
         Also write the per-beat table as Parquet (needs pyarrow).
+    leads : tuple of str
+        ECG leads to read, by name in order of preference, instead of the
+        model's own (:meth:`~cardioliquid.models.checkpoint.LoadedModel.reading_leads`);
+        empty: the model's choice.
     """
 
     task: str
@@ -74,6 +78,7 @@ class ScoreOptions:
     smooth_windows: int = 3
     min_duration_s: float = 0.0
     parquet: bool = field(default_factory=writers.has_parquet)
+    leads: tuple[str, ...] = ()
     run_key: str = ""
     """Hash of the model file and the options that change outputs (set by the runner);
     ``--resume`` only skips records whose manifest carries the same key."""
@@ -142,6 +147,7 @@ def write_record_outputs(
         if opts.parquet:
             files.append(writers.write_beat_parquet(pred, out / f"{name}_beats.parquet"))
         info["beat_source"] = pred.beat_source
+        info["lead"] = pred.lead
         info["n_beats"] = len(pred)
         if pred.af is not None:
             info["af_beats"] = int(pred.af.sum())
@@ -202,14 +208,20 @@ _WORKER_MODEL: LoadedModel | None = None
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _init_worker(model: str) -> None:
+def load_scoring_model(opts: ScoreOptions) -> LoadedModel:
+    """The model of ``opts``, reading ``opts.leads`` when they are given."""
+    from cardioliquid.models.checkpoint import load_model
+
+    loaded = load_model(opts.model)
+    return loaded.reading_leads(opts.leads) if opts.leads else loaded
+
+
+def _init_worker(opts: ScoreOptions) -> None:
     import torch
 
     global _WORKER_MODEL
     torch.set_num_threads(1)
-    from cardioliquid.models.checkpoint import load_model
-
-    _WORKER_MODEL = load_model(model)
+    _WORKER_MODEL = load_scoring_model(opts)
 
 
 def _score_in_worker(path: Path, name: str, opts: ScoreOptions) -> RecordResult:
@@ -342,14 +354,12 @@ def score_paths(
         As written to ``summary.json``; ``summary["failures"]`` lists failed
         records (also in ``failures.csv``).
     """
-    from cardioliquid.models.checkpoint import load_model
-
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     writers.remove_partial(out)
     if loaded is None:
-        loaded = load_model(opts.model)
+        loaded = load_scoring_model(opts)
     check_task(loaded, opts)
     opts = replace(opts, run_key=run_key(loaded, opts))
     records = discover(paths)
@@ -414,7 +424,7 @@ def _run_pool(todo, names, opts, workers, record) -> None:
     os.environ.update({k: "1" for k in _THREAD_VARS})
     try:
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(opts.model,)
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(opts,)
         ) as pool:
             _drain(pool, todo, names, opts, workers, record)
     finally:

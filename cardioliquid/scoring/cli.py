@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="ECG R peaks: reference annotations, detector, or reference when present (default)",
     )
+    parser.add_argument(
+        "--lead",
+        default=None,
+        help="arrhythmia: ECG lead(s) to read, by name in order of preference (comma list, "
+        "e.g. V1,V2 or CM5); default the model's own preference (MLII, ML2, II, ...)",
+    )
     parser.add_argument("--batch-size", type=int, default=2048, help="windows per forward pass")
     parser.add_argument(
         "--segment-s",
@@ -108,6 +114,7 @@ def options_from_args(args: argparse.Namespace):
         smooth_windows=args.smooth_windows,
         min_duration_s=args.min_duration,
         parquet=has_parquet() and not args.no_parquet,
+        leads=tuple(n.strip() for n in (args.lead or "").split(",") if n.strip()),
     )
 
 

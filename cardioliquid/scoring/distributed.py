@@ -35,6 +35,7 @@ from cardioliquid.scoring.batch import (
     check_task,
     done_result,
     is_done,
+    load_scoring_model,
     predict_record,
     run_key,
     summarize,
@@ -158,13 +159,11 @@ def score_paths_distributed(
     Same outputs as :func:`cardioliquid.scoring.batch.score_paths`. Returns the
     summary on rank 0 and None on the other ranks.
     """
-    from cardioliquid.models.checkpoint import load_model
-
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if loaded is None:
-        loaded = load_model(opts.model)
+        loaded = load_scoring_model(opts)
     check_task(loaded, opts)
     opts = replace(opts, run_key=run_key(loaded, opts))
     records = discover(paths)

@@ -28,6 +28,7 @@ import numpy as np
 
 from cardioliquid._check import check_option, check_positive
 from cardioliquid.errors import CardioLiquidError, ContractError, RecordingError
+from cardioliquid.signal.leads import select_lead
 
 if TYPE_CHECKING:
     import torch
@@ -73,6 +74,8 @@ class BeatPredictions:
         Beats in atrial-fibrillation-like rhythm, for a model whose
         preprocessing has ``af_gate`` (their S probability was moved to N);
         None for other models.
+    lead : str
+        The ECG lead the model read (empty when not known).
     """
 
     sample: np.ndarray
@@ -82,6 +85,7 @@ class BeatPredictions:
     beat_source: str
     record_id: str = ""
     af: np.ndarray | None = None
+    lead: str = ""
 
     def __post_init__(self) -> None:
         self.sample = np.asarray(self.sample, dtype=np.int64).reshape(-1)
@@ -592,7 +596,8 @@ def predict_beats(
         proba = np.concatenate(parts_p) if parts_p else np.zeros((0, len(loaded.classes)))
     # A stream knows only the rhythm so far: segmented scoring judges it causally too.
     proba, af = settle_calls(rec.fs, sample, proba, loaded, causal=segment_s is not None)
-    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af)
+    lead = select_lead(rec, loaded.preprocessing.lead_preference)
+    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af, lead)
 
 
 # --------------------------------------------------------------------------- windows

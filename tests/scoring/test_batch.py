@@ -386,3 +386,48 @@ def test_af_gated_model_reports_af_beats_per_record_and_in_the_summary(tmp_path)
     assert summary["af_beats_total"] == n_af and summary["records_with_af"] == 1
     with open(out / f"{af.stem}_beats.csv") as f:
         assert sum(int(r["af_rhythm"]) for r in csv.DictReader(f)) == n_af
+
+
+def test_lead_option_scores_another_lead_and_says_which(tmp_path, ecg_ckpt):
+    import dataclasses
+
+    from scoring_helpers import synthetic_ecg, write_wfdb
+
+    from cardioliquid.io import load_recording
+    from cardioliquid.models.checkpoint import load_model
+
+    rec = synthetic_ecg(30.0, seed=3)
+    second = -0.7 * rec.signal + 0.05 * np.roll(rec.signal, 20, axis=1)  # a different lead
+    two = dataclasses.replace(rec, signal=np.concatenate([rec.signal, second]),
+                              channel_names=["MLII", "V1"])
+    hea = write_wfdb(two, tmp_path / "db")
+    out = tmp_path / "out"
+
+    def score(*extra: str) -> int:
+        return main(["score", str(hea), "--task", "arrhythmia", "--model", str(ecg_ckpt),
+                     "--out", str(out), "--no-progress", "--resume", *extra])
+
+    assert score() == 0
+    first = writers.read_manifest(out, hea.stem)
+    assert first["lead"] == "MLII"
+    assert score("--lead", "V1") == 0  # another lead: not skipped as done
+    manifest = writers.read_manifest(out, hea.stem)
+    assert manifest["lead"] == "V1" and manifest["run_key"] != first["run_key"]
+    direct = predict_beats(load_recording(hea), load_model(ecg_ckpt).reading_leads(["V1"]))
+    with open(out / f"{hea.stem}_beats.csv") as f:
+        assert [r["class"] for r in csv.DictReader(f)] == list(direct.labels)
+    assert score("--lead", "aVR") == 1  # no such lead: the record fails, the run reports it
+    failures = (out / "failures.csv").read_text()
+    assert "aVR" in failures and hea.stem in failures
+
+
+def test_reading_leads_changes_only_the_lead_preference(ecg_model, eeg_model):
+    reading = ecg_model.reading_leads([" V1 ", "V2"])
+    assert reading.preprocessing.lead_preference == ["V1", "V2"]
+    assert reading.model is ecg_model.model  # the same weights
+    assert ecg_model.preprocessing.lead_preference[0] == "MLII"  # the original is untouched
+    assert reading.preprocessing.fs == ecg_model.preprocessing.fs
+    with pytest.raises(ValueError, match="at least one lead"):
+        ecg_model.reading_leads([" "])
+    with pytest.raises(ValueError, match="reads no ECG lead"):
+        eeg_model.reading_leads(["V1"])
