@@ -161,6 +161,34 @@ def choose_model(rec: Recording) -> tuple[LoadedModel | None, str, str]:
     return None, "", ""
 
 
+def choose_lead(rec: Recording, loaded: LoadedModel, model_key: str
+                ) -> tuple[LoadedModel, str, str | None]:
+    """Sidebar: the ECG lead a heartbeat model reads, its own choice first.
+
+    Returns the model (reading the chosen lead), its replay key (a new lead
+    rebuilds the replay) and a warning when the lead is not the model's own.
+    """
+    if loaded.task != "arrhythmia" or rec.n_channels < 2:
+        return loaded, model_key, None
+    from cardioliquid.signal.leads import listed_leads
+
+    own = listed_leads(rec.channel_names, loaded.preprocessing.lead_preference)
+    options = list(rec.channel_names)
+    index = options.index(own[0]) if own else 0
+    lead = st.sidebar.selectbox(
+        "Lead the model reads", options, index=index, key=f"lead_choice_{rec.record_id}",
+        help="By default the first of the model's preferred leads "
+             f"({', '.join(loaded.preprocessing.lead_preference[:3])}, ...) this record has",
+    )  # fmt: skip
+    if own and lead == own[0]:
+        return loaded, model_key, None
+    warning = (f"The model reads lead {lead}, not its own choice"
+               f"{' (' + own[0] + ')' if own else ''}: it was chosen and evaluated on "
+               f"{loaded.preprocessing.lead_preference[0]}, and its calls on other leads are "
+               f"less reliable (model card).")  # fmt: skip
+    return loaded.reading_leads([lead]), f"{model_key}|lead={lead}", warning
+
+
 def replay_controls(choice: Choice) -> None:
     """Sidebar: play/pause, speed, jump."""
     sb = st.sidebar
@@ -674,6 +702,7 @@ def main() -> None:
         st.title("CardioLiquid · clinic replay")
         st.info("Choose a model in the sidebar.")
         return
+    loaded, model_key, lead_warning = choose_lead(rec, loaded, model_key)
     try:
         from cardioliquid.scoring.inference import check_fits
 
@@ -684,6 +713,8 @@ def main() -> None:
         return
     choice = Choice(rec, rec_key, loaded, model_key, model_label)
     header(choice)
+    if lead_warning:
+        st.warning(lead_warning, icon=":material/swap_vert:")
     try:
         ensure_replay(choice)
     except CardioLiquidError as e:

@@ -157,3 +157,18 @@ def test_a_record_ending_in_a_dropout_replays_to_the_end(data_dir):
     at.button(key="sanity").click().run()
     assert not at.exception, at.exception
     assert any("outside signal gaps" in m.value for m in at.info), [m.value for m in at.info]
+
+
+def test_the_lead_the_model_reads_can_be_chosen(data_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    lead = at.selectbox(key="lead_choice_syn100")
+    assert lead.value == "MLII" and lead.options == ["MLII", "V1"]
+    first = at.session_state["replay"]
+    assert not [w for w in at.warning if "reads lead" in w.value]
+    lead.set_value("V1").run()
+    assert not at.exception, at.exception
+    replay = at.session_state["replay"]
+    assert replay is not first  # a new lead is a new replay
+    assert replay.loaded.preprocessing.lead_preference == ["V1"]
+    assert any("reads lead V1, not its own choice (MLII)" in w.value for w in at.warning)
