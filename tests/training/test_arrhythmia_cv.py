@@ -46,22 +46,25 @@ def test_table_only_prints_and_plots_without_training(cv, tmp_path, capsys):
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
-def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypatch, tmp_path):
-    import types
-
-    import torch
-
-    import cardioliquid.io
-    from cardioliquid.models.registry import create_model
-    from cardioliquid.signal.config import BeatPreprocessing
-    from cardioliquid.signal.windows import n_beat_features
-
+def _synthetic_ecg(minutes: float):
+    """A synthetic MLII record with N, S and V beats (the adaptation tests' builder)."""
     spec = importlib.util.spec_from_file_location("adapt_tests", Path(__file__).with_name(
         "test_adapt.py"))
     helpers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(helpers)
-    rec = helpers.synthetic_ecg(np.random.default_rng(0), minutes=7.0)
-    monkeypatch.setattr(cardioliquid.io, "load_ecg", lambda path: rec)
+    return helpers.synthetic_ecg(np.random.default_rng(0), minutes=minutes)
+
+
+def _fold_stand_ins(tmp_path: Path, val: list[str]):
+    """An untrained small liquid model (as the fold's module) and a DataModule stand-in."""
+    import types
+
+    import torch
+
+    from cardioliquid.models.registry import create_model
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import n_beat_features
+
     prep = BeatPreprocessing()
     kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
               "n_features": n_beat_features(prep), "units": 12}
@@ -69,7 +72,16 @@ def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypat
     module = types.SimpleNamespace(model=create_model("liquid-cfc", **kwargs),
                                    hparams={"model_name": "liquid-cfc", "model_kwargs": kwargs})
     dm = types.SimpleNamespace(root=tmp_path, preprocessing=prep,
-                               split_records=lambda: {"val": ["a", "b"]})
+                               split_records=lambda: {"val": list(val)})
+    return module, dm
+
+
+def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypatch, tmp_path):
+    import cardioliquid.io
+
+    rec = _synthetic_ecg(7.0)
+    monkeypatch.setattr(cardioliquid.io, "load_ecg", lambda path: rec)
+    module, dm = _fold_stand_ins(tmp_path, ["a", "b"])
     variants = [{"epochs": 15, "lr": 1e-2, "l2sp": 0.0},
                 {"epochs": 1, "lr": 1e-9, "eval_mode": True}]
     out = cv._adaptive_confusions(module, dm, 5.0, variants)
@@ -87,35 +99,19 @@ def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypat
 
 def test_other_lead_scores_records_that_have_one_on_that_lead(cv, monkeypatch, tmp_path):
     import dataclasses
-    import types
-
-    import torch
 
     import cardioliquid.io
-    from cardioliquid.models.registry import create_model
-    from cardioliquid.signal.config import BeatPreprocessing
-    from cardioliquid.signal.windows import n_beat_features
 
-    spec = importlib.util.spec_from_file_location("adapt_tests", Path(__file__).with_name(
-        "test_adapt.py"))
-    helpers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helpers)
-    one = helpers.synthetic_ecg(np.random.default_rng(0), minutes=2.0)
+    one = _synthetic_ecg(2.0)
     two = dataclasses.replace(one, signal=np.concatenate([one.signal, -one.signal]),
                               channel_names=["MLII", "V1"])
     monkeypatch.setattr(cardioliquid.io, "load_ecg",
                         lambda path: two if Path(path).name == "two" else one)
-    prep = BeatPreprocessing()
-    kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
-              "n_features": n_beat_features(prep), "units": 12}
-    torch.manual_seed(0)
-    module = types.SimpleNamespace(model=create_model("liquid-cfc", **kwargs))
-    dm = types.SimpleNamespace(root=tmp_path, preprocessing=prep,
-                               split_records=lambda: {"val": ["one", "two"]})
+    module, dm = _fold_stand_ins(tmp_path, ["one", "two"])
     out = cv._other_lead_confusions(module, dm)
     assert out["leads"] == {"two": "V1"}  # "one" has no second lead: not scored
     conf = np.asarray(out["confusion"])
-    assert conf.sum() == int(np.isin(two.beats.aami, prep.classes).sum())
+    assert conf.sum() == int(np.isin(two.beats.aami, dm.preprocessing.classes).sum())
 
 
 def test_seeds_of_a_recipe_are_grouped_and_averaged(cv, tmp_path, capsys):
