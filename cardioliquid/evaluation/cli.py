@@ -301,10 +301,7 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
         requested = "DS2" if records == resolve_records("DS2") else "all"
     loaded = None if args.predictions is not None else _load_model(args.model)
     if args.lead and loaded is not None:
-        try:
-            loaded = loaded.reading_leads(args.lead.split(","))
-        except ValueError as e:
-            raise CardioLiquidError(f"--lead: {e}") from None
+        loaded = loaded.reading_leads(args.lead.split(","))
     comparisons, errors = [], {}
     for record in _progress(records, "evaluate arrhythmia", args.no_progress):
         try:

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from cardioliquid._atomic import atomic_write
-from cardioliquid.errors import CheckpointError
+from cardioliquid.errors import CardioLiquidError, CheckpointError
 from cardioliquid.models.registry import create_model
 from cardioliquid.signal.config import Preprocessing, preprocessing_from_dict
 
@@ -93,14 +93,15 @@ class LoadedModel:
 
         Raises
         ------
-        ValueError
-            If ``leads`` is empty or the model does not read ECG beats.
+        CardioLiquidError
+            If ``leads`` names no lead or the model does not read ECG beats (a
+            ``ValueError``, reported as a clear message by the command line).
         """
-        names = [str(n).strip() for n in leads if str(n).strip()]
+        names = [n for n in (str(n).strip() for n in leads) if n]
         if not names:
-            raise ValueError("expected at least one lead name, e.g. ['V1']")
+            raise CardioLiquidError(f"expected at least one lead name, e.g. ['V1']; got {leads!r}")
         if not hasattr(self.preprocessing, "lead_preference"):
-            raise ValueError(f"{self.name} is a {self.task} model: it reads no ECG lead")
+            raise CardioLiquidError(f"{self.name} is a {self.task} model: it reads no ECG lead")
         prep = replace(self.preprocessing, lead_preference=names)
         return replace(self, preprocessing=prep)
 

@@ -114,7 +114,8 @@ def options_from_args(args: argparse.Namespace):
         smooth_windows=args.smooth_windows,
         min_duration_s=args.min_duration,
         parquet=has_parquet() and not args.no_parquet,
-        leads=tuple(n.strip() for n in (args.lead or "").split(",") if n.strip()),
+        # Blank names are refused when the model is loaded, not silently dropped here.
+        leads=() if args.lead is None else tuple(n.strip() for n in args.lead.split(",")),
     )
 
 
