@@ -353,14 +353,35 @@ def score_paths(
     summary : dict
         As written to ``summary.json``; ``summary["failures"]`` lists failed
         records (also in ``failures.csv``).
+
+    Raises
+    ------
+    OutputLockedError
+        Another live run owns ``opts.out_dir`` (:mod:`cardioliquid.scoring.lock`).
     """
+    from cardioliquid.scoring.lock import acquire
+
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    writers.remove_partial(out)
-    if loaded is None:
-        loaded = load_scoring_model(opts)
-    check_task(loaded, opts)
+    with acquire(out):  # one run per folder; removes only dead processes' temporaries
+        if loaded is None:
+            loaded = load_scoring_model(opts)
+        check_task(loaded, opts)
+        return _score_locked(paths, opts, loaded, out, t0, workers, resume, strict, progress)
+
+
+def _score_locked(
+    paths: list[str | os.PathLike],
+    opts: ScoreOptions,
+    loaded: LoadedModel,
+    out: Path,
+    t0: float,
+    workers: int,
+    resume: bool,
+    strict: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    """:func:`score_paths` once the folder's lock is held."""
     opts = replace(opts, run_key=run_key(loaded, opts))
     records = discover(paths)
     names = output_names(records)

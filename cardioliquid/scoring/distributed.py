@@ -41,6 +41,7 @@ from cardioliquid.scoring.batch import (
     summarize,
 )
 from cardioliquid.scoring.discover import discover, output_names
+from cardioliquid.scoring.lock import acquire
 
 if TYPE_CHECKING:
     from cardioliquid.models.checkpoint import LoadedModel
@@ -157,7 +158,8 @@ def score_paths_distributed(
     """Score every recording under ``paths`` with ``Trainer.predict`` (DDP).
 
     Same outputs as :func:`cardioliquid.scoring.batch.score_paths`. Returns the
-    summary on rank 0 and None on the other ranks.
+    summary on rank 0 and None on the other ranks. Rank 0 holds the output
+    folder's lock for the whole run (:mod:`cardioliquid.scoring.lock`).
     """
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
@@ -187,13 +189,25 @@ def score_paths_distributed(
     loader = torch.utils.data.DataLoader(
         RecordDataset(todo, names), batch_size=1, shuffle=False, collate_fn=_collate
     )
-    if trainer.is_global_zero:  # before the process group forms: no rank writes yet
-        writers.remove_partial(out)
-    if todo:
-        trainer.predict(ScoringModule(loaded, opts), loader, return_predictions=False)
-    results = _gather(writer.results)
-    if not trainer.is_global_zero:
-        return None
+    # One lock per run, held by rank 0 and taken before the process group forms: no
+    # other rank writes until rank 0 has joined it, i.e. is past the lock.
+    lock = acquire(out) if trainer.is_global_zero else None
+    try:
+        if todo:
+            trainer.predict(ScoringModule(loaded, opts), loader, return_predictions=False)
+        results = _gather(writer.results)
+        if not trainer.is_global_zero:
+            return None
+        return _finish(results, skipped, records, names, loaded, opts, out, t0, trainer,
+                       num_nodes, accelerator)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _finish(results, skipped, records, names, loaded, opts, out, t0, trainer, num_nodes,
+            accelerator) -> dict[str, Any]:
+    """Rank 0: failures, summary."""
     results += [_from_manifest(p, names[p], out) for p in skipped]
     results.sort(key=lambda r: r.path)
     failures = [

@@ -11,7 +11,9 @@ Per record (``<name>`` is the record's output name):
   manifest exists and matches the files (:func:`is_complete`).
 
 Run files: ``failures.csv`` and ``summary.json``. A killed run leaves at most
-``*.tmp`` files, which the next run removes (:func:`remove_partial`).
+``*.tmp`` files, which the next run into the folder removes when their writer
+is dead (:func:`remove_partial`); one run owns a folder at a time
+(:mod:`cardioliquid.scoring.lock`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime
@@ -45,15 +46,13 @@ EVENTS_COLUMNS = (
 
 
 def remove_partial(out_dir: Path) -> list[Path]:
-    """Delete temporary files a killed run left in ``out_dir``; return them."""
-    out_dir = Path(out_dir)
-    stale = sorted(out_dir.glob(f".*{TMP_SUFFIX}")) if out_dir.is_dir() else []
-    for p in stale:
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-    return stale
+    """Delete the temporary files dead processes left in ``out_dir``; return them.
+
+    A temporary whose writer is alive (its pid is in the name) is kept.
+    """
+    from cardioliquid.scoring.lock import remove_stale_temporaries
+
+    return remove_stale_temporaries(out_dir)
 
 
 def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]], delimiter: str = ",") -> str:
@@ -108,7 +107,7 @@ def write_annotations(pred: BeatPredictions, path: Path) -> Path:
     def write(tmp: Path) -> None:
         # wrann names its file after the record: write it in a private folder.
         with tempfile.TemporaryDirectory(
-            dir=path.parent, prefix=f".{record}.", suffix=TMP_SUFFIX
+            dir=path.parent, prefix=f".{record}.pid{os.getpid()}.", suffix=TMP_SUFFIX
         ) as d:
             if len(pred):
                 wfdb.wrann(record, ext, sample, symbols, aux_note=aux, fs=pred.fs, write_dir=d)
