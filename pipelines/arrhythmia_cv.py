@@ -41,30 +41,41 @@ from typing import Any
 import numpy as np
 
 CLASSES = ["N", "S", "V", "F", "Q"]
+DATABASES = ("mitdb", "svdb")
+"""Training databases whose patients are held out fold by fold (DS1 of mitdb; svdb)."""
 
 
 def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
-              threads: int, adapt_minutes: float = 0.0,
+              threads: int, databases: tuple[str, ...] = DATABASES, adapt_minutes: float = 0.0,
               adapt_variants: list[dict[str, Any]] | None = None,
               other_lead: bool = False) -> dict[str, Any]:
-    """Train on DS1 minus fold ``fold`` and predict that fold (and adapt to it).
+    """Train without fold ``fold``'s patients and score them (and adapt to them).
 
+    The held-out patients are ``DS1_FOLDS[fold]`` and, with ``"svdb"`` in
+    ``databases``, ``SVDB_FOLDS[fold]``; the other SVDB training records are
+    the fold's extra training records. Every held-out record is scored through
+    :func:`cardioliquid.scoring.inference.predict_beats` on its reference beats,
+    the path ``evaluate`` and ``score`` take, with and without the AF gate.
     With ``other_lead`` the held-out records are also scored on their second
-    listed lead (V1, V2, V4 or V5 in MIT-BIH), a lead the shipped model does
-    not read: how the recipe holds on other leads, as other databases record.
+    listed lead.
     """
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
 
-    from cardioliquid.data.splits import DS1_FOLDS
+    from cardioliquid.data.splits import DS1_FOLDS, SVDB_FOLDS, SVDB_TRAIN
+    from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.training.cli import TrainCLI
     from cardioliquid.training.module import LiquidClassifierModule
 
     torch.set_num_threads(threads)
     held_out = list(DS1_FOLDS[fold])
-    args = ["--config", config, *overrides,
+    held_svdb = list(SVDB_FOLDS[fold]) if "svdb" in databases else []
+    extra = [f"svdb/{r}" for r in SVDB_TRAIN if r not in held_svdb] if "svdb" in databases else []
+    args = ["--config", config,
             "--data.init_args.train_records", "DS1",
+            "--data.init_args.extra_train_records", json.dumps(extra),
+            *overrides,
             "--data.init_args.val_patients", json.dumps(held_out),
             "--trainer.logger", "false"]
     cli = TrainCLI(LiquidClassifierModule, datamodule_class=None, subclass_mode_data=True,
@@ -84,56 +95,69 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     t0 = time.perf_counter()
     trainer.fit(model, dm)
     seconds = time.perf_counter() - t0
-    from cardioliquid.io import load_ecg
-    from cardioliquid.signal.windows import beat_windows
-
-    model.eval()
-    k = len(CLASSES)
-    conf = np.zeros((k, k), dtype=np.int64)
-    per_record = {}
-    # The held-out records one by one (the same beats as dm.val_set), so the
-    # pooled matrix comes with each record's share of it.
-    for record in dm.split_records()["val"]:
-        rec = load_ecg(dm.root / record)
-        w = beat_windows(rec, dm.preprocessing)
-        keep = np.asarray(w.labels) >= 0
-        rec_conf = np.zeros((k, k), dtype=np.int64)
-        _add_predictions(rec_conf, model, w, keep, rec.fs, dm.preprocessing)
-        per_record[record] = rec_conf.tolist()
-        conf += rec_conf
-    out = {"fold": fold, "patients": held_out, "confusion": conf.tolist(),
-           "records": per_record, "train_seconds": round(seconds, 1)}
+    hp = model.hparams
+    loaded = LoadedModel(model.model.eval(), dm.preprocessing, hp["model_name"],
+                         dict(hp["model_kwargs"]))
+    paths = {f"mitdb/{r}": dm.root / r for r in dm.split_records()["val"]}
+    paths.update({f"svdb/{r}": dm.extra_root("svdb") / r for r in held_svdb})
+    per_record = {name: _record_confusions(loaded, path) for name, path in paths.items()}
+    out = {"fold": fold, "patients": held_out + held_svdb, "records": per_record,
+           "train_seconds": round(seconds, 1)}
     if other_lead:
-        out["other_lead"] = _other_lead_confusions(model, dm)
+        out["other_lead"] = _other_lead_confusions(loaded, paths)
     if adapt_minutes > 0:
-        out["adaptive"] = _adaptive_confusions(model, dm, adapt_minutes, adapt_variants or [{}])
+        out["adaptive"] = _adaptive_confusions(loaded, paths, adapt_minutes,
+                                               adapt_variants or [{}])
     return out
 
 
-def _other_lead_confusions(module: Any, dm: Any) -> dict[str, Any]:
-    """The held-out records scored on their second listed lead (see :func:`_fold_job`)."""
+def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[str, list]:
+    """Confusion matrices of one record's reference beats, with the AF gate and without.
+
+    Only beats at or after ``after_s`` seconds are counted (patient-adaptive
+    scoring leaves the calibration minutes out).
+    """
     from dataclasses import replace
 
     from cardioliquid.io import load_ecg
-    from cardioliquid.signal.leads import listed_leads
-    from cardioliquid.signal.windows import beat_windows
+    from cardioliquid.scoring.inference import predict_beats, sveb_to_normal_in_af
+    from cardioliquid.signal.rhythm import af_beats
 
+    rec = load_ecg(path)
+    ungated = replace(loaded, preprocessing=replace(loaded.preprocessing, af_gate=False))
+    pred = predict_beats(rec, ungated, beats="reference")
+    lookup = {c: i for i, c in enumerate(CLASSES)}
+    ref = dict(zip(rec.beats.sample.tolist(), rec.beats.aami.tolist(), strict=True))
+    truth = np.array([lookup.get(str(ref.get(int(s), "")), -1) for s in pred.sample])
+    keep = (truth >= 0) & (pred.sample >= after_s * rec.fs)
     k = len(CLASSES)
-    conf = np.zeros((k, k), dtype=np.int64)
-    leads = {}
-    for record in dm.split_records()["val"]:
-        rec = load_ecg(dm.root / record)
-        others = listed_leads(rec.channel_names, dm.preprocessing.lead_preference)[1:]
+    out = {}
+    gated = sveb_to_normal_in_af(pred.proba, af_beats(pred.sample, rec.fs), CLASSES)
+    for key, proba in (("gate_off", pred.proba), ("gate_on", gated)):
+        conf = np.zeros((k, k), dtype=np.int64)
+        np.add.at(conf, (truth[keep], proba[keep].argmax(-1)), 1)
+        out[key] = conf.tolist()
+    return out
+
+
+def _other_lead_confusions(loaded: Any, paths: dict[str, Path]) -> dict[str, Any]:
+    """The held-out records scored on their second listed lead (see :func:`_fold_job`)."""
+    import wfdb
+
+    from cardioliquid.signal.leads import listed_leads
+
+    records, leads = {}, {}
+    for name, path in paths.items():
+        names = wfdb.rdheader(str(path)).sig_name
+        others = listed_leads(names, loaded.preprocessing.lead_preference)[1:]
         if not others:
             continue
-        prep = replace(dm.preprocessing, lead_preference=others[:1])
-        w = beat_windows(rec, prep)
-        _add_predictions(conf, module.model.eval(), w, np.asarray(w.labels) >= 0, rec.fs, prep)
-        leads[record] = others[0]
-    return {"confusion": conf.tolist(), "leads": leads}
+        records[name] = _record_confusions(loaded.reading_leads(others[:1]), path)
+        leads[name] = others[0]
+    return {"records": records, "leads": leads}
 
 
-def _adaptive_confusions(module: Any, dm: Any, minutes: float,
+def _adaptive_confusions(loaded: Any, paths: dict[str, Path], minutes: float,
                          variants: list[dict[str, Any]]) -> dict[str, Any]:
     """Patient-adaptive mode on the held-out records, as ``evaluate --calibrate-minutes``.
 
@@ -144,49 +168,39 @@ def _adaptive_confusions(module: Any, dm: Any, minutes: float,
     those after the calibration minutes.
     """
     from cardioliquid.io import load_ecg
-    from cardioliquid.models.checkpoint import LoadedModel
-    from cardioliquid.signal.windows import beat_windows
     from cardioliquid.training.adapt import adapt_to_patient
 
+    before, after = {}, [{} for _ in variants]
+    for name, path in paths.items():
+        rec = load_ecg(path)
+        before[name] = _record_confusions(loaded, path, minutes * 60.0)
+        for i, kw in enumerate(variants):
+            adapted = adapt_to_patient(loaded, rec, minutes, **kw)
+            after[i][name] = _record_confusions(adapted, path, minutes * 60.0)
+    return {"before": before, "after": after}
+
+
+def pooled(records: dict[str, dict[str, list]], gate: str,
+           database: str | None = None) -> np.ndarray:
+    """Sum of the records' confusions (``gate``: ``"gate_on"``/``"gate_off"``), one or all DBs."""
     k = len(CLASSES)
-    before = np.zeros((k, k), dtype=np.int64)
-    after = [np.zeros((k, k), dtype=np.int64) for _ in variants]
-    hp = module.hparams
-    base = LoadedModel(module.model.eval(), dm.preprocessing, hp["model_name"],
-                       dict(hp["model_kwargs"]))
-    for record in dm.split_records()["val"]:
-        rec = load_ecg(dm.root / record)
-        w = beat_windows(rec, dm.preprocessing)
-        keep = (np.asarray(w.sample) >= minutes * 60.0 * rec.fs) & (np.asarray(w.labels) >= 0)
-        models = [base] + [adapt_to_patient(base, rec, minutes, **kw) for kw in variants]
-        for loaded, conf in zip(models, [before, *after], strict=True):
-            _add_predictions(conf, loaded.model, w, keep, rec.fs, dm.preprocessing)
-    return {"before": before.tolist(), "after": [c.tolist() for c in after]}
+    conf = np.zeros((k, k), dtype=np.int64)
+    for name, c in records.items():
+        if database is None or name.startswith(f"{database}/"):
+            conf += np.asarray(c[gate], dtype=np.int64)
+    return conf
 
 
-def _add_predictions(conf: np.ndarray, model: Any, w: Any, keep: np.ndarray, fs: float,
-                     prep: Any, batch: int = 4096) -> None:
-    """Add ``model``'s calls on the ``keep`` beats of windows ``w`` to ``conf``.
-
-    Calls are settled as scoring settles them: with the preprocessing's AF
-    gate, S probability of beats in AF rhythm (judged on all the record's
-    beats, around each one) moves to N before the argmax.
-    """
-    import torch
-
-    from cardioliquid.scoring.inference import sveb_to_normal_in_af
-    from cardioliquid.signal.rhythm import af_beats
-
-    x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
-    feats = np.asarray(w.features, dtype=np.float32)[keep]
-    f = torch.from_numpy(feats) if feats.shape[-1] else None
-    with torch.no_grad():
-        logits = torch.cat([model(x[i:i + batch], None if f is None else f[i:i + batch])
-                            for i in range(0, len(x), batch)])
-    proba = torch.softmax(logits, -1).numpy()
-    if prep.af_gate:
-        proba = sveb_to_normal_in_af(proba, af_beats(w.sample, fs)[keep], CLASSES)
-    np.add.at(conf, (np.asarray(w.labels)[keep], proba.argmax(-1)), 1)
+def summarise(records: dict[str, dict[str, list]]) -> dict[str, Any]:
+    """Pooled and per-database scores of per-record confusions, gate on and off."""
+    out: dict[str, Any] = {}
+    for gate in ("gate_on", "gate_off"):
+        out[gate] = {"pooled": scores(pooled(records, gate))}
+        for db in DATABASES:
+            conf = pooled(records, gate, db)
+            if conf.sum():
+                out[gate][db] = scores(conf)
+    return out
 
 
 def scores(conf: np.ndarray) -> dict[str, Any]:
@@ -213,11 +227,18 @@ def main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, overrides = argv[:cut], argv[cut + 1:]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", help="key of this recipe in the JSON")
+    parser.add_argument("--recipe", action="append", default=[], metavar="NAME=CONFIG",
+                        help="a recipe to cross-validate (repeatable); all folds and seeds of "
+                             "every recipe share one pool of --jobs processes")
+    parser.add_argument("--name", help="key of a single recipe (with --config)")
+    parser.add_argument("--config", default="pipelines/configs/arrhythmia.yaml")
+    parser.add_argument("--seeds", default="0",
+                        help="comma list; seed k > 0 is stored as NAME_s<k> (default 0)")
+    parser.add_argument("--databases", default=",".join(DATABASES),
+                        help="patient folds to hold out: mitdb (DS1) and/or svdb")
     parser.add_argument("--table-only", action="store_true",
                         help="print the table and redraw the plot from --out, train nothing")
-    parser.add_argument("--config", default="pipelines/configs/arrhythmia.yaml")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--out", default="pipelines/results/arrhythmia_cv.json")
@@ -242,41 +263,61 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--records-of: no entry {args.records_of!r} in {out}")
             print_records(results[args.records_of])
         return 0
-    if not args.name:
-        parser.error("--name is required unless --table-only")
+    recipes = [tuple(r.split("=", 1)) for r in args.recipe]
+    if args.name:
+        recipes.append((args.name, args.config))
+    if not recipes or any(len(r) != 2 for r in recipes):
+        parser.error("give --recipe NAME=CONFIG (or --name with --config) unless --table-only")
+    databases = tuple(d for d in args.databases.split(",") if d)
+    unknown = sorted(set(databases) - set(DATABASES))
+    if unknown or not databases:
+        parser.error(f"--databases: expected some of {list(DATABASES)}, got {args.databases!r}")
+    seeds = [int(s) for s in args.seeds.split(",")]
 
     from cardioliquid._atomic import atomic_write_text
     from cardioliquid.data.splits import DS1_FOLDS
 
     variants = args.adapt_kwargs if isinstance(args.adapt_kwargs, list) else [args.adapt_kwargs]
     t0 = time.perf_counter()
+    runs = []  # (entry name, config, overrides)
+    for name, config in recipes:
+        for seed in seeds:
+            extra = [] if seed == 0 else ["--seed_everything", str(seed),
+                                          "--data.init_args.seed", str(seed)]
+            runs.append((name if seed == 0 else f"{name}_s{seed}", config, overrides + extra))
     n = len(DS1_FOLDS)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        jobs = [pool.submit(_fold_job, args.config, overrides, f, args.epochs, args.threads,
-                            args.adapt_minutes, variants, args.other_lead)
-                for f in range(n)]
-        folds = [j.result() for j in jobs]
-    pooled = sum(np.asarray(f["confusion"]) for f in folds)
-    entry = {
-        "config": args.config, "overrides": overrides, "epochs": args.epochs,
-        "pooled": scores(pooled), "confusion": pooled.tolist(),
-        "folds": [{**f, "scores": scores(np.asarray(f["confusion"]))} for f in folds],
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-    }
-    if args.other_lead:
-        conf = sum(np.asarray(f["other_lead"]["confusion"]) for f in folds)
-        entry["other_lead"] = {"pooled": scores(conf), "confusion": conf.tolist()}
-    if args.adapt_minutes > 0:
-        conf = sum(np.asarray(f["adaptive"]["before"]) for f in folds)
-        entry["adaptive"] = {"minutes": args.adapt_minutes,
-                             "before": {"pooled": scores(conf), "confusion": conf.tolist()},
-                             "variants": []}
-        for i, kw in enumerate(variants):
-            conf = sum(np.asarray(f["adaptive"]["after"][i]) for f in folds)
-            entry["adaptive"]["variants"].append(
-                {"adapt_kwargs": kw, "pooled": scores(conf), "confusion": conf.tolist()})
+        jobs = {(entry, f): pool.submit(_fold_job, config, ov, f, args.epochs, args.threads,
+                                        databases, args.adapt_minutes, variants,
+                                        args.other_lead)
+                for entry, config, ov in runs for f in range(n)}
+        done = {key: job.result() for key, job in jobs.items()}
     results = json.loads(out.read_text()) if out.is_file() else {}
-    results[args.name] = entry
+    for entry_name, config, ov in runs:
+        folds = [done[(entry_name, f)] for f in range(n)]
+        records = {r: c for f in folds for r, c in f["records"].items()}
+        summary = summarise(records)
+        entry = {
+            "config": config, "overrides": ov, "epochs": args.epochs,
+            "databases": list(databases), "scores": summary,
+            "pooled": summary["gate_on"]["pooled"],
+            "folds": [{k: f[k] for k in ("fold", "patients", "train_seconds")} for f in folds],
+            "records": records,
+        }
+        if args.other_lead:
+            other = {r: c for f in folds for r, c in f["other_lead"]["records"].items()}
+            entry["other_lead"] = {"scores": summarise(other), "records": other}
+        if args.adapt_minutes > 0:
+            before = {r: c for f in folds for r, c in f["adaptive"]["before"].items()}
+            entry["adaptive"] = {"minutes": args.adapt_minutes,
+                                 "before": {"scores": summarise(before)}, "variants": []}
+            for i, kw in enumerate(variants):
+                after = {r: c for f in folds for r, c in f["adaptive"]["after"][i].items()}
+                entry["adaptive"]["variants"].append(
+                    {"adapt_kwargs": kw, "scores": summarise(after), "records": after})
+        results[entry_name] = entry
+    results.setdefault("_wall_seconds", {})[",".join(n for n, _, _ in runs)] = round(
+        time.perf_counter() - t0, 1)
     atomic_write_text(out, dumps(results))
     print_table(results)
     plot(results, out.with_suffix(".png"))
@@ -308,7 +349,8 @@ def recipe_seeds(results: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    """Pooled held-out key F1 per recipe in the order tried: seed mean, each seed a dot."""
+    """Pooled held-out key F1 per recipe and AF-gate setting: seed mean bars, seeds as dots,
+    beside each database's own key F1."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -318,26 +360,32 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     entries = _entries(results)
     groups = recipe_seeds(results)
-    names = list(groups)
-    y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(7, 0.2 * len(names) + 1.4))
-    best = max(entries[n]["pooled"]["key_f1"] for g in groups.values() for n in g)
-    for i, name in enumerate(names):
-        f1 = [entries[n]["pooled"]["key_f1"] for n in groups[name]]
-        color = "tab:blue" if len(f1) >= 3 else "tab:gray"
-        ax.barh(i, np.mean(f1), 0.7, color=color, alpha=0.45)
-        ax.plot(f1, [i] * len(f1), "o", color=color, markersize=3)
-    ax.set_yticks(y, [f"{n} ({len(groups[n])})" for n in names], fontsize=6)
-    ax.set_ylim(len(names) - 0.5, -0.5)  # first tried on top
-    ax.set_xlabel("key F1 (%: mean of SVEB and VEB F1), DS1 beats pooled over held-out folds; "
-                  "bar = seed mean, dots = seeds", fontsize=7)
-    ax.set_xlim(20, max(75.0, 5 * np.ceil(best / 5) + 2))
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_title("Arrhythmia recipes, DS1 leave-patients-out cross-validation "
-                 "(blue: 3 or more seeds)", fontsize=9)
+    rows = [(base, gate) for base in groups for gate in GATES]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 0.28 * len(rows) + 1.6), sharey=True)
+    for ax, where in zip(axes, ("pooled", *DATABASES), strict=True):
+        for i, (base, gate) in enumerate(rows):
+            f1 = [entries[n]["scores"][gate].get(where, {}).get("key_f1", np.nan)
+                  for n in groups[base]]
+            color = "tab:blue" if gate == "gate_on" else "tab:orange"
+            ax.barh(i, np.nanmean(f1), 0.7, color=color, alpha=0.45)
+            ax.plot(f1, [i] * len(f1), "o", color=color, markersize=3)
+        ax.set_title({"pooled": "all held-out beats", "mitdb": "DS1 patients",
+                      "svdb": "SVDB patients"}[where], fontsize=9)
+        ax.set_xlabel("key F1 (%), mean of SVEB and VEB F1", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlim(0, 100)
+    axes[0].set_yticks(np.arange(len(rows)),
+                       [f"{b} ({'AF gate' if g == 'gate_on' else 'no gate'}, "
+                        f"{len(groups[b])} seeds)" for b, g in rows], fontsize=7)
+    axes[0].set_ylim(len(rows) - 0.5, -0.5)
+    fig.suptitle("Arrhythmia recipes, patient-grouped cross-validation over DS1 and SVDB "
+                 "(bar: seed mean, dots: seeds)", fontsize=10)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
+
+
+GATES = ("gate_on", "gate_off")
 
 
 def _entries(results: dict[str, Any]) -> dict[str, Any]:
@@ -345,64 +393,68 @@ def _entries(results: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in results.items() if not k.startswith("_")}
 
 
-def print_records(entry: dict[str, Any]) -> None:
+def print_records(entry: dict[str, Any], gate: str = "gate_on") -> None:
     """Each held-out record of one entry: its S and V beats found, and N beats miscalled."""
-    rows = {r: np.asarray(c) for f in entry["folds"] for r, c in f.get("records", {}).items()}
-    if not rows:
-        print("\n(no per-record results in this entry: it predates them)")
-        return
+    rows = {r: np.asarray(c[gate]) for r, c in entry["records"].items()}
     s, v = CLASSES.index("S"), CLASSES.index("V")
-    print(f"\n{'record':<7} {'beats':>6} {'S':>5} {'S found':>8} {'called S':>9} "
-          f"{'V':>5} {'V found':>8} {'called V':>9} {'N->S':>5} {'N->V':>5}")
+    print(f"\n{'record':<11} {'beats':>6} {'S':>5} {'S found':>8} {'called S':>9} "
+          f"{'V':>5} {'V found':>8} {'called V':>9} {'N->S':>5} {'N->V':>5}   ({gate})")
     for record, c in sorted(rows.items()):
-        print(f"{record:<7} {c.sum():6d} {c[s].sum():5d} {c[s, s]:8d} {c[:, s].sum():9d} "
+        print(f"{record:<11} {c.sum():6d} {c[s].sum():5d} {c[s, s]:8d} {c[:, s].sum():9d} "
               f"{c[v].sum():5d} {c[v, v]:8d} {c[:, v].sum():9d} {c[0, s]:5d} {c[0, v]:5d}")
 
 
+def _row(label: str, sc: dict[str, Any]) -> str:
+    p = sc["pooled"]
+    per_db = "".join(
+        f" {sc[db]['key_f1']:6.1f} {sc[db]['S']['se']:5.1f}/{sc[db]['S']['ppv']:5.1f}"
+        if db in sc else f" {'-':>6} {'-':>11}" for db in DATABASES)
+    return (f"{label:<30} {p['key_f1']:6.1f} {p['S']['se']:6.1f} {p['S']['ppv']:6.1f} "
+            f"{p['V']['se']:6.1f} {p['V']['ppv']:6.1f} {p['n_false_alarm_pct']:6.2f}{per_db}")
+
+
 def print_table(results: dict[str, Any]) -> None:
-    """One row per recipe: pooled held-out-patient scores on DS1."""
-    head = f"{'recipe':<22} {'keyF1':>6} {'S Se':>6} {'S +P':>6} {'V Se':>6} {'V +P':>6} " \
-           f"{'N->x%':>6} {'acc':>6} {'fold keyF1':>24}"
+    """One row per recipe and AF-gate setting: pooled and per-database held-out scores."""
+    head = (f"{'recipe (gate)':<30} {'keyF1':>6} {'S Se':>6} {'S +P':>6} {'V Se':>6} "
+            f"{'V +P':>6} {'N->x%':>6}" + "".join(f" {db + ' kF1':>6} {'S Se/+P':>11}"
+                                                  for db in DATABASES))
     print(head)
     print("-" * len(head))
-    for name, e in _entries(results).items():
-        p = e["pooled"]
-        per_fold = " ".join(f"{f['scores']['key_f1']:5.1f}" for f in e["folds"])
-        print(f"{name:<22} {p['key_f1']:6.1f} {p['S']['se']:6.1f} {p['S']['ppv']:6.1f} "
-              f"{p['V']['se']:6.1f} {p['V']['ppv']:6.1f} {p['n_false_alarm_pct']:6.2f} "
-              f"{p['accuracy']:6.2f} {per_fold:>24}")
+    entries = _entries(results)
+    for name, e in entries.items():
+        for gate in GATES:
+            print(_row(f"{name} ({'on' if gate == 'gate_on' else 'off'})", e["scores"][gate]))
     seeded = {b: g for b, g in recipe_seeds(results).items() if len(g) >= 3}
     if seeded:
-        print("\nseed means (recipes with 3 or more seeds; the selection rule compares these)")
+        print("\nseed means of pooled key F1 (recipes with 3 or more seeds; the rule compares "
+              "these)")
         for base, group in seeded.items():
-            f1 = [results[n]["pooled"]["key_f1"] for n in group]
-            print(f"{base:<28} {np.mean(f1):5.1f}   seeds " + " / ".join(f"{v:.1f}" for v in f1))
-    other = {n: e["other_lead"]["pooled"] for n, e in _entries(results).items()
-             if "other_lead" in e}
+            for gate in GATES:
+                f1 = [entries[n]["scores"][gate]["pooled"]["key_f1"] for n in group]
+                per_db = {db: np.mean([entries[n]["scores"][gate][db]["key_f1"] for n in group])
+                          for db in DATABASES if db in entries[group[0]]["scores"][gate]}
+                svdb_s = [entries[n]["scores"][gate].get("svdb", {}).get("S", {}) for n in group]
+                s_txt = ""
+                if all(svdb_s):
+                    s_txt = (f"   svdb SVEB Se/+P {np.mean([x['se'] for x in svdb_s]):5.1f}/"
+                             f"{np.mean([x['ppv'] for x in svdb_s]):5.1f}")
+                print(f"{base + (' (on)' if gate == 'gate_on' else ' (off)'):<34} "
+                      f"{np.mean(f1):5.1f}   seeds " + " / ".join(f"{v:.1f}" for v in f1)
+                      + "".join(f"   {db} {v:5.1f}" for db, v in per_db.items()) + s_txt)
+    other = {n: e["other_lead"]["scores"] for n, e in entries.items() if "other_lead" in e}
     if other:
-        print("\nheld-out records on their second lead (V1, V2, V4 or V5; the model reads MLII)")
-        for name, o in other.items():
-            print(f"{name:<22} keyF1 {o['key_f1']:5.1f}   S {o['S']['se']:5.1f}/"
-                  f"{o['S']['ppv']:5.1f}   V {o['V']['se']:5.1f}/{o['V']['ppv']:5.1f}   "
-                  f"acc {o['accuracy']:6.2f}")
-        bases = {b: g for b, g in recipe_seeds(results).items()
-                 if len(g) >= 3 and all(n in other for n in g)}
-        for base, group in bases.items():
-            f1 = [other[n]["key_f1"] for n in group]
-            print(f"{base:<28} second-lead seed mean {np.mean(f1):5.1f}   seeds "
-                  + " / ".join(f"{v:.1f}" for v in f1))
-    adaptive = {n: e["adaptive"] for n, e in _entries(results).items() if "adaptive" in e}
+        print("\nheld-out records on their second lead")
+        for name, sc in other.items():
+            for gate in GATES:
+                print(_row(f"{name} ({'on' if gate == 'gate_on' else 'off'})", sc[gate]))
+    adaptive = {n: e["adaptive"] for n, e in entries.items() if "adaptive" in e}
     if adaptive:
-        print("\npatient-adaptive (beats after the calibration minutes; before -> after adapting)")
+        print("\npatient-adaptive (beats after the calibration minutes; before -> after)")
         for name, a in adaptive.items():
-            b = a["before"]["pooled"]
-            print(f"{name:<22} unadapted keyF1 {b['key_f1']:5.1f}   S {b['S']['se']:5.1f}/"
-                  f"{b['S']['ppv']:5.1f}   V {b['V']['se']:5.1f}/{b['V']['ppv']:5.1f}")
+            print(_row(f"{name} unadapted (on)", a["before"]["scores"]["gate_on"]))
             for v in a["variants"]:
-                c = v["pooled"]
-                print(f"{'':<22}   adapted keyF1 {c['key_f1']:5.1f}   S {c['S']['se']:5.1f}/"
-                      f"{c['S']['ppv']:5.1f}   V {c['V']['se']:5.1f}/{c['V']['ppv']:5.1f}   "
-                      f"{json.dumps(v['adapt_kwargs'])}")
+                print(_row(f"  adapted {json.dumps(v['adapt_kwargs'])[:18]}",
+                           v["scores"]["gate_on"]))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,33 @@ Built from DS1's own reference labels only: each fold holds 100-400 SVEB and
 118, 124, 207) are spread so that every training side keeps some of each.
 """
 
+SVDB_TRAIN: tuple[str, ...] = (
+    "803", "804", "807", "809", "811", "812", "820", "821", "825", "826", "827", "829",
+    "840", "841", "843", "844", "848", "850", "852", "853", "854", "855", "856", "857",
+    "859", "862", "863", "864", "865", "866", "867", "868", "870", "874", "875", "881",
+    "883", "884", "888",
+)  # fmt: skip
+"""The 39 MIT-BIH Supraventricular Arrhythmia Database records available for training.
+
+Each SVDB record is one patient. SVDB's other 39 records are held back from
+this project: the shipped model is judged on them.
+"""
+
+SVDB_FOLDS: tuple[tuple[str, ...], ...] = (
+    ("865", "855", "868", "826", "829", "883", "857", "812", "856"),
+    ("881", "852", "820", "841", "859", "840", "848", "827", "874", "804"),
+    ("821", "863", "866", "809", "888", "853", "807", "864", "850", "803"),
+    ("854", "870", "825", "867", "844", "884", "862", "843", "875", "811"),
+)  # fmt: skip
+"""Four patient folds of :data:`SVDB_TRAIN`, paired with :data:`DS1_FOLDS` by index.
+
+Built from the records' own reference labels only, by a fixed rule: records
+sorted by their number of SVEB beats (most first) and dealt to the folds in
+snake order (0, 1, 2, 3, 3, 2, 1, 0, ...), so each fold holds some records
+rich in SVEB beats. Fold ``k`` of the cross-database cross-validation holds
+out ``DS1_FOLDS[k]`` and ``SVDB_FOLDS[k]`` together.
+"""
+
 
 def patient_of(record_id: str) -> str:
     """Patient of a record: MIT-BIH 202 -> ``"201"``, CHB-MIT ``chb01_03`` -> ``"chb01"``

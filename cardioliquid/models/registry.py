@@ -47,4 +47,5 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 
 def _ensure_loaded() -> None:
     # Importing the classifiers module registers its models.
-    import cardioliquid.models.classifier  # noqa: F401
+    import cardioliquid.models.classifier
+    import cardioliquid.models.rhythm  # noqa: F401

@@ -338,7 +338,9 @@ def run_model(
 ) -> tuple[np.ndarray, Any]:
     """Class probabilities of windows ``x`` (n, C, T) with optional ``features``.
 
-    When the model carries state (:func:`carries_state`) the windows are run
+    A model of the beat sequence (``beat_sequence`` attribute) runs all the
+    windows, consecutive beats, in one call from ``hx`` and returns the state
+    after the last. When the model carries state (:func:`carries_state`) the windows are run
     one after the other through ``forward_stateful``, passing ``hx`` along, and
     the final state is returned so a caller can continue; otherwise they run in
     batches of ``batch_size`` and ``hx`` is returned unchanged.
@@ -362,7 +364,11 @@ def run_model(
             raise ContractError(f"{where}: model {loaded.name!r}: {e}") from e
     out = []
     with torch.inference_mode():
-        if carries_state(loaded):
+        if getattr(model, "beat_sequence", False):
+            # The windows are consecutive beats: one scan, the state carried through.
+            logits, hx, _ = model.forward_stateful(xt, ft, hx=hx)
+            out.append(_softmax(logits))
+        elif carries_state(loaded):
             for i in range(len(xt)):
                 f = None if ft is None else ft[i : i + 1]
                 logits, hx, _ = model.forward_stateful(xt[i : i + 1], f, hx=hx)

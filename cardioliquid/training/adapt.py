@@ -27,6 +27,9 @@ from cardioliquid.models.checkpoint import LoadedModel
 from cardioliquid.models.classifier import untie_heads
 from cardioliquid.training.module import balanced_weights
 
+SEQUENCE_RUN_BEATS = 64
+"""Beats per run when a model of the beat sequence adapts (the runs overlap by half)."""
+
 
 def calibration_data(
     loaded: LoadedModel, recording: Recording, minutes: float
@@ -49,7 +52,11 @@ def calibration_data(
                 "beat annotations, got none"
             )
         w = beat_windows(recording, loaded.preprocessing)
-        keep = (np.asarray(w.sample) < limit * recording.fs) & (np.asarray(w.labels) >= 0)
+        keep = np.asarray(w.sample) < limit * recording.fs
+        if not getattr(loaded.model, "beat_sequence", False):
+            keep &= np.asarray(w.labels) >= 0
+        # A model of the beat sequence steps over every beat, so all stay (label -1:
+        # no class), in order.
         feats = torch.from_numpy(np.asarray(w.features, dtype=np.float32)[keep])
         x = torch.from_numpy(np.asarray(w.x, dtype=np.float32)[keep])
         return x, (feats if feats.shape[-1] else None), torch.from_numpy(
@@ -156,10 +163,18 @@ def adapt_to_patient(
         p.requires_grad_(id(p) in trainable)
     opt = torch.optim.Adam(params, lr=lr)
     n_classes = len(loaded.classes)
-    counts = torch.bincount(y, minlength=n_classes)
+    counts = torch.bincount(y[y >= 0], minlength=n_classes)
     weights = balanced_weights(counts, class_weight_power)
     absent = counts == 0
     gen = torch.Generator().manual_seed(seed)
+    if getattr(model, "beat_sequence", False):
+        # Runs of consecutive beats instead of single beats, as the model trained.
+        from cardioliquid.training.beat_sequences import chunk_beats
+
+        x, feats, y = chunk_beats([(x.numpy(), feats.numpy(), y.numpy())],
+                                  SEQUENCE_RUN_BEATS, SEQUENCE_RUN_BEATS // 2).tensors
+        # About as many beats per step as single-beat batches hold.
+        batch_size = max(1, batch_size // (SEQUENCE_RUN_BEATS // 4))
     model.train(not eval_mode)
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=gen)
@@ -168,7 +183,8 @@ def adapt_to_patient(
             logits = model(x[idx], None if feats is None else feats[idx])
             if present_classes_only:
                 logits = logits.masked_fill(absent, float("-inf"))
-            loss = F.cross_entropy(logits, y[idx], weight=weights)
+            loss = F.cross_entropy(logits.reshape(-1, n_classes), y[idx].reshape(-1),
+                                   weight=weights, ignore_index=-1)
             penalty = sum(
                 ((p - start[n]) ** 2).sum() for n, p in model.named_parameters() if p.requires_grad
             )
@@ -180,7 +196,8 @@ def adapt_to_patient(
         p.requires_grad_(True)
     meta: dict[str, Any] = dict(loaded.metadata)
     meta["adapted"] = {
-        "record_id": recording.record_id, "minutes": float(minutes), "n_windows": len(y),
+        "record_id": recording.record_id, "minutes": float(minutes),
+        "n_windows": int(counts.sum()),
         "class_counts": counts.tolist(), "epochs": int(epochs),
         "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
         "eval_mode": bool(eval_mode), "untie": bool(untie),

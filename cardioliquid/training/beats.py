@@ -39,11 +39,14 @@ def prep_key(prep_dict: dict) -> str:
 
 
 def record_beats(
-    path: str | os.PathLike, prep: BeatPreprocessing, cache_dir: str | os.PathLike | None = None
+    path: str | os.PathLike, prep: BeatPreprocessing, cache_dir: str | os.PathLike | None = None,
+    keep_unlabelled: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labelled beat windows of one record: ``(x, features, labels)``.
 
-    Beats with no class (label -1) are dropped.
+    Beats with no class (label -1) are dropped, unless ``keep_unlabelled``:
+    then every beat stays, in order (a model of the beat sequence must step
+    over all of them, as in scoring), and unlabelled ones keep label -1.
 
     Parameters
     ----------
@@ -58,7 +61,8 @@ def record_beats(
     cache = None
     if cache_dir is not None:
         key = prep_key(prep.to_dict())
-        cache = Path(cache_dir) / "beats" / key / f"{path.parent.name}_{path.name}.npz"
+        suffix = "_all" if keep_unlabelled else ""
+        cache = Path(cache_dir) / "beats" / key / f"{path.parent.name}_{path.name}{suffix}.npz"
         if cache.is_file():
             with np.load(cache) as z:
                 return z["x"], z["features"], z["labels"]
@@ -67,7 +71,7 @@ def record_beats(
 
     src = path if path.suffix else path.with_suffix(".hea")
     bw = beat_windows(load_recording(src), prep)
-    keep = np.asarray(bw.labels) >= 0
+    keep = np.ones(len(bw), dtype=bool) if keep_unlabelled else np.asarray(bw.labels) >= 0
     x = np.asarray(bw.x, dtype=np.float32)[keep]
     feats = np.asarray(bw.features, dtype=np.float32)[keep]
     labels = np.asarray(bw.labels, dtype=np.int64)[keep]

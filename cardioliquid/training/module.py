@@ -210,11 +210,17 @@ class LiquidClassifierModule(L.LightningModule):
     def _step(self, batch: Batch, metrics: MetricCollection, stage: str) -> torch.Tensor:
         x, feats, y = split_batch(batch)
         logits = self(x, feats)
+        # A model of the beat sequence returns (batch, beats, classes); beats without a
+        # class (label -1: unlabelled, or padding after a record's end) are not scored.
+        logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+        scored = y >= 0
         loss = F.cross_entropy(
-            logits, y, weight=self.loss_weights, label_smoothing=self.hparams["label_smoothing"]
+            logits, y, weight=self.loss_weights, ignore_index=-1,
+            label_smoothing=self.hparams["label_smoothing"],
         )
-        metrics.update(logits.detach(), y)
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(y), sync_dist=True)
+        metrics.update(logits.detach()[scored], y[scored])
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=int(scored.sum()),
+                 sync_dist=True)
         return loss
 
     def _log_metrics(self, metrics: MetricCollection) -> None:

@@ -1,0 +1,253 @@
+"""A liquid network over the *sequence of heartbeats* (one step per beat).
+
+Heartbeats are an irregularly sampled sequence: liquid cells take the
+elapsed time of each step (``timespans``), so here one CfC (or LTC) step is
+one beat and its elapsed time is the beat's own RR interval. The state then
+carries the patient's rhythm from beat to beat, instead of hand-normalised
+RR ratios alone::
+
+    beat i: window (1, n_times) ─ conv front end ─ mean & max over time ─► e_i (2·C)
+            features f_i (RR in s and ratios, template) ─ fixed standardisation ─► s_i
+    [e_i, s_i] ─► CfC step over an NCP wiring, elapsed time = pre-RR_i ─► motor neurons m_i
+    [m_i, s_i] ─► Linear ─► logits of beat i
+
+A recording is one sequence: batch scoring runs the beats of a segment in
+one scan and hands the state to the next segment, a stream advances it beat
+by beat, and both give the same outputs (the state is carried exactly).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from cardioliquid._check import check_option
+from cardioliquid.models.cfc import CfC
+from cardioliquid.models.classifier import FeatureStandardizer, _front_end, _json_lists
+from cardioliquid.models.contract import SignalContract
+from cardioliquid.models.ltc import LTC
+from cardioliquid.models.registry import register_model
+from cardioliquid.models.wiring import auto_ncp
+
+MIN_TIMESPAN_S = 0.2
+"""Shortest elapsed time of a step (s): a double detection must not stall the state."""
+
+MAX_TIMESPAN_S = 3.0
+"""Longest elapsed time of a step (s): a signal gap must not erase the rhythm."""
+
+
+class BeatRhythmClassifier(nn.Module):
+    """Classify every beat of a sequence with a liquid cell stepped once per beat.
+
+    Parameters
+    ----------
+    n_chans, n_outputs, n_times : int
+        Channels and samples of one beat window; classes.
+    sfreq : float
+        Rate of the windows (Hz), part of the contract.
+    n_features : int
+        Per-beat features (RR intervals, template features); required (> 0).
+    timespan_feature : int
+        Column of the features holding the beat's pre-RR interval in seconds
+        (``pre_rr_s`` of the ``"robust_absolute"`` RR set, column 6): the
+        elapsed time of the beat's step, clamped to
+        [:data:`MIN_TIMESPAN_S`, :data:`MAX_TIMESPAN_S`].
+    cell : {"cfc", "ltc"}
+    units, motor_neurons : int
+        Neurons of the AutoNCP wiring and its motor neurons (read by the head).
+    sparsity : float
+        AutoNCP sparsity.
+    seed : int
+        Wiring seed.
+    conv_channels, kernel_sizes, strides : list of int
+        The beat encoder's conv layers (as in ``LiquidClassifier``).
+    mode : str
+        CfC mode.
+    ode_unfolds : int
+        LTC solver unfolds per step.
+    morphology_dropout : float
+        Training only: the share of beats whose morphology embedding is zeroed,
+        so rhythm and template features must classify on their own too.
+    dropout : float
+        Dropout before the head.
+
+    Attributes
+    ----------
+    carry_state : bool
+        True: scoring carries the state from one segment to the next.
+    beat_sequence : bool
+        True: the windows handed to :meth:`forward_stateful` are consecutive
+        beats of one recording (scoring runs them in one call).
+
+    Examples
+    --------
+    >>> m = create_model("liquid-rhythm-cfc", n_chans=1, n_outputs=5, n_times=126,
+    ...                  sfreq=180.0, n_features=12)
+    >>> x, f = torch.randn(300, 1, 126), torch.rand(300, 12) + 0.5
+    >>> logits, hx, states = m.forward_stateful(x, f)      # 300 beats of one record
+    >>> logits.shape, hx.shape, states.shape
+    (torch.Size([300, 5]), torch.Size([1, 24]), torch.Size([300, 1, 24]))
+    """
+
+    carry_state = True
+    beat_sequence = True
+
+    def __init__(
+        self,
+        n_chans: int,
+        n_outputs: int,
+        n_times: int,
+        sfreq: float,
+        n_features: int = 0,
+        timespan_feature: int = 6,
+        cell: str = "cfc",
+        units: int = 24,
+        motor_neurons: int = 8,
+        sparsity: float = 0.5,
+        seed: int = 22222,
+        conv_channels: list[int] = (8, 8),
+        kernel_sizes: list[int] = (7, 5),
+        strides: list[int] = (2, 2),
+        mode: str = "default",
+        ode_unfolds: int = 6,
+        morphology_dropout: float = 0.0,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        check_option("cell", cell, ("cfc", "ltc"))
+        if n_features <= 0:
+            raise ValueError("a beat-rhythm model needs per-beat features (n_features > 0), "
+                             f"got {n_features}")
+        if not 0 <= timespan_feature < n_features:
+            raise ValueError(f"timespan_feature must index the {n_features} features, "
+                             f"got {timespan_feature}")
+        if not 0.0 <= morphology_dropout < 1.0:
+            raise ValueError(f"morphology_dropout must be in [0, 1), got {morphology_dropout!r}")
+        self.contract = SignalContract(int(n_chans), float(sfreq), int(n_times),
+                                       int(n_outputs), int(n_features))
+        self.timespan_feature = int(timespan_feature)
+        self.morphology_dropout = float(morphology_dropout)
+        self.front = _front_end(int(n_chans), list(conv_channels), list(kernel_sizes),
+                                list(strides))
+        with torch.no_grad():
+            self.n_steps = int(self.front(torch.zeros(1, n_chans, n_times)).shape[-1])
+        c = list(conv_channels)[-1]
+        self.feature_norm = FeatureStandardizer(int(n_features))
+        wiring = auto_ncp(units, motor_neurons, sparsity, seed)
+        n_in = 2 * c + int(n_features)
+        if cell == "cfc":
+            self.rnn = CfC(n_in, wiring, mode=mode, return_sequences=True)
+        else:
+            self.rnn = LTC(n_in, wiring, ode_unfolds=ode_unfolds, return_sequences=True)
+        self.wiring = self.rnn.wiring
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size + int(n_features), int(n_outputs))
+
+    # ---------------------------------------------------------------- pieces
+    def embed(self, x: Tensor) -> Tensor:
+        """Morphology embedding of beat windows ``(n, C, T)`` -> ``(n, 2·C')``."""
+        z = self.front(x)
+        return torch.cat([z.mean(-1), z.amax(-1)], dim=-1)
+
+    def timespans(self, features: Tensor) -> Tensor:
+        """Elapsed time of each beat's step (s): its clamped pre-RR interval."""
+        return features[..., self.timespan_feature].clamp(MIN_TIMESPAN_S, MAX_TIMESPAN_S)
+
+    def _run(self, x: Tensor, features: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """x (B, L, C, T), features (B, L, F) -> logits (B, L, K), hx, states (B, L, N)."""
+        b, length = x.shape[0], x.shape[1]
+        e = self.embed(x.reshape(b * length, *x.shape[2:])).reshape(b, length, -1)
+        if self.training and self.morphology_dropout > 0:
+            keep = torch.rand(b, length, 1, device=e.device) >= self.morphology_dropout
+            e = e * keep.to(e.dtype) / (1.0 - self.morphology_dropout)
+        s = self.feature_norm(features.to(e.dtype))
+        y, hx, states = self.rnn(torch.cat([e, s], -1), hx, timespans=self.timespans(features),
+                                 return_states=True)
+        logits = self.head(torch.cat([self.dropout(y), s], -1))
+        return logits, hx, states
+
+    # ---------------------------------------------------------------- API
+    def forward(self, x: Tensor, features: Tensor | None = None) -> Tensor:
+        """Logits of every beat.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, beats, n_chans, n_times) or (beats, n_chans, n_times)
+            Sequences of consecutive beat windows (3-D: one sequence).
+        features : Tensor, shape (batch, beats, n_features) or (beats, n_features)
+
+        Returns
+        -------
+        Tensor, shape (batch, beats, n_outputs) or (beats, n_outputs)
+        """
+        return self.forward_stateful(x, features)[0]
+
+    def forward_stateful(
+        self, x: Tensor, features: Tensor | None = None, hx: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Logits, the state after the last beat and every neuron's state after each beat.
+
+        A 3-D ``x`` (beats, C, T) is one sequence (a recording or a stream's
+        segment, in order); ``hx`` (1, hx_size) is the state after the
+        previous beats (zeros if omitted). ``states`` is then (beats, 1, N):
+        one step per beat, as a window model's (batch, T', N).
+
+        Raises
+        ------
+        ContractError
+            ``x`` or ``features`` do not fit :attr:`contract`.
+        """
+        single = x.ndim == 3
+        if single:
+            x = x.unsqueeze(0)
+            features = None if features is None else features.unsqueeze(0)
+        if x.ndim != 4:
+            self.contract.check(x, features)  # raises with the expected shape
+        b, length = x.shape[0], x.shape[1]
+        flat_f = None if features is None else features.reshape(b * length, -1)
+        self.contract.check(x.reshape(b * length, *x.shape[2:]), flat_f)
+        logits, hx, states = self._run(x, features, hx)
+        if single:
+            return logits[0], hx, states[0].unsqueeze(1)
+        return logits, hx, states
+
+    def complexity(self) -> dict[str, int]:
+        """Parameters and multiply-accumulates per beat decision.
+
+        MACs: the encoder's conv layers over one window, one step of the
+        liquid cell (the synapses that exist) and the head.
+        """
+        macs, t = 0, self.contract.n_times
+        for m in self.front:
+            if isinstance(m, nn.Conv1d):
+                t = (t + 2 * m.padding[0] - m.kernel_size[0]) // m.stride[0] + 1
+                macs += t * m.out_channels * m.in_channels * m.kernel_size[0]
+        rnn = self.rnn
+        if isinstance(rnn, CfC):
+            macs += int((rnn.input_mask != 0).sum() + (rnn.recurrent_mask != 0).sum())
+        else:
+            n_syn, n_sens = int(rnn.sparsity_mask.sum()), int(rnn.sensory_sparsity_mask.sum())
+            macs += rnn.ode_unfolds * (3 * n_syn + 2 * rnn.state_size) + 3 * n_sens
+        macs += self.head.weight.numel()
+        params = sum(p.numel() for p in self.parameters())
+        nonzero = sum(int(torch.count_nonzero(p)) for p in self.parameters())
+        return {"params": params, "nonzero_params": nonzero, "macs": int(macs)}
+
+
+@register_model("liquid-rhythm-cfc")
+def liquid_rhythm_cfc(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
+                      n_features: int = 0, **kwargs: Any) -> BeatRhythmClassifier:
+    """CfC stepped once per beat; keyword arguments as :class:`BeatRhythmClassifier`."""
+    return BeatRhythmClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="cfc",
+                                **_json_lists(kwargs))
+
+
+@register_model("liquid-rhythm-ltc")
+def liquid_rhythm_ltc(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
+                      n_features: int = 0, **kwargs: Any) -> BeatRhythmClassifier:
+    """LTC stepped once per beat; keyword arguments as :class:`BeatRhythmClassifier`."""
+    return BeatRhythmClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="ltc",
+                                **_json_lists(kwargs))
