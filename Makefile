@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# .streamlit/config.toml: 127.0.0.1:8501, no usage statistics, no file watcher, no Deploy button
 demo: $(STAMP)
 	$(VENV)/bin/cardioliquid data pull demo
-	$(VENV)/bin/streamlit run app.py --server.headless true
+	$(VENV)/bin/streamlit run app.py
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
