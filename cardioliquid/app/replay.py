@@ -1,16 +1,26 @@
 """A live replay of one recording through the streaming scorer (no Streamlit here).
 
-:class:`ReplaySession` holds one user's replay: where it is, the stream of
-:mod:`cardioliquid.scoring.stream` it feeds chunk by chunk, the predictions
-received so far and the compute time each chunk took. The app keeps one in
-``st.session_state`` per user; recordings and models are shared read-only.
+:class:`ReplaySession` holds one user's replay. Its **cursor**
+(:attr:`ReplaySession.position_s`) is the single source of truth for where the
+replay is: the page, the position slider and the event navigation all read and
+move it through :meth:`~ReplaySession.seek` and :meth:`~ReplaySession.advance`.
+
+Every decision the stream has made is kept, with the signal position at which
+it was made (``decided_at_s``). What the page shows at cursor ``t`` is what a
+monitor would have known at ``t``: the decisions made by then. Jumping back
+therefore shows the decisions already made; playing on from there costs no
+compute until the cursor passes the signal already scored. Jumping to signal
+never scored starts a fresh stream a little before the target
+(:data:`LEAD_IN_S`) and scores up to it, so the decisions there are in view at
+once. Recordings and models are shared read-only; each user's replay lives in
+``st.session_state``.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,11 +31,16 @@ if TYPE_CHECKING:
     from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.scoring.inference import BeatPredictions, WindowPredictions
 
+    Predictions = BeatPredictions | WindowPredictions
+
 SPEEDS: dict[str, float | None] = {"1×": 1.0, "5×": 5.0, "25×": 25.0, "as fast as possible": None}
 """Replay speeds: seconds of signal per second of wall time (None: no pacing)."""
 
 FASTEST_CHUNK_S = 30.0
-"""Signal fed per tick at the fastest speed."""
+"""Signal fed per frame at the fastest speed."""
+
+LEAD_IN_S = 30.0
+"""Signal scored before a jump target never replayed, so decisions are in view on landing."""
 
 
 @dataclass
@@ -42,6 +57,26 @@ class ChunkTiming:
         return 1e3 * self.wall_s / self.decisions if self.decisions else float("nan")
 
 
+def take(pred: Predictions, index: np.ndarray) -> Predictions:
+    """The decisions of ``pred`` at ``index`` (an integer array or a boolean mask)."""
+    index = np.asarray(index)
+    if hasattr(pred, "sample"):
+        af = None if pred.af is None else pred.af[index]
+        return replace(pred, sample=pred.sample[index], proba=pred.proba[index], af=af)
+    return replace(pred, start_s=pred.start_s[index], end_s=pred.end_s[index],
+                   proba=pred.proba[index])  # fmt: skip
+
+
+def decision_times(pred: Predictions) -> np.ndarray:
+    """Where each decision sits on the trace: the R peak of a beat, the end of a window (s)."""
+    return pred.time_s if hasattr(pred, "sample") else pred.end_s
+
+
+def _keys(pred: Predictions) -> np.ndarray:
+    """A sortable identity of each decision: its R-peak sample or window start."""
+    return pred.sample.astype(np.float64) if hasattr(pred, "sample") else pred.start_s
+
+
 @dataclass
 class ReplaySession:
     """One user's replay of ``rec`` with ``loaded``.
@@ -52,13 +87,13 @@ class ReplaySession:
         The recording (not modified).
     loaded : LoadedModel
         The model (shared, read only).
+    position_s : float
+        Where the replay starts (seconds).
 
     Attributes
     ----------
     position_s : float
-        Seconds of signal fed so far (from the recording start).
-    predictions : BeatPredictions or WindowPredictions
-        Everything the stream has returned, positions in recording samples/seconds.
+        The cursor: seconds of signal replayed (from the recording start).
     timings : list of ChunkTiming
         Compute time of each pushed chunk.
     """
@@ -69,7 +104,15 @@ class ReplaySession:
     timings: list[ChunkTiming] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.seek(self.position_s)
+        self._runs: list[list[Any]] = []  # each stream: [start, fed, flushed], the live one last
+        self._history = None
+        self._decided_at = np.zeros(0)
+        self._flushed_end = False
+        self._view: tuple[Any, Predictions] | None = None
+        start = float(np.clip(self.position_s, 0.0, self.rec.duration_s))
+        self._new_stream(round(start * self.rec.fs))
+        self._history = self._empty()
+        self.position_s = start
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -79,66 +122,155 @@ class ReplaySession:
 
     @property
     def finished(self) -> bool:
-        """True once the whole recording has been fed and flushed."""
-        return self._flushed
+        """True once the cursor is at the end and every decision of the recording is made."""
+        return self._flushed_end and self.position_s >= self.rec.duration_s - 1e-9
 
     @property
     def latency_s(self) -> float:
         """Longest delay between signal arriving and its prediction (the stream's lookahead)."""
         return float(self._stream.latency_s)
 
+    @property
+    def history(self) -> Predictions:
+        """Every decision made so far, wherever the cursor is, in time order."""
+        return self._history
+
+    @property
+    def decided_at_s(self) -> np.ndarray:
+        """Signal position (s) at which each decision of :attr:`history` was made."""
+        return self._decided_at
+
+    @property
+    def predictions(self) -> Predictions:
+        """The decisions known at the cursor (made at or before :attr:`position_s`)."""
+        key = (self.position_s, len(self._history))
+        if self._view is None or self._view[0] != key:
+            known = self._decided_at <= self.position_s + 1e-9
+            pred = self._history if known.all() else take(self._history, known)
+            self._view = (key, pred)
+        return self._view[1]
+
+    @property
+    def scored_spans_s(self) -> list[tuple[float, float]]:
+        """Stretches of signal whose decisions are all made, as (start, stop) in seconds."""
+        return [(a / self.rec.fs, b / self.rec.fs) for a, b in self._merged()]
+
+    def decision_frontier(self) -> float:
+        """Time (s) of the latest decision known at the cursor (0 before any)."""
+        pred = self.predictions
+        return float(decision_times(pred)[-1]) if len(pred) else 0.0
+
+    # -- moving the cursor ----------------------------------------------------------------
     def seek(self, position_s: float) -> None:
-        """Restart the stream at ``position_s`` seconds (predictions before it are dropped)."""
+        """Move the cursor to ``position_s`` seconds.
+
+        The decisions a monitor would show there (those of the :data:`LEAD_IN_S`
+        before it) are made first if they are not yet: by the current stream when
+        it stopped just there, otherwise by a new stream started where they are
+        missing. Earlier decisions are kept either way.
+        """
+        target = round(float(np.clip(position_s, 0.0, self.rec.duration_s)) * self.rec.fs)
+        self._ensure(target - round(LEAD_IN_S * self.rec.fs), target)
+        self.position_s = target / self.rec.fs
+
+    def advance(self, seconds: float) -> int:
+        """Move the cursor ``seconds`` on, scoring signal not yet scored; return new decisions."""
+        check_positive("seconds", seconds)
+        here = round(self.position_s * self.rec.fs)
+        target = min(self.rec.n_samples, round((self.position_s + seconds) * self.rec.fs))
+        before = len(self._history)
+        self._ensure(here - self._lag(), target)
+        self.position_s = target / self.rec.fs
+        return len(self._history) - before
+
+    # -- the stream -----------------------------------------------------------------------
+    def _lag(self) -> int:
+        return int(np.ceil(self.latency_s * self.rec.fs))
+
+    def _decided_to(self, run: list[int]) -> int:
+        """End (exclusive, samples) of the stretch whose beats a run has surely decided."""
+        start, fed, flushed = run
+        return self.rec.n_samples if flushed else max(start, fed - self._lag())
+
+    def _merged(self) -> list[tuple[int, int]]:
+        spans = sorted((r[0], self._decided_to(r)) for r in self._runs)
+        merged: list[list[int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        return [(a, b) for a, b in merged]
+
+    def _first_gap(self, lo: int, hi: int) -> int | None:
+        """First sample of ``[lo, hi)`` whose decisions are not all made (None: all are)."""
+        g = lo
+        for a, b in self._merged():
+            if a <= g < b:
+                g = b
+            if g >= hi:
+                return None
+        return g if g < hi else None
+
+    def _ensure(self, lo: int, t: int) -> None:
+        """Make the decisions a monitor has at sample ``t`` from ``lo`` on (scoring if needed)."""
+        n = self.rec.n_samples
+        hi = n if t >= n else t - self._lag()
+        lo = max(0, lo)
+        if hi <= lo and not (t >= n and not self._flushed_end):
+            return
+        gap = self._first_gap(lo, max(hi, lo + 1))
+        if gap is None:
+            return
+        if gap != self._decided_to(self._runs[-1]) or self._fed > t:
+            self._new_stream(gap)
+        self._feed_to(t)
+
+    def _new_stream(self, start: int) -> None:
         from cardioliquid.scoring.stream import BeatStream, WindowStream
 
-        position_s = float(np.clip(position_s, 0.0, self.rec.duration_s))
-        self._start = round(position_s * self.rec.fs)
-        self._fed = self._start
-        self._flushed = False
-        self.position_s = position_s
+        self._start = self._fed = int(start)
         if self.task == "arrhythmia":
             ref = self.rec.beats
             annotated = ref is not None and len(ref) > 0
-            self._stream = BeatStream(
-                self.loaded, self.rec, beats="reference" if annotated else "detect"
-            )
+            self._stream = BeatStream(self.loaded, self.rec,
+                                      beats="reference" if annotated else "detect")  # fmt: skip
             self._reference = ref.sample[ref.aami != ""] if annotated else None
-            if annotated:  # the rhythm before a seek is known: the AF gate judges from beat one
+            if annotated:  # the rhythm before a jump is known: the AF gate judges from beat one
                 self._stream.recall_rhythm(self._reference[self._reference < self._start]
-                                           - self._start)
+                                           - self._start)  # fmt: skip
         else:
             self._stream = WindowStream(self.loaded, self.rec)
             self._reference = None
-        self.predictions = self._shift(self._stream_empty())
+        self._runs.append([self._start, self._fed, False])  # start, fed, flushed
 
-    def _stream_empty(self):
+    def _empty(self) -> Predictions:
         from cardioliquid.scoring.inference import BeatPredictions, WindowPredictions
 
         n = len(self.loaded.classes)
         if self.task == "arrhythmia":
+            af = np.zeros(0, bool) if getattr(self.loaded.preprocessing, "af_gate", False) else None
             return BeatPredictions(
                 np.zeros(0, np.int64), np.zeros((0, n), np.float32), self.loaded.classes,
-                self.rec.fs, self._stream.beat_source, self.rec.record_id,
+                self.rec.fs, self._stream.beat_source, self.rec.record_id, af=af,
             )  # fmt: skip
         return WindowPredictions(
             np.zeros(0), np.zeros(0), np.zeros((0, n), np.float32), self.loaded.classes,
             self.rec.record_id, self.rec.duration_s, list(self.rec.channel_names),
         )  # fmt: skip
 
-    def _shift(self, pred):
+    def _shift(self, pred: Predictions) -> Predictions:
         """Stream positions are relative to where it started: make them absolute."""
         if self.task == "arrhythmia":
             return replace(pred, sample=pred.sample + self._start)
         offset = self._start / self.rec.fs
         return replace(pred, start_s=pred.start_s + offset, end_s=pred.end_s + offset)
 
-    # -- feeding ----------------------------------------------------------------------------
-    def advance(self, seconds: float) -> int:
-        """Feed the next ``seconds`` of signal; return the number of new decisions."""
-        check_positive("seconds", seconds)
-        if self._flushed:
-            return 0
-        stop = min(self.rec.n_samples, self._fed + max(1, round(seconds * self.rec.fs)))
+    def _feed_to(self, stop: int) -> None:
+        """Push the signal from the stream's position to ``stop`` (flushing at the end)."""
+        stop = min(int(stop), self.rec.n_samples)
+        if stop <= self._fed and not (stop >= self.rec.n_samples and not self._flushed_end):
+            return
         chunk = self.rec.signal[:, self._fed : stop]
         t0 = time.perf_counter()
         if self.task == "arrhythmia":
@@ -146,20 +278,38 @@ class ReplaySession:
             if self._reference is not None:
                 inside = (self._reference >= self._fed) & (self._reference < stop)
                 beats = self._reference[inside] - self._start
-            new = self._stream.push(chunk, beats)
+            new = self._stream.push(chunk, beats) if chunk.shape[1] else None
         else:
-            new = self._stream.push(chunk)
+            new = self._stream.push(chunk) if chunk.shape[1] else None
         if stop >= self.rec.n_samples:
-            new = new.concat(self._stream.finish())
-            self._flushed = True
+            done = self._stream.finish()
+            new = done if new is None else new.concat(done)
+            self._flushed_end = True
+            self._runs[-1][2] = True
         wall = time.perf_counter() - t0
-        self.timings.append(ChunkTiming(wall, len(new), (stop - self._fed) / self.rec.fs))
-        self._fed = stop
-        self.position_s = stop / self.rec.fs
-        if len(new):
-            self.predictions = self.predictions.concat(self._shift(new))
-        return len(new)
+        n_new = 0 if new is None else len(new)
+        self.timings.append(ChunkTiming(wall, n_new, (stop - self._fed) / self.rec.fs))
+        self._fed = self._runs[-1][1] = stop
+        if new is not None and len(new):
+            self._remember(self._shift(new), stop / self.rec.fs)
 
+    def _remember(self, new: Predictions, at_s: float) -> None:
+        """Merge new decisions into the history (a decision already made is kept)."""
+        old = _keys(self._history)
+        fresh = ~np.isin(_keys(new), old)
+        if not fresh.any():
+            return
+        new = take(new, fresh)
+        merged = self._history.concat(new)
+        # a stream fed continuously has each decision by its time plus the stream's delay,
+        # however large the chunk that brought it
+        at = np.minimum(at_s, decision_times(new) + self.latency_s)
+        when = np.concatenate([self._decided_at, at])
+        order = np.argsort(_keys(merged), kind="stable")
+        self._history = take(merged, order)
+        self._decided_at = when[order]
+
+    # -- compute measured live ------------------------------------------------------------
     def latency_ms(self) -> dict[str, float]:
         """Live compute time per decision: p50 and p95 over the chunks so far (ms)."""
         per = np.array([t.ms_per_decision for t in self.timings if t.decisions])

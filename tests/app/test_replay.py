@@ -24,16 +24,47 @@ def test_replay_chunk_by_chunk_equals_batch_scoring(rec, untrained_ecg_model):
     assert replay.latency_ms()["n_chunks"] > 0
 
 
-def test_seek_restarts_from_there(rec, untrained_ecg_model):
+def test_jumping_back_keeps_the_decisions_already_made(rec, untrained_ecg_model):
     replay = ReplaySession(rec, untrained_ecg_model)
-    replay.advance(20.0)
-    replay.seek(30.0)
-    assert len(replay.predictions) == 0 and replay.position_s == 30.0
+    replay.advance(40.0)
+    made = replay.predictions
+    n_chunks = len(replay.timings)
+    replay.seek(10.0)
+    assert replay.position_s == 10.0
+    assert len(replay.history) == len(made)  # nothing forgotten
+    shown = replay.predictions
+    assert (replay.decided_at_s[: len(shown)] <= 10.0).all()
+    assert len(shown) < len(made)  # what a monitor knew at 10 s, not later decisions
+    replay.seek(40.0)  # forward again inside scored signal: no compute, same decisions
+    assert len(replay.timings) == n_chunks
+    np.testing.assert_array_equal(replay.predictions.sample, made.sample)
+
+
+def test_a_jump_to_unscored_signal_lands_with_decisions_in_view(rec, untrained_ecg_model):
+    from cardioliquid.app.replay import LEAD_IN_S
+
+    replay = ReplaySession(rec, untrained_ecg_model)
+    replay.seek(50.0)
+    assert replay.position_s == 50.0
+    pred = replay.predictions
+    assert len(pred) > 0 and pred.time_s.min() >= 50.0 - LEAD_IN_S
+    assert pred.time_s.max() <= 50.0 and replay.decision_frontier() <= 50.0
+    replay.seek(5.0)  # back before the scored stretch: scored from the start, then played on
     while not replay.finished:
-        replay.advance(10.0)
-    assert replay.predictions.time_s.min() >= 30.0
-    expected = rec.beats.sample[rec.beats.sample >= 30.0 * rec.fs]
-    np.testing.assert_array_equal(replay.predictions.sample, expected)
+        replay.advance(9.0)
+    hist = replay.history
+    np.testing.assert_array_equal(hist.sample, rec.beats.sample)  # each beat decided once
+    assert (replay.decided_at_s >= hist.time_s).all()  # a decision follows its beat
+    assert replay.position_s == pytest.approx(rec.duration_s)
+
+
+def test_the_cursor_never_passes_the_end(rec, untrained_ecg_model):
+    replay = ReplaySession(rec, untrained_ecg_model)
+    replay.seek(rec.duration_s + 100.0)
+    assert replay.position_s == pytest.approx(rec.duration_s) and replay.finished
+    assert replay.decision_frontier() <= rec.duration_s
+    replay.seek(-5.0)
+    assert replay.position_s == 0.0 and not replay.finished
 
 
 def test_the_latest_beat_is_explained(rec, untrained_ecg_model):
@@ -45,16 +76,6 @@ def test_the_latest_beat_is_explained(rec, untrained_ecg_model):
     assert view.label == untrained_ecg_model.classes[int(np.argmax(replay.predictions.proba[-1]))]
     assert view.trajectory.states.shape[1] == 12
     np.testing.assert_allclose(view.attribution.share.sum(), 1.0, atol=1e-6)
-
-
-def test_rhythm_caption_follows_the_af_flags():
-    from cardioliquid.app.views import _rhythm_caption
-
-    assert "judged once 128 beats" in _rhythm_caption(np.zeros(50, dtype=bool))
-    assert "not AF-like" in _rhythm_caption(np.zeros(300, dtype=bool))
-    flags = np.zeros(300, dtype=bool)
-    flags[-1] = True
-    assert "**AF-like**" in _rhythm_caption(flags)
 
 
 def test_a_replay_started_mid_recording_judges_the_rhythm_from_its_first_beat(
