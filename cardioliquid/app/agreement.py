@@ -1,0 +1,280 @@
+"""Model against expert, as the replay goes (no Streamlit here).
+
+- :func:`running_agreement`: per-class sensitivity (Se) and positive
+  predictivity (+P) of the beats decided so far against the expert's beat
+  labels, with every disagreement's time (EC57's ``bxb`` beat matching).
+- :func:`agreement_notice`: the sentence the page shows beside the alerts;
+  there is always an agreement figure where expert labels exist.
+- :func:`rhythm_reading`: what the AF gate's flag means at the latest beat.
+  The AF test (Dash et al. 2009) fires on any irregular RR sequence, including
+  frequent ventricular ectopy such as bigeminy, so the page says "irregular
+  rhythm" unless the irregularity persists between normal-looking beats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+AF_NN_NRMSSD = 0.10
+"""RMSSD of the intervals between consecutive normal beats over their mean, above
+which an irregular rhythm reads as AF-like. On MIT-BIH (expert labels, flagged
+beats) the AF records' median is 0.17-0.35 (201, 202, 203, 210, 219, 221), the
+records with frequent ventricular ectopy that the AF test also flags stay at or
+below 0.083 (106, 119, 200 bigeminy, 208, 233)."""
+AF_MIN_NN = 32
+"""Fewest normal-to-normal intervals in the last 128 beats for an AF-specific reading."""
+NOTICE_MIN_BEATS = 10
+"""Expert beats of a class before its Se/+P may raise a disagreement notice."""
+NOTICE_BELOW = 50.0
+"""Se or +P (%) under which the notice says model and expert disagree."""
+
+
+@dataclass(frozen=True)
+class ClassAgreement:
+    """One class: expert count, model count, beats both call it, Se and +P (%)."""
+
+    cls: str
+    n_expert: int
+    n_model: int
+    both: int
+
+    @property
+    def se(self) -> float | None:
+        """Sensitivity: share of the expert's beats of this class the model calls so (%)."""
+        return 100.0 * self.both / self.n_expert if self.n_expert else None
+
+    @property
+    def ppv(self) -> float | None:
+        """Positive predictivity: share of the model's calls of this class the expert agrees (%)."""
+        return 100.0 * self.both / self.n_model if self.n_model else None
+
+
+@dataclass
+class Agreement:
+    """Model against expert over the beats decided so far.
+
+    Attributes
+    ----------
+    classes : dict of str to ClassAgreement
+    n_compared : int
+        Expert beats with a model decision.
+    n_same : int
+        Of those, beats where both give the same class.
+    disagree_s : ndarray
+        Time (s) of each beat where the classes differ, with ``disagree_expert``
+        and ``disagree_model`` the two labels; unmatched beats (a detector's
+        extra or missed beats) count as disagreements with label ``"-"``.
+    """
+
+    classes: dict[str, ClassAgreement]
+    n_compared: int
+    n_same: int
+    disagree_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    disagree_expert: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U2"))
+    disagree_model: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U2"))
+
+    @property
+    def accuracy(self) -> float | None:
+        """Share of compared beats with the same class (%)."""
+        return 100.0 * self.n_same / self.n_compared if self.n_compared else None
+
+    def table(self) -> dict[str, list]:
+        """Rows for the page: class, expert, model, both, Se %, +P %."""
+        rows = list(self.classes.values())
+        return {
+            "class": [r.cls for r in rows],
+            "expert": [r.n_expert for r in rows],
+            "model": [r.n_model for r in rows],
+            "both": [r.both for r in rows],
+            "Se %": [None if r.se is None else round(r.se, 1) for r in rows],
+            "+P %": [None if r.ppv is None else round(r.ppv, 1) for r in rows],
+        }
+
+
+def _inside(t: np.ndarray, spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    keep = np.zeros(t.shape, dtype=bool)
+    for a, b in spans:
+        keep |= (t >= a) & (t < b)
+    return keep
+
+
+def running_agreement(
+    pred_sample: np.ndarray,
+    pred_labels: np.ndarray,
+    ref_sample: np.ndarray,
+    ref_labels: np.ndarray,
+    fs: float,
+    classes: Sequence[str],
+    upto_s: float,
+    spans_s: Sequence[tuple[float, float]] | None = None,
+) -> Agreement:
+    """Per-class Se and +P of the model's beats against the expert's, up to ``upto_s``.
+
+    Parameters
+    ----------
+    pred_sample, pred_labels : ndarray, shape (n,)
+        Model decisions (R-peak samples, classes), sorted.
+    ref_sample, ref_labels : ndarray, shape (m,)
+        Expert beats (samples, AAMI classes), sorted; unlabelled beats removed.
+    fs : float
+        Sampling rate of both.
+    classes : sequence of str
+        Classes in display order.
+    upto_s : float
+        Expert beats after this time (s) are not compared yet (not decided).
+    spans_s : sequence of (start, stop), optional
+        Stretches whose beats are all decided; expert beats outside them (a
+        stretch jumped over) are not compared. Default: everything up to ``upto_s``.
+
+    Returns
+    -------
+    Agreement
+    """
+    from cardioliquid.evaluation.ec57 import match_beats
+
+    ref_sample = np.asarray(ref_sample, dtype=np.int64)
+    ref_labels = np.asarray(ref_labels).astype(str)
+    t_ref = ref_sample / fs
+    keep = t_ref <= upto_s + 1e-9
+    if spans_s is not None:
+        keep &= _inside(t_ref, spans_s) | np.isin(ref_sample, pred_sample)
+    ref_sample, ref_labels = ref_sample[keep], ref_labels[keep]
+    pred_sample = np.asarray(pred_sample, dtype=np.int64)
+    pred_labels = np.asarray(pred_labels).astype(str)
+    m = match_beats(ref_sample, pred_sample, fs)
+    r_lab, p_lab = ref_labels[m.ref_index], pred_labels[m.test_index]
+    per = {}
+    for c in classes:
+        per[c] = ClassAgreement(c, int(np.sum(ref_labels == c)), int(np.sum(pred_labels == c)),
+                                int(np.sum((r_lab == c) & (p_lab == c))))  # fmt: skip
+    differ = r_lab != p_lab
+    times = np.concatenate([ref_sample[m.ref_index][differ], ref_sample[m.missed],
+                            pred_sample[m.extra]]) / fs  # fmt: skip
+    expert = np.concatenate([r_lab[differ], ref_labels[m.missed], np.full(len(m.extra), "-")])
+    model = np.concatenate([p_lab[differ], np.full(len(m.missed), "-"), pred_labels[m.extra]])
+    order = np.argsort(times, kind="stable")
+    return Agreement(per, len(m.ref_index), int(np.sum(~differ)), times[order],
+                     expert[order].astype("<U2"), model[order].astype("<U2"))  # fmt: skip
+
+
+def agreement_notice(agreement: Agreement | None) -> tuple[str, str]:
+    """The level (``"warning"``, ``"success"``, ``"info"``) and sentence for the alert panel.
+
+    Names each class where model and expert disagree (Se or +P under
+    :data:`NOTICE_BELOW` % over at least :data:`NOTICE_MIN_BEATS` beats), with
+    both counts; otherwise states the agreement figure.
+    """
+    if agreement is None:
+        return "info", "No expert labels for this recording: nothing to compare the model with."
+    if not agreement.n_compared:
+        return "info", "Agreement with the expert appears with the first decided beats."
+    worst = []
+    for c in agreement.classes.values():
+        if c.n_expert >= NOTICE_MIN_BEATS and (c.se or 0.0) < NOTICE_BELOW:
+            worst.append(f"the expert marked **{c.n_expert} {c.cls}** beats so far, the model "
+                         f"called {c.both} of them {c.cls} (Se {c.se:.0f} %)")  # fmt: skip
+        elif c.n_model >= NOTICE_MIN_BEATS and (c.ppv or 0.0) < NOTICE_BELOW:
+            worst.append(f"the model called **{c.n_model} {c.cls}** beats, the expert agrees "
+                         f"on {c.both} (+P {c.ppv:.0f} %)")  # fmt: skip
+    figure = (f"{agreement.accuracy:.1f} % of {agreement.n_compared:,} beats decided so far "
+              f"have the expert's class")  # fmt: skip
+    if worst:
+        return "warning", ("**Model and expert disagree**: " + "; ".join(worst)
+                           + f". Overall {figure}.")  # fmt: skip
+    return "success", f"Model agrees with the expert: {figure}."
+
+
+@dataclass(frozen=True)
+class RhythmReading:
+    """The rhythm at the latest beat: a short name and a sentence of evidence."""
+
+    name: str
+    text: str
+    af_specific: bool
+
+
+def rhythm_reading(
+    af: np.ndarray, labels: np.ndarray, time_s: np.ndarray, window: int | None = None
+) -> RhythmReading:
+    """What the AF gate's flag at the latest beat says, in words a clinician can check.
+
+    Parameters
+    ----------
+    af : ndarray of bool, shape (n,)
+        The gate's AF flag of each decided beat.
+    labels : ndarray of str, shape (n,)
+        The model's (reported) class of each beat.
+    time_s : ndarray, shape (n,)
+        Beat times.
+    window : int, optional
+        Beats the AF test looks back over (default: the gate's 128).
+
+    Returns
+    -------
+    RhythmReading
+        ``"irregular rhythm"`` when the AF test fires but the irregularity is
+        not AF-specific (too few normal-to-normal intervals, or regular ones:
+        ectopy), ``"AF-like"`` when the intervals between normal beats are
+        irregular too, otherwise ``"regular"`` or ``"not judged yet"``.
+    """
+    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS
+
+    window = window or AF_WINDOW_BEATS
+    n = len(af)
+    if n <= window:
+        text = f"Rhythm: judged once {window} beats have been replayed."
+        return RhythmReading("not judged yet", text, False)
+    if not af[-1]:
+        return RhythmReading("regular", f"Rhythm: no irregular rhythm over the last {window} "
+                                        "beats (AF test of Dash et al. 2009).", False)  # fmt: skip
+    lab = np.asarray(labels)[-window - 1:]
+    t = np.asarray(time_s, dtype=float)[-window - 1:]
+    ventricular = float(np.mean(np.isin(lab, ["V", "F"])))
+    nn = (lab[1:] == "N") & (lab[:-1] == "N")
+    rr = np.diff(t)[nn]
+    nrmssd = (float(np.sqrt(np.mean(np.diff(rr) ** 2)) / np.mean(rr))
+              if rr.size > 3 else float("nan"))  # fmt: skip
+    gate = "supraventricular beats here are reported as N (the AF gate)"
+    if nn.sum() >= AF_MIN_NN and nrmssd >= AF_NN_NRMSSD:
+        return RhythmReading("AF-like", (
+            f"Rhythm: **AF-like**: irregular RR intervals over the last {window} beats, and "
+            f"irregular between normal beats too (RMSSD/mean of {int(nn.sum())} N-N intervals "
+            f"{nrmssd:.2f}, at or above {AF_NN_NRMSSD:g}); {gate}."), True)  # fmt: skip
+    why = (f"{100 * ventricular:.0f} % of them are ventricular and "
+           + (f"the {int(nn.sum())} intervals between normal beats are regular "
+              f"(RMSSD/mean {nrmssd:.2f}, under {AF_NN_NRMSSD:g})" if nn.sum() >= AF_MIN_NN
+              else f"only {int(nn.sum())} intervals run from a normal beat to the next")
+           )  # fmt: skip
+    return RhythmReading("irregular rhythm", (
+        f"Rhythm: **irregular rhythm** over the last {window} beats, not AF-specific: {why}, "
+        f"as with frequent ectopy (e.g. bigeminy). The AF test fires on it all the same, so "
+        f"{gate}."), False)  # fmt: skip
+
+
+def af_specific_flags(af: np.ndarray, labels: np.ndarray, time_s: np.ndarray,
+                      window: int | None = None) -> np.ndarray:
+    """Per beat: the AF flag is set and the irregularity is AF-specific (:func:`rhythm_reading`).
+
+    Computed over each beat's trailing ``window`` beats, so a timeline can shade
+    AF-like stretches apart from other irregular rhythm.
+    """
+    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS
+
+    window = window or AF_WINDOW_BEATS
+    af = np.asarray(af, dtype=bool)
+    out = np.zeros(af.shape, dtype=bool)
+    lab = np.asarray(labels)
+    t = np.asarray(time_s, dtype=float)
+    nn = np.zeros(len(lab), dtype=bool)
+    nn[1:] = (lab[1:] == "N") & (lab[:-1] == "N")
+    rr = np.zeros(len(lab))
+    rr[1:] = np.diff(t)
+    for i in np.nonzero(af)[0]:
+        lo = max(1, i - window + 1)
+        x = rr[lo : i + 1][nn[lo : i + 1]]
+        if x.size >= AF_MIN_NN:
+            out[i] = np.sqrt(np.mean(np.diff(x) ** 2)) / np.mean(x) >= AF_NN_NRMSSD
+    return out

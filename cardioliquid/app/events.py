@@ -1,0 +1,106 @@
+"""The event list of a replay, navigation through it, and the files the page offers (no Streamlit).
+
+Events are the expert's non-normal beats, the model's non-normal calls, the
+beats where the two differ, and alerts (ventricular runs, seizures), each
+with a time; :func:`next_event` finds the next or previous one of a kind
+from the cursor.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+EVENT_COLUMNS = ["time_s", "end_s", "source", "kind", "detail"]
+DISAGREEMENT = "disagreement"
+
+
+def event_table(
+    expert: tuple[np.ndarray, np.ndarray] | None = None,
+    model: tuple[np.ndarray, np.ndarray] | None = None,
+    disagree: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    alerts: Sequence = (),
+    expert_seizures: Sequence[tuple[float, float]] = (),
+    normal: Sequence[str] = ("N", "bckg"),
+) -> pd.DataFrame:
+    """All events, in time order.
+
+    Parameters
+    ----------
+    expert, model : (times, labels), optional
+        Beat labels; normal ones (``normal``) are left out.
+    disagree : (times, expert labels, model labels), optional
+        Beats where the two differ.
+    alerts : sequence of Alert
+        The model's alerts (``time_s``, ``end_s``, ``kind``, ``detail``).
+    expert_seizures : sequence of (onset, offset)
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`EVENT_COLUMNS`; ``kind`` is a class letter, ``"disagreement"``,
+        ``"seizure"`` or an alert's kind.
+    """
+    rows: list[dict] = []
+    for source, beats in (("expert", expert), ("model", model)):
+        if beats is None:
+            continue
+        t, lab = np.asarray(beats[0], float), np.asarray(beats[1], str)
+        keep = ~np.isin(lab, list(normal))
+        rows += [{"time_s": a, "end_s": a, "source": source, "kind": b,
+                  "detail": f"{source} beat {b}"} for a, b in zip(t[keep], lab[keep], strict=True)]
+    if disagree is not None:
+        for a, e, m in zip(*disagree, strict=True):
+            rows.append({"time_s": float(a), "end_s": float(a), "source": "both",
+                         "kind": DISAGREEMENT, "detail": f"expert {e}, model {m}"})  # fmt: skip
+    for on, off in expert_seizures:
+        rows.append({"time_s": float(on), "end_s": float(off), "source": "expert",
+                     "kind": "seizure", "detail": f"expert seizure, {off - on:.0f} s"})  # fmt: skip
+    for a in alerts:
+        rows.append({"time_s": float(a.time_s), "end_s": float(a.end_s), "source": "model",
+                     "kind": a.kind, "detail": a.detail})  # fmt: skip
+    table = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    return table.sort_values(["time_s", "source"], kind="stable").reset_index(drop=True)
+
+
+def event_kinds(table: pd.DataFrame) -> list[str]:
+    """Navigation choices present in ``table``: disagreements first, then ``"<source> <kind>"``."""
+    out = [DISAGREEMENT] if (table["kind"] == DISAGREEMENT).any() else []
+    pairs = table.loc[table["kind"] != DISAGREEMENT, ["source", "kind"]].drop_duplicates()
+    out += sorted(f"{s} {k}" for s, k in pairs.itertuples(index=False))
+    return out
+
+
+def next_event(table: pd.DataFrame, choice: str, from_s: float, forward: bool = True
+               ) -> float | None:
+    """Time of the next (or previous) event of ``choice`` strictly after (before) ``from_s``."""
+    if choice == DISAGREEMENT:
+        sel = table["kind"] == DISAGREEMENT
+    else:
+        source, _, kind = choice.partition(" ")
+        sel = (table["source"] == source) & (table["kind"] == kind)
+    times = np.sort(table.loc[sel, "time_s"].to_numpy(dtype=float))
+    if forward:
+        later = times[times > from_s + 1e-6]
+        return float(later[0]) if later.size else None
+    earlier = times[times < from_s - 1e-6]
+    return float(earlier[-1]) if earlier.size else None
+
+
+def events_tsv(table: pd.DataFrame) -> str:
+    """The event list as tab-separated text (onset and end in seconds)."""
+    return table.to_csv(sep="\t", index=False, float_format="%.3f")
+
+
+def wfdb_annotation_bytes(pred, extension: str = "cl") -> bytes:
+    """The model's beats as a WFDB annotation file (``<record>.<extension>``), as bytes."""
+    from cardioliquid.scoring.writers import write_annotations
+
+    with tempfile.TemporaryDirectory(prefix="cardioliquid-ann-") as d:
+        path = Path(d) / f"{pred.record_id or 'record'}.{extension}"
+        write_annotations(pred, path)
+        return path.read_bytes()
