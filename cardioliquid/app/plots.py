@@ -262,20 +262,17 @@ def neuron_heatmap(states: np.ndarray, roles: Sequence[str], step_s: float) -> F
     order = sorted(range(len(roles)), key=lambda i: (rank.get(roles[i], 9), i))
     data = states[:, order].T
     vmax = float(np.nanmax(np.abs(data))) or 1.0
-    fig, ax = plt.subplots(figsize=(4.6, 0.09 * len(order) + 1.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(4.6, 0.12 * len(order) + 1.2), dpi=110)
     im = ax.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax,
                    extent=(0, states.shape[0] * step_s, len(order) - 0.5, -0.5),
                    interpolation="nearest")  # fmt: skip
-    ticks, labels, prev = [], [], None
-    for row, i in enumerate(order):
-        if roles[i] != prev:
-            if prev is not None:
-                ax.axhline(row - 0.5, color="black", lw=0.8)
-            ticks.append(row)
-            labels.append(f"{roles[i]} ▸ n{i}")
-            prev = roles[i]
-    ax.set_yticks(ticks)
-    ax.set_yticklabels(labels, fontsize=8)
+    prev = None
+    for row, i in enumerate(order):  # every row named: neuron and role
+        if roles[i] != prev and prev is not None:
+            ax.axhline(row - 0.5, color="black", lw=0.8)
+        prev = roles[i]
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([f"n{i} {roles[i]}" for i in order], fontsize=6)
     ax.set_xlabel("time in the window (s)", fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)

@@ -90,3 +90,15 @@ def session_dir() -> Path:
     if "session_dir" not in st.session_state:
         st.session_state.session_dir = tempfile.mkdtemp(prefix="cardioliquid-session-")
     return Path(st.session_state.session_dir)
+
+
+MODALITY = {"arrhythmia": "ecg", "seizure": "eeg"}
+"""The recording modality each task's models read."""
+
+
+def model_modality(name: str) -> str:
+    """``"ecg"`` or ``"eeg"`` for a shipped model name ("" when it cannot be read)."""
+    try:
+        return MODALITY.get(cached_model(name).task, "")
+    except Exception:  # an unreadable shipped model is offered, and its error shown on choice
+        return ""

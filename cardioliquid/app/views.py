@@ -1,7 +1,12 @@
-"""The Streamlit views: choose, replay, predictions, neurons, device.
+"""The Streamlit views: choose, replay, agreement, events, neurons, device.
 
 ``app.py`` calls :func:`main`; each panel is one function here and the logic
-they draw lives in the package (replay, alerts, explain, device).
+they draw lives in the package (replay, agreement, charts, card, explain,
+device). The page has three fragments: the live replay (trace, decision,
+agreement, timeline, events; every :data:`TICK_S` while playing), the neurons
+(on demand) and the device panel (every :data:`SLOW_TICK_S` while playing).
+The replay's cursor (``ReplaySession.position_s``) is the one source of truth
+for where the replay is; the position slider shows it and moves it.
 """
 
 from __future__ import annotations
@@ -11,12 +16,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import streamlit as st
 
-from cardioliquid.app import plots
+from cardioliquid.app import charts
+from cardioliquid.app.agreement import (
+    Agreement,
+    af_specific_flags,
+    agreement_notice,
+    rhythm_reading,
+    running_agreement,
+)
 from cardioliquid.app.alerts import seizure_alerts, ventricular_runs
+from cardioliquid.app.card import card_limits
+from cardioliquid.app.events import event_table, events_tsv, next_event, wfdb_annotation_bytes
 from cardioliquid.app.provenance import evaluation_label
 from cardioliquid.app.replay import FASTEST_CHUNK_S, SPEEDS, ReplaySession, windows_view
 from cardioliquid.app.sources import (
@@ -27,8 +40,8 @@ from cardioliquid.app.sources import (
 from cardioliquid.app.state import (
     UNTRAINED,
     cached_model,
-    cached_profile,
     cached_recording,
+    model_modality,
     mtime,
     session_dir,
     untrained_model,
@@ -37,14 +50,19 @@ from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 
-TICK_S = 1.0
-"""Seconds between live updates while playing."""
-TRACE_S = {"ecg": 8.0, "eeg": 10.0}
-"""Seconds of signal on screen."""
-UPLOAD = "Upload a recording…"
-UPLOAD_MODEL = "Upload a checkpoint…"
+TICK_S = 0.5
+"""Seconds between live frames while playing."""
+SLOW_TICK_S = 5.0
+"""Seconds between refreshes of the device panel while playing."""
+TIMEBASES = {"ecg": [10.0, 20.0, 30.0, 60.0], "eeg": [10.0, 20.0, 30.0, 60.0]}
+"""Seconds of signal on screen the user can choose."""
+GAINS = {"ecg": [5.0, 10.0, 20.0, 40.0], "eeg": [0.5, 1.0, 2.0, 4.0]}
+"""ECG gain in mm/mV (10 standard); EEG gain on top of each channel's auto-scale."""
+EEG_CHANNELS = 18
 STABILITY_MEMORY = 30
 """Decisions per class kept to measure circuit stability."""
+UPLOAD = "Upload a recording…"
+UPLOAD_MODEL = "Upload a checkpoint…"
 
 
 @dataclass
@@ -132,7 +150,7 @@ def choose_model(rec: Recording) -> tuple[LoadedModel | None, str, str]:
 
     sb = st.sidebar
     sb.subheader("2 · Model")
-    shipped = list_pretrained()
+    shipped = [n for n in list_pretrained() if model_modality(n) in (rec.modality, "")]
     options = [*shipped, UPLOAD_MODEL]
     if not shipped:
         options.insert(0, UNTRAINED)
@@ -141,7 +159,8 @@ def choose_model(rec: Recording) -> tuple[LoadedModel | None, str, str]:
         prefer = "seizure-1ch"
     wanted = _query("model", prefer)
     index = options.index(wanted) if wanted in options else 0
-    name = sb.selectbox("Model", options, index=index, key=f"model_choice_{rec.modality}")
+    name = sb.selectbox("Model", options, index=index, key=f"model_choice_{rec.modality}",
+                        help=f"Models for {rec.modality.upper()} recordings (shipped, or your own)")
     try:
         if name == UPLOAD_MODEL:
             up = sb.file_uploader("Model file (.safetensors or Lightning .ckpt)",
@@ -189,64 +208,179 @@ def choose_lead(rec: Recording, loaded: LoadedModel, model_key: str
     return loaded.reading_leads([lead]), f"{model_key}|lead={lead}", warning
 
 
+# --------------------------------------------------------------------------- replay state
+def ensure_replay(choice: Choice) -> ReplaySession:
+    """The user's replay, rebuilt when the recording or the model changes."""
+    key = (choice.rec_key, choice.model_key)
+    ss = st.session_state
+    if ss.get("replay_key") != key or "replay" not in ss:
+        ss.replay = ReplaySession(choice.rec, choice.loaded)
+        ss.replay_key = key
+        ss.explained = {}
+        ss.circuit_memory = {}
+        ss.playing = _query("autoplay") == "1"
+        ss.last_tick = time.perf_counter()
+        ss.pop("pos", None)
+    return ss.replay
+
+
+def seek_to(position_s: float) -> None:
+    """Move the replay's cursor (the one way the page changes the position besides playing)."""
+    replay = st.session_state.get("replay")
+    if replay is None:
+        return
+    replay.seek(float(position_s))
+    st.session_state.last_tick = time.perf_counter()
+
+
+def _on_slide() -> None:
+    seek_to(st.session_state.pos)
+
+
+def _on_restart() -> None:
+    seek_to(0.0)
+
+
+def _toggle_play() -> None:
+    ss = st.session_state
+    ss.playing = not ss.get("playing", False)
+    ss.last_tick = time.perf_counter()
+    replay = ss.get("replay")
+    if ss.playing and replay is not None and replay.finished:
+        replay.seek(0.0)  # Play at the end starts again (history kept)
+
+
+def speed_s_per_s() -> float | None:
+    """Seconds of signal per wall second at the chosen speed (None: as fast as possible)."""
+    return SPEEDS.get(st.session_state.get("speed", "5×"), 5.0)
+
+
+def tick(replay: ReplaySession) -> None:
+    """Advance the replay by the wall time since the last frame times the speed."""
+    ss = st.session_state
+    now = time.perf_counter()
+    elapsed = min(max(now - ss.get("last_tick", now), 0.0), 2.0)
+    ss.last_tick = now
+    if not ss.get("playing"):
+        return
+    if replay.finished:
+        ss.playing = False
+        st.rerun()
+    speed = speed_s_per_s()
+    seconds = FASTEST_CHUNK_S if speed is None else max(speed * elapsed, 0.05 * speed)
+    replay.advance(seconds)
+    if replay.finished:  # stop the timer and show Play again: a full rerun
+        ss.playing = False
+        st.rerun()
+
+
 def replay_controls(choice: Choice) -> None:
-    """Sidebar: play/pause, speed, jump."""
+    """Sidebar: play/pause, speed, restart; viewer gain, timebase and leads."""
     sb = st.sidebar
     sb.subheader("3 · Replay")
     playing = st.session_state.get("playing", False)
-    if sb.button("Pause" if playing else "Play", key="play", type="primary", width="stretch",
-                 icon=":material/pause:" if playing else ":material/play_arrow:"):  # fmt: skip
-        st.session_state.playing = not playing
-        st.session_state.last_tick = time.perf_counter()
-        st.rerun()
+    sb.button("Pause" if playing else "Play", key="play", type="primary", width="stretch",
+              icon=":material/pause:" if playing else ":material/play_arrow:",
+              on_click=_toggle_play)  # fmt: skip
     default_speed = _query("speed", "5×")
     speeds = list(SPEEDS)
     sb.radio("Speed", speeds, index=speeds.index(default_speed) if default_speed in speeds else 1,
              key="speed", horizontal=True)  # fmt: skip
-    duration = max(choice.rec.duration_s, 1.0)
-
-    def jump() -> None:
-        replay = st.session_state.get("replay")
-        if replay is not None:
-            replay.seek(float(st.session_state.jump))
-            st.session_state.explained = {}
-
-    sb.slider("Jump to (s)", 0.0, float(np.floor(duration)), 0.0, step=1.0, key="jump",
-              on_change=jump, help="Restart the replay here (predictions before it are cleared)")
-    if sb.button("Restart", key="restart", width="stretch", icon=":material/replay:"):
-        st.session_state.replay.seek(0.0)
-        st.session_state.explained = {}
-
-
-# --------------------------------------------------------------------------- session
-def ensure_replay(choice: Choice) -> ReplaySession:
-    """The user's replay, rebuilt when the recording or the model changes."""
-    key = (choice.rec_key, choice.model_key)
-    if st.session_state.get("replay_key") != key or "replay" not in st.session_state:
-        st.session_state.replay = ReplaySession(choice.rec, choice.loaded)
-        st.session_state.replay_key = key
-        st.session_state.explained = {}
-        st.session_state.circuit_memory = {}
-        st.session_state.playing = _query("autoplay") == "1"
-        st.session_state.last_tick = time.perf_counter()
-    return st.session_state.replay
+    sb.button("Restart from 0 s", key="restart", width="stretch", icon=":material/replay:",
+              on_click=_on_restart, help="Back to the start; decisions made are kept")
+    sb.subheader("4 · Viewer")
+    modality = choice.rec.modality
+    sb.select_slider("Timebase (s on screen)", TIMEBASES[modality], value=20.0, key="timebase",
+                     help="At least the stream's delay plus 3 s, so decided beats are in view; "
+                          "zoom the chart with the mouse wheel, drag to scroll, double click "
+                          "to reset")  # fmt: skip
+    if modality == "ecg":
+        sb.select_slider("Gain (mm/mV)", GAINS["ecg"], value=10.0, key="gain",
+                         help="10 mm/mV is the standard ECG gain")  # fmt: skip
+        sb.multiselect("Leads shown", list(choice.rec.channel_names),
+                       default=list(choice.rec.channel_names)[:4], key=f"leads_{choice.rec_key}")
+    else:
+        sb.select_slider("Gain (× each channel's auto-scale)", GAINS["eeg"], value=1.0,
+                         key="eeg_gain", help="Each channel is scaled to its own amplitude on "
+                                              "screen; the gain multiplies all")  # fmt: skip
 
 
-def tick(replay: ReplaySession) -> None:
-    """Advance the replay by the wall time since the last tick times the speed."""
-    now = time.perf_counter()
-    elapsed = min(max(now - st.session_state.get("last_tick", now), 0.0), 5.0)
-    st.session_state.last_tick = now
-    if replay.finished:
-        st.session_state.playing = False
-    if not st.session_state.get("playing"):
-        return
-    speed = SPEEDS.get(st.session_state.get("speed", "5×"), 5.0)
-    seconds = FASTEST_CHUNK_S if speed is None else max(speed * elapsed, 0.25 * speed)
-    replay.advance(seconds)
-    if replay.finished:  # stop the timer and show Play again: a full rerun
-        st.session_state.playing = False
-        st.rerun()
+# --------------------------------------------------------------------------- what is known
+def _reference_beats(rec: Recording) -> tuple[np.ndarray, np.ndarray] | None:
+    if rec.beats is None or not len(rec.beats):
+        return None
+    keep = rec.beats.aami != ""
+    return rec.beats.sample[keep], rec.beats.aami[keep]
+
+
+def agreement_now(replay: ReplaySession) -> Agreement | None:
+    """Model against expert over the decisions known at the cursor (None without expert beats)."""
+    ref = _reference_beats(replay.rec) if replay.task == "arrhythmia" else None
+    if ref is None:
+        return None
+    pred = replay.predictions
+    key = (id(replay), replay.position_s, len(pred))
+    cached = st.session_state.get("_agreement")
+    if cached and cached[0] == key:
+        return cached[1]
+    result = running_agreement(pred.sample, pred.labels, ref[0], ref[1], replay.rec.fs,
+                               replay.loaded.classes, replay.decision_frontier(),
+                               replay.scored_spans_s)  # fmt: skip
+    st.session_state._agreement = (key, result)
+    return result
+
+
+def _af_like(replay: ReplaySession) -> np.ndarray | None:
+    pred = replay.predictions
+    if getattr(pred, "af", None) is None:
+        return None
+    key = (id(replay), len(pred), pred.sample[-1] if len(pred) else -1)
+    cached = st.session_state.get("_af_like")
+    if cached and cached[0] == key:
+        return cached[1]
+    flags = af_specific_flags(pred.af, pred.labels, pred.time_s)
+    st.session_state._af_like = (key, flags)
+    return flags
+
+
+def _alerts(replay: ReplaySession):
+    pred = replay.predictions
+    if not len(pred):
+        return []
+    if replay.task == "arrhythmia":
+        return ventricular_runs(pred.time_s, pred.labels)
+    end, p = windows_view(pred)
+    return seizure_alerts(end, p, replay.rec.seizures)
+
+
+def _pred_events(pred) -> list[tuple[float, float]]:
+    if not len(pred):
+        return []
+    end, p = windows_view(pred)
+    return [(a.time_s, a.end_s) for a in seizure_alerts(end, p, [], min_windows=1)]
+
+
+def events_now(replay: ReplaySession, agreement: Agreement | None):
+    """The event list at the cursor: expert events, model calls decided, disagreements, alerts."""
+    rec, pred = replay.rec, replay.predictions
+    if replay.task == "arrhythmia":
+        ref = _reference_beats(rec)
+        expert = None if ref is None else (ref[0] / rec.fs, ref[1])
+        disagree = None if agreement is None else (agreement.disagree_s, agreement.disagree_expert,
+                                                   agreement.disagree_model)  # fmt: skip
+        return event_table(expert, (pred.time_s, pred.labels), disagree, _alerts(replay))
+    return event_table(alerts=_alerts(replay), expert_seizures=rec.seizures)
+
+
+def window_now(replay: ReplaySession) -> tuple[float, float]:
+    """The time range on screen: the timebase ending at the cursor (the first seconds at 0)."""
+    rec = replay.rec
+    base = float(st.session_state.get("timebase", 20.0))
+    speed = speed_s_per_s()
+    per_frame = FASTEST_CHUNK_S if speed is None else speed * TICK_S
+    span = min(max(base, replay.latency_s + 3.0, per_frame), max(rec.duration_s, 1.0))
+    end = max(replay.position_s, span)
+    return end - span, min(end, rec.duration_s)
 
 
 # --------------------------------------------------------------------------- panels
@@ -267,15 +401,6 @@ def header(choice: Choice) -> None:
                    icon=":material/warning:")
 
 
-def decision_frontier(replay: ReplaySession) -> float:
-    """Where the trace ends: just after the latest decision (the stream answers with a delay)."""
-    pred = replay.predictions
-    if not len(pred):
-        return replay.position_s
-    last = pred.time_s[-1] if replay.task == "arrhythmia" else pred.end_s[-1]
-    return float(min(replay.position_s, last + 1.0))
-
-
 def _bad_spans(x: np.ndarray, fs: float, start_s: float, names: list[str]):
     from cardioliquid.signal.quality import find_bad_segments
 
@@ -286,45 +411,59 @@ def _bad_spans(x: np.ndarray, fs: float, start_s: float, names: list[str]):
     return spans
 
 
-def waveform(replay: ReplaySession) -> None:
-    """The last seconds of signal, annotated, the way clinicians read it."""
+def trace_spec(replay: ReplaySession, agreement: Agreement | None,
+               window: tuple[float, float]) -> tuple[dict, list, str]:
+    """The trace chart at the cursor, the poor-signal stretches on it, and its caption."""
     rec = replay.rec
-    span = TRACE_S[rec.modality]
-    now = decision_frontier(replay)
-    t0 = max(0.0, now - span)
-    a, b = int(t0 * rec.fs), max(int(now * rec.fs), int(t0 * rec.fs) + 2)
+    t0, t1 = window
+    a, b = int(t0 * rec.fs), max(int(t1 * rec.fs), int(t0 * rec.fs) + 2)
+    pred = replay.predictions
+    frontier = replay.decision_frontier() if len(pred) else t0
+    pending = (max(frontier, t0), replay.position_s)
+    ahead = (replay.position_s, t1)
     if rec.modality == "ecg":
         from cardioliquid.signal.leads import select_lead
 
-        lead = select_lead(rec, replay.loaded.preprocessing.lead_preference)
-        i = rec.channel_names.index(lead)
-        x = rec.signal[i, a:b]
-        bad = _bad_spans(x[None], rec.fs, t0, [lead])
-        ref = None
-        if rec.beats is not None and len(rec.beats):
-            keep = rec.beats.aami != ""
-            ref = (rec.beats.sample[keep] / rec.fs, rec.beats.aami[keep])
-        pred = replay.predictions
-        fig = plots.ecg_paper(x, rec.fs, t0, lead, ref, (pred.time_s, pred.labels),
-                              [(s, e) for s, e, _ in bad], scale=0.85)  # fmt: skip
-        st.pyplot(fig, width="content")
-        plt.close(fig)
-        caption = (f"Trace up to the latest decision ({replay.position_s - now:.0f} s behind the "
-                   "signal received: the stream waits for filter and RR context). "
-                   "Paper 25 mm/s, 10 mm/mV (small squares 0.04 s × 0.1 mV, large 0.2 s × 0.5 mV). "
-                   "Upper row: expert beat labels; lower row: model predictions (AAMI N S V F Q).")
+        own = select_lead(rec, replay.loaded.preprocessing.lead_preference)
+        chosen = st.session_state.get(f"leads_{st.session_state.get('replay_key', ('',))[0]}")
+        names = [own] + [n for n in (chosen or rec.channel_names) if n != own]
+        leads = {n: rec.signal[rec.channel_names.index(n), a:b] for n in names}
+        bad = _bad_spans(leads[own][None], rec.fs, t0, [own])
+        ref = _reference_beats(rec)
+        ref_view = None if ref is None else (ref[0] / rec.fs, ref[1])
+        dis = None if agreement is None else agreement.disagree_s
+        explained = st.session_state.get("explained_input")
+        attribution = None
+        if explained and explained[0] == st.session_state.get("replay_key"):
+            attribution = explained[1]
+        spec = charts.ecg_trace(leads, rec.fs, t0, (t0, t1), float(st.session_state.get(
+            "gain", 10.0)), ref_view, (pred.time_s, pred.labels), dis, pending,
+            [(s, e) for s, e, _ in bad], attribution, ahead)  # fmt: skip
+        caption = (f"Lead {own} (the model's) first, then {', '.join(names[1:]) or 'no other'}; "
+                   "1 mV calibration bar per lead; red bands: model and expert differ; grey: "
+                   f"received, not decided yet (the stream waits up to {replay.latency_s:.0f} s "
+                   "for filter and RR context); orange: what drove the explained beat "
+                   "(integrated gradients over its input); light grey: past the cursor, not "
+                   "replayed yet. "
+                   "Wheel: zoom, drag: scroll.")  # fmt: skip
     else:
-        names = list(rec.channel_names)[:18]
+        names = list(rec.channel_names)[:EEG_CHANNELS]
         x = rec.signal[: len(names), a:b]
         bad = _bad_spans(x, rec.fs, t0, names)
-        pred = replay.predictions
-        events = _pred_events(pred)
-        fig = plots.eeg_stacked(x, rec.fs, t0, names, rec.seizures, events,
-                                [(s, e) for s, e, _ in bad], plots.eeg_scale(x))  # fmt: skip
-        st.pyplot(fig)
-        plt.close(fig)
-        caption = ("Bipolar montage, one channel per row, scale bar at top right; red band: "
-                   "expert-marked seizure, orange bar: model detection.")
+        spec = charts.eeg_trace(x, rec.fs, t0, names, (t0, t1),
+                                float(st.session_state.get("eeg_gain", 1.0)), rec.seizures,
+                                _pred_events(pred), [(s, e) for s, e, _ in bad], pending,
+                                ahead)  # fmt: skip
+        caption = ("Bipolar montage, each channel auto-scaled to its own amplitude on screen "
+                   "(beside its name: µV filling half a row, at this gain); red band: expert "
+                   "seizure, orange: model detection, grey: not decided yet.")  # fmt: skip
+    return spec, bad, caption
+
+
+def waveform(replay: ReplaySession, agreement: Agreement | None) -> None:
+    """The strip: the last seconds up to the cursor, every lead, annotated and zoomable."""
+    spec, bad, caption = trace_spec(replay, agreement, window_now(replay))
+    st.vega_lite_chart(spec, width="stretch", key="trace_chart")
     if bad:
         kinds = sorted({k for _, _, k in bad})
         st.warning(f"Poor signal quality on screen ({', '.join(kinds)}): predictions here are "
@@ -332,96 +471,120 @@ def waveform(replay: ReplaySession) -> None:
     st.caption(caption)
 
 
-def _pred_events(pred) -> list[tuple[float, float]]:
+def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
+    """The latest decision, the rhythm, agreement with the expert, alerts, the model's limits."""
+    pred, loaded = replay.predictions, replay.loaded
+    st.markdown("#### Current decision")
     if not len(pred):
-        return []
-    end, p = windows_view(pred)
-    return [(a.time_s, a.end_s) for a in seizure_alerts(end, p, [], min_windows=1)]
+        st.info(f"Waiting for the first decision (the stream answers within "
+                f"{replay.latency_s:.0f} s of signal). Press Play.")  # fmt: skip
+    else:
+        proba = pred.proba[-1]
+        when = pred.time_s[-1] if replay.task == "arrhythmia" else pred.end_s[-1]
+        unit = "beat" if replay.task == "arrhythmia" else "window ending"
+        st.markdown(f"Last {unit} at **{when:.1f} s**: "
+                    f"**{loaded.classes[int(np.argmax(proba))]}** "
+                    f"(p {float(np.max(proba)):.2f})")  # fmt: skip
+        if getattr(pred, "af", None) is not None:
+            st.caption(rhythm_reading(pred.af, pred.labels, pred.time_s).text)
+    level, text = agreement_notice(agreement)
+    icon = {"warning": ":material/report:", "success": ":material/check_circle:",
+            "info": ":material/info:"}[level]  # fmt: skip
+    getattr(st, level)(text, icon=icon)
+    alerts = _alerts(replay)
+    if not alerts:
+        st.markdown("No model alert so far (ventricular runs of 3 or more beats; seizures).")
+    for a in alerts[-3:][::-1]:
+        st.error(f"**{a.kind}** at {a.time_s:.1f} s: {a.detail}",
+                 icon=":material/notifications_active:")
+    limits = card_limits(loaded.path, loaded.task,
+                         bool(getattr(loaded.preprocessing, "af_gate", False)))  # fmt: skip
+    with st.expander("Known limits of this model (model card)", expanded=True):
+        if limits.held_out:
+            st.markdown("Measured on patients it never saw:\n" + "\n".join(
+                f"- {line}" for line in limits.held_out))  # fmt: skip
+        else:
+            st.markdown("No held-out evaluation on file for this model file: its accuracy on "
+                        "new patients is unknown.")  # fmt: skip
+        if limits.rhythm:
+            st.markdown(limits.rhythm)
+        if limits.limits_text:
+            st.caption(limits.limits_text)
 
 
-def predictions_panel(replay: ReplaySession) -> None:
-    """Current probabilities, running counts, alerts and the timeline."""
+def agreement_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
+    """Per-class Se and +P against the expert, and the timeline of every decided beat."""
     rec, pred, loaded = replay.rec, replay.predictions, replay.loaded
-    left, right = st.columns([1, 2.2])
-    with left:
-        st.markdown("#### Current decision")
-        if not len(pred):
-            st.info(f"Waiting for the first decision (the stream answers within "
-                    f"{replay.latency_s:.0f} s of signal). Press Play.")  # fmt: skip
-        else:
-            proba = pred.proba[-1]
-            when = pred.time_s[-1] if replay.task == "arrhythmia" else pred.end_s[-1]
-            unit = "beat" if replay.task == "arrhythmia" else "window ending"
-            st.markdown(f"Last {unit} at **{when:.1f} s**: "
-                        f"**{loaded.classes[int(np.argmax(proba))]}**")  # fmt: skip
-            if getattr(pred, "af", None) is not None:
-                st.caption(_rhythm_caption(pred.af))
-            st.dataframe(
-                {"class": loaded.classes, "probability": [float(p) for p in proba]},
-                column_config={"probability": st.column_config.ProgressColumn(
-                    "probability", min_value=0.0, max_value=1.0, format="%.2f")},
-                hide_index=True, width="stretch",
-            )  # fmt: skip
-        st.markdown("#### Alerts")
-        alerts = _alerts(replay)
-        if not alerts:
-            st.success("No alert so far.", icon=":material/check_circle:")
-        for a in alerts[-4:][::-1]:
-            st.error(f"**{a.kind}** at {a.time_s:.1f} s: {a.detail}",
-                     icon=":material/notifications_active:")
-    with right:
-        st.markdown("#### Timeline: model vs expert")
-        if replay.task == "arrhythmia":
-            ref = None
-            if rec.beats is not None and len(rec.beats):
-                keep = rec.beats.aami != ""
-                t = rec.beats.sample[keep] / rec.fs
-                upto = t <= decision_frontier(replay)
-                ref = (t[upto], rec.beats.aami[keep][upto])
-            fig = plots.beat_timeline((pred.time_s, pred.labels), ref, loaded.classes,
-                                      decision_frontier(replay), af=pred.af)  # fmt: skip
-        else:
-            end, p = windows_view(pred)
-            fig = plots.seizure_timeline(end, p, rec.seizures, replay.position_s)
-        st.pyplot(fig)
-        plt.close(fig)
-        st.markdown("#### Running counts (beats decided so far)" if replay.task == "arrhythmia"
-                    else "#### Running counts (windows decided so far)")
-        counts = pred.counts() if len(pred) else {c: 0 for c in loaded.classes}
-        row: dict[str, list[Any]] = {"": ["model"], **{c: [n] for c, n in counts.items()}}
-        if replay.task == "arrhythmia" and rec.beats is not None and len(rec.beats):
-            start = replay._start
-            last = pred.sample[-1] if len(pred) else start - 1
-            seen = (rec.beats.sample >= start) & (rec.beats.sample <= last)
-            ref_counts = rec.beats.select(seen).counts()
-            row[""].append("expert")
-            for c in loaded.classes:
-                row[c].append(ref_counts.get(c, 0))
-        st.dataframe(row, hide_index=True, width="stretch")
-
-
-def _rhythm_caption(af: np.ndarray) -> str:
-    """What the AF gate says of the rhythm at the latest beat."""
-    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS
-
-    if af[-1]:
-        return (f"Rhythm: **AF-like** (irregular RR intervals over the last {AF_WINDOW_BEATS} "
-                f"beats); supraventricular beats are reported as N: in AF an early beat "
-                f"is not premature.")
-    if len(af) <= AF_WINDOW_BEATS:
-        return f"Rhythm: judged once {AF_WINDOW_BEATS} beats have been replayed."
-    return f"Rhythm: not AF-like over the last {AF_WINDOW_BEATS} beats."
-
-
-def _alerts(replay: ReplaySession):
-    pred = replay.predictions
-    if not len(pred):
-        return []
+    t_end = max(replay.position_s, 1.0)
+    window = (max(0.0, t_end - 180.0), t_end)
     if replay.task == "arrhythmia":
-        return ventricular_runs(pred.time_s, pred.labels)
-    end, p = windows_view(pred)
-    return seizure_alerts(end, p, replay.rec.seizures)
+        st.markdown("#### Agreement with the expert (beats decided so far)")
+        if agreement is None:
+            st.info("This recording has no expert beat labels.")
+        else:
+            st.dataframe(agreement.table(), hide_index=True, width="stretch")
+            st.caption("Se: share of the expert's beats of a class the model calls so; +P: share "
+                       "of the model's calls of a class the expert agrees with (beat matching "
+                       "as EC57's bxb, 150 ms).")  # fmt: skip
+        ref = _reference_beats(rec)
+        ref_view = None
+        if ref is not None:
+            t = ref[0] / rec.fs
+            upto = t <= replay.decision_frontier() + 1e-9
+            ref_view = (t[upto], ref[1][upto])
+        af = getattr(pred, "af", None)
+        spec = charts.beat_timeline((pred.time_s, pred.labels), ref_view, loaded.classes, window,
+                                    None if agreement is None else agreement.disagree_s, af,
+                                    _af_like(replay), replay.position_s)  # fmt: skip
+        st.markdown("#### Timeline: model (●) against expert (|)")
+    else:
+        st.markdown("#### Timeline: seizure probability")
+        end, p = windows_view(pred)
+        spec = charts.seizure_timeline(end, p, rec.seizures, window, cursor_s=replay.position_s)
+        counts = pred.counts() if len(pred) else {c: 0 for c in loaded.classes}
+        st.caption("Windows decided so far: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    st.vega_lite_chart(spec, width="stretch", key="timeline_chart")
 
+
+def _go(table, choice: str, forward: bool, latency_s: float) -> None:
+    replay = st.session_state.replay
+    prev = st.session_state.get("nav_at")
+    moved = not prev or abs(prev[1] - replay.position_s) > 1e-6
+    here = replay.position_s - latency_s - 1.0 if moved else prev[0]
+    t = next_event(table, choice, here, forward)
+    if t is None:
+        st.session_state.nav_note = (f"No {'later' if forward else 'earlier'} {choice} "
+                                     f"{'decided yet: play on' if forward else 'here'}.")
+        return
+    st.session_state.nav_note = f"{choice} at {t:.2f} s"
+    seek_to(min(t + latency_s + 1.0, replay.rec.duration_s))
+    st.session_state.nav_at = (t, replay.position_s)
+
+
+def events_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
+    """The event list with previous/next by kind, and the position slider."""
+    from cardioliquid.app.events import event_kinds
+
+    table = events_now(replay, agreement)
+    st.markdown("#### Events")
+    kinds = event_kinds(table) if len(table) else []
+    if not kinds:
+        st.caption("No events yet.")
+        return
+    c1, c2, c3 = st.columns([2.2, 1, 1])
+    choice = c1.selectbox("Go to", kinds, key="nav_kind", label_visibility="collapsed")
+    c2.button("◀ Previous", key="nav_prev", width="stretch", on_click=_go,
+              args=(table, choice, False, replay.latency_s))  # fmt: skip
+    c3.button("Next ▶", key="nav_next", width="stretch", on_click=_go,
+              args=(table, choice, True, replay.latency_s))  # fmt: skip
+    note = st.session_state.get("nav_note")
+    if note:
+        st.caption(f"Jumped to {note} (the cursor waits for its decision)"
+                   if " at " in note else note)  # fmt: skip
+    shown = table[table["time_s"] <= replay.position_s + 1e-9]
+    st.dataframe(shown.iloc[::-1].head(200), hide_index=True, width="stretch", height=220,
+                 column_config={"time_s": st.column_config.NumberColumn("time (s)", format="%.2f"),
+                                "end_s": None})  # fmt: skip
 
 GAP_LOOKBACK = 30
 """Decisions the neuron panel walks back over to find one outside a signal gap."""
@@ -463,6 +626,7 @@ def _explain_latest(replay: ReplaySession, method: str):
             first_error = first_error or e
             continue
         view = explain_decision(replay.loaded, x, f, time_s, method)
+        _remember_input_attribution(replay, x, f, time_s, view.label)
         reported = replay.loaded.classes[int(np.argmax(pred.proba[i]))]
         if reported != view.label:  # the AF gate settled this beat's S as N
             view = replace(view, reported=reported)
@@ -478,8 +642,45 @@ def _explain_latest(replay: ReplaySession, method: str):
     return view
 
 
-def neurons_panel(replay: ReplaySession) -> None:
-    """Heatmap of the liquid states, the neurons behind the decision, the wiring, the circuit."""
+def _remember_input_attribution(replay: ReplaySession, x: np.ndarray, f: np.ndarray | None,
+                                time_s: float, label: str) -> None:
+    """Integrated gradients over the explained beat's input, placed on the trace's time axis."""
+    from cardioliquid.app.neurons import input_attribution
+
+    loaded = replay.loaded
+    weights = input_attribution(loaded, x, f, loaded.classes.index(label))
+    prep = loaded.preprocessing
+    if replay.task == "arrhythmia":
+        times = time_s - prep.pre_s + np.arange(weights.shape[-1]) / prep.fs
+        st.session_state.explained_input = (st.session_state.get("replay_key"),
+                                            (times, weights), time_s, label)  # fmt: skip
+    else:  # per channel: the share of each EEG channel in the window's decision
+        share = weights.sum(axis=1) if weights.ndim == 2 else weights
+        share = share / share.sum() if share.sum() > 0 else share
+        st.session_state.explained_input = (st.session_state.get("replay_key"), None, time_s,
+                                            label, share)  # fmt: skip
+
+
+def _neuron_rows(share: np.ndarray, signed: np.ndarray, roles: list[str], per_role: int = 3
+                 ) -> dict[str, list]:
+    """The strongest neurons of each role (inter, command, motor), every row named."""
+    rows: dict[str, list] = {"neuron": [], "role": [], "share": [], "sign": []}
+    for role in ("inter", "command", "motor", "hidden"):
+        ids = [i for i, r in enumerate(roles) if r == role]
+        for i in sorted(ids, key=lambda i: -share[i])[:per_role]:
+            rows["neuron"].append(f"n{i}")
+            rows["role"].append(role)
+            rows["share"].append(float(share[i]))
+            rows["sign"].append("pushes towards" if signed[i] > 0 else "pushes against")
+    return rows
+
+
+@st.fragment
+def neurons_panel(choice: Choice) -> None:
+    """On demand: the liquid states, the neurons by role, the wiring, the circuit of a decision."""
+    import matplotlib.pyplot as plt
+
+    from cardioliquid.app import plots
     from cardioliquid.explain import (
         active_circuit,
         concentration,
@@ -488,47 +689,60 @@ def neurons_panel(replay: ReplaySession) -> None:
         stability,
     )
 
-    st.markdown("### The neurons behind the latest decision")
+    replay = st.session_state.replay
+    st.markdown("### The neurons behind a decision")
     names = {"integrated_gradients": "integrated gradients",
              "grad_x_activation": "gradient × activation"}  # fmt: skip
-    method = st.radio("Attribution", list(names), horizontal=True, key="attr_method",
+    c0, c1 = st.columns([2, 1])
+    method = c0.radio("Attribution", list(names), horizontal=True, key="attr_method",
                       format_func=names.__getitem__)
+    asked = c1.button("Explain the latest decision at the cursor", key="explain", type="primary",
+                      icon=":material/neurology:")  # fmt: skip
+    if not asked and not st.session_state.get("explained"):
+        st.caption("On demand (about half a second of compute): the beat's or window's input "
+                   "attribution is then drawn on the trace in orange.")  # fmt: skip
+        return
+    before = st.session_state.get("explained_input")
     try:
         view = _explain_latest(replay, method)
     except CardioLiquidError as e:
         _fail(st, "This model's neurons cannot be shown", e)
         return
     if view is None:
-        st.info("The neuron view appears with the first decision.")
+        st.info("The neuron view appears with the first decision: press Play.")
         return
+    if asked and st.session_state.get("explained_input") is not before:
+        st.rerun()  # the whole page: the trace draws the new attribution
     model = replay.loaded.model
     roles = view.trajectory.roles
     share = view.attribution.share[0]
+    signed = view.attribution.scores[0] if hasattr(view.attribution, "scores") else share
     k = 3
     neurons, _ = active_circuit(share, neuron_adjacency(model, len(roles)), k)
-    c1, c2, c3 = st.columns([1.15, 0.8, 1.05])
+    what = "beat" if replay.task == "arrhythmia" else "EEG window"
+    st.markdown(f"Explained: the {what} at **{view.time_s:.1f} s**, predicted **{view.label}** "
+                f"(attribution by {names[method]}).")  # fmt: skip
+    if view.reported is not None:
+        st.caption(f"This beat lies in irregular rhythm and is reported as **{view.reported}** "
+                   f"(the AF gate); the neurons explain the network's own call, {view.label}.")
+    explained = st.session_state.get("explained_input")
+    if explained and len(explained) > 4:
+        chans = charts.display_names(list(replay.rec.channel_names)[: len(explained[4])])
+        top = np.argsort(explained[4])[::-1][:5]
+        st.markdown("**EEG channels that drove it** (integrated gradients over the input): "
+                    + ", ".join(f"{chans[i]} {100 * explained[4][i]:.0f} %" for i in top))
+    c1, c2, c3 = st.columns([1.15, 0.85, 1.0])
     with c1:
-        st.markdown(f"**Liquid state of all {len(roles)} neurons** over the decided window "
-                    f"({'beat' if replay.task == 'arrhythmia' else 'EEG window'} at "
-                    f"{view.time_s:.1f} s, predicted **{view.label}**)")  # fmt: skip
-        if view.reported is not None:
-            st.caption(f"This beat lies in AF-like rhythm and is reported as "
-                       f"**{view.reported}** (in atrial fibrillation an early beat is not "
-                       f"premature); the neurons explain the network's own "
-                       f"call, {view.label}.")  # fmt: skip
+        st.markdown(f"**Liquid state of all {len(roles)} neurons** over the decided window")
         fig = plots.neuron_heatmap(view.trajectory.states, roles, view.trajectory.step_s)
         st.pyplot(fig)
         plt.close(fig)
     with c2:
-        st.markdown(f"**Top neurons for “{view.label}”** ({method.replace('_', ' ')})")
-        top = view.attribution.top(5)
-        st.dataframe(
-            {"neuron": [f"n{i} ({'+' if v > 0 else '−'})" for i, _, v in top],
-             "role": [roles[i] for i, _, _ in top], "share": [s for _, s, _ in top]},
-            column_config={"share": st.column_config.ProgressColumn(
-                "share", min_value=0.0, max_value=1.0, format="%.2f")},
-            hide_index=True, width="stretch",
-        )  # fmt: skip
+        st.markdown(f"**Strongest neurons of each role for “{view.label}”**")
+        st.dataframe(_neuron_rows(share, signed, list(roles)),
+                     column_config={"share": st.column_config.ProgressColumn(
+                         "share", min_value=0.0, max_value=1.0, format="%.2f")},
+                     hide_index=True, width="stretch")  # fmt: skip
         conc = concentration(share, k)
         memory = st.session_state.get("circuit_memory", {}).get(view.label, [])
         stab = stability(np.array(memory), k) if len(memory) > 1 else None
@@ -536,13 +750,9 @@ def neurons_panel(replay: ReplaySession) -> None:
                   help="Share of the attribution held by the 3 strongest neurons")  # fmt: skip
         st.metric("Effective neurons", f"{conc.effective_neurons:.1f} of {len(roles)}",
                   help="exp(entropy of the shares): 1 = one neuron decides, N = all equally")
-        if stab is None:
-            st.caption(f"Stability across “{view.label}” decisions: needs 2 or more.")
-        else:
+        if stab is not None:
             st.metric(f"Stability over {stab.n_decisions} “{view.label}” decisions",
-                      f"{100 * stab.top_k_jaccard:.0f} % same top-{k}",
-                      help=f"Mean pairwise overlap of top-{k} sets; cosine similarity of "
-                           f"attribution vectors {stab.cosine:.2f}")  # fmt: skip
+                      f"{100 * stab.top_k_jaccard:.0f} % same top-{k}")  # fmt: skip
     with c3:
         st.markdown("**Wiring** (sensory → inter → command → motor; active circuit in bold)")
         fig = plots.wiring_graph(roles, neuron_adjacency(model, len(roles)), share, neurons,
@@ -550,15 +760,240 @@ def neurons_panel(replay: ReplaySession) -> None:
         st.pyplot(fig)
         plt.close(fig)
     sanity_check(replay, method)
+    st.caption("Motor neurons are the outputs, so their ranking restates the prediction; inter "
+               "and command neurons show the circuit that computes it. Shares of |attribution| "
+               "of the predicted class's logit to each neuron's state trajectory, summing to "
+               "100 % over all neurons.")  # fmt: skip
+
+
+def _energy_lines(report: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """Energy estimates split into this machine's, microcontroller projections, lower bounds."""
+    here, projections, bounds = [], [], []
+    for e in report.get("energy_estimates") or []:
+        value, method = e.get("value_uj"), str(e.get("method", ""))
+        if not isinstance(value, int | float):
+            continue
+        text = (f"{value / 1000:.2f} mJ" if value >= 1000 else f"{value:.3g} µJ")
+        line = f"**{text}** per decision, {e.get('target', '?')}: {method}"
+        if "lower bound" in method:
+            bounds.append(line)
+        elif e.get("kind") == "projection":
+            projections.append(line)
+        else:
+            here.append(line)
+    return here, projections, bounds
+
+
+def _profile_view(report: dict[str, Any]) -> None:
+    lat = report.get("latency_ms") or {}
+    p50, p95 = _number(lat, "p50"), _number(lat, "p95")
+    device = report.get("device") if isinstance(report.get("device"), dict) else {}
+    here, projections, bounds = _energy_lines(report)
+    power = report.get("power_mw") if isinstance(report.get("power_mw"), dict) else {}
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Model latency per decision (measured, p50, batch 1)",
+              "—" if p50 is None else f"{p50:.2f} ms",
+              help=None if p95 is None else f"p95 {p95:.2f} ms; on {device.get('name', '?')}, "
+                                             f"{device.get('threads', '?')} thread(s)")  # fmt: skip
+    pw = _number(power)
+    c2.metric("Power on this CPU (assumed, not measured)",
+              "—" if pw is None else f"{pw / 1000:.2f} W", help=str(power.get("method", "")))
+    first = here[0].split("**")[1] if here else "—"
+    c3.metric("Energy per decision on this CPU (estimate)", first,
+              help=here[0] if here else "no estimate for this machine")
+    unavailable = report.get("unavailable") or []
+    if unavailable:
+        st.caption("No measured energy: " + "; ".join(map(str, unavailable)))
+    with st.expander("Projections and lower bounds (not measurements of this machine)"):
+        if projections:
+            st.markdown("**Projections** for microcontrollers (cycle counts × datasheet power):\n"
+                        + "\n".join(f"- {p}" for p in projections))  # fmt: skip
+        if bounds:
+            st.markdown("**Lower bounds** (arithmetic only, memory access excluded; real chips "
+                        "spend several times more):\n" + "\n".join(f"- {b}" for b in bounds))
+        targets = report.get("targets") or []
+        if targets:
+            st.markdown("**Targets**, each with the figure it was judged on:\n" + "\n".join(
+                f"- {t.get('name')}: {t.get('value'):.4g} {t.get('unit', '')} "
+                f"({'met' if t.get('met') else 'missed'}"
+                f"{' on a lower bound only' if 'lower bound' in str(t.get('basis')) else ''}"
+                f"; {t.get('basis', '')})" for t in targets
+                if isinstance(t.get("value"), int | float)))  # fmt: skip
+    macs = report.get("macs_per_decision")
+    params = report.get("params")
+    st.caption(f"{_number(params, 'effective') or 0:,.0f} wired parameters, "
+               f"{_number(macs, 'value') or 0:,.0f} MACs per decision as executed. Profiled on: "
+               + ", ".join(f"{k} {v}" for k, v in device.items()
+                           if isinstance(v, str | int | float)))  # fmt: skip
+    with st.expander("Full profile report (JSON, as `cardioliquid profile --json`)"):
+        st.json(report, expanded=False)
+
+
+def device_panel(choice: Choice) -> None:
+    """This machine first: model latency, live compute, and the three delays told apart."""
+    from cardioliquid.app.state import cached_profile
+
+    replay = st.session_state.replay
+    st.markdown("### Device: what this machine does")
+    live = replay.latency_ms()
+    rtf = replay.realtime_factor()
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Live compute per decision in this replay (p50)",
+              "—" if not live["n_chunks"] else f"{live['p50']:.2f} ms",
+              help="Wall time of each pushed chunk (filtering, beat windows, features, model) "
+                   "over its decisions")  # fmt: skip
+    c2.metric("Live speed", "—" if not np.isfinite(rtf) else f"{rtf:,.0f}× real time")
+    c3.metric("Stream delay (worst case)", f"{replay.latency_s:.0f} s of signal",
+              help="A decision waits for filter and RR context after its beat or window")
     st.caption(
-        "(+) pushes towards the predicted class, (−) against it. "
-        "Attribution of the predicted class's logit to each neuron's state trajectory: "
-        "integrated gradients scale all states together from silenced to trained (shares of "
-        "|attribution|, summing to 100 %). Wiring: synapses of the active neurons dark "
-        "(red: inhibitory)."
-    )
+        "Three different delays: **model latency** is one forward pass of the network "
+        "(profiled, batch 1); **live compute** adds the preprocessing the stream does per "
+        "decision on this page; the **stream delay** is signal the stream waits for before it "
+        f"decides (up to {replay.latency_s:.0f} s), which is why the strip's last seconds are "
+        "grey: it is not compute time.")  # fmt: skip
+    if not st.toggle("Show the profile report (runs `cardioliquid profile` once per model)",
+                     value=True, key="show_profile"):  # fmt: skip
+        return
+    try:
+        untrained = choice.model_key.split(":", 1)[1] if choice.model_key.startswith(
+            "untrained:") else ""  # fmt: skip
+        report = cached_profile(choice.model_key.split("|", 1)[0],
+                                mtime(choice.model_key.split("|", 1)[0]), untrained)  # fmt: skip
+    except Exception as e:  # the profile is informative; the replay goes on without it
+        _fail(st, f"Profile unavailable ({type(e).__name__})", e)
+        return
+    _profile_view(report)
 
 
+def downloads(replay: ReplaySession, agreement_fn) -> None:
+    """Sidebar: the decisions known at the cursor as files (made when clicked)."""
+    sb = st.sidebar
+    sb.subheader("5 · Download")
+    rid = replay.rec.record_id
+    if replay.task == "arrhythmia":
+        from cardioliquid.scoring.writers import beat_table_text
+
+        sb.download_button("Beat table (CSV)", lambda: beat_table_text(replay.predictions),
+                           file_name=f"{rid}_beats.csv", mime="text/csv", key="dl_beats",
+                           on_click="ignore", width="stretch", icon=":material/download:")
+        sb.download_button("WFDB annotations (.cl)",
+                           lambda: wfdb_annotation_bytes(replay.predictions),
+                           file_name=f"{rid}.cl", mime="application/octet-stream",
+                           key="dl_wfdb", on_click="ignore", width="stretch",
+                           icon=":material/download:")  # fmt: skip
+    else:
+        from cardioliquid.scoring.writers import EVENTS_COLUMNS, events_table
+
+        def szcore() -> str:
+            pred = replay.predictions
+            rows = events_table(pred.events() if len(pred) else [], replay.rec.duration_s)
+            return "\n".join("\t".join(r) for r in [EVENTS_COLUMNS, *rows]) + "\n"
+
+        sb.download_button("Seizure events (SzCORE TSV)", szcore, file_name=f"{rid}_events.tsv",
+                           mime="text/tab-separated-values", key="dl_szcore", on_click="ignore",
+                           width="stretch", icon=":material/download:")  # fmt: skip
+    sb.download_button("Event list (TSV)", lambda: events_tsv(events_now(replay, agreement_fn())),
+                       file_name=f"{rid}_event_list.tsv", mime="text/tab-separated-values",
+                       key="dl_events", on_click="ignore", width="stretch",
+                       icon=":material/download:")  # fmt: skip
+    sb.caption("The decisions known at the cursor, written when you click.")
+
+
+# --------------------------------------------------------------------------- page
+def position_slider(replay: ReplaySession) -> None:
+    """The replay position: follows playback, and moving it seeks (history kept)."""
+    duration = float(max(replay.rec.duration_s, 1.0))
+    st.session_state.pos = float(min(replay.position_s, duration))
+    st.slider("Position (s)", 0.0, duration, step=0.5, key="pos", on_change=_on_slide,
+              format="%.1f s", help="Drag to move the replay; decisions already made are kept")
+
+
+def live(choice: Choice) -> None:
+    """Everything that moves with the replay; re-run every frame while playing."""
+    replay = ensure_replay(choice)
+    t0 = time.perf_counter()
+    try:
+        tick(replay)
+    except CardioLiquidError as e:
+        st.session_state.playing = False
+        _fail(st, "The model cannot score this recording", e)
+        return
+    rec = replay.rec
+    n = len(replay.predictions)
+    unit = "beats" if replay.task == "arrhythmia" else "windows"
+    state = ("playing" if st.session_state.get("playing") else
+             ("finished" if replay.finished else "paused"))  # fmt: skip
+    frame = st.session_state.setdefault("frames", 0) + 1
+    st.session_state.frames = frame
+    position_slider(replay)
+    agreement = agreement_now(replay)
+    left, right = st.columns([3.2, 1.3])
+    with left:
+        st.markdown(f"**{state}** · **{replay.position_s:,.1f} s** of {rec.duration_s:,.0f} s · "
+                    f"{n} {unit} decided · frame {frame}")  # fmt: skip
+        waveform(replay, agreement)
+    with right:
+        decision_panel(replay, agreement)
+    c1, c2 = st.columns([1.6, 1])
+    with c1:
+        agreement_panel(replay, agreement)
+    with c2:
+        events_panel(replay, agreement)
+    st.session_state.frame_ms = 1e3 * (time.perf_counter() - t0)
+
+
+def main() -> None:
+    """Compose the page."""
+    st.set_page_config(page_title="CardioLiquid · clinic replay", layout="wide")
+    st.sidebar.title("CardioLiquid")
+    st.sidebar.caption("Replay a recording through a liquid neural network")
+    rec, rec_key = choose_recording()
+    if rec is None:
+        st.title("CardioLiquid · clinic replay")
+        st.info("Choose a recording in the sidebar.")
+        return
+    loaded, model_key, model_label = choose_model(rec)
+    if loaded is None:
+        st.title("CardioLiquid · clinic replay")
+        st.info("Choose a model in the sidebar.")
+        return
+    loaded, model_key, lead_warning = choose_lead(rec, loaded, model_key)
+    try:
+        from cardioliquid.scoring.inference import check_fits
+
+        check_fits(rec, loaded)
+    except CardioLiquidError as e:
+        st.title("CardioLiquid · clinic replay")
+        _fail(st, f"Model {model_label!r} does not fit recording {rec.record_id!r}", e)
+        return
+    choice = Choice(rec, rec_key, loaded, model_key, model_label)
+    header(choice)
+    if lead_warning:
+        st.warning(lead_warning, icon=":material/swap_vert:")
+    try:
+        replay = ensure_replay(choice)
+    except CardioLiquidError as e:
+        _fail(st, "The model cannot score this recording", e)
+        return
+    replay_controls(choice)
+    downloads(replay, lambda: _agreement_unsafe(replay))
+    playing = bool(st.session_state.get("playing"))
+    st.fragment(run_every=TICK_S if playing else None)(live)(choice)
+    st.divider()
+    neurons_panel(choice)
+    st.divider()
+    st.fragment(run_every=SLOW_TICK_S if playing else None)(device_panel)(choice)
+
+
+def _agreement_unsafe(replay: ReplaySession) -> Agreement | None:
+    """Agreement outside a script run (a download): no session-state cache."""
+    ref = _reference_beats(replay.rec) if replay.task == "arrhythmia" else None
+    if ref is None:
+        return None
+    pred = replay.predictions
+    return running_agreement(pred.sample, pred.labels, ref[0], ref[1], replay.rec.fs,
+                             replay.loaded.classes, replay.decision_frontier(),
+                             replay.scored_spans_s)  # fmt: skip
 def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
     """On demand: the model-randomisation test on the latest decisions of this replay."""
     from cardioliquid.explain import model_randomization_test
@@ -595,131 +1030,9 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
         (st.success if result.passed else st.warning)(text)
 
 
-def device_panel(replay: ReplaySession, choice: Choice) -> None:
-    """The profile report of the running model and the latency measured live."""
-    st.markdown("### Device: latency and energy on this machine")
-    live = replay.latency_ms()
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Live compute per decision (p50)",
-              "—" if not live["n_chunks"] else f"{live['p50']:.2f} ms",
-              help="Measured during this replay: preprocessing + model, per decision")  # fmt: skip
-    rtf = replay.realtime_factor()
-    c2.metric("Live speed", "—" if not np.isfinite(rtf) else f"{rtf:,.0f}× real time")
-    c3.metric("Stream delay (worst case)", f"{replay.latency_s:.0f} s of signal",
-              help="A decision waits for filter and RR context after its beat or window")
-    if not st.toggle("Show the profile report (runs `cardioliquid profile` once per model)",
-                     value=True, key="show_profile"):  # fmt: skip
-        return
-    try:
-        untrained = choice.model_key.split(":", 1)[1] if choice.model_key.startswith(
-            "untrained:") else ""  # fmt: skip
-        report = cached_profile(choice.model_key, mtime(choice.model_key), untrained)
-    except Exception as e:  # the profile is informative; the replay goes on without it
-        _fail(st, f"Profile unavailable ({type(e).__name__})", e)
-        return
-    _profile_view(report)
-
-
-def _fmt_figure(fig: Any, unit: str) -> tuple[str, str]:
-    if isinstance(fig, dict):
-        value = fig.get("value")
-        method = str(fig.get("method", ""))
-        text = "—" if value is None else f"{float(value):.3g} {unit}"
-        return text, method
-    return ("—" if fig is None else f"{fig} {unit}"), ""
-
-
 def _number(value: Any, key: str = "value") -> float | None:
     if isinstance(value, dict):
         value = value.get(key)
     return float(value) if isinstance(value, int | float) else None
 
 
-def _profile_view(report: dict[str, Any]) -> None:
-    params = report.get("params")
-    macs = report.get("macs_per_decision")
-    lat = report.get("latency_ms") or {}
-    c1, c2, c3, c4 = st.columns(4)
-    eff, dense = _number(params, "effective"), _number(params, "dense")
-    c1.metric("Parameters (real synapses)", "—" if eff is None else f"{eff:,.0f}",
-              help=None if dense is None else f"{dense:,.0f} stored densely")  # fmt: skip
-    m_eff, m_all = _number(macs, "effective"), _number(macs, "value")
-    c2.metric("MACs per decision", "—" if m_eff is None else f"{m_eff:,.0f}",
-              help=None if m_all is None else f"{m_all:,.0f} with the dense masks")  # fmt: skip
-    p50, p95 = _number(lat, "p50"), _number(lat, "p95")
-    c3.metric("Latency per decision (p50, batch 1)", "—" if p50 is None else f"{p50:.2f} ms",
-              help=None if p95 is None else f"p95 {p95:.2f} ms")  # fmt: skip
-    energy, method = _fmt_figure(report.get("energy_uj_per_decision"), "µJ")
-    c4.metric("Energy per decision", energy, help=method)
-    if method:
-        st.caption(f"Energy method: {method}")
-    device = report.get("device")
-    if isinstance(device, dict):
-        st.caption("Profiled on: " + ", ".join(f"{k} {v}" for k, v in device.items()
-                                               if isinstance(v, str | int | float)))  # fmt: skip
-    with st.expander("Full profile report (JSON, as `cardioliquid profile --json`)"):
-        st.json(report, expanded=False)
-
-
-# --------------------------------------------------------------------------- page
-def live(choice: Choice) -> None:
-    """Everything that moves with the replay; re-run every tick while playing."""
-    replay = ensure_replay(choice)
-    try:
-        tick(replay)
-    except CardioLiquidError as e:
-        st.session_state.playing = False
-        _fail(st, "The model cannot score this recording", e)
-        return
-    rec = replay.rec
-    n = len(replay.predictions)
-    unit = "beats" if replay.task == "arrhythmia" else "windows"
-    state = ("playing" if st.session_state.get("playing") else
-             ("finished" if replay.finished else "paused"))  # fmt: skip
-    st.progress(min(replay.position_s / max(rec.duration_s, 1e-9), 1.0),
-                text=f"{state} · {replay.position_s:,.1f} s of {rec.duration_s:,.0f} s · "
-                     f"{n} {unit} classified")  # fmt: skip
-    waveform(replay)
-    predictions_panel(replay)
-    st.divider()
-    neurons_panel(replay)
-    st.divider()
-    device_panel(replay, choice)
-
-
-def main() -> None:
-    """Compose the page."""
-    st.set_page_config(page_title="CardioLiquid · clinic replay", layout="wide")
-    st.sidebar.title("CardioLiquid")
-    st.sidebar.caption("Replay a recording through a liquid neural network")
-    rec, rec_key = choose_recording()
-    if rec is None:
-        st.title("CardioLiquid · clinic replay")
-        st.info("Choose a recording in the sidebar.")
-        return
-    loaded, model_key, model_label = choose_model(rec)
-    if loaded is None:
-        st.title("CardioLiquid · clinic replay")
-        st.info("Choose a model in the sidebar.")
-        return
-    loaded, model_key, lead_warning = choose_lead(rec, loaded, model_key)
-    try:
-        from cardioliquid.scoring.inference import check_fits
-
-        check_fits(rec, loaded)
-    except CardioLiquidError as e:
-        st.title("CardioLiquid · clinic replay")
-        _fail(st, f"Model {model_label!r} does not fit recording {rec.record_id!r}", e)
-        return
-    choice = Choice(rec, rec_key, loaded, model_key, model_label)
-    header(choice)
-    if lead_warning:
-        st.warning(lead_warning, icon=":material/swap_vert:")
-    try:
-        ensure_replay(choice)
-    except CardioLiquidError as e:
-        _fail(st, "The model cannot score this recording", e)
-        return
-    replay_controls(choice)
-    every = TICK_S if st.session_state.get("playing") else None
-    st.fragment(run_every=every)(live)(choice)

@@ -11,9 +11,30 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 180
 
 
+def _elements(node, kind: str) -> list:
+    out = []
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", "") == kind:
+            out.append(child)
+        out += _elements(child, kind)
+    return out
+
+
+def _vega(at: AppTest, dataset: str, chart: int = 0):
+    """A dataset of the page's ``chart``-th Vega-Lite chart, as a DataFrame."""
+    import pyarrow as pa
+
+    el = _elements(at._tree, "vega_lite_chart")[chart]
+    for d in el.proto.datasets:
+        if d.name == dataset:
+            return pa.ipc.open_stream(d.data.data).read_pandas()
+    raise KeyError(dataset)
+
+
 def _texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [m.value for m in at.caption]
     parts += [m.label for m in at.metric] + [m.value for m in at.info]
+    parts += [m.value for m in at.warning] + [m.value for m in at.success]
     return "\n".join(str(p) for p in parts)
 
 
@@ -32,15 +53,26 @@ def test_play_advances_the_replay_and_renders_every_panel(data_dir):
     assert replay.position_s > 0 and len(replay.predictions) > 0
     text = _texts(at)
     assert "Last beat at" in text  # live prediction
-    assert "Timeline: model vs expert" in text
-    assert "Liquid state of all" in text and "Top neurons for" in text  # neurons panel
-    assert "Live compute per decision (p50)" in text  # device panel
-    assert "Energy per decision" in text
+    assert "Timeline: model" in text and "Agreement with the expert" in text
+    assert "Live compute per decision in this replay (p50)" in text  # device panel
+    assert "Energy per decision on this CPU (estimate)" in text
+    trace = _vega(at, "trace")
+    assert trace["t"].max() <= replay.position_s + 1e-6  # nothing drawn past the cursor
+    assert set(trace["lead"]) == {"MLII", "V1"}  # both leads
     assert not at.error, [e.value for e in at.error]
     # another user's session is untouched by this one
     other = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert other.session_state["replay"].position_s == 0.0
     assert other.session_state["replay"] is not replay and not other.session_state["playing"]
+    at.button(key="explain").click().run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert "Liquid state of all" in text and "Strongest neurons of each role" in text
+    table = next(d.value for d in at.dataframe if "role" in d.value.columns)
+    assert {"inter", "command", "motor"} <= set(table["role"])  # not only the outputs
+    assert table["neuron"].str.match(r"n\d+").all()
+    weights = _vega(at, "attribution")  # the explained beat's input attribution, on the trace
+    assert weights["weight"].max() == 1.0 and len(weights) > 50
     at.button(key="sanity").click().run()
     assert not at.exception, at.exception
     verdicts = [m.value for m in at.success] + [m.value for m in at.warning]
@@ -91,8 +123,7 @@ def test_corrupt_upload_is_reported(tmp_path):
     assert rec is None and "expected one of" in error
 
 
-def test_a_model_that_does_not_fit_is_refused_in_the_page(data_dir, tmp_path, monkeypatch):
-    """An EEG model on an ECG record: a clear message naming both."""
+def _eeg_model(tmp_path):
     import torch
 
     from cardioliquid.models import create_model
@@ -102,15 +133,109 @@ def test_a_model_that_does_not_fit_is_refused_in_the_page(data_dir, tmp_path, mo
     torch.manual_seed(0)
     prep = WindowPreprocessing()
     kw = {"n_chans": 1, "n_outputs": 2, "n_times": prep.n_times, "sfreq": prep.fs}
-    path = save_model(tmp_path / "eeg.safetensors", create_model("liquid-cfc", **kw),
+    return save_model(tmp_path / "eeg.safetensors", create_model("liquid-cfc", **kw),
                       "liquid-cfc", kw, prep)  # fmt: skip
+
+
+def test_only_models_of_the_recordings_modality_are_offered(data_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    options = at.selectbox(key="model_choice_ecg").options
+    assert "arrhythmia" in options
+    assert not {"seizure", "seizure-1ch"} & set(options)  # EEG models: not for an ECG record
+
+
+def test_a_model_that_does_not_fit_is_refused_in_the_page(data_dir, tmp_path, monkeypatch):
+    """An EEG model whose modality could not be read beforehand: a clear message naming both."""
+    path = _eeg_model(tmp_path)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["model"] = str(path)
     monkeypatch.setattr("cardioliquid.models.checkpoint.list_pretrained", lambda: [str(path)])
+    monkeypatch.setattr("cardioliquid.app.views.model_modality", lambda name: "")
     at.run()
     assert not at.exception, at.exception
     assert at.error
     assert "does not fit" in at.error[0].value and "expects an eeg" in at.error[0].value
+
+
+def _relabel(data_dir, every: int = 3, symbol: str = "A"):
+    """syn100 with every ``every``-th normal beat marked by the expert as ``symbol``."""
+    import wfdb
+
+    src = data_dir / "synthetic" / "syn100"
+    ann = wfdb.rdann(str(src), "atr")
+    symbols = [symbol if (k % every == 1 and s == "N") else s for k, s in enumerate(ann.symbol)]
+    wfdb.wrann("syn100", "atr", ann.sample, symbols, write_dir=str(src.parent))
+    return symbols
+
+
+def test_agreement_with_the_expert_is_in_view_and_a_disagreement_raises_a_notice(data_dir):
+    """The expert marks a third of the beats S (premature atrial) where the model sees normal
+    beats: the page states the per-class figures and says model and expert disagree, never a
+    plain all-clear."""
+    import numpy as np
+
+    from cardioliquid.app.agreement import running_agreement
+
+    _relabel(data_dir)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.radio(key="speed").set_value("as fast as possible")
+    at.button(key="play").click().run()
+    for _ in range(6):
+        if at.session_state["replay"].finished:
+            break
+        at.run()
+    assert not at.exception, at.exception
+    replay = at.session_state["replay"]
+    pred, rec = replay.predictions, replay.rec
+    table = next(d.value for d in at.dataframe if "Se %" in d.value.columns)
+    keep = rec.beats.aami != ""
+    expected = running_agreement(pred.sample, pred.labels, rec.beats.sample[keep],
+                                 rec.beats.aami[keep], rec.fs, replay.loaded.classes,
+                                 replay.decision_frontier())  # fmt: skip
+    s = table.set_index("class").loc["S"]
+    assert s["expert"] == expected.classes["S"].n_expert >= 10
+    assert s["both"] == expected.classes["S"].both
+    warnings = [w.value for w in at.warning]
+    assert any("Model and expert disagree" in w and f"{int(s['expert'])} S" in w
+               for w in warnings), (warnings, s)
+    assert not any("No alert" in m.value for m in at.success)
+    # the disagreements are marked on the strip and the timeline
+    marked = _vega(at, "disagree", chart=1)
+    assert len(marked) == len(expected.disagree_s) > 0
+    np.testing.assert_allclose(np.sort(marked["t"]), np.sort(expected.disagree_s))
+
+
+def test_the_start_page_shows_the_first_seconds_before_play(data_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert at.session_state["replay"].position_s == 0.0
+    trace = _vega(at, "trace")
+    assert trace["t"].min() < 0.01 and trace["t"].max() >= 10.0
+    assert "not replayed yet" in set(_vega(at, "bands")["kind"])
+
+
+def test_the_position_slider_follows_playback_and_seeking_keeps_history(data_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.radio(key="speed").set_value("as fast as possible")
+    at.button(key="play").click().run()  # one frame: 30 s of signal
+    replay = at.session_state["replay"]
+    assert replay.position_s == pytest.approx(30.0)
+    assert at.slider(key="pos").value == pytest.approx(replay.position_s)
+    at.button(key="play").click().run()  # pause
+    assert not at.session_state["playing"] and replay.position_s == pytest.approx(30.0)
+    made = len(replay.history)
+    at.slider(key="pos").set_value(20.0).run()
+    assert not at.exception, at.exception
+    assert at.session_state["replay"] is replay and replay.position_s == 20.0
+    assert len(replay.history) == made  # jumping back keeps every decision made
+    assert at.slider(key="pos").value == 20.0
+    labels = _vega(at, "labels")
+    model = labels.loc[labels["row"] == "model", "t"]
+    assert len(model) and model.max() <= 20.0  # the decisions known at 20 s, and only those
+    bands = _vega(at, "bands")
+    ahead = bands[bands["kind"] == "not replayed yet"]
+    assert ahead["t"].iloc[0] == pytest.approx(20.0)  # the strip marks what lies past the cursor
 
 
 @pytest.mark.slow
@@ -150,7 +275,9 @@ def test_a_record_ending_in_a_dropout_replays_to_the_end(data_dir):
     assert not at.error, [e.value for e in at.error]
     import re
 
-    shown = re.search(r"beat at ([0-9.]+) s, predicted", _texts(at))
+    at.button(key="explain").click().run()
+    assert not at.exception, at.exception
+    shown = re.search(r"the beat at \*\*([0-9.]+) s\*\*, predicted", _texts(at))
     assert shown, _texts(at)  # the explained beat is the last one clear of the gap
     gap_start = (replay.rec.n_samples - 20 * 360) / 360
     assert gap_start - 2.0 < float(shown.group(1)) < gap_start - 0.45
