@@ -91,6 +91,81 @@ def find_seizures(path: str | os.PathLike, annotations=None, fs: float | None = 
     return [], None
 
 
+def _edf_field(path: Path, header: bytes, start: int, stop: int, what: str) -> int:
+    raw = header[start:stop].decode("ascii", errors="replace").strip()
+    try:
+        return int(raw)
+    except ValueError:
+        raise RecordingError(path, f"corrupt EDF header: expected an integer {what} "
+                                   f"(bytes {start}-{stop}), got {raw!r}") from None
+
+
+def check_edf_size(path: str | os.PathLike) -> None:
+    """Raise :class:`RecordingError` unless an EDF/BDF file is as long as its header says.
+
+    The header gives the header length (256 bytes plus 256 per signal), the
+    number of data records and each signal's samples per record (2 bytes per
+    sample in EDF, 3 in BDF); a file shorter than header + records x record
+    size is truncated (MNE would read fewer seconds without a word).
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(256)
+        if len(head) < 256:
+            raise RecordingError(path, f"truncated EDF file: expected a 256-byte header, got "
+                                       f"{len(head)} bytes")
+        n_sig = _edf_field(path, head, 252, 256, "number of signals")
+        if not 1 <= n_sig <= 4096:
+            raise RecordingError(path, f"corrupt EDF header: expected 1 to 4096 signals, "
+                                       f"got {n_sig}")
+        header_bytes = _edf_field(path, head, 184, 192, "header size")
+        if header_bytes != 256 * (n_sig + 1):
+            raise RecordingError(
+                path, f"corrupt EDF header: expected a header size of 256 x (1 + {n_sig} "
+                f"signals) = {256 * (n_sig + 1)} bytes, got {header_bytes}")
+        signal_head = f.read(256 * n_sig)
+    if len(signal_head) < 256 * n_sig:
+        raise RecordingError(path, f"truncated EDF file: expected a {header_bytes}-byte header, "
+                                   f"got {size} bytes")
+    n_records = _edf_field(path, head, 236, 244, "number of data records")
+    offset = 216 * n_sig  # samples-per-record fields follow 216 bytes of other fields per signal
+    spr = [_edf_field(path, signal_head, offset + 8 * i, offset + 8 * i + 8,
+                      f"samples per record of signal {i + 1}") for i in range(n_sig)]
+    if min(spr) < 1:
+        raise RecordingError(path, f"corrupt EDF header: expected >= 1 sample per record in "
+                                   f"every signal, got {spr}")
+    width = 3 if head[:1] == b"\xff" else 2  # BDF: 24-bit samples
+    record_bytes = sum(spr) * width
+    if n_records == -1:  # unknown (a recording still being written): whole records only
+        n_records = max(1, (size - header_bytes) // record_bytes)
+    if n_records < 1:
+        raise RecordingError(path, f"corrupt EDF header: expected >= 1 data record, got "
+                                   f"{n_records}")
+    expected = header_bytes + n_records * record_bytes
+    if size < expected:
+        whole = max(0, (size - header_bytes) // record_bytes)
+        raise RecordingError(
+            path,
+            f"truncated EDF file: expected {expected} bytes ({header_bytes} header + "
+            f"{n_records} records x {record_bytes} bytes), got {size} bytes "
+            f"({whole} whole records)",
+        )
+
+
+def _reason(e: Exception) -> str:
+    """An exception as text, with where it was raised when it carries no message."""
+    import traceback
+
+    text = str(e).strip()
+    if text:
+        return f"{type(e).__name__}: {text}"
+    frames = traceback.extract_tb(e.__traceback__)
+    where = f" in {Path(frames[-1].filename).name}:{frames[-1].lineno} " \
+            f"({frames[-1].line})" if frames else ""
+    return f"{type(e).__name__}{where}"
+
+
 def load_eeg(
     path: str | os.PathLike,
     seizures: list[Interval] | None = None,
@@ -119,18 +194,21 @@ def load_eeg(
     Raises
     ------
     RecordingError
-        If the file is missing, not a format MNE reads, or unusable.
+        If the file is missing, not a format MNE reads, an EDF/BDF file shorter
+        than its header says (:func:`check_edf_size`), or unusable.
     """
     import mne  # heavy: imported on use
 
     path = Path(path)
     if not path.is_file():
         raise RecordingError(path, "EEG file not found")
+    if path.suffix.lower() in (".edf", ".bdf"):
+        check_edf_size(path)
     try:
         raw = mne.io.read_raw(path, preload=True, verbose="error")
     except Exception as e:
         raise RecordingError(path, f"unreadable EEG file: expected a format mne.io.read_raw "
-                                   f"reads (EDF, BDF, ...), got {type(e).__name__}: {e}") from e
+                                   f"reads (EDF, BDF, ...), got {_reason(e)}") from e
     data = raw.get_data() * 1e6  # MNE holds volts; the project's EEG unit is µV
     found, source = find_seizures(path, raw.annotations, raw.info["sfreq"])
     if seizures is not None:

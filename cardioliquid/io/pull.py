@@ -293,14 +293,34 @@ def pull(
     text = source.read_text(CHECKSUMS, out_dir)
     sums = parse_checksums(text) if text else {}
     report = PullReport(db.name, source.label)
-    for rel in _list_files(db, source, records, sums, out_dir):
+    files = _list_files(db, source, records, sums, out_dir)
+    for rel in files:  # every path is checked before the first file is written
+        inside_dest(out_dir, rel)
+    for rel in files:
         _pull_file(source, rel, out_dir, sums.get(rel), report)
     return report
 
 
+def inside_dest(out_dir: Path, rel: str) -> Path:
+    """``out_dir / rel`` resolved, or :class:`RecordingError` when it leaves ``out_dir``.
+
+    File names come from a mirror's ``RECORDS``, its checksum list or a manifest,
+    all untrusted: ``../x``, an absolute path or a link out of the folder is refused.
+    """
+    root = Path(out_dir).resolve()
+    rel_path = Path(str(rel))
+    target = (root / rel_path).resolve()
+    if rel_path.is_absolute() or not target.is_relative_to(root) or target == root:
+        raise RecordingError(
+            Path(out_dir) / rel_path,
+            f"unsafe file name in the record list: expected a path inside {root}, got {rel!r}",
+        )
+    return target
+
+
 def _pull_file(source: _Source, rel: str, out_dir: Path, digest: str | None,
                report: PullReport) -> None:
-    final = out_dir / rel
+    final = inside_dest(out_dir, rel)
     if final.is_file() and (digest is None or sha256(final) == digest):
         report.present.append(rel)
         (report.verified if digest else report.unverified).append(rel)

@@ -72,8 +72,11 @@ def read_seizures_annotation(edf_path: str | os.PathLike, fs: float = 256.0) -> 
     """
     edf_path = Path(edf_path)
     ann_file = Path(f"{edf_path}.seizures")
+    from cardioliquid.io.wfdb import safe_rdann
+
     try:
-        ann = wfdb.rdann(str(edf_path), "seizures")
+        with safe_rdann():  # wfdb can loop forever on a corrupt file
+            ann = wfdb.rdann(str(edf_path), "seizures")
     except Exception as e:
         raise RecordingError(ann_file, f"cannot read WFDB seizure annotations: {e}") from e
     rate = float(ann.fs or fs)

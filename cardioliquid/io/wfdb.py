@@ -8,6 +8,7 @@ with an aux note such as ``"(AFIB"``) go to ``rhythms``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -53,6 +54,10 @@ def _read_header(base: Path) -> wfdb.Record:
     hea = base.with_name(base.name + ".hea")
     if not hea.is_file():
         raise RecordingError(hea, "WFDB header not found: expected a readable .hea file")
+    if not base.name.isascii():  # wfdb would read (and name) another, mangled record
+        raise RecordingError(hea, f"WFDB record name: expected ASCII characters (the WFDB "
+                                  f"format's), got {base.name!r}; rename the record's files")
+    _check_signal_lines(hea)
     try:
         header = wfdb.rdheader(str(base))
     except Exception as e:  # wfdb raises many types on a malformed header
@@ -64,6 +69,24 @@ def _read_header(base: Path) -> wfdb.Record:
             f"count, got fs={header.fs}, sig_len={header.sig_len}, n_sig={header.n_sig}",
         )
     return header
+
+
+def _check_signal_lines(hea: Path) -> None:
+    """Raise if the record line announces more signals than the header describes."""
+    lines = [ln.strip() for ln in hea.read_bytes().decode("latin-1").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        raise RecordingError(hea, "corrupt WFDB header: expected a record line, got none")
+    fields = lines[0].split()
+    if len(fields) < 2 or "/" in fields[0]:  # no signals, or a multi-segment record
+        return
+    n_sig = fields[1]
+    if n_sig.isdigit() and int(n_sig) > len(lines) - 1:
+        raise RecordingError(
+            hea,
+            f"corrupt WFDB header: expected {int(n_sig)} signal lines (the record line says "
+            f"{int(n_sig)} signals), got {len(lines) - 1}",
+        )
 
 
 def _check_signal_files(base: Path, header: wfdb.Record) -> None:
@@ -92,24 +115,117 @@ def _check_signal_files(base: Path, header: wfdb.Record) -> None:
             )
 
 
-def _read_annotations(base: Path, annotator: str, fs: float):
+MAX_UNKNOWN_CODE_FRACTION = 0.01
+"""Largest fraction of annotations whose code is not a WFDB code (a corrupt file above)."""
+
+
+def _known_codes() -> frozenset[str]:
+    from wfdb.io.annotation import ann_label_table
+
+    return frozenset(str(s) for s in ann_label_table["symbol"]) - {" "}
+
+
+def _check_annotations(ann_file: Path, samples: np.ndarray, symbols: np.ndarray,
+                       beat: np.ndarray, n_samples: int) -> None:
+    """Raise :class:`RecordingError` unless the annotations fit the signal and the WFDB codes."""
+    if not len(samples):
+        return
+    outside = (samples < 0) | (samples > n_samples)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise RecordingError(
+            ann_file,
+            f"corrupt annotation file: expected annotation samples within the signal "
+            f"(0..{n_samples}), got {int(outside.sum())} outside it (the first: "
+            f"{int(samples[i])}, annotation {i})",
+        )
+    back = np.diff(samples) < 0
+    beat_samples = samples[beat]
+    repeated = np.diff(beat_samples) <= 0
+    if back.any() or repeated.any():
+        what = "decrease" if back.any() else "repeat a beat's sample"
+        raise RecordingError(
+            ann_file,
+            f"corrupt annotation file: expected increasing annotation samples, got "
+            f"{int(back.sum() + repeated.sum())} that {what}",
+        )
+    known = _known_codes()
+    unknown = np.array([str(s) not in known for s in symbols], dtype=bool)
+    if unknown.mean() > MAX_UNKNOWN_CODE_FRACTION:
+        raise RecordingError(
+            ann_file,
+            f"corrupt annotation file: expected WFDB annotation codes, got "
+            f"{int(unknown.sum())} of {len(symbols)} unknown "
+            f"(more than {MAX_UNKNOWN_CODE_FRACTION:.0%})",
+        )
+
+
+def _definitions(potential_definition_inds, aux_note):
+    """wfdb's ``interpret_defintion_annotations`` without its endless loop.
+
+    wfdb (4.x) never advances past a ``## `` note at sample 0 that is neither
+    the time resolution nor the start of label definitions, so a corrupt
+    annotation file hangs ``rdann``. Same reading otherwise: notes from the
+    file's start; a malformed definition is a ``ValueError``.
+    """
+    from wfdb.io.annotation import rx_custom_label, rx_fs
+
+    fs, custom, i = None, [], 0
+    notes = [str(a or "") for a in aux_note[: len(potential_definition_inds)]]
+    while i < len(notes):
+        note = notes[i]
+        if note.startswith("## ") and not fs and (found := rx_fs.findall(note)):
+            fs = float(found[0])
+            fs = int(fs) if round(fs, 8) == float(int(fs)) else fs
+        elif note == "## annotation type definitions":
+            i += 1
+            while i < len(notes) and notes[i] != "## end of definitions":
+                match = rx_custom_label.findall(notes[i])
+                if not match:
+                    raise ValueError(f"malformed annotation label definition {notes[i]!r}")
+                label_store, symbol, description = match[0]
+                custom.append((int(label_store), symbol, description))
+                i += 1
+        i += 1
+    return fs, custom or None
+
+
+@contextlib.contextmanager
+def safe_rdann():
+    """A context in which ``wfdb.rdann`` cannot hang on a corrupt file (:func:`_definitions`)."""
+    from wfdb.io import annotation
+
+    original = annotation.interpret_defintion_annotations
+    annotation.interpret_defintion_annotations = _definitions
+    try:
+        yield
+    finally:
+        annotation.interpret_defintion_annotations = original
+
+
+def _read_annotations(base: Path, annotator: str, n_samples: int):
+    """Beats, rhythm changes and the file's state (``present``, ``missing`` or ``empty``)."""
     ann_file = base.with_name(f"{base.name}.{annotator}")
     if not ann_file.is_file():
-        return None, []
+        return None, [], "missing"
+    if ann_file.stat().st_size == 0:
+        return None, [], "empty"
     try:
-        ann = wfdb.rdann(str(base), annotator)
+        with safe_rdann():
+            ann = wfdb.rdann(str(base), annotator)
     except Exception as e:
         raise RecordingError(ann_file, f"corrupt annotation file: expected WFDB annotations, "
-                                       f"got {e}") from e
+                                       f"got {type(e).__name__}: {e}") from e
     symbols = np.asarray(ann.symbol, dtype=object)
     samples = np.asarray(ann.sample, dtype=np.int64)
     aux = ann.aux_note or [""] * len(symbols)
     beat = np.array([is_beat(s) for s in symbols], dtype=bool)
+    _check_annotations(ann_file, samples, symbols, beat, n_samples)
     beats = BeatAnnotations(samples[beat], symbols[beat].astype("<U2"),
                             aami_class(list(symbols[beat])))
     rhythms = [(int(s), str(a).strip("\x00").strip())
                for s, sym, a in zip(samples, symbols, aux, strict=True) if sym == "+"]
-    return beats, rhythms
+    return beats, rhythms, "present" if beat.any() else "no beats"
 
 
 def load_ecg(
@@ -126,7 +242,8 @@ def load_ecg(
         Record path with or without extension (``data/mitdb/100`` or
         ``data/mitdb/100.hea``).
     annotator : str
-        Annotation file extension; a missing file means no beats (``beats=None``).
+        Annotation file extension; a missing or empty file means no beats
+        (``beats=None``), and ``meta["reference_annotations"]`` says which.
     patient_id : str, optional
         Subject identifier; by default the record name (MIT-BIH 202 -> 201).
     check_quality : bool
@@ -141,8 +258,11 @@ def load_ecg(
     Raises
     ------
     RecordingError
-        Missing header or signal file, corrupt header, truncated signal,
-        corrupt annotations, NaN or flat signal.
+        Missing header or signal file, corrupt header (or one naming more
+        signals than it describes), a record name that is not ASCII, truncated
+        signal, corrupt annotations (samples outside the signal or out of
+        order, more than :data:`MAX_UNKNOWN_CODE_FRACTION` unknown codes), NaN
+        or flat signal.
     """
     base = record_base(path_or_record)
     header = _read_header(base)
@@ -162,7 +282,7 @@ def load_ecg(
             signal[i] /= 1000.0
         elif u.lower() == "v":
             signal[i] *= 1000.0
-    beats, rhythms = _read_annotations(base, annotator, rec.fs)
+    beats, rhythms, ann_state = _read_annotations(base, annotator, signal.shape[1])
     name = base.name
     is_mitdb = name in MITDB_RECORDS and abs(rec.fs - 360) < 1e-6
     recording = Recording(
@@ -177,7 +297,8 @@ def load_ecg(
         beats=beats,
         rhythms=rhythms,
         meta={"comments": list(rec.comments or []), "database": "mitdb" if is_mitdb else None,
-              "original_units": units, "format": "wfdb"},
+              "original_units": units, "format": "wfdb",
+              "reference_annotations": {"file": f"{name}.{annotator}", "state": ann_state}},
     )
     if check_quality:
         check_loadable(recording)

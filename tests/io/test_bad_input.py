@@ -47,7 +47,7 @@ def test_unknown_format(tmp_path):
 def test_unreadable_edf(tmp_path):
     path = tmp_path / "broken.edf"
     path.write_bytes(b"0       not an edf header")
-    with pytest.raises(RecordingError, match=r"broken\.edf: unreadable EEG file"):
+    with pytest.raises(RecordingError, match=r"broken\.edf: truncated EDF file: expected a 256"):
         load_recording(path)
 
 
