@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import torch.nn as nn
 
 from cardioliquid._atomic import atomic_write
 from cardioliquid.errors import CardioLiquidError, CheckpointError
+from cardioliquid.models.limits import MODALITIES, check_model_description
 from cardioliquid.models.registry import create_model
 from cardioliquid.signal.config import Preprocessing, preprocessing_from_dict
 
@@ -66,6 +68,11 @@ class LoadedModel:
     def task(self) -> str:
         """``"arrhythmia"`` or ``"seizure"``."""
         return self.preprocessing.task
+
+    @property
+    def modality(self) -> str:
+        """The signal kind the model reads: ``"ecg"`` (heartbeat) or ``"eeg"`` (seizure)."""
+        return str(self.metadata.get("modality") or MODALITIES.get(self.task, ""))
 
     @property
     def classes(self) -> list[str]:
@@ -159,13 +166,15 @@ def _build(path: Path, header: dict[str, Any], state: dict[str, torch.Tensor]) -
         prep = preprocessing_from_dict(dict(header["preprocessing"]))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(path, f"not a CardioLiquid model description ({e})") from e
+    metadata = header.get("metadata", {})
+    check_model_description(path, name, kwargs, prep, metadata)  # before any tensor is built
     try:
         model = create_model(name, **kwargs)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as e:
         raise CheckpointError(path, f"weights do not fit model {name!r}: {e}") from e
     model.eval()
-    return LoadedModel(model, prep, name, kwargs, dict(header.get("metadata", {})), str(path))
+    return LoadedModel(model, prep, name, kwargs, dict(metadata), str(path))
 
 
 def load_model(name_or_path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:
@@ -202,9 +211,17 @@ def load_model(name_or_path: str | os.PathLike, map_location: str = "cpu") -> Lo
         return _build(path, header, state)
     try:
         ckpt = torch.load(str(path), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:  # torch's text suggests weights_only=False: not ours
+        found = [ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln or "global" in ln]
+        raise CheckpointError(
+            path, "refused: expected only tensors and plain values, got pickled Python objects "
+            f"({found[0] if found else type(e).__name__}); CardioLiquid never unpickles code. "
+            "Re-export the model as .safetensors from a trusted copy"
+        ) from None
     except Exception as e:  # the unpickler raises many types; all mean "unsafe or corrupt"
         raise CheckpointError(
-            path, f"cannot be loaded with weights_only=True (unsafe or corrupt): {e}"
+            path, f"cannot be loaded with weights_only=True (unsafe or corrupt): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         ) from e
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(path, "expected a Lightning checkpoint with a 'state_dict'")
