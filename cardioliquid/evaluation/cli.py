@@ -275,10 +275,17 @@ def evaluate_arrhythmia_record(
 ) -> ec57.RecordComparison:
     """EC57 comparison of one record, from a model or from a prediction file."""
     from cardioliquid.io import load_ecg
+    from cardioliquid.scoring.checks import check_reference_beats
 
     rec = load_ecg(data / record)
     if rec.beats is None or len(rec.beats) == 0:
-        raise RecordingError(rec.source, "expected reference beat annotations (.atr), got none")
+        state = (rec.meta.get("reference_annotations") or {}).get("state", "missing")
+        raise RecordingError(
+            data / f"{record}.atr",
+            f"expected reference beat annotations to evaluate against, got a file that is "
+            f"{state}",
+        )
+    check_reference_beats(rec, loaded)  # far fewer than the QRS complexes: corrupt, refused
     if predictions is not None:
         sample, cls = read_predictions(predictions, record)
     else:

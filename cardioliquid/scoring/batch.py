@@ -98,6 +98,7 @@ class RecordResult:
     error: str = ""
     reason: str = ""
     af_beats: int | None = None  # beats in AF-like rhythm (models with an AF gate)
+    beat_source_note: str = ""  # why the beats are not the reference ones, when asked for
 
 
 # --------------------------------------------------------------------------- one record
@@ -115,6 +116,11 @@ def predict_record(rec: Any, loaded: LoadedModel, opts: ScoreOptions):
         raise ContractError(
             f"--task {opts.task} but model {loaded.name!r} is a {loaded.task} model"
         )
+    from cardioliquid.scoring.checks import check_channel_kind, check_reference_beats
+
+    check_channel_kind(rec, loaded)  # an ECG lead is never read as EEG, nor EEG as ECG
+    if loaded.task == "arrhythmia" and opts.beats != "detect":
+        check_reference_beats(rec, loaded)
     if loaded.task == "arrhythmia":
         return predict_beats(
             rec, loaded, beats=opts.beats, batch_size=opts.batch_size, segment_s=opts.segment_s
@@ -147,6 +153,12 @@ def write_record_outputs(
         if opts.parquet:
             files.append(writers.write_beat_parquet(pred, out / f"{name}_beats.parquet"))
         info["beat_source"] = pred.beat_source
+        from cardioliquid.scoring.checks import reference_note
+
+        note = reference_note(rec, opts.beats, pred.beat_source)
+        if note is not None:  # --beats auto found no reference: said, not silent
+            info["reference_annotations"] = note
+            info["beat_source_note"] = note["note"]
         info["lead"] = pred.lead
         info["n_beats"] = len(pred)
         if pred.af is not None:
@@ -191,6 +203,7 @@ def done_result(path: str, name: str, info: dict[str, Any]) -> RecordResult:
     return RecordResult(
         path, name, "done", info["duration_s"], info["counts"], info.get("n_events", 0),
         info.get("beat_source", ""), af_beats=info.get("af_beats"),
+        beat_source_note=info.get("beat_source_note", ""),
     )  # fmt: skip
 
 
@@ -199,7 +212,7 @@ def _from_manifest(path: Path, name: str, out_dir: Path) -> RecordResult:
     return RecordResult(
         str(path), name, "skipped", float(doc.get("duration_s", 0.0)),
         dict(doc.get("counts", {})), int(doc.get("n_events", 0)), doc.get("beat_source", ""),
-        af_beats=doc.get("af_beats"),
+        af_beats=doc.get("af_beats"), beat_source_note=doc.get("beat_source_note", ""),
     )  # fmt: skip
 
 
@@ -314,6 +327,9 @@ def summarize(
         for r in scored:
             sources[r.beat_source] = sources.get(r.beat_source, 0) + 1
         summary["beat_source_records"] = sources
+        notes = {r.name: r.beat_source_note for r in scored if r.beat_source_note}
+        if notes:  # records whose reference annotations were missing or empty
+            summary["beat_source_notes"] = notes
         af = [r for r in scored if r.af_beats is not None]
         if af:  # a model with an AF gate: how much of the signal is in AF-like rhythm
             summary["af_beats_total"] = sum(r.af_beats for r in af)

@@ -1,0 +1,134 @@
+"""Checks run before a recording is scored or evaluated: what a model may read, and
+whether the reference beats can be trusted.
+
+- :func:`check_channel_kind`: a model reads one modality (``LoadedModel.modality``)
+  and the channels it would read must not be of the other kind (an ECG lead in
+  an EDF file is not EEG; an EEG derivation in a WFDB record is not an ECG lead).
+- :func:`check_reference_beats`: reference annotations far fewer than the QRS
+  complexes a detector finds in the signal are refused (a corrupt or foreign
+  ``.atr`` would otherwise be scored, or evaluated against, silently).
+- :func:`reference_note`: what happened to the reference annotations, for the
+  record's manifest and the run's summary.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cardioliquid.errors import ContractError, RecordingError
+from cardioliquid.io.channels import channel_kind
+from cardioliquid.io.recording import Recording
+
+if TYPE_CHECKING:
+    from cardioliquid.models.checkpoint import LoadedModel
+
+MIN_REFERENCE_FRACTION = 0.5
+"""Reference beats below this fraction of the detected QRS count are refused."""
+
+MIN_DETECTED_FOR_CHECK = 20
+"""Below this many detected QRS complexes the count comparison says nothing."""
+
+
+def _where(rec: Recording) -> str:
+    return str(rec.source or rec.record_id)
+
+
+def model_modality(loaded: LoadedModel) -> str:
+    """``"ecg"`` or ``"eeg"``: the signal kind a model reads (its declaration, else its task)."""
+    declared = getattr(loaded, "modality", None)
+    if declared:
+        return str(declared)
+    return "ecg" if loaded.task == "arrhythmia" else "eeg"
+
+
+def channels_read(rec: Recording, loaded: LoadedModel) -> list[str]:
+    """The channels of ``rec`` the model would read (by name; derived montages by pair)."""
+    prep = loaded.preprocessing
+    if loaded.task == "arrhythmia":
+        from cardioliquid.signal.leads import select_lead
+
+        return [select_lead(rec, prep.lead_preference)]
+    return list(prep.channels) or list(rec.channel_names)
+
+
+def check_channel_kind(rec: Recording, loaded: LoadedModel) -> None:
+    """Raise :class:`ContractError` when the model would read channels of the other kind.
+
+    A channel's kind comes from its name (:func:`cardioliquid.io.channels.channel_kind`):
+    an EEG model never reads a channel named as an ECG lead (``ECG``, ``EKG``,
+    ``MLII``, ``V1``...), an ECG model never reads a 10-20 EEG derivation.
+    Channels of unknown kind are read as before.
+    """
+    want = model_modality(loaded)
+    other = "eeg" if want == "ecg" else "ecg"
+    if rec.modality != want:
+        raise ContractError(
+            f"{_where(rec)}: model {loaded.name!r} ({loaded.task}) reads {want.upper()} "
+            f"recordings, got an {rec.modality.upper()} recording"
+        )
+    read = channels_read(rec, loaded)
+    wrong = [c for c in read if channel_kind(c) == other]
+    if wrong:
+        raise ContractError(
+            f"{_where(rec)}: model {loaded.name!r} reads {want.upper()} channels, got "
+            f"{other.upper()} channel(s) {wrong} (the recording has {rec.channel_names})"
+        )
+
+
+def check_reference_beats(rec: Recording, loaded: LoadedModel | None = None) -> None:
+    """Raise :class:`RecordingError` when reference beats are far fewer than detected QRS.
+
+    Parameters
+    ----------
+    rec : Recording
+        An ECG recording with ``beats`` (nothing is checked without).
+    loaded : LoadedModel, optional
+        Whose lead preference chooses the lead (default: the first channel).
+    """
+    if rec.beats is None or not len(rec.beats) or rec.modality != "ecg":
+        return
+    from cardioliquid.signal.leads import select_lead
+    from cardioliquid.signal.rpeaks import detect_r_peaks
+
+    lead = 0
+    if loaded is not None and hasattr(loaded.preprocessing, "lead_preference"):
+        lead = rec.channel_names.index(select_lead(rec, loaded.preprocessing.lead_preference))
+    x = np.nan_to_num(np.asarray(rec.signal[lead], dtype=np.float64))
+    n_detected = len(detect_r_peaks(x, rec.fs))
+    n_ref = int((rec.beats.aami != "").sum())
+    if n_detected >= MIN_DETECTED_FOR_CHECK and n_ref < MIN_REFERENCE_FRACTION * n_detected:
+        note = rec.meta.get("reference_annotations") or {}
+        where = note.get("file") or _where(rec)
+        if note.get("file") and rec.source:
+            from pathlib import Path
+
+            where = str(Path(rec.source).with_name(note["file"]))
+        raise RecordingError(
+            where,
+            f"reference annotations: expected about as many beats as the QRS complexes "
+            f"detected in lead {rec.channel_names[lead]} ({n_detected}), got {n_ref} "
+            f"(under {MIN_REFERENCE_FRACTION:.0%}): a corrupt or foreign annotation file",
+        )
+
+
+def reference_note(rec: Recording, beats: str, beat_source: str) -> dict[str, Any] | None:
+    """What the manifest says when ``--beats auto`` found no reference to use, else None.
+
+    Returns
+    -------
+    dict or None
+        ``{"file", "state", "note"}`` for a WFDB record whose annotation file is
+        ``missing``, ``empty`` or holds ``no beats`` while ``beats`` asked for
+        the reference (``auto``): its beats came from the detector.
+    """
+    info = rec.meta.get("reference_annotations")
+    if not info or info.get("state") == "present" or beats == "detect":
+        return None
+    return {
+        "file": info.get("file"),
+        "state": info.get("state"),
+        "note": f"--beats {beats}: {info.get('file')} is {info.get('state')}; "
+        f"the beats come from the R-peak detector ({beat_source})",
+    }
