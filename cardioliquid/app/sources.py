@@ -22,6 +22,10 @@ RECORD_SUFFIXES = (".hea", ".edf", ".bdf")
 UPLOAD_SUFFIXES = (".hea", ".dat", ".atr", ".edf", ".bdf", ".seizures", ".tsv")
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+SESSION_PREFIX = "cardioliquid-session-"
+"""Prefix of the per-session upload folders (in the system's temporary folder)."""
+SESSION_MAX_AGE_S = 24 * 3600.0
+"""A session folder untouched for this long belongs to a session that has ended."""
 
 
 @dataclass(frozen=True)
@@ -178,3 +182,38 @@ def save_checkpoint_upload(name: str, data: bytes, dest: str | os.PathLike) -> P
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     return atomic_write_bytes(dest / _safe_name(name), data)
+
+
+def remove_stale_session_dirs(root: str | os.PathLike | None = None,
+                              max_age_s: float = SESSION_MAX_AGE_S) -> list[Path]:
+    """Delete session folders (``cardioliquid-session-*``) untouched for ``max_age_s``.
+
+    A live session touches its folder whenever it uses it (see
+    :func:`cardioliquid.app.state.session_dir`), so only ended sessions' uploads go.
+    """
+    import shutil
+    import tempfile
+    import time
+
+    root = Path(root) if root is not None else Path(tempfile.gettempdir())
+    now, removed = time.time(), []
+    for folder in root.glob(f"{SESSION_PREFIX}*"):
+        try:
+            stale = folder.is_dir() and now - folder.stat().st_mtime > max_age_s
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def scrub_paths(message: str, roots: Sequence[str | os.PathLike] = ()) -> str:
+    """``message`` without the server's folders: a path inside a session folder
+    (``.../cardioliquid-session-*/...``) or under one of ``roots`` keeps only its file name."""
+    text = str(message)
+    inner = r"(?:[^/\s:'\"]+/)*"
+    for root in (str(r).rstrip("/") for r in roots if str(r)):
+        text = re.sub(re.escape(root) + "/" + inner, "", text)
+    return re.sub(r"(?:/[^/\s:'\"]+)*/" + re.escape(SESSION_PREFIX) + r"[^/\s]*/" + inner, "",
+                  text)

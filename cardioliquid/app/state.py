@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 
@@ -26,9 +27,28 @@ def cached_model(name_or_path: str, stamp: float = 0.0) -> LoadedModel:
     """A shipped model by name or a checkpoint file (``stamp``: file mtime, refreshes the cache)."""
     from cardioliquid.models.checkpoint import load_model
 
-    loaded = load_model(name_or_path)
+    try:
+        loaded = load_model(name_or_path)
+    except RecordingError as e:  # CheckpointError: the page shows it without server paths
+        raise public_error(e) from None
     loaded.model.eval()
     return loaded
+
+
+def public_error(e: RecordingError) -> RecordingError:
+    """The same error naming the file, not the server folder it was uploaded to."""
+    from cardioliquid.app.sources import scrub_paths
+
+    roots = [st.session_state.get("session_dir", "")] if _in_session() else []
+    path = scrub_paths(e.path, roots) if e.path else None
+    return type(e)(path, scrub_paths(e.reason, roots))
+
+
+def _in_session() -> bool:
+    try:
+        return "session_dir" in st.session_state
+    except Exception:  # no Streamlit session (tests, scripts)
+        return False
 
 
 @st.cache_resource(show_spinner="Building an untrained demo model…")
@@ -85,11 +105,36 @@ def mtime(path: str) -> float:
         return 0.0
 
 
+class _SessionFolder:
+    """Held in ``st.session_state``: when the session ends and its state is dropped, the
+    folder goes with it (and at interpreter exit at the latest)."""
+
+    def __init__(self, path: str) -> None:
+        import shutil
+        import weakref
+
+        self.path = path
+        self._finalizer = weakref.finalize(self, shutil.rmtree, path, True)
+
+
 def session_dir() -> Path:
-    """A temporary folder private to this browser session (uploads go here)."""
+    """A temporary folder private to this browser session (uploads go here).
+
+    The folder is deleted when the session's state is dropped; folders of
+    sessions that ended without that (a killed server) are swept when a new
+    session starts (:func:`cardioliquid.app.sources.remove_stale_session_dirs`).
+    """
+    from cardioliquid.app.sources import SESSION_PREFIX, remove_stale_session_dirs
+
     if "session_dir" not in st.session_state:
-        st.session_state.session_dir = tempfile.mkdtemp(prefix="cardioliquid-session-")
-    return Path(st.session_state.session_dir)
+        remove_stale_session_dirs()
+        path = tempfile.mkdtemp(prefix=SESSION_PREFIX)
+        st.session_state.session_dir = path
+        st.session_state.session_dir_owner = _SessionFolder(path)
+    path = Path(st.session_state.session_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    os.utime(path)  # in use: not stale
+    return path
 
 
 MODALITY = {"arrhythmia": "ecg", "seizure": "eeg"}

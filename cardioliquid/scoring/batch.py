@@ -116,9 +116,9 @@ def predict_record(rec: Any, loaded: LoadedModel, opts: ScoreOptions):
         raise ContractError(
             f"--task {opts.task} but model {loaded.name!r} is a {loaded.task} model"
         )
-    from cardioliquid.scoring.checks import check_channel_kind, check_reference_beats
+    from cardioliquid.scoring.checks import check_reference_beats
 
-    check_channel_kind(rec, loaded)  # an ECG lead is never read as EEG, nor EEG as ECG
+    # (predict_* check the channels' kind: an ECG lead is never read as EEG, nor EEG as ECG)
     if loaded.task == "arrhythmia" and opts.beats != "detect":
         check_reference_beats(rec, loaded)
     if loaded.task == "arrhythmia":

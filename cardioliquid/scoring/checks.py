@@ -49,7 +49,10 @@ def channels_read(rec: Recording, loaded: LoadedModel) -> list[str]:
     if loaded.task == "arrhythmia":
         from cardioliquid.signal.leads import select_lead
 
-        return [select_lead(rec, prep.lead_preference)]
+        try:
+            return [select_lead(rec, prep.lead_preference)]
+        except RecordingError:  # no lead to read: the windowing says so in its own words
+            return []
     return list(prep.channels) or list(rec.channel_names)
 
 

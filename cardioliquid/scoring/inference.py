@@ -274,7 +274,9 @@ def check_fits(rec: Recording, loaded: LoadedModel) -> None:
     Raises
     ------
     ContractError
-        The model is for the other modality.
+        The model is for the other modality, or would read channels of the
+        other kind (an ``ECG`` channel in an EDF file for an EEG model;
+        :func:`cardioliquid.scoring.checks.check_channel_kind`).
     RecordingError
         The recording is empty or its rate cannot carry the model's band. The
         message names the file.
@@ -293,6 +295,9 @@ def check_fits(rec: Recording, loaded: LoadedModel) -> None:
     if not np.isfinite(rec.fs) or rec.fs <= 0:
         raise RecordingError(_where(rec), f"expected a positive sampling rate, got {rec.fs}")
     check_band(rec.fs, tuple(prep.bandpass), _where(rec))
+    from cardioliquid.scoring.checks import check_channel_kind
+
+    check_channel_kind(rec, loaded)
     # Missing channels are found by the windowing, which can also derive a bipolar
     # montage from referential channels (RecordingError naming the file).
 
