@@ -106,7 +106,9 @@ def check_edf_size(path: str | os.PathLike) -> None:
     The header gives the header length (256 bytes plus 256 per signal), the
     number of data records and each signal's samples per record (2 bytes per
     sample in EDF, 3 in BDF); a file shorter than header + records x record
-    size is truncated (MNE would read fewer seconds without a word).
+    size is truncated, and one holding whole records more than the header
+    counts has a corrupt record count (MNE would read fewer seconds either way,
+    without a word).
     """
     path = Path(path)
     size = path.stat().st_size
@@ -150,6 +152,12 @@ def check_edf_size(path: str | os.PathLike) -> None:
             f"truncated EDF file: expected {expected} bytes ({header_bytes} header + "
             f"{n_records} records x {record_bytes} bytes), got {size} bytes "
             f"({whole} whole records)",
+        )
+    if size - expected >= record_bytes:  # records the header does not count: read as shorter
+        raise RecordingError(
+            path,
+            f"corrupt EDF header: expected {n_records} data records ({expected} bytes) as the "
+            f"header says, got {size} bytes ({(size - header_bytes) // record_bytes} records)",
         )
 
 

@@ -178,3 +178,13 @@ def test_mirror_records_leaving_dest_are_refused(tmp_path, wfdb_writer):
     assert not (dest / "mitdb" / "100.hea").exists()  # refused before the first file
     with pytest.raises(RecordingError, match="unsafe file name"):
         pull("mitdb", dest, ["/etc/passwd"], mirror=str(mirror))
+
+
+def test_edf_record_count_below_the_data_is_refused(tmp_path, edf_writer):
+    path = _edf(tmp_path, edf_writer)
+    data = bytearray(path.read_bytes())
+    data[236:244] = b"7       "  # the file holds 10 records
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match=r"expected 7 data records .* got \d+ bytes "
+                                             r"\(10 records\)"):
+        load_recording(path)
