@@ -185,7 +185,8 @@ def folder_records(data: Path) -> list[str]:
     Raises
     ------
     RecordingError
-        The folder lists or holds no record.
+        The folder lists or holds no record, or ``RECORDS`` names a path
+        outside the folder.
     """
     listing = data / "RECORDS"
     if listing.is_file():
@@ -196,6 +197,10 @@ def folder_records(data: Path) -> list[str]:
         where = f"{data} (no RECORDS file, no .hea header)"
     if not names:
         raise RecordingError(data, f"no WFDB record found in {where}")
+    from cardioliquid.io.pull import inside_dest
+
+    for name in names:  # a RECORDS line is untrusted: ../x or /x would read outside --data
+        inside_dest(data, name)
     return names
 
 

@@ -188,3 +188,13 @@ def test_edf_record_count_below_the_data_is_refused(tmp_path, edf_writer):
     with pytest.raises(RecordingError, match=r"expected 7 data records .* got \d+ bytes "
                                              r"\(10 records\)"):
         load_recording(path)
+
+
+def test_evaluate_records_list_leaving_the_data_folder_is_refused(tmp_path):
+    from cardioliquid.evaluation.cli import folder_records
+
+    (tmp_path / "RECORDS").write_text("100\n../../etc/evil\n")
+    with pytest.raises(RecordingError, match=r"unsafe file name .*got '\.\./\.\./etc/evil'"):
+        folder_records(tmp_path)
+    (tmp_path / "RECORDS").write_text("100\np01/200\n")
+    assert folder_records(tmp_path) == ["100", "p01/200"]
