@@ -9,7 +9,8 @@
 Exit status: 0 when every record was scored (or skipped by ``--resume``);
 1 when any record failed (listed in ``failures.csv``) or, with ``--strict``,
 as soon as one fails (the run stops there) or when no recording was found;
-2 on bad usage (unknown model, no such task).
+2 on bad usage (unknown model, no such task) or when another live run owns
+``--out`` (:mod:`cardioliquid.scoring.lock`).
 """
 
 from __future__ import annotations
