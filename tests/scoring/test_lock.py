@@ -146,3 +146,18 @@ def test_temporary_names_carry_their_writers_pid():
     assert lock_mod._tmp_pid(".100_beats.csv.4242.tmp") == 4242
     assert lock_mod._tmp_pid(".100.pid77.x1y2z3.tmp") == 77
     assert lock_mod._tmp_pid(".odd.tmp") is None
+
+
+def test_a_distributed_run_refuses_a_locked_folder_before_writing(tmp_path, ecg_ckpt):
+    from scoring_helpers import synthetic_ecg, write_wfdb
+
+    from cardioliquid.scoring.distributed import score_paths_distributed
+
+    hea = write_wfdb(synthetic_ecg(20.0), tmp_path / "db")
+    out = tmp_path / "out"
+    opts = ScoreOptions("arrhythmia", str(ecg_ckpt), str(out))
+    with acquire(out), pytest.raises(OutputLockedError, match="in use by a live run"):
+        score_paths_distributed([hea], opts, devices=1, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == []  # nothing written, lock released
+    summary = score_paths_distributed([hea], opts, devices=1, progress=False)
+    assert summary["records"]["done"] == 1 and not (out / LOCK_NAME).exists()
