@@ -82,15 +82,15 @@ class Agreement:
         return 100.0 * self.n_same / self.n_compared if self.n_compared else None
 
     def table(self) -> dict[str, list]:
-        """Rows for the page: class, expert, model, both, Se %, +P %."""
+        """Rows for the page: class, expert, model, both, Se %, +P % (text; "—" when undefined)."""
         rows = list(self.classes.values())
         return {
             "class": [r.cls for r in rows],
             "expert": [r.n_expert for r in rows],
             "model": [r.n_model for r in rows],
             "both": [r.both for r in rows],
-            "Se %": [None if r.se is None else round(r.se, 1) for r in rows],
-            "+P %": [None if r.ppv is None else round(r.ppv, 1) for r in rows],
+            "Se %": ["—" if r.se is None else f"{r.se:.1f}" for r in rows],
+            "+P %": ["—" if r.ppv is None else f"{r.ppv:.1f}" for r in rows],
         }
 
 

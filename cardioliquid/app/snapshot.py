@@ -42,7 +42,8 @@ def serve_app(
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+    # $CARDIOLIQUID_APP_LOG: a file for the server's output (debugging a browser test)
+    log = open(os.environ.get("CARDIOLIQUID_APP_LOG", os.devnull), "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -95,10 +96,10 @@ def replay_screenshot(
             page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(timeout_s * 1000)
             page.goto(url)
-            page.get_by_role("button", name="Play").click()
+            page.get_by_role("button", name="Play", exact=True).click()
             page.get_by_text(wait_for).first.wait_for(timeout=timeout_s * 1000)
             time.sleep(play_s)
-            pause = page.get_by_role("button", name="Pause")
+            pause = page.get_by_role("button", name="Pause", exact=True)
             if pause.count():  # still playing (a short record may have finished by itself)
                 pause.first.click()
             time.sleep(3.0)

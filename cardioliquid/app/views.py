@@ -52,6 +52,8 @@ from cardioliquid.models.checkpoint import LoadedModel
 
 TICK_S = 0.5
 """Seconds between live frames while playing."""
+SLIDER_STEP_S = 0.5
+"""Resolution of the position slider (s); its value is the cursor rounded down to it."""
 SLOW_TICK_S = 5.0
 """Seconds between refreshes of the device panel while playing."""
 TIMEBASES = {"ecg": [10.0, 20.0, 30.0, 60.0], "eeg": [10.0, 20.0, 30.0, 60.0]}
@@ -220,7 +222,6 @@ def ensure_replay(choice: Choice) -> ReplaySession:
         ss.circuit_memory = {}
         ss.playing = _query("autoplay") == "1"
         ss.last_tick = time.perf_counter()
-        ss.pop("pos", None)
     return ss.replay
 
 
@@ -233,8 +234,10 @@ def seek_to(position_s: float) -> None:
     st.session_state.last_tick = time.perf_counter()
 
 
-def _on_slide() -> None:
-    seek_to(st.session_state.pos)
+def _on_slide(key: str, shown: float) -> None:
+    value = float(st.session_state[key])
+    if abs(value - shown) > 1e-9:  # moved by the user, not the browser re-reading the value
+        seek_to(value)
 
 
 def _on_restart() -> None:
@@ -508,8 +511,9 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
                         "new patients is unknown.")  # fmt: skip
         if limits.rhythm:
             st.markdown(limits.rhythm)
-        if limits.limits_text:
-            st.caption(limits.limits_text)
+    if limits.limits_text:
+        with st.expander("The model card's Limits section, in full"):
+            st.markdown(limits.limits_text)
 
 
 def agreement_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
@@ -901,11 +905,19 @@ def downloads(replay: ReplaySession, agreement_fn) -> None:
 
 # --------------------------------------------------------------------------- page
 def position_slider(replay: ReplaySession) -> None:
-    """The replay position: follows playback, and moving it seeks (history kept)."""
+    """The replay position: follows playback, and moving it seeks (history kept).
+
+    The slider is keyed by the cursor, so each frame draws a fresh one at the
+    cursor (rounded down to the slider's step, which the browser keeps as is):
+    a browser still holding an older frame's slider can never send its stale
+    value back as a seek, and only a value the user moved seeks.
+    """
     duration = float(max(replay.rec.duration_s, 1.0))
-    st.session_state.pos = float(min(replay.position_s, duration))
-    st.slider("Position (s)", 0.0, duration, step=0.5, key="pos", on_change=_on_slide,
-              format="%.1f s", help="Drag to move the replay; decisions already made are kept")
+    shown = float(np.floor(min(replay.position_s, duration) / SLIDER_STEP_S) * SLIDER_STEP_S)
+    key = f"pos@{replay.position_s:.3f}"
+    st.slider("Position (s)", 0.0, duration, shown, step=SLIDER_STEP_S, key=key,
+              on_change=_on_slide, args=(key, shown), format="%.1f s",
+              help="Drag to move the replay; decisions already made are kept")  # fmt: skip
 
 
 def live(choice: Choice) -> None:

@@ -31,6 +31,10 @@ def _vega(at: AppTest, dataset: str, chart: int = 0):
     raise KeyError(dataset)
 
 
+def _position(at: AppTest):
+    return next(s for s in at.slider if s.label == "Position (s)")
+
+
 def _texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [m.value for m in at.caption]
     parts += [m.label for m in at.metric] + [m.value for m in at.info]
@@ -221,15 +225,15 @@ def test_the_position_slider_follows_playback_and_seeking_keeps_history(data_dir
     at.button(key="play").click().run()  # one frame: 30 s of signal
     replay = at.session_state["replay"]
     assert replay.position_s == pytest.approx(30.0)
-    assert at.slider(key="pos").value == pytest.approx(replay.position_s)
+    assert _position(at).value == pytest.approx(replay.position_s)
     at.button(key="play").click().run()  # pause
     assert not at.session_state["playing"] and replay.position_s == pytest.approx(30.0)
     made = len(replay.history)
-    at.slider(key="pos").set_value(20.0).run()
+    _position(at).set_value(20.0).run()
     assert not at.exception, at.exception
     assert at.session_state["replay"] is replay and replay.position_s == 20.0
     assert len(replay.history) == made  # jumping back keeps every decision made
-    assert at.slider(key="pos").value == 20.0
+    assert _position(at).value == 20.0
     labels = _vega(at, "labels")
     model = labels.loc[labels["row"] == "model", "t"]
     assert len(model) and model.max() <= 20.0  # the decisions known at 20 s, and only those

@@ -2,21 +2,123 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from cardioliquid.app.snapshot import CHROMIUM, replay_screenshot, serve_app
+from cardioliquid.app.snapshot import CHROMIUM, CHROMIUM_ARGS, replay_screenshot, serve_app
+
+STATUS = re.compile(r"(playing|paused|finished) · ([0-9,.]+) s of [0-9,]+ s · (\d+) beats "
+                    r"decided · frame (\d+)")  # fmt: skip
+
+
+def _needs_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; .ci/run does it)")
+    pytest.importorskip("playwright.sync_api")
+
+
+def _status(page) -> tuple[str, float, int, int] | None:
+    text = page.get_by_text(STATUS).first.inner_text(timeout=20_000)
+    m = STATUS.search(text.replace("*", ""))
+    if not m:
+        return None
+    return m.group(1), float(m.group(2).replace(",", "")), int(m.group(3)), int(m.group(4))
+
+
+def _slider(page):
+    """The position slider's thumb (the sidebar has sliders too)."""
+    return page.get_by_role("slider", name="Position (s)").last
+
+
+def _idle(page, timeout_s: float = 120.0) -> None:
+    """Wait until the page has no script running (the status widget's stop button is gone)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] button')",
+        timeout=timeout_s * 1000)  # fmt: skip
+    time.sleep(0.5)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_live_replay_seek_zoom_and_download_in_a_real_browser(data_dir, tmp_path):
+    """1x for 10 s: at least 8 frames with advancing position; the slider follows; seeking
+    back and forth keeps the decisions; the wheel zooms the strip; the beat table downloads."""
+    _needs_browser()
+    from playwright.sync_api import sync_playwright
+
+    with serve_app({"CARDIOLIQUID_DATA_DIR": str(data_dir)}) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(f"{url}/?speed=1%C3%97")
+            chart = page.locator("[data-testid='stVegaLiteChart']").first
+            chart.wait_for()  # the start page already shows the first seconds
+            _idle(page)
+            page.get_by_role("button", name="Play", exact=True).click()
+            seen: dict[int, float] = {}
+            slider_ok = 0
+            t_end = time.monotonic() + 10.0
+            while time.monotonic() < t_end:
+                s = _status(page)
+                if s and s[0] == "playing":
+                    seen.setdefault(s[3], s[1])
+                    now = _slider(page).input_value()
+                    slider_ok += abs(float(now) - s[1]) <= 1.5
+                time.sleep(0.2)
+            page.get_by_role("button", name="Pause", exact=True).click()
+            positions = [seen[k] for k in sorted(seen)]
+            assert len(positions) >= 8, seen  # at least 8 frames in 10 s at 1x
+            assert all(b > a for a, b in itertools.pairwise(positions)), seen
+            assert positions[-1] - positions[0] >= 6.0  # 1x: the position keeps real time
+            assert slider_ok >= 5  # the position slider follows playback
+            page.get_by_text(re.compile(r"paused · ")).first.wait_for()
+            _idle(page)
+            time.sleep(1.5)
+            # seek: to the end (decisions there are made), back to the start, to the end again
+            _slider(page).press("End")
+            time.sleep(1.0)
+            _idle(page)
+            _, pos, n_end, _ = _status(page)
+            assert pos == pytest.approx(60.0, abs=0.6) and n_end > 20
+            _slider(page).press("Home")
+            time.sleep(1.0)
+            _idle(page)
+            _, pos, n, _ = _status(page)
+            assert pos == 0.0 and n == 0  # what was known at 0 s
+            _slider(page).press("End")
+            time.sleep(1.0)
+            _idle(page)
+            assert _status(page)[2] == n_end  # history kept: the same decisions again
+            # zoom the strip with the mouse wheel
+            chart = page.locator("[data-testid='stVegaLiteChart']").first
+            before = chart.screenshot()
+            box = chart.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.wheel(0, -600)
+            time.sleep(1.0)
+            assert chart.screenshot() != before
+            # download the beat table
+            with page.expect_download() as info:
+                page.get_by_role("button", name="Beat table (CSV)").click()
+            csv = Path(info.value.path()).read_text()
+            lines = csv.splitlines()
+            assert lines[0].startswith("record,sample,time_s,class,p_N")
+            assert len(lines) - 1 == n_end
+        finally:
+            browser.close()
 
 
 @pytest.mark.browser
 @pytest.mark.slow
 def test_play_in_a_real_browser_shows_predictions(data_dir, tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; .ci/run does it)")
-    pytest.importorskip("playwright.sync_api")
+    _needs_browser()
     shot = tmp_path / "app_replay.png"
     with serve_app({"CARDIOLIQUID_DATA_DIR": str(data_dir)}) as url:
         replay_screenshot(f"{url}/?speed=25%C3%97", shot, play_s=3.0, wait_for="Last beat at")
