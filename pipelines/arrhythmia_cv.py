@@ -1,28 +1,36 @@
-"""Leave-patients-out cross-validation of an arrhythmia recipe on DS1 only.
+"""Patient-grouped cross-validation of arrhythmia recipes over DS1 and SVDB.
 
-Model selection for the shipped ``arrhythmia`` model: each recipe (the YAML
-config plus LightningCLI-style overrides) is trained on three of the four
-DS1 folds of :data:`cardioliquid.data.splits.DS1_FOLDS` and scored on the
-fourth, for a fixed number of epochs (no early stopping or checkpoint choice
-on the held-out patients). The predictions of the four held-out folds are
-pooled: every DS1 beat is classified by a model that never saw its patient.
-DS2 is not read.
+Model selection for the shipped ``arrhythmia`` model. Fold ``k`` holds out the
+DS1 patients of :data:`cardioliquid.data.splits.DS1_FOLDS` ``[k]`` together
+with the SVDB patients of :data:`~cardioliquid.data.splits.SVDB_FOLDS` ``[k]``;
+each recipe (a YAML config plus LightningCLI-style overrides) trains on the
+other three folds of both databases for a fixed number of epochs (no early
+stopping or checkpoint choice on the held-out patients) and scores the held-out
+records through :func:`cardioliquid.scoring.inference.predict_beats`, with the
+AF gate and without. Every training beat of DS1 and SVDB is thus classified by
+a model that never saw its patient. DS2 is not read.
 
 The score is the pooled mean F1 of SVEB and VEB (beat level, reference beat
-positions): unlike per-fold validation it punishes normal beats called V or S
-on patients the model has not seen, which is what inter-patient testing does.
+positions), over all held-out beats and per database. The rule that chooses
+among recipes is registered in ``pipelines/results/arrhythmia_cv_protocol.md``
+before the runs.
 
 Examples
 --------
 ::
 
     export CARDIOLIQUID_DATA_MIRROR=/path/to/shared/data
-    python pipelines/arrhythmia_cv.py --name v3-recipe --epochs 10
+    python pipelines/arrhythmia_cv.py --seeds 0,1,2 \\
+        --recipe beat=pipelines/configs/arrhythmia-candidates/beat.yaml \\
+        --recipe rhythm=pipelines/configs/arrhythmia-candidates/rhythm.yaml
     python pipelines/arrhythmia_cv.py --name capped -- --model.class_weight_max 20
 
-Results are merged into ``pipelines/results/arrhythmia_cv.json`` (one entry per
-``--name``), printed as a table and drawn in ``arrhythmia_cv.png`` beside it
-(``--table-only`` redraws both from the JSON without training).
+Results are merged into ``pipelines/results/arrhythmia_cv_xdb.json`` (one entry
+per recipe and seed; seed k > 0 is ``NAME_s<k>``), printed as a table and drawn
+in ``arrhythmia_cv_xdb.png`` beside it (``--table-only`` redraws both from the
+JSON without training). ``--databases mitdb`` holds out DS1 folds only and
+trains without SVDB (the earlier DS1-only protocol, whose results stay in
+``arrhythmia_cv.json``).
 """
 
 from __future__ import annotations
@@ -241,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument("--out", default="pipelines/results/arrhythmia_cv.json")
+    parser.add_argument("--out", default="pipelines/results/arrhythmia_cv_xdb.json")
     parser.add_argument("--records-of", metavar="NAME",
                         help="with --table-only: also print entry NAME's held-out records")
     parser.add_argument("--adapt-minutes", type=float, default=0.0,

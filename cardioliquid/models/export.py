@@ -41,13 +41,48 @@ def _soft_import(name: str):
 
 
 def example_inputs(model: nn.Module, batch: int = 2, seed: int = 0) -> tuple[Tensor, ...]:
-    """Random inputs that fit ``model.contract``: ``(x,)`` or ``(x, features)``."""
+    """Random inputs that fit ``model.contract``: ``(x,)`` or ``(x, features)``.
+
+    For a model of the beat sequence (``beat_sequence``), or its :class:`BeatStep`,
+    ``(x, features, hx)``: one beat of ``batch`` independent streams and their states.
+    """
     c = model.contract
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, c.n_chans, c.n_times, generator=g)
+    if getattr(model, "beat_sequence", False):
+        f = torch.rand(batch, c.n_features, generator=g) + 0.4  # positive RR intervals
+        return x, f, 0.1 * torch.randn(batch, model.rnn.hx_size, generator=g)
     if c.n_features:
         return x, torch.randn(batch, c.n_features, generator=g)
     return (x,)
+
+
+class BeatStep(nn.Module):
+    """One beat of a model of the beat sequence: ``(x, features, hx) -> (logits, hx)``.
+
+    The deployable unit of a :class:`~cardioliquid.models.rhythm.BeatRhythmClassifier`:
+    each row of the batch is its own stream advanced by one beat (for export;
+    whole recordings run through ``forward_stateful``).
+    """
+
+    beat_sequence = True
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.contract = model.contract
+        self.rnn = model.rnn
+
+    def forward(self, x: Tensor, features: Tensor, hx: Tensor) -> tuple[Tensor, Tensor]:
+        logits, hx, _ = self.model.forward_stateful(x.unsqueeze(1), features.unsqueeze(1), hx)
+        return logits[:, 0], hx
+
+
+def exportable(model: nn.Module) -> nn.Module:
+    """``model``, or its :class:`BeatStep` for a model of the beat sequence."""
+    if getattr(model, "beat_sequence", False) and not isinstance(model, BeatStep):
+        return BeatStep(model)
+    return model
 
 
 class StreamingStep(nn.Module):
@@ -92,9 +127,11 @@ def export_onnx(model: nn.Module, path: str | os.PathLike) -> Path:
     path : path
         Output ``.onnx`` file (written atomically).
     """
+    model = exportable(model)
     args = example_inputs(model)
-    names = ["x", "features"][: len(args)]
-    return _export(model, args, Path(path), names, ["logits"])
+    names = ["x", "features", "hx"][: len(args)]
+    outputs = ["logits", "hx_out"] if isinstance(model, BeatStep) else ["logits"]
+    return _export(model, args, Path(path), names, outputs)
 
 
 def export_step_onnx(rnn: LiquidRNN, path: str | os.PathLike) -> Path:
@@ -124,6 +161,7 @@ def check_onnx(path: str | os.PathLike, module: nn.Module, *inputs: Tensor) -> f
     *inputs : Tensor
         Inputs (default: :func:`example_inputs` for a classifier).
     """
+    module = exportable(module)
     inputs = inputs or example_inputs(module, batch=3, seed=1)
     with torch.no_grad():
         ref = module.eval()(*inputs)
@@ -138,9 +176,10 @@ def to_torchscript(
     """Trace a classifier to TorchScript (and save it if ``path`` is given).
 
     The trace unrolls the front end's ``T'`` steps, so the saved module takes
-    windows of exactly ``contract.n_times`` samples (any batch size).
+    windows of exactly ``contract.n_times`` samples (any batch size). A model of
+    the beat sequence is traced as its :class:`BeatStep` (one beat per call).
     """
-    model = model.eval()
+    model = exportable(model).eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(model, example_inputs(model), check_trace=False)

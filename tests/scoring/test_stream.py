@@ -72,3 +72,38 @@ def test_stream_checks_the_model_fits(eeg_rec, ecg_model):
 
     with pytest.raises(ContractError, match="expects an ecg recording"):
         BeatStream(ecg_model, replace(eeg_rec, source="a.edf"))
+
+
+@pytest.mark.parametrize("beats", ["reference", "detect"])
+@pytest.mark.parametrize("chunk_s", [0.37, 4.0, 1000.0])
+def test_rhythm_model_stream_equals_batch(ecg_rec, beats, chunk_s):
+    """The liquid model of the rhythm carries its state beat by beat across segments:
+    a stream fed in any chunks equals batch scoring with the same segments."""
+    from scoring_helpers import make_rhythm_model
+
+    loaded = make_rhythm_model()
+    batch = predict_beats(ecg_rec, loaded, beats=beats, segment_s=10.0)
+    streamed, _ = _collect(ecg_rec, loaded, chunk_s, beats=beats, segment_s=10.0)
+    assert len(batch) > 20
+    np.testing.assert_array_equal(streamed.sample, batch.sample)
+    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+    np.testing.assert_array_equal(streamed.label_index, batch.label_index)
+
+
+def test_rhythm_model_state_carries_between_segments(ecg_rec):
+    """Its calls depend on the beats before: resetting the state at each segment changes them."""
+    from scoring_helpers import make_rhythm_model
+
+    from cardioliquid.scoring.inference import score_beat_segment, segment_plan, slice_recording
+
+    loaded = make_rhythm_model()
+    ref = np.sort(ecg_rec.beats.sample)
+    plan = segment_plan(ecg_rec.fs, 10.0, 60.0, 5.0)
+    seg0, seg1 = plan(0), plan(1)
+    sub0 = slice_recording(ecg_rec, seg0.read_start, seg0.read_stop)
+    _, _, hx = score_beat_segment(sub0, loaded, seg0, ref)
+    sub1 = slice_recording(ecg_rec, seg1.read_start, seg1.read_stop)
+    _, carried, _ = score_beat_segment(sub1, loaded, seg1, ref, hx=hx)
+    _, fresh, _ = score_beat_segment(sub1, loaded, seg1, ref, hx=None)
+    assert hx is not None and hx.shape == (1, loaded.model.rnn.hx_size)
+    assert np.abs(carried - fresh).max() > 1e-6

@@ -1,4 +1,4 @@
-"""pipelines/arrhythmia_cv.py: pooled scores of a hand-made confusion matrix, table and plot."""
+"""pipelines/arrhythmia_cv.py: scores, per-database summaries, fold scoring, table and plot."""
 
 from __future__ import annotations
 
@@ -34,18 +34,6 @@ def test_scores_of_a_known_confusion_matrix(cv):
     assert np.isnan(s["F"]["se"])  # no reference F beats
 
 
-def test_table_only_prints_and_plots_without_training(cv, tmp_path, capsys):
-    conf = np.diag([100, 20, 30, 5, 1]).tolist()
-    entry = {"pooled": cv.scores(np.asarray(conf)), "confusion": conf,
-             "folds": [{"scores": cv.scores(np.asarray(conf))}]}
-    out = tmp_path / "cv.json"
-    out.write_text(json.dumps({"_protocol": "notes", "perfect": entry}))
-    assert cv.main(["--table-only", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "perfect" in printed and "100.0" in printed and "_protocol" not in printed
-    assert out.with_suffix(".png").stat().st_size > 1000
-
-
 def _synthetic_ecg(minutes: float):
     """A synthetic MLII record with N, S and V beats (the adaptation tests' builder)."""
     spec = importlib.util.spec_from_file_location("adapt_tests", Path(__file__).with_name(
@@ -55,12 +43,11 @@ def _synthetic_ecg(minutes: float):
     return helpers.synthetic_ecg(np.random.default_rng(0), minutes=minutes)
 
 
-def _fold_stand_ins(tmp_path: Path, val: list[str]):
-    """An untrained small liquid model (as the fold's module) and a DataModule stand-in."""
-    import types
-
+def _fold_model():
+    """An untrained small liquid model as a fold's LoadedModel."""
     import torch
 
+    from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.models.registry import create_model
     from cardioliquid.signal.config import BeatPreprocessing
     from cardioliquid.signal.windows import n_beat_features
@@ -69,11 +56,61 @@ def _fold_stand_ins(tmp_path: Path, val: list[str]):
     kwargs = {"n_chans": 1, "n_outputs": 5, "n_times": prep.n_times, "sfreq": prep.fs,
               "n_features": n_beat_features(prep), "units": 12}
     torch.manual_seed(0)
-    module = types.SimpleNamespace(model=create_model("liquid-cfc", **kwargs),
-                                   hparams={"model_name": "liquid-cfc", "model_kwargs": kwargs})
-    dm = types.SimpleNamespace(root=tmp_path, preprocessing=prep,
-                               split_records=lambda: {"val": list(val)})
-    return module, dm
+    return LoadedModel(create_model("liquid-cfc", **kwargs).eval(), prep, "liquid-cfc", kwargs)
+
+
+def _entry(cv, records: dict[str, np.ndarray]) -> dict:
+    """A results entry in the script's format from per-record confusions (gate on = off)."""
+    recs = {r: {"gate_on": c.tolist(), "gate_off": c.tolist()} for r, c in records.items()}
+    summary = cv.summarise(recs)
+    return {"scores": summary, "pooled": summary["gate_on"]["pooled"], "records": recs,
+            "folds": []}
+
+
+def _conf(s_found: int, n_s: int = 20, v_found: int | None = None) -> np.ndarray:
+    conf = np.zeros((5, 5), dtype=np.int64)
+    conf[0, 0] = 100
+    conf[1] = [n_s - s_found, s_found, 0, 0, 0]
+    v = s_found if v_found is None else v_found
+    conf[2] = [n_s - v, 0, v, 0, 0]
+    return conf
+
+
+def test_summaries_pool_all_records_and_each_database(cv):
+    entry = _entry(cv, {"mitdb/101": _conf(20), "svdb/803": _conf(10)})
+    on = entry["scores"]["gate_on"]
+    assert on["mitdb"]["S"]["se"] == 100.0 and on["svdb"]["S"]["se"] == 50.0
+    assert on["pooled"]["S"]["se"] == 75.0 and on["pooled"]["S"]["n"] == 40
+    assert set(entry["scores"]) == {"gate_on", "gate_off"}
+
+
+def test_table_only_prints_and_plots_without_training(cv, tmp_path, capsys):
+    results = {"_protocol": "notes", "perfect": _entry(cv, {"mitdb/101": _conf(20),
+                                                            "svdb/803": _conf(20)})}
+    out = tmp_path / "cv.json"
+    out.write_text(json.dumps(results))
+    assert cv.main(["--table-only", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "perfect (on)" in printed and "100.0" in printed and "_protocol" not in printed
+    assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_record_confusions_score_reference_beats_with_and_without_the_gate(
+        cv, monkeypatch, tmp_path):
+    import cardioliquid.io
+
+    rec = _synthetic_ecg(2.0)
+    monkeypatch.setattr(cardioliquid.io, "load_ecg", lambda path: rec)
+    out = cv._record_confusions(_fold_model(), tmp_path / "r")
+    n = int(np.isin(rec.beats.aami, list(cv.CLASSES)).sum())
+    for gate in ("gate_on", "gate_off"):
+        assert np.asarray(out[gate]).sum() == n
+    # The gate only moves S calls to N: V, F and Q columns are the same.
+    on, off = np.asarray(out["gate_on"]), np.asarray(out["gate_off"])
+    np.testing.assert_array_equal(on[:, 2:], off[:, 2:])
+    later = cv._record_confusions(_fold_model(), tmp_path / "r", after_s=60.0)
+    assert np.asarray(later["gate_off"]).sum() == int(np.sum(
+        np.isin(rec.beats.aami, list(cv.CLASSES)) & (rec.beats.sample >= 60 * rec.fs)))
 
 
 def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypatch, tmp_path):
@@ -81,17 +118,17 @@ def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypat
 
     rec = _synthetic_ecg(7.0)
     monkeypatch.setattr(cardioliquid.io, "load_ecg", lambda path: rec)
-    module, dm = _fold_stand_ins(tmp_path, ["a", "b"])
+    paths = {"mitdb/a": tmp_path / "a", "svdb/b": tmp_path / "b"}
     variants = [{"epochs": 15, "lr": 1e-2, "l2sp": 0.0},
                 {"epochs": 1, "lr": 1e-9, "eval_mode": True}]
-    out = cv._adaptive_confusions(module, dm, 5.0, variants)
-    before, after = np.asarray(out["before"]), np.asarray(out["after"][0])
+    out = cv._adaptive_confusions(_fold_model(), paths, 5.0, variants)
+    before = cv.pooled(out["before"], "gate_off")
+    after = cv.pooled(out["after"][0], "gate_off")
     # A negligible nudge in eval mode (statistics frozen) changes no prediction.
-    np.testing.assert_array_equal(np.asarray(out["after"][1]), before)
+    np.testing.assert_array_equal(cv.pooled(out["after"][1], "gate_off"), before)
     # Both count the labelled beats after minute 5 of each of the two records.
     n_after = int(np.sum(rec.beats.sample >= 5 * 60 * rec.fs))
     assert before.sum() == after.sum() == 2 * n_after
-    assert before.shape == after.shape == (5, 5)
     # Adapting on the record's own first minutes helps on its later beats.
     assert before[2, 2] == 0  # the untrained model misses the V beats...
     assert after[2, 2] > 0.5 * after[2].sum()  # ...the adapted one finds most of them
@@ -100,6 +137,8 @@ def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypat
 def test_other_lead_scores_records_that_have_one_on_that_lead(cv, monkeypatch, tmp_path):
     import dataclasses
 
+    import wfdb
+
     import cardioliquid.io
 
     one = _synthetic_ecg(2.0)
@@ -107,22 +146,18 @@ def test_other_lead_scores_records_that_have_one_on_that_lead(cv, monkeypatch, t
                               channel_names=["MLII", "V1"])
     monkeypatch.setattr(cardioliquid.io, "load_ecg",
                         lambda path: two if Path(path).name == "two" else one)
-    module, dm = _fold_stand_ins(tmp_path, ["one", "two"])
-    out = cv._other_lead_confusions(module, dm)
-    assert out["leads"] == {"two": "V1"}  # "one" has no second lead: not scored
-    conf = np.asarray(out["confusion"])
-    assert conf.sum() == int(np.isin(two.beats.aami, dm.preprocessing.classes).sum())
+    monkeypatch.setattr(wfdb, "rdheader", lambda path: dataclasses.make_dataclass(
+        "H", ["sig_name"])(two.channel_names if Path(path).name == "two" else ["MLII"]))
+    out = cv._other_lead_confusions(_fold_model(), {"mitdb/one": tmp_path / "one",
+                                                    "mitdb/two": tmp_path / "two"})
+    assert out["leads"] == {"mitdb/two": "V1"}  # "one" has no second lead: not scored
+    conf = cv.pooled(out["records"], "gate_off")
+    assert conf.sum() == int(np.isin(two.beats.aami, list(cv.CLASSES)).sum())
 
 
 def test_seeds_of_a_recipe_are_grouped_and_averaged(cv, tmp_path, capsys):
-    def entry(s_f1_half: int) -> dict:
-        # S and V each found s_f1_half of 20: key F1 = s_f1_half / 20 * 100.
-        conf = np.zeros((5, 5), dtype=np.int64)
-        conf[0, 0] = 100
-        conf[1] = [20 - s_f1_half, s_f1_half, 0, 0, 0]
-        conf[2] = [20 - s_f1_half, 0, s_f1_half, 0, 0]
-        return {"pooled": cv.scores(conf), "confusion": conf.tolist(),
-                "folds": [{"scores": cv.scores(conf)}]}
+    def entry(found: int) -> dict:
+        return _entry(cv, {"mitdb/1": _conf(found), "svdb/2": _conf(found)})
 
     results = {"_protocol": "notes", "a": entry(10), "a_s1": entry(12), "a_s2": entry(14),
                "b_s1": entry(20), "c": entry(5)}
@@ -132,7 +167,7 @@ def test_seeds_of_a_recipe_are_grouped_and_averaged(cv, tmp_path, capsys):
     assert cv.main(["--table-only", "--out", str(out)]) == 0
     means = capsys.readouterr().out.split("seed means")[1]
     f1 = [results[n]["pooled"]["key_f1"] for n in ("a", "a_s1", "a_s2")]
-    assert f"{np.mean(f1):5.1f}" in means and "b_s1" not in means and "c " not in means
+    assert f"{np.mean(f1):5.1f}" in means and "b_s1" not in means and "c (" not in means
 
 
 def test_records_of_an_entry_print_their_share_of_the_matrix(cv, tmp_path, capsys):
@@ -141,27 +176,20 @@ def test_records_of_an_entry_print_their_share_of_the_matrix(cv, tmp_path, capsy
     a[1] = [1, 9, 0, 0, 0]
     b = np.zeros((5, 5), dtype=np.int64)
     b[0, 0], b[2] = 40, [4, 0, 16, 0, 0]
-    conf = a + b
-    entry = {"pooled": cv.scores(conf), "confusion": conf.tolist(),
-             "folds": [{"scores": cv.scores(a), "records": {"232": a.tolist()}},
-                       {"scores": cv.scores(b), "records": {"105": b.tolist()}}]}
     out = tmp_path / "cv.json"
-    out.write_text(json.dumps({"e": entry}))
+    out.write_text(json.dumps({"e": _entry(cv, {"mitdb/232": a, "svdb/805": b})}))
     assert cv.main(["--table-only", "--out", str(out), "--records-of", "e"]) == 0
     rows = {ln.split()[0]: ln.split()[1:] for ln in capsys.readouterr().out.splitlines()
-            if ln[:3] in ("232", "105")}
+            if ln.startswith(("mitdb/232", "svdb/805"))}
     # beats, S, S found, called S, V, V found, called V, N->S, N->V
-    assert rows["232"] == ["65", "10", "9", "12", "0", "0", "2", "3", "2"]
-    assert rows["105"] == ["60", "0", "0", "0", "20", "16", "16", "0", "0"]
-    cv.print_records(entry | {"folds": [{"scores": cv.scores(a)}]})  # an older entry
-    assert "predates" in capsys.readouterr().out
+    assert rows["mitdb/232"] == ["65", "10", "9", "12", "0", "0", "2", "3", "2"]
+    assert rows["svdb/805"] == ["60", "0", "0", "0", "20", "16", "16", "0", "0"]
     with pytest.raises(SystemExit):
         cv.main(["--table-only", "--out", str(out), "--records-of", "missing"])
 
 
-def test_results_file_puts_each_matrix_row_on_one_line(cv):
-    results = {"_protocol": "tied outputs [0,1] and [\\n 2 ] stay text", "e": {
-        "confusion": [[1, 2], [3, 4]], "overrides": ["--x", "[1, 2]"], "lr": 1e-05, "none": []}}
-    text = cv.dumps(results)
-    assert json.loads(text) == results
-    assert "   [1, 2],\n   [3, 4]\n" in text and '"none": []' in text
+def test_refuses_unknown_databases_and_missing_recipes(cv):
+    with pytest.raises(SystemExit):
+        cv.main(["--recipe", "x=c.yaml", "--databases", "incartdb"])
+    with pytest.raises(SystemExit):
+        cv.main([])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
@@ -74,3 +75,66 @@ def test_seizure_datamodule_windows_real_chbmit_excerpts(shared_data, tmp_path):
     counts = torch.bincount(y, minlength=2)
     assert counts[0] >= 5 and counts[1] > 2 * counts[0]
     assert set(torch.unique(dm.test_set.tensors[1]).tolist()) == {0, 1}
+
+
+def test_short_fit_of_the_rhythm_model_on_ds1_and_svdb(shared_data, mitdb_dir, tmp_path):
+    """The liquid model of the rhythm trains briefly on DS1 + SVDB records (both leads) and
+    scores a held-out SVDB record through the scoring path, beat for beat."""
+    from dataclasses import replace
+
+    from cardioliquid.io import load_ecg
+    from cardioliquid.scoring.inference import predict_beats
+    from cardioliquid.scoring.stream import replay
+    from cardioliquid.training.beat_sequences import BeatSequenceDataModule
+    from cardioliquid.training.export import export_checkpoint
+
+    torch.set_num_threads(2)
+    L.seed_everything(0)
+    prep = BeatPreprocessing(rr_feature_set="robust_absolute", template_features=True,
+                             lead_preference=["MLII", "ECG1", "V1", "ECG2"])
+    dm = BeatSequenceDataModule(
+        data_dir=str(mitdb_dir), train_records=["106"], test_records=["100"],
+        val_patients=[], preprocessing=prep, batch_size=8, sampler="shuffle",
+        extra_train_records=["svdb/803", "svdb/820"], extra_data_dir=str(shared_data),
+        train_leads="all", sequence_length=64, cache_dir=str(tmp_path / "cache"),
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    x, f, y = dm.train_set.tensors
+    assert x.shape[1:] == (64, 1, dm.n_times) and f.shape[1:] == (64, dm.n_features)
+    # 106 (MLII + V1) and two SVDB records (ECG1 + ECG2): six runs of beats.
+    n_beats = int((y >= 0).sum())
+    assert n_beats > 2 * (2000 + 2 * 1800)
+    counts = dm.class_counts()
+    assert counts[1] > 300 and counts[2] > 500  # 820's S beats, 106's and 803's V beats
+    module = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
+        n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
+        n_features=dm.n_features, preprocessing=dm.preprocessing_dict, key_classes=["S", "V"],
+    )
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=10, limit_val_batches=0,
+                        accelerator="cpu", deterministic=True, default_root_dir=tmp_path,
+                        enable_progress_bar=False, logger=False, enable_model_summary=False)
+    trainer.fit(module, dm)
+    assert torch.isfinite(trainer.callback_metrics["train/loss"])
+    assert bool(module.model.feature_norm.fitted)
+    path = export_checkpoint(module, tmp_path / "rhythm.safetensors", {})
+    loaded = load_model(path)
+    rec = load_ecg(shared_data / "svdb" / "807")  # not trained on
+    pred = predict_beats(rec, loaded, beats="reference")
+    n_ref = int((rec.beats.aami != "").sum())
+    assert len(pred) == n_ref and pred.lead == "ECG1"
+    # A stream over the record's first 3 minutes, fed in 1-s chunks, equals batch
+    # scoring with the same 10-s segments (the state carried beat by beat).
+    head = replace(rec, signal=rec.signal[:, :round(180 * rec.fs)],
+                   beats=replace(rec.beats, sample=rec.beats.sample[
+                       rec.beats.sample < round(180 * rec.fs)],
+                       aami=rec.beats.aami[rec.beats.sample < round(180 * rec.fs)],
+                       symbol=rec.beats.symbol[rec.beats.sample < round(180 * rec.fs)]))
+    batch = predict_beats(head, loaded, beats="reference", segment_s=10.0)
+    streamed = None
+    for _, new in replay(head, loaded, chunk_s=1.0, beats="reference", segment_s=10.0):
+        streamed = new if streamed is None else streamed.concat(new)
+    assert len(batch) > 150
+    np.testing.assert_array_equal(streamed.sample, batch.sample)
+    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)

@@ -1,0 +1,95 @@
+"""The liquid model of the rhythm: one CfC/LTC step per heartbeat, elapsed time = RR."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cardioliquid.errors import ContractError
+from cardioliquid.models import create_model
+from cardioliquid.models.rhythm import MAX_TIMESPAN_S, MIN_TIMESPAN_S
+
+N_FEATURES = 12
+
+
+def _model(name: str = "liquid-rhythm-cfc", **kw):
+    torch.manual_seed(0)
+    return create_model(name, n_chans=1, n_outputs=5, n_times=126, sfreq=180.0,
+                        n_features=N_FEATURES, units=16, motor_neurons=5, **kw).eval()
+
+
+def _beats(n: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 126, generator=g)
+    f = torch.rand(n, N_FEATURES, generator=g) + 0.4  # column 6: pre-RR in s
+    return x, f
+
+
+@pytest.mark.parametrize("name", ["liquid-rhythm-cfc", "liquid-rhythm-ltc"])
+def test_beat_by_beat_equals_one_scan(name):
+    m = _model(name)
+    x, f = _beats(60)
+    whole, hx_whole, states = m.forward_stateful(x, f)
+    hx, outs = None, []
+    for i in range(60):
+        o, hx, _ = m.forward_stateful(x[i:i + 1], f[i:i + 1], hx)
+        outs.append(o)
+    torch.testing.assert_close(torch.cat(outs), whole, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(hx, hx_whole, atol=1e-5, rtol=1e-5)
+    assert whole.shape == (60, 5) and states.shape == (60, 1, m.rnn.state_size)
+
+
+def test_split_sequence_equals_whole_and_batches_are_independent():
+    m = _model()
+    x, f = _beats(50)
+    whole = m(x, f)
+    first, hx, _ = m.forward_stateful(x[:20], f[:20])
+    rest, _, _ = m.forward_stateful(x[20:], f[20:], hx)
+    torch.testing.assert_close(torch.cat([first, rest]), whole, atol=1e-5, rtol=1e-5)
+    x2, f2 = _beats(50, seed=1)
+    batched = m(torch.stack([x, x2]), torch.stack([f, f2]))
+    assert batched.shape == (2, 50, 5)
+    torch.testing.assert_close(batched[0], whole, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batched[1], m(x2, f2), atol=1e-5, rtol=1e-5)
+
+
+def test_the_rr_interval_is_the_elapsed_time_of_each_step():
+    m = _model()
+    x, f = _beats(30)
+    ts = m.timespans(f)
+    torch.testing.assert_close(ts, f[:, 6].clamp(MIN_TIMESPAN_S, MAX_TIMESPAN_S))
+    slower = f.clone()
+    slower[:, 6] = slower[:, 6] * 2  # same beats, twice the RR intervals
+    assert not torch.allclose(m(x, f), m(x, slower))
+
+
+def test_contract_is_checked_and_bad_settings_refused():
+    m = _model()
+    x, f = _beats(5)
+    with pytest.raises(ContractError, match="126 samples"):
+        m(torch.randn(5, 1, 100), f)
+    with pytest.raises(ContractError, match="12 extra features"):
+        m(x, f[:, :4])
+    with pytest.raises(ValueError, match="needs per-beat features"):
+        create_model("liquid-rhythm-cfc", n_chans=1, n_outputs=5, n_times=126, sfreq=180.0)
+    with pytest.raises(ValueError, match="timespan_feature"):
+        _model(timespan_feature=N_FEATURES)
+
+
+def test_training_mode_drops_morphology_and_gradients_reach_the_encoder():
+    m = _model(morphology_dropout=0.5).train()
+    x, f = _beats(40)
+    out = m(x.unsqueeze(0), f.unsqueeze(0))
+    out.sum().backward()
+    assert m.front[0].weight.grad is not None and m.front[0].weight.grad.abs().sum() > 0
+    m.eval()
+    torch.testing.assert_close(m(x, f), m(x, f))  # no dropout at inference
+
+
+def test_complexity_counts_one_step_per_beat_under_budget():
+    m = create_model("liquid-rhythm-cfc", n_chans=1, n_outputs=5, n_times=126, sfreq=180.0,
+                     n_features=N_FEATURES, units=32, motor_neurons=8, conv_channels=[8, 16])
+    c = m.complexity()
+    conv = 63 * 8 * 7 + 32 * 16 * 8 * 5
+    assert conv < c["macs"] < 100_000
+    assert c["nonzero_params"] < c["params"]  # the wiring's missing synapses

@@ -1,0 +1,57 @@
+"""Runs of consecutive beats for models of the beat sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cardioliquid.training.beat_sequences import chunk_beats
+from cardioliquid.training.module import LiquidClassifierModule
+
+
+def _record(n: int, offset: int = 0):
+    x = np.arange(n, dtype=np.float32)[:, None, None] * np.ones((1, 1, 4), np.float32) + offset
+    f = np.tile(np.arange(n, dtype=np.float32)[:, None], (1, 3)) + offset
+    y = (np.arange(n) % 3).astype(np.int64)
+    return x, f, y
+
+
+def test_runs_keep_beat_order_and_cover_every_beat():
+    parts = [_record(10), _record(3, offset=100)]
+    x, f, y = chunk_beats(parts, length=4, hop=4).tensors
+    assert x.shape == (4, 4, 1, 4) and f.shape == (4, 4, 3) and y.shape == (4, 4)
+    # Record 1: runs start at 0, 4 and 6 (the last run ends on the last beat).
+    np.testing.assert_array_equal(x[:3, :, 0, 0].numpy(), [[0, 1, 2, 3], [4, 5, 6, 7],
+                                                           [6, 7, 8, 9]])
+    # Record 2 is shorter than a run: padded with label -1 and its last beat's features.
+    np.testing.assert_array_equal(y[3].numpy(), [0, 1, 2, -1])
+    np.testing.assert_array_equal(f[3, :, 0].numpy(), [100, 101, 102, 102])
+    assert float(x[3, 3].abs().sum()) == 0.0
+
+
+def test_refuses_empty_or_bad_runs():
+    with pytest.raises(ValueError, match="length and hop"):
+        chunk_beats([_record(5)], length=0, hop=1)
+    with pytest.raises(ValueError, match="no beats"):
+        chunk_beats([_record(0)], length=4, hop=2)
+
+
+def test_module_scores_every_labelled_beat_and_ignores_padding():
+    torch.manual_seed(0)
+    module = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 12, "motor_neurons": 5, "timespan_feature": 0},
+        n_chans=1, n_outputs=5, n_times=126, sfreq=180.0, n_features=3, class_weights=None)
+    x = torch.randn(2, 8, 1, 126)
+    f = torch.rand(2, 8, 3) + 0.5
+    y = torch.randint(0, 5, (2, 8))
+    y_pad = y.clone()
+    y_pad[1, 6:] = -1
+    loss = module._step((x, f, y_pad), module.train_metrics, "train")
+    assert torch.isfinite(loss)
+    # The padded beats add nothing: the loss is the mean over the labelled ones.
+    logits = module(x, f).reshape(-1, 5)
+    keep = y_pad.reshape(-1) >= 0
+    expected = torch.nn.functional.cross_entropy(logits[keep], y_pad.reshape(-1)[keep])
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
