@@ -41,6 +41,11 @@ class BeatPreprocessing:
         ``"robust_absolute"``: ``"robust"`` plus pre-RR, post-RR and the local
         median in seconds (9 features), for records whose dominant rhythm is
         not sinus.
+        ``"robust_irregularity"`` / ``"robust_absolute_irregularity"``: either
+        set plus the irregularity of the 32 intervals behind the beat (nRMSSD,
+        turning-point ratio, entropy: the AF test's statistics, causal), so the
+        model itself can learn that an early beat in an irregular rhythm is
+        not premature.
     local_rr_beats : int
         Number of past beats in the local RR average.
     template_features : bool

@@ -70,8 +70,23 @@ def af_windows(rr: np.ndarray, window: int = AF_WINDOW_BEATS, trim: int = AF_TRI
                            for i in range(0, n_windows, _CHUNK)])
 
 
-def _dash_test(x: np.ndarray, trim: int) -> np.ndarray:
-    """The three-part AF test on each row of ``x`` (windows of intervals)."""
+def rhythm_statistics(x: np.ndarray, trim: int) -> np.ndarray:
+    """Dash et al.'s three irregularity statistics of each row of ``x`` (windows of intervals).
+
+    Parameters
+    ----------
+    x : ndarray, shape (rows, width)
+        Windows of RR intervals (s), each in time order.
+    trim : int
+        Longest and shortest intervals of each row left out (each side), so
+        isolated ectopic beats and pauses do not count.
+
+    Returns
+    -------
+    ndarray of float64, shape (rows, 3)
+        The RMS of successive differences over the mean interval, the
+        turning-point ratio and the 16-bin histogram entropy over log 16.
+    """
     rows, width = x.shape
     # Drop exactly ``trim`` longest and shortest, keeping the others in time order.
     rank = np.argsort(np.argsort(x, axis=1, kind="stable"), axis=1)
@@ -89,8 +104,66 @@ def _dash_test(x: np.ndarray, trim: int) -> np.ndarray:
     p = counts.reshape(rows, AF_HISTOGRAM_BINS) / y.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         entropy = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=1) / np.log(AF_HISTOGRAM_BINS)
+    entropy = entropy + 0.0  # one bin: -0.0 becomes 0.0
+    return np.stack([nrmssd, tpr, entropy], axis=1)
+
+
+def _dash_test(x: np.ndarray, trim: int) -> np.ndarray:
+    """The three-part AF test on each row of ``x`` (windows of intervals)."""
+    nrmssd, tpr, entropy = rhythm_statistics(x, trim).T
     return ((nrmssd > AF_NRMSSD_MIN) & (tpr > AF_TPR_RANGE[0]) & (tpr < AF_TPR_RANGE[1])
             & (entropy > AF_ENTROPY_MIN))
+
+
+IRREGULARITY_WINDOW_BEATS = 32
+"""Intervals behind each beat in :func:`causal_rhythm_statistics`: about 25 s at 75 bpm,
+so a scored segment's 60 s of context holds them (stream equals batch)."""
+
+IRREGULARITY_TRIM = 2
+"""Longest and shortest of those intervals left out (each side)."""
+
+
+def causal_rhythm_statistics(sample: np.ndarray, fs: float,
+                             window: int = IRREGULARITY_WINDOW_BEATS,
+                             trim: int = IRREGULARITY_TRIM) -> np.ndarray:
+    """How irregular the rhythm behind each beat is: :func:`rhythm_statistics`, causal.
+
+    Row ``i`` describes the ``window`` intervals that end at beat ``i`` (its
+    own pre-RR included), so a stream knows it as soon as the beat arrives.
+    A beat with fewer intervals behind it repeats the first interval in the
+    missing places (a regular rhythm: no evidence of irregularity yet).
+    These are the AF test's statistics as model inputs, not its verdict: a
+    model can learn when an irregular rhythm makes an early beat ordinary.
+
+    Parameters
+    ----------
+    sample : ndarray of int, shape (n,)
+        Beat positions in samples, increasing.
+    fs : float
+        Sampling rate of ``sample`` (Hz).
+    window, trim : int
+        Intervals per window; longest and shortest left out on each side.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 3)
+        nRMSSD, turning-point ratio and histogram entropy (see
+        :func:`rhythm_statistics`); a regular rhythm's (0, 0, 0) for n < 2.
+    """
+    if window - 2 * trim < 4:
+        raise ValueError(f"a window of {window} intervals trimmed by {trim} on each side "
+                         "leaves fewer than 4")
+    s = np.asarray(sample, dtype=np.float64).reshape(-1)
+    n = s.size
+    if n < 2:
+        return np.zeros((n, 3), dtype=np.float32)
+    d = np.diff(s) / float(fs)
+    pre = np.concatenate([[d[0]], d])  # the first beat borrows its post-RR, as the RR features do
+    padded = np.concatenate([np.full(window - 1, pre[0]), pre])
+    views = np.lib.stride_tricks.sliding_window_view(padded, window)
+    out = np.concatenate([rhythm_statistics(views[i:i + _CHUNK], trim)
+                          for i in range(0, n, _CHUNK)])
+    return out.astype(np.float32)
 
 
 def af_beats(sample: np.ndarray, fs: float, causal: bool = False,

@@ -28,6 +28,7 @@ from cardioliquid.signal.montage import to_bipolar
 from cardioliquid.signal.normalize import normalize_record, normalize_windows
 from cardioliquid.signal.quality import unusable_samples
 from cardioliquid.signal.resample import resample_signal, rescale_samples
+from cardioliquid.signal.rhythm import causal_rhythm_statistics
 from cardioliquid.signal.rpeaks import detect_r_peaks
 
 RR_FEATURE_NAMES: tuple[str, ...] = (
@@ -89,12 +90,24 @@ beats dominate a record they set the medians and look ordinary. Absolute
 intervals keep the heart rate itself in view.
 """
 
+IRREGULARITY_FEATURE_NAMES: tuple[str, ...] = (
+    "rr_nrmssd",  # RMS of successive differences over the mean interval
+    "rr_turning_points",  # turning-point ratio (2/3 for independent intervals)
+    "rr_entropy",  # histogram entropy of the intervals over log 16
+)
+"""Irregularity of the intervals behind a beat (causal), appended by the ``*_irregularity``
+sets: the statistics of the AF test (:func:`cardioliquid.signal.rhythm.causal_rhythm_statistics`)
+as inputs the model weighs itself, instead of a fixed gate that drops S calls."""
+
 RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "full": RR_FEATURE_NAMES,
     "relative": RELATIVE_RR_FEATURE_NAMES,
     "rhythm": RHYTHM_RR_FEATURE_NAMES,
     "robust": ROBUST_RR_FEATURE_NAMES,
     "robust_absolute": ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
+    "robust_irregularity": (*ROBUST_RR_FEATURE_NAMES, *IRREGULARITY_FEATURE_NAMES),
+    "robust_absolute_irregularity": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
+                                     *IRREGULARITY_FEATURE_NAMES),
 }
 
 TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
@@ -422,6 +435,10 @@ def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) 
         return np.zeros((samples.size, 0), dtype=np.float32)
     names = rr_feature_names(prep)
     k = prep.local_rr_beats
+    if prep.rr_feature_set.endswith("_irregularity"):
+        absolute = prep.rr_feature_set.startswith("robust_absolute")
+        return np.concatenate([robust_rr_features(samples, fs, k, absolute=absolute),
+                               causal_rhythm_statistics(samples, fs)], axis=1)
     absolute = names is ROBUST_ABSOLUTE_RR_FEATURE_NAMES
     if names is ROBUST_RR_FEATURE_NAMES or absolute:
         return robust_rr_features(samples, fs, k, absolute=absolute)

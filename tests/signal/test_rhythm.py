@@ -96,3 +96,31 @@ def test_tracker_fed_in_blocks_equals_one_causal_call(block):
 def test_window_too_small_for_its_trim_is_refused():
     with pytest.raises(ValueError, match="fewer than 4"):
         af_windows(_af(50), window=18, trim=8)
+
+
+def test_causal_statistics_separate_af_from_sinus_and_match_the_test():
+    from cardioliquid.signal.rhythm import causal_rhythm_statistics, rhythm_statistics
+
+    sinus = causal_rhythm_statistics(_beats(_sinus(300)), FS)
+    af = causal_rhythm_statistics(_beats(_af(300)), FS)
+    assert sinus.shape == af.shape == (301, 3) and sinus.dtype == np.float32
+    # nRMSSD, turning points and entropy: irregular random intervals score high on all three
+    assert np.median(af[40:, 0]) > 0.25 > 0.05 > np.median(sinus[40:, 0])
+    assert 0.54 < np.median(af[40:, 1]) < 0.77
+    assert np.median(af[40:, 2]) > 0.7
+    # Row i is the published statistics of the 32 intervals ending at beat i.
+    rr = np.diff(_beats(_af(300))) / FS
+    np.testing.assert_allclose(af[100], rhythm_statistics(rr[68:100][None], 2)[0], rtol=1e-5)
+
+
+def test_causal_statistics_use_only_earlier_beats_and_start_regular():
+    from cardioliquid.signal.rhythm import causal_rhythm_statistics
+
+    beats = _beats(np.r_[_sinus(100), _af(100)])
+    full = causal_rhythm_statistics(beats, FS)
+    np.testing.assert_array_equal(causal_rhythm_statistics(beats[:120], FS), full[:120])
+    first = causal_rhythm_statistics(beats[:2], FS)
+    np.testing.assert_array_equal(first, np.zeros((2, 3), np.float32))  # one interval: regular
+    assert causal_rhythm_statistics(beats[:1], FS).shape == (1, 3)
+    with pytest.raises(ValueError, match="fewer than 4"):
+        causal_rhythm_statistics(beats, FS, window=6, trim=2)

@@ -384,3 +384,21 @@ def test_eeg_without_any_usable_window(eeg_maker):
         eeg_windows(rec, WindowPreprocessing())
     empty = eeg_windows(rec, WindowPreprocessing(), require_signal=False)
     assert len(empty) and not empty.usable.any()
+
+
+@pytest.mark.parametrize("base", ["robust", "robust_absolute"])
+def test_irregularity_sets_append_the_causal_rhythm_statistics(ecg, base):
+    from cardioliquid.signal.rhythm import causal_rhythm_statistics
+    from cardioliquid.signal.windows import IRREGULARITY_FEATURE_NAMES, rr_feature_names
+
+    plain = BeatPreprocessing(rr_feature_set=base, template_features=True)
+    prep = BeatPreprocessing(rr_feature_set=f"{base}_irregularity", template_features=True)
+    names = rr_feature_names(prep)
+    assert names == (*rr_feature_names(plain), *IRREGULARITY_FEATURE_NAMES)
+    w, w0 = beat_windows(ecg, prep), beat_windows(ecg, plain)
+    k = len(rr_feature_names(plain))
+    assert w.features.shape[1] == n_beat_features(prep) == n_beat_features(plain) + 3
+    np.testing.assert_array_equal(w.features[:, :k], w0.features[:, :k])
+    np.testing.assert_array_equal(w.features[:, k:k + 3],
+                                  causal_rhythm_statistics(ecg.beats.sample, ecg.fs))
+    np.testing.assert_array_equal(w.features[:, k + 3:], w0.features[:, k:])  # templates
