@@ -6,8 +6,11 @@ import pytest
 import torch
 
 from cardioliquid.device.size import count_macs_flop_counter
+from cardioliquid.models.cfc import CfC
 from cardioliquid.models.checkpoint import list_pretrained, load_model
-from cardioliquid.models.classifier import FeatureStandardizer, TiedHead
+from cardioliquid.models.classifier import FeatureStandardizer
+from cardioliquid.models.rhythm import BeatRhythmClassifier
+from cardioliquid.signal.windows import rr_feature_names
 from cardioliquid.training.adapt import adaptation_settings
 
 
@@ -20,17 +23,21 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
     f = torch.randn(1, m.contract.n_features)
     macs = count_macs_flop_counter(lambda: m(x, f)).macs
     assert n_params < 20_000 and macs < 100_000  # issue 4's and issue 6's budgets, dense
-    # The feature scaling was fitted on DS1 and saved with the weights.
+    # The feature scaling was fitted on the training set and saved with the weights.
     assert isinstance(m.feature_norm, FeatureStandardizer) and bool(m.feature_norm.fitted)
     assert torch.all(m.feature_norm.scale > 0)
-    assert isinstance(m.head, TiedHead) and m.head.tied == [0, 1]  # N and S
-    assert loaded.preprocessing.rr_feature_set == "robust"
+    # v6: the liquid model of the rhythm, one CfC step per beat lasting the beat's RR interval
+    assert isinstance(m, BeatRhythmClassifier) and isinstance(m.rnn, CfC)
+    assert loaded.model_name == "liquid-rhythm-cfc"
+    assert loaded.preprocessing.rr_feature_set == "robust_absolute"
+    assert rr_feature_names(loaded.preprocessing)[m.timespan_feature] == "pre_rr_s"
     assert loaded.preprocessing.template_align_s == 0.011  # v5.1: aligned template features
-    assert loaded.preprocessing.af_gate  # v5.2: S in AF-like rhythm reported as N
+    assert not loaded.preprocessing.af_gate  # the gate lost under cross-validation for v6
     assert "train_leads: all" in loaded.metadata["config"]  # v5.3: both leads in training
     assert loaded.preprocessing.lead_preference[0] == "MLII"  # ...and it reads MLII
     assert adaptation_settings(loaded) == {
         "eval_mode": True, "lr": 0.003, "class_weight_power": 0.75}  # chosen on DS1 folds
+    assert "Supraventricular" in loaded.metadata["data"]  # v6: DS1 + SVDB patients
     assert "DS1" in loaded.metadata["data"] and "DS2" not in loaded.metadata["data"]
 
 
@@ -64,7 +71,9 @@ def test_shipped_arrhythmia_model_reads_other_databases_rates_and_lead_names(mit
     moved = predict_beats(rec128, loaded, beats="reference")
     assert moved.fs == 128 and len(moved.labels) == len(original.labels) > 2900
     agreement = np.mean(np.asarray(moved.labels) == np.asarray(original.labels))
-    assert agreement > 0.985  # 0.994 measured with v5.1 (v5, templates unaligned: 0.954)
+    # 0.968 measured with v6 (34 of its S calls turn N at 128 Hz: S decisions lie closer
+    # to the threshold than V ones); v5.3 0.987; v5 (templates unaligned) 0.954
+    assert agreement > 0.96
     called_v = int((np.asarray(original.labels) == "V").sum())
     assert called_v > 0.85 * int((np.asarray(ann.symbol) == "V").sum())  # 885 of 992 (v5.3)
     assert (np.asarray(moved.labels) == "V").sum() > 0.97 * called_v  # 871 at 128 Hz
@@ -116,12 +125,17 @@ def test_a_signal_dropout_costs_only_the_beats_beside_it(mitdb_dir, tmp_path):
 def test_the_af_gate_finds_the_annotated_af_and_leaves_sinus_rhythm_alone(mitdb_dir):
     """DS1's record 201 moves between sinus rhythm, AF and other rhythms (its
     rhythm annotations say when); 101 stays in sinus rhythm."""
+    from dataclasses import replace
+
     import numpy as np
 
     from cardioliquid.io import load_ecg
     from cardioliquid.scoring.inference import predict_beats
 
+    # The shipped v6 reads without the gate (it lost under cross-validation); the gate
+    # stays a setting of any beat model's preprocessing, tested here on a gated copy.
     loaded = load_model("arrhythmia")
+    loaded.preprocessing = replace(loaded.preprocessing, af_gate=True)
     rec = load_ecg(mitdb_dir / "201")
     pred = predict_beats(rec, loaded, beats="reference")
     starts = np.array([s for s, _ in rec.rhythms])

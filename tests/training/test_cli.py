@@ -22,7 +22,7 @@ def test_shipped_configs_parse(config, capsys):
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["trainer"]["deterministic"] is True
     assert printed["seed_everything"] == 0
-    assert printed["data"]["class_path"].startswith("cardioliquid.training.datamodules.")
+    assert printed["data"]["class_path"].startswith("cardioliquid.training.")
     # Selection, where a config has any, is on validation data; a config without a
     # monitor keeps the final epoch (its epoch count was chosen by cross-validation).
     monitors = [cb["init_args"].get("monitor") for cb in printed["trainer"]["callbacks"]]
