@@ -183,6 +183,21 @@ class ReplaySession:
         self.position_s = target / self.rec.fs
         return len(self._history) - before
 
+    def stream_of(self, sample: int) -> tuple[int, np.ndarray | None]:
+        """Where the stream that decided the beat at ``sample`` started, and its reference beats.
+
+        A replay starts a new stream after a jump and keeps every decision already
+        made; the decision at ``sample`` is the earliest stream's that covers it.
+        Returns the stream's first sample and the reference beats it was given
+        (None: it detected them), what :func:`~cardioliquid.scoring.stream.decision_run`
+        needs to rebuild the decision's input.
+        """
+        covering = [r for r in self._runs if r[0] <= sample]
+        for run in covering:
+            if sample < self._decided_to(run):
+                return int(run[0]), self._reference
+        return (int(covering[-1][0]) if covering else 0), self._reference
+
     # -- the stream -----------------------------------------------------------------------
     def _lag(self) -> int:
         return int(np.ceil(self.latency_s * self.rec.fs))

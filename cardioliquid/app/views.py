@@ -47,6 +47,7 @@ from cardioliquid.app.state import (
     untrained_model,
 )
 from cardioliquid.errors import CardioLiquidError, RecordingError
+from cardioliquid.explain.states import is_beat_sequence
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 
@@ -603,7 +604,9 @@ def _decision_input(replay: ReplaySession, i: int) -> tuple[np.ndarray, np.ndarr
 
     pred = replay.predictions
     if replay.task == "arrhythmia":
-        x, f = beat_input(replay.rec, replay.loaded, int(pred.sample[i]), pred.sample)
+        start, reference = replay.stream_of(int(pred.sample[i]))
+        x, f = beat_input(replay.rec, replay.loaded, int(pred.sample[i]), pred.sample,
+                          stream_start=start, reference=reference)  # fmt: skip
         return x, f, float(pred.sample[i] / replay.rec.fs)
     x = window_input(replay.rec, replay.loaded, float(pred.start_s[i]))
     return x, None, float(pred.end_s[i])
@@ -737,7 +740,9 @@ def neurons_panel(choice: Choice) -> None:
                     + ", ".join(f"{chans[i]} {100 * explained[4][i]:.0f} %" for i in top))
     c1, c2, c3 = st.columns([1.15, 0.85, 1.0])
     with c1:
-        st.markdown(f"**Liquid state of all {len(roles)} neurons** over the decided window")
+        over = (f"the last {len(view.trajectory.states)} beats (one step per beat)"
+                if is_beat_sequence(model) else "the decided window")
+        st.markdown(f"**Liquid state of all {len(roles)} neurons** over {over}")
         fig = plots.neuron_heatmap(view.trajectory.states, roles, view.trajectory.step_s)
         st.pyplot(fig)
         plt.close(fig)
@@ -1008,6 +1013,7 @@ def _agreement_unsafe(replay: ReplaySession) -> Agreement | None:
                              replay.scored_spans_s)  # fmt: skip
 def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
     """On demand: the model-randomisation test on the latest decisions of this replay."""
+    from cardioliquid.app.neurons import stack_inputs
     from cardioliquid.explain import model_randomization_test
 
     key = (st.session_state.get("replay_key"), method)
@@ -1027,8 +1033,7 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
             if len(inputs) < 2:
                 st.info("Too few decisions outside signal gaps: play a little further.")
                 return
-            x = np.stack([x for x, _, _ in inputs])
-            f = None if inputs[0][1] is None else np.stack([f for _, f, _ in inputs])
+            x, f = stack_inputs([(x, f) for x, f, _ in inputs])
             result = model_randomization_test(replay.loaded.model, x, f, method=method, steps=8)
         st.session_state.sanity_result = (key, result, len(x))
     saved = st.session_state.get("sanity_result")

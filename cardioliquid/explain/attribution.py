@@ -37,7 +37,7 @@ import torch.nn as nn
 
 from cardioliquid._check import check_option
 from cardioliquid.errors import ContractError
-from cardioliquid.explain.states import _as_batch
+from cardioliquid.explain.states import _as_batch, is_beat_sequence
 
 METHODS: tuple[str, ...] = ("integrated_gradients", "grad_x_activation")
 
@@ -133,7 +133,7 @@ def _gated_logits(
 ) -> torch.Tensor:
     if supports_neuron_gate(model):
         logits, _, _ = model.forward_stateful(x, features, neuron_gate=gate)
-        return logits
+        return logits[:, -1] if logits.ndim == 3 else logits
     layers = _liquid_layers(model)
     if len(layers) != 1:
         raise ContractError(
@@ -142,7 +142,8 @@ def _gated_logits(
         )
     with _gate_states(layers[0], gate):
         logits, _, _ = model.forward_stateful(x, features)
-    return logits
+    # Runs of beats (runs, beats, classes): the decision is the run's last beat.
+    return logits[:, -1] if logits.ndim == 3 else logits
 
 
 def _private_copy(model: nn.Module) -> nn.Module:
@@ -173,9 +174,12 @@ def attribute_neurons(
     model : nn.Module
         A liquid classifier whose ``forward_stateful`` accepts ``neuron_gate``.
     x : array, shape (n_windows, n_chans, n_times) or (n_chans, n_times)
-        Preprocessed windows.
+        Preprocessed windows. For a beat-sequence model (one liquid step per
+        beat), runs of beats ``(n_runs, n_beats, n_chans, n_times)``: each run's
+        decision is its last beat, and the gate scales the neurons at every beat
+        of the run, so the attribution covers the state carried into the decision.
     features : array, shape (n_windows, n_features), optional
-        Their extra features.
+        Their extra features; ``(n_runs, n_beats, n_features)`` for runs.
     target : int or array of int, optional
         Class to explain per window; default the predicted class.
     method : str
@@ -189,6 +193,8 @@ def attribute_neurons(
     """
     check_option("method", method, METHODS)
     x, features = _as_batch(x, features)
+    if is_beat_sequence(model) and x.ndim == 3:  # separate beats: runs of one, from rest
+        x, features = x[:, None], None if features is None else features[:, None]
     model = _private_copy(model)
     n_windows = x.shape[0]
     n = _n_neurons(model, x, features)

@@ -121,15 +121,32 @@ def sensory_adjacency(model: nn.Module) -> np.ndarray | None:
     return None if adj is None else (np.asarray(adj) != 0).astype(np.int8)
 
 
-def _as_batch(x: torch.Tensor | np.ndarray, features: torch.Tensor | np.ndarray | None):
+def is_beat_sequence(model: nn.Module) -> bool:
+    """Whether ``model`` decides each beat from a state carried over the beats before it.
+
+    Such a model (:class:`~cardioliquid.models.rhythm.BeatRhythmClassifier`) takes
+    runs of consecutive beats, ``(runs, beats, n_chans, n_times)``; its decision on a
+    beat is the last step of the run that ends at it.
+    """
+    return bool(getattr(model, "beat_sequence", False))
+
+
+def _as_batch(x: torch.Tensor | np.ndarray, features: torch.Tensor | np.ndarray | None,
+              sequence: bool = False):
+    """Tensors with a leading batch axis: windows ``(n, C, T)``, or runs ``(n, L, C, T)``.
+
+    With ``sequence`` (a beat-sequence model) one run ``(L, C, T)`` becomes a batch of
+    one run; otherwise a single window ``(C, T)`` becomes a batch of one window.
+    """
     x = torch.as_tensor(np.asarray(x, dtype=np.float32) if isinstance(x, np.ndarray) else x)
-    if x.ndim == 2:
+    one = 3 if sequence else 2
+    if x.ndim == one:
         x = x.unsqueeze(0)
     if features is not None:
         features = torch.as_tensor(
             np.asarray(features, dtype=np.float32) if isinstance(features, np.ndarray) else features
         )
-        if features.ndim == 1:
+        if features.ndim == one - 1:
             features = features.unsqueeze(0)
         if features.shape[-1] == 0:
             features = None
@@ -149,9 +166,11 @@ def neuron_trajectory(
     model : nn.Module
         A classifier with ``forward_stateful``.
     x : array, shape (n_chans, n_times) or (1, n_chans, n_times)
-        One preprocessed window.
+        One preprocessed window; for a beat-sequence model (:func:`is_beat_sequence`)
+        one run of beats ``(n_beats, n_chans, n_times)`` ending at the decided beat,
+        and the trajectory is then one step per beat.
     features : array, shape (n_features,), optional
-        Its extra features (RR intervals).
+        Its extra features (RR intervals); ``(n_beats, n_features)`` for a run.
     sfreq : float, optional
         Sampling rate of ``x``; defaults to the model's contract.
 
@@ -159,13 +178,18 @@ def neuron_trajectory(
     -------
     NeuronTrajectory
     """
-    x, features = _as_batch(x, features)
+    sequence = is_beat_sequence(model)
+    x, features = _as_batch(x, features, sequence)
     with torch.no_grad():
         logits, _, states = model.forward_stateful(x, features)
     states = states[0].detach().float().cpu().numpy()
-    if sfreq is None:
-        contract = getattr(model, "contract", None)
-        sfreq = float(contract.sfreq) if contract is not None else 1.0
-    step_s = x.shape[-1] / sfreq / max(states.shape[0], 1)
+    if sequence:  # one step per beat, each lasting the beat's RR interval
+        step_s = float(model.timespans(features[0]).mean())
+        logits = logits[:, -1]
+    else:
+        if sfreq is None:
+            contract = getattr(model, "contract", None)
+            sfreq = float(contract.sfreq) if contract is not None else 1.0
+        step_s = x.shape[-1] / sfreq / max(states.shape[0], 1)
     proba = torch.softmax(logits[0].float(), dim=-1).cpu().numpy()
     return NeuronTrajectory(states, proba, neuron_roles(model, states.shape[1]), step_s)

@@ -477,6 +477,19 @@ def score_beat_segment(
     positions (None: detect). Returns absolute samples, probabilities and the
     liquid state after the last beat.
     """
+    sample, x, feats, usable = segment_beat_inputs(rec, loaded, seg, reference)
+    proba, hx = run_model(loaded, x, feats, batch_size, hx, where=_where(rec))
+    return sample, mark_unclassifiable(proba, usable, loaded.classes), hx
+
+
+def segment_beat_inputs(
+    rec: Recording, loaded: LoadedModel, seg: Segment | None, reference: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """What the model reads for the beats of one segment: the input of its decisions.
+
+    Arguments as :func:`score_beat_segment`. Returns the beats' absolute samples,
+    windows ``(n, C, T)``, features ``(n, F)`` (or None) and usable flags.
+    """
     offset = 0 if seg is None else seg.read_start
     local = None
     if reference is not None:
@@ -492,8 +505,7 @@ def score_beat_segment(
         keep = (sample >= seg.keep_start) & (sample < seg.keep_stop)
         sample, x, usable = sample[keep], x[keep], usable[keep]
         feats = None if feats is None else feats[keep]
-    proba, hx = run_model(loaded, x, feats, batch_size, hx, where=_where(rec))
-    return sample, mark_unclassifiable(proba, usable, loaded.classes), hx
+    return sample, x, feats, usable
 
 
 def mark_unclassifiable(proba: np.ndarray, usable: np.ndarray, classes: list[str]) -> np.ndarray:

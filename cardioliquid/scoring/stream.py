@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cardioliquid._check import check_option
+from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
 from cardioliquid.scoring.inference import (
     DEFAULT_BATCH_SIZE,
@@ -44,7 +45,9 @@ from cardioliquid.scoring.inference import (
     check_fits,
     score_beat_segment,
     score_window_segment,
+    segment_beat_inputs,
     segment_plan,
+    slice_recording,
     sveb_to_normal_in_af,
     window_segment_plan,
 )
@@ -319,3 +322,80 @@ def replay(
             new = stream.push(chunk)
         yield (start + chunk.shape[1]) / rec.fs, new
     yield rec.duration_s, stream.finish()
+
+
+def decision_run(
+    rec: Recording,
+    loaded: LoadedModel,
+    beat_sample: int,
+    n_beats: int,
+    reference: np.ndarray | None = None,
+    start: int = 0,
+    segment_s: float = DEFAULT_SEGMENT_S,
+    context_s: float = DEFAULT_ECG_CONTEXT_S,
+    lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The inputs a :class:`BeatStream` read for the ``n_beats`` beats up to ``beat_sample``.
+
+    A beat-sequence model decides a beat from the state carried over the beats
+    before it; this rebuilds exactly what the stream fed it for those beats
+    (each beat's window and features from its own segment, as the stream cut
+    them), so an explanation reads the input the decision was made on.
+
+    Parameters
+    ----------
+    rec : Recording
+    loaded : LoadedModel
+    beat_sample : int
+        The decided beat (absolute sample at ``rec.fs``); it must be one the
+        stream scored.
+    n_beats : int
+        Beats of the run, the decided one last (fewer at the stream's start).
+    reference : ndarray of int, optional
+        The reference beats the stream was given (absolute samples); None: it
+        detected them.
+    start : int
+        Sample at which the stream started (a replay restarts its stream after a jump).
+    segment_s, context_s, lookahead_s : float
+        The stream's segmentation.
+
+    Returns
+    -------
+    sample, x, features, usable
+        Absolute beat samples ``(L,)``, windows ``(L, C, T)``, features ``(L, F)``
+        (or None) and usable flags, in order.
+
+    Raises
+    ------
+    RecordingError
+        ``beat_sample`` is not a beat of the stream.
+    """
+    fs = rec.fs
+    sub = slice_recording(rec, int(start), rec.n_samples)
+    ref = None
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.int64) - int(start)
+        ref = ref[ref >= 0]
+    plan = segment_plan(fs, segment_s, context_s, lookahead_s)
+    target = int(beat_sample) - int(start)
+    k = target // max(1, round(segment_s * fs))
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]] = []
+    held = 0
+    while k >= 0 and held < n_beats:
+        seg = replace(plan(k), read_stop=min(plan(k).read_stop, sub.n_samples))
+        part = segment_beat_inputs(slice_recording(sub, seg.read_start, seg.read_stop),
+                                   loaded, seg, ref)  # fmt: skip
+        if not parts:  # the decided beat's segment: nothing after it
+            upto = part[0] <= target
+            part = tuple(None if a is None else a[upto] for a in part)
+            if not len(part[0]) or part[0][-1] != target:
+                raise RecordingError(rec.source or rec.record_id,
+                                     f"no beat was decided at sample {beat_sample}")
+        parts.insert(0, part)
+        held += len(part[0])
+        k -= 1
+    sample = np.concatenate([p[0] for p in parts])[-n_beats:] + int(start)
+    x = np.concatenate([p[1] for p in parts])[-n_beats:]
+    feats = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])[-n_beats:]
+    usable = np.concatenate([p[3] for p in parts])[-n_beats:]
+    return sample, x, feats, usable

@@ -73,3 +73,53 @@ def test_liquid_layer_without_gate_argument_is_gated_stepwise(cfc_model, tiny_in
     gap = (plain - off).numpy()[np.arange(3), att.target]
     np.testing.assert_allclose(att.scores.sum(axis=1), gap, atol=0.03 * np.abs(gap).max() + 1e-4)
     assert not hasattr(cfc_model.rnn, "_scan") or "_scan" not in vars(cfc_model.rnn)
+
+
+def _rhythm_model():
+    from cardioliquid.models.registry import create_model
+
+    torch.manual_seed(0)
+    return create_model("liquid-rhythm-cfc", n_chans=1, n_outputs=5, n_times=40, sfreq=180.0,
+                        n_features=9, timespan_feature=6, units=12, motor_neurons=5).eval()
+
+
+def _runs(n_runs: int, n_beats: int):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n_runs, n_beats, 1, 40, generator=g)
+    f = torch.rand(n_runs, n_beats, 9, generator=g) + 0.5  # column 6: RR of 0.5-1.5 s
+    return x, f
+
+
+def test_runs_of_beats_explain_the_last_beat_with_the_state_carried_into_it():
+    """A beat-sequence model: each run's decision is its last beat; integrated gradients
+    stay complete with the gate on every beat of the run, so earlier beats count."""
+    from cardioliquid.explain import neuron_trajectory
+
+    model = _rhythm_model()
+    x, f = _runs(3, 10)
+    att = attribute_neurons(model, x, f, method="integrated_gradients", steps=64)
+    with torch.no_grad():
+        last = model(x, f)[:, -1]
+    assert att.scores.shape == (3, 12)
+    assert np.array_equal(att.target, last.argmax(1).numpy())
+    gap = att.scores.sum(axis=1) + att.delta  # F(trained) - F(silenced) of the last beat
+    assert np.abs(att.delta).max() < 5e-3 * np.abs(gap).max()
+    # The state carried in matters: the same last beat alone (a run of one) explains otherwise.
+    alone = attribute_neurons(model, x[:, -1:], f[:, -1:], target=att.target, steps=64)
+    assert np.abs(alone.scores - att.scores).max() > 1e-4
+    # Separate beats (3-D) are runs of one, from rest.
+    flat = attribute_neurons(model, x[:, -1], f[:, -1], target=att.target, steps=64)
+    np.testing.assert_allclose(flat.scores, alone.scores, atol=1e-6)
+    # The trajectory of one run: one step per beat, the run's last decision.
+    traj = neuron_trajectory(model, x[0], f[0])
+    assert traj.states.shape == (10, 12)
+    np.testing.assert_allclose(traj.proba, torch.softmax(last[0], -1).numpy(), atol=1e-6)
+    assert traj.step_s == pytest.approx(float(f[0, :, 6].clamp(0.2, 3.0).mean()), rel=1e-5)
+
+
+def test_sanity_check_runs_on_runs_of_beats():
+    from cardioliquid.explain import model_randomization_test
+
+    x, f = _runs(6, 8)
+    result = model_randomization_test(_rhythm_model(), x, f, steps=8)
+    assert -1.0 <= result.rank_correlation <= 1.0 and isinstance(result.passed, bool)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from cardioliquid.scoring.inference import predict_beats, predict_windows
 from cardioliquid.scoring.stream import BeatStream, WindowStream, replay
@@ -107,3 +108,86 @@ def test_rhythm_model_state_carries_between_segments(ecg_rec):
     _, fresh, _ = score_beat_segment(sub1, loaded, seg1, ref, hx=None)
     assert hx is not None and hx.shape == (1, loaded.model.rnn.hx_size)
     assert np.abs(carried - fresh).max() > 1e-6
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("chunk_s", [1.0, 7.3])
+def test_shipped_rhythm_model_streams_a_real_record_as_batch_scores_it(mitdb_dir, chunk_s):
+    """The shipped arrhythmia model (v6, a CfC stepped once per beat) over the first
+    four minutes of record 232 (long pauses, runs of S beats): streamed in chunks of
+    any size, its probabilities and calls equal batch scoring with the same segments."""
+    from cardioliquid.io import load_ecg
+    from cardioliquid.models.checkpoint import list_pretrained, load_model
+    from cardioliquid.scoring.inference import slice_recording
+
+    if "arrhythmia" not in list_pretrained():
+        pytest.skip("no shipped arrhythmia model")
+    loaded = load_model("arrhythmia")
+    assert getattr(loaded.model, "beat_sequence", False)  # the rhythm model is the one shipped
+    full = load_ecg(mitdb_dir / "232")
+    rec = slice_recording(full, 0, int(240 * full.fs))
+    b, keep = full.beats, full.beats.sample < rec.n_samples
+    rec = replace(rec, beats=replace(b, sample=b.sample[keep], symbol=b.symbol[keep],
+                                     aami=b.aami[keep]))
+    batch = predict_beats(rec, loaded, beats="reference", segment_s=10.0)
+    streamed, _ = _collect(rec, loaded, chunk_s, beats="reference", segment_s=10.0)
+    assert len(batch) > 200 and (np.asarray(batch.labels) == "S").any()
+    np.testing.assert_array_equal(streamed.sample, batch.sample)
+    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+    np.testing.assert_array_equal(streamed.label_index, batch.label_index)
+
+
+@pytest.mark.parametrize("beats", ["reference", "detect"])
+@pytest.mark.parametrize("start_s", [0.0, 7.3])
+def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, beats, start_s):
+    """Every beat the stream decided, from a stream started at ``start_s`` (a replay
+    restarts its stream after a jump): the run of all beats before it, rebuilt by
+    decision_run and run from rest, gives the stream's probabilities exactly."""
+    from scoring_helpers import make_rhythm_model
+
+    from cardioliquid.errors import RecordingError
+    from cardioliquid.scoring.inference import slice_recording
+    from cardioliquid.scoring.stream import decision_run
+
+    loaded = make_rhythm_model()
+    start = int(start_s * ecg_rec.fs)
+    ref = ecg_rec.beats.sample if beats == "reference" else None
+    tail = slice_recording(ecg_rec, start, ecg_rec.n_samples)
+    if ref is not None:
+        tail = replace(tail, beats=replace(ecg_rec.beats, sample=ref[ref >= start] - start,
+                                           symbol=ecg_rec.beats.symbol[ref >= start],
+                                           aami=ecg_rec.beats.aami[ref >= start]))
+    streamed, _ = _collect(tail, loaded, 2.5, beats=beats, segment_s=10.0)
+    for i in (0, 5, len(streamed) // 2, len(streamed) - 1):
+        sample = int(streamed.sample[i]) + start
+        got, x, f, usable = decision_run(ecg_rec, loaded, sample, 10_000, ref, start)
+        assert got[-1] == sample and len(got) == i + 1 and usable.all()
+        with torch.no_grad():
+            p = torch.softmax(loaded.model(torch.as_tensor(x), torch.as_tensor(f))[-1], -1)
+        np.testing.assert_allclose(p.numpy(), streamed.proba[i], atol=1e-5)
+    with pytest.raises(RecordingError, match="no beat was decided at sample"):
+        decision_run(ecg_rec, loaded, int(streamed.sample[3]) + start + 1, 8, ref, start)
+
+
+@pytest.mark.realdata
+def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(mitdb_dir):
+    """The app explains a rhythm-model beat over the run of DECISION_CONTEXT_BEATS beats
+    ending at it, started at rest: on MIT-BIH 208 (frequent V, F and S beats) that run
+    gives the stream's own probabilities, so the explained input is the decided one."""
+    from cardioliquid.app.neurons import DECISION_CONTEXT_BEATS, beat_input, explain_decision
+    from cardioliquid.io import load_ecg
+    from cardioliquid.models.checkpoint import list_pretrained, load_model
+
+    if "arrhythmia" not in list_pretrained():
+        pytest.skip("no shipped arrhythmia model")
+    loaded = load_model("arrhythmia")
+    rec = load_ecg(mitdb_dir / "208")
+    ref = rec.beats.sample[rec.beats.aami != ""]
+    pred = predict_beats(rec, loaded, beats="reference", segment_s=10.0)
+    picks = np.r_[0:40:3, np.flatnonzero(np.asarray(pred.labels) != "N")[::40]]
+    for i in picks:
+        x, f = beat_input(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref)
+        assert x.shape[0] == min(i + 1, DECISION_CONTEXT_BEATS) and f.shape[0] == x.shape[0]
+        view = explain_decision(loaded, x, f, pred.sample[i] / rec.fs)
+        np.testing.assert_allclose(view.trajectory.proba, pred.proba[i], atol=1e-3)
+        assert view.label == pred.labels[i] and view.trajectory.states.shape[0] == x.shape[0]
