@@ -29,12 +29,14 @@ def main() -> int:
     p.add_argument("--out", default="pipelines/results/explain_sanity.json")
     a = p.parse_args()
     torch.set_num_threads(1)
+    from cardioliquid.app.neurons import DECISION_CONTEXT_BEATS
     from cardioliquid.explain import (
         attribute_neurons,
         concentration,
         model_randomization_test,
         stability_by_class,
     )
+    from cardioliquid.explain.states import is_beat_sequence
     from cardioliquid.io import load_recording
     from cardioliquid.models.checkpoint import load_model
     from cardioliquid.signal.windows import beat_windows
@@ -42,16 +44,24 @@ def main() -> int:
     rec = load_recording(Path(a.mirror, "mitdb", a.record))
     loaded = load_model(a.model)
     win = beat_windows(rec, loaded.preprocessing)
+    # A beat-sequence model decides a beat from the beats before it: its input is the run of
+    # DECISION_CONTEXT_BEATS beats ending at the beat (what the app explains), not the beat alone.
+    run = DECISION_CONTEXT_BEATS if is_beat_sequence(loaded.model) else 1
     rng = np.random.default_rng(0)
     picks = []
     for c in range(len(loaded.classes)):
         members = np.flatnonzero(win.labels == c)
+        members = members[members >= run - 1]
         if members.size >= 2:
             picks.append(rng.choice(members, min(a.per_class, members.size), replace=False))
     idx = np.concatenate(picks)
-    x, f = win.x[idx], win.features[idx]
+    if run > 1:
+        x = np.stack([win.x[i - run + 1:i + 1] for i in idx])
+        f = np.stack([win.features[i - run + 1:i + 1] for i in idx])
+    else:
+        x, f = win.x[idx], win.features[idx]
     labels = np.asarray(loaded.classes)[win.labels[idx]]
-    result: dict = {"record": a.record, "model": a.model, "beats": {
+    result: dict = {"record": a.record, "model": a.model, "run_beats": run, "beats": {
         str(c): int((labels == c).sum()) for c in np.unique(labels)}, "methods": {}}
     for method in ("integrated_gradients", "grad_x_activation"):
         sanity = model_randomization_test(loaded.model, x, f, method=method, steps=a.steps,
