@@ -95,9 +95,10 @@ def panel_frames(rec, loaded, start_s: float, step_s: float, frames: int) -> dic
             agr = running_agreement(pred.sample, pred.labels, ref_s, ref_l, rec.fs,
                                     loaded.classes, replay.decision_frontier(),
                                     replay.scored_spans_s)  # fmt: skip
-        with timed("rhythm reading"):
-            rhythm_reading(pred.af, pred.labels, pred.time_s)
-            af_specific_flags(pred.af, pred.labels, pred.time_s)
+        if pred.af is not None:  # as on the page: only an AF-gated model has a rhythm reading
+            with timed("rhythm reading"):
+                rhythm_reading(pred.af, pred.labels, pred.time_s)
+                af_specific_flags(pred.af, pred.labels, pred.time_s)
         span = max(20.0, replay.latency_s + 3.0, step_s)
         t1 = replay.position_s
         t0 = max(0.0, t1 - span)
@@ -140,7 +141,7 @@ def on_demand(rec, loaded, repeats: int = 5) -> dict[str, Any]:
     for k in range(repeats + 1):
         s = int(sample[400 + 10 * k])
         t0 = time.perf_counter()
-        x, f = beat_input(rec, loaded, s, sample)
+        x, f = beat_input(rec, loaded, s, sample, reference=sample)  # a stream given the .atr beats
         view = explain_decision(loaded, x, f, s / rec.fs)
         input_attribution(loaded, x, f)
         t1 = time.perf_counter()
