@@ -120,7 +120,10 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
 
 
 def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[str, list]:
-    """Confusion matrices of one record's reference beats, with the AF gate and without.
+    """Confusion matrices of one record's reference beats: AF gate on, off, and AF-specific.
+
+    ``gate_nn`` keeps the gate only where the irregularity is AF-specific: the intervals
+    between the model's own N calls are irregular too (``af_specific_beats``).
 
     Only beats at or after ``after_s`` seconds are counted (patient-adaptive
     scoring leaves the calibration minutes out).
@@ -129,7 +132,7 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
 
     from cardioliquid.io import load_ecg
     from cardioliquid.scoring.inference import predict_beats, sveb_to_normal_in_af
-    from cardioliquid.signal.rhythm import af_beats
+    from cardioliquid.signal.rhythm import af_beats, af_specific_beats
 
     rec = load_ecg(path)
     ungated = replace(loaded, preprocessing=replace(loaded.preprocessing, af_gate=False))
@@ -140,8 +143,12 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
     keep = (truth >= 0) & (pred.sample >= after_s * rec.fs)
     k = len(CLASSES)
     out = {}
-    gated = sveb_to_normal_in_af(pred.proba, af_beats(pred.sample, rec.fs), CLASSES)
-    for key, proba in (("gate_off", pred.proba), ("gate_on", gated)):
+    af = af_beats(pred.sample, rec.fs)
+    gated = sveb_to_normal_in_af(pred.proba, af, CLASSES)
+    normal = pred.proba.argmax(-1) == CLASSES.index("N")
+    specific = af_specific_beats(af, pred.sample, rec.fs, normal)
+    gated_nn = sveb_to_normal_in_af(pred.proba, specific, CLASSES)
+    for key, proba in (("gate_off", pred.proba), ("gate_on", gated), ("gate_nn", gated_nn)):
         conf = np.zeros((k, k), dtype=np.int64)
         np.add.at(conf, (truth[keep], proba[keep].argmax(-1)), 1)
         out[key] = conf.tolist()
@@ -200,9 +207,12 @@ def pooled(records: dict[str, dict[str, list]], gate: str,
 
 
 def summarise(records: dict[str, dict[str, list]]) -> dict[str, Any]:
-    """Pooled and per-database scores of per-record confusions, gate on and off."""
+    """Pooled and per-database scores of per-record confusions, per AF-gate setting.
+
+    Entries made before the AF-specific gate existed have no ``gate_nn`` confusions.
+    """
     out: dict[str, Any] = {}
-    for gate in ("gate_on", "gate_off"):
+    for gate in (g for g in GATES if all(g in c for c in records.values())):
         out[gate] = {"pooled": scores(pooled(records, gate))}
         for db in DATABASES:
             conf = pooled(records, gate, db)
@@ -368,13 +378,15 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     entries = _entries(results)
     groups = recipe_seeds(results)
-    rows = [(base, gate) for base in groups for gate in GATES]
+    rows = [(base, gate) for base in groups for gate in GATES
+            if gate in entries[groups[base][0]]["scores"]]
     fig, axes = plt.subplots(1, 3, figsize=(11, 0.28 * len(rows) + 1.6), sharey=True)
     for ax, where in zip(axes, ("pooled", *DATABASES), strict=True):
         for i, (base, gate) in enumerate(rows):
             f1 = [entries[n]["scores"][gate].get(where, {}).get("key_f1", np.nan)
                   for n in groups[base]]
-            color = "tab:blue" if gate == "gate_on" else "tab:orange"
+            color = {"gate_on": "tab:blue", "gate_off": "tab:orange",
+                     "gate_nn": "tab:green"}[gate]
             ax.barh(i, np.nanmean(f1), 0.7, color=color, alpha=0.45)
             ax.plot(f1, [i] * len(f1), "o", color=color, markersize=3)
         ax.set_title({"pooled": "all held-out beats", "mitdb": "DS1 patients",
@@ -383,7 +395,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.grid(axis="x", alpha=0.3)
         ax.set_xlim(0, 100)
     axes[0].set_yticks(np.arange(len(rows)),
-                       [f"{b} ({'AF gate' if g == 'gate_on' else 'no gate'}, "
+                       [f"{b} ({GATE_LONG[g]}, "
                         f"{len(groups[b])} seeds)" for b, g in rows], fontsize=7)
     axes[0].set_ylim(len(rows) - 0.5, -0.5)
     fig.suptitle("Arrhythmia recipes, patient-grouped cross-validation over DS1 and SVDB "
@@ -393,7 +405,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-GATES = ("gate_on", "gate_off")
+GATES = ("gate_on", "gate_off", "gate_nn")
+GATE_SHORT = {"gate_on": "on", "gate_off": "off", "gate_nn": "nn"}
+GATE_LONG = {"gate_on": "AF gate", "gate_off": "no gate", "gate_nn": "AF-specific gate"}
 
 
 def _entries(results: dict[str, Any]) -> dict[str, Any]:
@@ -430,14 +444,14 @@ def print_table(results: dict[str, Any]) -> None:
     print("-" * len(head))
     entries = _entries(results)
     for name, e in entries.items():
-        for gate in GATES:
-            print(_row(f"{name} ({'on' if gate == 'gate_on' else 'off'})", e["scores"][gate]))
+        for gate in (g for g in GATES if g in e["scores"]):
+            print(_row(f"{name} ({GATE_SHORT[gate]})", e["scores"][gate]))
     seeded = {b: g for b, g in recipe_seeds(results).items() if len(g) >= 3}
     if seeded:
         print("\nseed means of pooled key F1 (recipes with 3 or more seeds; the rule compares "
               "these)")
         for base, group in seeded.items():
-            for gate in GATES:
+            for gate in (g for g in GATES if all(g in entries[n]["scores"] for n in group)):
                 f1 = [entries[n]["scores"][gate]["pooled"]["key_f1"] for n in group]
                 per_db = {db: np.mean([entries[n]["scores"][gate][db]["key_f1"] for n in group])
                           for db in DATABASES if db in entries[group[0]]["scores"][gate]}
@@ -446,15 +460,15 @@ def print_table(results: dict[str, Any]) -> None:
                 if all(svdb_s):
                     s_txt = (f"   svdb SVEB Se/+P {np.mean([x['se'] for x in svdb_s]):5.1f}/"
                              f"{np.mean([x['ppv'] for x in svdb_s]):5.1f}")
-                print(f"{base + (' (on)' if gate == 'gate_on' else ' (off)'):<34} "
+                print(f"{base + f' ({GATE_SHORT[gate]})':<34} "
                       f"{np.mean(f1):5.1f}   seeds " + " / ".join(f"{v:.1f}" for v in f1)
                       + "".join(f"   {db} {v:5.1f}" for db, v in per_db.items()) + s_txt)
     other = {n: e["other_lead"]["scores"] for n, e in entries.items() if "other_lead" in e}
     if other:
         print("\nheld-out records on their second lead")
         for name, sc in other.items():
-            for gate in GATES:
-                print(_row(f"{name} ({'on' if gate == 'gate_on' else 'off'})", sc[gate]))
+            for gate in (g for g in GATES if g in sc):
+                print(_row(f"{name} ({GATE_SHORT[gate]})", sc[gate]))
     adaptive = {n: e["adaptive"] for n, e in entries.items() if "adaptive" in e}
     if adaptive:
         print("\npatient-adaptive (beats after the calibration minutes; before -> after)")

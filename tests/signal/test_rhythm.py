@@ -124,3 +124,42 @@ def test_causal_statistics_use_only_earlier_beats_and_start_regular():
     assert causal_rhythm_statistics(beats[:1], FS).shape == (1, 3)
     with pytest.raises(ValueError, match="fewer than 4"):
         causal_rhythm_statistics(beats, FS, window=6, trim=2)
+
+
+def test_af_specific_keeps_af_and_clears_irregularity_made_by_ectopy():
+    """AF: the intervals between normal beats are irregular too, so the flags stay.
+    Frequent premature beats in a regular rhythm: the AF test may fire, but the normal-
+    to-normal intervals are regular (or too few, in bigeminy), so the flags are cleared."""
+    from cardioliquid.signal.rhythm import af_specific_beats
+
+    rng = np.random.default_rng(3)
+    af_rr = _af(400)
+    beats = _beats(af_rr)
+    everywhere = np.ones(beats.size, bool)
+    kept = af_specific_beats(everywhere, beats, FS, np.ones(beats.size, bool))
+    assert kept[70:-70].all()
+    # Sinus at 0.8 s with a premature beat (0.5 s, then a 1.1 s pause) every third beat.
+    rr = np.tile([0.8, 0.5, 1.1], 140) * (1 + 0.01 * rng.standard_normal(420))
+    beats = _beats(rr)
+    normal = np.ones(beats.size, bool)
+    normal[2::3] = False  # the beat after each 0.5 s interval is the premature one
+    assert not af_specific_beats(np.ones(beats.size, bool), beats, FS, normal).any()
+    # Bigeminy: every other beat premature, no two normal beats in a row.
+    beats = _beats(np.tile([0.5, 1.1], 200))
+    normal = np.zeros(beats.size, bool)
+    normal[::2] = True
+    assert not af_specific_beats(np.ones(beats.size, bool), beats, FS, normal).any()
+
+
+def test_af_specific_only_narrows_the_af_flags_and_causal_looks_back():
+    from cardioliquid.signal.rhythm import af_specific_beats
+
+    beats = _beats(np.r_[_sinus(200), _af(300)])
+    af = af_beats(beats, FS, causal=True)
+    normal = np.ones(beats.size, bool)
+    causal = af_specific_beats(af, beats, FS, normal, causal=True)
+    assert not (causal & ~af).any() and causal[-100:].all()
+    cut = 350
+    np.testing.assert_array_equal(
+        af_specific_beats(af[:cut], beats[:cut], FS, normal[:cut], causal=True), causal[:cut])
+    assert not af_specific_beats(np.zeros(3, bool), beats[:3], FS, normal[:3]).any()
