@@ -18,14 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-AF_NN_NRMSSD = 0.10
-"""RMSSD of the intervals between consecutive normal beats over their mean, above
-which an irregular rhythm reads as AF-like. On MIT-BIH (expert labels, flagged
-beats) the AF records' median is 0.17-0.35 (201, 202, 203, 210, 219, 221), the
-records with frequent ventricular ectopy that the AF test also flags stay at or
-below 0.083 (106, 119, 200 bigeminy, 208, 233)."""
-AF_MIN_NN = 32
-"""Fewest normal-to-normal intervals in the last 128 beats for an AF-specific reading."""
+from cardioliquid.signal.rhythm import AF_MIN_NN, AF_NN_NRMSSD
+
 NOTICE_MIN_BEATS = 10
 """Expert beats of a class before its Se/+P may raise a disagreement notice."""
 NOTICE_BELOW = 50.0
@@ -261,20 +255,9 @@ def af_specific_flags(af: np.ndarray, labels: np.ndarray, time_s: np.ndarray,
     Computed over each beat's trailing ``window`` beats, so a timeline can shade
     AF-like stretches apart from other irregular rhythm.
     """
-    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS
+    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS, af_specific_beats
 
-    window = window or AF_WINDOW_BEATS
-    af = np.asarray(af, dtype=bool)
-    out = np.zeros(af.shape, dtype=bool)
-    lab = np.asarray(labels)
-    t = np.asarray(time_s, dtype=float)
-    nn = np.zeros(len(lab), dtype=bool)
-    nn[1:] = (lab[1:] == "N") & (lab[:-1] == "N")
-    rr = np.zeros(len(lab))
-    rr[1:] = np.diff(t)
-    for i in np.nonzero(af)[0]:
-        lo = max(1, i - window + 1)
-        x = rr[lo : i + 1][nn[lo : i + 1]]
-        if x.size >= AF_MIN_NN:
-            out[i] = np.sqrt(np.mean(np.diff(x) ** 2)) / np.mean(x) >= AF_NN_NRMSSD
-    return out
+    # Beat times in seconds are positions at a rate of 1 Hz.
+    return af_specific_beats(af, np.asarray(time_s, dtype=float), 1.0,
+                             np.asarray(labels) == "N", causal=True,
+                             window=window or AF_WINDOW_BEATS)  # fmt: skip

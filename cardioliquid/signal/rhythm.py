@@ -275,9 +275,12 @@ def af_specific_beats(af: np.ndarray, sample: np.ndarray, fs: float, normal: np.
     rr = np.diff(s) / float(fs)  # rr[j]: from beat j to beat j + 1
     nn = normal[1:] & normal[:-1]
     for i in np.flatnonzero(af):
-        lo = i - window if causal else i - window // 2
-        lo = int(np.clip(lo, 0, max(rr.size - window, 0)))
-        x = rr[lo:lo + window][nn[lo:lo + window]]
+        if causal:  # the intervals that end at beat i, never a later one
+            lo, hi = max(0, i - window), i
+        else:
+            lo = int(np.clip(i - window // 2, 0, max(rr.size - window, 0)))
+            hi = lo + window
+        x = rr[lo:hi][nn[lo:hi]]
         if x.size >= AF_MIN_NN:
             out[i] = np.sqrt(np.mean(np.diff(x) ** 2)) / np.mean(x) >= AF_NN_NRMSSD
     return out
