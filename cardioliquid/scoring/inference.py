@@ -555,12 +555,33 @@ def settle_calls(fs: float, sample: np.ndarray, proba: np.ndarray, loaded: Loade
     ``sample`` are beat positions at rate ``fs``; ``causal``: each beat is
     judged by the rhythm before it (a stream).
     """
-    if not getattr(loaded.preprocessing, "af_gate", False):
+    prep = loaded.preprocessing
+    if not getattr(prep, "af_gate", False):
         return proba, None
-    from cardioliquid.signal.rhythm import af_beats
+    from cardioliquid.signal.rhythm import af_beats, af_specific_beats
 
     af = af_beats(sample, fs, causal=causal)
+    if af_gate_rule(prep) == "af_specific":
+        normal = own_normal_calls(proba, loaded.classes)
+        af = af_specific_beats(af, sample, fs, normal, causal=causal)
     return sveb_to_normal_in_af(proba, af, loaded.classes), af
+
+
+AF_GATE_RULES = ("rhythm", "af_specific")
+
+
+def af_gate_rule(prep: Any) -> str:
+    """The preprocessing's ``af_gate_rule`` (``"rhythm"`` for specs that predate it), checked."""
+    rule = getattr(prep, "af_gate_rule", "rhythm")
+    check_option("af_gate_rule", rule, AF_GATE_RULES)
+    return rule
+
+
+def own_normal_calls(proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Which beats the network itself calls N (before any gate)."""
+    if "N" not in classes or not len(proba):
+        return np.zeros(len(proba), dtype=bool)
+    return np.asarray(proba).argmax(-1) == list(classes).index("N")
 
 
 def predict_beats(

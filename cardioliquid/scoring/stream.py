@@ -42,7 +42,9 @@ from cardioliquid.scoring.inference import (
     BeatPredictions,
     Segment,
     WindowPredictions,
+    af_gate_rule,
     check_fits,
+    own_normal_calls,
     score_beat_segment,
     score_window_segment,
     segment_beat_inputs,
@@ -161,7 +163,8 @@ class BeatStream(_SegmentStream):
         if getattr(loaded.preprocessing, "af_gate", False):
             from cardioliquid.signal.rhythm import AFTracker
 
-            self._rhythm = AFTracker(template.fs)
+            specific = af_gate_rule(loaded.preprocessing) == "af_specific"
+            self._rhythm = AFTracker(template.fs, specific=specific)
 
     @classmethod
     def for_recording(cls, rec: Recording, loaded: LoadedModel, beats: str = "auto", **kw: Any):
@@ -189,7 +192,9 @@ class BeatStream(_SegmentStream):
         A stream started mid-recording otherwise judges no rhythm for its
         first 128 beats. ``earlier_beats`` are positions relative to the
         stream's start (negative), in order; a model without an AF gate
-        ignores them.
+        ignores them. Under the ``"af_specific"`` rule their calls are not
+        known, so they count as not normal: for the first 128 beats such a
+        stream clears flags that a stream over the whole record might keep.
         """
         if self._rhythm is not None and len(earlier_beats):
             self._rhythm.push(np.asarray(earlier_beats, dtype=np.int64))
@@ -220,7 +225,7 @@ class BeatStream(_SegmentStream):
             )
             af = None
             if self._rhythm is not None:
-                af = self._rhythm.push(sample)
+                af = self._rhythm.push(sample, own_normal_calls(proba, self.loaded.classes))
                 proba = sveb_to_normal_in_af(proba, af, self.loaded.classes)
             out = out.concat(replace(out, sample=sample, proba=proba, af=af))
         return out

@@ -77,6 +77,13 @@ class BeatPreprocessing:
         intervals of about two minutes around the beat) have their S
         probability moved to N (in AF an early beat is not premature).
         Not used in training.
+    af_gate_rule : str
+        Which beats the gate settles: ``"rhythm"``, every beat the RR test
+        flags; ``"af_specific"``, only those where the intervals between the
+        model's own N calls are irregular too
+        (:func:`cardioliquid.signal.rhythm.af_specific_beats`), so the
+        irregularity made by frequent ectopy (bigeminy, runs of premature
+        beats) does not silence S calls.
     classes : list of str
         Output class order.
     """
@@ -99,6 +106,7 @@ class BeatPreprocessing:
     template_subtract: bool = False
     normalization: str = "record-robust"
     af_gate: bool = False
+    af_gate_rule: str = "rhythm"
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])
 
     @property

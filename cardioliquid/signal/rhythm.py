@@ -220,22 +220,40 @@ class AFTracker:
         Sampling rate of the positions pushed.
     window, trim : int
         See :func:`af_windows`.
+    specific : bool
+        Keep only AF-specific flags (:func:`af_beats` then :func:`af_specific_beats`,
+        causal); :meth:`push` then needs which beats are normal.
     """
 
-    def __init__(self, fs: float, window: int = AF_WINDOW_BEATS, trim: int = AF_TRIM) -> None:
+    def __init__(self, fs: float, window: int = AF_WINDOW_BEATS, trim: int = AF_TRIM,
+                 specific: bool = False) -> None:
         self.fs = float(fs)
         self.window = int(window)
         self.trim = int(trim)
+        self.specific = bool(specific)
         self._recent = np.zeros(0, dtype=np.int64)
+        self._normal = np.zeros(0, dtype=bool)
 
-    def push(self, sample: np.ndarray) -> np.ndarray:
-        """Flags of the beats at ``sample`` (later than every beat pushed before)."""
+    def push(self, sample: np.ndarray, normal: np.ndarray | None = None) -> np.ndarray:
+        """Flags of the beats at ``sample`` (later than every beat pushed before).
+
+        ``normal``: which of them are normal beats (the model's own N calls), for a
+        ``specific`` tracker; beats pushed without it (the rhythm before a stream's
+        start) count as not normal.
+        """
         sample = np.asarray(sample, dtype=np.int64).reshape(-1)
+        is_n = (np.zeros(sample.size, dtype=bool) if normal is None
+                else np.asarray(normal, dtype=bool).reshape(-1))  # fmt: skip
         joined = np.concatenate([self._recent, sample])
+        joined_n = np.concatenate([self._normal, is_n])
         # With ``window`` beats kept, every new beat has its full window of
         # intervals; before that, local indices are the record's own.
         flags = af_beats(joined, self.fs, causal=True, window=self.window, trim=self.trim)
+        if self.specific:
+            flags = af_specific_beats(flags, joined, self.fs, joined_n, causal=True,
+                                      window=self.window)  # fmt: skip
         self._recent = joined[-self.window:]
+        self._normal = joined_n[-self.window:]
         return flags[joined.size - sample.size:]
 
 

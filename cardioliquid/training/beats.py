@@ -33,7 +33,7 @@ def prep_key(prep_dict: dict) -> str:
     ``af_gate`` is left out: it settles calls after the model, the windows do
     not depend on it.
     """
-    windowing = {k: v for k, v in prep_dict.items() if k != "af_gate"}
+    windowing = {k: v for k, v in prep_dict.items() if k not in ("af_gate", "af_gate_rule")}
     blob = json.dumps({**windowing, "_cache_version": BEAT_CACHE_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -208,12 +208,14 @@ def test_af_gate_moves_s_to_n_only_in_af_rhythm(af_ecg, segment_s):
     np.testing.assert_allclose(gated.proba[af, 2:], plain.proba[af, 2:])
 
 
-def test_af_gated_stream_equals_segmented_batch(af_ecg):
+@pytest.mark.parametrize("rule", ["rhythm", "af_specific"])
+def test_af_gated_stream_equals_segmented_batch(af_ecg, rule):
     from scoring_helpers import make_ecg_model
 
     from cardioliquid.scoring.stream import replay
 
     loaded = make_ecg_model(af_gate=True)
+    loaded.preprocessing = replace(loaded.preprocessing, af_gate_rule=rule)
     batch = predict_beats(af_ecg, loaded, segment_s=10.0)
     streamed = None
     for _, new in replay(af_ecg, loaded, chunk_s=3.3, segment_s=10.0):
@@ -221,3 +223,40 @@ def test_af_gated_stream_equals_segmented_batch(af_ecg):
     np.testing.assert_array_equal(streamed.sample, batch.sample)
     np.testing.assert_array_equal(streamed.af, batch.af)
     np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+
+
+def test_the_af_specific_rule_keeps_af_and_spares_premature_beats_in_regular_rhythm(af_ecg):
+    """Settling under ``af_gate_rule="af_specific"``: where the network's own N calls are
+    irregular (AF) the gate acts as before; where they are regular and only its S calls
+    make the rhythm irregular (runs of premature beats), the S calls stand."""
+    from scoring_helpers import make_ecg_model
+
+    from cardioliquid.scoring.inference import settle_calls
+    from cardioliquid.signal.rhythm import af_beats
+
+    loaded = make_ecg_model(af_gate=True)
+    loaded.preprocessing = replace(loaded.preprocessing, af_gate_rule="af_specific")
+    sample = np.sort(af_ecg.beats.sample)
+    fs = af_ecg.fs
+    called_n = np.tile(np.array([0.8, 0.1, 0.05, 0.03, 0.02], np.float32), (sample.size, 1))
+    _, af = settle_calls(fs, sample, called_n, loaded)
+    rhythm = af_beats(sample, fs)
+    assert rhythm.any() and not (af & ~rhythm).any()
+    onset = np.searchsorted(sample, 100.0 * fs)
+    assert af[onset + 128:].all()  # AF: normal-to-normal intervals are irregular too
+    # A premature S beat every third beat: the RR test fires on the pattern, but between
+    # the N calls the rhythm is regular, so nothing is settled.
+    # Sinus at 0.8 s (2 % jitter), a premature beat after 0.40-0.65 s, then its pause.
+    rng = np.random.default_rng(0)
+    coupling = rng.uniform(0.4, 0.65, 120)
+    rr = np.stack([0.8 * (1 + 0.02 * rng.standard_normal(120)), coupling,
+                   1.6 - coupling + 0.02 * rng.standard_normal(120)], axis=1).ravel()
+    beats = np.round(np.concatenate([[0.5], 0.5 + np.cumsum(rr)]) * fs).astype(np.int64)
+    proba = np.tile(np.array([0.8, 0.1, 0.05, 0.03, 0.02], np.float32), (beats.size, 1))
+    proba[2::3] = [0.1, 0.8, 0.05, 0.03, 0.02]
+    assert af_beats(beats, fs).mean() > 0.9  # the plain rule would settle them all
+    settled, af = settle_calls(fs, beats, proba, loaded)
+    assert not af.any() and (settled.argmax(1)[2::3] == 1).all()
+    with pytest.raises(ValueError, match="af_gate_rule"):
+        loaded.preprocessing = replace(loaded.preprocessing, af_gate_rule="guess")
+        settle_calls(fs, beats, proba, loaded)
