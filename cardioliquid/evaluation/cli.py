@@ -87,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=ec57.MATCH_WINDOW_S,
         help="beat match window in seconds (EC57: 0.15)",
     )
-    a.add_argument("--json", required=True, type=Path, help="output JSON file")
+    a.add_argument("--json", type=Path, default=None,
+                   help="also write the full result as JSON here")
     a.add_argument(
         "--report",
         type=Path,
@@ -113,7 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="recordings",
         help="label of the protocol stored in the JSON (e.g. held-out patient chb03)",
     )
-    s.add_argument("--json", required=True, type=Path, help="output JSON file")
+    s.add_argument("--json", type=Path, default=None,
+                   help="also write the full result as JSON here")
     s.add_argument(
         "--report",
         type=Path,
@@ -162,13 +164,19 @@ def model_digest(loaded: Any) -> str | None:
 
 
 def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any) -> int:
+    """Print the summary and where files went; write the JSON if asked; the exit status."""
     result["errors"] = errors
-    report.write_json(args.json, result)
     for name, msg in errors.items():
         where = "" if msg.startswith(name) else f"{name}: "
         print(f"cardioliquid evaluate: {where}{msg}", file=sys.stderr)
+    if args.json is not None:  # also when every record failed: the errors are the result
+        report.write_json(args.json, result)
     if n_ok == 0:
         raise CardioLiquidError(f"no record could be evaluated ({len(errors)} failed)")
+    print(report.summary_text(result))
+    for written in (args.json, getattr(args, "report", None)):
+        if written:
+            print(f"wrote {written}")
     return 1 if errors else 0
 
 

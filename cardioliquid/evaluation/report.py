@@ -444,3 +444,36 @@ def write_seizure_report(
         plot_timeline(timelines, png)
         figure = png.name
     return write_text(path, seizure_markdown(result, figure=figure))
+
+
+def summary_text(result: dict[str, Any]) -> str:
+    """A few plain-text lines of an evaluation result, for the terminal.
+
+    Heartbeat results give EC57 gross VEB and SVEB statistics and accuracy;
+    seizure results give event sensitivity, precision and false alarms per 24 h,
+    and window sensitivity and specificity.
+    """
+    def pct(x: Any) -> str:
+        return "-" if not isinstance(x, int | float) else f"{x:.1f}"
+
+    lines = [f"{result.get('model', '?')}, {result.get('mode', '')}"]
+    if "veb" in result:
+        lines.append(f"records {result.get('n_records', '?')}, beats {result.get('n_beats', '?')}"
+                     f", accuracy {pct(result.get('accuracy'))} %")
+        for key, name in (("veb", "VEB "), ("sveb", "SVEB")):
+            r = result[key]
+            lines.append(f"{name}  Se {pct(r.get('se'))}  +P {pct(r.get('ppv'))}  "
+                         f"(TP {r.get('tp', '?')}, FN {r.get('fn', '?')}, FP {r.get('fp', '?')})")
+    elif "event" in result:
+        ev, win = result["event"], result.get("window", {})
+        hours = result.get("duration_h")
+        span = (f"{pct(hours)} h" if isinstance(hours, int | float) and hours >= 1
+                else f"{pct(60 * hours)} min" if isinstance(hours, int | float) else "?")
+        lines.append(f"records {result.get('n_records', '?')}, {span} of EEG")
+        lines.append(f"events   Se {pct(ev.get('se'))}  precision {pct(ev.get('precision'))}  "
+                     f"false alarms/24 h {pct(ev.get('fa_per_24h'))}  "
+                     f"({ev.get('tp', '?')} of {ev.get('n_ref', '?')} seizures)")
+        lines.append(f"windows  Se {pct(win.get('se'))}  Sp {pct(win.get('sp'))}")
+    if result.get("errors"):
+        lines.append(f"failed: {len(result['errors'])} (listed under 'errors')")
+    return "\n".join(lines)

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="recording files, folders (searched recursively) or globs",
     )
-    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument("--task", required=True, choices=TASKS,
+                        help="arrhythmia: ECG beats (WFDB); seizure: EEG windows (EDF, BDF...)")
     parser.add_argument(
         "--model",
         default=None,

@@ -75,6 +75,19 @@ class TrainCLI(LightningCLI):
         print(f"exported {path}")
 
 
+TRAIN_DESCRIPTION = (
+    "Train a CardioLiquid model (a LightningCLI). The shipped models' recipes are YAML "
+    "configs in pipelines/configs/: arrhythmia.yaml, seizure.yaml and seizure-1ch.yaml; "
+    "candidate recipes are in pipelines/configs/arrhythmia-candidates/ and add-ons in "
+    "pipelines/configs/add-ons/. The data sources (--data) are the DataModules of "
+    "cardioliquid.training: BeatSequenceDataModule (runs of heartbeats, the shipped "
+    "arrhythmia model), MITBIHBeatDataModule (beat windows), SeizureDataModule (CHB-MIT) "
+    "and BonnDataModule. Example: "
+    "cardioliquid-train fit --config pipelines/configs/arrhythmia.yaml "
+    "--export_to my-arrhythmia.safetensors"
+)
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``cardioliquid-train``."""
     TrainCLI(
@@ -82,6 +95,7 @@ def main(args: list[str] | None = None) -> int:
         datamodule_class=None,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": TRAIN_DESCRIPTION},
         args=args,
         auto_configure_optimizers=False,
     )

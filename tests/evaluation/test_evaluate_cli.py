@@ -419,3 +419,21 @@ def test_lead_option_makes_the_shipped_model_read_another_lead(tmp_path: Path, r
     assert results["V1"][1]["n_beats"] == results[None][1]["n_beats"] == 70
     rc, res = results["aVR"]  # no such lead: the record fails by name, saying what it has
     assert rc != 0 and "aVR" in res["errors"]["t1"] and "V1" in res["errors"]["t1"]
+
+
+def test_evaluate_prints_its_summary_and_json_is_optional(
+    ecg_folder: Path, tmp_path: Path, stand_in_model, capsys
+) -> None:
+    """Without --json the result is printed, not lost; with it, the file is named."""
+    base = ["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2",
+            "--model", "anything", "--no-progress"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    tp, fp = _expected_veb(ecg_folder, ["r1", "r2"])
+    assert "records 2, beats 160" in out
+    assert f"VEB   Se 100.0  +P {100 * tp / (tp + fp):.1f}  (TP {tp}, FN 0, FP {fp})" in out
+    assert "wrote" not in out and not list(tmp_path.glob("*.json"))
+    target = tmp_path / "r.json"
+    assert main([*base, "--json", str(target)]) == 0
+    assert f"wrote {target}" in capsys.readouterr().out
+    assert json.loads(target.read_text())["n_beats"] == 160

@@ -46,3 +46,14 @@ def test_fit_links_data_shape_saves_config_and_exports(tmp_path, model_name, mak
     assert loaded.metadata["data"] == "synthetic"
     assert loaded.metadata["n_params"] > 0
     assert "val/macro_f1" in " ".join(loaded.metadata)
+
+
+def test_help_names_the_shipped_configs_and_the_data_sources(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for config in ("arrhythmia.yaml", "seizure.yaml", "seizure-1ch.yaml"):
+        assert config in text and (REPO / "pipelines" / "configs" / config).is_file()
+    assert "BeatSequenceDataModule" in text and "BonnDataModule" in text
+    assert "cardioliquid-train fit --config pipelines/configs/arrhythmia.yaml" in text
