@@ -184,6 +184,47 @@ def add_nst_noise(
     return out
 
 
+BASELINE_DRIFT_HZ = 0.333
+"""Frequency of Friesen et al.'s baseline drift (a respiration-like sinusoid), Hz."""
+
+
+def friesen_noise(kind: str, n_samples: int, fs: float, n_channels: int = 2,
+                  seed: int = 0) -> np.ndarray:
+    """Synthetic noise of a published model: Friesen et al. (1990), scaled later by SNR.
+
+    Parameters
+    ----------
+    kind : {"baseline", "muscle"}
+        ``"baseline"``: baseline drift, a sinusoid at :data:`BASELINE_DRIFT_HZ` with a
+        random phase per channel. ``"muscle"``: electromyographic noise, zero-mean
+        Gaussian, white up to the Nyquist frequency.
+    n_samples : int
+    fs : float
+    n_channels : int
+    seed : int
+        Seeds the phases and the Gaussian noise (the same noise for every record).
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_samples)
+        Unit-scale noise; :func:`add_nst_noise` sets its level from the SNR.
+
+    References
+    ----------
+    Friesen GM, Jannett TC, Jadallah MA, Yates SL, Quint SR, Nagle HT. A comparison of
+    the noise sensitivity of nine QRS detection algorithms. IEEE Trans Biomed Eng
+    37(1):85-98, 1990.
+    """
+    rng = np.random.default_rng(seed)
+    if kind == "baseline":
+        t = np.arange(int(n_samples)) / float(fs)
+        phase = rng.uniform(0, 2 * np.pi, (n_channels, 1))
+        return np.sin(2 * np.pi * BASELINE_DRIFT_HZ * t[None, :] + phase)
+    if kind == "muscle":
+        return rng.standard_normal((n_channels, int(n_samples)))
+    raise ValueError(f"expected noise kind 'baseline' or 'muscle', got {kind!r}")
+
+
 def recover_noise(noisy: np.ndarray, clean: np.ndarray, fs: float) -> np.ndarray:
     """The noise an ``nst`` stress test added, out of ``noisy - clean``, period by period.
 

@@ -101,3 +101,24 @@ def test_electrode_motion_noise_recovered_from_nstdb(shared_data):
         snr[name] = [nst_snr_db(qrs_amplitude(clean.p_signal[:, c], clean.fs, qrs),
                                 rms_amplitude(noise[c], clean.fs)) for c in range(2)]
     np.testing.assert_allclose(np.subtract(snr["118e24"], snr["118e06"]), 18.0, atol=0.05)
+
+
+@pytest.mark.parametrize("kind", ["baseline", "muscle"])
+def test_published_noise_models_are_added_at_the_target_snr(kind):
+    from cardioliquid.signal.noise import BASELINE_DRIFT_HZ, friesen_noise
+
+    clean, beats = _clean_ecg()
+    noise = friesen_noise(kind, clean.shape[1], FS)
+    assert noise.shape == clean.shape
+    np.testing.assert_array_equal(noise, friesen_noise(kind, clean.shape[1], FS))  # seeded
+    if kind == "baseline":  # one spectral line at the drift frequency
+        spectrum = np.abs(np.fft.rfft(noise[0]))
+        peak = np.fft.rfftfreq(noise.shape[1], 1 / FS)[spectrum.argmax()]
+        assert peak == pytest.approx(BASELINE_DRIFT_HZ, abs=0.01)
+    noisy = add_nst_noise(clean, FS, beats, noise, 6.0)
+    on = nst_schedule(clean.shape[1], FS)
+    added = (noisy - clean)[0, on]
+    measured = nst_snr_db(qrs_amplitude(clean[0], FS, beats), rms_amplitude(added, FS))
+    assert measured == pytest.approx(6.0, abs=0.5)
+    with pytest.raises(ValueError, match="expected noise kind"):
+        friesen_noise("hum", 10, FS)
