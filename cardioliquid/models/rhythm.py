@@ -39,6 +39,41 @@ MAX_TIMESPAN_S = 3.0
 """Longest elapsed time of a step (s): a signal gap must not erase the rhythm."""
 
 
+class GatedSequence(nn.Module):
+    """``nn.LSTM`` or ``nn.GRU`` behind the liquid cells' call: the peers of the rhythm model.
+
+    ``rnn(x, hx, timespans=None, return_states=True) -> (y, hx, states)`` as
+    :class:`~cardioliquid.models.cfc.CfC`: ``x`` (B, L, F) batch first, ``hx``
+    one tensor (B, hx_size), ``[h, c]`` for the LSTM. The elapsed time of a step
+    is not an input of a gated cell: ``timespans`` is accepted and ignored, so
+    a peer sees the RR intervals only as features.
+    """
+
+    wiring = None
+
+    def __init__(self, kind: str, input_size: int, hidden: int) -> None:
+        super().__init__()
+        check_option("cell", kind, ("lstm", "gru"))
+        self.kind = kind
+        self.rnn = (nn.LSTM if kind == "lstm" else nn.GRU)(input_size, hidden, batch_first=True)
+        self.output_size = self.state_size = int(hidden)
+        self.hx_size = (2 if kind == "lstm" else 1) * int(hidden)
+
+    def forward(self, x: Tensor, hx: Tensor | None = None, timespans: Tensor | None = None,
+                return_states: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        state = None
+        if hx is not None:
+            state = (tuple(t.unsqueeze(0).contiguous() for t in hx.chunk(2, -1))
+                     if self.kind == "lstm" else hx.unsqueeze(0))  # fmt: skip
+        y, new = self.rnn(x, state)
+        hx = torch.cat([new[0][0], new[1][0]], -1) if self.kind == "lstm" else new[0]
+        return y, hx, y
+
+    def step_macs(self) -> int:
+        """Multiply-accumulates of one step: every gate's input and recurrent weights."""
+        return sum(p.numel() for n, p in self.rnn.named_parameters() if "weight" in n)
+
+
 class BeatRhythmClassifier(nn.Module):
     """Classify every beat of a sequence with a liquid cell stepped once per beat.
 
@@ -55,9 +90,12 @@ class BeatRhythmClassifier(nn.Module):
         (``pre_rr_s`` of the ``"robust_absolute"`` RR set, column 6): the
         elapsed time of the beat's step, clamped to
         [:data:`MIN_TIMESPAN_S`, :data:`MAX_TIMESPAN_S`].
-    cell : {"cfc", "ltc"}
+    cell : {"cfc", "ltc", "lstm", "gru"}
+        The recurrent cell. ``"lstm"`` and ``"gru"`` are the peers a liquid cell
+        is compared with (:class:`GatedSequence`: no wiring, no elapsed time).
     units, motor_neurons : int
-        Neurons of the AutoNCP wiring and its motor neurons (read by the head).
+        Neurons of the AutoNCP wiring and its motor neurons (read by the head);
+        for a gated peer, ``units`` is its hidden size and ``motor_neurons`` unused.
     sparsity : float
         AutoNCP sparsity.
     seed : int
@@ -117,7 +155,7 @@ class BeatRhythmClassifier(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        check_option("cell", cell, ("cfc", "ltc"))
+        check_option("cell", cell, ("cfc", "ltc", "lstm", "gru"))
         if n_features <= 0:
             raise ValueError("a beat-rhythm model needs per-beat features (n_features > 0), "
                              f"got {n_features}")
@@ -136,12 +174,15 @@ class BeatRhythmClassifier(nn.Module):
             self.n_steps = int(self.front(torch.zeros(1, n_chans, n_times)).shape[-1])
         c = list(conv_channels)[-1]
         self.feature_norm = FeatureStandardizer(int(n_features))
-        wiring = auto_ncp(units, motor_neurons, sparsity, seed)
         n_in = 2 * c + int(n_features)
-        if cell == "cfc":
-            self.rnn = CfC(n_in, wiring, mode=mode, return_sequences=True)
+        if cell in ("lstm", "gru"):
+            self.rnn = GatedSequence(cell, n_in, units)
+        elif cell == "cfc":
+            self.rnn = CfC(n_in, auto_ncp(units, motor_neurons, sparsity, seed), mode=mode,
+                           return_sequences=True)
         else:
-            self.rnn = LTC(n_in, wiring, ode_unfolds=ode_unfolds, return_sequences=True)
+            self.rnn = LTC(n_in, auto_ncp(units, motor_neurons, sparsity, seed),
+                           ode_unfolds=ode_unfolds, return_sequences=True)
         self.wiring = self.rnn.wiring
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.rnn.output_size + int(n_features), int(n_outputs))
@@ -226,7 +267,9 @@ class BeatRhythmClassifier(nn.Module):
                 t = (t + 2 * m.padding[0] - m.kernel_size[0]) // m.stride[0] + 1
                 macs += t * m.out_channels * m.in_channels * m.kernel_size[0]
         rnn = self.rnn
-        if isinstance(rnn, CfC):
+        if isinstance(rnn, GatedSequence):
+            macs += rnn.step_macs()
+        elif isinstance(rnn, CfC):
             macs += int((rnn.input_mask != 0).sum() + (rnn.recurrent_mask != 0).sum())
         else:
             n_syn, n_sens = int(rnn.sparsity_mask.sum()), int(rnn.sensory_sparsity_mask.sum())
@@ -250,4 +293,22 @@ def liquid_rhythm_ltc(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
                       n_features: int = 0, **kwargs: Any) -> BeatRhythmClassifier:
     """LTC stepped once per beat; keyword arguments as :class:`BeatRhythmClassifier`."""
     return BeatRhythmClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="ltc",
+                                **_json_lists(kwargs))
+
+
+@register_model("rhythm-lstm")
+def rhythm_lstm(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
+                n_features: int = 0, **kwargs: Any) -> BeatRhythmClassifier:
+    """The rhythm model's LSTM peer (one step per beat); keyword arguments as
+    :class:`BeatRhythmClassifier`, ``units`` the hidden size."""
+    return BeatRhythmClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="lstm",
+                                **_json_lists(kwargs))
+
+
+@register_model("rhythm-gru")
+def rhythm_gru(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
+               n_features: int = 0, **kwargs: Any) -> BeatRhythmClassifier:
+    """The rhythm model's GRU peer (one step per beat); keyword arguments as
+    :class:`BeatRhythmClassifier`, ``units`` the hidden size."""
+    return BeatRhythmClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="gru",
                                 **_json_lists(kwargs))
