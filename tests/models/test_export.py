@@ -17,7 +17,7 @@ def _small(name: str):
     extra = {"motor_neurons": 3} if name.startswith("liquid") else {}
     if name in ("liquid-ltc", "liquid-rhythm-ltc"):
         extra["ode_unfolds"] = 2
-    if name.startswith("liquid-rhythm"):
+    if name.startswith(("liquid-rhythm", "rhythm-")):  # beat-sequence models and their peers
         extra["timespan_feature"] = 0
     return create_model(name, **SMALL, **extra).eval()
 

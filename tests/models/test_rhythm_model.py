@@ -25,7 +25,8 @@ def _beats(n: int, seed: int = 0):
     return x, f
 
 
-@pytest.mark.parametrize("name", ["liquid-rhythm-cfc", "liquid-rhythm-ltc"])
+@pytest.mark.parametrize("name", ["liquid-rhythm-cfc", "liquid-rhythm-ltc", "rhythm-lstm",
+                                  "rhythm-gru"])
 def test_beat_by_beat_equals_one_scan(name):
     m = _model(name)
     x, f = _beats(60)
@@ -93,3 +94,25 @@ def test_complexity_counts_one_step_per_beat_under_budget():
     conv = 63 * 8 * 7 + 32 * 16 * 8 * 5
     assert conv < c["macs"] < 100_000
     assert c["nonzero_params"] < c["params"]  # the wiring's missing synapses
+
+
+@pytest.mark.parametrize(("name", "units"), [("rhythm-lstm", 31), ("rhythm-gru", 38)])
+def test_gated_peers_match_the_shipped_rhythm_models_size(name, units):
+    """Issue 20's peers: the same encoder, features and head with an LSTM or GRU, within
+    10 % of the liquid model's parameters (the sizes of the peer configs)."""
+    from pathlib import Path
+
+    import yaml
+
+    kw = dict(n_chans=1, n_outputs=5, n_times=126, sfreq=180.0, n_features=N_FEATURES,
+              conv_channels=[8, 16], kernel_sizes=[7, 5], strides=[2, 2])
+    liquid = create_model("liquid-rhythm-cfc", units=32, motor_neurons=8, **kw)
+    peer = create_model(name, units=units, **kw)
+    n_liquid, n_peer = (sum(p.numel() for p in m.parameters()) for m in (liquid, peer))
+    assert abs(n_peer - n_liquid) <= 0.1 * n_liquid
+    assert peer.wiring is None and peer.rnn.hx_size == units * (2 if "lstm" in name else 1)
+    assert 0 < peer.complexity()["macs"] < 100_000
+    config = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / \
+        "arrhythmia-candidates" / f"{name}.yaml"
+    model = yaml.safe_load(config.read_text())["model"]
+    assert model["model_name"] == name and model["model_kwargs"]["units"] == units
