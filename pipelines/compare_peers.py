@@ -1,0 +1,122 @@
+"""The liquid rhythm model beside its LSTM and GRU peers, one table (issue 20).
+
+Each peer is the shipped recipe with another recurrent cell
+(``pipelines/configs/arrhythmia-candidates/rhythm-{lstm,gru}.yaml``), trained on the shipped
+model's data (DS1 + the SVDB records of the mirror, seed 0) by ``cardioliquid-train``. The
+shipped ``arrhythmia`` model is the liquid row. Every model then goes through the same commands:
+
+- ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
+- ``pipelines/bench_noise.py --noises em``: VEB and SVEB F1 under real electrode-motion noise
+  at 6 and 0 dB;
+- ``cardioliquid profile``: parameters, MACs, p50 latency on one core, and the 45 nm energy
+  estimate (a lower bound).
+
+Cross-validated scores of the same recipes are in ``pipelines/results/arrhythmia_cv_xdb.json``
+(entries ``peer_lstm``, ``peer_gru``; ``--table-only``). Usage::
+
+    python pipelines/compare_peers.py --mirror ../shared/data      # about 5 min on 2 cores
+
+It writes ``pipelines/results/compare_peers.json`` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PEERS = {"LSTM": "rhythm-lstm", "GRU": "rhythm-gru"}
+
+
+def _run(cmd: list[str]) -> None:
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mirror", default=os.environ.get("CARDIOLIQUID_DATA_MIRROR", "../shared/data"))
+    p.add_argument("--work", default="runs/peers", help="where peer weights and results go")
+    p.add_argument("--json", default=str(REPO / "pipelines" / "results" / "compare_peers.json"))
+    a = p.parse_args(argv)
+    work = REPO / a.work
+    work.mkdir(parents=True, exist_ok=True)
+    env_mirror = str(Path(a.mirror).resolve())
+    os.environ["CARDIOLIQUID_DATA_MIRROR"] = env_mirror
+
+    models = {"CfC liquid (shipped v6)": "arrhythmia"}  # labels: no commas (a --models list)
+    for label, name in PEERS.items():
+        out = work / f"{name}.safetensors"
+        if not out.is_file():
+            _run([str(BIN / "cardioliquid-train"), "fit", "--config",
+                  f"pipelines/configs/arrhythmia-candidates/{name}.yaml",
+                  "--trainer.default_root_dir", str(work / name), "--trainer.logger", "false",
+                  "--export_to", str(out)])
+        models[label] = str(out)
+
+    rows: dict[str, dict] = {}
+    for label, model in models.items():
+        stem = model if model == "arrhythmia" else Path(model).stem
+        ev = work / f"eval_ds2_{stem}.json"
+        prof = work / f"profile_{stem}.json"
+        _run([str(BIN / "cardioliquid"), "evaluate", "arrhythmia", "--data",
+              f"{env_mirror}/mitdb", "--records", "DS2", "--model", model, "--json", str(ev),
+              "--no-progress"])
+        _run([str(BIN / "cardioliquid"), "profile", "--model", model, "--json", str(prof),
+              "--repeats", "300"])
+        e, pr = json.loads(ev.read_text()), json.loads(prof.read_text())
+        rows[label] = {"model": model, "ds2": {k: e[k] for k in ("veb", "sveb", "accuracy")},
+                       "profile": pr}
+    noise_json = work / "bench_noise_peers.json"
+    _run([sys.executable, "pipelines/bench_noise.py", "--mirror", env_mirror, "--noises", "em",
+          "--snrs", "6,0", "--models", ",".join(f"{k}={v}" for k, v in models.items()),
+          "--json", str(noise_json)])
+    noise = json.loads(noise_json.read_text())["models"]
+
+    def f1(d: dict) -> float | None:
+        se, ppv = d.get("se"), d.get("ppv")
+        return None if se is None or ppv is None or se + ppv == 0 else 2 * se * ppv / (se + ppv)
+
+    table = []
+    for label, r in rows.items():
+        prof = r["profile"]
+        c = noise[label]["conditions"]
+        table.append({
+            "model": label,
+            "params": prof["params"]["dense"],
+            "macs": prof["macs_per_decision"]["value"],
+            "ds2_veb_f1": f1(r["ds2"]["veb"]), "ds2_sveb_f1": f1(r["ds2"]["sveb"]),
+            "veb_f1_6db": c["em@6"]["veb_f1"], "veb_f1_0db": c["em@0"]["veb_f1"],
+            "sveb_f1_6db": c["em@6"]["sveb_f1"], "sveb_f1_0db": c["em@0"]["sveb_f1"],
+            "latency_p50_ms": prof["latency_ms"]["p50"],
+            # the headline: a measurement where a counter is readable, else the 45 nm estimate
+            "energy_uj": prof["energy_uj_per_decision"]["value"],
+            "energy_method": prof["energy_uj_per_decision"]["method"],
+        })
+    result = {"rows": table, "details": rows, "noise": noise}
+    out = Path(a.json)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+    def fmt(x: object, nd: int = 1) -> str:
+        return "—" if x is None else (f"{x:,}" if isinstance(x, int) else f"{x:.{nd}f}")
+
+    print("\n| model | params | MACs/beat | DS2 VEB F1 | DS2 SVEB F1 | VEB F1 6 dB / 0 dB "
+          "| SVEB F1 6 dB / 0 dB | p50 latency (ms) | energy per beat (µJ) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for t in table:
+        print(f"| {t['model']} | {fmt(t['params'])} | {fmt(t['macs'])} | {fmt(t['ds2_veb_f1'])} "
+              f"| {fmt(t['ds2_sveb_f1'])} | {fmt(t['veb_f1_6db'])} / {fmt(t['veb_f1_0db'])} | "
+              f"{fmt(t['sveb_f1_6db'])} / {fmt(t['sveb_f1_0db'])} | "
+              f"{fmt(t['latency_p50_ms'], 2)} | {fmt(t['energy_uj'], 3)} |")
+    print(f"energy: {table[0]['energy_method']}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
