@@ -30,7 +30,7 @@ from cardioliquid.models.classifier import FeatureStandardizer, _front_end, _jso
 from cardioliquid.models.contract import SignalContract
 from cardioliquid.models.ltc import LTC
 from cardioliquid.models.registry import register_model
-from cardioliquid.models.wiring import auto_ncp
+from cardioliquid.models.wiring import auto_ncp, fully_connected
 
 MIN_TIMESPAN_S = 0.2
 """Shortest elapsed time of a step (s): a double detection must not stall the state."""
@@ -111,6 +111,11 @@ class BeatRhythmClassifier(nn.Module):
         so rhythm and template features must classify on their own too.
     dropout : float
         Dropout before the head.
+    wiring : {"ncp", "full"}
+        The liquid cell's neurons: an AutoNCP (sparse, inter/command/motor) or
+        fully connected with ``motor_neurons`` outputs.
+    mixed_memory : bool
+        CfC only: add an LSTM-style memory cell beside the liquid state.
 
     Attributes
     ----------
@@ -153,9 +158,12 @@ class BeatRhythmClassifier(nn.Module):
         ode_unfolds: int = 6,
         morphology_dropout: float = 0.0,
         dropout: float = 0.0,
+        wiring: str = "ncp",
+        mixed_memory: bool = False,
     ) -> None:
         super().__init__()
         check_option("cell", cell, ("cfc", "ltc", "lstm", "gru"))
+        check_option("wiring", wiring, ("ncp", "full"))
         if n_features <= 0:
             raise ValueError("a beat-rhythm model needs per-beat features (n_features > 0), "
                              f"got {n_features}")
@@ -175,14 +183,15 @@ class BeatRhythmClassifier(nn.Module):
         c = list(conv_channels)[-1]
         self.feature_norm = FeatureStandardizer(int(n_features))
         n_in = 2 * c + int(n_features)
+        graph = (fully_connected(units, motor_neurons) if wiring == "full"
+                 else auto_ncp(units, motor_neurons, sparsity, seed))  # fmt: skip
         if cell in ("lstm", "gru"):
             self.rnn = GatedSequence(cell, n_in, units)
         elif cell == "cfc":
-            self.rnn = CfC(n_in, auto_ncp(units, motor_neurons, sparsity, seed), mode=mode,
-                           return_sequences=True)
+            self.rnn = CfC(n_in, graph, mode=mode, return_sequences=True,
+                           mixed_memory=mixed_memory)
         else:
-            self.rnn = LTC(n_in, auto_ncp(units, motor_neurons, sparsity, seed),
-                           ode_unfolds=ode_unfolds, return_sequences=True)
+            self.rnn = LTC(n_in, graph, ode_unfolds=ode_unfolds, return_sequences=True)
         self.wiring = self.rnn.wiring
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.rnn.output_size + int(n_features), int(n_outputs))
