@@ -116,3 +116,22 @@ def test_gated_peers_match_the_shipped_rhythm_models_size(name, units):
         "arrhythmia-candidates" / f"{name}.yaml"
     model = yaml.safe_load(config.read_text())["model"]
     assert model["model_name"] == name and model["model_kwargs"]["units"] == units
+
+
+@pytest.mark.parametrize(("wiring", "mixed"), [("full", False), ("ncp", True), ("full", True)])
+def test_dense_wiring_and_mixed_memory_stream_as_one_scan(wiring, mixed):
+    m = _model(wiring=wiring, mixed_memory=mixed)
+    x, f = _beats(40)
+    whole, hx_whole, _ = m.forward_stateful(x, f)
+    first, hx, _ = m.forward_stateful(x[:13], f[:13])
+    rest, hx_rest, _ = m.forward_stateful(x[13:], f[13:], hx)
+    torch.testing.assert_close(torch.cat([first, rest]), whole, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(hx_rest, hx_whole, atol=1e-5, rtol=1e-5)
+    if wiring == "full":  # every synapse exists
+        assert bool((m.rnn.input_mask != 0).all()) and bool((m.rnn.recurrent_mask != 0).all())
+    else:
+        assert not bool((m.rnn.recurrent_mask != 0).all())  # the NCP's missing synapses
+    if mixed:  # the memory cell travels with the state
+        assert hx.shape[-1] == 2 * m.rnn.state_size
+    with pytest.raises(ValueError, match="wiring"):
+        _model(wiring="sparse")
