@@ -183,15 +183,16 @@ class BeatRhythmClassifier(nn.Module):
         c = list(conv_channels)[-1]
         self.feature_norm = FeatureStandardizer(int(n_features))
         n_in = 2 * c + int(n_features)
-        graph = (fully_connected(units, motor_neurons) if wiring == "full"
-                 else auto_ncp(units, motor_neurons, sparsity, seed))  # fmt: skip
-        if cell in ("lstm", "gru"):
+        if cell in ("lstm", "gru"):  # a gated peer: no wiring
             self.rnn = GatedSequence(cell, n_in, units)
-        elif cell == "cfc":
-            self.rnn = CfC(n_in, graph, mode=mode, return_sequences=True,
-                           mixed_memory=mixed_memory)
         else:
-            self.rnn = LTC(n_in, graph, ode_unfolds=ode_unfolds, return_sequences=True)
+            graph = (fully_connected(units, motor_neurons) if wiring == "full"
+                     else auto_ncp(units, motor_neurons, sparsity, seed))  # fmt: skip
+            if cell == "cfc":
+                self.rnn = CfC(n_in, graph, mode=mode, return_sequences=True,
+                               mixed_memory=mixed_memory)
+            else:
+                self.rnn = LTC(n_in, graph, ode_unfolds=ode_unfolds, return_sequences=True)
         self.wiring = self.rnn.wiring
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.rnn.output_size + int(n_features), int(n_outputs))
