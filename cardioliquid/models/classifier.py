@@ -457,17 +457,32 @@ class RecurrentClassifier(_WindowClassifier):
         self._make_head(self.units)
 
     def _sequence(self, z: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        lstm = isinstance(self.rnn, nn.LSTM)
-        state = None
-        if hx is not None:
-            state = tuple(t.unsqueeze(0).contiguous() for t in hx.chunk(2, -1)) if lstm \
-                else hx.unsqueeze(0)
-        states, new = self.rnn(z, state)
-        hx = torch.cat([new[0][0], new[1][0]], -1) if lstm else new[0]
+        states, hx = run_gated(self.rnn, z, hx)
         return states[:, -1], hx, states
 
     def _step_macs(self) -> int:
-        return sum(p.numel() for n, p in self.rnn.named_parameters() if "weight" in n)
+        return gated_step_macs(self.rnn)
+
+
+def run_gated(rnn: nn.LSTM | nn.GRU, x: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Run a batch-first ``nn.LSTM``/``nn.GRU`` with its state as one tensor.
+
+    ``hx`` is (B, hidden) for the GRU and (B, 2·hidden), ``[h, c]``, for the
+    LSTM (None: zeros). Returns the hidden trajectory (B, L, hidden) and the
+    state after the last step in the same one-tensor form.
+    """
+    lstm = isinstance(rnn, nn.LSTM)
+    state = None
+    if hx is not None:
+        state = (tuple(t.unsqueeze(0).contiguous() for t in hx.chunk(2, -1)) if lstm
+                 else hx.unsqueeze(0))  # fmt: skip
+    states, new = rnn(x, state)
+    return states, torch.cat([new[0][0], new[1][0]], -1) if lstm else new[0]
+
+
+def gated_step_macs(rnn: nn.LSTM | nn.GRU) -> int:
+    """Multiply-accumulates of one step: every gate's input and recurrent weights."""
+    return sum(p.numel() for n, p in rnn.named_parameters() if "weight" in n)
 
 
 def _json_lists(kwargs: dict[str, Any]) -> dict[str, Any]:

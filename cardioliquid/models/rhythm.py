@@ -26,7 +26,13 @@ from torch import Tensor
 
 from cardioliquid._check import check_option
 from cardioliquid.models.cfc import CfC
-from cardioliquid.models.classifier import FeatureStandardizer, _front_end, _json_lists
+from cardioliquid.models.classifier import (
+    FeatureStandardizer,
+    _front_end,
+    _json_lists,
+    gated_step_macs,
+    run_gated,
+)
 from cardioliquid.models.contract import SignalContract
 from cardioliquid.models.ltc import LTC
 from cardioliquid.models.registry import register_model
@@ -61,17 +67,12 @@ class GatedSequence(nn.Module):
 
     def forward(self, x: Tensor, hx: Tensor | None = None, timespans: Tensor | None = None,
                 return_states: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-        state = None
-        if hx is not None:
-            state = (tuple(t.unsqueeze(0).contiguous() for t in hx.chunk(2, -1))
-                     if self.kind == "lstm" else hx.unsqueeze(0))  # fmt: skip
-        y, new = self.rnn(x, state)
-        hx = torch.cat([new[0][0], new[1][0]], -1) if self.kind == "lstm" else new[0]
+        y, hx = run_gated(self.rnn, x, hx)
         return y, hx, y
 
     def step_macs(self) -> int:
         """Multiply-accumulates of one step: every gate's input and recurrent weights."""
-        return sum(p.numel() for n, p in self.rnn.named_parameters() if "weight" in n)
+        return gated_step_macs(self.rnn)
 
 
 class BeatRhythmClassifier(nn.Module):

@@ -387,7 +387,8 @@ def decision_run(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]] = []
     held = 0
     while k >= 0 and held < n_beats:
-        seg = replace(plan(k), read_stop=min(plan(k).read_stop, sub.n_samples))
+        seg = plan(k)
+        seg = replace(seg, read_stop=min(seg.read_stop, sub.n_samples))
         part = segment_beat_inputs(slice_recording(sub, seg.read_start, seg.read_stop),
                                    loaded, seg, ref)  # fmt: skip
         if not parts:  # the decided beat's segment: nothing after it

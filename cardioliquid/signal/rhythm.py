@@ -249,7 +249,8 @@ class AFTracker:
         # With ``window`` beats kept, every new beat has its full window of
         # intervals; before that, local indices are the record's own.
         flags = af_beats(joined, self.fs, causal=True, window=self.window, trim=self.trim)
-        if self.specific:
+        if self.specific:  # judge only the new beats; the kept ones were judged before
+            flags[: joined.size - sample.size] = False
             flags = af_specific_beats(flags, joined, self.fs, joined_n, causal=True,
                                       window=self.window)  # fmt: skip
         self._recent = joined[-self.window:]
