@@ -184,7 +184,9 @@ def neuron_trajectory(
         logits, _, states = model.forward_stateful(x, features)
     states = states[0].detach().float().cpu().numpy()
     if sequence:  # one step per beat, each lasting the beat's RR interval
-        step_s = float(model.timespans(features[0]).mean())
+        spans = model.timespans(features[0])
+        # a model without elapsed times still steps once per beat: about 1 s (60 bpm)
+        step_s = 1.0 if spans is None else float(spans.mean())
         logits = logits[:, -1]
     else:
         if sfreq is None:

@@ -86,11 +86,13 @@ class BeatRhythmClassifier(nn.Module):
         Rate of the windows (Hz), part of the contract.
     n_features : int
         Per-beat features (RR intervals, template features); required (> 0).
-    timespan_feature : int
+    timespan_feature : int or None
         Column of the features holding the beat's pre-RR interval in seconds
         (``pre_rr_s`` of the ``"robust_absolute"`` RR set, column 6): the
         elapsed time of the beat's step, clamped to
-        [:data:`MIN_TIMESPAN_S`, :data:`MAX_TIMESPAN_S`].
+        [:data:`MIN_TIMESPAN_S`, :data:`MAX_TIMESPAN_S`]. None: every step
+        lasts one unit (the ablation of the elapsed time; the RR intervals
+        still reach the cell as features).
     cell : {"cfc", "ltc", "lstm", "gru"}
         The recurrent cell. ``"lstm"`` and ``"gru"`` are the peers a liquid cell
         is compared with (:class:`GatedSequence`: no wiring, no elapsed time).
@@ -146,7 +148,7 @@ class BeatRhythmClassifier(nn.Module):
         n_times: int,
         sfreq: float,
         n_features: int = 0,
-        timespan_feature: int = 6,
+        timespan_feature: int | None = 6,
         cell: str = "cfc",
         units: int = 24,
         motor_neurons: int = 8,
@@ -168,14 +170,14 @@ class BeatRhythmClassifier(nn.Module):
         if n_features <= 0:
             raise ValueError("a beat-rhythm model needs per-beat features (n_features > 0), "
                              f"got {n_features}")
-        if not 0 <= timespan_feature < n_features:
-            raise ValueError(f"timespan_feature must index the {n_features} features, "
-                             f"got {timespan_feature}")
+        if timespan_feature is not None and not 0 <= timespan_feature < n_features:
+            raise ValueError(f"timespan_feature must index the {n_features} features or be "
+                             f"None, got {timespan_feature}")
         if not 0.0 <= morphology_dropout < 1.0:
             raise ValueError(f"morphology_dropout must be in [0, 1), got {morphology_dropout!r}")
         self.contract = SignalContract(int(n_chans), float(sfreq), int(n_times),
                                        int(n_outputs), int(n_features))
-        self.timespan_feature = int(timespan_feature)
+        self.timespan_feature = None if timespan_feature is None else int(timespan_feature)
         self.morphology_dropout = float(morphology_dropout)
         self.front = _front_end(int(n_chans), list(conv_channels), list(kernel_sizes),
                                 list(strides))
@@ -204,8 +206,10 @@ class BeatRhythmClassifier(nn.Module):
         z = self.front(x)
         return torch.cat([z.mean(-1), z.amax(-1)], dim=-1)
 
-    def timespans(self, features: Tensor) -> Tensor:
-        """Elapsed time of each beat's step (s): its clamped pre-RR interval."""
+    def timespans(self, features: Tensor) -> Tensor | None:
+        """Elapsed time of each beat's step (s): its clamped pre-RR interval (None: unit steps)."""
+        if self.timespan_feature is None:
+            return None
         return features[..., self.timespan_feature].clamp(MIN_TIMESPAN_S, MAX_TIMESPAN_S)
 
     def _run(self, x: Tensor, features: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
