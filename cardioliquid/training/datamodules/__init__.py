@@ -3,7 +3,8 @@
 - :mod:`.mitbih`: :class:`MITBIHBeatDataModule` (beat windows) and
   :class:`BeatSequenceDataModule` (runs of beats) over MIT-BIH, SVDB, INCART...
 - :mod:`.chbmit`: :class:`SeizureDataModule` (CHB-MIT EEG, split by patient).
-- :mod:`.bonn`: :class:`BonnDataModule` (Bonn EEG segments).
+- :mod:`.bonn`: :class:`BonnDataModule` (Bonn EEG segments); both build on :mod:`.eeg`.
+- :mod:`.locate`: where a database lives (``$CARDIOLIQUID_DATA_MIRROR``) and pulling it.
 - :mod:`.synthetic`: :class:`SyntheticDataModule`; :mod:`.arrays`: :class:`ArrayDataModule`.
 
 All take one :class:`~cardioliquid.training.datamodules.base.Sampling` and one
