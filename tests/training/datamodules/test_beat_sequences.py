@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cardioliquid.training.beat_sequences import chunk_beats
+from cardioliquid.data.sequences import chunk_beats
 from cardioliquid.training.module import LiquidClassifierModule
 
 
