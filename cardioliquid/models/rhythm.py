@@ -190,9 +190,13 @@ class BeatRhythmClassifier(nn.Module):
     cnn_dilations : list of int
         CNN only: one dilation per layer (receptive field
         ``1 + (cnn_kernel_size - 1) · sum(cnn_dilations)`` beats).
-    wiring : {"ncp", "full"}
-        The liquid cell's neurons: an AutoNCP (sparse, inter/command/motor) or
-        fully connected with ``motor_neurons`` outputs.
+    wiring : {"ncp", "full", "backbone"}
+        The liquid cell's neurons: an AutoNCP (sparse, inter/command/motor),
+        fully connected with ``motor_neurons`` outputs, or ``"backbone"``: ncps's
+        default CfC, an unwired cell of ``units`` neurons (all read by the head)
+        whose heads read a backbone MLP of the input and the state (CfC only).
+    backbone_units, backbone_layers : int
+        The backbone MLP of ``wiring="backbone"`` (ncps's defaults are 128 and 1).
     mixed_memory : bool
         CfC only: add an LSTM-style memory cell beside the liquid state.
 
@@ -241,10 +245,15 @@ class BeatRhythmClassifier(nn.Module):
         mixed_memory: bool = False,
         cnn_kernel_size: int = 3,
         cnn_dilations: list[int] = (1, 2, 4),
+        backbone_units: int = 128,
+        backbone_layers: int = 1,
     ) -> None:
         super().__init__()
         check_option("cell", cell, ("cfc", "ltc", "lstm", "gru", "cnn"))
-        check_option("wiring", wiring, ("ncp", "full"))
+        check_option("wiring", wiring, ("ncp", "full", "backbone"))
+        if wiring == "backbone" and (cell != "cfc" or mixed_memory):
+            raise ValueError("wiring='backbone' is ncps's default CfC: cell 'cfc' without "
+                             f"mixed_memory, got cell {cell!r}, mixed_memory {mixed_memory}")
         if n_features <= 0:
             raise ValueError("a beat-rhythm model needs per-beat features (n_features > 0), "
                              f"got {n_features}")
@@ -268,6 +277,10 @@ class BeatRhythmClassifier(nn.Module):
             self.rnn = GatedSequence(cell, n_in, units)
         elif cell == "cnn":
             self.rnn = CausalConvSequence(n_in, units, cnn_kernel_size, list(cnn_dilations))
+        elif wiring == "backbone":
+            self.rnn = CfC(n_in, int(units), mode=mode, return_sequences=True,
+                           backbone_units=int(backbone_units),
+                           backbone_layers=int(backbone_layers))
         else:
             graph = (fully_connected(units, motor_neurons) if wiring == "full"
                      else auto_ncp(units, motor_neurons, sparsity, seed))  # fmt: skip
@@ -364,6 +377,8 @@ class BeatRhythmClassifier(nn.Module):
         rnn = self.rnn
         if isinstance(rnn, GatedSequence | CausalConvSequence):
             macs += rnn.step_macs()
+        elif isinstance(rnn, CfC) and rnn.use_backbone:  # every backbone weight, every head
+            macs += sum(lin.weight.numel() for lin in rnn.backbone) + rnn.weight.numel()
         elif isinstance(rnn, CfC):
             macs += int((rnn.input_mask != 0).sum() + (rnn.recurrent_mask != 0).sum())
         else:

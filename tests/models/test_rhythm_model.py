@@ -158,3 +158,21 @@ def test_dense_wiring_and_mixed_memory_stream_as_one_scan(wiring, mixed):
         assert hx.shape[-1] == 2 * m.rnn.state_size
     with pytest.raises(ValueError, match="wiring"):
         _model(wiring="sparse")
+
+
+def test_backbone_cfc_is_ncps_default_cell_and_streams():
+    """``wiring="backbone"``: an unwired CfC with a backbone MLP, every neuron read by the
+    head; it streams beat by beat like the wired one and refuses other cells."""
+    m = _model(wiring="backbone", backbone_units=20)
+    assert m.rnn.use_backbone and m.rnn.output_size == 16
+    x, f = _beats(30)
+    whole = m(x, f)
+    hx, outs = None, []
+    for i in range(30):
+        o, hx, _ = m.forward_stateful(x[i:i + 1], f[i:i + 1], hx)
+        outs.append(o)
+    torch.testing.assert_close(torch.cat(outs), whole, atol=1e-5, rtol=1e-5)
+    backbone_macs = sum(lin.weight.numel() for lin in m.rnn.backbone) + m.rnn.weight.numel()
+    assert m.complexity()["macs"] > backbone_macs
+    with pytest.raises(ValueError, match="backbone"):
+        _model("liquid-rhythm-ltc", wiring="backbone")
