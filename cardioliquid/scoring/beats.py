@@ -18,9 +18,9 @@ import numpy as np
 from cardioliquid._check import check_option
 from cardioliquid.decision.beats import settle_calls
 from cardioliquid.decision.unusable import mark_unclassifiable
-from cardioliquid.errors import CardioLiquidError, RecordingError
+from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
-from cardioliquid.scoring.checks import check_fits, recording_label
+from cardioliquid.scoring.checks import check_fits, recording_label, windowing_errors
 from cardioliquid.scoring.results import BeatPredictions
 from cardioliquid.scoring.runner import DEFAULT_BATCH_SIZE, run_model
 from cardioliquid.scoring.segments import (
@@ -56,13 +56,9 @@ def _resolve_beat_source(rec: Recording, beats: str) -> tuple[str, np.ndarray | 
 
 def _beat_windows(rec: Recording, loaded: LoadedModel, beat_samples: np.ndarray | None,
                   require_signal: bool = True) -> BeatWindows:
-    try:
+    with windowing_errors(rec, "beat"):
         return beat_windows(rec, loaded.preprocessing, beat_samples=beat_samples,
                             require_signal=require_signal)
-    except CardioLiquidError:
-        raise
-    except (KeyError, ValueError, IndexError) as e:
-        raise RecordingError(recording_label(rec), f"cannot cut beat windows: {e}") from e
 
 
 def score_beat_segment(

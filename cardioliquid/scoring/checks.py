@@ -15,12 +15,14 @@ whether the reference beats can be trusted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cardioliquid.errors import ContractError, RecordingError
+from cardioliquid.errors import CardioLiquidError, ContractError, RecordingError
 from cardioliquid.io.channels import channel_kind
 from cardioliquid.io.recording import Recording
 from cardioliquid.signal.filters import check_band
@@ -187,3 +189,14 @@ def check_fits(rec: Recording, loaded: LoadedModel) -> None:
     check_channel_kind(rec, loaded)
     # Missing channels are found by the windowing, which can also derive a bipolar
     # montage from referential channels (RecordingError naming the file).
+
+
+@contextmanager
+def windowing_errors(rec: Recording, what: str) -> Iterator[None]:
+    """Report a failure to cut ``what`` windows as a :class:`RecordingError` naming the file."""
+    try:
+        yield
+    except CardioLiquidError:
+        raise
+    except (KeyError, ValueError, IndexError) as e:
+        raise RecordingError(recording_label(rec), f"cannot cut {what} windows: {e}") from e

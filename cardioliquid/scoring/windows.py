@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cardioliquid.decision.unusable import mark_background
-from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.io.recording import Recording
-from cardioliquid.scoring.checks import check_fits, recording_label
+from cardioliquid.scoring.checks import check_fits, recording_label, windowing_errors
 from cardioliquid.scoring.results import WindowPredictions
 from cardioliquid.scoring.runner import DEFAULT_BATCH_SIZE, run_model
 from cardioliquid.scoring.segments import (
@@ -34,12 +33,8 @@ if TYPE_CHECKING:
 
 
 def _eeg_windows(rec: Recording, loaded: LoadedModel, require_signal: bool = True) -> EEGWindows:
-    try:
+    with windowing_errors(rec, "EEG"):
         return eeg_windows(rec, loaded.preprocessing, require_signal=require_signal)
-    except CardioLiquidError:
-        raise
-    except (KeyError, ValueError, IndexError) as e:
-        raise RecordingError(recording_label(rec), f"cannot cut EEG windows: {e}") from e
 
 
 def score_window_segment(
