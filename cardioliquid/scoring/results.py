@@ -37,7 +37,7 @@ class BeatPredictions:
         The recording scored.
     af : ndarray of bool, shape (n,), optional
         Beats in atrial-fibrillation-like rhythm, for a model whose
-        preprocessing has ``af_gate`` (their S probability was moved to N);
+        decision settings have ``af_gate`` (their S probability was moved to N);
         None for other models.
     lead : str
         The ECG lead the model read (empty when not known).

@@ -133,9 +133,9 @@ def test_the_af_gate_finds_the_annotated_af_and_leaves_sinus_rhythm_alone(mitdb_
     from cardioliquid.scoring.beats import predict_beats
 
     # The shipped v6 reads without the gate (it lost under cross-validation); the gate
-    # stays a setting of any beat model's preprocessing, tested here on a gated copy.
+    # stays a decision setting of any beat model, tested here on a gated copy.
     loaded = load_model("arrhythmia")
-    loaded.preprocessing = replace(loaded.preprocessing, af_gate=True)
+    loaded.decision = replace(loaded.decision, af_gate=True)
     rec = load_ecg(mitdb_dir / "201")
     pred = predict_beats(rec, loaded, beats="reference")
     starts = np.array([s for s, _ in rec.rhythms])
