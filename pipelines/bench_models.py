@@ -2,7 +2,10 @@
 
 Same wiring for ours and ncps (``AutoNCP(units, motor)`` over ``input``
 features), LSTM/GRU with the same number of units (and an LSTM of twice as
-many, the peer the issue quoted). Measured in one run, one model after the
+many, the peer the issue quoted), and the peers at the CfC's size: a GRU and a
+causal 1-D CNN (``CausalConvSequence``, the rhythm model's CNN peer; its
+streaming step is one pass over one step with the input buffer carried) with
+parameters within 5 % of the CfC's. Measured in one run, one model after the
 other, with warm-up and repetitions:
 
 - ``infer_ms``: forward of a (batch, steps, input) sequence without autograd;
@@ -73,6 +76,7 @@ def _models(n_in: int, units: int, motor: int, unfolds: int) -> list[_SeqModel]:
 
     from cardioliquid.models.cfc import CfC
     from cardioliquid.models.ltc import LTC
+    from cardioliquid.models.rhythm import CausalConvSequence
     from cardioliquid.models.wiring import auto_ncp
 
     x1 = torch.randn(1, n_in)
@@ -89,13 +93,29 @@ def _models(n_in: int, units: int, motor: int, unfolds: int) -> list[_SeqModel]:
     ref_ltc = nt.LTC(n_in, auto_ncp(units, motor).to_ncps(), ode_unfolds=unfolds)
     out.append(_SeqModel("ltc (ncps)", ref_ltc, lambda: ref_ltc.rnn_cell(x1, h, 1.0)))
 
+    n_cfc = sum(p.numel() for p in ours_cfc.parameters())
+    gru_same = _same_size(n_cfc, lambda h: sum(p.numel() for p in nn.GRU(n_in, h).parameters()))
     for cls, cell_cls, hidden in ((nn.LSTM, nn.LSTMCell, units), (nn.GRU, nn.GRUCell, units),
-                                  (nn.LSTM, nn.LSTMCell, 2 * units)):
+                                  (nn.LSTM, nn.LSTMCell, 2 * units),
+                                  (nn.GRU, nn.GRUCell, gru_same)):
         rnn = cls(n_in, hidden, batch_first=True)
         cell = cell_cls(n_in, hidden)
         name = f"{cls.__name__.lower()}-{hidden}"
+        if hidden == gru_same:
+            name += " (CfC's size)"
         out.append(_SeqModel(name, rnn, lambda cell=cell: cell(x1)))
+    channels = _same_size(n_cfc, lambda c: sum(
+        p.numel() for p in CausalConvSequence(n_in, c, 3, [1, 2, 4, 8]).parameters()))
+    cnn = CausalConvSequence(n_in, channels, 3, [1, 2, 4, 8])
+    buf = torch.zeros(1, cnn.hx_size)
+    x1_seq = x1.unsqueeze(1)
+    out.append(_SeqModel(f"cnn-{channels} (CfC's size)", cnn, lambda: cnn(x1_seq, buf)))
     return out
+
+
+def _same_size(target: int, params_of: Callable[[int], int]) -> int:
+    """The width whose parameter count is nearest ``target``."""
+    return min(range(2, 257), key=lambda w: abs(params_of(w) - target))
 
 
 def _cpu_name() -> str:

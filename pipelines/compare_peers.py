@@ -1,9 +1,10 @@
-"""The liquid rhythm model beside its LSTM and GRU peers, one table (issue 20).
+"""The liquid rhythm model beside its LTC variant and its LSTM, GRU and CNN peers (issue 20).
 
-Each peer is the shipped recipe with another recurrent cell
-(``pipelines/configs/arrhythmia-candidates/rhythm-{lstm,gru}.yaml``), trained on the shipped
-model's data (DS1 + the SVDB records of the mirror, seed 0) by ``cardioliquid-train``. The
-shipped ``arrhythmia`` model is the liquid row. Every model then goes through the same commands:
+Each row but the first is the shipped recipe with another sequence model over the beats
+(``pipelines/configs/arrhythmia-candidates/rhythm-{ltc,lstm,gru,cnn}.yaml``, parameters within
+2 % of the shipped model's), trained on the shipped model's data (DS1 + the SVDB records of the
+mirror, seed 0) by ``cardioliquid-train``, without the AF gate as the shipped recipe. The
+shipped ``arrhythmia`` model is the CfC row. Every model then goes through the same commands:
 
 - ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
 - ``pipelines/bench_noise.py --noises em``: VEB and SVEB F1 under real electrode-motion noise
@@ -11,10 +12,11 @@ shipped ``arrhythmia`` model is the liquid row. Every model then goes through th
 - ``cardioliquid profile``: parameters, MACs, p50 latency on one core, and the 45 nm energy
   estimate (a lower bound).
 
-Cross-validated scores of the same recipes are in ``pipelines/results/arrhythmia_cv_xdb.json``
-(entries ``peer_lstm``, ``peer_gru``; ``--table-only``). Usage::
+The CV column is the 3-seed mean pooled key F1 (gate off) of the same recipes in
+``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
+Usage::
 
-    python pipelines/compare_peers.py --mirror ../shared/data      # about 5 min on 2 cores
+    python pipelines/compare_peers.py --mirror ../shared/data      # about 12 min on 2 cores
 
 It writes ``pipelines/results/compare_peers.json`` and prints a Markdown table.
 """
@@ -30,7 +32,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PEERS = {"LSTM": "rhythm-lstm", "GRU": "rhythm-gru"}
+PEERS = {"LTC liquid": "rhythm-ltc", "LSTM": "rhythm-lstm", "GRU": "rhythm-gru",
+         "CNN": "rhythm-cnn"}
+CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
+CV_ENTRIES = {"CfC liquid (shipped v6)": "xdb_rhythm", "LTC liquid": "xdb_rhythm_ltc",
+              "LSTM": "peer_lstm", "GRU": "peer_gru", "CNN": "peer_cnn"}
+
+
+def cv_key_f1(entry: str, gate: str = "gate_off") -> tuple[float | None, int]:
+    """3-seed mean pooled key F1 of a CV entry (seeds stored as ``entry``, ``entry_s1``...)."""
+    if not CV_JSON.is_file():
+        return None, 0
+    results = json.loads(CV_JSON.read_text())
+    seeds = [results[k] for k in (entry, f"{entry}_s1", f"{entry}_s2") if k in results]
+    f1 = [r["scores"][gate]["pooled"]["key_f1"] for r in seeds]
+    return (round(sum(f1) / len(f1), 1) if f1 else None), len(f1)
 
 
 def _run(cmd: list[str]) -> None:
@@ -86,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, r in rows.items():
         prof = r["profile"]
         c = noise[label]["conditions"]
+        cv, n_seeds = cv_key_f1(CV_ENTRIES[label])
         table.append({
             "model": label,
+            "cv_key_f1": cv, "cv_seeds": n_seeds,
             "params": prof["params"]["dense"],
             "macs": prof["macs_per_decision"]["value"],
             "ds2_veb_f1": f1(r["ds2"]["veb"]), "ds2_sveb_f1": f1(r["ds2"]["sveb"]),
@@ -105,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     def fmt(x: object, nd: int = 1) -> str:
         return "—" if x is None else (f"{x:,}" if isinstance(x, int) else f"{x:.{nd}f}")
 
-    print("\n| model | params | MACs/beat | DS2 VEB F1 | DS2 SVEB F1 | VEB F1 6 dB / 0 dB "
-          "| SVEB F1 6 dB / 0 dB | p50 latency (ms) | energy per beat (µJ) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| model | params | MACs/beat | CV key F1 | DS2 VEB F1 | DS2 SVEB F1 "
+          "| VEB F1 6 dB / 0 dB | SVEB F1 6 dB / 0 dB | p50 latency (ms) | energy per beat (µJ) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for t in table:
-        print(f"| {t['model']} | {fmt(t['params'])} | {fmt(t['macs'])} | {fmt(t['ds2_veb_f1'])} "
+        print(f"| {t['model']} | {fmt(t['params'])} | {fmt(t['macs'])} | {fmt(t['cv_key_f1'])} "
+              f"| {fmt(t['ds2_veb_f1'])} "
               f"| {fmt(t['ds2_sveb_f1'])} | {fmt(t['veb_f1_6db'])} / {fmt(t['veb_f1_0db'])} | "
               f"{fmt(t['sveb_f1_6db'])} / {fmt(t['sveb_f1_0db'])} | "
               f"{fmt(t['latency_p50_ms'], 2)} | {fmt(t['energy_uj'], 3)} |")

@@ -46,7 +46,8 @@ import numpy as np
 from cardioliquid.io import load_recording
 from cardioliquid.signal.config import WindowPreprocessing
 from cardioliquid.signal.windows import eeg_windows
-from cardioliquid.training.datamodules import CHBMIT_BIPOLAR_18, ArrayDataModule
+from cardioliquid.training.augment import Augmentation
+from cardioliquid.training.datamodules import CHBMIT_BIPOLAR_18, ArrayDataModule, Sampling
 from cardioliquid.training.fitting import fit_arrays, predict_proba, set_threads
 
 THRESHOLD = 0.5
@@ -94,7 +95,8 @@ def _fit(train_x, train_y, prep, args, seed=0):
     # Validation is unused (fixed epochs); pass a slice of the training set.
     # No augmentation: the recorded results (seizure_protocols.json) were made without it.
     dm = ArrayDataModule((train_x, train_y), (train_x[:8], train_y[:8]), prep,
-                         batch_size=args.batch_size, seed=seed, augment=False)
+                         sampling=Sampling(batch_size=args.batch_size, eval_batch_size=1024),
+                         augmentation=Augmentation(enabled=False), seed=seed)
     return fit_arrays(dm, args.model, {"units": args.units}, max_epochs=args.epochs,
                       lr=args.lr, seed=seed, key_classes=["sz"])
 

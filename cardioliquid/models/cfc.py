@@ -20,7 +20,12 @@ How it is made fast without changing the function:
 - the input projection of every step is one matmul before the loop; without
   time spans the two time-gate heads fold into one;
 - the loop is TorchScript (no Python per step); exporters get the same loop in
-  Python.
+  Python;
+- when only the outputs are asked for, the scan keeps only the motor columns
+  and needs no un-skewing;
+- a streaming step of a few streams runs in NumPy (:class:`SmallBatchStep`):
+  at this size a step costs the per-call overhead of ~25 tensor operations, not
+  arithmetic, and each layer reads only the state rows that feed it.
 
 References
 ----------
@@ -36,6 +41,7 @@ import math
 import numpy as np
 import torch
 import torch.nn as nn
+from scipy.special import expit
 from torch import Tensor
 
 from cardioliquid._check import check_option
@@ -86,11 +92,16 @@ def _wired_scan(
     mode: int,
     a: Tensor,
     w_tau_abs: Tensor,
-) -> Tensor:
-    """Skewed scan; returns the per-iteration states (T + L - 1, B, N)."""
+    keep_start: int,
+    keep_stop: int,
+) -> tuple[Tensor, Tensor]:
+    """Skewed scan; returns the kept columns of every iteration's state
+    (T + L - 1, B, keep_stop - keep_start) and the final state (B, N): each layer
+    stops at its last step, so the final state is every layer's state at step T - 1."""
     steps = xin.shape[0]
     n = h0.shape[1]
     h = h0
+    keep_all = keep_start == 0 and keep_stop == n
     out: list[Tensor] = []
     # unbind once: indexing per step would make autograd build a full-size
     # gradient for every step.
@@ -105,8 +116,8 @@ def _wired_scan(
         if k < n_layers - 1 or k >= steps:  # some layers not started or already done
             new = torch.where(active[k], new, h)
         h = new
-        out.append(h)
-    return torch.stack(out)
+        out.append(h if keep_all else h[:, keep_start:keep_stop])
+    return torch.stack(out), h
 
 
 def _wired_step(
@@ -222,6 +233,58 @@ def _activation(x: Tensor, act: int) -> Tensor:
     return torch.nn.functional.gelu(x)
 
 
+SMALL_BATCH = 8
+"""Streams up to which :meth:`CfC.step` (default mode, CPU float32) runs :class:`SmallBatchStep`."""
+
+
+class SmallBatchStep:
+    """One streaming step of a wired default-mode CfC in NumPy, for a few streams.
+
+    Built from the fused affine weights (``CfC._fused``; state ``u = (h + 1) / 2``,
+    one sigmoid for both ff heads and the gate). Each layer multiplies only the
+    rows of the state that feed it (its own and the previous layer's neurons) by
+    only its own columns, then writes only its own neurons, so the layers update
+    one after the other exactly as in ``_layers_update``.
+
+    Parameters
+    ----------
+    w_in, w_rec, b : Tensor
+        Fused input (I, 3N), recurrent (N, 3N) weights and bias (3N,) of mode 3.
+    layer_sizes : list of int
+        Neurons per layer, in state order.
+    """
+
+    def __init__(self, w_in: Tensor, w_rec: Tensor, b: Tensor, layer_sizes: list[int]) -> None:
+        w_in_np, w_rec_np, b_np = (t.detach().cpu().numpy() for t in (w_in, w_rec, b))
+        n = w_rec_np.shape[0]
+        self.blocks: list[tuple[int, int, int, int, np.ndarray, np.ndarray | None, np.ndarray]] = []
+        start = 0
+        for size in layer_sizes:
+            stop = start + size
+            cols = np.r_[start:stop, n + start : n + stop, 2 * n + start : 2 * n + stop]
+            rec = w_rec_np[:, cols]
+            rows = np.flatnonzero(np.abs(rec).sum(1))  # the neurons that feed this layer
+            r0, r1 = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
+            inp = w_in_np[:, cols]
+            self.blocks.append((start, stop, r0, r1, np.ascontiguousarray(rec[r0:r1]),
+                                np.ascontiguousarray(inp) if inp.any() else None,
+                                np.ascontiguousarray(b_np[cols])))
+            start = stop
+
+    def __call__(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """New state (B, N) from the input ``x`` (B, I) and the state ``h`` (B, N)."""
+        u = (h + 1.0) * 0.5
+        for start, stop, r0, r1, rec, inp, b in self.blocks:
+            z = u[:, r0:r1] @ rec + b
+            if inp is not None:
+                z += x @ inp
+            s = expit(z)
+            k = stop - start
+            ff1 = s[:, :k]
+            np.add(ff1, (s[:, k : 2 * k] - ff1) * s[:, 2 * k :], out=u[:, start:stop])
+        return u * 2.0 - 1.0
+
+
 _head_script = torch.jit.script(_head)
 _activation_script = torch.jit.script(_activation)
 _wired_scan_script = torch.jit.script(_wired_scan)
@@ -309,6 +372,7 @@ class CfC(LiquidRNN):
                 raise ValueError("mixed_memory needs a wiring or backbone_layers=0")
             self._init_memory()
         self._cache: tuple | None = None
+        self._small_step: tuple[tuple, SmallBatchStep] | None = None
         self._params: list[nn.Parameter] | None = None
 
     # -- construction ----------------------------------------------------------------------
@@ -438,8 +502,20 @@ class CfC(LiquidRNN):
             self._cache = (key, fused)
         return fused
 
-    def _scan(
+    def _scan_outputs(
         self, x: Tensor, h0: Tensor, ts: Tensor | float | None
+    ) -> tuple[Tensor, Tensor] | None:
+        """Motor outputs (T, B, out) and last hx without building every neuron's states.
+
+        The wired scan then keeps only the motor columns of each iteration, and
+        the final state needs no un-skewing (see :func:`_wired_scan`).
+        """
+        if self.use_backbone or self.mixed_memory or not self._out_slice:
+            return None
+        return self._scan(x, h0, ts, outputs_only=True)
+
+    def _scan(
+        self, x: Tensor, h0: Tensor, ts: Tensor | float | None, outputs_only: bool = False
     ) -> tuple[Tensor, Tensor]:
         steps, batch = x.shape[0], x.shape[1]
         ts_const = 1.0 if ts is None else (ts if isinstance(ts, float) else None)
@@ -473,7 +549,15 @@ class CfC(LiquidRNN):
         else:
             active = x.new_ones(steps, 1, 1, dtype=torch.bool)
         scan = _wired_scan if python else _wired_scan_script
-        out = scan(xin, h0, w_rec, ts_t, active, n_layers, mode, a, w_tau_abs)
+        if outputs_only:  # the motor layer (the last) at iteration t + L - 1 is step t's
+            out, last = scan(xin, h0, w_rec, ts_t, active, n_layers, mode, a, w_tau_abs,
+                             self._out_start, self._out_stop)
+            out = out[n_layers - 1 : n_layers - 1 + steps]
+            if mode == 3:
+                out, last = out.mul(2.0).sub_(1.0), last * 2.0 - 1.0
+            return out, last
+        out, _ = scan(xin, h0, w_rec, ts_t, active, n_layers, mode, a, w_tau_abs,
+                      0, h0.shape[1])
         if n_layers > 1:
             # Un-skew: the state of layer l at step t was computed at iteration t + l.
             parts, start = [], 0
@@ -539,11 +623,17 @@ class CfC(LiquidRNN):
             cache = self._cache
         w_in, w_rec, b, masks, a, w_tau_abs = cache[1]
         mode = 3 if self._mode == 0 else self._mode
-        h = _wired_step_script(x_t, hx, w_in, b, w_rec, masks, None, mode, a, w_tau_abs)
+        if (mode == 3 and x_t.shape[0] <= SMALL_BATCH and x_t.device.type == "cpu"
+                and x_t.dtype == torch.float32 and hx.dtype == torch.float32):
+            if self._small_step is None or self._small_step[0] is not cache[0]:
+                self._small_step = (cache[0], SmallBatchStep(w_in, w_rec, b, self.layer_sizes))
+            h = torch.from_numpy(self._small_step[1](x_t.detach().numpy(), hx.detach().numpy()))
+        else:
+            h = _wired_step_script(x_t, hx, w_in, b, w_rec, masks, None, mode, a, w_tau_abs)
         if self._out_slice:
             return h[:, self._out_start : self._out_stop], h
         return h.index_select(1, self.output_positions), h
 
     def train(self, mode: bool = True) -> CfC:  # drop cached weights
-        self._cache, self._params = None, None
+        self._cache, self._params, self._small_step = None, None, None
         return super().train(mode)

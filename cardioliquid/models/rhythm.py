@@ -75,6 +75,75 @@ class GatedSequence(nn.Module):
         return gated_step_macs(self.rnn)
 
 
+class CausalConvSequence(nn.Module):
+    """A causal 1-D CNN over the beat sequence: the convolutional peer of the rhythm model.
+
+    ``len(dilations)`` convolutions over beats (kernel ``kernel_size``, dilation
+    ``d``, ReLU), each seeing only the current and earlier beats, so a beat's
+    output depends on its last ``1 + (kernel_size - 1) · sum(dilations)`` beats
+    (the receptive field) and on nothing else. It has the liquid cells' call,
+    ``(x, hx, timespans=None, return_states=True) -> (y, hx, states)``: the
+    carried state ``hx`` is each layer's last ``(kernel_size - 1) · d`` inputs,
+    flattened, so a stream advanced beat by beat, or segment by segment, gives
+    the outputs of one pass over the whole sequence (zeros before the first
+    beat, as causal zero padding). ``timespans`` is ignored: a CNN sees the RR
+    intervals only as features.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per step.
+    channels : int
+        Channels of every layer (the output size).
+    kernel_size : int
+        Taps of every convolution (>= 2).
+    dilations : list of int
+        One dilation per layer.
+    """
+
+    wiring = None
+
+    def __init__(self, input_size: int, channels: int, kernel_size: int = 3,
+                 dilations: list[int] = (1, 2, 4)) -> None:
+        super().__init__()
+        if kernel_size < 2:
+            raise ValueError(f"kernel_size must be >= 2 (a causal CNN must see the past), "
+                             f"got {kernel_size}")
+        if not dilations or min(dilations) < 1:
+            raise ValueError(f"dilations must be positive integers, got {list(dilations)}")
+        sizes = [int(input_size)] + [int(channels)] * len(dilations)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(c_in, c_out, int(kernel_size), dilation=int(d))
+            for c_in, c_out, d in zip(sizes[:-1], sizes[1:], dilations, strict=True)
+        )
+        self.pasts = [(int(kernel_size) - 1) * int(d) for d in dilations]
+        self.in_sizes = sizes[:-1]
+        self.output_size = self.state_size = int(channels)
+        self.past_sizes = [c * p for c, p in zip(self.in_sizes, self.pasts, strict=True)]
+        self.hx_size = sum(self.past_sizes)
+        self.receptive_field = 1 + sum(self.pasts)
+
+    def forward(self, x: Tensor, hx: Tensor | None = None, timespans: Tensor | None = None,
+                return_states: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """``x`` (B, L, F) -> outputs (B, L, C), the buffer after the last step, outputs."""
+        b = x.shape[0]
+        if hx is None:
+            hx = x.new_zeros(b, self.hx_size)
+        pasts = hx.split(self.past_sizes, dim=1)
+        h = x.transpose(1, 2)  # (B, F, L)
+        kept: list[Tensor] = []
+        for conv, past, c, p in zip(self.convs, pasts, self.in_sizes, self.pasts, strict=True):
+            full = torch.cat([past.reshape(b, c, p), h], dim=-1)
+            kept.append(full[..., full.shape[-1] - p:].reshape(b, c * p))
+            h = torch.relu(conv(full))
+        y = h.transpose(1, 2)
+        return y, torch.cat(kept, dim=1), y
+
+    def step_macs(self) -> int:
+        """Multiply-accumulates of one beat: every tap of every layer, once."""
+        return sum(conv.weight.numel() for conv in self.convs)
+
+
 class BeatRhythmClassifier(nn.Module):
     """Classify every beat of a sequence with a liquid cell stepped once per beat.
 
@@ -93,12 +162,14 @@ class BeatRhythmClassifier(nn.Module):
         [:data:`MIN_TIMESPAN_S`, :data:`MAX_TIMESPAN_S`]. None: every step
         lasts one unit (the ablation of the elapsed time; the RR intervals
         still reach the cell as features).
-    cell : {"cfc", "ltc", "lstm", "gru"}
-        The recurrent cell. ``"lstm"`` and ``"gru"`` are the peers a liquid cell
-        is compared with (:class:`GatedSequence`: no wiring, no elapsed time).
+    cell : {"cfc", "ltc", "lstm", "gru", "cnn"}
+        The sequence model. ``"lstm"``, ``"gru"`` (:class:`GatedSequence`) and
+        ``"cnn"`` (:class:`CausalConvSequence`) are the peers a liquid cell is
+        compared with: no wiring, no elapsed time.
     units, motor_neurons : int
         Neurons of the AutoNCP wiring and its motor neurons (read by the head);
-        for a gated peer, ``units`` is its hidden size and ``motor_neurons`` unused.
+        for a gated peer, ``units`` is its hidden size, for the CNN its channels;
+        ``motor_neurons`` is then unused.
     sparsity : float
         AutoNCP sparsity.
     seed : int
@@ -114,9 +185,18 @@ class BeatRhythmClassifier(nn.Module):
         so rhythm and template features must classify on their own too.
     dropout : float
         Dropout before the head.
-    wiring : {"ncp", "full"}
-        The liquid cell's neurons: an AutoNCP (sparse, inter/command/motor) or
-        fully connected with ``motor_neurons`` outputs.
+    cnn_kernel_size : int
+        CNN only: taps of each causal convolution over beats.
+    cnn_dilations : list of int
+        CNN only: one dilation per layer (receptive field
+        ``1 + (cnn_kernel_size - 1) · sum(cnn_dilations)`` beats).
+    wiring : {"ncp", "full", "backbone"}
+        The liquid cell's neurons: an AutoNCP (sparse, inter/command/motor),
+        fully connected with ``motor_neurons`` outputs, or ``"backbone"``: ncps's
+        default CfC, an unwired cell of ``units`` neurons (all read by the head)
+        whose heads read a backbone MLP of the input and the state (CfC only).
+    backbone_units, backbone_layers : int
+        The backbone MLP of ``wiring="backbone"`` (ncps's defaults are 128 and 1).
     mixed_memory : bool
         CfC only: add an LSTM-style memory cell beside the liquid state.
 
@@ -163,10 +243,17 @@ class BeatRhythmClassifier(nn.Module):
         dropout: float = 0.0,
         wiring: str = "ncp",
         mixed_memory: bool = False,
+        cnn_kernel_size: int = 3,
+        cnn_dilations: list[int] = (1, 2, 4),
+        backbone_units: int = 128,
+        backbone_layers: int = 1,
     ) -> None:
         super().__init__()
-        check_option("cell", cell, ("cfc", "ltc", "lstm", "gru"))
-        check_option("wiring", wiring, ("ncp", "full"))
+        check_option("cell", cell, ("cfc", "ltc", "lstm", "gru", "cnn"))
+        check_option("wiring", wiring, ("ncp", "full", "backbone"))
+        if wiring == "backbone" and (cell != "cfc" or mixed_memory):
+            raise ValueError("wiring='backbone' is ncps's default CfC: cell 'cfc' without "
+                             f"mixed_memory, got cell {cell!r}, mixed_memory {mixed_memory}")
         if n_features <= 0:
             raise ValueError("a beat-rhythm model needs per-beat features (n_features > 0), "
                              f"got {n_features}")
@@ -188,6 +275,12 @@ class BeatRhythmClassifier(nn.Module):
         n_in = 2 * c + int(n_features)
         if cell in ("lstm", "gru"):  # a gated peer: no wiring
             self.rnn = GatedSequence(cell, n_in, units)
+        elif cell == "cnn":
+            self.rnn = CausalConvSequence(n_in, units, cnn_kernel_size, list(cnn_dilations))
+        elif wiring == "backbone":
+            self.rnn = CfC(n_in, int(units), mode=mode, return_sequences=True,
+                           backbone_units=int(backbone_units),
+                           backbone_layers=int(backbone_layers))
         else:
             graph = (fully_connected(units, motor_neurons) if wiring == "full"
                      else auto_ncp(units, motor_neurons, sparsity, seed))  # fmt: skip
@@ -282,8 +375,10 @@ class BeatRhythmClassifier(nn.Module):
                 t = (t + 2 * m.padding[0] - m.kernel_size[0]) // m.stride[0] + 1
                 macs += t * m.out_channels * m.in_channels * m.kernel_size[0]
         rnn = self.rnn
-        if isinstance(rnn, GatedSequence):
+        if isinstance(rnn, GatedSequence | CausalConvSequence):
             macs += rnn.step_macs()
+        elif isinstance(rnn, CfC) and rnn.use_backbone:  # every backbone weight, every head
+            macs += sum(lin.weight.numel() for lin in rnn.backbone) + rnn.weight.numel()
         elif isinstance(rnn, CfC):
             macs += int((rnn.input_mask != 0).sum() + (rnn.recurrent_mask != 0).sum())
         else:
@@ -326,4 +421,13 @@ def rhythm_gru(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
     """The rhythm model's GRU peer (one step per beat); keyword arguments as
     :class:`BeatRhythmClassifier`, ``units`` the hidden size."""
     return BeatRhythmClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="gru",
+                                **_json_lists(kwargs))
+
+
+@register_model("rhythm-cnn")
+def rhythm_cnn(n_chans: int, n_outputs: int, n_times: int, sfreq: float,
+               n_features: int = 0, **kwargs: Any) -> BeatRhythmClassifier:
+    """The rhythm model's CNN peer (a causal CNN over beats); keyword arguments as
+    :class:`BeatRhythmClassifier`, ``units`` its channels."""
+    return BeatRhythmClassifier(n_chans, n_outputs, n_times, sfreq, n_features, cell="cnn",
                                 **_json_lists(kwargs))

@@ -92,6 +92,16 @@ class LiquidRNN(nn.Module):
         """
         raise NotImplementedError
 
+    def _scan_outputs(
+        self, x: Tensor, hx: Tensor, ts: Tensor | float | None
+    ) -> tuple[Tensor, Tensor] | None:
+        """Optional fast path: outputs (T, B, output_size) and last hx only, or None.
+
+        Used by :meth:`forward` when no states are asked for; a cell that can
+        skip building every neuron's states (the wired CfC) overrides it.
+        """
+        return None
+
     # Buffers set by subclasses: which state position holds which neuron / the outputs.
     state_neurons: Tensor  # (N,) wiring neuron id at each state position
     output_positions: Tensor  # (output_size,) state positions of the motor neurons
@@ -157,6 +167,11 @@ class LiquidRNN(nn.Module):
                 f"expected hx of shape ({batch}, {self.hx_size}), got {tuple(hx.shape)}"
             )
         ts = _timespans(timespans, batch, steps, x)
+        if self.return_sequences and not return_states:
+            fast = self._scan_outputs(x.transpose(0, 1), hx, ts)
+            if fast is not None:
+                y, hx_last = fast[0].transpose(0, 1), fast[1]
+                return (y[0], hx_last[0]) if unbatched else (y, hx_last)
         states, hx_last = self._scan(x.transpose(0, 1), hx, ts)
         states = states.transpose(0, 1)  # (B, T, N)
         h_last = states[:, -1]

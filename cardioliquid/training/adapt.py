@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cardioliquid._check import check_option, check_positive
+from cardioliquid.data.sequences import chunk_beats
 from cardioliquid.errors import ContractError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
@@ -169,8 +170,6 @@ def adapt_to_patient(
     gen = torch.Generator().manual_seed(seed)
     if getattr(model, "beat_sequence", False):
         # Runs of consecutive beats instead of single beats, as the model trained.
-        from cardioliquid.training.beat_sequences import chunk_beats
-
         x, feats, y = chunk_beats([(x.numpy(), feats.numpy(), y.numpy())],
                                   SEQUENCE_RUN_BEATS, SEQUENCE_RUN_BEATS // 2).tensors
         # About as many beats per step as single-beat batches hold.

@@ -9,10 +9,47 @@ Amplitudes are relative to the normalised signal (robust scale ~1).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from cardioliquid.signal.windows import ROBUST_RR_FEATURE_NAMES
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """What :func:`augment_batch` does to training batches: one setting for every DataModule.
+
+    A DataModule's ``augmentation`` argument; in a config (LightningCLI fills it)::
+
+        augmentation:
+          enabled: true
+          scale: 0.2
+          noise: 0.03
+
+    Fields a config leaves out keep the DataModule's own default (its signature's).
+
+    Parameters
+    ----------
+    enabled : bool
+        Augment training batches at all (validation and test batches never are).
+    scale, noise, wander, shift
+        As in :func:`augment_batch`.
+    """
+
+    enabled: bool = True
+    scale: float = 0.2
+    noise: float = 0.03
+    wander: float = 0.1
+    shift: int = 0
+
+    def apply(self, x: torch.Tensor, fs: float,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+        """``x`` augmented (a copy), or ``x`` itself when not ``enabled``."""
+        if not self.enabled:
+            return x
+        return augment_batch(x, fs, scale=self.scale, noise=self.noise, wander=self.wander,
+                             shift=self.shift, generator=generator)
 
 
 def augment_batch(

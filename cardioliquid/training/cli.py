@@ -80,9 +80,10 @@ TRAIN_DESCRIPTION = (
     "configs in pipelines/configs/: arrhythmia.yaml, seizure.yaml and seizure-1ch.yaml; "
     "candidate recipes are in pipelines/configs/arrhythmia-candidates/ and add-ons in "
     "pipelines/configs/add-ons/. The data sources (--data) are the DataModules of "
-    "cardioliquid.training: BeatSequenceDataModule (runs of heartbeats, the shipped "
-    "arrhythmia model), MITBIHBeatDataModule (beat windows), SeizureDataModule (CHB-MIT) "
-    "and BonnDataModule. Example: "
+    "cardioliquid.training.datamodules: BeatSequenceDataModule (runs of heartbeats, the "
+    "shipped arrhythmia model), MITBIHBeatDataModule (beat windows), SeizureDataModule "
+    "(CHB-MIT) and BonnDataModule, each with a sampling: and an augmentation: block. "
+    "Example: "
     "cardioliquid-train fit --config pipelines/configs/arrhythmia.yaml "
     "--export_to my-arrhythmia.safetensors"
 )

@@ -18,7 +18,7 @@ import torch
 
 from cardioliquid.models.checkpoint import LoadedModel
 from cardioliquid.signal.config import preprocessing_from_dict
-from cardioliquid.training.datamodules import ArrayDataModule
+from cardioliquid.training.datamodules.arrays import ArrayDataModule
 from cardioliquid.training.module import LiquidClassifierModule
 
 

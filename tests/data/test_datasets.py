@@ -1,4 +1,4 @@
-"""Cached torch datasets of beat and EEG windows, with record and patient ids per item."""
+"""Torch datasets over the window cache: beat and EEG windows with record and patient ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cardioliquid.data import datasets
+from cardioliquid.data import records
 from cardioliquid.data.datasets import BeatDataset, EEGWindowDataset
 from cardioliquid.errors import RecordingError
 from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
@@ -36,7 +36,7 @@ def test_cache_is_used_and_invalidated(ecg_records, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("windows recomputed despite a valid cache")
 
-    monkeypatch.setattr(datasets, "beat_windows", boom)
+    monkeypatch.setattr(records, "beat_windows", boom)
     again = BeatDataset(ecg_records, prep, cache_dir=cache)
     np.testing.assert_array_equal(again.arrays["x"], first.arrays["x"])
     assert list(again.record_ids) == list(first.record_ids)
@@ -52,7 +52,7 @@ def test_cache_is_used_and_invalidated(ecg_records, tmp_path, monkeypatch):
 
 def test_bad_records_raise_or_are_skipped(ecg_records, tmp_path):
     missing = tmp_path / "db" / "nothere"
-    with pytest.raises(RecordingError, match="recording not found"):
+    with pytest.raises(RecordingError, match="not found"):
         BeatDataset([*ecg_records, missing], BeatPreprocessing(), cache_dir=None)
     ds = BeatDataset([*ecg_records, missing], BeatPreprocessing(), cache_dir=None,
                      on_error="skip")

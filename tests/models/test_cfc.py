@@ -151,3 +151,29 @@ def test_bad_arguments_are_reported():
         CfC(3, 8, mode="fast")
     with pytest.raises(ValueError, match="mixed_memory needs a wiring or backbone_layers=0"):
         CfC(3, 8, mixed_memory=True)
+
+
+@pytest.mark.parametrize("units", [lambda: auto_ncp(32, 5), lambda: random_sparse(9, sparsity=0.5)])
+def test_small_batch_numpy_step_equals_the_scan_in_float32(units):
+    """A few streams step through :class:`SmallBatchStep` (NumPy); many streams through
+    TorchScript; both equal the one-shot scan, and the scan's outputs-only path equals the
+    outputs read from every neuron's states."""
+    from cardioliquid.models.cfc import SMALL_BATCH
+
+    torch.manual_seed(0)
+    m = CfC(16, units()).eval()
+    for batch in (1, SMALL_BATCH + 1):
+        x = torch.randn(batch, 25, 16)
+        with torch.no_grad():
+            y, h = m(x)
+            y_states, h_states, _ = m(x, return_states=True)
+            hx, steps = None, []
+            for t in range(25):
+                yt, hx = m.step(x[:, t], hx)
+                steps.append(yt)
+        assert (m._small_step is not None) == (batch == 1)  # NumPy only for a few streams
+        torch.testing.assert_close(y, y_states, atol=0, rtol=0)
+        torch.testing.assert_close(h, h_states, atol=0, rtol=0)
+        torch.testing.assert_close(torch.stack(steps, 1), y, atol=2e-6, rtol=0)
+        torch.testing.assert_close(hx, h, atol=2e-6, rtol=0)
+        m.train().eval()  # drops the cached kernels

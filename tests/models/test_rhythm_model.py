@@ -26,7 +26,7 @@ def _beats(n: int, seed: int = 0):
 
 
 @pytest.mark.parametrize("name", ["liquid-rhythm-cfc", "liquid-rhythm-ltc", "rhythm-lstm",
-                                  "rhythm-gru"])
+                                  "rhythm-gru", "rhythm-cnn"])
 def test_beat_by_beat_equals_one_scan(name):
     m = _model(name)
     x, f = _beats(60)
@@ -96,26 +96,49 @@ def test_complexity_counts_one_step_per_beat_under_budget():
     assert c["nonzero_params"] < c["params"]  # the wiring's missing synapses
 
 
-@pytest.mark.parametrize(("name", "units"), [("rhythm-lstm", 31), ("rhythm-gru", 38)])
-def test_gated_peers_match_the_shipped_rhythm_models_size(name, units):
-    """Issue 20's peers: the same encoder, features and head with an LSTM or GRU, within
-    10 % of the liquid model's parameters (the sizes of the peer configs)."""
+@pytest.mark.parametrize(("name", "units"), [("rhythm-lstm", 31), ("rhythm-gru", 38),
+                                             ("rhythm-cnn", 26)])
+def test_peers_match_the_shipped_rhythm_models_size(name, units):
+    """Issue 20's peers: the same encoder, features and head with an LSTM, a GRU or a
+    causal CNN, within 10 % of the liquid model's parameters (the sizes of the peer configs)."""
     from pathlib import Path
 
     import yaml
 
     kw = dict(n_chans=1, n_outputs=5, n_times=126, sfreq=180.0, n_features=N_FEATURES,
               conv_channels=[8, 16], kernel_sizes=[7, 5], strides=[2, 2])
-    liquid = create_model("liquid-rhythm-cfc", units=32, motor_neurons=8, **kw)
-    peer = create_model(name, units=units, **kw)
-    n_liquid, n_peer = (sum(p.numel() for p in m.parameters()) for m in (liquid, peer))
-    assert abs(n_peer - n_liquid) <= 0.1 * n_liquid
-    assert peer.wiring is None and peer.rnn.hx_size == units * (2 if "lstm" in name else 1)
-    assert 0 < peer.complexity()["macs"] < 100_000
     config = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / \
         "arrhythmia-candidates" / f"{name}.yaml"
     model = yaml.safe_load(config.read_text())["model"]
     assert model["model_name"] == name and model["model_kwargs"]["units"] == units
+    extra = {k: v for k, v in model["model_kwargs"].items() if k.startswith("cnn_")}
+    liquid = create_model("liquid-rhythm-cfc", units=32, motor_neurons=8, **kw)
+    peer = create_model(name, units=units, **kw, **extra)
+    n_liquid, n_peer = (sum(p.numel() for p in m.parameters()) for m in (liquid, peer))
+    assert abs(n_peer - n_liquid) <= 0.1 * n_liquid
+    assert peer.wiring is None
+    if name != "rhythm-cnn":
+        assert peer.rnn.hx_size == units * (2 if "lstm" in name else 1)
+    assert 0 < peer.complexity()["macs"] < 100_000
+
+
+def test_cnn_peer_sees_exactly_its_receptive_field():
+    """A beat's output depends on its last ``receptive_field`` beats and on no earlier one,
+    and the carried state is the buffer of past inputs, whatever the segmenting."""
+    m = _model("rhythm-cnn", cnn_kernel_size=3, cnn_dilations=[1, 2, 4])
+    rf = m.rnn.receptive_field
+    assert rf == 1 + 2 * (1 + 2 + 4)
+    x, f = _beats(40)
+    base = m(x, f)
+    changed = x.clone()
+    changed[10] += 5.0  # one beat's morphology
+    out = m(changed, f)
+    diff = (out - base).abs().amax(-1)
+    assert diff[:10].max() == 0  # the past does not see the future
+    assert (diff[10:10 + rf] > 0).all()  # every beat within reach sees it
+    assert diff[10 + rf:].max() == 0  # and none beyond the receptive field
+    with pytest.raises(ValueError, match="kernel_size"):
+        _model("rhythm-cnn", cnn_kernel_size=1)
 
 
 @pytest.mark.parametrize(("wiring", "mixed"), [("full", False), ("ncp", True), ("full", True)])
@@ -135,3 +158,21 @@ def test_dense_wiring_and_mixed_memory_stream_as_one_scan(wiring, mixed):
         assert hx.shape[-1] == 2 * m.rnn.state_size
     with pytest.raises(ValueError, match="wiring"):
         _model(wiring="sparse")
+
+
+def test_backbone_cfc_is_ncps_default_cell_and_streams():
+    """``wiring="backbone"``: an unwired CfC with a backbone MLP, every neuron read by the
+    head; it streams beat by beat like the wired one and refuses other cells."""
+    m = _model(wiring="backbone", backbone_units=20)
+    assert m.rnn.use_backbone and m.rnn.output_size == 16
+    x, f = _beats(30)
+    whole = m(x, f)
+    hx, outs = None, []
+    for i in range(30):
+        o, hx, _ = m.forward_stateful(x[i:i + 1], f[i:i + 1], hx)
+        outs.append(o)
+    torch.testing.assert_close(torch.cat(outs), whole, atol=1e-5, rtol=1e-5)
+    backbone_macs = sum(lin.weight.numel() for lin in m.rnn.backbone) + m.rnn.weight.numel()
+    assert m.complexity()["macs"] > backbone_macs
+    with pytest.raises(ValueError, match="backbone"):
+        _model("liquid-rhythm-ltc", wiring="backbone")

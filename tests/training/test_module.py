@@ -108,7 +108,7 @@ def test_step_schedule_warms_up_then_anneals_to_the_floor_by_the_last_step(tmp_p
             self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
 
     L.seed_everything(0)
-    dm = SyntheticDataModule(n_train=128, n_val=32, n_classes=3, batch_size=32)
+    dm = SyntheticDataModule(n_train=128, n_val=32, n_classes=3)
     rec = RecordLR()
     trainer = _trainer(tmp_path, epochs=3, callbacks=[rec], limit_val_batches=0)
     trainer.fit(_module(dm, model_name, schedule="step", warmup_epochs=1), dm)

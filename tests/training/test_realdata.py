@@ -9,7 +9,12 @@ import torch
 
 from cardioliquid.models.checkpoint import load_model
 from cardioliquid.signal.config import BeatPreprocessing
-from cardioliquid.training.datamodules import MITBIHBeatDataModule
+from cardioliquid.training.datamodules import (
+    BeatSequenceDataModule,
+    MITBIHBeatDataModule,
+    Sampling,
+    SeizureDataModule,
+)
 from cardioliquid.training.module import LiquidClassifierModule
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -22,7 +27,8 @@ def test_short_fit_on_three_mitdb_records(mitdb_dir, tmp_path, model_name):
     L.seed_everything(0)
     dm = MITBIHBeatDataModule(
         data_dir=str(mitdb_dir), train_records=["106", "209"], test_records=["100"],
-        val_patients=["209"], preprocessing=BeatPreprocessing(), batch_size=128,
+        val_patients=["209"], preprocessing=BeatPreprocessing(),
+        sampling=Sampling(batch_size=128, eval_batch_size=2048, sampler_power=0.5),
         cache_dir=str(tmp_path / "cache"),
     )
     dm.prepare_data()
@@ -62,8 +68,6 @@ def test_seizure_datamodule_windows_real_chbmit_excerpts(shared_data, tmp_path):
     for stem in ["chb01_03_onset", "chb03_01_ictal", "chb03_01_preictal"]:
         for suffix in (".edf", "_events.tsv"):
             (tmp_path / f"{stem}{suffix}").symlink_to(src / f"{stem}{suffix}")
-    from cardioliquid.training.datamodules import SeizureDataModule
-
     dm = SeizureDataModule(data_dir=str(tmp_path), train_patients=["chb01"],
                            test_patients=["chb03"])
     dm.prepare_data()
@@ -85,7 +89,6 @@ def test_short_fit_of_the_rhythm_model_on_ds1_and_svdb(shared_data, mitdb_dir, t
     from cardioliquid.io import load_ecg
     from cardioliquid.scoring.beats import predict_beats
     from cardioliquid.scoring.stream import replay
-    from cardioliquid.training.beat_sequences import BeatSequenceDataModule
     from cardioliquid.training.export import export_checkpoint
 
     torch.set_num_threads(2)
@@ -94,7 +97,7 @@ def test_short_fit_of_the_rhythm_model_on_ds1_and_svdb(shared_data, mitdb_dir, t
                              lead_preference=["MLII", "ECG1", "V1", "ECG2"])
     dm = BeatSequenceDataModule(
         data_dir=str(mitdb_dir), train_records=["106"], test_records=["100"],
-        val_patients=[], preprocessing=prep, batch_size=8, sampler="shuffle",
+        val_patients=[], preprocessing=prep, sampling=Sampling(batch_size=8, sampler="shuffle"),
         extra_train_records=["svdb/803", "svdb/820"], extra_data_dir=str(shared_data),
         train_leads="all", sequence_length=64, cache_dir=str(tmp_path / "cache"),
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cardioliquid.training.beat_sequences import chunk_beats
+from cardioliquid.data.sequences import chunk_beats
 from cardioliquid.training.module import LiquidClassifierModule
 
 
@@ -37,10 +37,16 @@ def test_refuses_empty_or_bad_runs():
         chunk_beats([_record(0)], length=4, hop=2)
 
 
-def test_module_scores_every_labelled_beat_and_ignores_padding():
+@pytest.mark.parametrize("name", ["liquid-rhythm-cfc", "liquid-rhythm-ltc", "rhythm-lstm",
+                                  "rhythm-gru", "rhythm-cnn"])
+def test_module_scores_every_labelled_beat_and_ignores_padding(name):
+    """The liquid models and every peer train through the same module and loss."""
     torch.manual_seed(0)
+    kwargs = {"units": 12, "timespan_feature": 0}
+    if name.startswith("liquid"):
+        kwargs["motor_neurons"] = 5
     module = LiquidClassifierModule(
-        "liquid-rhythm-cfc", {"units": 12, "motor_neurons": 5, "timespan_feature": 0},
+        name, kwargs,
         n_chans=1, n_outputs=5, n_times=126, sfreq=180.0, n_features=3, class_weights=None)
     x = torch.randn(2, 8, 1, 126)
     f = torch.rand(2, 8, 3) + 0.5
@@ -55,3 +61,6 @@ def test_module_scores_every_labelled_beat_and_ignores_padding():
     expected = torch.nn.functional.cross_entropy(logits[keep], y_pad.reshape(-1)[keep])
     torch.testing.assert_close(loss, expected)
     loss.backward()
+    # the sequence model itself learns (not only the head)
+    grads = [p.grad for p in module.model.rnn.parameters() if p.requires_grad]
+    assert grads and any(g is not None and float(g.abs().sum()) > 0 for g in grads)

@@ -11,7 +11,7 @@ import yaml
 
 from cardioliquid.errors import CardioLiquidError
 from cardioliquid.signal.config import BeatPreprocessing
-from cardioliquid.training.datamodules import MITBIHBeatDataModule
+from cardioliquid.training.datamodules.mitbih import MITBIHBeatDataModule
 
 
 def write_record(folder: Path, name: str, fs: int, lead: str | list[str], n_beats: int) -> Path:
@@ -135,7 +135,7 @@ def test_a_real_record_stored_like_svdb_trains_with_all_its_beats(mitdb_dir, tmp
 def test_the_add_on_config_stacks_onto_the_arrhythmia_recipe(capsys):
     from cardioliquid.training.cli import main
 
-    configs = Path(__file__).resolve().parents[2] / "pipelines" / "configs"
+    configs = Path(__file__).resolve().parents[3] / "pipelines" / "configs"
     with pytest.raises(SystemExit) as exc:
         main(["fit", "--config", str(configs / "arrhythmia.yaml"),
               "--config", str(configs / "add-ons" / "extra-databases.yaml"), "--print_config"])
@@ -160,7 +160,7 @@ def test_a_model_trained_with_extra_databases_says_so(databases, tmp_path, model
         "data": {"class_path": "cardioliquid.training.datamodules.MITBIHBeatDataModule",
                  "init_args": {"data_dir": str(databases / "mitdb"), "train_records": ["m1"],
                                "test_records": ["m2"], "extra_train_records": ["svdb/801"],
-                               "extra_data_dir": str(databases), "batch_size": 16,
+                               "extra_data_dir": str(databases), "sampling": {"batch_size": 16},
                                "cache_dir": str(tmp_path / "cache"),
                                "preprocessing": {"rr_feature_set": "robust"}}},
         "export_to": str(tmp_path / "m.safetensors"),

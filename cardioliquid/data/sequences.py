@@ -1,0 +1,61 @@
+"""Runs of consecutive beats: the training examples of models of the beat sequence.
+
+A beat-rhythm model (:class:`~cardioliquid.models.rhythm.BeatRhythmClassifier`)
+steps once per beat, so it trains on runs of consecutive beats of one record
+and lead rather than on shuffled single beats. Every beat stays in its run,
+labelled or not, as in scoring; unlabelled beats (label -1) are stepped over
+but not scored by the loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+
+def chunk_beats(
+    parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], length: int, hop: int
+) -> TensorDataset:
+    """Cut each record's beat arrays into runs of ``length`` consecutive beats.
+
+    Parameters
+    ----------
+    parts : sequence of (x, features, labels)
+        One record (and lead) each, beats in order: x (n, C, T), features (n, F),
+        labels (n,).
+    length : int
+        Beats per run.
+    hop : int
+        Beats between the starts of consecutive runs (< ``length``: overlapping).
+        A record's last run is padded with label -1 beats (zeros, the last
+        beat's features), which the loss ignores and which come after every
+        real beat, so they cannot change a real beat's output.
+
+    Returns
+    -------
+    TensorDataset
+        ``(x (N, length, C, T), features (N, length, F), labels (N, length))``.
+    """
+    if length < 1 or hop < 1:
+        raise ValueError(f"expected length and hop >= 1, got {length} and {hop}")
+    xs, fs, ys = [], [], []
+    for x, f, y in parts:
+        n = len(y)
+        if n == 0:
+            continue
+        starts = list(range(0, max(n - length, 0) + 1, hop))
+        if starts[-1] + length < n:
+            starts.append(n - length)
+        for s in starts:
+            stop = min(s + length, n)
+            pad = length - (stop - s)
+            xs.append(np.concatenate([x[s:stop], np.zeros((pad, *x.shape[1:]), x.dtype)]))
+            fs.append(np.concatenate([f[s:stop], np.repeat(f[stop - 1:stop], pad, axis=0)]))
+            ys.append(np.concatenate([y[s:stop], np.full(pad, -1, dtype=np.int64)]))
+    if not xs:
+        raise ValueError("no beats to cut into runs")
+    return TensorDataset(torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(fs)),
+                         torch.from_numpy(np.stack(ys).astype(np.int64)))

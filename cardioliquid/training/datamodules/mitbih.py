@@ -1,0 +1,339 @@
+"""Heartbeats of WFDB databases: MIT-BIH Arrhythmia (de Chazal split) plus SVDB, INCART...
+
+:class:`MITBIHBeatDataModule` serves single beat windows, :class:`BeatSequenceDataModule`
+runs of consecutive beats (the models of the rhythm). Both split MIT-BIH by
+patient, carve validation from the training patients, add other databases'
+records to training only, and read every record through the one window cache
+(:mod:`cardioliquid.data.records`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import wfdb
+from torch.utils.data import TensorDataset
+
+from cardioliquid._check import check_option
+from cardioliquid.data import splits
+from cardioliquid.data.records import record_beats
+from cardioliquid.data.sequences import chunk_beats
+from cardioliquid.errors import CardioLiquidError
+from cardioliquid.io.pull import DATABASES
+from cardioliquid.signal.config import BeatPreprocessing
+from cardioliquid.signal.leads import listed_leads
+from cardioliquid.signal.windows import beat_feature_names, n_beat_features
+from cardioliquid.training.augment import (
+    Augmentation,
+    check_irregular_rhythm_features,
+    irregular_rhythm_features,
+)
+from cardioliquid.training.datamodules.base import Sampling, TensorDataModule, stack_arrays
+from cardioliquid.training.datamodules.locate import pull_database, resolve_data_dir
+
+
+def _records(spec: str | Sequence[str]) -> list[str]:
+    """``"DS1"``/``"DS2"`` or explicit record names."""
+    if isinstance(spec, str):
+        if hasattr(splits, spec):
+            return [str(r) for r in getattr(splits, spec)]
+        return [r.strip() for r in spec.split(",") if r.strip()]
+    return [str(r) for r in spec]
+
+
+def _extra_specs(specs: Sequence[str]) -> list[tuple[str, str | None]]:
+    """``"svdb"`` -> ``("svdb", None)``; ``"incartdb/I01"`` -> ``("incartdb", "I01")``.
+
+    Only WFDB beat databases other than MIT-BIH Arrhythmia (whose records are
+    ``train_records``) are accepted, so a typo fails before any training.
+    """
+    allowed = sorted(name for name, db in DATABASES.items() if db.kind == "wfdb" and
+                     name != "mitdb")
+    out: list[tuple[str, str | None]] = []
+    for spec in specs:
+        database, _, record = str(spec).strip().strip("/").partition("/")
+        if database == "mitdb":
+            raise ValueError(f"extra_train_records: {spec!r}: MIT-BIH records go in "
+                             f"train_records, where the patient split checks them")
+        check_option("extra_train_records database", database, allowed)
+        out.append((database, record or None))
+    return out
+
+
+def _patient(record_id: str) -> str:
+    return str(splits.patient_of(record_id))
+
+
+class MITBIHBeatDataModule(TensorDataModule):
+    """Heartbeat windows from the MIT-BIH Arrhythmia Database (de Chazal split).
+
+    Parameters
+    ----------
+    data_dir : str, optional
+        Folder with the WFDB records; default ``$CARDIOLIQUID_DATA_MIRROR/mitdb``.
+        Missing records are pulled from PhysioNet in :meth:`prepare_data`.
+    train_records, test_records : str or list of str
+        ``"DS1"``, ``"DS2"`` or record names. ``test_records: []`` means no
+        test stage (asking for test data then raises).
+    val_patients : list of str
+        Patients carved out of ``train_records`` for validation (checkpoint
+        selection). They must belong to the training records. Empty: no
+        validation data (train with ``trainer.limit_val_batches: 0``).
+    shared_patients : list of str
+        Patients knowingly on both sides: the published de Chazal split has
+        patient 201 (records 201 in DS1, 202 in DS2). Any other overlap is refused.
+    preprocessing : BeatPreprocessing
+        Filtering, rate, window, RR features, normalisation and classes.
+    sampling : Sampling
+        Batch sizes, sampler (``"weighted"``: ``(1/count) ** sampler_power``) and workers.
+    augmentation : Augmentation
+        Amplitude scaling, baseline wander, noise and time shift (``shift``:
+        samples at ``preprocessing.fs``, R-peak jitter) of training batches.
+    aug_irregular : float
+        Share of training N beats given the RR context of atrial fibrillation
+        (:func:`~cardioliquid.training.augment.irregular_rhythm_features`; needs
+        the ``"robust"`` RR set), so irregular normal beats are not called S.
+    seed : int
+        Seed of the training sampler.
+    cache_dir : str, optional
+        The window cache folder (:mod:`cardioliquid.data.cache`); None: no cache.
+    extra_train_records : list of str, optional
+        Records of other PhysioNet ECG databases added to the **training** set
+        (never to validation or test): ``"<database>"`` for a whole database,
+        ``"<database>/<record>"`` for one record, e.g. ``["svdb", "incartdb/I01"]``.
+        More patients are how inter-patient models meet rhythms their training
+        database lacks. Their labels go through the same AAMI map, their lead
+        through ``preprocessing.lead_preference`` and their rate is resampled.
+    extra_data_dir : str, optional
+        Folder holding one ``<database>/`` folder per extra database; default
+        ``$CARDIOLIQUID_DATA_MIRROR``, else ``data``. Missing records are pulled
+        in :meth:`prepare_data`.
+    train_leads : {"preferred", "all"}
+        ``"preferred"``: training beats from the lead the model reads at inference
+        (the first of ``preprocessing.lead_preference`` a record has).
+        ``"all"``: each training beat once per lead of its record named in
+        ``lead_preference`` (MIT-BIH: MLII and V1, V2, V4 or V5), so the model
+        meets other leads' morphology, as it will in other databases.
+        Validation and test beats always come from the preferred lead.
+    """
+
+    n_chans = 1
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        train_records: str | list[str] = "DS1",
+        test_records: str | list[str] = "DS2",
+        val_patients: list[str] | None = None,
+        shared_patients: list[str] | None = None,
+        preprocessing: BeatPreprocessing | None = None,
+        sampling: Sampling = Sampling(batch_size=256, eval_batch_size=2048, sampler_power=0.5),
+        augmentation: Augmentation = Augmentation(scale=0.2, noise=0.03, wander=0.1),
+        aug_irregular: float = 0.0,
+        seed: int = 0,
+        cache_dir: str | None = "data/cache",
+        extra_train_records: list[str] | None = None,
+        extra_data_dir: str | None = None,
+        train_leads: str = "preferred",
+    ) -> None:
+        super().__init__(sampling, augmentation, seed)
+        self.train_leads = check_option("train_leads", train_leads, ["preferred", "all"])
+        self.data_dir = data_dir
+        self.extra_train_records = _extra_specs(extra_train_records or [])
+        self.extra_data_dir = extra_data_dir
+        self.train_records = train_records
+        self.test_records = test_records
+        self.val_patients = [str(p) for p in (val_patients or [])]
+        self.shared_patients = [str(p) for p in (["201"] if shared_patients is None
+                                                 else shared_patients)]
+        self.preprocessing = preprocessing or BeatPreprocessing()
+        self.cache_dir = cache_dir
+        self.aug_irregular = float(aug_irregular)
+        if self.aug_irregular > 0:  # refuse a feature set it cannot rewrite now, not mid-fit
+            self._feature_names = beat_feature_names(self.preprocessing)
+            check_irregular_rhythm_features(self._feature_names)
+            if "N" not in self.preprocessing.classes:
+                raise ValueError(f"aug_irregular rewrites N beats; the classes "
+                                 f"{list(self.preprocessing.classes)} have no N")
+            self._normal_class = list(self.preprocessing.classes).index("N")
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """The shared augmentation, then the irregular-rhythm one on the features."""
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        trainer = self.trainer
+        if self.aug_irregular > 0 and trainer is not None and trainer.training:
+            x, feats, y = batch
+            feats = irregular_rhythm_features(feats, y, self._feature_names, self.aug_irregular,
+                                              normal_class=self._normal_class)
+            batch = (x, feats, y)
+        return batch
+
+    @property
+    def n_features(self) -> int:  # type: ignore[override]
+        """RR features per beat."""
+        return int(n_beat_features(self.preprocessing))
+
+    @property
+    def root(self) -> Path:
+        """The record folder."""
+        return resolve_data_dir(self.data_dir, "mitdb")
+
+    def extra_root(self, database: str) -> Path:
+        """The folder of an extra training database (see ``extra_data_dir``)."""
+        if self.extra_data_dir is not None:
+            return Path(self.extra_data_dir) / database
+        return resolve_data_dir(None, database, database)
+
+    def extra_record_paths(self) -> list[Path]:
+        """Paths (without extension) of the extra training records, in the order given.
+
+        A whole database is its ``RECORDS`` list when the folder has one, else
+        every record there with a header and reference (``.atr``) annotations.
+        """
+        paths: list[Path] = []
+        for database, record in self.extra_train_records:
+            root = self.extra_root(database)
+            if record is not None:
+                paths.append(root / record)
+                continue
+            listed = root / "RECORDS"
+            names = (listed.read_text().split() if listed.is_file() else
+                     sorted(h.stem for h in root.glob("*.hea") if h.with_suffix(".atr").is_file()))
+            if not names:
+                raise CardioLiquidError(f"{root}: no annotated records of {database}; pull them "
+                                        f"with `cardioliquid data pull {database}`")
+            paths += [root / n for n in names]
+        return list(dict.fromkeys(paths))
+
+    def prepare_data(self) -> None:
+        """Make sure every record is on disk (mirror, else pull from PhysioNet)."""
+        wanted = _records(self.train_records) + _records(self.test_records)
+        missing = [r for r in wanted if not (self.root / f"{r}.hea").is_file()]
+        if missing:
+            pull_database("mitdb", self.root, missing)
+        for database in dict.fromkeys(db for db, _ in self.extra_train_records):
+            root = self.extra_root(database)
+            records = [r for db, r in self.extra_train_records if db == database]
+            if None in records:  # the whole database, unless it is already here
+                if not any(root.glob("*.hea")):
+                    pull_database(database, root)
+            else:
+                absent = [r for r in records if not (root / f"{r}.hea").is_file()]
+                if absent:
+                    pull_database(database, root, absent)
+
+    def split_records(self) -> dict[str, list[str]]:
+        """``train``/``val``/``test`` record lists; validation patients come from training."""
+        train = _records(self.train_records)
+        test = _records(self.test_records)
+        train_patients = {_patient(r) for r in train}
+        foreign = [p for p in self.val_patients if p not in train_patients]
+        if foreign:
+            raise ValueError(
+                f"validation patients {foreign} are not among the training patients "
+                f"{sorted(train_patients)}; validation is carved from training, never from test"
+            )
+        val = [r for r in train if _patient(r) in self.val_patients]
+        fit = [r for r in train if _patient(r) not in self.val_patients]
+        splits.check_disjoint(fit + val, test, allow=self.shared_patients)
+        return {"train": fit, "val": val, "test": test}
+
+    def split_items(self) -> dict[str, list[str]]:
+        """The MIT-BIH records of each split (extra databases join ``train`` in :meth:`build`)."""
+        return self.split_records()
+
+    def empty_reason(self, split: str) -> str:
+        return {
+            "train": f"train_records {self.train_records!r} leave no record outside "
+                     f"val_patients {self.val_patients}",
+            "val": "val_patients is empty, so no records are carved from train_records for "
+                   "validation; name some, or train with trainer.limit_val_batches: 0",
+            "test": f"test_records is {self.test_records!r}: this DataModule has no test stage",
+        }[split]
+
+    def build(self, split: str, items: list[str]) -> TensorDataset:
+        """Beats of ``items`` (training: plus the extra databases, and every lead if asked)."""
+        if split == "train":
+            return self._dataset(items, self.extra_record_paths(),
+                                 all_leads=self.train_leads == "all")
+        return self._dataset(items)
+
+    def _record_parts(self, paths: list[Path], all_leads: bool, keep_unlabelled: bool
+                      ) -> list[tuple[Any, ...]]:
+        """Per record (and lead), ``(x, features, labels)`` arrays."""
+        parts = [record_beats(p, self.preprocessing, self.cache_dir, keep_unlabelled)
+                 for p in paths]
+        if all_leads:  # the same beats again from each other listed lead
+            for p in paths:
+                for lead in self._other_leads(p):
+                    prep = replace(self.preprocessing, lead_preference=[lead])
+                    parts.append(record_beats(p, prep, self.cache_dir, keep_unlabelled))
+        return parts
+
+    def _dataset(self, records: list[str], extra: Sequence[Path] = (),
+                 all_leads: bool = False) -> TensorDataset:
+        paths = [self.root / r for r in records] + list(extra)
+        return stack_arrays(self._record_parts(paths, all_leads, keep_unlabelled=False))
+
+    def _other_leads(self, path: Path) -> list[str]:
+        """Leads of record ``path`` named in ``lead_preference``, but the preferred one."""
+        names = wfdb.rdheader(str(path)).sig_name
+        return listed_leads(names, self.preprocessing.lead_preference)[1:]
+
+
+class BeatSequenceDataModule(MITBIHBeatDataModule):
+    """:class:`MITBIHBeatDataModule` serving runs of consecutive beats.
+
+    Same records, patient split, extra databases and leads; each training
+    example is a run of ``sequence_length`` consecutive beats of one record
+    and lead (all beats, labelled or not, cut by
+    :func:`~cardioliquid.data.sequences.chunk_beats`). Parameters beyond those
+    of :class:`MITBIHBeatDataModule`:
+
+    Parameters
+    ----------
+    sequence_length : int
+        Beats per run.
+    sequence_hop : int, optional
+        Beats between run starts (default half a run: every beat is seen
+        twice per epoch, once early and once late in a run).
+    """
+
+    def __init__(self, *args: Any, sequence_length: int = 128,
+                 sequence_hop: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.aug_irregular > 0:
+            raise ValueError("aug_irregular rewrites single beats' RR features; a beat "
+                             "sequence keeps its real rhythm (set it to 0)")
+        if self.sampling.sampler != "shuffle":
+            raise ValueError(f"a beat sequence trains with sampler 'shuffle' (runs hold "
+                             f"beats of every class), got {self.sampling.sampler!r}")
+        if sequence_length < 2:
+            raise ValueError(f"sequence_length must be >= 2, got {sequence_length}")
+        self.sequence_length = int(sequence_length)
+        self.sequence_hop = int(sequence_hop or max(1, sequence_length // 2))
+
+    def _dataset(self, records: list[str], extra: Sequence[Path] = (),
+                 all_leads: bool = False) -> TensorDataset:
+        paths = [self.root / r for r in records] + list(extra)
+        parts = self._record_parts(paths, all_leads, keep_unlabelled=True)
+        return chunk_beats(parts, self.sequence_length, self.sequence_hop)
+
+    def train_features(self) -> torch.Tensor | None:
+        """Features of the training beats, ``(n, n_features)`` (padding left out)."""
+        _, f, y = self.dataset("train").tensors
+        return f[y >= 0]
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """The shared window augmentation, applied to every beat of every run."""
+        trainer = self.trainer
+        if self.augmentation.enabled and trainer is not None and trainer.training:
+            x, f, y = batch
+            b, length = x.shape[:2]
+            flat = self.augmentation.apply(x.reshape(b * length, *x.shape[2:]), self.sfreq)
+            batch = (flat.reshape(x.shape), f, y)
+        return batch
