@@ -6,7 +6,7 @@ with the SVDB patients of :data:`~cardioliquid.data.splits.SVDB_FOLDS` ``[k]``;
 each recipe (a YAML config plus LightningCLI-style overrides) trains on the
 other three folds of both databases for a fixed number of epochs (no early
 stopping or checkpoint choice on the held-out patients) and scores the held-out
-records through :func:`cardioliquid.scoring.inference.predict_beats`, with the
+records through :func:`cardioliquid.scoring.beats.predict_beats`, with the
 AF gate and without. Every training beat of DS1 and SVDB is thus classified by
 a model that never saw its patient. DS2 is not read.
 
@@ -42,13 +42,25 @@ import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cardioliquid.decision.beats import settle_calls
+from cardioliquid.decision.settings import DecisionSettings
+from cardioliquid.io import load_ecg
+from cardioliquid.scoring.beats import predict_beats
+
 CLASSES = ["N", "S", "V", "F", "Q"]
+GATE_VARIANTS = {
+    "gate_off": DecisionSettings(af_gate=False),
+    "gate_on": DecisionSettings(af_gate=True, af_gate_rule="rhythm"),
+    "gate_nn": DecisionSettings(af_gate=True, af_gate_rule="af_specific"),
+}
+"""The AF-gate settings each held-out record is scored under (keys of the JSON)."""
 DATABASES = ("mitdb", "svdb")
 """Training databases whose patients are held out fold by fold (DS1 of mitdb; svdb)."""
 
@@ -62,7 +74,7 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     The held-out patients are ``DS1_FOLDS[fold]`` and, with ``"svdb"`` in
     ``databases``, ``SVDB_FOLDS[fold]``; the other SVDB training records are
     the fold's extra training records. Every held-out record is scored through
-    :func:`cardioliquid.scoring.inference.predict_beats` on its reference beats,
+    :func:`cardioliquid.scoring.beats.predict_beats` on its reference beats,
     the path ``evaluate`` and ``score`` take, with and without the AF gate.
     With ``other_lead`` the held-out records are also scored on their second
     listed lead.
@@ -122,20 +134,19 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
 def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[str, list]:
     """Confusion matrices of one record's reference beats: AF gate on, off, and AF-specific.
 
-    ``gate_nn`` keeps the gate only where the irregularity is AF-specific: the intervals
-    between the model's own N calls are irregular too (``af_specific_beats``).
+    The record is scored once, ungated, through the package's
+    :func:`~cardioliquid.scoring.beats.predict_beats`; each variant then settles
+    those calls through the one settle path
+    (:func:`cardioliquid.decision.beats.settle_calls`) with its decision
+    settings. ``gate_nn`` keeps the gate only where the irregularity is
+    AF-specific: the intervals between the model's own N calls are irregular
+    too (``af_gate_rule="af_specific"``).
 
     Only beats at or after ``after_s`` seconds are counted (patient-adaptive
     scoring leaves the calibration minutes out).
     """
-    from dataclasses import replace
-
-    from cardioliquid.io import load_ecg
-    from cardioliquid.scoring.inference import predict_beats, sveb_to_normal_in_af
-    from cardioliquid.signal.rhythm import af_beats, af_specific_beats
-
     rec = load_ecg(path)
-    ungated = replace(loaded, preprocessing=replace(loaded.preprocessing, af_gate=False))
+    ungated = replace(loaded, decision=replace(loaded.decision, af_gate=False))
     pred = predict_beats(rec, ungated, beats="reference")
     lookup = {c: i for i, c in enumerate(CLASSES)}
     ref = dict(zip(rec.beats.sample.tolist(), rec.beats.aami.tolist(), strict=True))
@@ -143,12 +154,8 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
     keep = (truth >= 0) & (pred.sample >= after_s * rec.fs)
     k = len(CLASSES)
     out = {}
-    af = af_beats(pred.sample, rec.fs)
-    gated = sveb_to_normal_in_af(pred.proba, af, CLASSES)
-    normal = pred.proba.argmax(-1) == CLASSES.index("N")
-    specific = af_specific_beats(af, pred.sample, rec.fs, normal)
-    gated_nn = sveb_to_normal_in_af(pred.proba, specific, CLASSES)
-    for key, proba in (("gate_off", pred.proba), ("gate_on", gated), ("gate_nn", gated_nn)):
+    for key, settings in GATE_VARIANTS.items():
+        proba, _ = settle_calls(rec.fs, pred.sample, pred.proba, pred.classes, settings)
         conf = np.zeros((k, k), dtype=np.int64)
         np.add.at(conf, (truth[keep], proba[keep].argmax(-1)), 1)
         out[key] = conf.tolist()
@@ -182,7 +189,6 @@ def _adaptive_confusions(loaded: Any, paths: dict[str, Path], minutes: float,
     and every adapted one (``"after"``, in order) are scored on the same beats,
     those after the calibration minutes.
     """
-    from cardioliquid.io import load_ecg
     from cardioliquid.training.adapt import adapt_to_patient
 
     before, after = {}, [{} for _ in variants]

@@ -68,10 +68,10 @@ def panel_frames(rec, loaded, start_s: float, step_s: float, frames: int) -> dic
     """Time each live panel's work per frame, as the live fragment does it."""
     from cardioliquid.app import charts
     from cardioliquid.app.agreement import af_specific_flags, rhythm_reading, running_agreement
-    from cardioliquid.app.alerts import ventricular_runs
     from cardioliquid.app.card import card_limits
     from cardioliquid.app.events import event_kinds, event_table
     from cardioliquid.app.replay import ReplaySession
+    from cardioliquid.decision.alerts import ventricular_runs
     from cardioliquid.signal.leads import select_lead
 
     replay = ReplaySession(rec, loaded)

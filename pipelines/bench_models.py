@@ -39,6 +39,12 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from cardioliquid.device.profile import cpu_name
+from cardioliquid.models.cfc import CfC
+from cardioliquid.models.ltc import LTC
+from cardioliquid.models.rhythm import CausalConvSequence
+from cardioliquid.models.wiring import auto_ncp
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "pipelines" / "results" / "bench_models.json"
 
@@ -74,10 +80,6 @@ class _SeqModel:
 def _models(n_in: int, units: int, motor: int, unfolds: int) -> list[_SeqModel]:
     import ncps.torch as nt
 
-    from cardioliquid.models.cfc import CfC
-    from cardioliquid.models.ltc import LTC
-    from cardioliquid.models.rhythm import CausalConvSequence
-    from cardioliquid.models.wiring import auto_ncp
 
     x1 = torch.randn(1, n_in)
     out: list[_SeqModel] = []
@@ -116,16 +118,6 @@ def _models(n_in: int, units: int, motor: int, unfolds: int) -> list[_SeqModel]:
 def _same_size(target: int, params_of: Callable[[int], int]) -> int:
     """The width whose parameter count is nearest ``target``."""
     return min(range(2, 257), key=lambda w: abs(params_of(w) - target))
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -187,7 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "models": out,
         "conditions": {
             "torch": torch.__version__, "threads": args.threads, "clock": args.clock,
-            "cpu": _cpu_name(),
+            "cpu": cpu_name(),
             "cpu_count": os.cpu_count(), "loadavg_at_end": list(os.getloadavg()),
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "batch": args.batch, "steps": args.steps, "input": n_in,

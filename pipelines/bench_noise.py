@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from cardioliquid.evaluation import ec57
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.scoring.inference import predict_beats
+    from cardioliquid.scoring.beats import predict_beats
     from cardioliquid.signal.noise import add_nst_noise, friesen_noise, recover_noise
 
     torch.set_num_threads(1)

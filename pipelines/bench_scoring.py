@@ -131,7 +131,7 @@ def _stages(paths: list[Path], model: str, beats: str) -> dict[str, Any]:
 
     from cardioliquid.io import load_recording
     from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.scoring.inference import run_model
+    from cardioliquid.scoring.runner import run_model
     from cardioliquid.signal.windows import beat_windows
 
     loaded = load_model(model)

@@ -81,7 +81,7 @@ def check(mirror: Path, records: list[str], model: str = "arrhythmia",
     from cardioliquid.evaluation import ec57
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.scoring.inference import predict_beats
+    from cardioliquid.scoring.beats import predict_beats
 
     loaded = load_model(model)
     reference: dict[str, np.ndarray] = {}
@@ -163,7 +163,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cardioliquid.evaluation.cli import resolve_records
+    from cardioliquid.evaluation.records import resolve_records
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mirror", type=Path,

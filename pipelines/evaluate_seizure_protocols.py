@@ -144,7 +144,11 @@ def leave_one_patient_out(groups, prep, args) -> dict[str, Any]:
 
 def onset_latency(root: Path, groups, models, prep) -> dict[str, Any]:
     """SzCORE event scoring and latency on the continuous ``*_onset.edf`` excerpts."""
-    from cardioliquid.evaluation.seizure import count_recording, probabilities_to_events, scores
+    from cardioliquid.decision.events import probabilities_to_events
+    from cardioliquid.decision.settings import DecisionSettings
+    from cardioliquid.evaluation.seizure import count_recording, scores
+
+    no_smoothing = DecisionSettings(threshold=THRESHOLD, smooth_windows=1, min_duration_s=0.0)
 
     out: dict[str, Any] = {}
     for f in sorted(root.glob("*_onset.edf")):
@@ -154,9 +158,9 @@ def onset_latency(root: Path, groups, models, prep) -> dict[str, Any]:
         rec = load_recording(f)
         w = eeg_windows(rec, prep)
         p = predict_proba(models[name], w.x)[:, 1]
-        # The evaluation's event rule (the one `cardioliquid score` writes), no smoothing.
+        # The one event rule (the one `cardioliquid score` writes), no smoothing.
         events = [(float(a), float(b)) for a, b in
-                  probabilities_to_events(w.start_s, p, prep.window_s, THRESHOLD, 1, 0.0)]
+                  probabilities_to_events(w.start_s, p, prep.window_s, no_smoothing)]
         counts = count_recording(rec.seizures, events, rec.duration_s,
                                  window_true=w.labels, window_pred=(p >= THRESHOLD).astype(int))
         s = scores(counts)

@@ -14,6 +14,10 @@ from cardioliquid.explain import (
     attribute_neurons,
     neuron_trajectory,
 )
+from cardioliquid.explain.states import is_beat_sequence
+from cardioliquid.scoring.segments import slice_recording
+from cardioliquid.scoring.stream import decision_run
+from cardioliquid.signal.windows import beat_windows, eeg_windows
 
 if TYPE_CHECKING:
     from cardioliquid.io.recording import Recording
@@ -56,8 +60,6 @@ class DecisionView:
 
 
 def _slice(rec: Recording, t0: float, t1: float) -> tuple[Recording, int]:
-    from cardioliquid.scoring.inference import slice_recording
-
     start = max(0, int(np.floor(t0 * rec.fs)))
     stop = min(rec.n_samples, int(np.ceil(t1 * rec.fs)))
     return slice_recording(rec, start, stop), start
@@ -82,10 +84,6 @@ def beat_input(
     ``reference`` say which stream): windows ``(n_beats, C, T)`` and features
     ``(n_beats, F)``.
     """
-    from cardioliquid.explain.states import is_beat_sequence
-    from cardioliquid.scoring.stream import decision_run
-    from cardioliquid.signal.windows import beat_windows
-
     t = beat_sample / rec.fs
     if is_beat_sequence(loaded.model):
         _, x, f, usable = decision_run(rec, loaded, beat_sample, DECISION_CONTEXT_BEATS,
@@ -127,8 +125,6 @@ def stack_inputs(inputs: list[tuple[np.ndarray, np.ndarray | None]]
 
 def window_input(rec: Recording, loaded: LoadedModel, start_s: float) -> np.ndarray:
     """The preprocessed EEG window that starts at ``start_s``."""
-    from cardioliquid.signal.windows import eeg_windows
-
     prep = loaded.preprocessing
     sub, start = _slice(rec, start_s - EEG_CONTEXT_S[0], start_s + prep.window_s + EEG_CONTEXT_S[1])
     win = eeg_windows(sub, prep, require_signal=False)
@@ -191,8 +187,6 @@ def input_attribution(
         Or, for a multichannel window, shape (n_chans, n_times): per channel.
     """
     import torch
-
-    from cardioliquid.explain.states import is_beat_sequence
 
     model = loaded.model
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32))[None]

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cardioliquid._check import check_positive
+from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
+from cardioliquid.scoring.stream import BeatStream, WindowStream
 
 if TYPE_CHECKING:
     from cardioliquid.io.recording import Recording
     from cardioliquid.models.checkpoint import LoadedModel
-    from cardioliquid.scoring.inference import BeatPredictions, WindowPredictions
 
     Predictions = BeatPredictions | WindowPredictions
 
@@ -242,7 +243,6 @@ class ReplaySession:
         self._feed_to(t)
 
     def _new_stream(self, start: int) -> None:
-        from cardioliquid.scoring.stream import BeatStream, WindowStream
 
         self._start = self._fed = int(start)
         if self.task == "arrhythmia":
@@ -260,11 +260,9 @@ class ReplaySession:
         self._runs.append([self._start, self._fed, False])  # start, fed, flushed
 
     def _empty(self) -> Predictions:
-        from cardioliquid.scoring.inference import BeatPredictions, WindowPredictions
-
         n = len(self.loaded.classes)
         if self.task == "arrhythmia":
-            af = np.zeros(0, bool) if getattr(self.loaded.preprocessing, "af_gate", False) else None
+            af = np.zeros(0, bool) if self.loaded.decision.af_gate else None
             return BeatPredictions(
                 np.zeros(0, np.int64), np.zeros((0, n), np.float32), self.loaded.classes,
                 self.rec.fs, self._stream.beat_source, self.rec.record_id, af=af,

@@ -27,9 +27,21 @@ from cardioliquid.app.agreement import (
     rhythm_reading,
     running_agreement,
 )
-from cardioliquid.app.alerts import seizure_alerts, ventricular_runs
 from cardioliquid.app.card import card_limits
-from cardioliquid.app.events import event_table, events_tsv, next_event, wfdb_annotation_bytes
+from cardioliquid.app.events import (
+    event_kinds,
+    event_table,
+    events_tsv,
+    next_event,
+    wfdb_annotation_bytes,
+)
+from cardioliquid.app.neurons import (
+    beat_input,
+    explain_decision,
+    input_attribution,
+    stack_inputs,
+    window_input,
+)
 from cardioliquid.app.provenance import evaluation_label
 from cardioliquid.app.replay import FASTEST_CHUNK_S, SPEEDS, ReplaySession, windows_view
 from cardioliquid.app.sources import (
@@ -40,16 +52,32 @@ from cardioliquid.app.sources import (
 from cardioliquid.app.state import (
     UNTRAINED,
     cached_model,
+    cached_profile,
     cached_recording,
     model_modality,
     mtime,
     session_dir,
     untrained_model,
 )
+from cardioliquid.decision.alerts import seizure_alerts, ventricular_runs
 from cardioliquid.errors import CardioLiquidError, RecordingError
+from cardioliquid.evaluation.seizure import SzcoreParams
+from cardioliquid.explain import (
+    active_circuit,
+    concentration,
+    model_randomization_test,
+    neuron_adjacency,
+    sensory_adjacency,
+    stability,
+)
 from cardioliquid.explain.states import is_beat_sequence
+from cardioliquid.io import load_recording
 from cardioliquid.io.recording import Recording
-from cardioliquid.models.checkpoint import LoadedModel
+from cardioliquid.models.checkpoint import LoadedModel, list_pretrained
+from cardioliquid.scoring.checks import check_fits
+from cardioliquid.scoring.writers import EVENTS_COLUMNS, beat_table_text, events_table
+from cardioliquid.signal.leads import listed_leads, select_lead
+from cardioliquid.signal.quality import find_bad_segments
 
 TICK_S = 0.5
 """Seconds between live frames while playing."""
@@ -95,8 +123,6 @@ def handle_recording_upload(
     rec, path, error : Recording or None, str or None, str or None
         The recording and its path, or an error message for the page.
     """
-    from cardioliquid.io import load_recording
-
     try:
         pairs = [(f.name, f.getvalue()) for f in files]
         path = save_uploads(pairs, dest)
@@ -149,8 +175,6 @@ def choose_recording() -> tuple[Recording | None, str]:
 
 def choose_model(rec: Recording) -> tuple[LoadedModel | None, str, str]:
     """Sidebar: a shipped model, an uploaded checkpoint, or an untrained stand-in."""
-    from cardioliquid.models.checkpoint import list_pretrained
-
     sb = st.sidebar
     sb.subheader("2 · Model")
     shipped = [n for n in list_pretrained() if model_modality(n) in (rec.modality, "")]
@@ -192,8 +216,6 @@ def choose_lead(rec: Recording, loaded: LoadedModel, model_key: str
     """
     if loaded.task != "arrhythmia" or rec.n_channels < 2:
         return loaded, model_key, None
-    from cardioliquid.signal.leads import listed_leads
-
     own = listed_leads(rec.channel_names, loaded.preprocessing.lead_preference)
     options = list(rec.channel_names)
     index = options.index(own[0]) if own else 0
@@ -347,21 +369,27 @@ def _af_like(replay: ReplaySession) -> np.ndarray | None:
     return flags
 
 
+SEIZURE_MATCH_S = (SzcoreParams().tolerance_start_s, SzcoreParams().tolerance_end_s)
+"""An alert matches an expert seizure as the evaluation matches a detection (SzCORE)."""
+
+
 def _alerts(replay: ReplaySession):
-    pred = replay.predictions
+    """The model's alerts so far, by the decision rule of its file (``loaded.decision``)."""
+    pred, settings = replay.predictions, replay.loaded.decision
     if not len(pred):
         return []
     if replay.task == "arrhythmia":
-        return ventricular_runs(pred.time_s, pred.labels)
-    end, p = windows_view(pred)
-    return seizure_alerts(end, p, replay.rec.seizures)
+        return ventricular_runs(pred.time_s, pred.labels, settings)
+    _, p = windows_view(pred)
+    return seizure_alerts(pred.start_s, pred.end_s, p, replay.rec.seizures, SEIZURE_MATCH_S,
+                          settings)  # fmt: skip
 
 
-def _pred_events(pred) -> list[tuple[float, float]]:
+def _pred_events(pred, loaded: LoadedModel) -> list[tuple[float, float]]:
+    """The seizure events so far: those ``cardioliquid score`` writes for the same windows."""
     if not len(pred):
         return []
-    end, p = windows_view(pred)
-    return [(a.time_s, a.end_s) for a in seizure_alerts(end, p, [], min_windows=1)]
+    return [(e.onset, e.offset) for e in pred.events(loaded.decision)]
 
 
 def events_now(replay: ReplaySession, agreement: Agreement | None):
@@ -406,8 +434,6 @@ def header(choice: Choice) -> None:
 
 
 def _bad_spans(x: np.ndarray, fs: float, start_s: float, names: list[str]):
-    from cardioliquid.signal.quality import find_bad_segments
-
     spans = []
     for row, name in zip(x, names, strict=True):
         for b in find_bad_segments(row, fs, name, min_flat_s=0.5):
@@ -426,8 +452,6 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
     pending = (max(frontier, t0), replay.position_s)
     ahead = (replay.position_s, t1)
     if rec.modality == "ecg":
-        from cardioliquid.signal.leads import select_lead
-
         own = select_lead(rec, replay.loaded.preprocessing.lead_preference)
         chosen = st.session_state.get(f"leads_{st.session_state.get('replay_key', ('',))[0]}")
         names = [own] + [n for n in (chosen or rec.channel_names) if n != own]
@@ -456,7 +480,8 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
         bad = _bad_spans(x, rec.fs, t0, names)
         spec = charts.eeg_trace(x, rec.fs, t0, names, (t0, t1),
                                 float(st.session_state.get("eeg_gain", 1.0)), rec.seizures,
-                                _pred_events(pred), [(s, e) for s, e, _ in bad], pending,
+                                _pred_events(pred, replay.loaded),
+                                [(s, e) for s, e, _ in bad], pending,
                                 ahead)  # fmt: skip
         caption = ("Bipolar montage, each channel auto-scaled to its own amplitude on screen "
                    "(beside its name: µV filling half a row, at this gain); red band: expert "
@@ -502,7 +527,7 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
         st.error(f"**{a.kind}** at {a.time_s:.1f} s: {a.detail}",
                  icon=":material/notifications_active:")
     limits = card_limits(loaded.path, loaded.task,
-                         bool(getattr(loaded.preprocessing, "af_gate", False)))  # fmt: skip
+                         loaded.decision.af_gate)  # fmt: skip
     with st.expander("Known limits of this model (model card)", expanded=True):
         if limits.held_out:
             st.markdown("Measured on patients it never saw:\n" + "\n".join(
@@ -568,8 +593,6 @@ def _go(table, choice: str, forward: bool, latency_s: float) -> None:
 
 def events_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
     """The event list with previous/next by kind, and the position slider."""
-    from cardioliquid.app.events import event_kinds
-
     table = events_now(replay, agreement)
     st.markdown("#### Events")
     kinds = event_kinds(table) if len(table) else []
@@ -600,8 +623,6 @@ def _decision_input(replay: ReplaySession, i: int) -> tuple[np.ndarray, np.ndarr
 
     Raises :class:`RecordingError` for a decision beside a signal gap (nothing to explain).
     """
-    from cardioliquid.app.neurons import beat_input, window_input
-
     pred = replay.predictions
     if replay.task == "arrhythmia":
         start, reference = replay.stream_of(int(pred.sample[i]))
@@ -613,8 +634,6 @@ def _decision_input(replay: ReplaySession, i: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _explain_latest(replay: ReplaySession, method: str):
-    from cardioliquid.app.neurons import explain_decision
-
     pred = replay.predictions
     if not len(pred):
         return None
@@ -652,8 +671,6 @@ def _explain_latest(replay: ReplaySession, method: str):
 def _remember_input_attribution(replay: ReplaySession, x: np.ndarray, f: np.ndarray | None,
                                 time_s: float, label: str) -> None:
     """Integrated gradients over the explained beat's input, placed on the trace's time axis."""
-    from cardioliquid.app.neurons import input_attribution
-
     loaded = replay.loaded
     weights = input_attribution(loaded, x, f, loaded.classes.index(label))
     prep = loaded.preprocessing
@@ -685,16 +702,9 @@ def _neuron_rows(share: np.ndarray, signed: np.ndarray, roles: list[str], per_ro
 @st.fragment
 def neurons_panel(choice: Choice) -> None:
     """On demand: the liquid states, the neurons by role, the wiring, the circuit of a decision."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: the page starts without matplotlib
 
-    from cardioliquid.app import plots
-    from cardioliquid.explain import (
-        active_circuit,
-        concentration,
-        neuron_adjacency,
-        sensory_adjacency,
-        stability,
-    )
+    from cardioliquid.app import plots  # with matplotlib: loaded when the panel is opened
 
     replay = st.session_state.replay
     st.markdown("### The neurons behind a decision")
@@ -840,8 +850,6 @@ def _profile_view(report: dict[str, Any]) -> None:
 
 def device_panel(choice: Choice) -> None:
     """This machine first: model latency, live compute, and the three delays told apart."""
-    from cardioliquid.app.state import cached_profile
-
     replay = st.session_state.replay
     st.markdown("### Device: what this machine does")
     live = replay.latency_ms()
@@ -880,8 +888,6 @@ def downloads(replay: ReplaySession, agreement_fn) -> None:
     sb.subheader("5 · Download")
     rid = replay.rec.record_id
     if replay.task == "arrhythmia":
-        from cardioliquid.scoring.writers import beat_table_text
-
         sb.download_button("Beat table (CSV)", lambda: beat_table_text(replay.predictions),
                            file_name=f"{rid}_beats.csv", mime="text/csv", key="dl_beats",
                            on_click="ignore", width="stretch", icon=":material/download:")
@@ -891,8 +897,6 @@ def downloads(replay: ReplaySession, agreement_fn) -> None:
                            key="dl_wfdb", on_click="ignore", width="stretch",
                            icon=":material/download:")  # fmt: skip
     else:
-        from cardioliquid.scoring.writers import EVENTS_COLUMNS, events_table
-
         def szcore() -> str:
             pred = replay.predictions
             rows = events_table(pred.events() if len(pred) else [], replay.rec.duration_s)
@@ -976,8 +980,6 @@ def main() -> None:
         return
     loaded, model_key, lead_warning = choose_lead(rec, loaded, model_key)
     try:
-        from cardioliquid.scoring.inference import check_fits
-
         check_fits(rec, loaded)
     except CardioLiquidError as e:
         st.title("CardioLiquid · clinic replay")
@@ -1013,9 +1015,6 @@ def _agreement_unsafe(replay: ReplaySession) -> Agreement | None:
                              replay.scored_spans_s)  # fmt: skip
 def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
     """On demand: the model-randomisation test on the latest decisions of this replay."""
-    from cardioliquid.app.neurons import stack_inputs
-    from cardioliquid.explain import model_randomization_test
-
     key = (st.session_state.get("replay_key"), method)
     if st.button("Sanity-check these attributions (model randomisation, Adebayo et al. 2018)",
                  key="sanity", icon=":material/fact_check:"):  # fmt: skip

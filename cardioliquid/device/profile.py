@@ -58,7 +58,8 @@ MLPERF_TINY_AD = {"name": "MLPerf Tiny v1.3 anomaly detection, STM32U385 Cortex-
 EPIDENET_GAP9 = {"name": "EpiDeNet seizure detection, GAP9", "energy_uj": 51.0}
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -72,8 +73,8 @@ def device_info(device: torch.device) -> dict[str, Any]:
     """What ran the profile: CPU model or GPU name, threads, versions."""
     info = {
         "type": device.type,
-        "name": _cpu_name(),
-        "cpu": _cpu_name(),
+        "name": cpu_name(),
+        "cpu": cpu_name(),
         "logical_cpus": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -409,7 +410,7 @@ def _energy_figures(
     figures.append(horowitz_energy(eff, "int8", other_ops=other))
     if dev.type == "cpu":
         cores = torch.get_num_threads()
-        figures.append(rated_power_energy(p50_s, watts_per_core, cores, _cpu_name()))
+        figures.append(rated_power_energy(p50_s, watts_per_core, cores, cpu_name()))
     elif gpu_limit_mw:
         # A GPU's board power is not per core: its enforced power limit bounds it from above.
         figures.append(rated_power_energy(

@@ -13,28 +13,37 @@ Seizures (SzCORE event and sample scores, see :mod:`cardioliquid.evaluation.seiz
 
 A record that cannot be read or scored is listed under ``errors`` in the JSON
 and the run goes on; the exit status is 1 when some records failed.
+
+This module only parses and reports; what it runs per record lives in
+:mod:`cardioliquid.evaluation.run` and :mod:`cardioliquid.evaluation.records`.
+The seizure event rule is the model's (``loaded.decision``); the flags
+override it.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from tqdm.auto import tqdm
 
 from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.evaluation import ec57, report
 from cardioliquid.evaluation import seizure as sz
-from cardioliquid.io.labels import AAMI_CLASSES
-
-PREDICTION_EXTENSION = "cla"
-"""Annotator of the beat-class files ``cardioliquid score`` writes (``<record>.cla``)."""
-
-EEG_SUFFIXES = (".edf", ".bdf", ".gdf", ".fif", ".set", ".vhdr", ".txt")
+from cardioliquid.evaluation.records import (
+    PREDICTION_EXTENSION,
+    collect_eeg_files,
+    resolve_records,
+)
+from cardioliquid.evaluation.run import (
+    evaluate_arrhythmia_record,
+    evaluate_seizure_recording,
+    model_digest,
+)
+from cardioliquid.models.checkpoint import load_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,9 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="EEG files, or folders holding them (EDF/BDF/... with seizure annotations, Bonn .txt)",
     )
     s.add_argument("--model", default="seizure", help="shipped model name or checkpoint")
-    s.add_argument("--threshold", type=float, default=0.5, help="seizure probability threshold")
-    s.add_argument("--smooth-windows", type=int, default=3, help="moving-average length")
-    s.add_argument("--min-duration", type=float, default=0.0, help="shortest event kept (s)")
+    # The event rule: the model file's decision settings, unless a flag overrides them.
+    s.add_argument("--threshold", type=float, default=None,
+                   help="seizure probability threshold (default: the model's, 0.5 when unset)")
+    s.add_argument("--smooth-windows", type=int, default=None,
+                   help="moving-average length in windows (default: the model's, 3 when unset)")
+    s.add_argument("--min-duration", type=float, default=None,
+                   help="shortest event kept, in s (default: the model's, 0 when unset)")
     s.add_argument(
         "--mode",
         default="recordings",
@@ -136,8 +149,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(items: list[Any], desc: str, disable: bool) -> Any:
-    from tqdm.auto import tqdm
-
     return tqdm(items, desc=desc, unit="rec", disable=disable, file=sys.stderr)
 
 
@@ -150,17 +161,7 @@ def _error_text(e: BaseException) -> str:
 
 
 def _load_model(name: str) -> Any:
-    from cardioliquid.models.checkpoint import load_model
-
     return load_model(name)
-
-
-def model_digest(loaded: Any) -> str | None:
-    """SHA-256 of the model file, so a result can be matched to the weights that made it."""
-    path = Path(getattr(loaded, "path", "") or "")
-    if not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any) -> int:
@@ -181,132 +182,6 @@ def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any
 
 
 # ----------------------------------------------------------------------------- arrhythmia
-
-
-def folder_records(data: Path) -> list[str]:
-    """The records of a WFDB database folder, as PhysioNet lists them.
-
-    The folder's ``RECORDS`` file names them (paths relative to the folder, as
-    in databases with one sub-folder per patient); without one, every ``.hea``
-    header directly in the folder is a record.
-
-    Raises
-    ------
-    RecordingError
-        The folder lists or holds no record, or ``RECORDS`` names a path
-        outside the folder.
-    """
-    listing = data / "RECORDS"
-    if listing.is_file():
-        names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-        where = f"{listing}"
-    else:
-        names = sorted(p.name[: -len(".hea")] for p in data.glob("*.hea"))
-        where = f"{data} (no RECORDS file, no .hea header)"
-    if not names:
-        raise RecordingError(data, f"no WFDB record found in {where}")
-    from cardioliquid.io.pull import inside_dest
-
-    for name in names:  # a RECORDS line is untrusted: ../x or /x would read outside --data
-        inside_dest(data, name)
-    return names
-
-
-def resolve_records(spec: str, data: Path | None = None) -> list[str]:
-    """The record names ``--records`` asks for.
-
-    Parameters
-    ----------
-    spec : str
-        ``DS1``/``DS2`` (de Chazal 2004 split), ``all`` (every record of
-        ``data``, see :func:`folder_records`), ``auto`` (DS2 where ``data``
-        holds all of DS2's records, which is MIT-BIH; otherwise ``all``) or a
-        comma-separated list of record names.
-    data : Path, optional
-        The database folder; required by ``all`` and ``auto``.
-    """
-    key = spec.strip().upper()
-    if key in ("DS1", "DS2"):
-        from cardioliquid.data import splits
-
-        return [str(r) for r in getattr(splits, key)]
-    if key in ("ALL", "AUTO"):
-        if data is None:
-            raise CardioLiquidError(f"--records {spec}: needs the database folder (--data)")
-        if key == "AUTO":
-            ds2 = resolve_records("DS2")
-            if all((data / f"{r}.hea").is_file() for r in ds2):
-                return ds2
-        return folder_records(data)
-    names = [r.strip() for r in spec.split(",") if r.strip()]
-    if not names:
-        raise CardioLiquidError(f"--records: expected DS1, DS2, all or a comma list, got {spec!r}")
-    return names
-
-
-def read_predictions(folder: Path, record: str) -> tuple[np.ndarray, np.ndarray]:
-    """Beat times and AAMI letters of ``<folder>/<record>.cla`` (other symbols skipped)."""
-    import wfdb
-
-    path = folder / f"{record}.{PREDICTION_EXTENSION}"
-    if not path.is_file():
-        raise RecordingError(
-            path,
-            "prediction file not found: expected the output of "
-            "`cardioliquid score` for this record",
-        )
-    try:
-        ann = wfdb.rdann(str(folder / record), PREDICTION_EXTENSION)
-    except Exception as e:
-        raise RecordingError(path, f"unreadable WFDB annotation file: {e}") from e
-    symbols = np.asarray(ann.symbol, dtype=str)
-    keep = np.isin(symbols, AAMI_CLASSES)
-    return np.asarray(ann.sample, dtype=np.int64)[keep], symbols[keep]
-
-
-def _model_beats(rec: Any, loaded: Any, beats: str) -> tuple[np.ndarray, np.ndarray]:
-    from cardioliquid.scoring.inference import predict_beats
-
-    pred = predict_beats(rec, loaded, beats=beats)
-    return np.asarray(pred.sample, dtype=np.int64), np.asarray(pred.labels, dtype=str)
-
-
-def _adapt(loaded: Any, rec: Any, minutes: float) -> Any:
-    from cardioliquid.training.adapt import adapt_to_patient, adaptation_settings
-
-    return adapt_to_patient(loaded, rec, minutes, **adaptation_settings(loaded))
-
-
-def evaluate_arrhythmia_record(
-    data: Path,
-    record: str,
-    loaded: Any = None,
-    predictions: Path | None = None,
-    calibrate_minutes: float = 0.0,
-    beats: str = "reference",
-    window_s: float = ec57.MATCH_WINDOW_S,
-) -> ec57.RecordComparison:
-    """EC57 comparison of one record, from a model or from a prediction file."""
-    from cardioliquid.io import load_ecg
-    from cardioliquid.scoring.checks import check_reference_beats
-
-    rec = load_ecg(data / record)
-    if rec.beats is None or len(rec.beats) == 0:
-        state = (rec.meta.get("reference_annotations") or {}).get("state", "missing")
-        raise RecordingError(
-            data / f"{record}.atr",
-            f"expected reference beat annotations to evaluate against, got a file that is "
-            f"{state}",
-        )
-    check_reference_beats(rec, loaded)  # far fewer than the QRS complexes: corrupt, refused
-    if predictions is not None:
-        sample, cls = read_predictions(predictions, record)
-    else:
-        model = _adapt(loaded, rec, calibrate_minutes) if calibrate_minutes > 0 else loaded
-        sample, cls = _model_beats(rec, model, beats)
-    return ec57.compare_recording(
-        rec, sample, cls, start_s=60.0 * calibrate_minutes, window_s=window_s
-    )
 
 
 def run_arrhythmia(args: argparse.Namespace) -> int:
@@ -353,8 +228,7 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
             "start_s": 60.0 * args.calibrate_minutes,
             "calibrate_minutes": args.calibrate_minutes,
             # S calls in AF-like rhythm reported as N (None: scored from a predictions folder)
-            "af_gate": None if loaded is None else bool(
-                getattr(getattr(loaded, "preprocessing", None), "af_gate", False)),
+            "af_gate": None if loaded is None else bool(loaded.decision.af_gate),
             "lead_preference": None if loaded is None else list(
                 getattr(getattr(loaded, "preprocessing", None), "lead_preference", [])),
         }
@@ -367,66 +241,22 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- seizure
 
 
-def collect_eeg_files(paths: list[Path]) -> list[Path]:
-    """Expand folders into the EEG files they hold (sorted); keep files as given."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in EEG_SUFFIXES)
-        else:
-            out.append(p)
-    if not out:
-        raise RecordingError(
-            paths[0] if paths else None,
-            f"expected EEG files ({', '.join(EEG_SUFFIXES)}), found none",
-        )
-    return out
-
-
-def evaluate_seizure_recording(
-    path: Path,
-    loaded: Any,
-    event_kwargs: dict[str, Any] | None = None,
-    params: sz.SzcoreParams | None = None,
-) -> tuple[sz.SeizureCounts, dict[str, Any]]:
-    """Counts and a timeline (reference, detections, probabilities) of one EEG file."""
-    from cardioliquid.io import load_recording
-    from cardioliquid.scoring.inference import predict_windows
-
-    rec = load_recording(path)
-    pred = predict_windows(rec, loaded)
-    hyp = sz.prediction_events(pred, **(event_kwargs or {}))
-    prep = loaded.preprocessing
-    truth = sz.window_labels(
-        pred.start_s, prep.window_s, rec.seizures, getattr(prep, "min_overlap", 0.5)
-    )
-    decided = (pred.seizure_proba >= (event_kwargs or {}).get("threshold", 0.5)).astype(int)
-    counts = sz.count_recording(rec.seizures, hyp, rec.duration_s, params, truth, decided)
-    timeline = {
-        "duration_s": rec.duration_s,
-        "ref": list(rec.seizures),
-        "hyp": hyp,
-        "t": (pred.start_s + prep.window_s / 2).tolist(),
-        "p": pred.seizure_proba.astype(float).tolist(),
-    }
-    return counts, timeline
-
-
 def run_seizure(args: argparse.Namespace) -> int:
     """``cardioliquid evaluate seizure``."""
     files = collect_eeg_files(args.data)
     loaded = _load_model(args.model)
     params = sz.SzcoreParams()
-    kw = {
-        "threshold": args.threshold,
-        "smooth_windows": args.smooth_windows,
-        "min_duration_s": args.min_duration,
-    }
+    settings = loaded.decision.override(
+        threshold=args.threshold, smooth_windows=args.smooth_windows,
+        min_duration_s=args.min_duration,
+    )  # fmt: skip
     per_record, timelines, errors = {}, {}, {}
     for path in _progress(files, "evaluate seizure", args.no_progress):
         name = path.stem if path.stem not in per_record else str(path)
         try:
-            per_record[name], timelines[name] = evaluate_seizure_recording(path, loaded, kw, params)
+            per_record[name], timelines[name] = evaluate_seizure_recording(
+                path, loaded, settings, params
+            )
         except Exception as e:  # one bad file never stops the run
             errors[str(path)] = _error_text(e)
     result = sz.summarize(
@@ -436,7 +266,7 @@ def run_seizure(args: argparse.Namespace) -> int:
         extra={
             "model": getattr(loaded, "name", args.model),
             "model_sha256": model_digest(loaded),
-            "events": kw,
+            "events": settings.event_rule(),
         },
     )
     for name, tl in timelines.items():

@@ -23,6 +23,10 @@ hypothesis-positive time within the tolerance window
 ``[onset - 30 s, offset + 60 s]`` minus the onset; negative when the
 detector fires before the annotated onset, ``None`` when it never fires.
 
+The events scored are those of the one decision rule
+(:func:`cardioliquid.decision.events.seizure_events`), the events ``cardioliquid
+score`` writes and the app alerts on.
+
 Window-level sensitivity and specificity score the model's raw per-window
 decisions (probability >= threshold, no smoothing) against per-window labels
 (a window is "seizure" when at least ``min_overlap`` of it lies inside a
@@ -73,83 +77,7 @@ class SzcoreParams:
         )
 
 
-# ----------------------------------------------------------------------------- windows -> events
-
-
-def smooth_probabilities(probs: np.ndarray, n_windows: int = 1) -> np.ndarray:
-    """Causal moving average over the last ``n_windows`` windows (1 = unchanged).
-
-    Causal, so a live display and offline scoring give the same events and the
-    measured latency is honest.
-    """
-    p = np.asarray(probs, dtype=np.float64)
-    if n_windows <= 1 or len(p) == 0:
-        return p
-    c = np.cumsum(np.concatenate([[0.0], p]))
-    idx = np.arange(1, len(p) + 1)
-    lo = np.maximum(idx - int(n_windows), 0)
-    return (c[idx] - c[lo]) / (idx - lo)
-
-
-def probabilities_to_events(
-    start_s: np.ndarray,
-    probs: np.ndarray,
-    window_s: float,
-    threshold: float = 0.5,
-    smooth_windows: int = 1,
-    min_duration_s: float = 0.0,
-) -> Events:
-    """Turn per-window seizure probabilities into (onset, offset) events in seconds.
-
-    Parameters
-    ----------
-    start_s : ndarray, shape (n,)
-        Start time of each window (s), ascending.
-    probs : ndarray, shape (n,) or (n, 2)
-        Seizure probability per window (last column of a two-column array).
-    window_s : float
-        Window length (s). A positive window covers ``[start, start + window_s]``;
-        overlapping or touching positive windows form one event.
-    threshold : float
-        A window is positive when its (smoothed) probability is >= threshold.
-    smooth_windows : int
-        Causal moving-average length, in windows, applied before thresholding.
-    min_duration_s : float
-        Events shorter than this are dropped.
-
-    Returns
-    -------
-    list of (float, float)
-    """
-    check_positive("window_s", window_s)
-    start = np.asarray(start_s, dtype=np.float64)
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim == 2:
-        p = p[:, -1]
-    if p.shape != start.shape:
-        raise ValueError(f"expected one probability per window ({start.shape}), got {p.shape}")
-    positive = smooth_probabilities(p, smooth_windows) >= threshold
-    events: Events = []
-    for s in start[positive]:
-        a, b = float(s), float(s) + float(window_s)
-        if events and a <= events[-1][1] + 1e-9:
-            events[-1] = (events[-1][0], max(events[-1][1], b))
-        else:
-            events.append((a, b))
-    return [(a, b) for a, b in events if b - a >= min_duration_s - 1e-9]
-
-
-def prediction_events(pred: Any, **kwargs: Any) -> Events:
-    """(onset, offset) events of window predictions, as ``cardioliquid score`` emits them.
-
-    Goes through :func:`cardioliquid.scoring.inference.windows_to_events`
-    (which applies :func:`probabilities_to_events`; keyword arguments pass
-    through), so ``evaluate`` scores exactly the events batch scoring and the
-    app show.
-    """
-    from cardioliquid.scoring.inference import windows_to_events
-
-    return [(e.onset, e.offset) for e in windows_to_events(pred, **kwargs)]
+# ----------------------------------------------------------------------------- windows
 
 
 def window_labels(

@@ -43,6 +43,7 @@ import torch
 import torch.nn as nn
 from scipy.special import expit
 from torch import Tensor
+from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from cardioliquid._check import check_option
 from cardioliquid.models.sequence import LiquidRNN, use_python_loop
@@ -619,12 +620,18 @@ class CfC(LiquidRNN):
             hx = self.initial_state(x_t.shape[0], x_t)
         cache = self._cache
         if cache is None or cache[0][0] != 1.0 or not self._cache_valid(cache[0]):
-            self._fused(1.0)
-            cache = self._cache
-        w_in, w_rec, b, masks, a, w_tau_abs = cache[1]
+            fused = self._fused(1.0)  # not cached while tracing (use_python_loop)
+            cache = self._cache if self._cache is not None and self._cache[1] is fused else None
+        else:
+            fused = cache[1]
+        w_in, w_rec, b, masks, a, w_tau_abs = fused
         mode = 3 if self._mode == 0 else self._mode
-        if (mode == 3 and x_t.shape[0] <= SMALL_BATCH and x_t.device.type == "cpu"
-                and x_t.dtype == torch.float32 and hx.dtype == torch.float32):
+        # NumPy is invisible to tracers (export) and to dispatch modes (the profile's
+        # FLOP counter): those see the torch step.
+        if (cache is not None and mode == 3 and x_t.shape[0] <= SMALL_BATCH
+                and x_t.device.type == "cpu"
+                and x_t.dtype == torch.float32 and hx.dtype == torch.float32
+                and not torch.jit.is_tracing() and not is_in_torch_dispatch_mode()):
             if self._small_step is None or self._small_step[0] is not cache[0]:
                 self._small_step = (cache[0], SmallBatchStep(w_in, w_rec, b, self.layer_sizes))
             h = torch.from_numpy(self._small_step[1](x_t.detach().numpy(), hx.detach().numpy()))

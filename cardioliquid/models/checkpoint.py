@@ -6,6 +6,9 @@ holds, under the key ``"cardioliquid"``, a JSON object with
 - ``model_name`` and ``model_kwargs``: how to rebuild the module
   (:func:`~cardioliquid.models.registry.create_model`);
 - ``preprocessing``: the :mod:`cardioliquid.signal.config` spec it was trained with;
+- ``decision``: how its probabilities become calls and events
+  (:class:`cardioliquid.decision.settings.DecisionSettings`); a file without
+  this section gets the defaults (and the AF gate its preprocessing names);
 - ``metadata``: provenance (data, split, commit, metrics...).
 
 Lightning ``.ckpt`` files are read with ``torch.load(weights_only=True)``; the
@@ -27,6 +30,7 @@ import torch
 import torch.nn as nn
 
 from cardioliquid._atomic import atomic_write
+from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import CardioLiquidError, CheckpointError
 from cardioliquid.models.limits import MODALITIES, check_model_description
 from cardioliquid.models.registry import create_model
@@ -55,6 +59,10 @@ class LoadedModel:
         Provenance and measured results.
     path : str
         Where it was loaded from.
+    decision : DecisionSettings
+        How its probabilities become calls and events; None at construction:
+        the settings of a model file without a ``decision`` section
+        (:meth:`DecisionSettings.from_legacy`).
     """
 
     model: nn.Module
@@ -63,6 +71,11 @@ class LoadedModel:
     model_kwargs: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    decision: DecisionSettings = None  # type: ignore[assignment]  # resolved below
+
+    def __post_init__(self) -> None:
+        if self.decision is None:
+            self.decision = DecisionSettings.from_legacy(self.preprocessing)
 
     @property
     def task(self) -> str:
@@ -125,9 +138,12 @@ def save_model(
     model_kwargs: dict[str, Any],
     preprocessing: Preprocessing,
     metadata: dict[str, Any] | None = None,
+    decision: DecisionSettings | None = None,
 ) -> Path:
-    """Write ``model`` as a safetensors file with its preprocessing and metadata.
+    """Write ``model`` as a safetensors file with its preprocessing, decision settings, metadata.
 
+    ``decision`` defaults to the settings a file without the section would get
+    (:meth:`DecisionSettings.from_legacy`), so every file written carries them.
     The file is written to a temporary name and renamed when complete.
     """
     from safetensors.torch import save_file
@@ -138,6 +154,7 @@ def save_model(
         "model_name": model_name,
         "model_kwargs": model_kwargs,
         "preprocessing": preprocessing.to_dict(),
+        "decision": (decision or DecisionSettings.from_legacy(preprocessing)).to_dict(),
         "metadata": metadata or {},
     }
     meta = {_META_KEY: json.dumps(header)}
@@ -166,6 +183,12 @@ def _build(path: Path, header: dict[str, Any], state: dict[str, torch.Tensor]) -
         prep = preprocessing_from_dict(dict(header["preprocessing"]))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(path, f"not a CardioLiquid model description ({e})") from e
+    decision = None  # a file written before the section: the legacy settings
+    if header.get("decision") is not None:
+        try:
+            decision = DecisionSettings.from_dict(dict(header["decision"]))
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(path, f"invalid decision settings ({e})") from e
     metadata = header.get("metadata", {})
     check_model_description(path, name, kwargs, prep, metadata)  # before any tensor is built
     try:
@@ -174,7 +197,7 @@ def _build(path: Path, header: dict[str, Any], state: dict[str, torch.Tensor]) -
     except (RuntimeError, ValueError, TypeError) as e:
         raise CheckpointError(path, f"weights do not fit model {name!r}: {e}") from e
     model.eval()
-    return LoadedModel(model, prep, name, kwargs, dict(metadata), str(path))
+    return LoadedModel(model, prep, name, kwargs, dict(metadata), str(path), decision)
 
 
 def load_model(name_or_path: str | os.PathLike, map_location: str = "cpu") -> LoadedModel:

@@ -44,6 +44,22 @@ _INIT = {
 }
 
 
+def _unfold(v: Tensor, consts: Tensor, cm: Tensor, src: Tensor, sigma: Tensor, shift: Tensor,
+            scatter: Tensor, unfolds: int) -> Tensor:
+    """``unfolds`` fused solver updates of one step (the one copy of the LTC update).
+
+    ``consts`` (B, 2N) holds the step's numerator and denominator terms; per unfold,
+    ``v' = (c_num + a S_num + cm v) / (c_den + a S_den)`` with ``a = sigmoid(shift +
+    sigma v[src])``, numerator and denominator in one matmul.
+    """
+    n = v.shape[1]
+    for _ in range(unfolds):
+        act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
+        nd = torch.addmm(consts, act, scatter)
+        v = torch.addcmul(nd[:, :n], cm, v) / nd[:, n:]
+    return v
+
+
 def _ltc_scan(
     v0: Tensor,
     num_c: Tensor,
@@ -65,18 +81,13 @@ def _ltc_scan(
     onto the postsynaptic neurons.
     """
     v = v0
-    n = v0.shape[1]
     out: list[Tensor] = []
     # numerator and denominator in one matmul: [c_num, c_den] + a [S_num, S_den]
     consts = torch.cat([num_c, den_c], dim=-1).unbind(0)
     scatter = torch.cat([scatter_num, scatter_den], dim=1)
     cms = cm_t.unbind(0)
     for t in range(len(consts)):
-        cm = cms[min(t, len(cms) - 1)]
-        for _ in range(unfolds):
-            act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
-            nd = torch.addmm(consts[t], act, scatter)
-            v = torch.addcmul(nd[:, :n], cm, v) / nd[:, n:]
+        v = _unfold(v, consts[t], cms[min(t, len(cms) - 1)], src, sigma, shift, scatter, unfolds)
         out.append(v)
     return torch.stack(out)
 
@@ -105,17 +116,12 @@ def _ltc_step(
     unfolds: int,
 ) -> Tensor:
     """One streaming step (elapsed time 1) in one call: same result as the scan."""
-    n = v.shape[1]
     xm = torch.addcmul(input_b, x, input_w)
     s_act = torch.sigmoid(torch.addcmul(s_shift, xm.index_select(1, s_src), s_sigma))
     c_num = torch.index_add(base_num.expand_as(v), 1, s_dst, s_act * s_num)
     c_den = torch.index_add(base_den.expand_as(v), 1, s_dst, s_act * s_den)
     consts = torch.cat([c_num, c_den], dim=1)
-    for _ in range(unfolds):
-        act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
-        nd = torch.addmm(consts, act, scatter)
-        v = torch.addcmul(nd[:, :n], cm, v) / nd[:, n:]
-    return v
+    return _unfold(v, consts, cm, src, sigma, shift, scatter, unfolds)
 
 
 _ltc_step_script = torch.jit.script(_ltc_step)
@@ -141,7 +147,6 @@ def _ltc_scan_inline(
 ) -> Tensor:
     """Inference scan with the sensory synapses computed step by step (cache-friendly)."""
     v = v0
-    n = v0.shape[1]
     out: list[Tensor] = []
     xs = xm.unbind(0)
     cms = cm_t.unbind(0)
@@ -154,10 +159,7 @@ def _ltc_scan_inline(
         c_den = torch.index_add(dens[min(t, len(dens) - 1)].expand_as(v0), 1, s_dst,
                                 s_act * s_den)
         consts = torch.cat([c_num, c_den], dim=1)
-        for _ in range(unfolds):
-            act = torch.sigmoid(torch.addcmul(shift, v.index_select(1, src), sigma))
-            nd = torch.addmm(consts, act, scatter)
-            v = torch.addcmul(nd[:, :n], cm, v) / nd[:, n:]
+        v = _unfold(v, consts, cm, src, sigma, shift, scatter, unfolds)
         out.append(v)
     return torch.stack(out)
 
@@ -178,6 +180,9 @@ def _ltc_scan_saving(
     unfolds: int,
 ) -> tuple[Tensor, list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
     """``_ltc_scan`` that also keeps what the backward needs, per unfold (no copies).
+
+    The update is :func:`_unfold`'s, written out because every intermediate is kept
+    (numerator and denominator as two matmuls, the denominator being saved).
 
     Returns states (T, B, N) and, per unfold k: output voltage, presynaptic
     voltages ``v[src]`` (B, E), activation (B, E) and denominator (B, N).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import time
 import traceback
@@ -18,22 +19,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import torch
 
 from cardioliquid import __version__
-from cardioliquid.errors import CardioLiquidError
+from cardioliquid.decision.settings import DecisionSettings
+from cardioliquid.errors import CardioLiquidError, ContractError
+from cardioliquid.io import load_recording
+from cardioliquid.models.checkpoint import LoadedModel, load_model
 from cardioliquid.scoring import writers
+from cardioliquid.scoring.beats import predict_beats
+from cardioliquid.scoring.checks import check_reference_beats, reference_note
 from cardioliquid.scoring.discover import discover, output_names
-from cardioliquid.scoring.inference import (
-    DEFAULT_BATCH_SIZE,
-    BeatPredictions,
-    WindowPredictions,
-    predict_beats,
-    predict_windows,
-)
-
-if TYPE_CHECKING:
-    from cardioliquid.models.checkpoint import LoadedModel
+from cardioliquid.scoring.lock import acquire
+from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
+from cardioliquid.scoring.runner import DEFAULT_BATCH_SIZE
+from cardioliquid.scoring.windows import predict_windows
 
 TASKS = ("arrhythmia", "seizure")
 DEFAULT_MODELS = {"arrhythmia": "arrhythmia", "seizure": "seizure"}
@@ -59,7 +61,8 @@ class ScoreOptions:
         Preprocess in segments (what the app's live replay computes); None:
         whole recording.
     threshold, smooth_windows, min_duration_s
-        Seizure event rule (:func:`~cardioliquid.scoring.inference.windows_to_events`).
+        Seizure event rule (:func:`~cardioliquid.decision.events.seizure_events`);
+        None: the model's own (``loaded.decision``), filled in by :meth:`resolve`.
     parquet : bool
         Also write the per-beat table as Parquet (needs pyarrow).
     leads : tuple of str
@@ -74,14 +77,35 @@ class ScoreOptions:
     beats: str = "auto"
     batch_size: int = DEFAULT_BATCH_SIZE
     segment_s: float | None = None
-    threshold: float = 0.5
-    smooth_windows: int = 3
-    min_duration_s: float = 0.0
+    threshold: float | None = None
+    smooth_windows: int | None = None
+    min_duration_s: float | None = None
     parquet: bool = field(default_factory=writers.has_parquet)
     leads: tuple[str, ...] = ()
     run_key: str = ""
     """Hash of the model file and the options that change outputs (set by the runner);
     ``--resume`` only skips records whose manifest carries the same key."""
+
+    def resolve(self, loaded: LoadedModel) -> ScoreOptions:
+        """These options with the event rule's unset values taken from the model's settings.
+
+        Done before the run key is computed, so it and ``summary.json`` state
+        the rule that was applied.
+        """
+        settings = loaded.decision.override(**self._event_rule())
+        return replace(self, **settings.event_rule())
+
+    def event_settings(self) -> DecisionSettings:
+        """The event rule of resolved options (:meth:`resolve`) as decision settings."""
+        rule = self._event_rule()
+        if None in rule.values():
+            raise ValueError("expected resolved options (ScoreOptions.resolve), got an unset "
+                             f"event rule: {rule}")
+        return DecisionSettings(**rule)
+
+    def _event_rule(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "smooth_windows": self.smooth_windows,
+                "min_duration_s": self.min_duration_s}
 
 
 @dataclass
@@ -103,21 +127,15 @@ class RecordResult:
 
 # --------------------------------------------------------------------------- one record
 def _load(path: Path):
-    from cardioliquid.io import load_recording
-
     return load_recording(path)
 
 
 def predict_record(rec: Any, loaded: LoadedModel, opts: ScoreOptions):
     """Beats or windows of one loaded recording, as the options say."""
     if opts.task != loaded.task:
-        from cardioliquid.errors import ContractError
-
         raise ContractError(
             f"--task {opts.task} but model {loaded.name!r} is a {loaded.task} model"
         )
-    from cardioliquid.scoring.checks import check_reference_beats
-
     # (predict_* check the channels' kind: an ECG lead is never read as EEG, nor EEG as ECG)
     if loaded.task == "arrhythmia" and opts.beats != "detect":
         check_reference_beats(rec, loaded)
@@ -134,7 +152,11 @@ def write_record_outputs(
     name: str,
     opts: ScoreOptions,
 ) -> tuple[list[Path], dict[str, Any]]:
-    """Write one record's outputs; return the files and the manifest's info."""
+    """Write one record's outputs; return the files and the manifest's info.
+
+    ``opts`` must be resolved (:meth:`ScoreOptions.resolve`): its event rule
+    makes the seizure events.
+    """
     out = Path(opts.out_dir)
     info: dict[str, Any] = {
         "run_key": opts.run_key,
@@ -153,8 +175,6 @@ def write_record_outputs(
         if opts.parquet:
             files.append(writers.write_beat_parquet(pred, out / f"{name}_beats.parquet"))
         info["beat_source"] = pred.beat_source
-        from cardioliquid.scoring.checks import reference_note
-
         note = reference_note(rec, opts.beats, pred.beat_source)
         if note is not None:  # --beats auto found no reference: said, not silent
             info["reference_annotations"] = note
@@ -165,11 +185,7 @@ def write_record_outputs(
             info["af_beats"] = int(pred.af.sum())
     else:
         pred.record_id = name
-        events = pred.events(
-            threshold=opts.threshold,
-            smooth_windows=opts.smooth_windows,
-            min_duration_s=opts.min_duration_s,
-        )
+        events = pred.events(opts.event_settings())
         date_time = writers.format_datetime(rec.meta.get("meas_date"))
         files = [
             writers.write_events(
@@ -184,6 +200,7 @@ def write_record_outputs(
 
 def score_record(path: Path, name: str, loaded: LoadedModel, opts: ScoreOptions) -> RecordResult:
     """Load, score and write one record; a bad record gives a ``failed`` result."""
+    opts = opts.resolve(loaded)
     try:
         rec = _load(path)
         pred = predict_record(rec, loaded, opts)
@@ -223,15 +240,11 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def load_scoring_model(opts: ScoreOptions) -> LoadedModel:
     """The model of ``opts``, reading ``opts.leads`` when they are given."""
-    from cardioliquid.models.checkpoint import load_model
-
     loaded = load_model(opts.model)
     return loaded.reading_leads(opts.leads) if opts.leads else loaded
 
 
 def _init_worker(opts: ScoreOptions) -> None:
-    import torch
-
     global _WORKER_MODEL
     torch.set_num_threads(1)
     _WORKER_MODEL = load_scoring_model(opts)
@@ -375,8 +388,6 @@ def score_paths(
     OutputLockedError
         Another live run owns ``opts.out_dir`` (:mod:`cardioliquid.scoring.lock`).
     """
-    from cardioliquid.scoring.lock import acquire
-
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
     with acquire(out):  # one run per folder; removes only dead processes' temporaries
@@ -398,6 +409,7 @@ def _score_locked(
     progress: bool,
 ) -> dict[str, Any]:
     """:func:`score_paths` once the folder's lock is held."""
+    opts = opts.resolve(loaded)
     opts = replace(opts, run_key=run_key(loaded, opts))
     records = discover(paths)
     names = output_names(records)
@@ -422,8 +434,6 @@ def _score_locked(
         return strict and r.status == "failed"
 
     if workers <= 1 or len(todo) <= 1:
-        import torch
-
         # One thread, as in each worker: small recurrent ops lose time in thread
         # hand-offs, and parallelism comes from --workers.
         threads = torch.get_num_threads()
@@ -452,8 +462,6 @@ def _score_locked(
 
 
 def _run_pool(todo, names, opts, workers, record) -> None:
-    import multiprocessing as mp
-
     ctx = mp.get_context("spawn")  # no forked torch/OpenMP state in workers
     # One thread per worker for every numeric library: N workers on N cores, no
     # oversubscription (spawned workers read these when numpy/torch load).

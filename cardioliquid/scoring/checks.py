@@ -1,6 +1,8 @@
 """Checks run before a recording is scored or evaluated: what a model may read, and
 whether the reference beats can be trusted.
 
+- :func:`check_fits`: the model reads this modality, the recording is not
+  empty and its rate carries the model's band;
 - :func:`check_channel_kind`: a model reads one modality (``LoadedModel.modality``)
   and the channels it would read must not be of the other kind (an ECG lead in
   an EDF file is not EEG; an EEG derivation in a WFDB record is not an ECG lead).
@@ -13,13 +15,18 @@ whether the reference beats can be trusted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cardioliquid.errors import ContractError, RecordingError
+from cardioliquid.errors import CardioLiquidError, ContractError, RecordingError
 from cardioliquid.io.channels import channel_kind
 from cardioliquid.io.recording import Recording
+from cardioliquid.signal.filters import check_band
+from cardioliquid.signal.leads import select_lead
 
 if TYPE_CHECKING:
     from cardioliquid.models.checkpoint import LoadedModel
@@ -31,7 +38,8 @@ MIN_DETECTED_FOR_CHECK = 20
 """Below this many detected QRS complexes the count comparison says nothing."""
 
 
-def _where(rec: Recording) -> str:
+def recording_label(rec: Recording) -> str:
+    """How messages name a recording: its file, else its id."""
     return str(rec.source or rec.record_id)
 
 
@@ -47,8 +55,6 @@ def channels_read(rec: Recording, loaded: LoadedModel) -> list[str]:
     """The channels of ``rec`` the model would read (by name; derived montages by pair)."""
     prep = loaded.preprocessing
     if loaded.task == "arrhythmia":
-        from cardioliquid.signal.leads import select_lead
-
         try:
             return [select_lead(rec, prep.lead_preference)]
         except RecordingError:  # no lead to read: the windowing says so in its own words
@@ -68,14 +74,14 @@ def check_channel_kind(rec: Recording, loaded: LoadedModel) -> None:
     other = "eeg" if want == "ecg" else "ecg"
     if rec.modality != want:
         raise ContractError(
-            f"{_where(rec)}: model {loaded.name!r} ({loaded.task}) reads {want.upper()} "
+            f"{recording_label(rec)}: model {loaded.name!r} ({loaded.task}) reads {want.upper()} "
             f"recordings, got an {rec.modality.upper()} recording"
         )
     read = channels_read(rec, loaded)
     wrong = [c for c in read if channel_kind(c) == other]
     if wrong:
         raise ContractError(
-            f"{_where(rec)}: model {loaded.name!r} reads {want.upper()} channels, got "
+            f"{recording_label(rec)}: model {loaded.name!r} reads {want.upper()} channels, got "
             f"{other.upper()} channel(s) {wrong} (the recording has {rec.channel_names})"
         )
 
@@ -114,8 +120,6 @@ def check_reference_beats(rec: Recording, loaded: LoadedModel | None = None) -> 
     """
     if rec.beats is None or not len(rec.beats) or rec.modality != "ecg":
         return
-    from cardioliquid.signal.leads import select_lead
-
     lead = 0
     if loaded is not None and hasattr(loaded.preprocessing, "lead_preference"):
         lead = rec.channel_names.index(select_lead(rec, loaded.preprocessing.lead_preference))
@@ -124,10 +128,8 @@ def check_reference_beats(rec: Recording, loaded: LoadedModel | None = None) -> 
     n_ref = int((rec.beats.aami != "").sum())
     if n_detected >= MIN_DETECTED_FOR_CHECK and n_ref < MIN_REFERENCE_FRACTION * n_detected:
         note = rec.meta.get("reference_annotations") or {}
-        where = note.get("file") or _where(rec)
+        where = note.get("file") or recording_label(rec)
         if note.get("file") and rec.source:
-            from pathlib import Path
-
             where = str(Path(rec.source).with_name(note["file"]))
         raise RecordingError(
             where,
@@ -156,3 +158,45 @@ def reference_note(rec: Recording, beats: str, beat_source: str) -> dict[str, An
         "note": f"--beats {beats}: {info.get('file')} is {info.get('state')}; "
         f"the beats come from the R-peak detector ({beat_source})",
     }
+
+
+def check_fits(rec: Recording, loaded: LoadedModel) -> None:
+    """Raise unless ``loaded`` can score ``rec``.
+
+    Raises
+    ------
+    ContractError
+        The model is for the other modality, or would read channels of the
+        other kind (an ``ECG`` channel in an EDF file for an EEG model;
+        :func:`cardioliquid.scoring.checks.check_channel_kind`).
+    RecordingError
+        The recording is empty or its rate cannot carry the model's band. The
+        message names the file.
+    """
+    prep = loaded.preprocessing
+    want = "ecg" if prep.task == "arrhythmia" else "eeg"
+    name = recording_label(rec)
+    if rec.modality != want:
+        raise ContractError(
+            f"{name}: model {loaded.name!r} ({prep.task}) expects an {want} recording, "
+            f"got {rec.modality}"
+        )
+    if rec.n_samples == 0:
+        raise RecordingError(name, "expected samples, got an empty recording")
+    if not np.isfinite(rec.fs) or rec.fs <= 0:
+        raise RecordingError(name, f"expected a positive sampling rate, got {rec.fs}")
+    check_band(rec.fs, tuple(prep.bandpass), name)
+    check_channel_kind(rec, loaded)
+    # Missing channels are found by the windowing, which can also derive a bipolar
+    # montage from referential channels (RecordingError naming the file).
+
+
+@contextmanager
+def windowing_errors(rec: Recording, what: str) -> Iterator[None]:
+    """Report a failure to cut ``what`` windows as a :class:`RecordingError` naming the file."""
+    try:
+        yield
+    except CardioLiquidError:
+        raise
+    except (KeyError, ValueError, IndexError) as e:
+        raise RecordingError(recording_label(rec), f"cannot cut {what} windows: {e}") from e

@@ -71,17 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="preprocess in segments of S seconds, exactly as the app's live "
         "replay (default: whole recordings, as in training)",
     )
+    # The seizure event rule: the model file's decision settings, unless a flag overrides them.
     parser.add_argument(
-        "--threshold", type=float, default=0.5, help="seizure probability threshold for events"
+        "--threshold", type=float, default=None,
+        help="seizure probability threshold for events (default: the model's, 0.5 when unset)",
     )
     parser.add_argument(
-        "--smooth-windows",
-        type=int,
-        default=3,
-        help="causal moving average (windows) before the threshold (as cardioliquid evaluate)",
+        "--smooth-windows", type=int, default=None,
+        help="causal moving average (windows) before the threshold (default: the model's, "
+        "3 when unset; as cardioliquid evaluate)",
     )
     parser.add_argument(
-        "--min-duration", type=float, default=0.0, help="drop seizure events shorter than this (s)"
+        "--min-duration", type=float, default=None,
+        help="drop seizure events shorter than this, in s (default: the model's, 0 when unset)",
     )
     parser.add_argument(
         "--no-parquet",
@@ -101,7 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace):
-    """The :class:`~cardioliquid.scoring.batch.ScoreOptions` of parsed arguments."""
+    """The :class:`~cardioliquid.scoring.batch.ScoreOptions` of parsed arguments.
+
+    Event-rule flags not given stay None: the run takes them from the model.
+    """
+    # Imported here, not at the top: they bring torch, and `cardioliquid score --help`
+    # (which imports this module) answers without it.
     from cardioliquid.scoring.batch import DEFAULT_MODELS, ScoreOptions
     from cardioliquid.scoring.writers import has_parquet
 

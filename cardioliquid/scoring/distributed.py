@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
+import torch.distributed as dist
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import Dataset
 
 from cardioliquid.errors import CardioLiquidError
+from cardioliquid.io import load_recording
 from cardioliquid.scoring import writers
 from cardioliquid.scoring.batch import (
     RecordResult,
@@ -39,6 +41,7 @@ from cardioliquid.scoring.batch import (
     predict_record,
     run_key,
     summarize,
+    write_record_outputs,
 )
 from cardioliquid.scoring.discover import discover, output_names
 from cardioliquid.scoring.lock import acquire
@@ -78,8 +81,6 @@ class ScoringModule(L.LightningModule):
         self.opts = opts
 
     def predict_step(self, batch: list[tuple[str, str]], batch_idx: int) -> list[dict[str, Any]]:
-        from cardioliquid.io import load_recording
-
         out = []
         for path, name in batch:
             try:
@@ -128,16 +129,12 @@ class RecordWriter(BasePredictionWriter):
 
 
 def _write(item: dict[str, Any], opts: ScoreOptions) -> tuple[list[Path], dict[str, Any]]:
-    from cardioliquid.scoring.batch import write_record_outputs
-
     files, info = write_record_outputs(item["pred"], item["rec"], item["name"], opts)
     writers.write_manifest(Path(opts.out_dir), item["name"], files, info)
     return files, info
 
 
 def _gather(results: list[RecordResult]) -> list[RecordResult]:
-    import torch.distributed as dist
-
     if not (dist.is_available() and dist.is_initialized()):
         return results
     every: list[list[RecordResult] | None] = [None] * dist.get_world_size()
@@ -167,6 +164,7 @@ def score_paths_distributed(
     if loaded is None:
         loaded = load_scoring_model(opts)
     check_task(loaded, opts)
+    opts = opts.resolve(loaded)  # the model's event rule, flags applied
     opts = replace(opts, run_key=run_key(loaded, opts))
     records = discover(paths)
     names = output_names(records)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import socket
 import sys
 import time
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cardioliquid._atomic import TMP_SUFFIX
 from cardioliquid.errors import CardioLiquidError
 
 LOCK_NAME = ".cardioliquid-score.lock"
@@ -183,8 +186,6 @@ def _locked_message(out: Path, path: Path, doc: dict[str, Any] | None, alive: bo
 
 def _tmp_pid(name: str) -> int | None:
     """The pid in a temporary's name (``.<file>.<pid>.tmp``, ``.<record>.pid<pid>.<x>.tmp``)."""
-    import re
-
     m = re.search(r"\.pid(\d+)\.", name) or re.fullmatch(r".*\.(\d+)\.tmp", name)
     return int(m.group(1)) if m else None
 
@@ -196,10 +197,6 @@ def remove_stale_temporaries(out_dir: str | os.PathLike) -> list[Path]:
     or ``.<record>.pid<pid>.<random>.tmp`` (folders of the annotation writer); one whose
     pid is alive on this host is kept.
     """
-    import shutil
-
-    from cardioliquid._atomic import TMP_SUFFIX
-
     out = Path(out_dir)
     removed = []
     for p in sorted(out.glob(f".*{TMP_SUFFIX}")) if out.is_dir() else []:

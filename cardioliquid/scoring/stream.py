@@ -2,10 +2,12 @@
 
 The app's live replay drives :class:`BeatStream` (ECG) or :class:`WindowStream`
 (EEG). Each stream cuts the incoming signal into the same segments as
-:func:`~cardioliquid.scoring.inference.predict_beats` /
-:func:`~cardioliquid.scoring.inference.predict_windows` with ``segment_s`` set,
-preprocesses each segment with the same context, and carries the liquid state
-(``hx``) from one window to the next when the model declares it. So, for any
+:func:`~cardioliquid.scoring.beats.predict_beats` /
+:func:`~cardioliquid.scoring.windows.predict_windows` with ``segment_s`` set,
+preprocesses each segment with the same context, carries the liquid state
+(``hx``) from one window to the next when the model declares it, and settles
+beat calls with the model's decision settings
+(:class:`~cardioliquid.decision.beats.StreamSettler`). So, for any
 chunk sizes::
 
     stream == predict_beats(rec, loaded, segment_s=stream.segment_s)
@@ -31,28 +33,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cardioliquid._check import check_option
+from cardioliquid.decision.beats import StreamSettler
 from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
-from cardioliquid.scoring.inference import (
-    DEFAULT_BATCH_SIZE,
+from cardioliquid.scoring.beats import score_beat_segment, segment_beat_inputs
+from cardioliquid.scoring.checks import check_fits
+from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
+from cardioliquid.scoring.runner import DEFAULT_BATCH_SIZE
+from cardioliquid.scoring.segments import (
     DEFAULT_ECG_CONTEXT_S,
     DEFAULT_ECG_LOOKAHEAD_S,
     DEFAULT_EEG_CONTEXT_S,
     DEFAULT_EEG_LOOKAHEAD_S,
-    BeatPredictions,
     Segment,
-    WindowPredictions,
-    af_gate_rule,
-    check_fits,
-    own_normal_calls,
-    score_beat_segment,
-    score_window_segment,
-    segment_beat_inputs,
     segment_plan,
     slice_recording,
-    sveb_to_normal_in_af,
     window_segment_plan,
 )
+from cardioliquid.scoring.windows import score_window_segment
 
 if TYPE_CHECKING:
     from cardioliquid.models.checkpoint import LoadedModel
@@ -135,7 +133,7 @@ class BeatStream(_SegmentStream):
         Detect R peaks in each segment, or use the positions given to
         :meth:`push` (the live replay of an annotated record).
     segment_s, context_s, lookahead_s : float
-        As in :func:`~cardioliquid.scoring.inference.predict_beats`.
+        As in :func:`~cardioliquid.scoring.beats.predict_beats`.
     batch_size : int
         Beats per forward pass.
     """
@@ -159,12 +157,7 @@ class BeatStream(_SegmentStream):
         self._reference = np.zeros(0, dtype=np.int64)
         probe = replace(template, signal=np.zeros((template.n_channels, 1), np.float32))
         check_fits(probe, loaded)
-        self._rhythm = None
-        if getattr(loaded.preprocessing, "af_gate", False):
-            from cardioliquid.signal.rhythm import AFTracker
-
-            specific = af_gate_rule(loaded.preprocessing) == "af_specific"
-            self._rhythm = AFTracker(template.fs, specific=specific)
+        self._settler = StreamSettler(template.fs, loaded.classes, loaded.decision)
 
     @classmethod
     def for_recording(cls, rec: Recording, loaded: LoadedModel, beats: str = "auto", **kw: Any):
@@ -183,7 +176,7 @@ class BeatStream(_SegmentStream):
         return BeatPredictions(
             np.zeros(0, np.int64), np.zeros((0, n), np.float32), self.loaded.classes,
             self.fs, self.beat_source, self.template.record_id,
-            None if self._rhythm is None else np.zeros(0, dtype=bool),
+            np.zeros(0, dtype=bool) if self._settler.gated else None,
         )  # fmt: skip
 
     def recall_rhythm(self, earlier_beats: Sequence[int]) -> None:
@@ -196,8 +189,7 @@ class BeatStream(_SegmentStream):
         known, so they count as not normal: for the first 128 beats such a
         stream clears flags that a stream over the whole record might keep.
         """
-        if self._rhythm is not None and len(earlier_beats):
-            self._rhythm.push(np.asarray(earlier_beats, dtype=np.int64))
+        self._settler.recall(earlier_beats)
 
     def push(self, chunk: np.ndarray, beat_samples: Sequence[int] | None = None) -> BeatPredictions:
         """Add ``chunk`` (channels, n) and return the beats completed by it.
@@ -223,10 +215,7 @@ class BeatStream(_SegmentStream):
             sample, proba, self.hx = score_beat_segment(
                 sub, self.loaded, seg, ref, self.batch_size, self.hx
             )
-            af = None
-            if self._rhythm is not None:
-                af = self._rhythm.push(sample, own_normal_calls(proba, self.loaded.classes))
-                proba = sveb_to_normal_in_af(proba, af, self.loaded.classes)
+            proba, af = self._settler.settle(sample, proba)
             out = out.concat(replace(out, sample=sample, proba=proba, af=af))
         return out
 
@@ -241,7 +230,7 @@ class WindowStream(_SegmentStream):
     template : Recording
         The recording's description; its samples are ignored.
     segment_s, context_s, lookahead_s : float
-        As in :func:`~cardioliquid.scoring.inference.predict_windows`
+        As in :func:`~cardioliquid.scoring.windows.predict_windows`
         (``segment_s`` and ``context_s`` multiples of the model's hop).
     batch_size : int
         Windows per forward pass.

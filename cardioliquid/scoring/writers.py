@@ -34,8 +34,10 @@ import numpy as np
 from cardioliquid._atomic import TMP_SUFFIX
 from cardioliquid._atomic import atomic_write as write_atomic
 from cardioliquid._atomic import atomic_write_text as write_text_atomic
+from cardioliquid.decision.events import SeizureEvent
 from cardioliquid.io.labels import AAMI_TO_SYMBOL
-from cardioliquid.scoring.inference import BeatPredictions, SeizureEvent, WindowPredictions
+from cardioliquid.scoring.lock import remove_stale_temporaries
+from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
 from cardioliquid.signal.quality import true_runs
 
 MANIFEST_SUFFIX = ".done.json"
@@ -50,8 +52,6 @@ def remove_partial(out_dir: Path) -> list[Path]:
 
     A temporary whose writer is alive (its pid is in the name) is kept.
     """
-    from cardioliquid.scoring.lock import remove_stale_temporaries
-
     return remove_stale_temporaries(out_dir)
 
 

@@ -71,19 +71,12 @@ class BeatPreprocessing:
     normalization : str
         ``"record-robust"``: subtract the record median, divide by the record
         MAD (robust to gain differences between databases and leads).
-    af_gate : bool
-        How calls are settled: beats that lie in atrial-fibrillation-like
-        rhythm (:func:`cardioliquid.signal.rhythm.af_beats`, from the RR
-        intervals of about two minutes around the beat) have their S
-        probability moved to N (in AF an early beat is not premature).
-        Not used in training.
-    af_gate_rule : str
-        Which beats the gate settles: ``"rhythm"``, every beat the RR test
-        flags; ``"af_specific"``, only those where the intervals between the
-        model's own N calls are irregular too
-        (:func:`cardioliquid.signal.rhythm.af_specific_beats`), so the
-        irregularity made by frequent ectopy (bigeminy, runs of premature
-        beats) does not silence S calls.
+    af_gate, af_gate_rule : bool, str
+        Where a training config names the AF gate (not used in training). How
+        calls are settled belongs to the model's decision settings
+        (:class:`cardioliquid.decision.settings.DecisionSettings`); these two
+        fields seed them when a model is exported, and a model file written
+        before the ``decision`` section existed takes its gate from them.
     classes : list of str
         Output class order.
     """

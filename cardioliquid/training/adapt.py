@@ -203,7 +203,7 @@ def adapt_to_patient(
         "present_classes_only": bool(present_classes_only),
     }  # fmt: skip
     return LoadedModel(model, loaded.preprocessing, loaded.model_name, model_kwargs, meta,
-                       loaded.path)
+                       loaded.path, loaded.decision)  # the same decision rule as before
 
 
 ADAPTATION_METADATA_KEY = "adaptation"

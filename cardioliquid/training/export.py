@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.models.checkpoint import load_model, save_model
 from cardioliquid.signal.config import preprocessing_from_dict
 
@@ -51,8 +52,13 @@ def export_checkpoint(
     source: str | os.PathLike | torch.nn.Module,
     target: str | os.PathLike,
     metadata: dict[str, Any] | None = None,
+    decision_overrides: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint (or a trained LightningModule) as a safetensors model.
+
+    The file carries the model's decision settings as their own section
+    (:class:`~cardioliquid.decision.settings.DecisionSettings`): the source
+    file's, or for a trained module the defaults with its config's AF gate.
 
     Parameters
     ----------
@@ -63,21 +69,27 @@ def export_checkpoint(
         Output ``.safetensors`` file (written atomically).
     metadata : dict, optional
         Provenance and results merged into the file's metadata.
+    decision_overrides : dict, optional
+        Decision settings to change (e.g. ``{"threshold": 0.6}``).
     """
     if isinstance(source, torch.nn.Module):
         hp = source.hparams
         model, name, kwargs = source.model, hp["model_name"], dict(hp["model_kwargs"])
         prep = preprocessing_from_dict(dict(hp["preprocessing"]))
+        decision = DecisionSettings.from_legacy(prep)  # the config's AF gate, default rule
         meta: dict[str, Any] = {}
     else:
         loaded = load_model(source)
         model, name, kwargs, prep = (loaded.model, loaded.model_name, loaded.model_kwargs,
                                      loaded.preprocessing)
+        decision = loaded.decision
         meta = dict(loaded.metadata)
     meta.update(provenance())
     meta["n_params"] = int(sum(p.numel() for p in model.parameters()))
     meta.update(metadata or {})
-    return save_model(target, model, name, kwargs, prep, metadata=meta)
+    if decision_overrides:
+        decision = decision.override(**decision_overrides)
+    return save_model(target, model, name, kwargs, prep, metadata=meta, decision=decision)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint")
     p.add_argument("target")
     p.add_argument("--metadata", default="{}", help="JSON object merged into the metadata")
+    p.add_argument("--decision", default="{}",
+                   help='JSON object of decision settings to change, e.g. {"threshold": 0.6}')
     a = p.parse_args(argv)
-    path = export_checkpoint(a.checkpoint, a.target, json.loads(a.metadata))
+    path = export_checkpoint(a.checkpoint, a.target, json.loads(a.metadata),
+                             json.loads(a.decision))
     print(path)
     return 0
 

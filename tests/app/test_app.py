@@ -154,7 +154,7 @@ def test_a_model_that_does_not_fit_is_refused_in_the_page(data_dir, tmp_path, mo
     path = _eeg_model(tmp_path)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["model"] = str(path)
-    monkeypatch.setattr("cardioliquid.models.checkpoint.list_pretrained", lambda: [str(path)])
+    monkeypatch.setattr("cardioliquid.app.views.list_pretrained", lambda: [str(path)])
     monkeypatch.setattr("cardioliquid.app.views.model_modality", lambda name: "")
     at.run()
     assert not at.exception, at.exception

@@ -4,7 +4,7 @@ import pytest
 from cardioliquid.app.neurons import beat_input, explain_decision
 from cardioliquid.app.replay import ReplaySession
 from cardioliquid.io import load_recording
-from cardioliquid.scoring.inference import predict_beats
+from cardioliquid.scoring.beats import predict_beats
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_a_replay_started_mid_recording_judges_the_rhythm_from_its_first_beat(
     spec.loader.exec_module(helpers)
     rec = helpers.synthetic_ecg(240.0, seed=3, af_from_s=60.0, ectopic_fraction=0.03)
     gated = replace(untrained_ecg_model,
-                    preprocessing=replace(untrained_ecg_model.preprocessing, af_gate=True))
+                    decision=replace(untrained_ecg_model.decision, af_gate=True))
     replay = ReplaySession(rec, gated, position_s=200.0)  # deep in the AF stretch
     while not replay.finished:
         replay.advance(10.0)

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import wfdb
 
+from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import CardioLiquidError, RecordingError
-from cardioliquid.evaluation import cli
+from cardioliquid.evaluation import cli, records, run
 from cardioliquid.io.labels import BEAT_TO_AAMI
 from cardioliquid.io.recording import Recording
-from cardioliquid.scoring.inference import BeatPredictions, WindowPredictions
+from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
 from cardioliquid.signal.config import WindowPreprocessing
 
 CLASSES = ["N", "S", "V", "F", "Q"]
@@ -55,16 +56,17 @@ def stand_in_model(monkeypatch):
         "cardioliquid.evaluation.cli._load_model",
         lambda name: SimpleNamespace(name=f"stand-in:{name}", model_name=name, path="",
                                      metadata={"adaptation": {"eval_mode": True}},
-                                     preprocessing=SimpleNamespace(af_gate=True)),
+                                     preprocessing=SimpleNamespace(af_gate=True),
+                                     decision=DecisionSettings(af_gate=True)),
     )
-    monkeypatch.setattr("cardioliquid.scoring.inference.predict_beats", _fake_predict_beats)
+    monkeypatch.setattr("cardioliquid.evaluation.run.predict_beats", _fake_predict_beats)
 
     def fake_adapt(loaded, rec, minutes, **settings):
         calls["adapt"].append((rec.record_id, minutes))
         calls.setdefault("settings", []).append(settings)
         return loaded
 
-    monkeypatch.setattr("cardioliquid.training.adapt.adapt_to_patient", fake_adapt)
+    monkeypatch.setattr("cardioliquid.evaluation.run.adapt_to_patient", fake_adapt)
     return calls
 
 
@@ -260,7 +262,8 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
     prep = WindowPreprocessing(window_s=2.0, hop_s=1.0)
     monkeypatch.setattr(
         "cardioliquid.evaluation.cli._load_model",
-        lambda name: SimpleNamespace(name="sz-stand-in", preprocessing=prep),
+        lambda name: SimpleNamespace(name="sz-stand-in", preprocessing=prep,
+                                     decision=DecisionSettings()),
     )
 
     def fake_load(path):
@@ -288,8 +291,8 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
             start, start + 2, np.stack([1 - p, p], 1), ["bckg", "sz"], rec.record_id, rec.duration_s
         )
 
-    monkeypatch.setattr("cardioliquid.io.load_recording", fake_load)
-    monkeypatch.setattr("cardioliquid.scoring.inference.predict_windows", fake_predict)
+    monkeypatch.setattr("cardioliquid.evaluation.run.load_recording", fake_load)
+    monkeypatch.setattr("cardioliquid.evaluation.run.predict_windows", fake_predict)
     out, md = tmp_path / "sz.json", tmp_path / "sz.md"
     rc = main(
         [
@@ -341,38 +344,38 @@ def test_empty_prediction_file_means_every_beat_missed(ecg_folder: Path, tmp_pat
 
 
 def test_records_spec() -> None:
-    assert cli.resolve_records("100, 101,") == ["100", "101"]
+    assert records.resolve_records("100, 101,") == ["100", "101"]
     with pytest.raises(CardioLiquidError, match="DS1, DS2, all or a comma list"):
-        cli.resolve_records(" , ")
+        records.resolve_records(" , ")
     splits = pytest.importorskip("cardioliquid.data.splits")
-    assert cli.resolve_records("ds2") == list(splits.DS2)
-    assert len(cli.resolve_records("DS1")) == len(cli.resolve_records("DS2")) == 22
+    assert records.resolve_records("ds2") == list(splits.DS2)
+    assert len(records.resolve_records("DS1")) == len(records.resolve_records("DS2")) == 22
     with pytest.raises(CardioLiquidError, match="needs the database folder"):
-        cli.resolve_records("all")
+        records.resolve_records("all")
 
 
 def test_all_records_of_a_folder(ecg_folder: Path, tmp_path: Path) -> None:
     # Without a RECORDS file: the headers in the folder.
-    assert cli.resolve_records("all", ecg_folder) == ["r1", "r2", "r3"]
+    assert records.resolve_records("all", ecg_folder) == ["r1", "r2", "r3"]
     # Not MIT-BIH, so the default is every record rather than DS2.
-    assert cli.resolve_records("auto", ecg_folder) == ["r1", "r2", "r3"]
+    assert records.resolve_records("auto", ecg_folder) == ["r1", "r2", "r3"]
     # A RECORDS file decides (PhysioNet lists sub-folder records as paths).
     (ecg_folder / "RECORDS").write_text("r3\nsub/r9\n\n")
-    assert cli.resolve_records("all", ecg_folder) == ["r3", "sub/r9"]
+    assert records.resolve_records("all", ecg_folder) == ["r3", "sub/r9"]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(RecordingError, match="no WFDB record found"):
-        cli.resolve_records("all", empty)
+        records.resolve_records("all", empty)
 
 
 def test_auto_means_ds2_in_an_mitbih_folder(tmp_path: Path) -> None:
     splits = pytest.importorskip("cardioliquid.data.splits")
     for r in [*splits.DS1, *splits.DS2]:
         (tmp_path / f"{r}.hea").write_text("")
-    assert cli.resolve_records("auto", tmp_path) == list(splits.DS2)
+    assert records.resolve_records("auto", tmp_path) == list(splits.DS2)
     # The shipped model trained on DS1: a folder missing a DS2 record is not taken for MIT-BIH.
     (tmp_path / f"{splits.DS2[0]}.hea").unlink()
-    assert len(cli.resolve_records("auto", tmp_path)) == 43
+    assert len(records.resolve_records("auto", tmp_path)) == 43
 
 
 def test_default_records_score_a_whole_foreign_database(
@@ -391,9 +394,9 @@ def test_model_digest_names_the_weights(tmp_path: Path) -> None:
     f.write_bytes(b"weights")
     import hashlib
 
-    assert cli.model_digest(SimpleNamespace(path=str(f))) == hashlib.sha256(b"weights").hexdigest()
-    assert cli.model_digest(SimpleNamespace(path="")) is None
-    assert cli.model_digest(None) is None
+    assert run.model_digest(SimpleNamespace(path=str(f))) == hashlib.sha256(b"weights").hexdigest()
+    assert run.model_digest(SimpleNamespace(path="")) is None
+    assert run.model_digest(None) is None
 
 
 def test_lead_option_makes_the_shipped_model_read_another_lead(tmp_path: Path, rng) -> None:

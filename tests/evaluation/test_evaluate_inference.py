@@ -86,7 +86,7 @@ def test_seizure_through_predict_windows(tmp_path: Path, monkeypatch) -> None:
         seizures=[(200.0, 260.0)],
     )
     (tmp_path / "synth.edf").write_bytes(b"")
-    monkeypatch.setattr("cardioliquid.io.load_recording", lambda path: rec)
+    monkeypatch.setattr("cardioliquid.evaluation.run.load_recording", lambda path: rec)
     prep = WindowPreprocessing(fs=128.0, window_s=2.0, hop_s=1.0)
     monkeypatch.setattr(
         cli, "_load_model", lambda name: LoadedModel(Loudness(), prep, "loudness", {})

@@ -106,36 +106,6 @@ def test_events_outside_the_recording_are_clipped() -> None:
     assert c.event_tp == 1 and c.event_fp == 0
 
 
-def test_prediction_events_use_the_scoring_post_processing() -> None:
-    from cardioliquid.scoring.inference import WindowPredictions
-
-    start = np.arange(10, dtype=float)
-    p = np.array([0, 0, 0.9, 0.9, 0.9, 0, 0, 0, 0.9, 0])
-    pred = WindowPredictions(
-        start, start + 2, np.stack([1 - p, p], 1), ["bckg", "sz"], duration_s=11.0
-    )
-    assert sz.prediction_events(pred, smooth_windows=1) == [(2.0, 6.0), (8.0, 10.0)]
-    assert sz.prediction_events(pred, smooth_windows=1, min_duration_s=3) == [(2.0, 6.0)]
-
-
-def test_probabilities_to_events_threshold_overlap_and_min_duration() -> None:
-    start = np.arange(8, dtype=float)  # 2 s windows, 1 s hop
-    p = np.array([0.1, 0.6, 0.7, 0.2, 0.1, 0.1, 0.8, 0.1])
-    assert sz.probabilities_to_events(start, p, 2.0) == [(1.0, 4.0), (6.0, 8.0)]
-    assert sz.probabilities_to_events(start, p, 2.0, min_duration_s=2.5) == [(1.0, 4.0)]
-    assert sz.probabilities_to_events(start, p, 2.0, threshold=0.75) == [(6.0, 8.0)]
-    with pytest.raises(ValueError, match="one probability per window"):
-        sz.probabilities_to_events(start, p[:3], 2.0)
-
-
-def test_smoothing_is_causal() -> None:
-    p = np.array([0.0, 1.0, 1.0, 0.0])
-    np.testing.assert_allclose(sz.smooth_probabilities(p, 2), [0.0, 0.5, 1.0, 0.5])
-    # A single-window spike no longer crosses 0.5 after 3-window smoothing.
-    spike = np.array([0, 0, 0.9, 0, 0])
-    assert sz.probabilities_to_events(np.arange(5.0), spike, 1.0, smooth_windows=3) == []
-
-
 def test_event_scores_carry_wilson_intervals():
     # 7 seizures, 6 detected, no false event: Wilson 95 % interval of 6/7 is 48.7-97.4 %.
     counts = {f"r{i}": sz.count_recording([(100, 160)], [(110, 150)] if i < 6 else [], 600.0)

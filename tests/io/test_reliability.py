@@ -191,7 +191,7 @@ def test_edf_record_count_below_the_data_is_refused(tmp_path, edf_writer):
 
 
 def test_evaluate_records_list_leaving_the_data_folder_is_refused(tmp_path):
-    from cardioliquid.evaluation.cli import folder_records
+    from cardioliquid.evaluation.records import folder_records
 
     (tmp_path / "RECORDS").write_text("100\n../../etc/evil\n")
     with pytest.raises(RecordingError, match=r"unsafe file name .*got '\.\./\.\./etc/evil'"):

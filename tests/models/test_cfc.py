@@ -177,3 +177,22 @@ def test_small_batch_numpy_step_equals_the_scan_in_float32(units):
         torch.testing.assert_close(torch.stack(steps, 1), y, atol=2e-6, rtol=0)
         torch.testing.assert_close(hx, h, atol=2e-6, rtol=0)
         m.train().eval()  # drops the cached kernels
+
+
+def test_tracers_and_flop_counters_see_the_torch_step():
+    """The NumPy step is invisible to ``torch.jit.trace`` and to dispatch modes, so a
+    streaming step traces to a graph of its inputs and the FLOP counter counts it."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from cardioliquid.models.export import StreamingStep
+
+    torch.manual_seed(0)
+    m = CfC(16, auto_ncp(32, 5)).eval()
+    x, h = torch.randn(1, 16), torch.randn(1, 32) * 0.3
+    with torch.no_grad():
+        traced = torch.jit.trace(StreamingStep(m), (x, h))
+        x2, h2 = torch.randn(1, 16), torch.randn(1, 32) * 0.3
+        torch.testing.assert_close(traced(x2, h2)[1], m.step(x2, h2)[1], atol=2e-6, rtol=0)
+        with FlopCounterMode(display=False) as counter:
+            m.step(x, h)
+    assert counter.get_total_flops() > 0

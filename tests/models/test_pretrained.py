@@ -53,7 +53,7 @@ def test_shipped_arrhythmia_model_reads_other_databases_rates_and_lead_names(mit
     from wfdb import processing
 
     from cardioliquid.io import load_ecg
-    from cardioliquid.scoring.inference import predict_beats
+    from cardioliquid.scoring.beats import predict_beats
     from cardioliquid.signal.leads import select_lead
 
     src = wfdb.rdrecord(str(mitdb_dir / "208"))
@@ -95,7 +95,7 @@ def test_a_signal_dropout_costs_only_the_beats_beside_it(mitdb_dir, tmp_path):
     import wfdb
 
     from cardioliquid.io import load_ecg
-    from cardioliquid.scoring.inference import predict_beats
+    from cardioliquid.scoring.beats import predict_beats
 
     src = wfdb.rdrecord(str(mitdb_dir / "200"))
     ann = wfdb.rdann(str(mitdb_dir / "200"), "atr")
@@ -130,12 +130,12 @@ def test_the_af_gate_finds_the_annotated_af_and_leaves_sinus_rhythm_alone(mitdb_
     import numpy as np
 
     from cardioliquid.io import load_ecg
-    from cardioliquid.scoring.inference import predict_beats
+    from cardioliquid.scoring.beats import predict_beats
 
     # The shipped v6 reads without the gate (it lost under cross-validation); the gate
-    # stays a setting of any beat model's preprocessing, tested here on a gated copy.
+    # stays a decision setting of any beat model, tested here on a gated copy.
     loaded = load_model("arrhythmia")
-    loaded.preprocessing = replace(loaded.preprocessing, af_gate=True)
+    loaded.decision = replace(loaded.decision, af_gate=True)
     rec = load_ecg(mitdb_dir / "201")
     pred = predict_beats(rec, loaded, beats="reference")
     starts = np.array([s for s, _ in rec.rhythms])

@@ -14,7 +14,8 @@ import pytest
 from cardioliquid.errors import CardioLiquidError
 from cardioliquid.scoring import batch, writers
 from cardioliquid.scoring.batch import ScoreOptions, score_paths
-from cardioliquid.scoring.inference import predict_beats, predict_windows
+from cardioliquid.scoring.beats import predict_beats
+from cardioliquid.scoring.windows import predict_windows
 
 
 def main(argv: list[str]) -> int:

@@ -111,7 +111,7 @@ def test_auto_without_a_reference_is_said_in_manifest_and_summary(tmp_path, ecg_
 
 
 def test_evaluate_refuses_a_record_without_reference(tmp_path, ecg_model):
-    from cardioliquid.evaluation.cli import evaluate_arrhythmia_record
+    from cardioliquid.evaluation.run import evaluate_arrhythmia_record
 
     hea = write_wfdb(synthetic_ecg(30.0), tmp_path / "db")
     hea.with_suffix(".atr").write_bytes(b"")

@@ -9,7 +9,7 @@ from cardioliquid.scoring.batch import ScoreOptions, score_paths
 
 
 def _evaluate_both(data, names, loaded, out):
-    from cardioliquid.evaluation.cli import evaluate_arrhythmia_record
+    from cardioliquid.evaluation.run import evaluate_arrhythmia_record
 
     for name in names:
         direct = evaluate_arrhythmia_record(data, name, loaded=loaded, beats="reference")
@@ -18,7 +18,7 @@ def _evaluate_both(data, names, loaded, out):
 
 
 def test_cla_files_evaluate_as_direct_inference(tmp_path, ecg_ckpt):
-    pytest.importorskip("cardioliquid.evaluation.cli")
+    pytest.importorskip("cardioliquid.evaluation.run")
     from scoring_helpers import synthetic_ecg, write_wfdb
 
     from cardioliquid.models.checkpoint import load_model
@@ -61,7 +61,7 @@ def test_mitdb_records_scored_and_evaluated(tmp_path, mitdb_dir, ecg_ckpt):
         # v6 reads without the gate and writes beat annotations only.
         rhythm = {a for a, b in zip(ann.aux_note, beat, strict=True) if not b}
         assert rhythm <= {"(AFIB", "(N"}
-        if loaded.preprocessing.af_gate:
+        if loaded.decision.af_gate:
             assert ("(AFIB" in rhythm) == (name == "208")
         else:
             assert beat.all()
@@ -75,9 +75,10 @@ def test_chbmit_events_are_the_events_evaluate_scores(tmp_path, shared_data):
     import pandas as pd
     from scoring_helpers import EEG_CHANNELS, make_eeg_model
 
-    from cardioliquid.evaluation.cli import evaluate_seizure_recording
+    from cardioliquid.decision.settings import DecisionSettings
+    from cardioliquid.evaluation.run import evaluate_seizure_recording
     from cardioliquid.io import load_recording
-    from cardioliquid.scoring.inference import predict_windows
+    from cardioliquid.scoring.windows import predict_windows
 
     files = sorted((shared_data / "eeg" / "chbmit_edf").glob("chb01_0*.edf"))[:2]
     assert files, "no CHB-MIT excerpts in the mirror"
@@ -86,14 +87,14 @@ def test_chbmit_events_are_the_events_evaluate_scores(tmp_path, shared_data):
     probs = np.concatenate(
         [predict_windows(load_recording(f), loaded).seizure_proba for f in files]
     )
-    kw = {"threshold": float(np.median(probs)), "smooth_windows": 3, "min_duration_s": 0.0}
+    settings = DecisionSettings(threshold=float(np.median(probs)))
     out = tmp_path / "out"
-    opts = ScoreOptions("seizure", "unused", str(out), threshold=kw["threshold"])
+    opts = ScoreOptions("seizure", "unused", str(out), threshold=settings.threshold)
     summary = score_paths(files, opts, progress=False, loaded=loaded)
     assert summary["records"]["done"] == 2
     assert summary["events_total"] > 0  # the threshold makes events to compare
     for f in files:
-        _, timeline = evaluate_seizure_recording(f, loaded, kw)
+        _, timeline = evaluate_seizure_recording(f, loaded, settings)
         events = pd.read_csv(out / f"{f.stem}_events.tsv", sep="\t")
         written = [
             (r.onset, r.onset + r.duration) for r in events.itertuples() if r.eventType == "sz"

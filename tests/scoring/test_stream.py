@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from cardioliquid.scoring.inference import predict_beats, predict_windows
+from cardioliquid.scoring.beats import predict_beats
 from cardioliquid.scoring.stream import BeatStream, WindowStream, replay
+from cardioliquid.scoring.windows import predict_windows
 
 
 def _collect(rec, loaded, chunk_s, **kw):
@@ -95,7 +96,8 @@ def test_rhythm_model_state_carries_between_segments(ecg_rec):
     """Its calls depend on the beats before: resetting the state at each segment changes them."""
     from scoring_helpers import make_rhythm_model
 
-    from cardioliquid.scoring.inference import score_beat_segment, segment_plan, slice_recording
+    from cardioliquid.scoring.beats import score_beat_segment
+    from cardioliquid.scoring.segments import segment_plan, slice_recording
 
     loaded = make_rhythm_model()
     ref = np.sort(ecg_rec.beats.sample)
@@ -118,7 +120,7 @@ def test_shipped_rhythm_model_streams_a_real_record_as_batch_scores_it(mitdb_dir
     any size, its probabilities and calls equal batch scoring with the same segments."""
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import list_pretrained, load_model
-    from cardioliquid.scoring.inference import slice_recording
+    from cardioliquid.scoring.segments import slice_recording
 
     if "arrhythmia" not in list_pretrained():
         pytest.skip("no shipped arrhythmia model")
@@ -146,7 +148,7 @@ def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, bea
     from scoring_helpers import make_rhythm_model
 
     from cardioliquid.errors import RecordingError
-    from cardioliquid.scoring.inference import slice_recording
+    from cardioliquid.scoring.segments import slice_recording
     from cardioliquid.scoring.stream import decision_run
 
     loaded = make_rhythm_model()

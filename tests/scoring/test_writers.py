@@ -7,8 +7,9 @@ import csv
 import numpy as np
 import pytest
 
+from cardioliquid.decision.events import SeizureEvent
 from cardioliquid.scoring import writers
-from cardioliquid.scoring.inference import BeatPredictions, SeizureEvent
+from cardioliquid.scoring.results import BeatPredictions
 
 
 def _beats(n=6):
@@ -138,7 +139,7 @@ def test_annotations_of_a_gated_model_mark_where_af_like_rhythm_starts_and_ends(
     s = pred.sample
     assert rhythm == [(s[0], "(AFIB"), (s[2], "(N"), (s[4], "(AFIB")]
     # Read back as predictions, the rhythm annotations are not beats.
-    from cardioliquid.evaluation.cli import read_predictions
+    from cardioliquid.evaluation.records import read_predictions
 
     sample, cls = read_predictions(tmp_path, "r1")
     np.testing.assert_array_equal(sample, pred.sample)

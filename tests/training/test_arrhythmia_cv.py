@@ -97,10 +97,8 @@ def test_table_only_prints_and_plots_without_training(cv, tmp_path, capsys):
 
 def test_record_confusions_score_reference_beats_with_and_without_the_gate(
         cv, monkeypatch, tmp_path):
-    import cardioliquid.io
-
     rec = _synthetic_ecg(2.0)
-    monkeypatch.setattr(cardioliquid.io, "load_ecg", lambda path: rec)
+    monkeypatch.setattr(cv, "load_ecg", lambda path: rec)
     out = cv._record_confusions(_fold_model(), tmp_path / "r")
     n = int(np.isin(rec.beats.aami, list(cv.CLASSES)).sum())
     for gate in ("gate_on", "gate_off"):
@@ -113,11 +111,32 @@ def test_record_confusions_score_reference_beats_with_and_without_the_gate(
         np.isin(rec.beats.aami, list(cv.CLASSES)) & (rec.beats.sample >= 60 * rec.fs)))
 
 
-def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypatch, tmp_path):
-    import cardioliquid.io
+def test_record_confusions_are_the_calls_of_the_package_scoring_path(cv, monkeypatch, tmp_path):
+    """Each gate variant equals predict_beats with those decision settings (one settle path)."""
+    from dataclasses import replace
 
+    from cardioliquid.scoring.beats import predict_beats
+
+    rec = _synthetic_ecg(3.0)
+    rec.signal[0, 3000:3400] = np.nan  # a gap: its beats are unclassifiable (Q) in every variant
+    monkeypatch.setattr(cv, "load_ecg", lambda path: rec)
+    loaded = _fold_model()
+    out = cv._record_confusions(loaded, tmp_path / "r")
+    lookup = {c: i for i, c in enumerate(cv.CLASSES)}
+    ref = dict(zip(rec.beats.sample.tolist(), rec.beats.aami.tolist(), strict=True))
+    for key, settings in cv.GATE_VARIANTS.items():
+        pred = predict_beats(rec, replace(loaded, decision=settings), beats="reference")
+        truth = np.array([lookup.get(str(ref.get(int(s), "")), -1) for s in pred.sample])
+        keep = truth >= 0
+        conf = np.zeros((5, 5), dtype=np.int64)
+        np.add.at(conf, (truth[keep], pred.label_index[keep]), 1)
+        np.testing.assert_array_equal(np.asarray(out[key]), conf, err_msg=key)
+    assert np.asarray(out["gate_off"])[:, 4].sum() > 0  # the gap's beats were called Q
+
+
+def test_adaptive_confusions_score_the_same_beats_before_and_after(cv, monkeypatch, tmp_path):
     rec = _synthetic_ecg(7.0)
-    monkeypatch.setattr(cardioliquid.io, "load_ecg", lambda path: rec)
+    monkeypatch.setattr(cv, "load_ecg", lambda path: rec)
     paths = {"mitdb/a": tmp_path / "a", "svdb/b": tmp_path / "b"}
     variants = [{"epochs": 15, "lr": 1e-2, "l2sp": 0.0},
                 {"epochs": 1, "lr": 1e-9, "eval_mode": True}]
@@ -139,12 +158,10 @@ def test_other_lead_scores_records_that_have_one_on_that_lead(cv, monkeypatch, t
 
     import wfdb
 
-    import cardioliquid.io
-
     one = _synthetic_ecg(2.0)
     two = dataclasses.replace(one, signal=np.concatenate([one.signal, -one.signal]),
                               channel_names=["MLII", "V1"])
-    monkeypatch.setattr(cardioliquid.io, "load_ecg",
+    monkeypatch.setattr(cv, "load_ecg",
                         lambda path: two if Path(path).name == "two" else one)
     monkeypatch.setattr(wfdb, "rdheader", lambda path: dataclasses.make_dataclass(
         "H", ["sig_name"])(two.channel_names if Path(path).name == "two" else ["MLII"]))

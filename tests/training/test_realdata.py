@@ -87,7 +87,7 @@ def test_short_fit_of_the_rhythm_model_on_ds1_and_svdb(shared_data, mitdb_dir, t
     from dataclasses import replace
 
     from cardioliquid.io import load_ecg
-    from cardioliquid.scoring.inference import predict_beats
+    from cardioliquid.scoring.beats import predict_beats
     from cardioliquid.scoring.stream import replay
     from cardioliquid.training.export import export_checkpoint
 

@@ -1,4 +1,4 @@
-"""predict_beats / predict_windows: shapes, beat sources, contract errors, segments."""
+"""predict_beats / predict_windows: shapes, beat sources, contract errors, segments, AF gate."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 
 from cardioliquid.errors import ContractError, RecordingError
-from cardioliquid.scoring.inference import (
-    WindowPredictions,
-    predict_beats,
-    predict_windows,
-    score_recording,
-    windows_to_events,
-)
+from cardioliquid.scoring.beats import predict_beats
+from cardioliquid.scoring.recording import score_recording
+from cardioliquid.scoring.windows import predict_windows
 
 
 def test_predict_beats_uses_reference_beats(ecg_rec, ecg_model):
@@ -109,22 +105,6 @@ def test_carried_state_is_passed_from_beat_to_beat(ecg_rec):
     np.testing.assert_allclose(free.proba[0], pred.proba[0], atol=1e-5)
 
 
-def _windows(p_sz):
-    p = np.asarray(p_sz, dtype=np.float32)
-    start = np.arange(len(p), dtype=float)
-    return WindowPredictions(start, start + 2.0, np.stack([1 - p, p], 1), ["bckg", "sz"])
-
-
-def test_events_from_windows():
-    pred = _windows([0.1, 0.9, 0.8, 0.2, 0.1, 0.1, 0.7, 0.1])
-    events = windows_to_events(pred, threshold=0.5)
-    assert [(e.onset, e.offset) for e in events] == [(1.0, 4.0), (6.0, 8.0)]
-    assert events[0].confidence == pytest.approx(0.85)
-    assert windows_to_events(pred, threshold=0.5, min_duration_s=2.5)[0].onset == 1.0
-    assert len(windows_to_events(pred, threshold=0.5, min_duration_s=2.5)) == 1
-    assert windows_to_events(_windows([0.1, 0.2]), threshold=0.5) == []
-
-
 def test_score_recording_from_a_file(tmp_path, ecg_rec, ecg_ckpt):
     from scoring_helpers import write_wfdb
 
@@ -134,18 +114,6 @@ def test_score_recording_from_a_file(tmp_path, ecg_rec, ecg_ckpt):
     np.testing.assert_array_equal(pred.sample, direct.sample)
     # the file went through 12-bit storage: same classes, close probabilities
     np.testing.assert_allclose(pred.proba, direct.proba, atol=0.05)
-
-
-def test_beats_beside_a_gap_are_unclassifiable() -> None:
-    from cardioliquid.scoring.inference import mark_unclassifiable
-
-    proba = np.array([[0.7, 0.1, 0.1, 0.05, 0.05], [0.1, 0.1, 0.7, 0.05, 0.05]], np.float32)
-    out = mark_unclassifiable(proba, np.array([True, False]), ["N", "S", "V", "F", "Q"])
-    assert out[0].tolist() == proba[0].tolist() and out[1].tolist() == [0, 0, 0, 0, 1]
-    assert proba[1, 2] == pytest.approx(0.7)  # the input is left alone
-    # A model without Q keeps its own calls.
-    kept = mark_unclassifiable(proba[:, :3], np.array([True, False]), ["N", "S", "V"])
-    assert kept is not None and kept[1].argmax() == 2
 
 
 def test_eeg_gap_windows_make_no_detection(eeg_rec, eeg_model):
@@ -176,20 +144,9 @@ def af_ecg():
     return synthetic_ecg(duration_s=240.0, seed=3, af_from_s=100.0, ectopic_fraction=0.03)
 
 
-def test_sveb_to_normal_in_af_known_answer():
-    from cardioliquid.scoring.inference import sveb_to_normal_in_af
-
-    proba = np.array([[0.2, 0.5, 0.3, 0, 0], [0.1, 0.6, 0.1, 0.1, 0.1]], dtype=np.float32)
-    out = sveb_to_normal_in_af(proba, np.array([True, False]), list("NSVFQ"))
-    np.testing.assert_allclose(out, [[0.7, 0, 0.3, 0, 0], [0.1, 0.6, 0.1, 0.1, 0.1]])
-    assert proba[0, 1] == 0.5  # the input is left alone
-    # A model without an S output keeps its calls.
-    two = np.array([[0.4, 0.6]], dtype=np.float32)
-    assert sveb_to_normal_in_af(two, np.array([True]), ["N", "V"]) is two
-
-
 @pytest.mark.parametrize("segment_s", [None, 10.0])
 def test_af_gate_moves_s_to_n_only_in_af_rhythm(af_ecg, segment_s):
+    """A model file without a decision section keeps the AF gate its preprocessing named."""
     from scoring_helpers import make_ecg_model
 
     plain = predict_beats(af_ecg, make_ecg_model(), segment_s=segment_s)
@@ -215,7 +172,7 @@ def test_af_gated_stream_equals_segmented_batch(af_ecg, rule):
     from cardioliquid.scoring.stream import replay
 
     loaded = make_ecg_model(af_gate=True)
-    loaded.preprocessing = replace(loaded.preprocessing, af_gate_rule=rule)
+    loaded.decision = replace(loaded.decision, af_gate_rule=rule)
     batch = predict_beats(af_ecg, loaded, segment_s=10.0)
     streamed = None
     for _, new in replay(af_ecg, loaded, chunk_s=3.3, segment_s=10.0):
@@ -223,40 +180,3 @@ def test_af_gated_stream_equals_segmented_batch(af_ecg, rule):
     np.testing.assert_array_equal(streamed.sample, batch.sample)
     np.testing.assert_array_equal(streamed.af, batch.af)
     np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
-
-
-def test_the_af_specific_rule_keeps_af_and_spares_premature_beats_in_regular_rhythm(af_ecg):
-    """Settling under ``af_gate_rule="af_specific"``: where the network's own N calls are
-    irregular (AF) the gate acts as before; where they are regular and only its S calls
-    make the rhythm irregular (runs of premature beats), the S calls stand."""
-    from scoring_helpers import make_ecg_model
-
-    from cardioliquid.scoring.inference import settle_calls
-    from cardioliquid.signal.rhythm import af_beats
-
-    loaded = make_ecg_model(af_gate=True)
-    loaded.preprocessing = replace(loaded.preprocessing, af_gate_rule="af_specific")
-    sample = np.sort(af_ecg.beats.sample)
-    fs = af_ecg.fs
-    called_n = np.tile(np.array([0.8, 0.1, 0.05, 0.03, 0.02], np.float32), (sample.size, 1))
-    _, af = settle_calls(fs, sample, called_n, loaded)
-    rhythm = af_beats(sample, fs)
-    assert rhythm.any() and not (af & ~rhythm).any()
-    onset = np.searchsorted(sample, 100.0 * fs)
-    assert af[onset + 128:].all()  # AF: normal-to-normal intervals are irregular too
-    # A premature S beat every third beat: the RR test fires on the pattern, but between
-    # the N calls the rhythm is regular, so nothing is settled.
-    # Sinus at 0.8 s (2 % jitter), a premature beat after 0.40-0.65 s, then its pause.
-    rng = np.random.default_rng(0)
-    coupling = rng.uniform(0.4, 0.65, 120)
-    rr = np.stack([0.8 * (1 + 0.02 * rng.standard_normal(120)), coupling,
-                   1.6 - coupling + 0.02 * rng.standard_normal(120)], axis=1).ravel()
-    beats = np.round(np.concatenate([[0.5], 0.5 + np.cumsum(rr)]) * fs).astype(np.int64)
-    proba = np.tile(np.array([0.8, 0.1, 0.05, 0.03, 0.02], np.float32), (beats.size, 1))
-    proba[2::3] = [0.1, 0.8, 0.05, 0.03, 0.02]
-    assert af_beats(beats, fs).mean() > 0.9  # the plain rule would settle them all
-    settled, af = settle_calls(fs, beats, proba, loaded)
-    assert not af.any() and (settled.argmax(1)[2::3] == 1).all()
-    with pytest.raises(ValueError, match="af_gate_rule"):
-        loaded.preprocessing = replace(loaded.preprocessing, af_gate_rule="guess")
-        settle_calls(fs, beats, proba, loaded)

@@ -1,0 +1,115 @@
+"""Beat probabilities -> settled calls: the AF gate, batch and stream.
+
+In an irregular rhythm an early beat is not premature: the MIT-BIH
+cardiologists labelled the conducted beats of atrial fibrillation normal (N).
+With ``af_gate`` on (:class:`~cardioliquid.decision.settings.DecisionSettings`)
+beats in AF-like rhythm (:func:`cardioliquid.signal.rhythm.af_beats`) have their
+S probability moved to N; under the ``"af_specific"`` rule only where the
+intervals between the network's own N calls are irregular too.
+:func:`settle_calls` settles a whole recording's beats, :class:`StreamSettler`
+the beats of a stream as they come; both give the same flags on the same beats
+when the batch is judged causally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cardioliquid.decision.settings import DecisionSettings
+from cardioliquid.signal.rhythm import AFTracker, af_beats, af_specific_beats
+
+
+def own_normal_calls(proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Which beats the network itself calls N (before any gate)."""
+    if "N" not in classes or not len(proba):
+        return np.zeros(len(proba), dtype=bool)
+    return np.asarray(proba).argmax(-1) == list(classes).index("N")
+
+
+def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Move the S probability of beats in AF rhythm (``af``) to N.
+
+    A model without both classes keeps its calls (``proba`` itself).
+    """
+    classes = list(classes)
+    if not np.any(af) or "S" not in classes or "N" not in classes:
+        return proba
+    n, s = classes.index("N"), classes.index("S")
+    proba = np.array(proba, dtype=np.float32, copy=True)
+    proba[af, n] += proba[af, s]
+    proba[af, s] = 0.0
+    return proba
+
+
+def settle_calls(
+    fs: float,
+    sample: np.ndarray,
+    proba: np.ndarray,
+    classes: list[str],
+    settings: DecisionSettings,
+    causal: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Beat probabilities after the settings' AF gate.
+
+    Parameters
+    ----------
+    fs : float
+        Rate of ``sample``.
+    sample : ndarray of int, shape (n,)
+        Beat positions, in order.
+    proba : ndarray, shape (n, n_classes)
+        The network's probabilities (unusable beats already unclassifiable).
+    classes : list of str
+        Class order of ``proba``.
+    settings : DecisionSettings
+    causal : bool
+        Judge each beat by the rhythm before it (what a stream knows), not
+        the rhythm around it.
+
+    Returns
+    -------
+    proba : ndarray
+        Settled probabilities.
+    af : ndarray of bool or None
+        Per-beat AF flags; None without the gate.
+    """
+    if not settings.af_gate:
+        return proba, None
+    af = af_beats(sample, fs, causal=causal)
+    if settings.af_gate_rule == "af_specific":
+        normal = own_normal_calls(proba, classes)
+        af = af_specific_beats(af, sample, fs, normal, causal=causal)
+    return sveb_to_normal_in_af(proba, af, classes), af
+
+
+class StreamSettler:
+    """:func:`settle_calls` with ``causal=True`` for beats arriving block by block.
+
+    Parameters
+    ----------
+    fs : float
+        Rate of the beat positions.
+    classes : list of str
+        Class order of the probabilities.
+    settings : DecisionSettings
+    """
+
+    def __init__(self, fs: float, classes: list[str], settings: DecisionSettings) -> None:
+        self.classes = list(classes)
+        self.gated = bool(settings.af_gate)
+        specific = settings.af_gate_rule == "af_specific"
+        self._rhythm = AFTracker(fs, specific=specific) if self.gated else None
+
+    def recall(self, earlier_beats: Sequence[int]) -> None:
+        """Tell the gate the beats before the stream's start (their calls unknown: not N)."""
+        if self._rhythm is not None and len(earlier_beats):
+            self._rhythm.push(np.asarray(earlier_beats, dtype=np.int64))
+
+    def settle(self, sample: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Settled probabilities and AF flags of the next beats (None without the gate)."""
+        if self._rhythm is None:
+            return proba, None
+        af = self._rhythm.push(sample, own_normal_calls(proba, self.classes))
+        return sveb_to_normal_in_af(proba, af, self.classes), af

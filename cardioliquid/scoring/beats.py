@@ -1,0 +1,169 @@
+"""Classify every heartbeat of an ECG recording: windows, model, settled calls.
+
+:func:`predict_beats` is what ``cardioliquid score``, ``cardioliquid evaluate``
+and the app call, so a beat is classified the same way everywhere. The
+preprocessing comes from the checkpoint (``loaded.preprocessing``) and runs
+through :func:`cardioliquid.signal.windows.beat_windows`; the calls are settled
+by the model's decision settings (``loaded.decision``,
+:func:`cardioliquid.decision.beats.settle_calls`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cardioliquid._check import check_option
+from cardioliquid.decision.beats import settle_calls
+from cardioliquid.decision.unusable import mark_unclassifiable
+from cardioliquid.errors import RecordingError
+from cardioliquid.io.recording import Recording
+from cardioliquid.scoring.checks import check_fits, recording_label, windowing_errors
+from cardioliquid.scoring.results import BeatPredictions
+from cardioliquid.scoring.runner import DEFAULT_BATCH_SIZE, run_model
+from cardioliquid.scoring.segments import (
+    DEFAULT_ECG_CONTEXT_S,
+    DEFAULT_ECG_LOOKAHEAD_S,
+    Segment,
+    iter_segments,
+    segment_plan,
+    slice_recording,
+)
+from cardioliquid.signal.leads import select_lead
+from cardioliquid.signal.windows import BeatWindows, beat_windows
+
+if TYPE_CHECKING:
+    from cardioliquid.models.checkpoint import LoadedModel
+
+BEAT_SOURCES = ("auto", "reference", "detect")
+
+
+def _resolve_beat_source(rec: Recording, beats: str) -> tuple[str, np.ndarray | None]:
+    check_option("beats", beats, BEAT_SOURCES)
+    ref = None
+    if rec.beats is not None and len(rec.beats):
+        is_beat = rec.beats.aami != ""
+        ref = np.sort(rec.beats.sample[is_beat])
+    if beats == "reference" and ref is None:
+        raise RecordingError(recording_label(rec), "expected reference beat annotations, got none")
+    if beats == "detect" or (beats == "auto" and ref is None):
+        return "detect", None
+    return "reference", ref
+
+
+
+def _beat_windows(rec: Recording, loaded: LoadedModel, beat_samples: np.ndarray | None,
+                  require_signal: bool = True) -> BeatWindows:
+    with windowing_errors(rec, "beat"):
+        return beat_windows(rec, loaded.preprocessing, beat_samples=beat_samples,
+                            require_signal=require_signal)
+
+
+def score_beat_segment(
+    rec: Recording,
+    loaded: LoadedModel,
+    seg: Segment | None,
+    reference: np.ndarray | None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    hx: Any = None,
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Beats of one segment (the whole recording when ``seg`` is None).
+
+    ``rec`` holds the samples ``[seg.read_start, seg.read_stop)`` (the whole
+    recording when ``seg`` is None); ``reference`` holds absolute R-peak
+    positions (None: detect). Returns absolute samples, probabilities and the
+    liquid state after the last beat.
+    """
+    sample, x, feats, usable = segment_beat_inputs(rec, loaded, seg, reference)
+    proba, hx = run_model(loaded, x, feats, batch_size, hx, where=recording_label(rec))
+    return sample, mark_unclassifiable(proba, usable, loaded.classes), hx
+
+
+def segment_beat_inputs(
+    rec: Recording, loaded: LoadedModel, seg: Segment | None, reference: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """What the model reads for the beats of one segment: the input of its decisions.
+
+    Arguments as :func:`score_beat_segment`. Returns the beats' absolute samples,
+    windows ``(n, C, T)``, features ``(n, F)`` (or None) and usable flags.
+    """
+    offset = 0 if seg is None else seg.read_start
+    local = None
+    if reference is not None:
+        lo, hi = (0, rec.n_samples) if seg is None else (seg.read_start, seg.read_stop)
+        ref = reference[(reference >= lo) & (reference < hi)]
+        local = ref - offset
+    # No annotations reach the windowing: with ``local`` None it must detect.
+    # A stream's segment may lie inside a long gap; a whole recording may not.
+    bw = _beat_windows(replace(rec, beats=None), loaded, local, require_signal=seg is None)
+    sample = np.asarray(bw.sample, dtype=np.int64) + offset
+    x, feats, usable = bw.x, bw.features, bw.usable
+    if seg is not None:
+        keep = (sample >= seg.keep_start) & (sample < seg.keep_stop)
+        sample, x, usable = sample[keep], x[keep], usable[keep]
+        feats = None if feats is None else feats[keep]
+    return sample, x, feats, usable
+
+
+
+def predict_beats(
+    rec: Recording,
+    loaded: LoadedModel,
+    beats: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    segment_s: float | None = None,
+    context_s: float = DEFAULT_ECG_CONTEXT_S,
+    lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
+) -> BeatPredictions:
+    """Classify every heartbeat of an ECG recording.
+
+    Parameters
+    ----------
+    rec : Recording
+        An ECG recording (any rate the model's band fits in; resampled by the
+        model's preprocessing).
+    loaded : LoadedModel
+        An arrhythmia model (:func:`cardioliquid.models.checkpoint.load_model`).
+    beats : {"auto", "reference", "detect"}
+        R peaks from the expert annotations (``"reference"``), from the kept
+        detector (``"detect"``), or the annotations when present (``"auto"``).
+    batch_size : int
+        Beats per forward pass.
+    segment_s : float, optional
+        Preprocess in segments of this length (what a stream computes);
+        None: the whole recording at once (as in training). With segments, a
+        model's AF gate judges each beat by the rhythm before it, as a stream
+        must; without, by the rhythm around it.
+    context_s, lookahead_s : float
+        Signal read before and after each segment.
+
+    Returns
+    -------
+    BeatPredictions
+
+    Raises
+    ------
+    ContractError, RecordingError
+        The model does not fit the recording; the message names the file.
+    """
+    check_fits(rec, loaded)
+    source, ref = _resolve_beat_source(rec, beats)
+    if segment_s is None:
+        sample, proba, _ = score_beat_segment(rec, loaded, None, ref, batch_size)
+    else:
+        parts_s, parts_p, hx = [], [], None
+        plan = segment_plan(rec.fs, segment_s, context_s, lookahead_s)
+        for seg in iter_segments(rec.n_samples, plan):
+            sub = slice_recording(rec, seg.read_start, seg.read_stop)
+            s, p, hx = score_beat_segment(sub, loaded, seg, ref, batch_size, hx)
+            parts_s.append(s)
+            parts_p.append(p)
+        sample = np.concatenate(parts_s) if parts_s else np.zeros(0, np.int64)
+        proba = np.concatenate(parts_p) if parts_p else np.zeros((0, len(loaded.classes)))
+    # A stream knows only the rhythm so far: segmented scoring judges it causally too.
+    proba, af = settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision,
+                             causal=segment_s is not None)
+    lead = select_lead(rec, loaded.preprocessing.lead_preference)
+    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af, lead)

@@ -1,0 +1,48 @@
+"""The app shows the decisions `cardioliquid score` makes: same events, same rule, same model."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from cardioliquid.app import views
+from cardioliquid.decision.settings import DecisionSettings
+from cardioliquid.scoring.batch import ScoreOptions
+from cardioliquid.scoring.results import WindowPredictions
+
+
+def _pred() -> WindowPredictions:
+    rng = np.random.default_rng(1)
+    p = np.clip(rng.normal(0.2, 0.2, 200), 0, 1).astype(np.float32)
+    p[50:70] = 0.95
+    p[120] = 0.99  # a lone spike
+    start = np.arange(200, dtype=float)
+    return WindowPredictions(start, start + 2.0, np.stack([1 - p, p], 1), ["bckg", "sz"],
+                             "r", 202.0)
+
+
+@pytest.mark.parametrize("decision", [DecisionSettings(), DecisionSettings(smooth_windows=1),
+                                      DecisionSettings(threshold=0.8, min_duration_s=5.0)])
+def test_event_bars_and_alerts_are_the_events_score_writes(decision) -> None:
+    pred = _pred()
+    loaded = SimpleNamespace(decision=decision, task="seizure")
+    opts = ScoreOptions(task="seizure", model="m", out_dir="o").resolve(loaded)
+    written = [(e.onset, e.offset) for e in pred.events(opts.event_settings())]
+    assert views._pred_events(pred, loaded) == written
+    replay = SimpleNamespace(predictions=pred, loaded=loaded, task="seizure",
+                             rec=SimpleNamespace(seizures=[(50.0, 75.0)]))
+    alerts = views._alerts(replay)
+    assert [(e_on, a.end_s) for a, (e_on, _) in zip(alerts, written, strict=True)] == written
+    assert alerts[0].latency_s is not None  # matched to the expert seizure at 50 s
+
+
+def test_ventricular_run_alerts_follow_the_model_settings() -> None:
+    labels = np.array(list("NVVVNVVVVN"))
+    pred = type("P", (), {"time_s": np.arange(10.0), "labels": labels,
+                          "__len__": lambda self: 10})()
+    for runs, n in ((3, 2), (4, 1)):
+        loaded = SimpleNamespace(decision=DecisionSettings(vt_run_beats=runs))
+        replay = SimpleNamespace(predictions=pred, task="arrhythmia", loaded=loaded)
+        assert len(views._alerts(replay)) == n
