@@ -161,6 +161,36 @@ def save_model(
     return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
+def set_decision(path: str | os.PathLike, decision: DecisionSettings) -> Path:
+    """Write ``decision`` into a model file's ``"decision"`` section, tensors untouched.
+
+    Everything else in the file (weights, preprocessing, provenance) stays as it
+    is, so the model computes the same probabilities; only how they become calls
+    and events is now read from the file. Written to a temporary name and renamed.
+
+    Raises
+    ------
+    CheckpointError
+        ``path`` is not a CardioLiquid safetensors model file.
+    """
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iter)
+    except (OSError, SafetensorError) as e:  # missing, or not a safetensors file
+        raise CheckpointError(p, f"not a safetensors model file ({e})") from e
+    if _META_KEY not in meta:
+        raise CheckpointError(p, "not a CardioLiquid model file (no model description)")
+    header = json.loads(meta[_META_KEY])
+    header["decision"] = decision.to_dict()
+    meta[_META_KEY] = json.dumps(header)
+    return atomic_write(p, lambda tmp: save_file(state, str(tmp), metadata=meta))
+
+
 def _resolve(name_or_path: str | os.PathLike) -> Path:
     p = Path(name_or_path)
     if p.suffix in {".safetensors", ".ckpt", ".pt", ".pth"} or p.exists():

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import CheckpointError
-from cardioliquid.models.checkpoint import load_model, save_model
+from cardioliquid.models.checkpoint import load_model, save_model, set_decision
 from cardioliquid.models.registry import create_model
 from cardioliquid.scoring.batch import ScoreOptions
 from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
@@ -98,13 +98,33 @@ def test_evaluate_takes_the_model_settings_and_a_flag_overrides_one(tmp_path, mo
         assert json.loads(out.read_text())["events"] == want.event_rule()
 
 
+def test_set_decision_writes_the_section_and_leaves_every_tensor(tmp_path):
+    path = _save(tmp_path / "m.safetensors")
+    header, state = _header(path)
+    del header["decision"]
+    old = tmp_path / "old.safetensors"
+    save_file(state, str(old), metadata={"cardioliquid": json.dumps(header)})
+    chosen = DecisionSettings(threshold=0.6, smooth_windows=2)
+    set_decision(old, chosen)
+    new_header, new_state = _header(old)
+    assert new_header["decision"] == chosen.to_dict()
+    assert {k: v for k, v in new_header.items() if k != "decision"} == header
+    assert new_state.keys() == state.keys()
+    assert all(torch.equal(new_state[k], state[k]) for k in state)
+    assert load_model(old).decision == chosen
+    with pytest.raises(CheckpointError, match="not a safetensors"):
+        (tmp_path / "x.safetensors").write_bytes(b"not a model")
+        set_decision(tmp_path / "x.safetensors", chosen)
+
+
 @pytest.mark.parametrize("name", ["arrhythmia", "seizure", "seizure-1ch"])
 def test_shipped_models_decide_as_score_and_evaluate_always_did(name):
-    """The shipped files are left as they are (their sha256 identifies their results): no
-    section, so the defaults, which are the rule score and evaluate have always applied."""
+    """The shipped files carry their section (written by pipelines/set_decision.py), and it
+    holds the rule score and evaluate have always applied, with the AF gate the
+    preprocessing names."""
     loaded = load_model(name)
     header, _ = _header(loaded.path)
-    assert "decision" not in header
+    assert header["decision"] == loaded.decision.to_dict()
     assert loaded.decision == DecisionSettings.from_legacy(loaded.preprocessing)
     assert loaded.decision.event_rule() == {"threshold": 0.5, "smooth_windows": 3,
                                             "min_duration_s": 0.0}
