@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cardioliquid.app.plots import CLASS_COLORS
+from cardioliquid.signal.quality import true_runs
 
 Spec = dict[str, Any]
 MAX_POINTS = 2400
@@ -347,8 +348,6 @@ def beat_timeline(
     ``irregular`` and ``af_like`` (one flag per model beat) shade stretches the
     AF test flags: grey where the irregularity is not AF-specific, yellow where it is.
     """
-    from cardioliquid.signal.quality import true_runs
-
     times, labels = np.asarray(pred[0], float), np.asarray(pred[1], str)
     parts = [pd.DataFrame({"t": times, "class": labels, "who": "model"})]
     if ref is not None:

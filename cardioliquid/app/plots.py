@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from cardioliquid.signal.quality import true_runs
+
 PAPER_SPEED_MM_S = 25.0
 PAPER_GAIN_MM_MV = 10.0
 MM_PER_INCH = 25.4
@@ -189,8 +191,6 @@ def beat_timeline(
 
     ``af`` (one flag per predicted beat) shades the stretches of AF-like rhythm.
     """
-    from cardioliquid.signal.quality import true_runs
-
     fig, ax = plt.subplots(figsize=(7.5, 2.3), dpi=110)
     t0 = max(0.0, now_s - span_s)
     rows = {c: i for i, c in enumerate(classes)}
