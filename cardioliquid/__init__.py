@@ -8,7 +8,8 @@ __all__ = ["__version__", "create_model", "load_model", "load_recording", "score
 
 
 def __getattr__(name: str):
-    # Lazy public entry points keep `import cardioliquid` light (no torch for the CLI's help).
+    # Lazy public entry points: `import cardioliquid` (every CLI start) stays free of
+    # torch, MNE and wfdb, so `cardioliquid --help` answers at once.
     if name == "load_recording":
         from cardioliquid.io import load_recording
 

@@ -22,6 +22,15 @@ def test_top_level_help_imports_no_command_module():
     assert "``" not in out  # plain text, not reStructuredText
 
 
+
+def test_score_help_imports_no_torch():
+    """`cardioliquid score --help` answers without torch (cardioliquid.scoring loads it lazily)."""
+    code = ("import sys\nfrom cardioliquid.cli import main\ntry:\n    main(['score', '--help'])\n"
+            "except SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
+
 @pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
 def test_each_command_has_help_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cardioliquid.signal.rhythm import AF_MIN_NN, AF_NN_NRMSSD
+from cardioliquid.evaluation.ec57 import match_beats
+from cardioliquid.signal.rhythm import AF_MIN_NN, AF_NN_NRMSSD, AF_WINDOW_BEATS, af_specific_beats
 
 NOTICE_MIN_BEATS = 10
 """Expert beats of a class before its Se/+P may raise a disagreement notice."""
@@ -127,8 +128,6 @@ def running_agreement(
     -------
     Agreement
     """
-    from cardioliquid.evaluation.ec57 import match_beats
-
     ref_sample = np.asarray(ref_sample, dtype=np.int64)
     ref_labels = np.asarray(ref_labels).astype(str)
     t_ref = ref_sample / fs
@@ -214,8 +213,6 @@ def rhythm_reading(
         ectopy), ``"AF-like"`` when the intervals between normal beats are
         irregular too, otherwise ``"regular"`` or ``"not judged yet"``.
     """
-    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS
-
     window = window or AF_WINDOW_BEATS
     n = len(af)
     if n <= window:
@@ -255,8 +252,6 @@ def af_specific_flags(af: np.ndarray, labels: np.ndarray, time_s: np.ndarray,
     Computed over each beat's trailing ``window`` beats, so a timeline can shade
     AF-like stretches apart from other irregular rhythm.
     """
-    from cardioliquid.signal.rhythm import AF_WINDOW_BEATS, af_specific_beats
-
     # Beat times in seconds are positions at a rate of 1 Hz.
     return af_specific_beats(af, np.asarray(time_s, dtype=float), 1.0,
                              np.asarray(labels) == "N", causal=True,

@@ -22,9 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cardioliquid.app.plots import CLASS_COLORS
+from cardioliquid.signal.quality import true_runs
 
 Spec = dict[str, Any]
+# Shared with the matplotlib figures (app.plots), defined here so the page loads
+# without matplotlib.
+CLASS_COLORS = {
+    "N": "#2b6cb0", "S": "#d69e2e", "V": "#c53030", "F": "#805ad5", "Q": "#718096",
+    "bckg": "#2b6cb0", "sz": "#c53030",
+}  # fmt: skip
 MAX_POINTS = 2400
 """Points per trace sent to the browser (pairs of bucket minimum and maximum)."""
 ECG_SPACING_MV = 3.0
@@ -347,8 +353,6 @@ def beat_timeline(
     ``irregular`` and ``af_like`` (one flag per model beat) shade stretches the
     AF test flags: grey where the irregularity is not AF-specific, yellow where it is.
     """
-    from cardioliquid.signal.quality import true_runs
-
     times, labels = np.asarray(pred[0], float), np.asarray(pred[1], str)
     parts = [pd.DataFrame({"t": times, "class": labels, "who": "model"})]
     if ref is not None:

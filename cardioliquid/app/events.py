@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cardioliquid.scoring.writers import write_annotations
+
 EVENT_COLUMNS = ["time_s", "end_s", "source", "kind", "detail"]
 DISAGREEMENT = "disagreement"
 
@@ -98,8 +100,6 @@ def events_tsv(table: pd.DataFrame) -> str:
 
 def wfdb_annotation_bytes(pred, extension: str = "cl") -> bytes:
     """The model's beats as a WFDB annotation file (``<record>.<extension>``), as bytes."""
-    from cardioliquid.scoring.writers import write_annotations
-
     with tempfile.TemporaryDirectory(prefix="cardioliquid-ann-") as d:
         path = Path(d) / f"{pred.record_id or 'record'}.{extension}"
         write_annotations(pred, path)

@@ -15,13 +15,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from cardioliquid.app.charts import CLASS_COLORS
+from cardioliquid.signal.quality import true_runs
+
 PAPER_SPEED_MM_S = 25.0
 PAPER_GAIN_MM_MV = 10.0
 MM_PER_INCH = 25.4
-CLASS_COLORS = {
-    "N": "#2b6cb0", "S": "#d69e2e", "V": "#c53030", "F": "#805ad5", "Q": "#718096",
-    "bckg": "#2b6cb0", "sz": "#c53030",
-}  # fmt: skip
 ROLE_COLORS = {
     "sensory": "#a0aec0", "inter": "#63b3ed", "command": "#f6ad55", "motor": "#fc8181",
     "hidden": "#b794f4",
@@ -189,8 +188,6 @@ def beat_timeline(
 
     ``af`` (one flag per predicted beat) shades the stretches of AF-like rhythm.
     """
-    from cardioliquid.signal.quality import true_runs
-
     fig, ax = plt.subplots(figsize=(7.5, 2.3), dpi=110)
     t0 = max(0.0, now_s - span_s)
     rows = {c: i for i, c in enumerate(classes)}

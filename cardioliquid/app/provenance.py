@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from cardioliquid.data.splits import DS1, DS2
+
 
 def _ids_under(metadata: dict[str, Any], words: tuple[str, ...]) -> set[str]:
     found: set[str] = set()
@@ -55,8 +57,6 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
     if verdict:
         return verdict
     if task == "arrhythmia" and "DS1" in json.dumps(metadata, default=str):
-        from cardioliquid.data.splits import DS1, DS2
-
         if str(record_id) in DS1:
             return "in-sample patient (MIT-BIH DS1, the training set): expect optimistic results"
         if str(record_id) in DS2:

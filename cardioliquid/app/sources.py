@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cardioliquid._atomic import atomic_write_bytes
 from cardioliquid.errors import CheckpointError, RecordingError
+from cardioliquid.io.pull import manifest_path
 
 DATA_DIR_ENV = "CARDIOLIQUID_DATA_DIR"
 """Environment variable pointing the app at another data folder (tests, deployments)."""
@@ -50,8 +51,6 @@ def _demo_paths(root: Path) -> list[Path]:
     manifest = root / "manifests" / "demo.json"
     if not manifest.is_file():  # a data folder elsewhere: the demo set of the source tree
         try:
-            from cardioliquid.io.pull import manifest_path
-
             manifest = Path(manifest_path("demo"))
         except Exception:  # no manifest shipped: no demo set to star
             return []

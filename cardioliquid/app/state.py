@@ -9,15 +9,24 @@ Everything a user changes (the replay, the play flag, uploads) lives in
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
+import torch
 
+from cardioliquid.app.sources import SESSION_PREFIX, remove_stale_session_dirs, scrub_paths
+from cardioliquid.device import profile_model
 from cardioliquid.errors import RecordingError
+from cardioliquid.io import load_recording
 from cardioliquid.io.recording import Recording
-from cardioliquid.models.checkpoint import LoadedModel
+from cardioliquid.models import create_model
+from cardioliquid.models.checkpoint import LoadedModel, load_model, save_model
+from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
+from cardioliquid.signal.windows import n_beat_features
 
 UNTRAINED = "untrained demo model (random weights)"
 
@@ -25,8 +34,6 @@ UNTRAINED = "untrained demo model (random weights)"
 @st.cache_resource(show_spinner="Loading the model…")
 def cached_model(name_or_path: str, stamp: float = 0.0) -> LoadedModel:
     """A shipped model by name or a checkpoint file (``stamp``: file mtime, refreshes the cache)."""
-    from cardioliquid.models.checkpoint import load_model
-
     try:
         loaded = load_model(name_or_path)
     except RecordingError as e:  # CheckpointError: the page shows it without server paths
@@ -37,8 +44,6 @@ def cached_model(name_or_path: str, stamp: float = 0.0) -> LoadedModel:
 
 def public_error(e: RecordingError) -> RecordingError:
     """The same error naming the file, not the server folder it was uploaded to."""
-    from cardioliquid.app.sources import scrub_paths
-
     roots = [st.session_state.get("session_dir", "")] if _in_session() else []
     path = scrub_paths(e.path, roots) if e.path else None
     return type(e)(path, scrub_paths(e.reason, roots))
@@ -54,16 +59,8 @@ def _in_session() -> bool:
 @st.cache_resource(show_spinner="Building an untrained demo model…")
 def untrained_model(task: str) -> LoadedModel:
     """A randomly initialised liquid model, for when no trained model ships yet."""
-    import torch
-
-    from cardioliquid.models import create_model
-    from cardioliquid.models.checkpoint import load_model, save_model
-    from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
-
     torch.manual_seed(0)
     if task == "arrhythmia":
-        from cardioliquid.signal.windows import n_beat_features
-
         prep = BeatPreprocessing()
         kwargs = {"n_chans": 1, "n_outputs": len(prep.classes), "n_times": prep.n_times,
                   "sfreq": prep.fs, "n_features": n_beat_features(prep)}  # fmt: skip
@@ -80,16 +77,12 @@ def untrained_model(task: str) -> LoadedModel:
 @st.cache_data(show_spinner="Reading the recording…", max_entries=8)
 def cached_recording(path: str, stamp: float) -> Recording:
     """The recording at ``path`` (``stamp``: file mtime, so an edited file is re-read)."""
-    from cardioliquid.io import load_recording
-
     return load_recording(path)
 
 
 @st.cache_resource(show_spinner="Profiling the model on this machine…", max_entries=8)
 def cached_profile(name_or_path: str, stamp: float, untrained_task: str = "") -> dict[str, Any]:
     """The device team's profile report of a model, as a plain dict."""
-    from cardioliquid.device import profile_model
-
     if untrained_task:
         loaded = untrained_model(untrained_task)
     else:
@@ -110,9 +103,6 @@ class _SessionFolder:
     folder goes with it (and at interpreter exit at the latest)."""
 
     def __init__(self, path: str) -> None:
-        import shutil
-        import weakref
-
         self.path = path
         self._finalizer = weakref.finalize(self, shutil.rmtree, path, True)
 
@@ -124,8 +114,6 @@ def session_dir() -> Path:
     sessions that ended without that (a killed server) are swept when a new
     session starts (:func:`cardioliquid.app.sources.remove_stale_session_dirs`).
     """
-    from cardioliquid.app.sources import SESSION_PREFIX, remove_stale_session_dirs
-
     if "session_dir" not in st.session_state:
         remove_stale_session_dirs()
         path = tempfile.mkdtemp(prefix=SESSION_PREFIX)

@@ -704,7 +704,7 @@ def neurons_panel(choice: Choice) -> None:
     """On demand: the liquid states, the neurons by role, the wiring, the circuit of a decision."""
     import matplotlib.pyplot as plt  # lazy: the page starts without matplotlib
 
-    from cardioliquid.app import plots  # with matplotlib: loaded when the panel is opened
+    from cardioliquid.app import plots  # lazy: matplotlib, loaded when the panel is opened
 
     replay = st.session_state.replay
     st.markdown("### The neurons behind a decision")

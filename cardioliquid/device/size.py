@@ -328,7 +328,8 @@ def formula_for(module: nn.Module) -> Formula | None:
 
 
 def _ensure_formulas() -> None:
-    # The liquid cells register their formulas in cardioliquid.device.formulas.
+    # The liquid cells register their formulas in cardioliquid.device.formulas. Lazy: it
+    # imports register_formula from this module, so a top-level import would be a cycle.
     import cardioliquid.device.formulas  # noqa: F401
 
 

@@ -81,6 +81,7 @@ from typing import Any
 
 import numpy as np
 
+from cardioliquid.errors import RecordingError
 from cardioliquid.io.labels import AAMI_CLASSES
 
 MATCH_WINDOW_S: float = 0.15
@@ -552,8 +553,6 @@ def compare_recording(
     -------
     RecordComparison
     """
-    from cardioliquid.errors import RecordingError
-
     if rec.beats is None or len(rec.beats) == 0:
         raise RecordingError(
             rec.source or rec.record_id, "expected reference beat annotations, got none"

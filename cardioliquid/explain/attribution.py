@@ -38,6 +38,7 @@ import torch.nn as nn
 from cardioliquid._check import check_option
 from cardioliquid.errors import ContractError
 from cardioliquid.explain.states import _as_batch, is_beat_sequence
+from cardioliquid.models.sequence import LiquidRNN
 
 METHODS: tuple[str, ...] = ("integrated_gradients", "grad_x_activation")
 
@@ -91,8 +92,6 @@ def supports_neuron_gate(model: nn.Module) -> bool:
 
 
 def _liquid_layers(model: nn.Module) -> list[nn.Module]:
-    from cardioliquid.models.sequence import LiquidRNN
-
     return [m for m in model.modules() if isinstance(m, LiquidRNN)]
 
 

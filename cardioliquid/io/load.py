@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 from cardioliquid.errors import RecordingError
+from cardioliquid.io.eeg import load_bonn, load_eeg
 from cardioliquid.io.recording import Recording
+from cardioliquid.io.wfdb import load_ecg
 
 # Extensions mne.io.read_raw reads (its reader table), lower-case, with the dot.
 MNE_EXTENSIONS: tuple[str, ...] = (
@@ -72,13 +74,7 @@ def load_recording(path: str | os.PathLike, **kwargs) -> Recording:
     """
     fmt = detect_format(path)
     if fmt == "wfdb":
-        from cardioliquid.io.wfdb import load_ecg
-
         return load_ecg(path, **kwargs)
     if fmt == "bonn":
-        from cardioliquid.io.eeg import load_bonn
-
         return load_bonn(path, **kwargs)
-    from cardioliquid.io.eeg import load_eeg
-
     return load_eeg(path, **kwargs)

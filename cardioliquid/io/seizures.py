@@ -21,6 +21,7 @@ from pathlib import Path
 import wfdb
 
 from cardioliquid.errors import RecordingError
+from cardioliquid.io.wfdb import safe_rdann
 
 Interval = tuple[float, float]
 
@@ -72,8 +73,6 @@ def read_seizures_annotation(edf_path: str | os.PathLike, fs: float = 256.0) -> 
     """
     edf_path = Path(edf_path)
     ann_file = Path(f"{edf_path}.seizures")
-    from cardioliquid.io.wfdb import safe_rdann
-
     try:
         with safe_rdann():  # wfdb can loop forever on a corrupt file
             ann = wfdb.rdann(str(edf_path), "seizures")

@@ -46,6 +46,7 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 
 
 def _ensure_loaded() -> None:
-    # Importing the classifiers module registers its models.
+    # Importing the classifiers module registers its models. Lazy: they import
+    # register_model from this module, so a top-level import would be a cycle.
     import cardioliquid.models.classifier
     import cardioliquid.models.rhythm  # noqa: F401

@@ -21,11 +21,21 @@ Calls, events and alerts are decided by :mod:`cardioliquid.decision`.
 
 from __future__ import annotations
 
-from cardioliquid.scoring.beats import predict_beats
-from cardioliquid.scoring.recording import score_recording
-from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
-from cardioliquid.scoring.stream import BeatStream, WindowStream, replay
-from cardioliquid.scoring.windows import predict_windows
+from importlib import import_module
+
+# Where each public name lives. They are imported on first use (module __getattr__),
+# not here: they bring torch, and `cardioliquid score --help` imports this package
+# (for cardioliquid.scoring.cli) and answers without it.
+_EXPORTS = {
+    "BeatPredictions": "results",
+    "BeatStream": "stream",
+    "WindowPredictions": "results",
+    "WindowStream": "stream",
+    "predict_beats": "beats",
+    "predict_windows": "windows",
+    "replay": "stream",
+    "score_recording": "recording",
+}
 
 __all__ = [
     "BeatPredictions",
@@ -37,3 +47,15 @@ __all__ = [
     "replay",
     "score_recording",
 ]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f"cardioliquid.scoring.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cardioliquid.scoring' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -107,8 +107,8 @@ def options_from_args(args: argparse.Namespace):
 
     Event-rule flags not given stay None: the run takes them from the model.
     """
-    # Imported here, not at the top: they bring torch, and `cardioliquid score --help`
-    # (which imports this module) answers without it.
+    # lazy: batch brings torch, writers pandas and wfdb, and `cardioliquid score --help`
+    # (which imports this module) answers without them.
     from cardioliquid.scoring.batch import DEFAULT_MODELS, ScoreOptions
     from cardioliquid.scoring.writers import has_parquet
 
@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise CardioLiquidError(f"--workers must be >= 1, got {args.workers}")
     if args.distributed:
+        # lazy: torch and Lightning, kept out of `cardioliquid score --help`
         from cardioliquid.scoring.distributed import score_paths_distributed
 
         summary = score_paths_distributed(
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             devices=args.devices, num_nodes=args.num_nodes, progress=not args.no_progress,
         )  # fmt: skip
     else:
-        from cardioliquid.scoring.batch import score_paths
+        from cardioliquid.scoring.batch import score_paths  # lazy: torch, as above
 
         summary = score_paths(
             args.paths, opts, workers=args.workers, resume=args.resume, strict=args.strict,

@@ -26,6 +26,7 @@ from cardioliquid.errors import ContractError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 from cardioliquid.models.classifier import untie_heads
+from cardioliquid.signal.windows import beat_windows, eeg_windows
 from cardioliquid.training.module import balanced_weights
 
 SEQUENCE_RUN_BEATS = 64
@@ -45,8 +46,6 @@ def calibration_data(
     """
     limit = minutes * 60.0
     if loaded.task == "arrhythmia":
-        from cardioliquid.signal.windows import beat_windows
-
         if recording.beats is None:
             raise ContractError(
                 f"{recording.source or recording.record_id}: patient adaptation needs reference "
@@ -63,8 +62,6 @@ def calibration_data(
         return x, (feats if feats.shape[-1] else None), torch.from_numpy(
             np.asarray(w.labels, dtype=np.int64)[keep]
         )
-    from cardioliquid.signal.windows import eeg_windows
-
     w = eeg_windows(recording, loaded.preprocessing)
     end = np.asarray(w.start_s) + loaded.preprocessing.window_s
     keep = (end <= limit) & (np.asarray(w.labels) >= 0)

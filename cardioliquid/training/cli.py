@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
 
+from cardioliquid.training.export import export_checkpoint
 from cardioliquid.training.module import LiquidClassifierModule
 
 LINKS = ("n_chans", "n_outputs", "n_times", "n_features", "sfreq")
@@ -53,8 +54,6 @@ class TrainCLI(LightningCLI):
         target = cfg.get("export_to")
         if not target or not self.trainer.is_global_zero:
             return
-        from cardioliquid.training.export import export_checkpoint
-
         ckpt = self.trainer.checkpoint_callback
         best = getattr(ckpt, "best_model_path", "") if ckpt else ""
         meta = dict(cfg.get("export_metadata") or {})
