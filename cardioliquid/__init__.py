@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from cardioliquid._version import __version__
 
 __all__ = ["__version__", "create_model", "load_model", "load_recording", "score_recording"]
 

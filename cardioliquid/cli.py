@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from cardioliquid import __version__
+from cardioliquid._version import __version__
 from cardioliquid.errors import CardioLiquidError
 
 DESCRIPTION = """\

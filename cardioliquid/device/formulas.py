@@ -20,16 +20,79 @@ two time-gate heads when no time spans are given (3; 4 with time spans; 1 for
 Element-wise and transcendental counts (for microcontroller projections)
 count per step and neuron 2 tanh + 1 sigmoid and a 3-op interpolation
 (``pure``: 1 exp and 5 ops), plus the bias adds of the heads.
+
+This module also owns :class:`OpCount` and the formula registry
+(:func:`register_formula`, :func:`formula_for`) that :mod:`cardioliquid.device.size`
+reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
 import torch
 import torch.nn as nn
 
-from cardioliquid.device.size import OpCount, register_formula
 from cardioliquid.models.cfc import CfC
 from cardioliquid.models.ltc import LTC
+
+
+@dataclass
+class OpCount:
+    """Analytic operation counts of one forward.
+
+    Attributes
+    ----------
+    macs : int
+        Multiply-accumulates in linear, matmul and convolution (dense).
+    effective_macs : int
+        The same, skipping weights that are exactly zero (removed synapses).
+    elementwise : int
+        Element-wise arithmetic results (add, mul, relu, ...) and reduction inputs.
+    transcendental : int
+        exp / tanh / sigmoid / softplus / ... evaluations.
+    by_module : dict
+        Module path -> dense MACs it issued (its own calls, not children's).
+    """
+
+    macs: int = 0
+    effective_macs: int = 0
+    elementwise: int = 0
+    transcendental: int = 0
+    by_module: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return asdict(self)
+
+
+# Module-level formulas for modules whose kernels run inside TorchScript, where the
+# function-level counter cannot see. Each returns the OpCount of one forward call
+# from the module's structure and the call's (batch, steps, time spans given?).
+Formula = Callable[[nn.Module, int, int, bool], OpCount]
+_FORMULAS: dict[type, Formula] = {}
+
+
+def register_formula(cls: type) -> Callable[[Formula], Formula]:
+    """Decorator: analytic op counts for every forward of modules of type ``cls``."""
+
+    def deco(fn: Formula) -> Formula:
+        _FORMULAS[cls] = fn
+        return fn
+
+    return deco
+
+
+def formula_for(module: nn.Module) -> Formula | None:
+    """The registered formula for ``module``'s type (or a base class), if any."""
+    for cls in type(module).__mro__:
+        if cls in _FORMULAS:
+            return _FORMULAS[cls]
+    return None
+
+
 
 
 def _fused_synapses(weight_mask: torch.Tensor, heads: int) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
@@ -30,6 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
+
+from cardioliquid.device.formulas import OpCount, formula_for
 
 # --------------------------------------------------------------------------- parameters
 
@@ -196,35 +198,6 @@ _ELEMENTWISE = {
 _REDUCTIONS = {"sum", "mean", "cumsum"}
 
 
-@dataclass
-class OpCount:
-    """Analytic operation counts of one forward.
-
-    Attributes
-    ----------
-    macs : int
-        Multiply-accumulates in linear, matmul and convolution (dense).
-    effective_macs : int
-        The same, skipping weights that are exactly zero (removed synapses).
-    elementwise : int
-        Element-wise arithmetic results (add, mul, relu, ...) and reduction inputs.
-    transcendental : int
-        exp / tanh / sigmoid / softplus / ... evaluations.
-    by_module : dict
-        Module path -> dense MACs it issued (its own calls, not children's).
-    """
-
-    macs: int = 0
-    effective_macs: int = 0
-    elementwise: int = 0
-    transcendental: int = 0
-    by_module: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return asdict(self)
-
-
 def _numel(t: Any) -> int:
     return t.numel() if isinstance(t, torch.Tensor) else 1
 
@@ -299,38 +272,6 @@ class _AnalyticMode(TorchFunctionMode):
         elif name in _REDUCTIONS and args and isinstance(args[0], torch.Tensor):
             self.counts.elementwise += args[0].numel()
         return out
-
-
-# Module-level formulas for modules whose kernels run inside TorchScript, where the
-# function-level counter cannot see. Each returns the OpCount of one forward call
-# from the module's structure and the call's (batch, steps, time spans given?).
-Formula = Callable[[nn.Module, int, int, bool], OpCount]
-_FORMULAS: dict[type, Formula] = {}
-
-
-def register_formula(cls: type) -> Callable[[Formula], Formula]:
-    """Decorator: analytic op counts for every forward of modules of type ``cls``."""
-
-    def deco(fn: Formula) -> Formula:
-        _FORMULAS[cls] = fn
-        return fn
-
-    return deco
-
-
-def formula_for(module: nn.Module) -> Formula | None:
-    """The registered formula for ``module``'s type (or a base class), if any."""
-    _ensure_formulas()
-    for cls in type(module).__mro__:
-        if cls in _FORMULAS:
-            return _FORMULAS[cls]
-    return None
-
-
-def _ensure_formulas() -> None:
-    # The liquid cells register their formulas in cardioliquid.device.formulas. Lazy: it
-    # imports register_formula from this module, so a top-level import would be a cycle.
-    import cardioliquid.device.formulas  # noqa: F401
 
 
 def _sequence_shape(module: nn.Module, args: tuple, kwargs: dict) -> tuple[int, int, bool]:

@@ -1,4 +1,9 @@
-"""Model registry: ``create_model(name, **kwargs)`` over registered builders (after timm)."""
+"""Model registry: ``create_model(name, **kwargs)`` over registered builders (after timm).
+
+The builders register themselves when their modules are imported, which the
+package does (``cardioliquid/models/__init__.py``), so the registry is full
+whenever any ``cardioliquid.models`` module is in use.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,6 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
 
 def list_models() -> list[str]:
     """Names of all registered models."""
-    _ensure_loaded()
     return sorted(_MODELS)
 
 
@@ -40,13 +44,5 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     **kwargs
         Passed to the model's builder (``n_chans``, ``n_outputs``, ``n_times``...).
     """
-    _ensure_loaded()
     check_option("name", name, sorted(_MODELS))
     return _MODELS[name](**kwargs)
-
-
-def _ensure_loaded() -> None:
-    # Importing the classifiers module registers its models. Lazy: they import
-    # register_model from this module, so a top-level import would be a cycle.
-    import cardioliquid.models.classifier
-    import cardioliquid.models.rhythm  # noqa: F401

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from cardioliquid import __version__
+from cardioliquid._version import __version__
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import CardioLiquidError, ContractError
 from cardioliquid.io import load_recording
