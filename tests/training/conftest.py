@@ -59,13 +59,12 @@ def synthetic_config(tmp_path: Path, model_name: str, epochs: int = 2) -> Path:
 
 
 @pytest.fixture
-def model_name(monkeypatch) -> str:
+def model_name() -> str:
     """``liquid-cfc`` when available, else a registered stand-in (same builder signature)."""
     if liquid_available():
         return "liquid-cfc"
     if STAND_IN not in registry._MODELS:
         registry.register_model(STAND_IN)(StandIn)
-    monkeypatch.setattr(registry, "_ensure_loaded", lambda: None)
     return STAND_IN
 
 
