@@ -39,11 +39,8 @@ CV_ENTRIES = {"CfC liquid (shipped v6)": "xdb_rhythm", "LTC liquid": "xdb_rhythm
               "LSTM": "peer_lstm", "GRU": "peer_gru", "CNN": "peer_cnn"}
 
 
-def cv_key_f1(entry: str, gate: str = "gate_off") -> tuple[float | None, int]:
+def cv_key_f1(results: dict, entry: str, gate: str = "gate_off") -> tuple[float | None, int]:
     """3-seed mean pooled key F1 of a CV entry (seeds stored as ``entry``, ``entry_s1``...)."""
-    if not CV_JSON.is_file():
-        return None, 0
-    results = json.loads(CV_JSON.read_text())
     seeds = [results[k] for k in (entry, f"{entry}_s1", f"{entry}_s2") if k in results]
     f1 = [r["scores"][gate]["pooled"]["key_f1"] for r in seeds]
     return (round(sum(f1) / len(f1), 1) if f1 else None), len(f1)
@@ -98,11 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         se, ppv = d.get("se"), d.get("ppv")
         return None if se is None or ppv is None or se + ppv == 0 else 2 * se * ppv / (se + ppv)
 
+    cv_results = json.loads(CV_JSON.read_text()) if CV_JSON.is_file() else {}
     table = []
     for label, r in rows.items():
         prof = r["profile"]
         c = noise[label]["conditions"]
-        cv, n_seeds = cv_key_f1(CV_ENTRIES[label])
+        cv, n_seeds = cv_key_f1(cv_results, CV_ENTRIES[label])
         table.append({
             "model": label,
             "cv_key_f1": cv, "cv_seeds": n_seeds,
