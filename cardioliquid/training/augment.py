@@ -3,7 +3,10 @@
 Applied on the batch after it reaches the device, so it is vectorised and
 costs almost nothing: per-example amplitude scaling (gain differences between
 leads and databases), a slow sinusoidal baseline wander, and white noise.
-Amplitudes are relative to the normalised signal (robust scale ~1).
+Amplitudes are relative to the normalised signal (robust scale ~1). The beat
+models' features get their own: a change of heart rate
+(:func:`scale_heart_rate`), and AF-like rhythm for single beats
+(:func:`irregular_rhythm_features`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ class Augmentation:
         Augment training batches at all (validation and test batches never are).
     scale, noise, wander, shift
         As in :func:`augment_batch`.
+    heart_rate : float
+        Largest relative change of heart rate given to a training example's absolute
+        intervals (:func:`scale_heart_rate`; beat DataModules with absolute RR features
+        only). 0 leaves the features alone.
     """
 
     enabled: bool = True
@@ -42,6 +49,7 @@ class Augmentation:
     noise: float = 0.03
     wander: float = 0.1
     shift: int = 0
+    heart_rate: float = 0.0
 
     def apply(self, x: torch.Tensor, fs: float,
               generator: torch.Generator | None = None) -> torch.Tensor:
@@ -100,6 +108,50 @@ def augment_batch(
     if noise > 0:
         out = out + noise * torch.randn(b, c, t, **kw)
     return out.to(x.dtype)
+
+
+def interval_columns(names: tuple[str, ...]) -> list[int]:
+    """Indices of the features that are intervals in seconds (names ending ``_s``)."""
+    return [i for i, name in enumerate(names) if name.endswith("_s")]
+
+
+def scale_heart_rate(
+    features: torch.Tensor,
+    columns: list[int],
+    amount: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Give each example a different heart rate: its intervals in seconds times one factor.
+
+    Ratios of intervals (the patient-relative RR features) are unchanged by a
+    change of rate, while the absolute intervals are what tells one patient's
+    rhythm from another's. Drawing one factor per example (per run of beats
+    for the sequence models, so the run's rhythm keeps its shape) keeps a model
+    from learning each training patient's own rate.
+
+    Parameters
+    ----------
+    features : Tensor, shape (batch, ..., n_features)
+        Raw (unstandardised) features.
+    columns : list of int
+        The interval columns (:func:`interval_columns`).
+    amount : float
+        Factors are drawn log-uniformly in ``[1/(1+amount), 1+amount]``.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor
+        A copy of ``features`` (``features`` itself when there is nothing to scale).
+    """
+    if amount <= 0 or not columns:
+        return features
+    shape = (features.shape[0],) + (1,) * (features.dim() - 1)
+    log_factor = (torch.rand(shape, device=features.device, generator=generator) * 2 - 1)
+    factor = (log_factor * math.log1p(amount)).exp().to(features.dtype)
+    out = features.clone()
+    out[..., columns] = features[..., columns] * factor
+    return out
 
 
 IRREGULAR_RHYTHM_FEATURES: tuple[str, ...] = ROBUST_RR_FEATURE_NAMES

@@ -30,7 +30,9 @@ from cardioliquid.signal.windows import beat_feature_names, n_beat_features
 from cardioliquid.training.augment import (
     Augmentation,
     check_irregular_rhythm_features,
+    interval_columns,
     irregular_rhythm_features,
+    scale_heart_rate,
 )
 from cardioliquid.training.datamodules.base import Sampling, TensorDataModule, stack_arrays
 from cardioliquid.training.datamodules.locate import pull_database, resolve_data_dir
@@ -160,16 +162,30 @@ class MITBIHBeatDataModule(TensorDataModule):
                 raise ValueError(f"aug_irregular rewrites N beats; the classes "
                                  f"{list(self.preprocessing.classes)} have no N")
             self._normal_class = list(self.preprocessing.classes).index("N")
+        self._interval_columns: list[int] = []
+        if augmentation.enabled and augmentation.heart_rate > 0:
+            self._interval_columns = interval_columns(beat_feature_names(self.preprocessing))
+            if not self._interval_columns:
+                raise ValueError(
+                    f"augmentation.heart_rate scales the absolute RR intervals, but the "
+                    f"rr_feature_set {self.preprocessing.rr_feature_set!r} has none (use "
+                    f"'robust_absolute'), or set heart_rate to 0")
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """The shared augmentation, then the irregular-rhythm one on the features."""
-        batch = super().on_after_batch_transfer(batch, dataloader_idx)
-        trainer = self.trainer
-        if self.aug_irregular > 0 and trainer is not None and trainer.training:
-            x, feats, y = batch
+    def _augment_features(self, feats: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The feature augmentations: heart rate, then AF-like rhythm (single beats)."""
+        feats = scale_heart_rate(feats, self._interval_columns, self.augmentation.heart_rate)
+        if self.aug_irregular > 0:
             feats = irregular_rhythm_features(feats, y, self._feature_names, self.aug_irregular,
                                               normal_class=self._normal_class)
-            batch = (x, feats, y)
+        return feats
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """The shared window augmentation, then the feature augmentations."""
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        trainer = self.trainer
+        if trainer is not None and trainer.training:
+            x, feats, y = batch
+            batch = (x, self._augment_features(feats, y), y)
         return batch
 
     @property
@@ -329,11 +345,11 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
         return f[y >= 0]
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """The shared window augmentation, applied to every beat of every run."""
+        """The shared window augmentation on every beat of every run; one heart rate a run."""
         trainer = self.trainer
         if self.augmentation.enabled and trainer is not None and trainer.training:
             x, f, y = batch
             b, length = x.shape[:2]
             flat = self.augmentation.apply(x.reshape(b * length, *x.shape[2:]), self.sfreq)
-            batch = (flat.reshape(x.shape), f, y)
+            batch = (flat.reshape(x.shape), self._augment_features(f, y), y)
         return batch
