@@ -7,7 +7,13 @@ import torch
 
 from cardioliquid.signal.config import BeatPreprocessing
 from cardioliquid.signal.windows import beat_feature_names
-from cardioliquid.training.augment import Augmentation, augment_batch, irregular_rhythm_features
+from cardioliquid.training.augment import (
+    Augmentation,
+    augment_batch,
+    interval_columns,
+    irregular_rhythm_features,
+    scale_heart_rate,
+)
 
 
 def test_augmentation_keeps_shape_and_changes_values():
@@ -70,3 +76,20 @@ def test_irregular_rhythm_augmentation_rewrites_normal_beats_consistently():
     assert torch.equal(col["template_corr"], torch.full((len(c),), 0.99))  # morphology kept
     with pytest.raises(ValueError, match="robust"):
         irregular_rhythm_features(feats, labels, ("pre_rr_s",), 0.5)
+
+
+def test_heart_rate_augmentation_scales_each_runs_intervals_by_one_factor():
+    names = beat_feature_names(BeatPreprocessing(rr_feature_set="robust_absolute"))
+    cols = interval_columns(names)
+    assert [names[i] for i in cols] == ["pre_rr_s", "post_rr_s", "local_rr_median_s"]
+    feats = torch.rand(6, 20, len(names)) + 0.5  # 6 runs of 20 beats
+    out = scale_heart_rate(feats, cols, 0.3, generator=torch.Generator().manual_seed(0))
+    others = [i for i in range(len(names)) if i not in cols]
+    assert torch.equal(out[..., others], feats[..., others])  # ratios untouched
+    factor = out[..., cols] / feats[..., cols]
+    per_run = factor[:, :1, :1]
+    torch.testing.assert_close(factor, per_run.expand_as(factor))  # one factor per run
+    assert ((per_run >= 1 / 1.3 - 1e-6) & (per_run <= 1.3 + 1e-6)).all()
+    assert per_run.std() > 0.01  # and runs differ
+    assert scale_heart_rate(feats, cols, 0.0) is feats
+    assert scale_heart_rate(feats, [], 0.3) is feats

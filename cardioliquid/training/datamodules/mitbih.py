@@ -183,7 +183,8 @@ class MITBIHBeatDataModule(TensorDataModule):
         """The shared window augmentation, then the feature augmentations."""
         batch = super().on_after_batch_transfer(batch, dataloader_idx)
         trainer = self.trainer
-        if trainer is not None and trainer.training:
+        changes_features = self.aug_irregular > 0 or bool(self._interval_columns)
+        if changes_features and trainer is not None and trainer.training:
             x, feats, y = batch
             batch = (x, self._augment_features(feats, y), y)
         return batch

@@ -64,3 +64,34 @@ def test_module_scores_every_labelled_beat_and_ignores_padding(name):
     # the sequence model itself learns (not only the head)
     grads = [p.grad for p in module.model.rnn.parameters() if p.requires_grad]
     assert grads and any(g is not None and float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_heart_rate_augmentation_changes_only_training_runs_intervals():
+    from types import SimpleNamespace
+
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import beat_feature_names
+    from cardioliquid.training.augment import Augmentation, interval_columns
+    from cardioliquid.training.datamodules import BeatSequenceDataModule, Sampling
+
+    setting = Augmentation(scale=0.0, noise=0.0, wander=0.0, heart_rate=0.3)
+    with pytest.raises(ValueError, match="rr_feature_set 'robust'"):
+        BeatSequenceDataModule(preprocessing=BeatPreprocessing(fs=100.0, rr_feature_set="robust"),
+                               augmentation=setting, sampling=Sampling(sampler="shuffle"))
+    prep = BeatPreprocessing(fs=100.0, rr_feature_set="robust_absolute")
+    dm = BeatSequenceDataModule(preprocessing=prep, augmentation=setting,
+                                sampling=Sampling(sampler="shuffle"))
+    names = beat_feature_names(prep)
+    cols = interval_columns(names)
+    x = torch.zeros(2, 5, 1, prep.n_times)
+    f = torch.rand(2, 5, len(names)) + 0.5
+    y = torch.zeros(2, 5, dtype=torch.long)
+    dm.trainer = SimpleNamespace(training=True)
+    _, got, _ = dm.on_after_batch_transfer((x, f, y), 0)
+    ratio = got[..., cols] / f[..., cols]
+    assert not torch.allclose(ratio, torch.ones_like(ratio))
+    torch.testing.assert_close(ratio, ratio[:, :1, :1].expand_as(ratio))  # one rate a run
+    keep = [i for i in range(len(names)) if i not in cols]
+    assert torch.equal(got[..., keep], f[..., keep])
+    dm.trainer = SimpleNamespace(training=False)
+    assert dm.on_after_batch_transfer((x, f, y), 0)[1] is f
