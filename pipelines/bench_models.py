@@ -5,7 +5,9 @@ features), LSTM/GRU with the same number of units (and an LSTM of twice as
 many, the peer the issue quoted), and the peers at the CfC's size: a GRU and a
 causal 1-D CNN (``CausalConvSequence``, the rhythm model's CNN peer; its
 streaming step is one pass over one step with the input buffer carried) with
-parameters within 5 % of the CfC's. Measured in one run, one model after the
+parameters within 5 % of the CfC's. Our CfC is measured twice: as it runs
+(CPU inference through the fused kernel of :mod:`cardioliquid.models.kernels`)
+and with the TorchScript scan it replaces. Measured in one run, one model after the
 other, with warm-up and repetitions:
 
 - ``infer_ms``: forward of a (batch, steps, input) sequence without autograd;
@@ -40,6 +42,7 @@ import torch
 import torch.nn as nn
 
 from cardioliquid.device.profile import cpu_name
+from cardioliquid.models import kernels
 from cardioliquid.models.cfc import CfC
 from cardioliquid.models.ltc import LTC
 from cardioliquid.models.rhythm import CausalConvSequence
@@ -77,6 +80,14 @@ class _SeqModel:
         return self.module(x)[0]
 
 
+class _Unfused(_SeqModel):
+    """The same CfC without the fused CPU kernel: what the kernel is worth."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with kernels.disabled():
+            return self.module(x)[0]
+
+
 def _models(n_in: int, units: int, motor: int, unfolds: int) -> list[_SeqModel]:
     import ncps.torch as nt
 
@@ -87,6 +98,7 @@ def _models(n_in: int, units: int, motor: int, unfolds: int) -> list[_SeqModel]:
     ours_cfc = CfC(n_in, auto_ncp(units, motor))
     h = ours_cfc.initial_state(1)
     out.append(_SeqModel("cfc (ours)", ours_cfc, lambda: ours_cfc.step(x1, h)))
+    out.append(_Unfused("cfc (ours, TorchScript scan)", ours_cfc, lambda: ours_cfc.step(x1, h)))
     ref_cfc = nt.CfC(n_in, auto_ncp(units, motor).to_ncps())
     out.append(_SeqModel("cfc (ncps)", ref_cfc, lambda: ref_cfc.rnn_cell(x1, h, 1.0)))
 
@@ -179,6 +191,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "models": out,
         "conditions": {
             "torch": torch.__version__, "threads": args.threads, "clock": args.clock,
+            "fused_cfc_kernel": kernels.cfc_kernel() is not None,
             "cpu": cpu_name(),
             "cpu_count": os.cpu_count(), "loadavg_at_end": list(os.getloadavg()),
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
