@@ -1,7 +1,7 @@
 """The liquid rhythm model beside its LTC variant and its LSTM, GRU and CNN peers (issue 20).
 
 Each row but the first is the shipped recipe with another sequence model over the beats
-(``pipelines/configs/arrhythmia-candidates/rhythm-{ltc,lstm,gru,cnn}.yaml``, parameters within
+(``pipelines/configs/arrhythmia-candidates/rhythm-hr-{ltc,lstm,gru,cnn}.yaml``, parameters within
 2 % of the shipped model's), trained on the shipped model's data (DS1 + the SVDB records of the
 mirror, seed 0) by ``cardioliquid-train``, without the AF gate as the shipped recipe. The
 shipped ``arrhythmia`` model is the CfC row. Every model then goes through the same commands:
@@ -32,11 +32,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PEERS = {"LTC liquid": "rhythm-ltc", "LSTM": "rhythm-lstm", "GRU": "rhythm-gru",
-         "CNN": "rhythm-cnn"}
+PEERS = {"LTC liquid": "rhythm-hr-ltc", "LSTM": "rhythm-hr-lstm", "GRU": "rhythm-hr-gru",
+         "CNN": "rhythm-hr-cnn"}
 CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
-CV_ENTRIES = {"CfC liquid (shipped v6)": "xdb_rhythm", "LTC liquid": "xdb_rhythm_ltc",
-              "LSTM": "peer_lstm", "GRU": "peer_gru", "CNN": "peer_cnn"}
+CV_ENTRIES = {"CfC liquid (shipped v7)": "xdb_rhythm_hr", "LTC liquid": "peer_hr_ltc",
+              "LSTM": "peer_hr_lstm", "GRU": "peer_hr_gru", "CNN": "peer_hr_cnn"}
 
 
 def cv_key_f1(results: dict, entry: str, gate: str = "gate_off") -> tuple[float | None, int]:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     env_mirror = str(Path(a.mirror).resolve())
     os.environ["CARDIOLIQUID_DATA_MIRROR"] = env_mirror
 
-    models = {"CfC liquid (shipped v6)": "arrhythmia"}  # labels: no commas (a --models list)
+    models = {"CfC liquid (shipped v7)": "arrhythmia"}  # labels: no commas (a --models list)
     for label, name in PEERS.items():
         out = work / f"{name}.safetensors"
         if not out.is_file():
