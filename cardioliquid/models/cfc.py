@@ -25,9 +25,9 @@ How it is made fast without changing the function:
   and needs no un-skewing;
 - CPU inference in the default mode runs a fused C++ loop
   (:mod:`cardioliquid.models.kernels`, built on first use): per iteration one
-  GEMM, then one vectorised pass over the neurons instead of several tensor
-  operations; the input is projected for the fed (first-layer) neurons only,
-  since the wiring feeds no other. Results match the TorchScript loop to ~1e-6;
+  register-blocked GEMM of [state, input], then one vectorised pass over the
+  neurons, instead of several tensor operations and a projection of every step
+  before the loop. Results match the TorchScript loop to ~1e-6;
   autograd, tracing and FLOP counting always get the TorchScript or Python loop;
 - a streaming step of a few streams runs in NumPy (:class:`SmallBatchStep`):
   at this size a step costs the per-call overhead of ~25 tensor operations, not
@@ -380,7 +380,6 @@ class CfC(LiquidRNN):
                 raise ValueError("mixed_memory needs a wiring or backbone_layers=0")
             self._init_memory()
         self._cache: tuple | None = None
-        self._kernel_cache: tuple | None = None
         self._small_step: tuple[tuple, SmallBatchStep] | None = None
         self._params: list[nn.Parameter] | None = None
 
@@ -600,33 +599,16 @@ class CfC(LiquidRNN):
         kernel = cfc_kernel()
         if kernel is None:
             return None
-        w_fed, w_rec, b = self._kernel_weights(ts_const)
-        steps, batch = x.shape[0], x.shape[1]
-        # Batch first and contiguous as the kernel reads it (forward's x is batch first).
-        flat = x.transpose(0, 1).reshape(batch * steps, -1)
-        x_fed = torch.mm(flat, w_fed).reshape(batch, steps, -1)
-        ts_bt = None if ts_t is None else ts_t[:, :, 0].t().contiguous()
+        w_in, w_rec, b, *_ = self._fused(ts_const)
+        x_bt = x.transpose(0, 1)  # batch first, as forward received it (no copy then)
+        ts_bt = None if ts_t is None else ts_t[:, :, 0].t()
         start, stop = ((self._out_start, self._out_stop) if outputs_only
                        else (0, self.state_size))
         out, last = kernel.wired_scan_default(
-            x_fed, b, (h0 + 1.0) * 0.5, w_rec, ts_bt, self.layer_of, self.layer_sizes[0],
-            start, stop)
+            x_bt, w_in, b, (h0 + 1.0) * 0.5, w_rec, ts_bt, self.layer_of, start, stop)
         out = out.transpose(0, 1)  # (T, B, kept), as the scans return
         last = last * 2.0 - 1.0
         return (out, last) if outputs_only else (out, out[-1])
-
-    def _kernel_weights(self, ts_const: float | None) -> tuple[Tensor, Tensor, Tensor]:
-        """The fused weights with the input projection cut to the fed neurons' columns."""
-        w_in, w_rec, b, *_ = self._fused(ts_const)
-        cache = self._kernel_cache
-        if cache is not None and cache[0] is w_in:
-            return cache[1]
-        n, fed = self.state_size, self.layer_sizes[0]
-        heads = w_in.shape[1] // n
-        cols = torch.cat([torch.arange(hd * n, hd * n + fed) for hd in range(heads)])
-        weights = (w_in[:, cols].contiguous(), w_rec.contiguous(), b.contiguous())
-        self._kernel_cache = (w_in, weights)
-        return weights
 
     def _scan_mixed(self, x, hx, ts_t, w_in, w_rec, b, masks, mode, a, w_tau_abs):
         steps, batch = x.shape[0], x.shape[1]
@@ -701,5 +683,4 @@ class CfC(LiquidRNN):
 
     def train(self, mode: bool = True) -> CfC:  # drop cached weights
         self._cache, self._params, self._small_step = None, None, None
-        self._kernel_cache = None
         return super().train(mode)
