@@ -42,6 +42,9 @@ class Augmentation:
         Largest relative change of heart rate given to a training example's absolute
         intervals (:func:`scale_heart_rate`; beat DataModules with absolute RR features
         only). 0 leaves the features alone.
+    stretch : float
+        Largest relative change of a beat's duration (:func:`stretch_windows`, about the R
+        peak; beat DataModules only, one factor per run of beats in the sequence ones).
     """
 
     enabled: bool = True
@@ -50,6 +53,7 @@ class Augmentation:
     wander: float = 0.1
     shift: int = 0
     heart_rate: float = 0.0
+    stretch: float = 0.0
 
     def apply(self, x: torch.Tensor, fs: float,
               generator: torch.Generator | None = None) -> torch.Tensor:
@@ -108,6 +112,43 @@ def augment_batch(
     if noise > 0:
         out = out + noise * torch.randn(b, c, t, **kw)
     return out.to(x.dtype)
+
+
+def stretch_factors(n: int, amount: float, device: torch.device | None = None,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` factors drawn log-uniformly in ``[1/(1+amount), 1+amount]``."""
+    u = torch.rand(n, device=device, generator=generator) * 2 - 1
+    return (u * math.log1p(amount)).exp()
+
+
+def stretch_windows(x: torch.Tensor, center: int, factors: torch.Tensor) -> torch.Tensor:
+    """Beat windows resampled in time about their R peak: a wider or narrower beat.
+
+    QRS and QT durations differ between patients (and with heart rate); a model
+    trained on a few dozen patients sees few of them. Sample ``i`` of the output
+    is the input at ``center + (i - center) / factor`` (linear interpolation,
+    edges repeated), so a factor above 1 widens the beat and the R peak stays put.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, channels, times)
+    center : int
+        Index of the R peak in the window.
+    factors : Tensor, shape (batch,)
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x``.
+    """
+    b, c, t = x.shape
+    pos = torch.arange(t, device=x.device, dtype=torch.float32).view(1, t)
+    src = (center + (pos - center) / factors.view(b, 1).float()).clamp(0, t - 1)
+    lo = src.floor().long().clamp(max=t - 1)
+    hi = (lo + 1).clamp(max=t - 1)
+    frac = (src - lo.float()).unsqueeze(1).to(x.dtype)
+    lo, hi = lo.unsqueeze(1).expand(b, c, t), hi.unsqueeze(1).expand(b, c, t)
+    return torch.lerp(x.gather(2, lo), x.gather(2, hi), frac)
 
 
 def interval_columns(names: tuple[str, ...]) -> list[int]:

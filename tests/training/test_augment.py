@@ -93,3 +93,18 @@ def test_heart_rate_augmentation_scales_each_runs_intervals_by_one_factor():
     assert per_run.std() > 0.01  # and runs differ
     assert scale_heart_rate(feats, cols, 0.0) is feats
     assert scale_heart_rate(feats, [], 0.3) is feats
+
+
+def test_stretch_keeps_the_r_peak_and_widens_the_beat():
+    from cardioliquid.training.augment import stretch_factors, stretch_windows
+
+    t, center = 101, 40
+    pos = torch.arange(t, dtype=torch.float32)
+    beat = torch.exp(-0.5 * ((pos - center) / 4.0) ** 2).view(1, 1, t).repeat(3, 1, 1)
+    out = stretch_windows(beat, center, torch.tensor([1.0, 1.25, 0.8]))
+    torch.testing.assert_close(out[0], beat[0])  # factor 1: unchanged
+    assert (out.argmax(-1) == center).all()  # the R peak stays where it was
+    width = (out > 0.5).sum(-1).flatten()  # samples above half height
+    assert width[1] > width[0] > width[2]
+    f = stretch_factors(1000, 0.1, generator=torch.Generator().manual_seed(0))
+    assert f.min() >= 1 / 1.1 - 1e-6 and f.max() <= 1.1 + 1e-6 and f.std() > 0.02

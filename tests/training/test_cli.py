@@ -60,7 +60,8 @@ def test_a_partial_block_keeps_the_datamodules_own_defaults(capsys):
     assert init["sampling"] == {"batch_size": 32, "eval_batch_size": 256, "sampler": "weighted",
                                 "sampler_power": 1.0, "num_workers": 0}
     assert init["augmentation"] == {"enabled": False, "scale": 0.2, "noise": 0.02,
-                                    "wander": 0.0, "shift": 0, "heart_rate": 0.0}
+                                    "wander": 0.0, "shift": 0, "heart_rate": 0.0,
+                                    "stretch": 0.0}
     assert init["test_patients"] == ["chb03"]
 
 

@@ -33,6 +33,8 @@ from cardioliquid.training.augment import (
     interval_columns,
     irregular_rhythm_features,
     scale_heart_rate,
+    stretch_factors,
+    stretch_windows,
 )
 from cardioliquid.training.datamodules.base import Sampling, TensorDataModule, stack_arrays
 from cardioliquid.training.datamodules.locate import pull_database, resolve_data_dir
@@ -179,10 +181,25 @@ class MITBIHBeatDataModule(TensorDataModule):
                                               normal_class=self._normal_class)
         return feats
 
+    @property
+    def r_peak_index(self) -> int:
+        """Index of the R peak in a beat window (``pre_s`` after its start)."""
+        return round(self.preprocessing.pre_s * self.preprocessing.fs)  # as signal.windows cuts
+
+    def _stretch(self, x: torch.Tensor, per_group: int = 1) -> torch.Tensor:
+        """Beat windows ``x`` (n, C, T) stretched, one factor per ``per_group`` windows."""
+        amount = self.augmentation.stretch
+        if not self.augmentation.enabled or amount <= 0:
+            return x
+        factors = stretch_factors(x.shape[0] // per_group, amount, x.device)
+        return stretch_windows(x, self.r_peak_index, factors.repeat_interleave(per_group))
+
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """The shared window augmentation, then the feature augmentations."""
+        """The shared window augmentation, then stretch and the feature augmentations."""
         batch = super().on_after_batch_transfer(batch, dataloader_idx)
         trainer = self.trainer
+        if self.augmentation.stretch > 0 and trainer is not None and trainer.training:
+            batch = (self._stretch(batch[0]), *batch[1:])
         changes_features = self.aug_irregular > 0 or bool(self._interval_columns)
         if changes_features and trainer is not None and trainer.training:
             x, feats, y = batch
@@ -352,5 +369,6 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
             x, f, y = batch
             b, length = x.shape[:2]
             flat = self.augmentation.apply(x.reshape(b * length, *x.shape[2:]), self.sfreq)
+            flat = self._stretch(flat, per_group=length)  # one beat width per run
             batch = (flat.reshape(x.shape), self._augment_features(f, y), y)
         return batch

@@ -95,3 +95,27 @@ def test_heart_rate_augmentation_changes_only_training_runs_intervals():
     assert torch.equal(got[..., keep], f[..., keep])
     dm.trainer = SimpleNamespace(training=False)
     assert dm.on_after_batch_transfer((x, f, y), 0)[1] is f
+
+
+def test_stretch_augmentation_gives_each_run_one_beat_width():
+    from types import SimpleNamespace
+
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import beat_feature_names
+    from cardioliquid.training.augment import Augmentation
+    from cardioliquid.training.datamodules import BeatSequenceDataModule, Sampling
+
+    prep = BeatPreprocessing(fs=100.0)
+    dm = BeatSequenceDataModule(
+        preprocessing=prep, sampling=Sampling(sampler="shuffle"),
+        augmentation=Augmentation(scale=0.0, noise=0.0, wander=0.0, stretch=0.3))
+    t, r = prep.n_times, dm.r_peak_index
+    pos = torch.arange(t, dtype=torch.float32)
+    beat = torch.exp(-0.5 * ((pos - r) / 3.0) ** 2)
+    x = beat.view(1, 1, 1, t).repeat(4, 6, 1, 1)  # 4 runs of 6 identical beats
+    f = torch.zeros(4, 6, len(beat_feature_names(prep)))
+    dm.trainer = SimpleNamespace(training=True)
+    out, _, _ = dm.on_after_batch_transfer((x, f, torch.zeros(4, 6, dtype=torch.long)), 0)
+    assert torch.equal(out, out[:, :1].expand_as(out))  # every beat of a run alike
+    assert not torch.allclose(out[0], out[1]) or not torch.allclose(out[1], out[2])
+    assert (out.argmax(-1) == r).all()
