@@ -594,7 +594,7 @@ class CfC(LiquidRNN):
                 or torch.is_grad_enabled() or x.device.type != "cpu"
                 or x.dtype != torch.float32 or h0.dtype != torch.float32
                 or use_python_loop() or is_in_torch_dispatch_mode()
-                or (outputs_only and not self._out_slice)):
+                or (outputs_only and not self._out_slice) or x.numel() == 0):
             return None
         kernel = cfc_kernel()
         if kernel is None:
