@@ -101,8 +101,7 @@ def augment_batch(
         idx = (torch.arange(t, device=x.device).view(1, 1, t) - lag).clamp(0, t - 1)
         out = out.gather(2, idx.expand(b, c, t))
     if scale > 0:
-        log_gain = (torch.rand(b, 1, 1, **kw) * 2 - 1) * math.log1p(scale)
-        out = out * log_gain.exp()
+        out = out * log_uniform_factors(b, scale, x.device, generator).view(b, 1, 1)
     if wander > 0:
         freq = 0.05 + 0.45 * torch.rand(b, 1, 1, **kw)
         phase = 2 * math.pi * torch.rand(b, 1, 1, **kw)
@@ -114,9 +113,9 @@ def augment_batch(
     return out.to(x.dtype)
 
 
-def stretch_factors(n: int, amount: float, device: torch.device | None = None,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
-    """``n`` factors drawn log-uniformly in ``[1/(1+amount), 1+amount]``."""
+def log_uniform_factors(n: int, amount: float, device: torch.device | None = None,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` factors drawn log-uniformly in ``[1/(1+amount), 1+amount]`` (gain, rate, width)."""
     u = torch.rand(n, device=device, generator=generator) * 2 - 1
     return (u * math.log1p(amount)).exp()
 
@@ -188,8 +187,8 @@ def scale_heart_rate(
     if amount <= 0 or not columns:
         return features
     shape = (features.shape[0],) + (1,) * (features.dim() - 1)
-    log_factor = (torch.rand(shape, device=features.device, generator=generator) * 2 - 1)
-    factor = (log_factor * math.log1p(amount)).exp().to(features.dtype)
+    factor = log_uniform_factors(shape[0], amount, features.device, generator)
+    factor = factor.view(shape).to(features.dtype)
     out = features.clone()
     out[..., columns] = features[..., columns] * factor
     return out

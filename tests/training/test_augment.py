@@ -96,7 +96,7 @@ def test_heart_rate_augmentation_scales_each_runs_intervals_by_one_factor():
 
 
 def test_stretch_keeps_the_r_peak_and_widens_the_beat():
-    from cardioliquid.training.augment import stretch_factors, stretch_windows
+    from cardioliquid.training.augment import log_uniform_factors, stretch_windows
 
     t, center = 101, 40
     pos = torch.arange(t, dtype=torch.float32)
@@ -106,5 +106,5 @@ def test_stretch_keeps_the_r_peak_and_widens_the_beat():
     assert (out.argmax(-1) == center).all()  # the R peak stays where it was
     width = (out > 0.5).sum(-1).flatten()  # samples above half height
     assert width[1] > width[0] > width[2]
-    f = stretch_factors(1000, 0.1, generator=torch.Generator().manual_seed(0))
+    f = log_uniform_factors(1000, 0.1, generator=torch.Generator().manual_seed(0))
     assert f.min() >= 1 / 1.1 - 1e-6 and f.max() <= 1.1 + 1e-6 and f.std() > 0.02

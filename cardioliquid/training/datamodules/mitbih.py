@@ -32,8 +32,8 @@ from cardioliquid.training.augment import (
     check_irregular_rhythm_features,
     interval_columns,
     irregular_rhythm_features,
+    log_uniform_factors,
     scale_heart_rate,
-    stretch_factors,
     stretch_windows,
 )
 from cardioliquid.training.datamodules.base import Sampling, TensorDataModule, stack_arrays
@@ -191,17 +191,17 @@ class MITBIHBeatDataModule(TensorDataModule):
         amount = self.augmentation.stretch
         if not self.augmentation.enabled or amount <= 0:
             return x
-        factors = stretch_factors(x.shape[0] // per_group, amount, x.device)
+        factors = log_uniform_factors(x.shape[0] // per_group, amount, x.device)
         return stretch_windows(x, self.r_peak_index, factors.repeat_interleave(per_group))
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """The shared window augmentation, then stretch and the feature augmentations."""
         batch = super().on_after_batch_transfer(batch, dataloader_idx)
         trainer = self.trainer
-        if self.augmentation.stretch > 0 and trainer is not None and trainer.training:
-            batch = (self._stretch(batch[0]), *batch[1:])
-        changes_features = self.aug_irregular > 0 or bool(self._interval_columns)
-        if changes_features and trainer is not None and trainer.training:
+        if trainer is None or not trainer.training:
+            return batch
+        batch = (self._stretch(batch[0]), *batch[1:])
+        if self.aug_irregular > 0 or self._interval_columns:
             x, feats, y = batch
             batch = (x, self._augment_features(feats, y), y)
         return batch
