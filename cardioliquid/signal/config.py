@@ -41,6 +41,11 @@ class BeatPreprocessing:
         ``"robust_absolute"``: ``"robust"`` plus pre-RR, post-RR and the local
         median in seconds (9 features), for records whose dominant rhythm is
         not sinus.
+        ``"robust_absolute_mean"`` / ``"robust_absolute_slow"`` /
+        ``"robust_absolute_references"``: ``"robust_absolute"`` plus the pre-RR
+        and local rhythm over the record's mean interval, its slow (90th
+        percentile) interval, or both (11, 11 or 13 features): references
+        that a majority of ectopic beats does not set, as it sets the median.
         ``"robust_irregularity"`` / ``"robust_absolute_irregularity"``: either
         set plus the irregularity of the 32 intervals behind the beat (nRMSSD,
         turning-point ratio, entropy: the AF test's statistics, causal), so the

@@ -99,6 +99,24 @@ IRREGULARITY_FEATURE_NAMES: tuple[str, ...] = (
 sets: the statistics of the AF test (:func:`cardioliquid.signal.rhythm.causal_rhythm_statistics`)
 as inputs the model weighs itself, instead of a fixed gate that drops S calls."""
 
+SLOW_RR_QUANTILE = 0.9
+"""Quantile of a record's intervals taken as its slow (sinus) reference RR."""
+
+RECORD_REFERENCE_FEATURE_NAMES: dict[str, tuple[str, ...]] = {
+    # de Chazal 2004's references: pauses pull a mean up, and so do the slower sinus
+    # beats of a record where fast ectopic runs are the majority.
+    "mean": ("pre_over_record_mean", "local_mean_over_record_mean"),
+    # The record's slow end (its 90th-percentile interval): the sinus rate, when
+    # premature beats dominate the record and so set its median.
+    "slow": ("pre_over_record_slow", "local_median_over_record_slow"),
+}
+"""Extra record-level references of the ``"robust_absolute_*"`` sets, by kind.
+
+Medians are what runs of ectopic beats and pauses do not drag, and so they fail
+exactly where ectopy is the majority: its beats set the median and look
+ordinary against it. These references keep the record's slower rhythm in view.
+"""
+
 RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "full": RR_FEATURE_NAMES,
     "relative": RELATIVE_RR_FEATURE_NAMES,
@@ -108,6 +126,13 @@ RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "robust_irregularity": (*ROBUST_RR_FEATURE_NAMES, *IRREGULARITY_FEATURE_NAMES),
     "robust_absolute_irregularity": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
                                      *IRREGULARITY_FEATURE_NAMES),
+    "robust_absolute_mean": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
+                             *RECORD_REFERENCE_FEATURE_NAMES["mean"]),
+    "robust_absolute_slow": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
+                             *RECORD_REFERENCE_FEATURE_NAMES["slow"]),
+    "robust_absolute_references": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES,
+                                   *RECORD_REFERENCE_FEATURE_NAMES["mean"],
+                                   *RECORD_REFERENCE_FEATURE_NAMES["slow"]),
 }
 
 TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
@@ -429,6 +454,43 @@ def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
     return feats.astype(np.float32)
 
 
+def record_reference_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
+                              kinds: tuple[str, ...] = ("mean",)) -> np.ndarray:
+    """Pre-RR and the local rhythm over record-level references (see
+    :data:`RECORD_REFERENCE_FEATURE_NAMES`), two columns per kind in ``kinds``.
+
+    ``"mean"``: the pre-RR over the record's mean interval, and the causal mean
+    of the ``local_rr_beats`` intervals before each beat's own over it.
+    ``"slow"``: the pre-RR over the record's :data:`SLOW_RR_QUANTILE` interval,
+    and the causal local median over it. A stream computes the record
+    references over its segment and context, as it does the median.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 2 * len(kinds))
+    """
+    for kind in kinds:
+        check_option("record reference", kind, sorted(RECORD_REFERENCE_FEATURE_NAMES))
+    s = np.asarray(sample, dtype=np.float64)
+    n = s.size
+    if n < 2:
+        return np.ones((n, 2 * len(kinds)), dtype=np.float32)
+    full = rr_features(s, fs, local_rr_beats)  # pre, post, causal local mean, record mean
+    robust = robust_rr_features(s, fs, local_rr_beats, absolute=True)
+    pre, local_mean, local_median = full[:, 0], full[:, 2], robust[:, 8]
+    d = np.diff(s) / fs
+    eps = 1e-6
+    cols = []
+    for kind in kinds:
+        if kind == "mean":
+            ref = max(float(d.mean()), eps)
+            cols += [pre / ref, local_mean / ref]
+        else:
+            ref = max(float(np.quantile(d, SLOW_RR_QUANTILE)), eps)
+            cols += [pre / ref, local_median / ref]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
 def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) -> np.ndarray:
     """The RR features ``prep`` asks for, ``(n, len(rr_feature_names(prep)))`` (or none)."""
     if not prep.rr_features:
@@ -439,6 +501,11 @@ def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) 
         absolute = prep.rr_feature_set.startswith("robust_absolute")
         return np.concatenate([robust_rr_features(samples, fs, k, absolute=absolute),
                                causal_rhythm_statistics(samples, fs)], axis=1)
+    references = tuple(kind for kind, extra in RECORD_REFERENCE_FEATURE_NAMES.items()
+                       if set(extra) <= set(names))
+    if references:
+        return np.concatenate([robust_rr_features(samples, fs, k, absolute=True),
+                               record_reference_features(samples, fs, k, references)], axis=1)
     absolute = names is ROBUST_ABSOLUTE_RR_FEATURE_NAMES
     if names is ROBUST_RR_FEATURE_NAMES or absolute:
         return robust_rr_features(samples, fs, k, absolute=absolute)

@@ -402,3 +402,49 @@ def test_irregularity_sets_append_the_causal_rhythm_statistics(ecg, base):
     np.testing.assert_array_equal(w.features[:, k:k + 3],
                                   causal_rhythm_statistics(ecg.beats.sample, ecg.fs))
     np.testing.assert_array_equal(w.features[:, k + 3:], w0.features[:, k:])  # templates
+
+
+def test_record_references_flag_ectopy_that_sets_the_median():
+    """A record whose fast ectopic runs are the majority: against the median its ectopic
+    beats look ordinary, against the record's mean or slow interval they are early."""
+    from cardioliquid.signal.windows import record_reference_features, robust_rr_features
+
+    fs = 128.0
+    sinus, run = np.full(8, 0.8), np.full(14, 0.4)
+    rr = np.concatenate([np.concatenate([sinus, run])] * 10)
+    beats = np.round(np.cumsum(np.r_[0.0, rr]) * fs).astype(np.int64)
+    ectopic = np.r_[False, np.tile(np.r_[np.zeros(8, bool), np.ones(14, bool)], 10)]
+    refs = record_reference_features(beats, fs, 10, ("mean", "slow"))
+    robust = robust_rr_features(beats, fs, 10)
+    assert refs.shape == (beats.size, 4) and refs.dtype == np.float32
+    assert np.median(robust[ectopic, 3]) == pytest.approx(1.0, abs=0.02)  # pre over median
+    mean = rr.mean()
+    assert np.median(refs[ectopic, 0]) == pytest.approx(0.4 / mean, rel=0.02)
+    assert np.median(refs[ectopic, 2]) == pytest.approx(0.5, rel=0.02)  # 0.4 over the slow 0.8
+    assert np.median(refs[~ectopic, 2]) == pytest.approx(1.0, rel=0.02)
+    # Ratios: a change of heart rate leaves them as they are.
+    fast = record_reference_features(beats, 2 * fs, 10, ("mean", "slow"))  # intervals halved
+    np.testing.assert_allclose(fast, refs, rtol=1e-5)
+    assert record_reference_features(beats[:1], fs).shape == (1, 2)
+    with pytest.raises(ValueError, match="record reference"):
+        record_reference_features(beats, fs, 10, ("mode",))
+
+
+@pytest.mark.parametrize("name, kinds", [("robust_absolute_mean", ("mean",)),
+                                         ("robust_absolute_slow", ("slow",)),
+                                         ("robust_absolute_references", ("mean", "slow"))])
+def test_reference_sets_append_to_robust_absolute(ecg, name, kinds):
+    from cardioliquid.signal.windows import record_reference_features, rr_feature_names
+    from cardioliquid.training.augment import interval_columns
+
+    plain = BeatPreprocessing(rr_feature_set="robust_absolute", template_features=True)
+    prep = BeatPreprocessing(rr_feature_set=name, template_features=True)
+    names = rr_feature_names(prep)
+    assert names[:9] == rr_feature_names(plain) and len(names) == 9 + 2 * len(kinds)
+    # Only the seconds columns are rescaled by the heart-rate augmentation.
+    assert interval_columns(names) == interval_columns(rr_feature_names(plain)) == [6, 7, 8]
+    w, w0 = beat_windows(ecg, prep), beat_windows(ecg, plain)
+    np.testing.assert_array_equal(w.features[:, :9], w0.features[:, :9])
+    np.testing.assert_array_equal(w.features[:, 9:len(names)],
+                                  record_reference_features(ecg.beats.sample, ecg.fs, 10, kinds))
+    np.testing.assert_array_equal(w.features[:, len(names):], w0.features[:, 9:])  # templates
