@@ -483,6 +483,47 @@ def print_table(results: dict[str, Any]) -> None:
             for v in a["variants"]:
                 print(_row(f"  adapted {json.dumps(v['adapt_kwargs'])[:18]}",
                            v["scores"]["gate_on"]))
+        print_adaptive_seed_means(results)
+
+
+def _adaptive_variant_rows(entry: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, scores) of an entry's unadapted model and of each adaptation variant."""
+    a = entry["adaptive"]
+    return [("unadapted", a["before"]["scores"])] + [
+        (json.dumps(v["adapt_kwargs"], sort_keys=True), v["scores"]) for v in a["variants"]]
+
+
+def print_adaptive_seed_means(results: dict[str, Any], gate: str = "gate_off") -> None:
+    """Seed means of the patient-adaptive scores, per adaptation variant (``gate``, default
+    off, as the shipped model decides): the figures an adaptation re-check compares."""
+    entries = _entries(results)
+    for base, group in recipe_seeds(results).items():
+        if len(group) < 3 or not all("adaptive" in entries[n] for n in group):
+            continue
+        rows = [_adaptive_variant_rows(entries[n]) for n in group]
+        if len({len(r) for r in rows}) != 1:
+            continue
+        print(f"\npatient-adaptive seed means, {base} ({GATE_SHORT[gate]}): key F1, "
+              "per database, SVEB and VEB Se/+P")
+        for i, (label, _) in enumerate(rows[0]):
+            sc = [r[i][1][gate] for r in rows]
+
+            def mean(*path: str, sc: list = sc) -> float:
+                return float(np.mean([_dig(x, *path) for x in sc]))
+
+            print(f"  {mean('pooled', 'key_f1'):5.1f}   seeds "
+                  + " / ".join(f"{_dig(x, 'pooled', 'key_f1'):.1f}" for x in sc)
+                  + "".join(f"   {db} {mean(db, 'key_f1'):5.1f}" for db in DATABASES
+                            if db in sc[0])
+                  + f"   S {mean('pooled', 'S', 'se'):5.1f}/{mean('pooled', 'S', 'ppv'):5.1f}"
+                  + f"   V {mean('pooled', 'V', 'se'):5.1f}/{mean('pooled', 'V', 'ppv'):5.1f}"
+                  + f"   {label}")
+
+
+def _dig(d: dict[str, Any], *keys: str) -> float:
+    for k in keys:
+        d = d[k]
+    return float(d)
 
 
 if __name__ == "__main__":

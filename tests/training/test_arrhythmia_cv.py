@@ -187,6 +187,30 @@ def test_seeds_of_a_recipe_are_grouped_and_averaged(cv, tmp_path, capsys):
     assert f"{np.mean(f1):5.1f}" in means and "b_s1" not in means and "c (" not in means
 
 
+def test_adaptive_variants_are_averaged_over_seeds(cv, tmp_path, capsys):
+    def entry(before: int, after: tuple[int, int]) -> dict:
+        e = _entry(cv, {"mitdb/1": _conf(before), "svdb/2": _conf(before)})
+        variants = []
+        for kw, found in zip(({"lr": 0.003}, {"lr": 0.01}), after, strict=True):
+            recs = _entry(cv, {"mitdb/1": _conf(found), "svdb/2": _conf(found)})
+            variants.append({"adapt_kwargs": kw, "scores": recs["scores"]})
+        e["adaptive"] = {"minutes": 5.0, "before": {"scores": e["scores"]}, "variants": variants}
+        return e
+
+    results = {"a": entry(10, (12, 20)), "a_s1": entry(10, (14, 18)), "a_s2": entry(10, (16, 16))}
+    out = tmp_path / "cv.json"
+    out.write_text(json.dumps(results))
+    assert cv.main(["--table-only", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.split("patient-adaptive seed means, a (off)")[1].splitlines()
+    rows = {line.split("   ")[-1]: line for line in lines[1:4]}
+    assert set(rows) == {"unadapted", '{"lr": 0.003}', '{"lr": 0.01}'}
+    for label, found in (("unadapted", (10, 10, 10)), ('{"lr": 0.003}', (12, 14, 16)),
+                         ('{"lr": 0.01}', (20, 18, 16))):
+        f1 = [_entry(cv, {"mitdb/1": _conf(k), "svdb/2": _conf(k)})["pooled"]["key_f1"]
+              for k in found]
+        assert rows[label].split()[0] == f"{np.mean(f1):.1f}"
+
+
 def test_records_of_an_entry_print_their_share_of_the_matrix(cv, tmp_path, capsys):
     a = np.zeros((5, 5), dtype=np.int64)
     a[0] = [50, 3, 2, 0, 0]
