@@ -46,6 +46,9 @@ class BeatPreprocessing:
         and local rhythm over the record's mean interval, its slow (90th
         percentile) interval, or both (11, 11 or 13 features): references
         that a majority of ectopic beats does not set, as it sets the median.
+        ``"robust_absolute_ahead"``: ``"robust_absolute"`` plus the interval after
+        the post-RR over the local median and over the post-RR (11 features):
+        whether the rhythm returns after an early beat (two beats of look-ahead).
         ``"robust_irregularity"`` / ``"robust_absolute_irregularity"``: either
         set plus the irregularity of the 32 intervals behind the beat (nRMSSD,
         turning-point ratio, entropy: the AF test's statistics, causal), so the

@@ -448,3 +448,24 @@ def test_reference_sets_append_to_robust_absolute(ecg, name, kinds):
     np.testing.assert_array_equal(w.features[:, 9:len(names)],
                                   record_reference_features(ecg.beats.sample, ecg.fs, 10, kinds))
     np.testing.assert_array_equal(w.features[:, len(names):], w0.features[:, 9:])  # templates
+
+
+def test_ahead_features_tell_an_isolated_premature_beat_from_a_run():
+    """After an isolated early beat the second interval is back to the local rhythm; inside a
+    run of early beats it stays short."""
+    from cardioliquid.signal.windows import ahead_rr_features, rr_feature_names
+
+    fs = 100.0
+    rr = np.r_[np.full(12, 1.0), 0.7, 1.2, np.full(12, 1.0), np.full(6, 0.6), np.full(12, 1.0)]
+    beats = np.round(np.cumsum(np.r_[0.0, rr]) * fs).astype(np.int64)
+    ahead = ahead_rr_features(beats, fs)
+    assert ahead.shape == (beats.size, 2) and ahead.dtype == np.float32
+    isolated, run_start = 13, 27  # beats whose pre-RR is the first short interval
+    assert ahead[isolated, 0] == pytest.approx(1.0, rel=0.02)  # 0.7 then 1.2, then 1.0 again
+    assert ahead[isolated, 1] == pytest.approx(1.0 / 1.2, rel=0.02)
+    assert ahead[run_start, 0] == pytest.approx(0.6, rel=0.02)  # the run goes on
+    np.testing.assert_allclose(ahead[-2:], ahead[-3:-2].repeat(2, 0))  # the last borrow
+    assert ahead_rr_features(beats[:1], fs).shape == (1, 2)
+    prep = BeatPreprocessing(rr_feature_set="robust_absolute_ahead")
+    assert rr_feature_names(prep)[-2:] == ("post2_over_local_median", "post2_over_post")
+    assert n_beat_features(prep) == 11
