@@ -49,6 +49,8 @@ class BeatPreprocessing:
         ``"robust_absolute_ahead"``: ``"robust_absolute"`` plus the interval after
         the post-RR over the local median and over the post-RR (11 features):
         whether the rhythm returns after an early beat (two beats of look-ahead).
+        ``"robust_absolute_local"``: ``"robust_absolute"`` without its two ratios
+        over the record's median (7 features; ``pre_rr_s`` is column 4).
         ``"robust_irregularity"`` / ``"robust_absolute_irregularity"``: either
         set plus the irregularity of the 32 intervals behind the beat (nRMSSD,
         turning-point ratio, entropy: the AF test's statistics, causal), so the

@@ -139,6 +139,9 @@ RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
                                    *RECORD_REFERENCE_FEATURE_NAMES["mean"],
                                    *RECORD_REFERENCE_FEATURE_NAMES["slow"]),
     "robust_absolute_ahead": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES, *AHEAD_RR_FEATURE_NAMES),
+    # Without the ratios over the record's median, which a majority of ectopic beats sets.
+    "robust_absolute_local": tuple(n for n in ROBUST_ABSOLUTE_RR_FEATURE_NAMES
+                                   if "_over_record" not in n),
 }
 
 TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
@@ -528,6 +531,9 @@ def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) 
         absolute = prep.rr_feature_set.startswith("robust_absolute")
         return np.concatenate([robust_rr_features(samples, fs, k, absolute=absolute),
                                causal_rhythm_statistics(samples, fs)], axis=1)
+    if prep.rr_feature_set == "robust_absolute_local":
+        full = robust_rr_features(samples, fs, k, absolute=True)
+        return full[:, [ROBUST_ABSOLUTE_RR_FEATURE_NAMES.index(n) for n in names]]
     if names[len(ROBUST_ABSOLUTE_RR_FEATURE_NAMES):] == AHEAD_RR_FEATURE_NAMES:
         return np.concatenate([robust_rr_features(samples, fs, k, absolute=True),
                                ahead_rr_features(samples, fs, k)], axis=1)

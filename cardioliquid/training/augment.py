@@ -45,6 +45,10 @@ class Augmentation:
     stretch : float
         Largest relative change of a beat's duration (:func:`stretch_windows`, about the R
         peak; beat DataModules only, one factor per run of beats in the sequence ones).
+    record_reference : float
+        Largest relative change of the record-level reference interval behind the RR
+        ratios over the record (:func:`scale_record_reference`; beat DataModules whose
+        RR set has such ratios). 0 leaves them alone.
     """
 
     enabled: bool = True
@@ -54,6 +58,7 @@ class Augmentation:
     shift: int = 0
     heart_rate: float = 0.0
     stretch: float = 0.0
+    record_reference: float = 0.0
 
     def apply(self, x: torch.Tensor, fs: float,
               generator: torch.Generator | None = None) -> torch.Tensor:
@@ -184,6 +189,12 @@ def scale_heart_rate(
     Tensor
         A copy of ``features`` (``features`` itself when there is nothing to scale).
     """
+    return _scale_columns(features, columns, amount, generator)
+
+
+def _scale_columns(features: torch.Tensor, columns: list[int], amount: float,
+                   generator: torch.Generator | None) -> torch.Tensor:
+    """``features`` with ``columns`` times one log-uniform factor per example (a copy)."""
     if amount <= 0 or not columns:
         return features
     shape = (features.shape[0],) + (1,) * (features.dim() - 1)
@@ -192,6 +203,44 @@ def scale_heart_rate(
     out = features.clone()
     out[..., columns] = features[..., columns] * factor
     return out
+
+
+def record_reference_columns(names: tuple[str, ...]) -> list[int]:
+    """Indices of the ratios over a record-level reference (names with ``_over_record``)."""
+    return [i for i, name in enumerate(names) if "_over_record" in name]
+
+
+def scale_record_reference(
+    features: torch.Tensor,
+    columns: list[int],
+    amount: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Give each example a different record reference: its ratios over the record times one factor.
+
+    A record's median interval is set by whatever rhythm is its majority: sinus
+    in most records, but ectopic beats where they dominate (a record of runs of
+    supraventricular tachycardia), and then its premature beats look ordinary
+    against it. Moving the reference by a random factor per example (per run of
+    beats for the sequence models) keeps a model from trusting it more than the
+    local rhythm and the intervals themselves.
+
+    Parameters
+    ----------
+    features : Tensor, shape (batch, ..., n_features)
+        Raw (unstandardised) features.
+    columns : list of int
+        The ratio columns over the record (:func:`record_reference_columns`).
+    amount : float
+        Factors are drawn log-uniformly in ``[1/(1+amount), 1+amount]``.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor
+        A copy of ``features`` (``features`` itself when there is nothing to scale).
+    """
+    return _scale_columns(features, columns, amount, generator)
 
 
 IRREGULAR_RHYTHM_FEATURES: tuple[str, ...] = ROBUST_RR_FEATURE_NAMES

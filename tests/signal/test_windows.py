@@ -469,3 +469,16 @@ def test_ahead_features_tell_an_isolated_premature_beat_from_a_run():
     prep = BeatPreprocessing(rr_feature_set="robust_absolute_ahead")
     assert rr_feature_names(prep)[-2:] == ("post2_over_local_median", "post2_over_post")
     assert n_beat_features(prep) == 11
+
+
+def test_local_set_drops_the_ratios_over_the_record(ecg):
+    from cardioliquid.signal.windows import rr_feature_names
+
+    plain = BeatPreprocessing(rr_feature_set="robust_absolute")
+    local = BeatPreprocessing(rr_feature_set="robust_absolute_local")
+    names, full = rr_feature_names(local), rr_feature_names(plain)
+    assert names == tuple(n for n in full if n not in ("pre_over_record_median",
+                                                       "local_median_over_record_median"))
+    assert names.index("pre_rr_s") == 4
+    w, w0 = beat_windows(ecg, local), beat_windows(ecg, plain)
+    np.testing.assert_array_equal(w.features, w0.features[:, [full.index(n) for n in names]])

@@ -95,6 +95,27 @@ def test_heart_rate_augmentation_scales_each_runs_intervals_by_one_factor():
     assert scale_heart_rate(feats, [], 0.3) is feats
 
 
+def test_record_reference_augmentation_moves_only_the_ratios_over_the_record():
+    from cardioliquid.training.augment import record_reference_columns, scale_record_reference
+
+    names = beat_feature_names(BeatPreprocessing(rr_feature_set="robust_absolute"))
+    cols = record_reference_columns(names)
+    assert [names[i] for i in cols] == ["pre_over_record_median",
+                                        "local_median_over_record_median"]
+    feats = torch.rand(6, 20, len(names)) + 0.5
+    out = scale_record_reference(feats, cols, 0.5, generator=torch.Generator().manual_seed(0))
+    others = [i for i in range(len(names)) if i not in cols]
+    assert torch.equal(out[..., others], feats[..., others])
+    factor = out[..., cols] / feats[..., cols]
+    per_run = factor[:, :1, :1]
+    torch.testing.assert_close(factor, per_run.expand_as(factor))  # one reference per run
+    assert ((per_run >= 1 / 1.5 - 1e-6) & (per_run <= 1.5 + 1e-6)).all()
+    assert per_run.std() > 0.01
+    assert scale_record_reference(feats, cols, 0.0) is feats
+    local = beat_feature_names(BeatPreprocessing(rr_feature_set="robust_absolute_local"))
+    assert record_reference_columns(local) == []
+
+
 def test_stretch_keeps_the_r_peak_and_widens_the_beat():
     from cardioliquid.training.augment import log_uniform_factors, stretch_windows
 

@@ -33,7 +33,9 @@ from cardioliquid.training.augment import (
     interval_columns,
     irregular_rhythm_features,
     log_uniform_factors,
+    record_reference_columns,
     scale_heart_rate,
+    scale_record_reference,
     stretch_windows,
 )
 from cardioliquid.training.datamodules.base import Sampling, TensorDataModule, stack_arrays
@@ -172,10 +174,21 @@ class MITBIHBeatDataModule(TensorDataModule):
                     f"augmentation.heart_rate scales the absolute RR intervals, but the "
                     f"rr_feature_set {self.preprocessing.rr_feature_set!r} has none (use "
                     f"'robust_absolute'), or set heart_rate to 0")
+        self._reference_columns: list[int] = []
+        if augmentation.enabled and augmentation.record_reference > 0:
+            self._reference_columns = record_reference_columns(
+                beat_feature_names(self.preprocessing))
+            if not self._reference_columns:
+                raise ValueError(
+                    f"augmentation.record_reference scales the RR ratios over the record, but "
+                    f"the rr_feature_set {self.preprocessing.rr_feature_set!r} has none (use "
+                    f"'robust' or 'robust_absolute'), or set record_reference to 0")
 
     def _augment_features(self, feats: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The feature augmentations: heart rate, then AF-like rhythm (single beats)."""
         feats = scale_heart_rate(feats, self._interval_columns, self.augmentation.heart_rate)
+        feats = scale_record_reference(feats, self._reference_columns,
+                                       self.augmentation.record_reference)
         if self.aug_irregular > 0:
             feats = irregular_rhythm_features(feats, y, self._feature_names, self.aug_irregular,
                                               normal_class=self._normal_class)
@@ -201,7 +214,7 @@ class MITBIHBeatDataModule(TensorDataModule):
         if trainer is None or not trainer.training:
             return batch
         batch = (self._stretch(batch[0]), *batch[1:])
-        if self.aug_irregular > 0 or self._interval_columns:
+        if self.aug_irregular > 0 or self._interval_columns or self._reference_columns:
             x, feats, y = batch
             batch = (x, self._augment_features(feats, y), y)
         return batch

@@ -97,6 +97,37 @@ def test_heart_rate_augmentation_changes_only_training_runs_intervals():
     assert dm.on_after_batch_transfer((x, f, y), 0)[1] is f
 
 
+def test_record_reference_augmentation_needs_ratios_over_the_record():
+    from types import SimpleNamespace
+
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.signal.windows import beat_feature_names
+    from cardioliquid.training.augment import Augmentation, record_reference_columns
+    from cardioliquid.training.datamodules import BeatSequenceDataModule, Sampling
+
+    setting = Augmentation(scale=0.0, noise=0.0, wander=0.0, record_reference=0.5)
+    with pytest.raises(ValueError, match="record_reference"):
+        BeatSequenceDataModule(
+            preprocessing=BeatPreprocessing(fs=100.0, rr_feature_set="robust_absolute_local"),
+            augmentation=setting, sampling=Sampling(sampler="shuffle"))
+    prep = BeatPreprocessing(fs=100.0, rr_feature_set="robust_absolute")
+    dm = BeatSequenceDataModule(preprocessing=prep, augmentation=setting,
+                                sampling=Sampling(sampler="shuffle"))
+    names = beat_feature_names(prep)
+    cols = record_reference_columns(names)
+    x = torch.zeros(2, 5, 1, prep.n_times)
+    f = torch.rand(2, 5, len(names)) + 0.5
+    y = torch.zeros(2, 5, dtype=torch.long)
+    dm.trainer = SimpleNamespace(training=True)
+    _, got, _ = dm.on_after_batch_transfer((x, f, y), 0)
+    ratio = got[..., cols] / f[..., cols]
+    assert not torch.allclose(ratio, torch.ones_like(ratio))
+    keep = [i for i in range(len(names)) if i not in cols]
+    assert torch.equal(got[..., keep], f[..., keep])
+    dm.trainer = SimpleNamespace(training=False)
+    assert dm.on_after_batch_transfer((x, f, y), 0)[1] is f
+
+
 def test_stretch_augmentation_gives_each_run_one_beat_width():
     from types import SimpleNamespace
 
