@@ -61,7 +61,7 @@ def test_a_partial_block_keeps_the_datamodules_own_defaults(capsys):
                                 "sampler_power": 1.0, "num_workers": 0}
     assert init["augmentation"] == {"enabled": False, "scale": 0.2, "noise": 0.02,
                                     "wander": 0.0, "shift": 0, "heart_rate": 0.0,
-                                    "stretch": 0.0}
+                                    "stretch": 0.0, "record_reference": 0.0}
     assert init["test_patients"] == ["chb03"]
 
 
