@@ -225,20 +225,8 @@ def scale_record_reference(
     beats for the sequence models) keeps a model from trusting it more than the
     local rhythm and the intervals themselves.
 
-    Parameters
-    ----------
-    features : Tensor, shape (batch, ..., n_features)
-        Raw (unstandardised) features.
-    columns : list of int
-        The ratio columns over the record (:func:`record_reference_columns`).
-    amount : float
-        Factors are drawn log-uniformly in ``[1/(1+amount), 1+amount]``.
-    generator : torch.Generator, optional
-
-    Returns
-    -------
-    Tensor
-        A copy of ``features`` (``features`` itself when there is nothing to scale).
+    The arguments and the result are those of :func:`scale_heart_rate`, with
+    ``columns`` the ratio columns over the record (:func:`record_reference_columns`).
     """
     return _scale_columns(features, columns, amount, generator)
 

@@ -66,55 +66,31 @@ def test_module_scores_every_labelled_beat_and_ignores_padding(name):
     assert grads and any(g is not None and float(g.abs().sum()) > 0 for g in grads)
 
 
-def test_heart_rate_augmentation_changes_only_training_runs_intervals():
+@pytest.mark.parametrize("field, columns, refused_set", [
+    ("heart_rate", "interval_columns", "robust"),
+    ("record_reference", "record_reference_columns", "robust_absolute_local"),
+])
+def test_feature_augmentations_change_only_training_runs_columns(field, columns, refused_set):
+    """Heart rate scales the intervals in seconds, record reference the ratios over the
+    record: one factor a run, training batches only, refused by an RR set without them."""
     from types import SimpleNamespace
 
     from cardioliquid.signal.config import BeatPreprocessing
     from cardioliquid.signal.windows import beat_feature_names
-    from cardioliquid.training.augment import Augmentation, interval_columns
+    from cardioliquid.training import augment
     from cardioliquid.training.datamodules import BeatSequenceDataModule, Sampling
 
-    setting = Augmentation(scale=0.0, noise=0.0, wander=0.0, heart_rate=0.3)
-    with pytest.raises(ValueError, match="rr_feature_set 'robust'"):
-        BeatSequenceDataModule(preprocessing=BeatPreprocessing(fs=100.0, rr_feature_set="robust"),
-                               augmentation=setting, sampling=Sampling(sampler="shuffle"))
-    prep = BeatPreprocessing(fs=100.0, rr_feature_set="robust_absolute")
-    dm = BeatSequenceDataModule(preprocessing=prep, augmentation=setting,
-                                sampling=Sampling(sampler="shuffle"))
-    names = beat_feature_names(prep)
-    cols = interval_columns(names)
-    x = torch.zeros(2, 5, 1, prep.n_times)
-    f = torch.rand(2, 5, len(names)) + 0.5
-    y = torch.zeros(2, 5, dtype=torch.long)
-    dm.trainer = SimpleNamespace(training=True)
-    _, got, _ = dm.on_after_batch_transfer((x, f, y), 0)
-    ratio = got[..., cols] / f[..., cols]
-    assert not torch.allclose(ratio, torch.ones_like(ratio))
-    torch.testing.assert_close(ratio, ratio[:, :1, :1].expand_as(ratio))  # one rate a run
-    keep = [i for i in range(len(names)) if i not in cols]
-    assert torch.equal(got[..., keep], f[..., keep])
-    dm.trainer = SimpleNamespace(training=False)
-    assert dm.on_after_batch_transfer((x, f, y), 0)[1] is f
-
-
-def test_record_reference_augmentation_needs_ratios_over_the_record():
-    from types import SimpleNamespace
-
-    from cardioliquid.signal.config import BeatPreprocessing
-    from cardioliquid.signal.windows import beat_feature_names
-    from cardioliquid.training.augment import Augmentation, record_reference_columns
-    from cardioliquid.training.datamodules import BeatSequenceDataModule, Sampling
-
-    setting = Augmentation(scale=0.0, noise=0.0, wander=0.0, record_reference=0.5)
-    with pytest.raises(ValueError, match="record_reference"):
+    setting = augment.Augmentation(scale=0.0, noise=0.0, wander=0.0, **{field: 0.3})
+    with pytest.raises(ValueError, match=f"{field}.*rr_feature_set '{refused_set}'"):
         BeatSequenceDataModule(
-            preprocessing=BeatPreprocessing(fs=100.0, rr_feature_set="robust_absolute_local"),
+            preprocessing=BeatPreprocessing(fs=100.0, rr_feature_set=refused_set),
             augmentation=setting, sampling=Sampling(sampler="shuffle"))
     prep = BeatPreprocessing(fs=100.0, rr_feature_set="robust_absolute")
     dm = BeatSequenceDataModule(preprocessing=prep, augmentation=setting,
                                 sampling=Sampling(sampler="shuffle"))
     names = beat_feature_names(prep)
-    cols = record_reference_columns(names)
+    cols = getattr(augment, columns)(names)
+    assert len(cols) >= 2
     x = torch.zeros(2, 5, 1, prep.n_times)
     f = torch.rand(2, 5, len(names)) + 0.5
     y = torch.zeros(2, 5, dtype=torch.long)
@@ -122,6 +98,7 @@ def test_record_reference_augmentation_needs_ratios_over_the_record():
     _, got, _ = dm.on_after_batch_transfer((x, f, y), 0)
     ratio = got[..., cols] / f[..., cols]
     assert not torch.allclose(ratio, torch.ones_like(ratio))
+    torch.testing.assert_close(ratio, ratio[:, :1, :1].expand_as(ratio))  # one factor a run
     keep = [i for i in range(len(names)) if i not in cols]
     assert torch.equal(got[..., keep], f[..., keep])
     dm.trainer = SimpleNamespace(training=False)
