@@ -51,6 +51,10 @@ class BeatPreprocessing:
         whether the rhythm returns after an early beat (two beats of look-ahead).
         ``"robust_absolute_local"``: ``"robust_absolute"`` without its two ratios
         over the record's median (7 features; ``pre_rr_s`` is column 4).
+        ``"robust_absolute_onset"`` / ``"robust_absolute_local_onset"``: either
+        set plus the pre-RR over the rhythm from before the current run began,
+        and the run's length (11 or 9 features): a paroxysmal run keeps its
+        prematurity for as long as it lasts.
         ``"robust_irregularity"`` / ``"robust_absolute_irregularity"``: either
         set plus the irregularity of the 32 intervals behind the beat (nRMSSD,
         turning-point ratio, entropy: the AF test's statistics, causal), so the

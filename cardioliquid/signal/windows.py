@@ -122,6 +122,23 @@ AHEAD_RR_FEATURE_NAMES: tuple[str, ...] = ("post2_over_local_median", "post2_ove
 over the post-RR: after an isolated premature beat the rhythm returns (about 1), in atrial
 fibrillation it does not, and in a run of ectopic beats it stays short. Two beats of look-ahead."""
 
+ONSET_RR_FEATURE_NAMES: tuple[str, ...] = ("pre_over_onset_reference", "run_beats")
+"""The pre-RR over the local rhythm from before the current run began, and the run's length so
+far (log-scaled beats, 0 outside a run): a run that began with an abrupt early beat (a
+paroxysm) keeps its prematurity for as long as it lasts, where sinus tachycardia, which
+speeds up gradually, never starts one. Causal."""
+
+ONSET_EARLY = 0.8
+"""A beat whose pre-RR is below this fraction of the local median starts a run."""
+
+ONSET_END = 0.9
+"""A run ends at the first beat whose pre-RR is back above this fraction of its reference."""
+
+LOCAL_RR_FEATURE_NAMES: tuple[str, ...] = tuple(
+    n for n in ROBUST_ABSOLUTE_RR_FEATURE_NAMES if "_over_record" not in n)
+"""``"robust_absolute"`` without the ratios over the record's median, which a majority of
+ectopic beats sets."""
+
 RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "full": RR_FEATURE_NAMES,
     "relative": RELATIVE_RR_FEATURE_NAMES,
@@ -139,9 +156,10 @@ RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
                                    *RECORD_REFERENCE_FEATURE_NAMES["mean"],
                                    *RECORD_REFERENCE_FEATURE_NAMES["slow"]),
     "robust_absolute_ahead": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES, *AHEAD_RR_FEATURE_NAMES),
+    "robust_absolute_onset": (*ROBUST_ABSOLUTE_RR_FEATURE_NAMES, *ONSET_RR_FEATURE_NAMES),
     # Without the ratios over the record's median, which a majority of ectopic beats sets.
-    "robust_absolute_local": tuple(n for n in ROBUST_ABSOLUTE_RR_FEATURE_NAMES
-                                   if "_over_record" not in n),
+    "robust_absolute_local": LOCAL_RR_FEATURE_NAMES,
+    "robust_absolute_local_onset": (*LOCAL_RR_FEATURE_NAMES, *ONSET_RR_FEATURE_NAMES),
 }
 
 TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
@@ -521,6 +539,45 @@ def ahead_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -
                     axis=1).astype(np.float32)
 
 
+def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
+    """Each beat's pre-RR over the rhythm from before its run began, and the run's length (see
+    :data:`ONSET_RR_FEATURE_NAMES`).
+
+    A run starts at a beat whose pre-RR is below :data:`ONSET_EARLY` times the
+    causal local median; its reference is that median, the rhythm before it.
+    It lasts until a beat's pre-RR is back above :data:`ONSET_END` times the
+    reference, so an isolated premature beat (followed by its pause) is a run
+    of one beat, and a long tachycardia stays a run after the local median has
+    caught up with it.
+    Outside a run the reference is the local median itself. Causal: a stream
+    gives the same values as a whole record once its context holds the run's onset.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 2)
+    """
+    s = np.asarray(sample, dtype=np.float64)
+    n = s.size
+    out = np.zeros((n, 2), dtype=np.float32)
+    if n < 2:
+        out[:, 0] = 1.0
+        return out
+    robust = robust_rr_features(s, fs, local_rr_beats, absolute=True)
+    pre, local = robust[:, 6].astype(np.float64), robust[:, 8].astype(np.float64)
+    ref, count = 0.0, 0
+    for i in range(n):  # a state machine over the beats: O(n), once per record
+        if count and pre[i] >= ONSET_END * ref:
+            count = 0
+        if not count and pre[i] < ONSET_EARLY * local[i]:
+            ref, count = local[i], 1
+        elif count:
+            count += 1
+        reference = ref if count else local[i]
+        out[i, 0] = pre[i] / max(reference, 1e-6)
+        out[i, 1] = np.log1p(count) / np.log(100.0)
+    return out
+
+
 def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) -> np.ndarray:
     """The RR features ``prep`` asks for, ``(n, len(rr_feature_names(prep)))`` (or none)."""
     if not prep.rr_features:
@@ -531,7 +588,12 @@ def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) 
         absolute = prep.rr_feature_set.startswith("robust_absolute")
         return np.concatenate([robust_rr_features(samples, fs, k, absolute=absolute),
                                causal_rhythm_statistics(samples, fs)], axis=1)
-    if prep.rr_feature_set == "robust_absolute_local":
+    if names[-len(ONSET_RR_FEATURE_NAMES):] == ONSET_RR_FEATURE_NAMES:
+        base = names[:-len(ONSET_RR_FEATURE_NAMES)]
+        full = robust_rr_features(samples, fs, k, absolute=True)
+        return np.concatenate([full[:, [ROBUST_ABSOLUTE_RR_FEATURE_NAMES.index(n) for n in base]],
+                               onset_rr_features(samples, fs, k)], axis=1)
+    if names == LOCAL_RR_FEATURE_NAMES:
         full = robust_rr_features(samples, fs, k, absolute=True)
         return full[:, [ROBUST_ABSOLUTE_RR_FEATURE_NAMES.index(n) for n in names]]
     if names[len(ROBUST_ABSOLUTE_RR_FEATURE_NAMES):] == AHEAD_RR_FEATURE_NAMES:

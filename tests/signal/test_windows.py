@@ -482,3 +482,30 @@ def test_local_set_drops_the_ratios_over_the_record(ecg):
     assert names.index("pre_rr_s") == 4
     w, w0 = beat_windows(ecg, local), beat_windows(ecg, plain)
     np.testing.assert_array_equal(w.features, w0.features[:, [full.index(n) for n in names]])
+
+
+def test_onset_features_keep_a_paroxysm_premature_and_gradual_speeding_not():
+    from cardioliquid.signal.windows import onset_rr_features, rr_feature_names
+
+    fs = 100.0
+    sinus, run = np.full(30, 0.8), np.full(60, 0.4)
+    pac = np.r_[np.full(20, 0.8), 0.56, 1.0, np.full(20, 0.8)]
+    gradual = np.linspace(0.8, 0.4, 60)
+    rr = np.concatenate([sinus, run, sinus, pac, gradual, np.full(20, 0.4)])
+    beats = np.round(np.cumsum(np.r_[0.0, rr]) * fs).astype(np.int64)
+    onset = onset_rr_features(beats, fs)
+    assert onset.shape == (beats.size, 2) and onset.dtype == np.float32
+    in_run = np.arange(31, 91)  # beats whose pre-RR is one of the run's intervals
+    np.testing.assert_allclose(onset[in_run, 0], 0.5, rtol=0.03)  # the whole run, not its start
+    assert (np.diff(onset[in_run, 1]) > 0).all()  # its length grows
+    after = 91 + 35  # back in sinus rhythm
+    assert onset[after, 0] == pytest.approx(1.0, rel=0.03) and onset[after, 1] == 0
+    pac_beat = 90 + 30 + 20 + 1  # pre-RR 0.56 s
+    assert onset[pac_beat, 0] == pytest.approx(0.7, rel=0.03) and onset[pac_beat, 1] > 0
+    assert onset[pac_beat + 1, 1] == 0  # a run of one beat
+    speeding = np.arange(pac_beat + 22, pac_beat + 22 + 80)
+    assert (onset[speeding, 1] == 0).all()  # gradual: never a run
+    assert onset_rr_features(beats[:1], fs).tolist() == [[1.0, 0.0]]
+    for name, n in (("robust_absolute_onset", 11), ("robust_absolute_local_onset", 9)):
+        names = rr_feature_names(BeatPreprocessing(rr_feature_set=name))
+        assert len(names) == n and names[-2:] == ("pre_over_onset_reference", "run_beats")
