@@ -47,6 +47,10 @@ class TrainCLI(LightningCLI):
             "--export_metadata", type=dict, default={},
             help="provenance added to the exported model's metadata",
         )
+        parser.add_argument(
+            "--export_decision", type=dict, default={},
+            help="decision settings written into the exported model (e.g. the AF gate's rule)",
+        )
 
     def after_fit(self) -> None:
         """Export the best checkpoint when ``--export_to`` is given."""
@@ -67,10 +71,9 @@ class TrainCLI(LightningCLI):
             meta[f"best_{ckpt.monitor}"] = float(ckpt.best_model_score)
         # The resolved config travels with the model (the same text as the run's config.yaml).
         meta["config"] = self._parser(self.subcommand).dump(cfg, skip_none=False)
-        if best:
-            path = export_checkpoint(best, target, metadata=meta)
-        else:  # no checkpointing configured: export the final weights
-            path = export_checkpoint(self.model, target, metadata=meta)
+        decision = dict(cfg.get("export_decision") or {})
+        source = best or self.model  # no checkpointing configured: the final weights
+        path = export_checkpoint(source, target, metadata=meta, decision_overrides=decision)
         print(f"exported {path}")
 
 

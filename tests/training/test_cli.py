@@ -69,7 +69,8 @@ def test_fit_links_data_shape_saves_config_and_exports(tmp_path, model_name, mak
     cfg = make_config(tmp_path, model_name)
     out = tmp_path / "model.safetensors"
     main(["fit", "--config", str(cfg), "--export_to", str(out),
-          "--export_metadata", '{"data": "synthetic"}'])
+          "--export_metadata", '{"data": "synthetic"}',
+          "--export_decision", '{"af_gate": true, "af_gate_rule": "af_specific"}'])
     saved = list((tmp_path / "runs").rglob("config.yaml"))
     assert saved, "LightningCLI must save the resolved config with the run"
     assert list((tmp_path / "runs").rglob("*.ckpt"))
@@ -82,6 +83,8 @@ def test_fit_links_data_shape_saves_config_and_exports(tmp_path, model_name, mak
     assert loaded.metadata["data"] == "synthetic"
     assert loaded.metadata["n_params"] > 0
     assert "val/macro_f1" in " ".join(loaded.metadata)
+    # The decision settings the config names are the file's own.
+    assert loaded.decision.af_gate and loaded.decision.af_gate_rule == "af_specific"
 
 
 def test_help_names_the_shipped_configs_and_the_data_sources(capsys):
