@@ -1,9 +1,10 @@
 """The liquid rhythm model beside its LTC variant and its LSTM, GRU and CNN peers (issue 20).
 
 Each row but the first is the shipped recipe with another sequence model over the beats
-(``pipelines/configs/arrhythmia-candidates/rhythm-hr-{ltc,lstm,gru,cnn}.yaml``, parameters within
-2 % of the shipped model's), trained on the shipped model's data (DS1 + the SVDB records of the
-mirror, seed 0) by ``cardioliquid-train``, without the AF gate as the shipped recipe. The
+(``pipelines/configs/arrhythmia-candidates/rhythm-hr-local-onset-{ltc,lstm,gru,cnn}.yaml``,
+parameters within 2 % of the shipped model's), trained on the shipped model's data (DS1 + the
+SVDB records of the mirror, seed 0) by ``cardioliquid-train``, and exported with the shipped
+model's decision (the AF-specific gate). The
 shipped ``arrhythmia`` model is the CfC row. Every model then goes through the same commands:
 
 - ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
@@ -12,7 +13,7 @@ shipped ``arrhythmia`` model is the CfC row. Every model then goes through the s
 - ``cardioliquid profile``: parameters, MACs, p50 latency on one core, and the 45 nm energy
   estimate (a lower bound).
 
-The CV column is the 3-seed mean pooled key F1 (gate off) of the same recipes in
+The CV column is the 3-seed mean pooled key F1 (AF-specific gate) of the same recipes in
 ``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
 Usage::
 
@@ -32,11 +33,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PEERS = {"LTC liquid": "rhythm-hr-ltc", "LSTM": "rhythm-hr-lstm", "GRU": "rhythm-hr-gru",
-         "CNN": "rhythm-hr-cnn"}
+PEERS = {"LTC liquid": "rhythm-hr-local-onset-ltc", "LSTM": "rhythm-hr-local-onset-lstm",
+         "GRU": "rhythm-hr-local-onset-gru", "CNN": "rhythm-hr-local-onset-cnn"}
 CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
-CV_ENTRIES = {"CfC liquid (shipped v7)": "xdb_rhythm_hr", "LTC liquid": "peer_hr_ltc",
-              "LSTM": "peer_hr_lstm", "GRU": "peer_hr_gru", "CNN": "peer_hr_cnn"}
+CV_ENTRIES = {"CfC liquid (shipped v8)": "xdb_rhythm_hr_local_onset", "LTC liquid": "peer_lo_ltc",
+              "LSTM": "peer_lo_lstm", "GRU": "peer_lo_gru", "CNN": "peer_lo_cnn"}
+CV_GATE = "gate_nn"
+"""The shipped model's setting: the AF-specific gate (round 15)."""
 
 
 def cv_key_f1(results: dict, entry: str, gate: str = "gate_off") -> tuple[float | None, int]:
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     env_mirror = str(Path(a.mirror).resolve())
     os.environ["CARDIOLIQUID_DATA_MIRROR"] = env_mirror
 
-    models = {"CfC liquid (shipped v7)": "arrhythmia"}  # labels: no commas (a --models list)
+    models = {"CfC liquid (shipped v8)": "arrhythmia"}  # labels: no commas (a --models list)
     for label, name in PEERS.items():
         out = work / f"{name}.safetensors"
         if not out.is_file():
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, r in rows.items():
         prof = r["profile"]
         c = noise[label]["conditions"]
-        cv, n_seeds = cv_key_f1(cv_results, CV_ENTRIES[label])
+        cv, n_seeds = cv_key_f1(cv_results, CV_ENTRIES[label], CV_GATE)
         table.append({
             "model": label,
             "cv_key_f1": cv, "cv_seeds": n_seeds,
