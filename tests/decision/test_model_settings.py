@@ -119,12 +119,19 @@ def test_set_decision_writes_the_section_and_leaves_every_tensor(tmp_path):
 
 @pytest.mark.parametrize("name", ["arrhythmia", "seizure", "seizure-1ch"])
 def test_shipped_models_decide_as_score_and_evaluate_always_did(name):
-    """The shipped files carry their section (written by pipelines/set_decision.py), and it
-    holds the rule score and evaluate have always applied, with the AF gate the
-    preprocessing names."""
+    """The shipped files carry their section, and it holds the rule score and evaluate have
+    always applied, with the AF gate the preprocessing names, changed only where the
+    training config's ``export_decision`` says so (v8: the AF-specific rule)."""
+    import yaml
+
     loaded = load_model(name)
     header, _ = _header(loaded.path)
     assert header["decision"] == loaded.decision.to_dict()
-    assert loaded.decision == DecisionSettings.from_legacy(loaded.preprocessing)
+    config = yaml.safe_load(loaded.metadata["config"])
+    chosen = config.get("export_decision") or {}
+    expected = DecisionSettings.from_legacy(loaded.preprocessing)
+    assert loaded.decision == (expected.override(**chosen) if chosen else expected)
+    if name == "arrhythmia":
+        assert chosen == {"af_gate": True, "af_gate_rule": "af_specific"}
     assert loaded.decision.event_rule() == {"threshold": 0.5, "smooth_windows": 3,
                                             "min_duration_s": 0.0}
