@@ -15,6 +15,7 @@ databases and rates; RR timing drives inter-patient SVEB detection).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -481,8 +482,16 @@ def robust_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
     return feats.astype(np.float32)
 
 
+def _robust_absolute(s: np.ndarray, fs: float, local_rr_beats: int,
+                     robust: np.ndarray | None) -> np.ndarray:
+    """``robust`` if given, else the ``"robust_absolute"`` features of the beats at ``s``."""
+    return robust if robust is not None else robust_rr_features(s, fs, local_rr_beats,
+                                                                absolute=True)
+
+
 def record_reference_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
-                              kinds: tuple[str, ...] = ("mean",)) -> np.ndarray:
+                              kinds: tuple[str, ...] = ("mean",),
+                              robust: np.ndarray | None = None) -> np.ndarray:
     """Pre-RR and the local rhythm over record-level references (see
     :data:`RECORD_REFERENCE_FEATURE_NAMES`), two columns per kind in ``kinds``.
 
@@ -491,6 +500,7 @@ def record_reference_features(sample: np.ndarray, fs: float, local_rr_beats: int
     ``"slow"``: the pre-RR over the record's :data:`SLOW_RR_QUANTILE` interval,
     and the causal local median over it. A stream computes the record
     references over its segment and context, as it does the median.
+    ``robust``: the beats' ``"robust_absolute"`` features, when already computed.
 
     Returns
     -------
@@ -503,7 +513,7 @@ def record_reference_features(sample: np.ndarray, fs: float, local_rr_beats: int
     if n < 2:
         return np.ones((n, 2 * len(kinds)), dtype=np.float32)
     full = rr_features(s, fs, local_rr_beats)  # pre, post, causal local mean, record mean
-    robust = robust_rr_features(s, fs, local_rr_beats, absolute=True)
+    robust = _robust_absolute(s, fs, local_rr_beats, robust)
     pre, local_mean, local_median = full[:, 0], full[:, 2], robust[:, 8]
     d = np.diff(s) / fs
     eps = 1e-6
@@ -518,9 +528,11 @@ def record_reference_features(sample: np.ndarray, fs: float, local_rr_beats: int
     return np.stack(cols, axis=1).astype(np.float32)
 
 
-def ahead_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
+def ahead_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
+                      robust: np.ndarray | None = None) -> np.ndarray:
     """The second interval after each beat over its causal local median and over its post-RR
     (see :data:`AHEAD_RR_FEATURE_NAMES`); the last beats borrow the last interval.
+    ``robust``: as in :func:`record_reference_features`.
 
     Returns
     -------
@@ -530,7 +542,7 @@ def ahead_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -
     n = s.size
     if n < 2:
         return np.ones((n, 2), dtype=np.float32)
-    robust = robust_rr_features(s, fs, local_rr_beats, absolute=True)
+    robust = _robust_absolute(s, fs, local_rr_beats, robust)
     post, local = robust[:, 7].astype(np.float64), robust[:, 8].astype(np.float64)
     d = np.diff(s) / fs
     post2 = np.concatenate([d[1:], np.full(min(n, 2), d[-1])])[:n]
@@ -539,7 +551,8 @@ def ahead_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -
                     axis=1).astype(np.float32)
 
 
-def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -> np.ndarray:
+def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
+                      robust: np.ndarray | None = None) -> np.ndarray:
     """Each beat's pre-RR over the rhythm from before its run began, and the run's length (see
     :data:`ONSET_RR_FEATURE_NAMES`).
 
@@ -551,6 +564,7 @@ def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -
     caught up with it.
     Outside a run the reference is the local median itself. Causal: a stream
     gives the same values as a whole record once its context holds the run's onset.
+    ``robust``: as in :func:`record_reference_features`.
 
     Returns
     -------
@@ -562,7 +576,7 @@ def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -
     if n < 2:
         out[:, 0] = 1.0
         return out
-    robust = robust_rr_features(s, fs, local_rr_beats, absolute=True)
+    robust = _robust_absolute(s, fs, local_rr_beats, robust)
     pre, local = robust[:, 6].astype(np.float64), robust[:, 8].astype(np.float64)
     ref, count = 0.0, 0
     for i in range(n):  # a state machine over the beats: O(n), once per record
@@ -578,35 +592,46 @@ def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10) -
     return out
 
 
+def _irregularity(sample: np.ndarray, fs: float, local_rr_beats: int,
+                  robust: np.ndarray) -> np.ndarray:
+    return causal_rhythm_statistics(sample, fs)
+
+
+_EXTRA_RR_FEATURES = (
+    (IRREGULARITY_FEATURE_NAMES, _irregularity),
+    (AHEAD_RR_FEATURE_NAMES, ahead_rr_features),
+    (ONSET_RR_FEATURE_NAMES, onset_rr_features),
+    *((extra, partial(record_reference_features, kinds=(kind,)))
+      for kind, extra in RECORD_REFERENCE_FEATURE_NAMES.items()),
+)
+"""Feature groups computed beside the ``"robust_absolute"`` set, each by a function of
+``(sample, fs, local_rr_beats, robust=...)`` that reuses that set's features."""
+
+_ROBUST_FAMILY = frozenset(ROBUST_ABSOLUTE_RR_FEATURE_NAMES).union(
+    *(names for names, _ in _EXTRA_RR_FEATURES))
+"""Every feature name a set of the ``"robust"`` family can hold."""
+
+
+def _robust_family_matrix(samples: np.ndarray, fs: float, k: int,
+                          names: tuple[str, ...]) -> np.ndarray:
+    """The columns ``names`` of the ``"robust"`` family: the ``"robust_absolute"`` features,
+    computed once, and the groups of :data:`_EXTRA_RR_FEATURES` the set names."""
+    robust = robust_rr_features(samples, fs, k, absolute=True)
+    cols = dict(zip(ROBUST_ABSOLUTE_RR_FEATURE_NAMES, robust.T, strict=True))
+    for group, compute in _EXTRA_RR_FEATURES:
+        if set(group) <= set(names):
+            cols.update(zip(group, compute(samples, fs, k, robust=robust).T, strict=True))
+    return np.stack([cols[n] for n in names], axis=1).astype(np.float32, copy=False)
+
+
 def _rr_feature_matrix(samples: np.ndarray, fs: float, prep: BeatPreprocessing) -> np.ndarray:
     """The RR features ``prep`` asks for, ``(n, len(rr_feature_names(prep)))`` (or none)."""
     if not prep.rr_features:
         return np.zeros((samples.size, 0), dtype=np.float32)
     names = rr_feature_names(prep)
     k = prep.local_rr_beats
-    if prep.rr_feature_set.endswith("_irregularity"):
-        absolute = prep.rr_feature_set.startswith("robust_absolute")
-        return np.concatenate([robust_rr_features(samples, fs, k, absolute=absolute),
-                               causal_rhythm_statistics(samples, fs)], axis=1)
-    if names[-len(ONSET_RR_FEATURE_NAMES):] == ONSET_RR_FEATURE_NAMES:
-        base = names[:-len(ONSET_RR_FEATURE_NAMES)]
-        full = robust_rr_features(samples, fs, k, absolute=True)
-        return np.concatenate([full[:, [ROBUST_ABSOLUTE_RR_FEATURE_NAMES.index(n) for n in base]],
-                               onset_rr_features(samples, fs, k)], axis=1)
-    if names == LOCAL_RR_FEATURE_NAMES:
-        full = robust_rr_features(samples, fs, k, absolute=True)
-        return full[:, [ROBUST_ABSOLUTE_RR_FEATURE_NAMES.index(n) for n in names]]
-    if names[len(ROBUST_ABSOLUTE_RR_FEATURE_NAMES):] == AHEAD_RR_FEATURE_NAMES:
-        return np.concatenate([robust_rr_features(samples, fs, k, absolute=True),
-                               ahead_rr_features(samples, fs, k)], axis=1)
-    references = tuple(kind for kind, extra in RECORD_REFERENCE_FEATURE_NAMES.items()
-                       if set(extra) <= set(names))
-    if references:
-        return np.concatenate([robust_rr_features(samples, fs, k, absolute=True),
-                               record_reference_features(samples, fs, k, references)], axis=1)
-    absolute = names is ROBUST_ABSOLUTE_RR_FEATURE_NAMES
-    if names is ROBUST_RR_FEATURE_NAMES or absolute:
-        return robust_rr_features(samples, fs, k, absolute=absolute)
+    if set(names) <= _ROBUST_FAMILY:
+        return _robust_family_matrix(samples, fs, k, names)
     full = rr_features(samples, fs, k)
     if names is RR_FEATURE_NAMES:
         return full

@@ -166,23 +166,24 @@ class MITBIHBeatDataModule(TensorDataModule):
                 raise ValueError(f"aug_irregular rewrites N beats; the classes "
                                  f"{list(self.preprocessing.classes)} have no N")
             self._normal_class = list(self.preprocessing.classes).index("N")
-        self._interval_columns: list[int] = []
-        if augmentation.enabled and augmentation.heart_rate > 0:
-            self._interval_columns = interval_columns(beat_feature_names(self.preprocessing))
-            if not self._interval_columns:
-                raise ValueError(
-                    f"augmentation.heart_rate scales the absolute RR intervals, but the "
-                    f"rr_feature_set {self.preprocessing.rr_feature_set!r} has none (use "
-                    f"'robust_absolute'), or set heart_rate to 0")
-        self._reference_columns: list[int] = []
-        if augmentation.enabled and augmentation.record_reference > 0:
-            self._reference_columns = record_reference_columns(
-                beat_feature_names(self.preprocessing))
-            if not self._reference_columns:
-                raise ValueError(
-                    f"augmentation.record_reference scales the RR ratios over the record, but "
-                    f"the rr_feature_set {self.preprocessing.rr_feature_set!r} has none (use "
-                    f"'robust' or 'robust_absolute'), or set record_reference to 0")
+        self._interval_columns = self._scaled_columns(
+            "heart_rate", interval_columns, "the absolute RR intervals", "'robust_absolute'")
+        self._reference_columns = self._scaled_columns(
+            "record_reference", record_reference_columns, "the RR ratios over the record",
+            "'robust' or 'robust_absolute'")
+
+    def _scaled_columns(self, field: str, find: Any, what: str, use: str) -> list[int]:
+        """The feature columns augmentation ``field`` scales (none when it is off); refused
+        now, not mid-fit, when the RR set has none."""
+        if not (self.augmentation.enabled and getattr(self.augmentation, field) > 0):
+            return []
+        columns = find(beat_feature_names(self.preprocessing))
+        if not columns:
+            raise ValueError(
+                f"augmentation.{field} scales {what}, but the rr_feature_set "
+                f"{self.preprocessing.rr_feature_set!r} has none (use {use}), or set {field} "
+                f"to 0")
+        return columns
 
     def _augment_features(self, feats: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The feature augmentations: heart rate, then AF-like rhythm (single beats)."""
