@@ -77,6 +77,12 @@ class BeatPreprocessing:
         the R peak): a supraventricular beat starts from an ectopic atrial
         focus, so its P wave departs from the patient's usual one (or hides
         in the preceding T wave) even when its QRS does not.
+    atrial_features : bool
+        Append the 2 causal atrial-activity features of
+        :func:`cardioliquid.signal.atrial.atrial_features`: how the beat's P-wave
+        region matches the recent beats' and how consistent the recent P waves
+        are (low in AF, where an irregular rhythm has no P wave; high in sinus
+        rhythm with premature atrial beats).
     template_subtract : bool
         Feed the network each window minus the record's median beat: the
         departure from the patient's dominant beat instead of the raw shape, so
@@ -110,6 +116,7 @@ class BeatPreprocessing:
     template_features: bool = False
     template_p_wave: bool = False
     template_align_s: float = 0.0
+    atrial_features: bool = False
     template_subtract: bool = False
     normalization: str = "record-robust"
     af_gate: bool = False

@@ -22,6 +22,7 @@ import numpy as np
 from cardioliquid._check import check_option
 from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
+from cardioliquid.signal.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
 from cardioliquid.signal.filters import bandpass, check_band, notch
 from cardioliquid.signal.leads import select_lead
@@ -267,6 +268,8 @@ def beat_feature_names(prep: BeatPreprocessing) -> tuple[str, ...]:
         names += TEMPLATE_FEATURE_NAMES
     if prep.template_p_wave:
         names += TEMPLATE_P_FEATURE_NAMES
+    if prep.atrial_features:
+        names += ATRIAL_FEATURE_NAMES
     return names
 
 
@@ -826,6 +829,8 @@ def beat_windows(
         p_wave = template_features(windows, pre, prep.fs, TEMPLATE_P_WAVE_S, max_lag=lag,
                                    from_beats=usable)
         feats = np.concatenate([feats, p_wave], axis=1)
+    if prep.atrial_features:
+        feats = np.concatenate([feats, atrial_features(windows, pre, prep.fs, usable)], axis=1)
     if prep.template_subtract and len(windows):
         windows = windows - np.median(windows, axis=0, keepdims=True)
     return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected,
