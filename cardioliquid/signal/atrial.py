@@ -35,7 +35,7 @@ ATRIAL_WINDOW_BEATS = 32
 """Beats before each beat whose P-wave regions make its local template."""
 
 ATRIAL_MIN_BEATS = 4
-"""Fewer earlier beats than this (a record's first beats): the first beats' template instead."""
+"""Fewer usable earlier beats than this (a record's first beats): the beat joins its template."""
 
 _CHUNK = 4096  # beats per vectorised pass: bounds memory on 24-hour records
 
@@ -64,7 +64,7 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
     ndarray of float32, shape (n, 2)
         Causal: a beat's features depend on it and the beats before it only.
         A beat with fewer than :data:`ATRIAL_MIN_BEATS` usable beats before it
-        is compared with the median of the record's first beats.
+        (a record's first beats) joins them in its own template.
     """
     n, _, t = windows.shape
     out = np.zeros((n, len(ATRIAL_FEATURE_NAMES)), dtype=np.float32)
@@ -79,9 +79,6 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
     # Unusable beats never join a template: NaN rows drop out of nanmedian.
     pool = np.where(ok[:, None], seg, np.nan)
     padded = np.concatenate([np.full((window, seg.shape[1]), np.nan), pool])
-    first = pool[:window + 1]
-    start_template = (np.nanmedian(first, axis=0) if np.any(ok[:window + 1])
-                      else np.zeros(seg.shape[1]))
     corr = np.empty(n)
     for a in range(0, n, _CHUNK):
         b = min(n, a + _CHUNK)
@@ -91,7 +88,11 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
             warnings.simplefilter("ignore", RuntimeWarning)
             template = np.nanmedian(earlier, axis=-1)
         count = np.sum(ok[max(0, a - window):b][None, :] & _before_mask(a, b, window), axis=1)
-        template[count < ATRIAL_MIN_BEATS] = start_template
+        for r in np.flatnonzero(count < ATRIAL_MIN_BEATS):
+            # Too few usable beats before (a record's first beats): the beat joins them.
+            i = a + r
+            own = np.concatenate([pool[max(0, i - window):i], seg[i:i + 1]])
+            template[r] = np.nanmedian(own, axis=0)
         template = np.nan_to_num(template)
         template -= template.mean(axis=1, keepdims=True)
         norm = np.maximum(np.linalg.norm(template, axis=1), 1e-6)
