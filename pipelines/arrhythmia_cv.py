@@ -53,12 +53,15 @@ from cardioliquid.decision.beats import settle_calls
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.io import load_ecg
 from cardioliquid.scoring.beats import predict_beats
+from cardioliquid.signal.windows import beat_windows
 
 CLASSES = ["N", "S", "V", "F", "Q"]
 GATE_VARIANTS = {
     "gate_off": DecisionSettings(af_gate=False),
     "gate_on": DecisionSettings(af_gate=True, af_gate_rule="rhythm"),
     "gate_nn": DecisionSettings(af_gate=True, af_gate_rule="af_specific"),
+    "gate_atrial": DecisionSettings(af_gate=True, af_gate_rule="atrial"),
+    "gate_nn_atrial": DecisionSettings(af_gate=True, af_gate_rule="af_specific_atrial"),
 }
 """The AF-gate settings each held-out record is scored under (keys of the JSON)."""
 DATABASES = ("mitdb", "svdb")
@@ -140,7 +143,9 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
     (:func:`cardioliquid.decision.beats.settle_calls`) with its decision
     settings. ``gate_nn`` keeps the gate only where the irregularity is
     AF-specific: the intervals between the model's own N calls are irregular
-    too (``af_gate_rule="af_specific"``).
+    too (``af_gate_rule="af_specific"``); ``gate_atrial`` and ``gate_nn_atrial``
+    keep it, of the beats ``gate_on`` and ``gate_nn`` settle, only where the
+    recent beats have no consistent P wave (the ``"atrial"`` rules).
 
     Only beats at or after ``after_s`` seconds are counted (patient-adaptive
     scoring leaves the calibration minutes out).
@@ -152,10 +157,17 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
     ref = dict(zip(rec.beats.sample.tolist(), rec.beats.aami.tolist(), strict=True))
     truth = np.array([lookup.get(str(ref.get(int(s), "")), -1) for s in pred.sample])
     keep = (truth >= 0) & (pred.sample >= after_s * rec.fs)
+    # The atrial consistency the "atrial" rules read, as predict_beats computes it.
+    prep = replace(loaded.preprocessing, atrial_features=True)
+    bw = beat_windows(replace(rec, beats=None), prep, beat_samples=rec.beats.sample)
+    if not np.array_equal(bw.sample, pred.sample):
+        raise RuntimeError(f"{path}: the atrial features' beats are not the scored beats")
+    atrial = bw.features[:, -1]
     k = len(CLASSES)
     out = {}
     for key, settings in GATE_VARIANTS.items():
-        proba, _ = settle_calls(rec.fs, pred.sample, pred.proba, pred.classes, settings)
+        proba, _ = settle_calls(rec.fs, pred.sample, pred.proba, pred.classes, settings,
+                                atrial=atrial)
         conf = np.zeros((k, k), dtype=np.int64)
         np.add.at(conf, (truth[keep], proba[keep].argmax(-1)), 1)
         out[key] = conf.tolist()
@@ -392,7 +404,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
             f1 = [entries[n]["scores"][gate].get(where, {}).get("key_f1", np.nan)
                   for n in groups[base]]
             color = {"gate_on": "tab:blue", "gate_off": "tab:orange",
-                     "gate_nn": "tab:green"}[gate]
+                     "gate_nn": "tab:green", "gate_atrial": "tab:purple",
+                     "gate_nn_atrial": "tab:red"}[gate]
             ax.barh(i, np.nanmean(f1), 0.7, color=color, alpha=0.45)
             ax.plot(f1, [i] * len(f1), "o", color=color, markersize=3)
         ax.set_title({"pooled": "all held-out beats", "mitdb": "DS1 patients",
@@ -411,9 +424,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-GATES = ("gate_on", "gate_off", "gate_nn")
-GATE_SHORT = {"gate_on": "on", "gate_off": "off", "gate_nn": "nn"}
-GATE_LONG = {"gate_on": "AF gate", "gate_off": "no gate", "gate_nn": "AF-specific gate"}
+GATES = ("gate_on", "gate_off", "gate_nn", "gate_atrial", "gate_nn_atrial")
+GATE_SHORT = {"gate_on": "on", "gate_off": "off", "gate_nn": "nn", "gate_atrial": "at",
+              "gate_nn_atrial": "nn+at"}
+GATE_LONG = {"gate_on": "AF gate", "gate_off": "no gate", "gate_nn": "AF-specific gate",
+             "gate_atrial": "AF gate without P waves",
+             "gate_nn_atrial": "AF-specific gate without P waves"}
 
 
 def _entries(results: dict[str, Any]) -> dict[str, Any]:

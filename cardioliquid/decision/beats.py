@@ -5,7 +5,10 @@ cardiologists labelled the conducted beats of atrial fibrillation normal (N).
 With ``af_gate`` on (:class:`~cardioliquid.decision.settings.DecisionSettings`)
 beats in AF-like rhythm (:func:`cardioliquid.signal.rhythm.af_beats`) have their
 S probability moved to N; under the ``"af_specific"`` rule only where the
-intervals between the network's own N calls are irregular too.
+intervals between the network's own N calls are irregular too, under the
+``"atrial"`` rules only where the recent beats have no consistent P wave either
+(:func:`cardioliquid.signal.atrial.atrial_features`), which frequent premature
+atrial beats keep.
 :func:`settle_calls` settles a whole recording's beats, :class:`StreamSettler`
 the beats of a stream as they come; both give the same flags on the same beats
 when the batch is judged causally.
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cardioliquid.decision.settings import DecisionSettings
+from cardioliquid.signal.atrial import ATRIAL_AF_MAX
 from cardioliquid.signal.rhythm import AFTracker, af_beats, af_specific_beats
 
 
@@ -43,6 +47,27 @@ def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) 
     return proba
 
 
+def without_p_waves(atrial: np.ndarray | None, n: int, settings: DecisionSettings) -> np.ndarray:
+    """Which of ``n`` beats the settings' gate may settle for their atrial activity.
+
+    All of them unless the rule reads it (:attr:`DecisionSettings.needs_atrial`);
+    then those whose atrial consistency ``atrial`` is below :data:`ATRIAL_AF_MAX`.
+
+    Raises
+    ------
+    ValueError
+        The rule reads the atrial consistency and ``atrial`` is missing or of
+        another length.
+    """
+    if not settings.needs_atrial:
+        return np.ones(n, dtype=bool)
+    if atrial is None or np.shape(atrial) != (n,):
+        got = None if atrial is None else np.shape(atrial)
+        raise ValueError(f"the {settings.af_gate_rule!r} AF gate needs the atrial consistency "
+                         f"of each of the {n} beats, got {got}")
+    return np.asarray(atrial) < ATRIAL_AF_MAX
+
+
 def settle_calls(
     fs: float,
     sample: np.ndarray,
@@ -50,6 +75,7 @@ def settle_calls(
     classes: list[str],
     settings: DecisionSettings,
     causal: bool = False,
+    atrial: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Beat probabilities after the settings' AF gate.
 
@@ -67,6 +93,10 @@ def settle_calls(
     causal : bool
         Judge each beat by the rhythm before it (what a stream knows), not
         the rhythm around it.
+    atrial : ndarray of float, shape (n,), optional
+        Each beat's atrial consistency (the second of
+        :data:`cardioliquid.signal.atrial.ATRIAL_FEATURE_NAMES`); needed by the
+        ``"atrial"`` rules only.
 
     Returns
     -------
@@ -78,9 +108,10 @@ def settle_calls(
     if not settings.af_gate:
         return proba, None
     af = af_beats(sample, fs, causal=causal)
-    if settings.af_gate_rule == "af_specific":
+    if settings.af_gate_rule.startswith("af_specific"):
         normal = own_normal_calls(proba, classes)
         af = af_specific_beats(af, sample, fs, normal, causal=causal)
+    af &= without_p_waves(atrial, len(af), settings)
     return sveb_to_normal_in_af(proba, af, classes), af
 
 
@@ -98,8 +129,9 @@ class StreamSettler:
 
     def __init__(self, fs: float, classes: list[str], settings: DecisionSettings) -> None:
         self.classes = list(classes)
+        self.settings = settings
         self.gated = bool(settings.af_gate)
-        specific = settings.af_gate_rule == "af_specific"
+        specific = settings.af_gate_rule.startswith("af_specific")
         self._rhythm = AFTracker(fs, specific=specific) if self.gated else None
 
     def recall(self, earlier_beats: Sequence[int]) -> None:
@@ -107,9 +139,15 @@ class StreamSettler:
         if self._rhythm is not None and len(earlier_beats):
             self._rhythm.push(np.asarray(earlier_beats, dtype=np.int64))
 
-    def settle(self, sample: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Settled probabilities and AF flags of the next beats (None without the gate)."""
+    def settle(self, sample: np.ndarray, proba: np.ndarray, atrial: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Settled probabilities and AF flags of the next beats (None without the gate).
+
+        ``atrial``: their atrial consistency, for an ``"atrial"`` rule (see
+        :func:`settle_calls`).
+        """
         if self._rhythm is None:
             return proba, None
         af = self._rhythm.push(sample, own_normal_calls(proba, self.classes))
+        af &= without_p_waves(atrial, len(af), self.settings)
         return sveb_to_normal_in_af(proba, af, self.classes), af

@@ -16,7 +16,7 @@ from typing import Any
 
 from cardioliquid._check import check_option, check_positive
 
-AF_GATE_RULES = ("rhythm", "af_specific")
+AF_GATE_RULES = ("rhythm", "af_specific", "atrial", "af_specific_atrial")
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,14 @@ class DecisionSettings:
     af_gate : bool
         Beats in atrial-fibrillation-like rhythm have their S probability
         moved to N (in AF an early beat is not premature).
-    af_gate_rule : {"rhythm", "af_specific"}
-        Which beats the gate settles: every beat the RR test flags, or only
-        those where the intervals between the model's own N calls are
-        irregular too (:func:`cardioliquid.signal.rhythm.af_specific_beats`).
+    af_gate_rule : {"rhythm", "af_specific", "atrial", "af_specific_atrial"}
+        Which beats the gate settles: every beat the RR test flags
+        (``"rhythm"``), only those where the intervals between the model's own
+        N calls are irregular too (``"af_specific"``,
+        :func:`cardioliquid.signal.rhythm.af_specific_beats`), only those where
+        the recent beats have no consistent P wave (``"atrial"``, atrial
+        consistency below :data:`cardioliquid.signal.atrial.ATRIAL_AF_MAX`), or
+        both (``"af_specific_atrial"``).
     vt_run_beats : int
         Shortest run of consecutive ventricular beats that raises an alert
         (three or more is ventricular tachycardia).
@@ -99,6 +103,11 @@ class DecisionSettings:
             af_gate=bool(getattr(preprocessing, "af_gate", False)),
             af_gate_rule=str(getattr(preprocessing, "af_gate_rule", "rhythm")),
         )
+
+    @property
+    def needs_atrial(self) -> bool:
+        """Whether the AF gate reads the beats' atrial consistency (an ``*atrial`` rule)."""
+        return bool(self.af_gate) and self.af_gate_rule.endswith("atrial")
 
     def override(self, **values: Any) -> DecisionSettings:
         """These settings with the given values replaced; None leaves a value as it is.

@@ -31,8 +31,9 @@ from cardioliquid.scoring.segments import (
     segment_plan,
     slice_recording,
 )
+from cardioliquid.signal.atrial import ATRIAL_FEATURE_NAMES
 from cardioliquid.signal.leads import select_lead
-from cardioliquid.signal.windows import BeatWindows, beat_windows
+from cardioliquid.signal.windows import BeatWindows, beat_feature_names, beat_windows
 
 if TYPE_CHECKING:
     from cardioliquid.models.checkpoint import LoadedModel
@@ -55,10 +56,24 @@ def _resolve_beat_source(rec: Recording, beats: str) -> tuple[str, np.ndarray | 
 
 
 def _beat_windows(rec: Recording, loaded: LoadedModel, beat_samples: np.ndarray | None,
-                  require_signal: bool = True) -> BeatWindows:
+                  require_signal: bool = True) -> tuple[BeatWindows, np.ndarray | None]:
+    """The model's beat windows, and the beats' atrial consistency where its AF gate reads it.
+
+    The consistency is computed with the windows (as an extra feature column,
+    dropped again unless the model reads it too), so it sees the same beats.
+    """
+    prep = loaded.preprocessing
+    gate = loaded.decision.needs_atrial
+    if gate and not prep.atrial_features:
+        prep = replace(prep, atrial_features=True)
     with windowing_errors(rec, "beat"):
-        return beat_windows(rec, loaded.preprocessing, beat_samples=beat_samples,
-                            require_signal=require_signal)
+        bw = beat_windows(rec, prep, beat_samples=beat_samples, require_signal=require_signal)
+    if not gate:
+        return bw, None
+    atrial = bw.features[:, beat_feature_names(prep).index("atrial_consistency")].copy()
+    if not loaded.preprocessing.atrial_features:
+        bw = replace(bw, features=bw.features[:, :-len(ATRIAL_FEATURE_NAMES)])
+    return bw, atrial
 
 
 def score_beat_segment(
@@ -68,17 +83,18 @@ def score_beat_segment(
     reference: np.ndarray | None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     hx: Any = None,
-) -> tuple[np.ndarray, np.ndarray, Any]:
+) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray | None]:
     """Beats of one segment (the whole recording when ``seg`` is None).
 
     ``rec`` holds the samples ``[seg.read_start, seg.read_stop)`` (the whole
     recording when ``seg`` is None); ``reference`` holds absolute R-peak
-    positions (None: detect). Returns absolute samples, probabilities and the
-    liquid state after the last beat.
+    positions (None: detect). Returns absolute samples, probabilities, the
+    liquid state after the last beat, and the beats' atrial consistency where
+    the model's AF gate reads it (else None).
     """
-    sample, x, feats, usable = segment_beat_inputs(rec, loaded, seg, reference)
+    sample, x, feats, usable, atrial = _segment_beats(rec, loaded, seg, reference)
     proba, hx = run_model(loaded, x, feats, batch_size, hx, where=recording_label(rec))
-    return sample, mark_unclassifiable(proba, usable, loaded.classes), hx
+    return sample, mark_unclassifiable(proba, usable, loaded.classes), hx, atrial
 
 
 def segment_beat_inputs(
@@ -89,6 +105,14 @@ def segment_beat_inputs(
     Arguments as :func:`score_beat_segment`. Returns the beats' absolute samples,
     windows ``(n, C, T)``, features ``(n, F)`` (or None) and usable flags.
     """
+    return _segment_beats(rec, loaded, seg, reference)[:4]
+
+
+def _segment_beats(
+    rec: Recording, loaded: LoadedModel, seg: Segment | None, reference: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """:func:`segment_beat_inputs` and the beats' atrial consistency (None unless the
+    model's AF gate reads it): the beats before the segment's kept ones make it."""
     offset = 0 if seg is None else seg.read_start
     local = None
     if reference is not None:
@@ -97,14 +121,16 @@ def segment_beat_inputs(
         local = ref - offset
     # No annotations reach the windowing: with ``local`` None it must detect.
     # A stream's segment may lie inside a long gap; a whole recording may not.
-    bw = _beat_windows(replace(rec, beats=None), loaded, local, require_signal=seg is None)
+    bw, atrial = _beat_windows(replace(rec, beats=None), loaded, local,
+                               require_signal=seg is None)
     sample = np.asarray(bw.sample, dtype=np.int64) + offset
     x, feats, usable = bw.x, bw.features, bw.usable
     if seg is not None:
         keep = (sample >= seg.keep_start) & (sample < seg.keep_stop)
         sample, x, usable = sample[keep], x[keep], usable[keep]
         feats = None if feats is None else feats[keep]
-    return sample, x, feats, usable
+        atrial = None if atrial is None else atrial[keep]
+    return sample, x, feats, usable, atrial
 
 
 
@@ -151,19 +177,23 @@ def predict_beats(
     check_fits(rec, loaded)
     source, ref = _resolve_beat_source(rec, beats)
     if segment_s is None:
-        sample, proba, _ = score_beat_segment(rec, loaded, None, ref, batch_size)
+        sample, proba, _, atrial = score_beat_segment(rec, loaded, None, ref, batch_size)
     else:
-        parts_s, parts_p, hx = [], [], None
+        parts_s, parts_p, parts_a, hx = [], [], [], None
         plan = segment_plan(rec.fs, segment_s, context_s, lookahead_s)
         for seg in iter_segments(rec.n_samples, plan):
             sub = slice_recording(rec, seg.read_start, seg.read_stop)
-            s, p, hx = score_beat_segment(sub, loaded, seg, ref, batch_size, hx)
+            s, p, hx, a = score_beat_segment(sub, loaded, seg, ref, batch_size, hx)
             parts_s.append(s)
             parts_p.append(p)
+            parts_a.append(a)
         sample = np.concatenate(parts_s) if parts_s else np.zeros(0, np.int64)
         proba = np.concatenate(parts_p) if parts_p else np.zeros((0, len(loaded.classes)))
+        atrial = None
+        if loaded.decision.needs_atrial:
+            atrial = np.concatenate(parts_a) if parts_a else np.zeros(0, np.float32)
     # A stream knows only the rhythm so far: segmented scoring judges it causally too.
     proba, af = settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision,
-                             causal=segment_s is not None)
+                             causal=segment_s is not None, atrial=atrial)
     lead = select_lead(rec, loaded.preprocessing.lead_preference)
     return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af, lead)

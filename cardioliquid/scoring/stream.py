@@ -212,10 +212,10 @@ class BeatStream(_SegmentStream):
         out = self._empty()
         ref = self._reference if self.beat_source == "reference" else None
         for seg, sub in self._ready():
-            sample, proba, self.hx = score_beat_segment(
+            sample, proba, self.hx, atrial = score_beat_segment(
                 sub, self.loaded, seg, ref, self.batch_size, self.hx
             )
-            proba, af = self._settler.settle(sample, proba)
+            proba, af = self._settler.settle(sample, proba, atrial)
             out = out.concat(replace(out, sample=sample, proba=proba, af=af))
         return out
 

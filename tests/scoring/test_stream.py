@@ -104,10 +104,10 @@ def test_rhythm_model_state_carries_between_segments(ecg_rec):
     plan = segment_plan(ecg_rec.fs, 10.0, 60.0, 5.0)
     seg0, seg1 = plan(0), plan(1)
     sub0 = slice_recording(ecg_rec, seg0.read_start, seg0.read_stop)
-    _, _, hx = score_beat_segment(sub0, loaded, seg0, ref)
+    _, _, hx, _ = score_beat_segment(sub0, loaded, seg0, ref)
     sub1 = slice_recording(ecg_rec, seg1.read_start, seg1.read_stop)
-    _, carried, _ = score_beat_segment(sub1, loaded, seg1, ref, hx=hx)
-    _, fresh, _ = score_beat_segment(sub1, loaded, seg1, ref, hx=None)
+    _, carried, _, _ = score_beat_segment(sub1, loaded, seg1, ref, hx=hx)
+    _, fresh, _, _ = score_beat_segment(sub1, loaded, seg1, ref, hx=None)
     assert hx is not None and hx.shape == (1, loaded.model.rnn.hx_size)
     assert np.abs(carried - fresh).max() > 1e-6
 
