@@ -83,14 +83,46 @@ def test_the_af_specific_rule_spares_premature_beats_in_regular_rhythm() -> None
     assert af[-100:].all()
 
 
-@pytest.mark.parametrize("rule", ["rhythm", "af_specific"])
+def test_the_atrial_rules_settle_only_where_there_is_no_consistent_p_wave() -> None:
+    """Frequent premature beats in an irregular rhythm keep their P waves (consistency
+    high): the atrial rules leave their S calls; where the P waves vanish they settle."""
+    beats = _beats_regular_then_af()
+    proba = np.tile(CALLED_N, (beats.size, 1))
+    proba[::3] = CALLED_S
+    called_s = proba.argmax(1) == 1
+    atrial = np.full(beats.size, 0.9, np.float32)
+    atrial[-50:] = 0.2  # the last 50 beats: no consistent P wave
+    for rule in ("atrial", "af_specific_atrial"):
+        settings = DecisionSettings(af_gate=True, af_gate_rule=rule)
+        assert settings.needs_atrial
+        plain = DecisionSettings(af_gate=True, af_gate_rule=rule.removesuffix("_atrial")
+                                 if rule != "atrial" else "rhythm")
+        _, before = settle_calls(FS, beats, proba, CLASSES, plain)
+        out, af = settle_calls(FS, beats, proba, CLASSES, settings, atrial=atrial)
+        np.testing.assert_array_equal(af, before & (atrial < 0.5))
+        assert before[:-50].sum() > 100 and before[-50:].all()  # the AF stretch, all of it
+        assert af[-50:].all() and not af[:-50].any()
+        assert (out[-50:].argmax(1) == 0).all()
+        np.testing.assert_array_equal(out[:-50].argmax(1) == 1, called_s[:-50])
+        with pytest.raises(ValueError, match="atrial consistency"):
+            settle_calls(FS, beats, proba, CLASSES, settings)
+        with pytest.raises(ValueError, match="atrial consistency"):
+            settle_calls(FS, beats, proba, CLASSES, settings, atrial=atrial[:-1])
+    assert not DecisionSettings(af_gate=False, af_gate_rule="atrial").needs_atrial
+    assert not DecisionSettings(af_gate=True, af_gate_rule="af_specific").needs_atrial
+
+
+@pytest.mark.parametrize("rule", ["rhythm", "af_specific", "atrial", "af_specific_atrial"])
 def test_a_stream_settles_as_the_causal_batch(rule) -> None:
     beats = _beats_regular_then_af(1)
     rng = np.random.default_rng(2)
     proba = np.where(rng.random((beats.size, 1)) < 0.3, CALLED_S, CALLED_N).astype(np.float32)
+    atrial = rng.uniform(0.0, 1.0, beats.size).astype(np.float32)
     settings = DecisionSettings(af_gate=True, af_gate_rule=rule)
-    batch, batch_af = settle_calls(FS, beats, proba, CLASSES, settings, causal=True)
+    batch, batch_af = settle_calls(FS, beats, proba, CLASSES, settings, causal=True,
+                                   atrial=atrial)
     settler = StreamSettler(FS, CLASSES, settings)
-    parts = [settler.settle(beats[i:i + 37], proba[i:i + 37]) for i in range(0, beats.size, 37)]
+    parts = [settler.settle(beats[i:i + 37], proba[i:i + 37], atrial[i:i + 37])
+             for i in range(0, beats.size, 37)]
     np.testing.assert_array_equal(np.concatenate([a for _, a in parts]), batch_af)
     np.testing.assert_allclose(np.concatenate([p for p, _ in parts]), batch)

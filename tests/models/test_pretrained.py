@@ -32,8 +32,9 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
     assert loaded.preprocessing.rr_feature_set == "robust_absolute_local_onset"  # v8
     assert rr_feature_names(loaded.preprocessing)[m.timespan_feature] == "pre_rr_s"
     assert loaded.preprocessing.template_align_s == 0.011  # v5.1: aligned template features
-    # v8: the AF-specific gate won round 15's cross-validation, and it is the file's decision.
-    assert loaded.decision.af_gate and loaded.decision.af_gate_rule == "af_specific"
+    # v8.1: the AF-specific gate where the P waves are inconsistent too won round 17.
+    assert loaded.decision.af_gate and loaded.decision.af_gate_rule == "af_specific_atrial"
+    assert loaded.decision.needs_atrial and not loaded.preprocessing.atrial_features
     assert "train_leads: all" in loaded.metadata["config"]  # v5.3: both leads in training
     assert loaded.preprocessing.lead_preference[0] == "MLII"  # ...and it reads MLII
     assert adaptation_settings(loaded) == {

@@ -22,11 +22,14 @@ EEG_CHANNELS = ["FP1-F7", "F7-T7", "T7-P7", "P7-O1"]
 
 # --------------------------------------------------------------------------- recordings
 def synthetic_ecg(duration_s: float = 40.0, fs: float = 360.0, seed: int = 0,
-                  af_from_s: float | None = None, ectopic_fraction: float = 0.15) -> Recording:
+                  af_from_s: float | None = None, ectopic_fraction: float = 0.15,
+                  p_waves: bool = False) -> Recording:
     """A clean synthetic ECG (Gaussian QRS bumps, some early 'ectopic' beats).
 
     From ``af_from_s`` on, the rhythm is AF-like: independent RR intervals
-    of 0.4-1.2 s and no ectopic beats.
+    of 0.4-1.2 s and no ectopic beats. ``p_waves``: a P wave 160 ms before
+    every beat outside AF, fibrillatory waves (5-7 Hz) instead in AF, and a
+    narrower QRS (as in a real ECG, so the P-wave region before it is its own).
     """
     rng = np.random.default_rng(seed)
     n = int(duration_s * fs)
@@ -42,9 +45,15 @@ def synthetic_ecg(duration_s: float = 40.0, fs: float = 360.0, seed: int = 0,
         else:
             pos += rng.uniform(0.55, 0.65) if early else rng.uniform(0.8, 0.95)
     sig = 0.02 * rng.standard_normal(n) + 0.1 * np.sin(2 * np.pi * 0.2 * t)
+    if p_waves and af_from_s is not None:
+        freq = 6.0 + np.cumsum(rng.standard_normal(n)) / np.sqrt(n)  # drifts within 5-7 Hz
+        phase = 2 * np.pi * np.cumsum(np.clip(freq, 5.0, 7.0)) / fs
+        sig += np.where(t >= af_from_s, 0.1 * np.sin(phase), 0.0)
     for p, s in zip(peaks, symbols, strict=True):
-        width = 0.03 if s == "N" else 0.06
+        width = (0.03 if s == "N" else 0.06) / (2 if p_waves else 1)
         sig += (1.2 if s == "N" else -1.0) * np.exp(-0.5 * ((t - p / fs) / width) ** 2)
+        if p_waves and (af_from_s is None or p / fs < af_from_s):
+            sig += 0.2 * np.exp(-0.5 * ((t - p / fs + 0.16) / 0.02) ** 2)
     sym = np.asarray(symbols)
     beats = BeatAnnotations(np.asarray(peaks), sym, aami_class(sym))
     rec_id = f"syn{seed}"

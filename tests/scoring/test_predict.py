@@ -165,7 +165,25 @@ def test_af_gate_moves_s_to_n_only_in_af_rhythm(af_ecg, segment_s):
     np.testing.assert_allclose(gated.proba[af, 2:], plain.proba[af, 2:])
 
 
-@pytest.mark.parametrize("rule", ["rhythm", "af_specific"])
+def test_the_atrial_gate_spares_irregular_beats_with_p_waves():
+    """Frequent early beats with P waves make the rhythm irregular: the RR rule settles
+    them, the atrial rule does not; in AF (no P waves) both settle."""
+    from scoring_helpers import make_ecg_model, synthetic_ecg
+
+    ectopy = synthetic_ecg(duration_s=200.0, seed=4, ectopic_fraction=0.4, p_waves=True)
+    af_then = synthetic_ecg(duration_s=240.0, seed=3, af_from_s=100.0,
+                            ectopic_fraction=0.03, p_waves=True)
+    rhythm = make_ecg_model(af_gate=True)
+    atrial = make_ecg_model(af_gate=True)
+    atrial.decision = replace(atrial.decision, af_gate_rule="atrial")
+    assert predict_beats(ectopy, rhythm).af.mean() > 0.5
+    assert not predict_beats(ectopy, atrial).af.any()
+    gated = predict_beats(af_then, atrial)
+    onset = np.searchsorted(gated.sample, 100.0 * af_then.fs)
+    assert not gated.af[:onset].any() and gated.af[onset + 128:].all()
+
+
+@pytest.mark.parametrize("rule", ["rhythm", "af_specific", "af_specific_atrial"])
 def test_af_gated_stream_equals_segmented_batch(af_ecg, rule):
     from scoring_helpers import make_ecg_model
 
