@@ -33,15 +33,21 @@ def test_each_beat_takes_the_last_rhythm_change_before_it(check):
 def test_pooled_scores_known_counts(check):
     per = {
         "a": {"beats": 100, "af": 60, "af_flagged": 57, "afl": 0, "afl_flagged": 0,
-              "other": 40, "other_flagged": 4},
+              "other": 40, "other_flagged": 4,
+              "af_flagged_atrial": 54, "afl_flagged_atrial": 0, "other_flagged_atrial": 1},
         "b": {"beats": 100, "af": 0, "af_flagged": 0, "afl": 10, "afl_flagged": 5,
-              "other": 90, "other_flagged": 6},
+              "other": 90, "other_flagged": 6,
+              "af_flagged_atrial": 0, "afl_flagged_atrial": 4, "other_flagged_atrial": 0},
     }  # fmt: skip
     q = check.pooled(per)
     assert q["af_se"] == 95.0  # 57 of 60
     assert q["afl_flagged_pct"] == 50.0
     assert q["non_af_specificity"] == 92.3  # 120 of 130
     assert q["ppv_af_or_flutter"] == 86.1  # 62 of 72
+    assert q["af_se_atrial"] == 90.0  # 54 of 60
+    assert q["afl_flagged_pct_atrial"] == 40.0
+    assert q["non_af_specificity_atrial"] == 99.2  # 129 of 130
+    assert q["ppv_af_or_flutter_atrial"] == 98.3  # 58 of 59
 
 
 @pytest.mark.realdata
@@ -49,3 +55,7 @@ def test_record_201_counts(check, mitdb_dir):
     c = check.record_counts(mitdb_dir / "201")
     assert c["af"] + c["afl"] + c["other"] == c["beats"] > 1900
     assert c["af_flagged"] / c["af"] > 0.95
+    # 201's AF has no consistent P wave; most of its flagged non-AF beats (other
+    # supraventricular rhythms, ectopy) do.
+    assert c["af_flagged_atrial"] / c["af"] > 0.8
+    assert c["other_flagged_atrial"] < 0.5 * c["other_flagged"]
