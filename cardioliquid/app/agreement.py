@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cardioliquid.evaluation.ec57 import match_beats
+from cardioliquid.signal.atrial import ATRIAL_WINDOW_BEATS
 from cardioliquid.signal.rhythm import AF_MIN_NN, AF_NN_NRMSSD, AF_WINDOW_BEATS, af_specific_beats
 
 NOTICE_MIN_BEATS = 10
@@ -190,7 +191,8 @@ class RhythmReading:
 
 
 def rhythm_reading(
-    af: np.ndarray, labels: np.ndarray, time_s: np.ndarray, window: int | None = None
+    af: np.ndarray, labels: np.ndarray, time_s: np.ndarray, window: int | None = None,
+    p_waves: bool = False,
 ) -> RhythmReading:
     """What the AF gate's flag at the latest beat says, in words a clinician can check.
 
@@ -204,6 +206,10 @@ def rhythm_reading(
         Beat times.
     window : int, optional
         Beats the AF test looks back over (default: the gate's 128).
+    p_waves : bool
+        The gate also needs the recent beats to have no consistent P wave (an
+        ``"atrial"`` rule): an unflagged beat may lie in an irregular rhythm
+        whose P waves were there, and a flagged one had none.
 
     Returns
     -------
@@ -219,6 +225,11 @@ def rhythm_reading(
         text = f"Rhythm: judged once {window} beats have been replayed."
         return RhythmReading("not judged yet", text, False)
     if not af[-1]:
+        if p_waves:
+            return RhythmReading("regular", (
+                f"Rhythm: not AF-like over the last {window} beats: the AF test (Dash et al. "
+                f"2009) did not fire, or the recent beats keep a consistent P wave, as sinus "
+                f"rhythm with premature beats does; S calls stand."), False)  # fmt: skip
         return RhythmReading("regular", f"Rhythm: no irregular rhythm over the last {window} "
                                         "beats (AF test of Dash et al. 2009).", False)  # fmt: skip
     lab = np.asarray(labels)[-window - 1:]
@@ -229,11 +240,16 @@ def rhythm_reading(
     nrmssd = (float(np.sqrt(np.mean(np.diff(rr) ** 2)) / np.mean(rr))
               if rr.size > 3 else float("nan"))  # fmt: skip
     gate = "supraventricular beats here are reported as N (the AF gate)"
-    if nn.sum() >= AF_MIN_NN and nrmssd >= AF_NN_NRMSSD:
+    no_p = (f", and no consistent P wave over the last {ATRIAL_WINDOW_BEATS} beats"
+            if p_waves else "")
+    if p_waves or (nn.sum() >= AF_MIN_NN and nrmssd >= AF_NN_NRMSSD):
+        between = (f"irregular between normal beats too (RMSSD/mean of {int(nn.sum())} N-N "
+                   f"intervals {nrmssd:.2f}, at or above {AF_NN_NRMSSD:g})"
+                   if nn.sum() >= AF_MIN_NN and nrmssd >= AF_NN_NRMSSD
+                   else "the network's own N calls irregular")
         return RhythmReading("AF-like", (
-            f"Rhythm: **AF-like**: irregular RR intervals over the last {window} beats, and "
-            f"irregular between normal beats too (RMSSD/mean of {int(nn.sum())} N-N intervals "
-            f"{nrmssd:.2f}, at or above {AF_NN_NRMSSD:g}); {gate}."), True)  # fmt: skip
+            f"Rhythm: **AF-like**: irregular RR intervals over the last {window} beats, "
+            f"{between}{no_p}; {gate}."), True)  # fmt: skip
     why = (f"{100 * ventricular:.0f} % of them are ventricular and "
            + (f"the {int(nn.sum())} intervals between normal beats are regular "
               f"(RMSSD/mean {nrmssd:.2f}, under {AF_NN_NRMSSD:g})" if nn.sum() >= AF_MIN_NN

@@ -103,26 +103,29 @@ def _limits_section(card: Path) -> str:
     return m.group(1).strip() if m else ""
 
 
-def _af_check(results_dir: Path) -> str:
+def _af_check(results_dir: Path, p_waves: bool = False) -> str:
     try:
         d = json.loads((results_dir / AF_CHECK).read_text())
     except (OSError, ValueError):
         return ""
+    key = "other_flagged_atrial" if p_waves else "other_flagged"
     parts = []
     for split in ("DS1", "DS2"):
         pooled = (d.get(split) or {}).get("pooled") or {}
-        if pooled.get("other"):
-            share = 100.0 * pooled.get("other_flagged", 0) / pooled["other"]
+        if pooled.get("other") and key in pooled:
+            share = 100.0 * pooled[key] / pooled["other"]
             parts.append(f"{share:.1f} % of {split}'s beats outside AF and flutter")
     if not parts:
         return ""
-    return ("The AF test flags irregular rhythm, not AF alone: it also flags "
-            + " and ".join(parts) + ", mostly in records with frequent ventricular ectopy; "
-            f"S beats there are reported as N (`{AF_CHECK}`).")  # fmt: skip
+    test = "The AF test with its P-wave condition" if p_waves else "The AF test"
+    return (f"{test} flags irregular rhythm, not AF alone: it also flags "
+            + " and ".join(parts) + ", mostly in records with frequent ectopy or other "
+            f"supraventricular arrhythmias; S beats there are reported as N "
+            f"(`{AF_CHECK}`).")  # fmt: skip
 
 
 def card_limits(model_path: str, task: str, af_gate: bool = False,
-                results_dir: str | Path = RESULTS_DIR) -> CardLimits:
+                results_dir: str | Path = RESULTS_DIR, p_waves: bool = False) -> CardLimits:
     """The known limits of the model file at ``model_path``.
 
     Parameters
@@ -133,6 +136,8 @@ def card_limits(model_path: str, task: str, af_gate: bool = False,
         ``"arrhythmia"`` or ``"seizure"``.
     af_gate : bool
         Whether the model's calls pass the AF gate (the rhythm caveat applies).
+    p_waves : bool
+        Whether that gate also needs inconsistent P waves (an ``"atrial"`` rule).
     results_dir : path
         Where evaluation JSON files with ``model_sha256`` are.
 
@@ -155,5 +160,5 @@ def card_limits(model_path: str, task: str, af_gate: bool = False,
         figures = line.rsplit(" (`", 1)[0] if line else ""
         if line and not any(f.startswith(figures + " (`") for f in lines):
             lines.append(line)  # the same figures in two result files: named once
-    rhythm = _af_check(results_dir) if task == "arrhythmia" and af_gate else ""
+    rhythm = _af_check(results_dir, p_waves) if task == "arrhythmia" and af_gate else ""
     return CardLimits(lines, rhythm, _limits_section(path.with_suffix(".md")), digest)

@@ -515,7 +515,8 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
                     f"**{loaded.classes[int(np.argmax(proba))]}** "
                     f"(p {float(np.max(proba)):.2f})")  # fmt: skip
         if getattr(pred, "af", None) is not None:
-            st.caption(rhythm_reading(pred.af, pred.labels, pred.time_s).text)
+            st.caption(rhythm_reading(pred.af, pred.labels, pred.time_s,
+                                      p_waves=loaded.decision.needs_atrial).text)
     level, text = agreement_notice(agreement)
     icon = {"warning": ":material/report:", "success": ":material/check_circle:",
             "info": ":material/info:"}[level]  # fmt: skip
@@ -526,8 +527,8 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
     for a in alerts[-3:][::-1]:
         st.error(f"**{a.kind}** at {a.time_s:.1f} s: {a.detail}",
                  icon=":material/notifications_active:")
-    limits = card_limits(loaded.path, loaded.task,
-                         loaded.decision.af_gate)  # fmt: skip
+    limits = card_limits(loaded.path, loaded.task, loaded.decision.af_gate,
+                         p_waves=loaded.decision.needs_atrial)  # fmt: skip
     with st.expander("Known limits of this model (model card)", expanded=True):
         if limits.held_out:
             st.markdown("Measured on patients it never saw:\n" + "\n".join(

@@ -72,6 +72,19 @@ def test_irregular_intervals_between_normal_beats_read_af_like():
         "regular")
 
 
+def test_a_gate_with_the_p_wave_condition_reads_in_its_own_words():
+    """Under an "atrial" rule an unflagged beat may sit in irregular rhythm with P waves (its
+    S calls stand), and a flagged one had no consistent P wave."""
+    rng = np.random.default_rng(1)
+    rr = rng.uniform(0.45, 1.1, 300)
+    labels = np.full(300, "N")
+    kept = rhythm_reading(np.zeros(300, bool), labels, np.cumsum(rr), p_waves=True)
+    assert kept.name == "regular" and "consistent P wave" in kept.text
+    assert "no irregular rhythm" not in kept.text
+    flagged = rhythm_reading(*_beats(rr, labels), p_waves=True)
+    assert flagged.name == "AF-like" and "no consistent P wave" in flagged.text
+
+
 def test_the_shipped_model_card_limits_come_from_results_with_its_hash():
     from cardioliquid.app.card import card_limits
     from cardioliquid.models.checkpoint import _resolve
@@ -82,6 +95,9 @@ def test_the_shipped_model_card_limits_come_from_results_with_its_hash():
     assert all("VEB Se" in line and "SVEB Se" in line for line in limits.held_out)
     assert "outside AF and flutter" in limits.rhythm
     assert card_limits("", "arrhythmia").held_out == []  # nothing known: nothing claimed
+    # v8.1's gate needs inconsistent P waves too: the card quotes that test's own figures.
+    with_p = card_limits(path, "arrhythmia", af_gate=True, p_waves=True).rhythm
+    assert "P-wave condition" in with_p and with_p != limits.rhythm
 
 
 def test_card_limits_never_show_another_models_figures(tmp_path):
