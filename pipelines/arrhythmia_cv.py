@@ -499,7 +499,8 @@ def print_table(results: dict[str, Any]) -> None:
             for v in a["variants"]:
                 print(_row(f"  adapted {json.dumps(v['adapt_kwargs'])[:18]}",
                            v["scores"]["gate_on"]))
-        print_adaptive_seed_means(results)
+        for gate in ("gate_off", "gate_nn_atrial"):  # the decisions v7 and v8.1 ship
+            print_adaptive_seed_means(results, gate)
 
 
 def _adaptive_variant_rows(entry: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -510,12 +511,15 @@ def _adaptive_variant_rows(entry: dict[str, Any]) -> list[tuple[str, dict[str, A
 
 
 def print_adaptive_seed_means(results: dict[str, Any], gate: str = "gate_off") -> None:
-    """Seed means of the patient-adaptive scores, per adaptation variant (``gate``, default
-    off, as the shipped model decides): the figures an adaptation re-check compares."""
+    """Seed means of the patient-adaptive scores, per adaptation variant (under ``gate``):
+    the figures an adaptation re-check compares."""
     entries = _entries(results)
     for base, group in recipe_seeds(results).items():
         if len(group) < 3 or not all("adaptive" in entries[n] for n in group):
             continue
+        if not all(gate in v["scores"] for n in group
+                   for v in entries[n]["adaptive"]["variants"]):
+            continue  # scored before this gate setting existed
         rows = [_adaptive_variant_rows(entries[n]) for n in group]
         if len({len(r) for r in rows}) != 1:
             continue
