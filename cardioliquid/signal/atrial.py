@@ -86,6 +86,10 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
     # Unusable beats never join a template: NaN rows drop out of nanmedian.
     pool = np.where(ok[:, None], seg, np.nan)
     padded = np.concatenate([np.full((window, seg.shape[1]), np.nan), pool])
+    # Usable beats among the `window` before each beat.
+    cum = np.concatenate([[0], np.cumsum(ok)])
+    idx = np.arange(n)
+    n_before = cum[idx] - cum[np.maximum(0, idx - window)]
     corr = np.empty(n)
     for a in range(0, n, _CHUNK):
         b = min(n, a + _CHUNK)
@@ -94,8 +98,7 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
         with warnings.catch_warnings():  # all-NaN rows: too few beats, replaced below
             warnings.simplefilter("ignore", RuntimeWarning)
             template = np.nanmedian(earlier, axis=-1)
-        count = np.sum(ok[max(0, a - window):b][None, :] & _before_mask(a, b, window), axis=1)
-        for r in np.flatnonzero(count < ATRIAL_MIN_BEATS):
+        for r in np.flatnonzero(n_before[a:b] < ATRIAL_MIN_BEATS):
             # Too few usable beats before (a record's first beats): the beat joins them.
             i = a + r
             own = np.concatenate([pool[max(0, i - window):i], seg[i:i + 1]])
@@ -105,7 +108,7 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
         norm = np.maximum(np.linalg.norm(template, axis=1), 1e-6)
         corr[a:b] = np.sum(seg[a:b] * template, axis=1) / norm
     out[:, 0] = corr
-    # The consistency window: the beat itself and the window - 1 usable beats before it.
+    # The consistency window: the beat and the window - 1 beats before it (unusable ones out).
     scored = np.concatenate([np.full(window - 1, np.nan), np.where(ok, corr, np.nan)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -113,11 +116,3 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
     out[:, 1] = np.nan_to_num(consistency, nan=0.0)
     return out
 
-
-def _before_mask(a: int, b: int, window: int) -> np.ndarray:
-    """Rows a..b-1: which of the beats ``max(0, a - window) .. b - 1`` lie in the ``window``
-    beats before the row's beat."""
-    first = max(0, a - window)
-    cols = np.arange(first, b)[None, :]
-    rows = np.arange(a, b)[:, None]
-    return (cols < rows) & (cols >= rows - window)
