@@ -121,7 +121,8 @@ def test_set_decision_writes_the_section_and_leaves_every_tensor(tmp_path):
 def test_shipped_models_decide_as_score_and_evaluate_always_did(name):
     """The shipped files carry their section, and it holds the rule score and evaluate have
     always applied, with the AF gate the preprocessing names, changed only where the
-    training config's ``export_decision`` says so (v8: the AF-specific rule)."""
+    training config's ``export_decision`` says so (v8.1: the AF-specific rule that also needs
+    inconsistent P waves)."""
     import yaml
 
     loaded = load_model(name)
@@ -132,6 +133,6 @@ def test_shipped_models_decide_as_score_and_evaluate_always_did(name):
     expected = DecisionSettings.from_legacy(loaded.preprocessing)
     assert loaded.decision == (expected.override(**chosen) if chosen else expected)
     if name == "arrhythmia":
-        assert chosen == {"af_gate": True, "af_gate_rule": "af_specific"}
+        assert chosen == {"af_gate": True, "af_gate_rule": "af_specific_atrial"}
     assert loaded.decision.event_rule() == {"threshold": 0.5, "smooth_windows": 3,
                                             "min_duration_s": 0.0}
