@@ -56,12 +56,17 @@ from cardioliquid.scoring.beats import predict_beats
 from cardioliquid.signal.windows import beat_windows
 
 CLASSES = ["N", "S", "V", "F", "Q"]
+S_FLOORS = (50, 60, 70, 80)
+"""``sveb_min_proba`` (%) of the ``gate_nn_atrial_s*`` settings (round 20)."""
 GATE_VARIANTS = {
     "gate_off": DecisionSettings(af_gate=False),
     "gate_on": DecisionSettings(af_gate=True, af_gate_rule="rhythm"),
     "gate_nn": DecisionSettings(af_gate=True, af_gate_rule="af_specific"),
     "gate_atrial": DecisionSettings(af_gate=True, af_gate_rule="atrial"),
     "gate_nn_atrial": DecisionSettings(af_gate=True, af_gate_rule="af_specific_atrial"),
+    **{f"gate_nn_atrial_s{t}": DecisionSettings(
+        af_gate=True, af_gate_rule="af_specific_atrial", sveb_min_proba=t / 100)
+       for t in S_FLOORS},
 }
 """The AF-gate settings each held-out record is scored under (keys of the JSON)."""
 DATABASES = ("mitdb", "svdb")
@@ -405,7 +410,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
                   for n in groups[base]]
             color = {"gate_on": "tab:blue", "gate_off": "tab:orange",
                      "gate_nn": "tab:green", "gate_atrial": "tab:purple",
-                     "gate_nn_atrial": "tab:red"}[gate]
+                     "gate_nn_atrial": "tab:red"}.get(gate, "tab:gray")
             ax.barh(i, np.nanmean(f1), 0.7, color=color, alpha=0.45)
             ax.plot(f1, [i] * len(f1), "o", color=color, markersize=3)
         ax.set_title({"pooled": "all held-out beats", "mitdb": "DS1 patients",
@@ -424,12 +429,16 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-GATES = ("gate_on", "gate_off", "gate_nn", "gate_atrial", "gate_nn_atrial")
+GATES = ("gate_on", "gate_off", "gate_nn", "gate_atrial", "gate_nn_atrial",
+         *(f"gate_nn_atrial_s{t}" for t in S_FLOORS))
 GATE_SHORT = {"gate_on": "on", "gate_off": "off", "gate_nn": "nn", "gate_atrial": "at",
-              "gate_nn_atrial": "nn+at"}
+              "gate_nn_atrial": "nn+at", **{f"gate_nn_atrial_s{t}": f"nn+at,S>={t}"
+                                            for t in S_FLOORS}}
 GATE_LONG = {"gate_on": "AF gate", "gate_off": "no gate", "gate_nn": "AF-specific gate",
              "gate_atrial": "AF gate without P waves",
-             "gate_nn_atrial": "AF-specific gate without P waves"}
+             "gate_nn_atrial": "AF-specific gate without P waves",
+             **{f"gate_nn_atrial_s{t}": f"AF-specific gate without P waves, S >= 0.{t // 10}"
+                for t in S_FLOORS}}
 
 
 def _entries(results: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Beat probabilities -> settled calls: the AF gate, batch and stream.
+"""Beat probabilities -> settled calls: the AF gate and the S floor, batch and stream.
 
 In an irregular rhythm an early beat is not premature: the MIT-BIH
 cardiologists labelled the conducted beats of atrial fibrillation normal (N).
@@ -8,7 +8,7 @@ S probability moved to N; under the ``"af_specific"`` rule only where the
 intervals between the network's own N calls are irregular too, under the
 ``"atrial"`` rules only where the recent beats have no consistent P wave either
 (:func:`cardioliquid.signal.atrial.atrial_features`), which frequent premature
-atrial beats keep.
+atrial beats keep. Then an S call weaker than ``sveb_min_proba`` is reported N.
 :func:`settle_calls` settles a whole recording's beats, :class:`StreamSettler`
 the beats of a stream as they come; both give the same flags on the same beats
 when the batch is judged causally.
@@ -33,7 +33,7 @@ def own_normal_calls(proba: np.ndarray, classes: list[str]) -> np.ndarray:
 
 
 def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) -> np.ndarray:
-    """Move the S probability of beats in AF rhythm (``af``) to N.
+    """Move the S probability of beats in AF rhythm (``af``, or any other mask) to N.
 
     A model without both classes keeps its calls (``proba`` itself).
     """
@@ -45,6 +45,16 @@ def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) 
     proba[af, n] += proba[af, s]
     proba[af, s] = 0.0
     return proba
+
+
+def weak_sveb_calls(proba: np.ndarray, classes: list[str], min_proba: float) -> np.ndarray:
+    """Which beats are called S with an S probability below ``min_proba``."""
+    classes = list(classes)
+    if min_proba <= 0 or "S" not in classes or not len(proba):
+        return np.zeros(len(proba), dtype=bool)
+    s = classes.index("S")
+    proba = np.asarray(proba)
+    return (proba.argmax(-1) == s) & (proba[:, s] < min_proba)
 
 
 def without_p_waves(atrial: np.ndarray | None, n: int, settings: DecisionSettings) -> np.ndarray:
@@ -101,18 +111,21 @@ def settle_calls(
     Returns
     -------
     proba : ndarray
-        Settled probabilities.
+        Settled probabilities: after the AF gate, S calls weaker than the
+        settings' ``sveb_min_proba`` have their S probability moved to N.
     af : ndarray of bool or None
         Per-beat AF flags; None without the gate.
     """
-    if not settings.af_gate:
-        return proba, None
-    af = af_beats(sample, fs, causal=causal)
-    if settings.af_gate_rule.startswith("af_specific"):
-        normal = own_normal_calls(proba, classes)
-        af = af_specific_beats(af, sample, fs, normal, causal=causal)
-    af &= without_p_waves(atrial, len(af), settings)
-    return sveb_to_normal_in_af(proba, af, classes), af
+    af = None
+    if settings.af_gate:
+        af = af_beats(sample, fs, causal=causal)
+        if settings.af_gate_rule.startswith("af_specific"):
+            normal = own_normal_calls(proba, classes)
+            af = af_specific_beats(af, sample, fs, normal, causal=causal)
+        af &= without_p_waves(atrial, len(af), settings)
+        proba = sveb_to_normal_in_af(proba, af, classes)
+    weak = weak_sveb_calls(proba, classes, settings.sveb_min_proba)
+    return sveb_to_normal_in_af(proba, weak, classes), af
 
 
 class StreamSettler:
@@ -146,8 +159,10 @@ class StreamSettler:
         ``atrial``: their atrial consistency, for an ``"atrial"`` rule (see
         :func:`settle_calls`).
         """
-        if self._rhythm is None:
-            return proba, None
-        af = self._rhythm.push(sample, own_normal_calls(proba, self.classes))
-        af &= without_p_waves(atrial, len(af), self.settings)
-        return sveb_to_normal_in_af(proba, af, self.classes), af
+        af = None
+        if self._rhythm is not None:
+            af = self._rhythm.push(sample, own_normal_calls(proba, self.classes))
+            af &= without_p_waves(atrial, len(af), self.settings)
+            proba = sveb_to_normal_in_af(proba, af, self.classes)
+        weak = weak_sveb_calls(proba, self.classes, self.settings.sveb_min_proba)
+        return sveb_to_normal_in_af(proba, weak, self.classes), af

@@ -44,6 +44,11 @@ class DecisionSettings:
         the recent beats have no consistent P wave (``"atrial"``, atrial
         consistency below :data:`cardioliquid.signal.atrial.ATRIAL_AF_MAX`), or
         both (``"af_specific_atrial"``).
+    sveb_min_proba : float
+        A beat is reported S only if its S probability is at least this; a
+        weaker S call has its S probability moved to N, as the AF gate does
+        (0: every S call stands). The class weights of training lift the
+        minority classes' probabilities; this floor takes part of that back.
     vt_run_beats : int
         Shortest run of consecutive ventricular beats that raises an alert
         (three or more is ventricular tachycardia).
@@ -54,6 +59,7 @@ class DecisionSettings:
     min_duration_s: float = 0.0
     af_gate: bool = False
     af_gate_rule: str = "rhythm"
+    sveb_min_proba: float = 0.0
     vt_run_beats: int = 3
 
     def __post_init__(self) -> None:
@@ -69,6 +75,11 @@ class DecisionSettings:
                 f"but got {self.min_duration_s!r} instead."
             )
         check_option("af_gate_rule", self.af_gate_rule, AF_GATE_RULES)
+        if not 0.0 <= float(self.sveb_min_proba) <= 1.0:
+            raise ValueError(
+                f"Invalid value for the 'sveb_min_proba' parameter. Expected a probability in "
+                f"[0, 1], but got {self.sveb_min_proba!r} instead."
+            )
         check_positive("vt_run_beats", self.vt_run_beats)
 
     def to_dict(self) -> dict[str, Any]:
