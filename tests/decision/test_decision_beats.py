@@ -112,13 +112,37 @@ def test_the_atrial_rules_settle_only_where_there_is_no_consistent_p_wave() -> N
     assert not DecisionSettings(af_gate=True, af_gate_rule="af_specific").needs_atrial
 
 
+def test_weak_s_calls_fall_below_the_floor() -> None:
+    """An S call whose S probability is under ``sveb_min_proba`` is reported N, with or
+    without the gate; firmer S calls and every other call stand."""
+    beats = _beats_regular_then_af()[:60]  # regular rhythm: the gate settles nothing
+    proba = np.tile(CALLED_N, (beats.size, 1))
+    proba[10] = [0.3, 0.45, 0.25, 0.0, 0.0]  # a weak S call
+    proba[20] = [0.05, 0.9, 0.05, 0.0, 0.0]  # a firm one
+    proba[30] = [0.2, 0.1, 0.7, 0.0, 0.0]  # a V call
+    for gate in (False, True):
+        settings = DecisionSettings(af_gate=gate, af_gate_rule="af_specific",
+                                    sveb_min_proba=0.6)
+        out, af = settle_calls(FS, beats, proba, CLASSES, settings)
+        assert (af is None) != gate
+        np.testing.assert_allclose(out[10], [0.75, 0.0, 0.25, 0.0, 0.0])
+        np.testing.assert_array_equal(out[[20, 30]], proba[[20, 30]])
+        assert (out.argmax(1) == np.where(np.arange(60) == 20, 1,
+                                          np.where(np.arange(60) == 30, 2, 0))).all()
+    same, _ = settle_calls(FS, beats, proba, CLASSES, DecisionSettings(sveb_min_proba=0.4))
+    assert same is proba  # no call below the floor: nothing moves
+    with pytest.raises(ValueError, match="sveb_min_proba"):
+        DecisionSettings(sveb_min_proba=1.5)
+
+
 @pytest.mark.parametrize("rule", ["rhythm", "af_specific", "atrial", "af_specific_atrial"])
 def test_a_stream_settles_as_the_causal_batch(rule) -> None:
     beats = _beats_regular_then_af(1)
     rng = np.random.default_rng(2)
     proba = np.where(rng.random((beats.size, 1)) < 0.3, CALLED_S, CALLED_N).astype(np.float32)
     atrial = rng.uniform(0.0, 1.0, beats.size).astype(np.float32)
-    settings = DecisionSettings(af_gate=True, af_gate_rule=rule)
+    settings = DecisionSettings(af_gate=True, af_gate_rule=rule, sveb_min_proba=0.5)
+    proba[::7] = [0.35, 0.45, 0.2, 0.0, 0.0]  # weak S calls, for the floor
     batch, batch_af = settle_calls(FS, beats, proba, CLASSES, settings, causal=True,
                                    atrial=atrial)
     settler = StreamSettler(FS, CLASSES, settings)
