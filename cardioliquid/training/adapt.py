@@ -90,6 +90,7 @@ def adapt_to_patient(
     eval_mode: bool = False,
     untie: bool = False,
     present_classes_only: bool = False,
+    sveb_min_proba: float | None = None,
 ) -> LoadedModel:
     """Fine-tune a copy of ``loaded`` on the first ``minutes`` of ``recording``.
 
@@ -131,6 +132,11 @@ def adapt_to_patient(
         cross-entropy would still push every beat away from it (fewer S calls
         for the rest of the record); with one class present nothing but the
         L2-SP anchor remains, so the model stays as it was.
+    sveb_min_proba : float, optional
+        The adapted model's S floor (its decision settings' ``sveb_min_proba``);
+        None keeps the inter-patient model's. A floor set against the class
+        weights of inter-patient training need not suit a model fine-tuned on
+        the patient's own labels.
 
     Returns
     -------
@@ -199,8 +205,12 @@ def adapt_to_patient(
         "eval_mode": bool(eval_mode), "untie": bool(untie),
         "present_classes_only": bool(present_classes_only),
     }  # fmt: skip
+    decision = loaded.decision  # the same decision rule as before, unless told otherwise
+    if sveb_min_proba is not None:
+        decision = decision.override(sveb_min_proba=float(sveb_min_proba))
+        meta["adapted"]["sveb_min_proba"] = float(sveb_min_proba)
     return LoadedModel(model, loaded.preprocessing, loaded.model_name, model_kwargs, meta,
-                       loaded.path, loaded.decision)  # the same decision rule as before
+                       loaded.path, decision)
 
 
 ADAPTATION_METADATA_KEY = "adaptation"

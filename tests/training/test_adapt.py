@@ -114,6 +114,21 @@ def test_eval_mode_keeps_the_training_patients_statistics(rng, loaded):
     assert trained.metadata["adapted"]["eval_mode"] is False
 
 
+def test_an_adapted_model_may_carry_its_own_s_floor(rng, loaded):
+    from dataclasses import replace
+
+    from cardioliquid.decision.settings import DecisionSettings
+
+    loaded = replace(loaded, decision=DecisionSettings(af_gate=True, sveb_min_proba=0.5))
+    rec = synthetic_ecg(rng)
+    kept = adapt_to_patient(loaded, rec, minutes=5.0, epochs=1)
+    assert kept.decision == loaded.decision and "sveb_min_proba" not in kept.metadata["adapted"]
+    dropped = adapt_to_patient(loaded, rec, minutes=5.0, epochs=1, sveb_min_proba=0.0)
+    assert dropped.decision == replace(loaded.decision, sveb_min_proba=0.0)
+    assert dropped.metadata["adapted"]["sveb_min_proba"] == 0.0
+    assert loaded.decision.sveb_min_proba == 0.5  # the inter-patient model keeps its own
+
+
 def test_a_model_carries_its_own_adaptation_recipe(rng, loaded):
     from cardioliquid.training.adapt import adaptation_settings
 
