@@ -35,6 +35,7 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
     # v8.1: the AF-specific gate where the P waves are inconsistent too won round 17.
     assert loaded.decision.af_gate and loaded.decision.af_gate_rule == "af_specific_atrial"
     assert loaded.decision.needs_atrial and not loaded.preprocessing.atrial_features
+    assert loaded.decision.sveb_min_proba == 0.5  # v8.2: the S floor won round 20
     assert "train_leads: all" in loaded.metadata["config"]  # v5.3: both leads in training
     assert loaded.preprocessing.lead_preference[0] == "MLII"  # ...and it reads MLII
     assert adaptation_settings(loaded) == {
