@@ -46,17 +46,17 @@ def record_counts(path: Path) -> dict[str, Any]:
 
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import load_model
+    from cardioliquid.scoring.beats import model_beat_windows
     from cardioliquid.signal.atrial import ATRIAL_AF_MAX
     from cardioliquid.signal.rhythm import af_beats
-    from cardioliquid.signal.windows import beat_windows
 
     rec = load_ecg(path)
     beats = rec.beats.sample[rec.beats.aami != ""]
     flags = af_beats(beats, rec.fs)
-    prep = replace(load_model("arrhythmia").preprocessing, atrial_features=True)
-    bw = beat_windows(replace(rec, beats=None), prep, beat_samples=beats)
+    bw, consistency = model_beat_windows(replace(rec, beats=None), load_model("arrhythmia"),
+                                         beats, atrial=True)
     atrial = np.zeros(len(beats))
-    atrial[np.searchsorted(beats, bw.sample)] = bw.features[:, -1]
+    atrial[np.searchsorted(beats, bw.sample)] = consistency
     rhythm = beat_rhythms(rec.rhythms, beats)
     af, afl = rhythm == "(AFIB", rhythm == "(AFL"
     other = ~(af | afl)

@@ -52,8 +52,7 @@ import numpy as np
 from cardioliquid.decision.beats import settle_calls
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.io import load_ecg
-from cardioliquid.scoring.beats import predict_beats
-from cardioliquid.signal.windows import beat_windows
+from cardioliquid.scoring.beats import model_beat_windows, predict_beats
 
 CLASSES = ["N", "S", "V", "F", "Q"]
 S_FLOORS = (50, 60, 70, 80)
@@ -163,11 +162,10 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
     truth = np.array([lookup.get(str(ref.get(int(s), "")), -1) for s in pred.sample])
     keep = (truth >= 0) & (pred.sample >= after_s * rec.fs)
     # The atrial consistency the "atrial" rules read, as predict_beats computes it.
-    prep = replace(loaded.preprocessing, atrial_features=True)
-    bw = beat_windows(replace(rec, beats=None), prep, beat_samples=rec.beats.sample)
+    bw, atrial = model_beat_windows(replace(rec, beats=None), loaded, rec.beats.sample,
+                                    atrial=True)
     if not np.array_equal(bw.sample, pred.sample):
         raise RuntimeError(f"{path}: the atrial features' beats are not the scored beats")
-    atrial = bw.features[:, -1]
     k = len(CLASSES)
     out = {}
     for key, settings in GATE_VARIANTS.items():

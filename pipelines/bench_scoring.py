@@ -138,7 +138,7 @@ def _per_beat_pair(paths: list[Path], model: str) -> dict[str, dict[str, Any]]:
     from cardioliquid.decision.beats import settle_calls
     from cardioliquid.io import load_recording
     from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.scoring.beats import _segment_beats
+    from cardioliquid.scoring.beats import segment_beat_inputs
     from cardioliquid.scoring.runner import run_model
 
     loaded = load_model(model)
@@ -164,7 +164,8 @@ def _per_beat_pair(paths: list[Path], model: str) -> dict[str, dict[str, Any]]:
         signal_s, t0 = 0.0, time.perf_counter()
         for p in paths:
             rec = load_recording(p)
-            sample, x, feats, _, atrial = _segment_beats(rec, loaded, None, rec.beats.sample)
+            sample, x, feats, _, atrial = segment_beat_inputs(rec, loaded, None,
+                                                              rec.beats.sample)
             proba = run(x, feats)
             settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision, atrial=atrial)
             signal_s += rec.duration_s
@@ -182,8 +183,8 @@ def _stages(paths: list[Path], model: str, beats: str) -> dict[str, Any]:
 
     from cardioliquid.io import load_recording
     from cardioliquid.models.checkpoint import load_model
+    from cardioliquid.scoring.beats import model_beat_windows
     from cardioliquid.scoring.runner import run_model
-    from cardioliquid.signal.windows import beat_windows, n_beat_features
 
     loaded = load_model(model)
     times: dict[str, list[float]] = {"load": [], "windows": [], "inference": [], "total": []}
@@ -193,14 +194,9 @@ def _stages(paths: list[Path], model: str, beats: str) -> dict[str, Any]:
         rec = load_recording(p)
         t1 = time.perf_counter()
         src = rec if beats == "reference" else replace(rec, beats=None)
-        # The atrial consistency, where the model's AF gate reads it, is computed with them.
-        prep = replace(loaded.preprocessing,
-                       atrial_features=loaded.preprocessing.atrial_features
-                       or loaded.decision.needs_atrial)
-        bw = beat_windows(src, prep)
+        bw, _ = model_beat_windows(src, loaded)  # with the atrial consistency its gate reads
         t2 = time.perf_counter()
-        n_read = n_beat_features(loaded.preprocessing)  # the gate's columns come last
-        run_model(loaded, bw.x, bw.features[:, :n_read])
+        run_model(loaded, bw.x, bw.features)
         t3 = time.perf_counter()
         for k, v in (
             ("load", t1 - t0),

@@ -32,8 +32,8 @@ def own_normal_calls(proba: np.ndarray, classes: list[str]) -> np.ndarray:
     return np.asarray(proba).argmax(-1) == list(classes).index("N")
 
 
-def sveb_to_normal_in_af(proba: np.ndarray, af: np.ndarray, classes: list[str]) -> np.ndarray:
-    """Move the S probability of beats in AF rhythm (``af``, or any other mask) to N.
+def sveb_to_normal(proba: np.ndarray, af: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Move the S probability of the beats ``af`` marks (AF rhythm, weak S calls) to N.
 
     A model without both classes keeps its calls (``proba`` itself).
     """
@@ -122,10 +122,19 @@ def settle_calls(
         if settings.af_gate_rule.startswith("af_specific"):
             normal = own_normal_calls(proba, classes)
             af = af_specific_beats(af, sample, fs, normal, causal=causal)
+    return _settle(proba, af, atrial, classes, settings)
+
+
+def _settle(proba: np.ndarray, af: np.ndarray | None, atrial: np.ndarray | None,
+            classes: list[str], settings: DecisionSettings
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """What batch and stream share once the RR test has flagged ``af`` (None: no gate):
+    the P-wave condition, S moved to N where flagged, then the S floor."""
+    if af is not None:
         af &= without_p_waves(atrial, len(af), settings)
-        proba = sveb_to_normal_in_af(proba, af, classes)
+        proba = sveb_to_normal(proba, af, classes)
     weak = weak_sveb_calls(proba, classes, settings.sveb_min_proba)
-    return sveb_to_normal_in_af(proba, weak, classes), af
+    return sveb_to_normal(proba, weak, classes), af
 
 
 class StreamSettler:
@@ -162,7 +171,4 @@ class StreamSettler:
         af = None
         if self._rhythm is not None:
             af = self._rhythm.push(sample, own_normal_calls(proba, self.classes))
-            af &= without_p_waves(atrial, len(af), self.settings)
-            proba = sveb_to_normal_in_af(proba, af, self.classes)
-        weak = weak_sveb_calls(proba, self.classes, self.settings.sveb_min_proba)
-        return sveb_to_normal_in_af(proba, weak, self.classes), af
+        return _settle(proba, af, atrial, self.classes, self.settings)

@@ -55,15 +55,20 @@ def _resolve_beat_source(rec: Recording, beats: str) -> tuple[str, np.ndarray | 
 
 
 
-def _beat_windows(rec: Recording, loaded: LoadedModel, beat_samples: np.ndarray | None,
-                  require_signal: bool = True) -> tuple[BeatWindows, np.ndarray | None]:
-    """The model's beat windows, and the beats' atrial consistency where its AF gate reads it.
+def model_beat_windows(rec: Recording, loaded: LoadedModel,
+                       beat_samples: np.ndarray | None = None, require_signal: bool = True,
+                       atrial: bool | None = None) -> tuple[BeatWindows, np.ndarray | None]:
+    """The beat windows and features ``loaded`` reads, and the beats' atrial consistency.
 
-    The consistency is computed with the windows (as an extra feature column,
-    dropped again unless the model reads it too), so it sees the same beats.
+    ``atrial``: compute the consistency (None: where the model's AF gate reads
+    it, :attr:`~cardioliquid.decision.settings.DecisionSettings.needs_atrial`;
+    otherwise it is None). It is computed with the windows, as extra feature
+    columns dropped again unless the model reads them too, so it sees the same
+    beats. ``beat_samples``, ``require_signal``: as in
+    :func:`~cardioliquid.signal.windows.beat_windows`.
     """
     prep = loaded.preprocessing
-    gate = loaded.decision.needs_atrial
+    gate = loaded.decision.needs_atrial if atrial is None else atrial
     if gate and not prep.atrial_features:
         prep = replace(prep, atrial_features=True)
     with windowing_errors(rec, "beat"):
@@ -92,27 +97,21 @@ def score_beat_segment(
     liquid state after the last beat, and the beats' atrial consistency where
     the model's AF gate reads it (else None).
     """
-    sample, x, feats, usable, atrial = _segment_beats(rec, loaded, seg, reference)
+    sample, x, feats, usable, atrial = segment_beat_inputs(rec, loaded, seg, reference)
     proba, hx = run_model(loaded, x, feats, batch_size, hx, where=recording_label(rec))
     return sample, mark_unclassifiable(proba, usable, loaded.classes), hx, atrial
 
 
 def segment_beat_inputs(
     rec: Recording, loaded: LoadedModel, seg: Segment | None, reference: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
     """What the model reads for the beats of one segment: the input of its decisions.
 
     Arguments as :func:`score_beat_segment`. Returns the beats' absolute samples,
-    windows ``(n, C, T)``, features ``(n, F)`` (or None) and usable flags.
+    windows ``(n, C, T)``, features ``(n, F)`` (or None), usable flags and the
+    atrial consistency its AF gate reads (None unless it reads it; the beats
+    before the segment's kept ones make it).
     """
-    return _segment_beats(rec, loaded, seg, reference)[:4]
-
-
-def _segment_beats(
-    rec: Recording, loaded: LoadedModel, seg: Segment | None, reference: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """:func:`segment_beat_inputs` and the beats' atrial consistency (None unless the
-    model's AF gate reads it): the beats before the segment's kept ones make it."""
     offset = 0 if seg is None else seg.read_start
     local = None
     if reference is not None:
@@ -121,8 +120,8 @@ def _segment_beats(
         local = ref - offset
     # No annotations reach the windowing: with ``local`` None it must detect.
     # A stream's segment may lie inside a long gap; a whole recording may not.
-    bw, atrial = _beat_windows(replace(rec, beats=None), loaded, local,
-                               require_signal=seg is None)
+    bw, atrial = model_beat_windows(replace(rec, beats=None), loaded, local,
+                                    require_signal=seg is None)
     sample = np.asarray(bw.sample, dtype=np.int64) + offset
     x, feats, usable = bw.x, bw.features, bw.usable
     if seg is not None:

@@ -373,7 +373,7 @@ def decision_run(
     plan = segment_plan(fs, segment_s, context_s, lookahead_s)
     target = int(beat_sample) - int(start)
     k = target // max(1, round(segment_s * fs))
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]] = []
+    parts: list[tuple[np.ndarray, ...]] = []
     held = 0
     while k >= 0 and held < n_beats:
         seg = plan(k)

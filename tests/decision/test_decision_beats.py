@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cardioliquid.decision.beats import StreamSettler, settle_calls, sveb_to_normal_in_af
+from cardioliquid.decision.beats import StreamSettler, settle_calls, sveb_to_normal
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.decision.unusable import mark_background, mark_unclassifiable
 from cardioliquid.signal.rhythm import af_beats
@@ -39,13 +39,13 @@ def test_windows_over_a_gap_are_background() -> None:
     assert out.tolist() == [[pytest.approx(0.2), pytest.approx(0.8)], [1.0, 0.0]]
 
 
-def test_sveb_to_normal_in_af_known_answer() -> None:
+def test_sveb_to_normal_known_answer() -> None:
     proba = np.array([[0.2, 0.5, 0.3, 0, 0], [0.1, 0.6, 0.1, 0.1, 0.1]], dtype=np.float32)
-    out = sveb_to_normal_in_af(proba, np.array([True, False]), CLASSES)
+    out = sveb_to_normal(proba, np.array([True, False]), CLASSES)
     np.testing.assert_allclose(out, [[0.7, 0, 0.3, 0, 0], [0.1, 0.6, 0.1, 0.1, 0.1]])
     assert proba[0, 1] == 0.5
     two = np.array([[0.4, 0.6]], dtype=np.float32)
-    assert sveb_to_normal_in_af(two, np.array([True]), ["N", "V"]) is two
+    assert sveb_to_normal(two, np.array([True]), ["N", "V"]) is two
 
 
 def test_without_the_gate_calls_are_untouched() -> None:
