@@ -75,7 +75,7 @@ DATABASES = ("mitdb", "svdb")
 def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
               threads: int, databases: tuple[str, ...] = DATABASES, adapt_minutes: float = 0.0,
               adapt_variants: list[dict[str, Any]] | None = None,
-              other_lead: bool = False) -> dict[str, Any]:
+              other_lead: bool = False, fuse_leads: int = 1) -> dict[str, Any]:
     """Train without fold ``fold``'s patients and score them (and adapt to them).
 
     The held-out patients are ``DS1_FOLDS[fold]`` and, with ``"svdb"`` in
@@ -84,7 +84,9 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     :func:`cardioliquid.scoring.beats.predict_beats` on its reference beats,
     the path ``evaluate`` and ``score`` take, with and without the AF gate.
     With ``other_lead`` the held-out records are also scored on their second
-    listed lead.
+    listed lead; with ``fuse_leads`` > 1 also by the model averaging its
+    probabilities over that many listed leads (``preprocessing.fuse_leads``),
+    in patient-adaptive mode too.
     """
     import lightning as L
     import torch
@@ -132,10 +134,19 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
            "train_seconds": round(seconds, 1)}
     if other_lead:
         out["other_lead"] = _other_lead_confusions(loaded, paths)
+    if fuse_leads > 1:
+        fused = _fusing(loaded, fuse_leads)
+        out["fused"] = {"records": {name: _record_confusions(fused, path)
+                                    for name, path in paths.items()}}
     if adapt_minutes > 0:
         out["adaptive"] = _adaptive_confusions(loaded, paths, adapt_minutes,
-                                               adapt_variants or [{}])
+                                               adapt_variants or [{}], fuse_leads)
     return out
+
+
+def _fusing(loaded: Any, fuse_leads: int) -> Any:
+    """``loaded`` averaging its probabilities over ``fuse_leads`` listed leads."""
+    return replace(loaded, preprocessing=replace(loaded.preprocessing, fuse_leads=fuse_leads))
 
 
 def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[str, list]:
@@ -195,25 +206,34 @@ def _other_lead_confusions(loaded: Any, paths: dict[str, Path]) -> dict[str, Any
 
 
 def _adaptive_confusions(loaded: Any, paths: dict[str, Path], minutes: float,
-                         variants: list[dict[str, Any]]) -> dict[str, Any]:
+                         variants: list[dict[str, Any]], fuse_leads: int = 1) -> dict[str, Any]:
     """Patient-adaptive mode on the held-out records, as ``evaluate --calibrate-minutes``.
 
     Each held-out record adapts a copy of the fold's model on its first
     ``minutes`` of reference labels, once per keyword set of ``variants``
     (arguments of :func:`adapt_to_patient`); the unadapted model (``"before"``)
     and every adapted one (``"after"``, in order) are scored on the same beats,
-    those after the calibration minutes.
+    those after the calibration minutes. With ``fuse_leads`` > 1 each adapted
+    model is also scored averaging that many leads (``"after_fused"``); it
+    adapts on its first lead either way, as ``adapt_to_patient`` does.
     """
     from cardioliquid.training.adapt import adapt_to_patient
 
     before, after = {}, [{} for _ in variants]
+    after_fused: list[dict[str, Any]] = [{} for _ in variants]
     for name, path in paths.items():
         rec = load_ecg(path)
         before[name] = _record_confusions(loaded, path, minutes * 60.0)
         for i, kw in enumerate(variants):
             adapted = adapt_to_patient(loaded, rec, minutes, **kw)
             after[i][name] = _record_confusions(adapted, path, minutes * 60.0)
-    return {"before": before, "after": after}
+            if fuse_leads > 1:
+                after_fused[i][name] = _record_confusions(_fusing(adapted, fuse_leads), path,
+                                                          minutes * 60.0)
+    out: dict[str, Any] = {"before": before, "after": after}
+    if fuse_leads > 1:
+        out["after_fused"] = after_fused
+    return out
 
 
 def pooled(records: dict[str, dict[str, list]], gate: str,
@@ -291,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
                              "list of them: each variant adapts the same fold models")
     parser.add_argument("--other-lead", action="store_true",
                         help="also score the held-out records on their second lead")
+    parser.add_argument("--fuse-leads", type=int, default=1, metavar="N",
+                        help="also score the held-out records averaging the probabilities of "
+                             "N listed leads (preprocessing.fuse_leads; 1: off)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.table_only:
@@ -328,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         jobs = {(entry, f): pool.submit(_fold_job, config, ov, f, args.epochs, args.threads,
                                         databases, args.adapt_minutes, variants,
-                                        args.other_lead)
+                                        args.other_lead, args.fuse_leads)
                 for entry, config, ov in runs for f in range(n)}
         done = {key: job.result() for key, job in jobs.items()}
     results = json.loads(out.read_text()) if out.is_file() else {}
@@ -346,14 +369,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.other_lead:
             other = {r: c for f in folds for r, c in f["other_lead"]["records"].items()}
             entry["other_lead"] = {"scores": summarise(other), "records": other}
+        if args.fuse_leads > 1:
+            fused = {r: c for f in folds for r, c in f["fused"]["records"].items()}
+            entry["fused"] = {"leads": args.fuse_leads, "scores": summarise(fused),
+                              "records": fused}
         if args.adapt_minutes > 0:
             before = {r: c for f in folds for r, c in f["adaptive"]["before"].items()}
             entry["adaptive"] = {"minutes": args.adapt_minutes,
                                  "before": {"scores": summarise(before)}, "variants": []}
             for i, kw in enumerate(variants):
                 after = {r: c for f in folds for r, c in f["adaptive"]["after"][i].items()}
-                entry["adaptive"]["variants"].append(
-                    {"adapt_kwargs": kw, "scores": summarise(after), "records": after})
+                variant = {"adapt_kwargs": kw, "scores": summarise(after), "records": after}
+                if args.fuse_leads > 1:
+                    fa = {r: c for f in folds
+                          for r, c in f["adaptive"]["after_fused"][i].items()}
+                    variant["fused"] = {"leads": args.fuse_leads, "scores": summarise(fa),
+                                        "records": fa}
+                entry["adaptive"]["variants"].append(variant)
         results[entry_name] = entry
     results.setdefault("_wall_seconds", {})[",".join(n for n, _, _ in runs)] = round(
         time.perf_counter() - t0, 1)
@@ -498,6 +530,7 @@ def print_table(results: dict[str, Any]) -> None:
         for name, sc in other.items():
             for gate in (g for g in GATES if g in sc):
                 print(_row(f"{name} ({GATE_SHORT[gate]})", sc[gate]))
+    print_fused_seed_means(results)
     adaptive = {n: e["adaptive"] for n, e in entries.items() if "adaptive" in e}
     if adaptive:
         print("\npatient-adaptive (beats after the calibration minutes; before -> after)")
@@ -513,8 +546,13 @@ def print_table(results: dict[str, Any]) -> None:
 def _adaptive_variant_rows(entry: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(label, scores) of an entry's unadapted model and of each adaptation variant."""
     a = entry["adaptive"]
-    return [("unadapted", a["before"]["scores"])] + [
-        (json.dumps(v["adapt_kwargs"], sort_keys=True), v["scores"]) for v in a["variants"]]
+    rows = [("unadapted", a["before"]["scores"])]
+    for v in a["variants"]:
+        label = json.dumps(v["adapt_kwargs"], sort_keys=True)
+        rows.append((label, v["scores"]))
+        if "fused" in v:
+            rows.append((f"{label}, {v['fused']['leads']} leads fused", v["fused"]["scores"]))
+    return rows
 
 
 def print_adaptive_seed_means(results: dict[str, Any], gate: str = "gate_off") -> None:
@@ -545,6 +583,30 @@ def print_adaptive_seed_means(results: dict[str, Any], gate: str = "gate_off") -
                   + f"   S {mean('pooled', 'S', 'se'):5.1f}/{mean('pooled', 'S', 'ppv'):5.1f}"
                   + f"   V {mean('pooled', 'V', 'se'):5.1f}/{mean('pooled', 'V', 'ppv'):5.1f}"
                   + f"   {label}")
+
+
+def print_fused_seed_means(results: dict[str, Any]) -> None:
+    """Seed means of the held-out scores with several leads fused, beside one lead's."""
+    entries = _entries(results)
+    for base, group in recipe_seeds(results).items():
+        if len(group) < 3 or not all("fused" in entries[n] for n in group):
+            continue
+        leads = entries[group[0]]["fused"]["leads"]
+        print(f"\nseed means, {base}: one lead -> {leads} leads fused (key F1, per database, "
+              "SVEB and VEB Se/+P)")
+        for gate in (g for g in GATES if g in entries[group[0]]["fused"]["scores"]):
+            for label, sc in (("1 lead", [entries[n]["scores"][gate] for n in group]),
+                              (f"{leads} leads", [entries[n]["fused"]["scores"][gate]
+                                                  for n in group])):
+                def mean(*path: str, sc: list = sc) -> float:
+                    return float(np.mean([_dig(x, *path) for x in sc]))
+
+                print(f"  {GATE_SHORT[gate] + ', ' + label:<28} {mean('pooled', 'key_f1'):5.2f}"
+                      "   seeds " + " / ".join(f"{_dig(x, 'pooled', 'key_f1'):.1f}" for x in sc)
+                      + "".join(f"   {db} {mean(db, 'key_f1'):5.2f}" for db in DATABASES
+                                if db in sc[0])
+                      + f"   S {mean('pooled', 'S', 'se'):5.1f}/{mean('pooled', 'S', 'ppv'):5.1f}"
+                      + f"   V {mean('pooled', 'V', 'se'):5.1f}/{mean('pooled', 'V', 'ppv'):5.1f}")
 
 
 def _dig(d: dict[str, Any], *keys: str) -> float:

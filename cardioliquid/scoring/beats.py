@@ -32,7 +32,7 @@ from cardioliquid.scoring.segments import (
     slice_recording,
 )
 from cardioliquid.signal.atrial import ATRIAL_FEATURE_NAMES
-from cardioliquid.signal.leads import select_lead
+from cardioliquid.signal.leads import listed_leads, select_lead
 from cardioliquid.signal.windows import BeatWindows, beat_feature_names, beat_windows
 
 if TYPE_CHECKING:
@@ -81,6 +81,24 @@ def model_beat_windows(rec: Recording, loaded: LoadedModel,
     return bw, atrial
 
 
+def fusion_partners(rec: Recording, loaded: LoadedModel) -> list[LoadedModel]:
+    """``loaded`` reading each further lead of ``rec`` whose probabilities it averages.
+
+    The leads are the recording's listed leads after the first, in
+    ``preprocessing.lead_preference`` order, up to ``preprocessing.fuse_leads``
+    in all (:class:`~cardioliquid.signal.config.BeatPreprocessing`); none for a
+    model that reads one lead or a recording with one listed lead.
+    """
+    prep = loaded.preprocessing
+    n = getattr(prep, "fuse_leads", 1)
+    if n <= 1:
+        return []
+    leads = listed_leads(rec.channel_names, prep.lead_preference)[1:n]
+    return [replace(loaded.reading_leads([lead]),
+                    preprocessing=replace(prep, lead_preference=[lead], fuse_leads=1))
+            for lead in leads]
+
+
 def score_beat_segment(
     rec: Recording,
     loaded: LoadedModel,
@@ -96,10 +114,36 @@ def score_beat_segment(
     positions (None: detect). Returns absolute samples, probabilities, the
     liquid state after the last beat, and the beats' atrial consistency where
     the model's AF gate reads it (else None).
+
+    A model that fuses leads (:func:`fusion_partners`) scores the first lead's
+    beats on every fused lead, each with its own state (``hx`` is then a tuple,
+    one per lead), and averages the probabilities of the leads where a beat is
+    usable; a beat usable on none is unclassifiable.
     """
-    sample, x, feats, usable, atrial = segment_beat_inputs(rec, loaded, seg, reference)
-    proba, hx = run_model(loaded, x, feats, batch_size, hx, where=recording_label(rec))
-    return sample, mark_unclassifiable(proba, usable, loaded.classes), hx, atrial
+    partners = fusion_partners(rec, loaded)
+    inputs = _segment_inputs(rec, loaded, seg, reference)
+    sample, x, feats, usable, atrial = inputs[:5]
+    where = recording_label(rec)
+    if not partners:
+        proba, hx = run_model(loaded, x, feats, batch_size, hx, where=where)
+        return sample, mark_unclassifiable(proba, usable, loaded.classes), hx, atrial
+    states = list(hx) if isinstance(hx, tuple) else [hx] + [None] * len(partners)
+    # The other leads read the first lead's beats, context included, so their RR
+    # features and templates see the same beats.
+    beats_read = inputs[5]
+    total = np.zeros((len(sample), len(loaded.classes)), dtype=np.float64)
+    weight = np.zeros(len(sample), dtype=np.float64)
+    for i, model in enumerate([loaded, *partners]):
+        if i:
+            # A further lead that is flat or missing throughout only drops out.
+            _, x, feats, usable, _, _ = _segment_inputs(rec, model, seg, beats_read,
+                                                         atrial=False, require_signal=False)
+        proba, states[i] = run_model(model, x, feats, batch_size, states[i], where=where)
+        total += proba * usable[:, None]
+        weight += usable
+    fused = total / np.maximum(weight, 1.0)[:, None]
+    proba = mark_unclassifiable(fused.astype(np.float32), weight > 0, loaded.classes)
+    return sample, proba, tuple(states), atrial
 
 
 def segment_beat_inputs(
@@ -110,8 +154,18 @@ def segment_beat_inputs(
     Arguments as :func:`score_beat_segment`. Returns the beats' absolute samples,
     windows ``(n, C, T)``, features ``(n, F)`` (or None), usable flags and the
     atrial consistency its AF gate reads (None unless it reads it; the beats
-    before the segment's kept ones make it).
+    before the segment's kept ones make it). These are the first lead's inputs;
+    a model that fuses leads reads the same beats on its other leads.
     """
+    return _segment_inputs(rec, loaded, seg, reference)[:5]
+
+
+def _segment_inputs(
+    rec: Recording, loaded: LoadedModel, seg: Segment | None, reference: np.ndarray | None,
+    atrial: bool | None = None, require_signal: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None,
+           np.ndarray]:
+    """:func:`segment_beat_inputs`, plus every beat read (absolute, context included)."""
     offset = 0 if seg is None else seg.read_start
     local = None
     if reference is not None:
@@ -120,17 +174,19 @@ def segment_beat_inputs(
         local = ref - offset
     # No annotations reach the windowing: with ``local`` None it must detect.
     # A stream's segment may lie inside a long gap; a whole recording may not.
-    bw, atrial = model_beat_windows(replace(rec, beats=None), loaded, local,
-                                    require_signal=seg is None)
+    if require_signal is None:
+        require_signal = seg is None
+    bw, consistency = model_beat_windows(replace(rec, beats=None), loaded, local,
+                                         require_signal=require_signal, atrial=atrial)
     sample = np.asarray(bw.sample, dtype=np.int64) + offset
+    read = sample
     x, feats, usable = bw.x, bw.features, bw.usable
     if seg is not None:
         keep = (sample >= seg.keep_start) & (sample < seg.keep_stop)
         sample, x, usable = sample[keep], x[keep], usable[keep]
         feats = None if feats is None else feats[keep]
-        atrial = None if atrial is None else atrial[keep]
-    return sample, x, feats, usable, atrial
-
+        consistency = None if consistency is None else consistency[keep]
+    return sample, x, feats, usable, consistency, read
 
 
 def predict_beats(
@@ -194,5 +250,6 @@ def predict_beats(
     # A stream knows only the rhythm so far: segmented scoring judges it causally too.
     proba, af = settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision,
                              causal=segment_s is not None, atrial=atrial)
-    lead = select_lead(rec, loaded.preprocessing.lead_preference)
+    lead = "+".join([select_lead(rec, loaded.preprocessing.lead_preference)]
+                    + [p.preprocessing.lead_preference[0] for p in fusion_partners(rec, loaded)])
     return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af, lead)

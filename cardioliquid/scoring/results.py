@@ -40,7 +40,8 @@ class BeatPredictions:
         decision settings have ``af_gate`` (their S probability was moved to N);
         None for other models.
     lead : str
-        The ECG lead the model read (empty when not known).
+        The ECG lead the model read (empty when not known); the leads joined
+        by ``+`` (``"MLII+V1"``) when it averaged several.
     """
 
     sample: np.ndarray

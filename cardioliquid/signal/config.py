@@ -22,6 +22,13 @@ class BeatPreprocessing:
         Rate (Hz) every recording is resampled to before windowing.
     lead_preference : list of str
         Leads to use, best first (MLII, then limb-lead equivalents, then V5...).
+    fuse_leads : int
+        Score each beat on up to this many of the recording's leads, in
+        ``lead_preference`` order, and average their class probabilities (1:
+        the first listed lead only). Training reads every listed lead as its
+        own example either way; this is how a model file scores. The beats and
+        their RR intervals are the first lead's; the rhythm evidence of the AF
+        gate is read on the first lead too.
     bandpass : (float, float)
         Band-pass corner frequencies (Hz), zero-phase Butterworth.
     filter_order : int
@@ -106,6 +113,7 @@ class BeatPreprocessing:
     lead_preference: list[str] = field(
         default_factory=lambda: ["MLII", "ML2", "II", "ECG", "ECG1", "V5", "V4", "V2", "V1"]
     )
+    fuse_leads: int = 1
     bandpass: tuple[float, float] = (0.5, 40.0)
     filter_order: int = 2
     pre_s: float = 0.25
@@ -122,6 +130,12 @@ class BeatPreprocessing:
     af_gate: bool = False
     af_gate_rule: str = "rhythm"
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fuse_leads, bool) or int(self.fuse_leads) != self.fuse_leads \
+                or self.fuse_leads < 1:
+            raise ValueError(f"fuse_leads: expected an integer >= 1, got {self.fuse_leads!r}")
+        self.fuse_leads = int(self.fuse_leads)
 
     @property
     def n_times(self) -> int:
