@@ -123,7 +123,12 @@ def _inputs(contract: SignalContract, batch: int, device: torch.device):
     return x, f
 
 
-def _caller(net: nn.Module, x: torch.Tensor, f: torch.Tensor | None) -> Callable[[], Any]:
+def _caller(net: nn.Module, x: torch.Tensor, f: torch.Tensor | None,
+            leads: int = 1) -> Callable[[], Any]:
+    """One decision: the forward on ``x`` (and ``f``), once per lead a model fuses."""
+    if leads > 1:
+        one = _caller(net, x, f)
+        return lambda: [one() for _ in range(leads)]
     if f is None:
         return lambda: net(x)
     return lambda: net(x, f)
@@ -252,7 +257,9 @@ def _profile(
     powercap_root, nvml, energy_seconds,
 ) -> ProfileReport:  # fmt: skip
     x, f = _inputs(contract, 1, dev)
-    decide = _caller(net, x, f)
+    # A model that averages several leads runs its network once per lead per decision.
+    leads = getattr(loaded.preprocessing, "fuse_leads", 1) if loaded else 1
+    decide = _caller(net, x, f, leads)
 
     # -- size ------------------------------------------------------------------------------
     params = count_params(net)
@@ -262,8 +269,9 @@ def _profile(
     macs = _macs_dict(count_macs_flop_counter(decide), count_ops_analytic(net, decide))
     if callable(getattr(net, "complexity", None)):  # the model's own count, for comparison
         macs["model_reported"] = net.complexity()
+    macs["leads"] = leads
 
-    core = _liquid_core(net, decide)
+    core = _liquid_core(net, _caller(net, x, f))
     macs_step = step_latency = None
     seconds_per_step = None
     if core is not None:
@@ -292,8 +300,8 @@ def _profile(
     xb, fb = _inputs(contract, batch, dev)
     mem = peak_memory(decide, dev)
     # Before the throughput runs, so the first batch's allocations are still visible.
-    mem_batch = peak_memory(_caller(net, xb, fb), dev)
-    tput = throughput(_caller(net, xb, fb), batch, sync=sync)
+    mem_batch = peak_memory(_caller(net, xb, fb, leads), dev)
+    tput = throughput(_caller(net, xb, fb, leads), batch, sync=sync)
     decision_s, rt_how = _decision_seconds(loaded.preprocessing if loaded else None, contract, bpm)
     rtf = decision_s / (lat.p50 * 1e-3)
     realtime = {

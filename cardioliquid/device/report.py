@@ -33,7 +33,8 @@ class ProfileReport:
         ``value`` (the analytic count), ``flop_counter`` (FlopCounterMode),
         ``analytic``, ``counters_agree``, ``effective`` (only the synapses the
         wiring has), ``elementwise_ops``, ``transcendental_ops``, ``by_op``,
-        ``by_module``, and ``model_reported`` (the model's ``complexity()``).
+        ``by_module``, ``model_reported`` (the model's ``complexity()``, one
+        forward) and ``leads`` (forwards per decision: the leads a model fuses).
     macs_per_step : dict or None
         The same for one streaming step of the liquid core; None without one.
     latency_ms : dict
@@ -143,6 +144,9 @@ def format_table(d: dict[str, Any]) -> str:
     ]  # fmt: skip
     if not macs.get("counters_agree", True):
         rows.append(("  note", macs["note"]))
+    if macs.get("leads", 1) > 1:
+        rows.append(("  leads fused", f"{macs['leads']}: the network runs once per lead, and "
+                                      "every per-decision figure counts all of them"))
     if smacs:
         rows.append(
             (

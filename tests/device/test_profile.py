@@ -128,6 +128,16 @@ def test_arrhythmia_model_targets_use_stated_heart_rate(tiny_model, no_rapl: Pat
     assert macs_target["met"] == (macs_target["value"] < 100_000)
 
 
+def test_a_model_that_fuses_leads_counts_every_leads_forward(tiny_model, no_rapl: Path) -> None:
+    one, two = (profile_model(LoadedModel(tiny_model, BeatPreprocessing(fuse_leads=n), "tiny",
+                                          {}, {}, ""), powercap_root=no_rapl, **FAST).to_dict()
+                for n in (1, 2))
+    assert (one["macs_per_decision"]["leads"], two["macs_per_decision"]["leads"]) == (1, 2)
+    for key in ("analytic", "flop_counter", "effective", "elementwise_ops"):
+        assert two["macs_per_decision"][key] == 2 * one["macs_per_decision"][key]
+    assert two["macs_per_step"] == one["macs_per_step"]
+
+
 def test_gpu_energy_branch_with_stub_nvml(fake_pynvml) -> None:
     # No GPU here: drive the CUDA branch of the energy step directly with a stub NVML.
     from cardioliquid.device.energy import DEFAULT_MCUS

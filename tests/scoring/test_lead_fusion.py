@@ -1,0 +1,110 @@
+"""A model that fuses leads averages its per-lead probabilities, in batch and stream alike."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cardioliquid.io.recording import Recording
+from cardioliquid.scoring.beats import fusion_partners, predict_beats
+from cardioliquid.scoring.stream import replay
+from cardioliquid.signal.config import BeatPreprocessing, preprocessing_from_dict
+
+
+def _two_leads(rec: Recording, second: np.ndarray | None = None) -> Recording:
+    """``rec`` with a second lead, V1: an inverted, smaller copy of MLII unless given."""
+    v1 = -0.6 * rec.signal[0] if second is None else second
+    return replace(rec, signal=np.stack([rec.signal[0], v1]).astype(np.float32),
+                   channel_names=["MLII", "V1"])
+
+
+def _fusing(loaded, n: int = 2):
+    return replace(loaded, preprocessing=replace(loaded.preprocessing, fuse_leads=n))
+
+
+@pytest.fixture(params=["beat", "rhythm"])
+def model(request):
+    from scoring_helpers import make_ecg_model, make_rhythm_model
+
+    return make_ecg_model() if request.param == "beat" else make_rhythm_model()
+
+
+def test_fused_probabilities_are_the_mean_of_each_lead(ecg_rec, model):
+    rec = _two_leads(ecg_rec)
+    first = predict_beats(rec, model, beats="reference")
+    second = predict_beats(rec, model.reading_leads(["V1"]), beats="reference")
+    fused = predict_beats(rec, _fusing(model), beats="reference")
+    assert not np.allclose(first.proba, second.proba, atol=1e-3)  # the leads disagree
+    np.testing.assert_array_equal(fused.sample, first.sample)
+    np.testing.assert_allclose(fused.proba, (first.proba + second.proba) / 2, atol=1e-6)
+    assert (first.lead, second.lead, fused.lead) == ("MLII", "V1", "MLII+V1")
+
+
+def test_detected_beats_are_the_first_leads_on_every_lead(ecg_rec, model):
+    rec = _two_leads(ecg_rec)
+    first = predict_beats(rec, model, beats="detect")
+    fused = predict_beats(rec, _fusing(model), beats="detect")
+    np.testing.assert_array_equal(fused.sample, first.sample)
+    assert len(fused) > 20 and not np.allclose(fused.proba, first.proba, atol=1e-3)
+
+
+def test_a_lead_without_signal_drops_out(ecg_rec, model):
+    flat = np.full(ecg_rec.n_samples, np.nan, dtype=np.float32)
+    rec = _two_leads(ecg_rec, flat)
+    first = predict_beats(rec, model, beats="reference")
+    fused = predict_beats(rec, _fusing(model), beats="reference")
+    np.testing.assert_allclose(fused.proba, first.proba, atol=1e-6)
+
+
+def test_a_gap_in_one_lead_leaves_the_other_leads_call(ecg_rec):
+    from scoring_helpers import make_ecg_model
+
+    model = make_ecg_model()
+    second = -0.6 * ecg_rec.signal[0].copy()
+    second[int(10 * ecg_rec.fs):int(14 * ecg_rec.fs)] = np.nan
+    rec = _two_leads(ecg_rec, second)
+    first = predict_beats(rec, model, beats="reference")
+    fused = predict_beats(rec, _fusing(model), beats="reference")
+    in_gap = (fused.sample > 10.5 * ecg_rec.fs) & (fused.sample < 13.5 * ecg_rec.fs)
+    assert in_gap.sum() >= 3
+    np.testing.assert_allclose(fused.proba[in_gap], first.proba[in_gap], atol=1e-6)
+    assert not np.allclose(fused.proba[~in_gap], first.proba[~in_gap], atol=1e-3)
+
+
+def test_a_single_lead_recording_is_scored_on_it_alone(ecg_rec, model):
+    assert fusion_partners(ecg_rec, _fusing(model)) == []
+    np.testing.assert_array_equal(predict_beats(ecg_rec, _fusing(model)).proba,
+                                  predict_beats(ecg_rec, model).proba)
+
+
+@pytest.mark.parametrize("beats", ["reference", "detect"])
+def test_fused_stream_equals_fused_batch(ecg_rec, model, beats):
+    loaded = _fusing(model)
+    rec = _two_leads(ecg_rec)
+    batch = predict_beats(rec, loaded, beats=beats, segment_s=10.0)
+    streamed = None
+    for _, new in replay(rec, loaded, chunk_s=3.3, beats=beats, segment_s=10.0):
+        streamed = new if streamed is None else streamed.concat(new)
+    assert len(batch) > 20
+    np.testing.assert_array_equal(streamed.sample, batch.sample)
+    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+
+
+def test_fuse_leads_is_saved_with_the_model(tmp_path, ecg_model):
+    from scoring_helpers import save_loaded
+
+    from cardioliquid.models.checkpoint import load_model
+
+    path = save_loaded(_fusing(ecg_model), tmp_path / "fused.safetensors")
+    assert load_model(path).preprocessing.fuse_leads == 2
+    old = BeatPreprocessing().to_dict()
+    del old["fuse_leads"]  # a file written before lead fusion reads one lead
+    assert preprocessing_from_dict(old).fuse_leads == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_fuse_leads_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="fuse_leads"):
+        BeatPreprocessing(fuse_leads=bad)
