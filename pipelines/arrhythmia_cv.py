@@ -431,12 +431,15 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     entries = _entries(results)
     groups = recipe_seeds(results)
-    rows = [(base, gate) for base in groups for gate in GATES
-            if gate in entries[groups[base][0]]["scores"]]
+    # (recipe, gate, leads fused): one lead's rows, then those of the fused leads if scored.
+    rows = [(base, gate, fused) for base in groups for fused in (False, True)
+            for gate in GATES
+            if (not fused or all("fused" in entries[n] for n in groups[base]))
+            and gate in _scored(entries[groups[base][0]], fused)]
     fig, axes = plt.subplots(1, 3, figsize=(11, 0.28 * len(rows) + 1.6), sharey=True)
     for ax, where in zip(axes, ("pooled", *DATABASES), strict=True):
-        for i, (base, gate) in enumerate(rows):
-            f1 = [entries[n]["scores"][gate].get(where, {}).get("key_f1", np.nan)
+        for i, (base, gate, fused) in enumerate(rows):
+            f1 = [_scored(entries[n], fused)[gate].get(where, {}).get("key_f1", np.nan)
                   for n in groups[base]]
             color = {"gate_on": "tab:blue", "gate_off": "tab:orange",
                      "gate_nn": "tab:green", "gate_atrial": "tab:purple",
@@ -450,13 +453,19 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set_xlim(0, 100)
     axes[0].set_yticks(np.arange(len(rows)),
                        [f"{b} ({GATE_LONG[g]}, "
-                        f"{len(groups[b])} seeds)" for b, g in rows], fontsize=7)
+                        + (f"{entries[b]['fused']['leads']} leads fused, " if fused else "")
+                        + f"{len(groups[b])} seeds)" for b, g, fused in rows], fontsize=7)
     axes[0].set_ylim(len(rows) - 0.5, -0.5)
     fig.suptitle("Arrhythmia recipes, patient-grouped cross-validation over DS1 and SVDB "
                  "(bar: seed mean, dots: seeds)", fontsize=10)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
+
+
+def _scored(entry: dict[str, Any], fused: bool) -> dict[str, Any]:
+    """An entry's scores per gate setting: one lead's, or with its leads fused."""
+    return entry["fused"]["scores"] if fused else entry["scores"]
 
 
 GATES = ("gate_on", "gate_off", "gate_nn", "gate_atrial", "gate_nn_atrial",

@@ -33,7 +33,7 @@ dataset cache were both at version 2 before they were merged).
 
 DEFAULT_CACHE_DIR = Path("data") / "cache"
 
-NOT_WINDOWING = ("af_gate", "af_gate_rule")
+NOT_WINDOWING = ("af_gate", "af_gate_rule", "fuse_leads")
 """Preprocessing keys the windows do not depend on (the AF gate settles calls after
 the model), left out of the key so toggling them reuses the entry."""
 

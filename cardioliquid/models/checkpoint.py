@@ -109,7 +109,8 @@ class LoadedModel:
         Returns
         -------
         LoadedModel
-            The same weights with ``preprocessing.lead_preference`` replaced.
+            The same weights with ``preprocessing.lead_preference`` replaced,
+            reading that one lead (a model that fuses leads no longer does).
 
         Raises
         ------
@@ -122,7 +123,7 @@ class LoadedModel:
             raise CardioLiquidError(f"expected at least one lead name, e.g. ['V1']; got {leads!r}")
         if not hasattr(self.preprocessing, "lead_preference"):
             raise CardioLiquidError(f"{self.name} is a {self.task} model: it reads no ECG lead")
-        prep = replace(self.preprocessing, lead_preference=names)
+        prep = replace(self.preprocessing, lead_preference=names, fuse_leads=1)
         return replace(self, preprocessing=prep)
 
 

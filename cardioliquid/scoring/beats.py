@@ -94,9 +94,7 @@ def fusion_partners(rec: Recording, loaded: LoadedModel) -> list[LoadedModel]:
     if n <= 1:
         return []
     leads = listed_leads(rec.channel_names, prep.lead_preference)[1:n]
-    return [replace(loaded.reading_leads([lead]),
-                    preprocessing=replace(prep, lead_preference=[lead], fuse_leads=1))
-            for lead in leads]
+    return [loaded.reading_leads([lead]) for lead in leads]
 
 
 def score_beat_segment(

@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -423,8 +424,10 @@ def test_lead_option_scores_another_lead_and_says_which(tmp_path, ecg_ckpt):
 
 
 def test_reading_leads_changes_only_the_lead_preference(ecg_model, eeg_model):
-    reading = ecg_model.reading_leads([" V1 ", "V2"])
+    fusing = replace(ecg_model, preprocessing=replace(ecg_model.preprocessing, fuse_leads=2))
+    reading = fusing.reading_leads([" V1 ", "V2"])
     assert reading.preprocessing.lead_preference == ["V1", "V2"]
+    assert reading.preprocessing.fuse_leads == 1  # told which lead: it reads that one
     assert reading.model is ecg_model.model  # the same weights
     assert ecg_model.preprocessing.lead_preference[0] == "MLII"  # the original is untouched
     assert reading.preprocessing.fs == ecg_model.preprocessing.fs
