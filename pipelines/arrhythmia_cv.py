@@ -125,8 +125,9 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     trainer.fit(model, dm)
     seconds = time.perf_counter() - t0
     hp = model.hparams
-    loaded = LoadedModel(model.model.eval(), dm.preprocessing, hp["model_name"],
-                         dict(hp["model_kwargs"]))
+    # One lead, whatever the config's fuse_leads: the fused scores are their own entry.
+    loaded = LoadedModel(model.model.eval(), replace(dm.preprocessing, fuse_leads=1),
+                         hp["model_name"], dict(hp["model_kwargs"]))
     paths = {f"mitdb/{r}": dm.root / r for r in dm.split_records()["val"]}
     paths.update({f"svdb/{r}": dm.extra_root("svdb") / r for r in held_svdb})
     per_record = {name: _record_confusions(loaded, path) for name, path in paths.items()}

@@ -3,10 +3,10 @@
 Each row but the first is the shipped recipe with another sequence model over the beats
 (``pipelines/configs/arrhythmia-candidates/rhythm-hr-local-onset-{ltc,lstm,gru,cnn}.yaml``,
 parameters within 2 % of the shipped model's), trained on the shipped model's data (DS1 + the
-SVDB records of the mirror, seed 0) by ``cardioliquid-train``, and exported with the shipped
-model's decision (v8.2: the AF-specific gate where the P waves are inconsistent too, and the
-S floor). The
-shipped ``arrhythmia`` model is the CfC row. Every model then goes through the same commands:
+SVDB records of the mirror, seed 0) by ``cardioliquid-train``, and exported to score as the
+shipped model does (v9: both leads fused, the AF-specific gate where the P waves are
+inconsistent too, no S floor). The shipped ``arrhythmia`` model is the CfC row. Every model
+then goes through the same commands:
 
 - ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
 - ``pipelines/bench_noise.py --noises em``: VEB and SVEB F1 under real electrode-motion noise
@@ -14,8 +14,9 @@ shipped ``arrhythmia`` model is the CfC row. Every model then goes through the s
 - ``cardioliquid profile``: parameters, MACs, p50 latency on one core, and the 45 nm energy
   estimate (a lower bound).
 
-The CV column is the 3-seed mean pooled key F1 (under v8.1's gate, without the floor: every
-peer was cross-validated under it) of the same recipes in
+The CV column is the 3-seed mean pooled key F1, one lead, under v8.1's gate (every peer was
+cross-validated under it; round 22 measured fusing the second lead on the CfC only) of the same
+recipes in
 ``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
 Usage::
 
@@ -38,11 +39,11 @@ BIN = Path(sys.executable).parent
 PEERS = {"LTC liquid": "rhythm-hr-local-onset-ltc", "LSTM": "rhythm-hr-local-onset-lstm",
          "GRU": "rhythm-hr-local-onset-gru", "CNN": "rhythm-hr-local-onset-cnn"}
 CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
-CV_ENTRIES = {"CfC liquid (shipped v8.2)": "xdb_rhythm_lo_gates", "LTC liquid": "peer_lo5_ltc",
+CV_ENTRIES = {"CfC liquid (shipped v9)": "xdb_rhythm_lo_gates", "LTC liquid": "peer_lo5_ltc",
               "LSTM": "peer_lo5_lstm", "GRU": "peer_lo5_gru", "CNN": "peer_lo5_cnn"}
 CV_GATE = "gate_nn_atrial"
 """The AF-specific gate with inconsistent P waves (round 17): the setting every model was
-cross-validated under (v8.2 adds the S floor, round 20)."""
+cross-validated under, with one lead."""
 
 
 def cv_key_f1(results: dict, entry: str, gate: str = "gate_off") -> tuple[float | None, int]:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     env_mirror = str(Path(a.mirror).resolve())
     os.environ["CARDIOLIQUID_DATA_MIRROR"] = env_mirror
 
-    models = {"CfC liquid (shipped v8.2)": "arrhythmia"}  # labels: no commas (a --models list)
+    models = {"CfC liquid (shipped v9)": "arrhythmia"}  # labels: no commas (a --models list)
     for label, name in PEERS.items():
         out = work / f"{name}.safetensors"
         if not out.is_file():

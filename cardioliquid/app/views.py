@@ -74,6 +74,7 @@ from cardioliquid.explain.states import is_beat_sequence
 from cardioliquid.io import load_recording
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel, list_pretrained
+from cardioliquid.scoring.beats import fusion_partners
 from cardioliquid.scoring.checks import check_fits
 from cardioliquid.scoring.writers import EVENTS_COLUMNS, beat_table_text, events_table
 from cardioliquid.signal.leads import listed_leads, select_lead
@@ -217,19 +218,23 @@ def choose_lead(rec: Recording, loaded: LoadedModel, model_key: str
     if loaded.task != "arrhythmia" or rec.n_channels < 2:
         return loaded, model_key, None
     own = listed_leads(rec.channel_names, loaded.preprocessing.lead_preference)
-    options = list(rec.channel_names)
-    index = options.index(own[0]) if own else 0
+    fused = own[:loaded.preprocessing.fuse_leads]
+    both = " + ".join(fused) if len(fused) > 1 else None  # the leads it averages
+    options = ([both] if both else []) + list(rec.channel_names)
+    index = 0 if both else (options.index(own[0]) if own else 0)
     lead = st.sidebar.selectbox(
         "Lead the model reads", options, index=index, key=f"lead_choice_{rec.record_id}",
-        help="By default the first of the model's preferred leads "
-             f"({', '.join(loaded.preprocessing.lead_preference[:3])}, ...) this record has",
+        help="By default the model's own choice: the first of its preferred leads "
+             f"({', '.join(loaded.preprocessing.lead_preference[:3])}, ...) this record has"
+             + (", averaged with the next one it has" if both else ""),
     )  # fmt: skip
-    if own and lead == own[0]:
+    if lead == both or (not both and own and lead == own[0]):
         return loaded, model_key, None
-    warning = (f"The model reads lead {lead}, not its own choice"
-               f"{' (' + own[0] + ')' if own else ''}: it was chosen and evaluated on "
-               f"{loaded.preprocessing.lead_preference[0]}, and its calls on other leads are "
-               f"less reliable (model card).")  # fmt: skip
+    choice = both or (own[0] if own else "")
+    warning = (f"The model reads lead {lead} alone, not its own choice"
+               f"{' (' + choice + ')' if choice else ''}: it was chosen and evaluated on "
+               f"{choice or loaded.preprocessing.lead_preference[0]}, and its calls on one "
+               f"lead, or on other leads, are less reliable (model card).")  # fmt: skip
     return loaded.reading_leads([lead]), f"{model_key}|lead={lead}", warning
 
 
@@ -467,7 +472,12 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
         spec = charts.ecg_trace(leads, rec.fs, t0, (t0, t1), float(st.session_state.get(
             "gain", 10.0)), ref_view, (pred.time_s, pred.labels), dis, pending,
             [(s, e) for s, e, _ in bad], attribution, ahead)  # fmt: skip
-        caption = (f"Lead {own} (the model's) first, then {', '.join(names[1:]) or 'no other'}; "
+        partners = [p.preprocessing.lead_preference[0]
+                    for p in fusion_partners(rec, replay.loaded)]
+        whose = ("the model's, averaged with " + " and ".join(partners)) if partners \
+            else "the model's"
+        caption = (f"Lead {own} ({whose}) first, then "
+                   f"{', '.join(names[1:]) or 'no other'}; "
                    "1 mV calibration bar per lead; red bands: model and expert differ; grey: "
                    f"received, not decided yet (the stream waits up to {replay.latency_s:.0f} s "
                    "for filter and RR context); orange: what drove the explained beat "

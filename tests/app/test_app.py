@@ -294,7 +294,9 @@ def test_the_lead_the_model_reads_can_be_chosen(data_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     lead = at.selectbox(key="lead_choice_syn100")
-    assert lead.value == "MLII" and lead.options == ["MLII", "V1"]
+    # v9 averages both leads by default; either can be read alone.
+    assert lead.value == "MLII + V1" and lead.options == ["MLII + V1", "MLII", "V1"]
+    assert at.session_state["replay"].loaded.preprocessing.fuse_leads == 2
     first = at.session_state["replay"]
     assert not [w for w in at.warning if "reads lead" in w.value]
     lead.set_value("V1").run()
@@ -302,4 +304,6 @@ def test_the_lead_the_model_reads_can_be_chosen(data_dir):
     replay = at.session_state["replay"]
     assert replay is not first  # a new lead is a new replay
     assert replay.loaded.preprocessing.lead_preference == ["V1"]
-    assert any("reads lead V1, not its own choice (MLII)" in w.value for w in at.warning)
+    assert replay.loaded.preprocessing.fuse_leads == 1
+    assert any("reads lead V1 alone, not its own choice (MLII + V1)" in w.value
+               for w in at.warning)
