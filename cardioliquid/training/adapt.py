@@ -26,6 +26,7 @@ from cardioliquid.errors import ContractError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 from cardioliquid.models.classifier import untie_heads
+from cardioliquid.signal.leads import listed_leads
 from cardioliquid.signal.windows import beat_windows, eeg_windows
 from cardioliquid.training.module import balanced_weights
 
@@ -69,6 +70,16 @@ def calibration_data(
     return x, None, torch.from_numpy(np.asarray(w.labels, dtype=np.int64)[keep])
 
 
+def _calibration_readers(loaded: LoadedModel, recording: Recording,
+                         all_leads: bool) -> list[LoadedModel]:
+    """``loaded``, and with ``all_leads`` the same model reading each further lead it fuses."""
+    n = getattr(loaded.preprocessing, "fuse_leads", 1)
+    if not all_leads or loaded.task != "arrhythmia" or n <= 1:
+        return [loaded]
+    leads = listed_leads(recording.channel_names, loaded.preprocessing.lead_preference)[1:n]
+    return [loaded, *(loaded.reading_leads([lead]) for lead in leads)]
+
+
 def _head_parameters(model: nn.Module) -> list[nn.Parameter]:
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
@@ -91,6 +102,7 @@ def adapt_to_patient(
     untie: bool = False,
     present_classes_only: bool = False,
     sveb_min_proba: float | None = None,
+    all_leads: bool = False,
 ) -> LoadedModel:
     """Fine-tune a copy of ``loaded`` on the first ``minutes`` of ``recording``.
 
@@ -137,6 +149,10 @@ def adapt_to_patient(
         None keeps the inter-patient model's. A floor set against the class
         weights of inter-patient training need not suit a model fine-tuned on
         the patient's own labels.
+    all_leads : bool
+        Calibrate on every lead a heartbeat model reads (its first lead and the
+        ones it averages with it, ``preprocessing.fuse_leads``), each lead's
+        beats their own examples as in training; False: the first lead only.
 
     Returns
     -------
@@ -150,7 +166,9 @@ def adapt_to_patient(
     """
     check_positive("minutes", minutes)
     check_option("mode", mode, ["full", "head"])
-    x, feats, y = calibration_data(loaded, recording, minutes)
+    parts = [calibration_data(reader, recording, minutes)
+             for reader in _calibration_readers(loaded, recording, all_leads)]
+    y = torch.cat([part[2] for part in parts])
     if len(y) == 0:
         raise ContractError(
             f"{recording.source or recording.record_id}: no labelled windows in the first "
@@ -172,11 +190,15 @@ def adapt_to_patient(
     absent = counts == 0
     gen = torch.Generator().manual_seed(seed)
     if getattr(model, "beat_sequence", False):
-        # Runs of consecutive beats instead of single beats, as the model trained.
-        x, feats, y = chunk_beats([(x.numpy(), feats.numpy(), y.numpy())],
+        # Runs of consecutive beats instead of single beats, as the model trained; a
+        # lead's runs stay within that lead.
+        x, feats, y = chunk_beats([(px.numpy(), pf.numpy(), py.numpy()) for px, pf, py in parts],
                                   SEQUENCE_RUN_BEATS, SEQUENCE_RUN_BEATS // 2).tensors
         # About as many beats per step as single-beat batches hold.
         batch_size = max(1, batch_size // (SEQUENCE_RUN_BEATS // 4))
+    else:
+        x = torch.cat([part[0] for part in parts])
+        feats = None if parts[0][1] is None else torch.cat([part[1] for part in parts])
     model.train(not eval_mode)
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=gen)
@@ -204,6 +226,7 @@ def adapt_to_patient(
         "lr": float(lr), "mode": mode, "l2sp": float(l2sp), "seed": int(seed),
         "eval_mode": bool(eval_mode), "untie": bool(untie),
         "present_classes_only": bool(present_classes_only),
+        "leads": len(parts),
     }  # fmt: skip
     decision = loaded.decision  # the same decision rule as before, unless told otherwise
     if sveb_min_proba is not None:

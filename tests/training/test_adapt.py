@@ -199,3 +199,23 @@ def test_present_classes_only_learns_nothing_from_one_class(rng, loaded):
     assert all(torch.equal(v, start[k]) for k, v in still.model.state_dict().items())
     assert any(not torch.equal(v, start[k]) for k, v in moved.model.state_dict().items())
     assert still.metadata["adapted"]["present_classes_only"] is True
+
+
+def test_all_leads_calibrates_on_every_lead_the_model_averages(rng, loaded):
+    from dataclasses import replace
+
+    one = synthetic_ecg(rng)
+    two = replace(one, signal=np.concatenate([one.signal, -0.7 * one.signal]),
+                  channel_names=["MLII", "V1"])
+    fusing = replace(loaded, preprocessing=replace(loaded.preprocessing, fuse_leads=2))
+    n_first = int(np.sum(one.beats.sample < 5 * 60 * one.fs))
+    both = adapt_to_patient(fusing, two, minutes=5.0, epochs=1, all_leads=True)
+    first = adapt_to_patient(fusing, two, minutes=5.0, epochs=1)
+    assert both.metadata["adapted"]["leads"] == 2 and first.metadata["adapted"]["leads"] == 1
+    assert both.metadata["adapted"]["n_windows"] == 2 * n_first
+    assert first.metadata["adapted"]["n_windows"] == n_first
+    assert any(not torch.equal(v, first.model.state_dict()[k])
+               for k, v in both.model.state_dict().items())  # V1's beats taught it too
+    # A model that reads one lead, or a record with one, calibrates on that lead either way.
+    alone = adapt_to_patient(fusing, one, minutes=5.0, epochs=1, all_leads=True)
+    assert alone.metadata["adapted"]["leads"] == 1
