@@ -750,9 +750,19 @@ def neurons_panel(choice: Choice) -> None:
     what = "beat" if replay.task == "arrhythmia" else "EEG window"
     st.markdown(f"Explained: the {what} at **{view.time_s:.1f} s**, predicted **{view.label}** "
                 f"(attribution by {names[method]}).")  # fmt: skip
+    partners = ([p.preprocessing.lead_preference[0]
+                 for p in fusion_partners(replay.rec, replay.loaded)]
+                if replay.task == "arrhythmia" else [])
+    if partners:
+        own = select_lead(replay.rec, replay.loaded.preprocessing.lead_preference)
+        st.caption(f"The model averages its calls on {own} and {' and '.join(partners)}; the "
+                   f"neurons explain its run on {own}, which alone calls this beat "
+                   f"{view.label}.")  # fmt: skip
     if view.reported is not None:
-        st.caption(f"This beat lies in irregular rhythm and is reported as **{view.reported}** "
-                   f"(the AF gate); the neurons explain the network's own call, {view.label}.")
+        why = (f"averaged with {' and '.join(partners)}, then the AF gate" if partners
+               else "the AF gate: this beat lies in irregular rhythm")
+        st.caption(f"This beat is reported as **{view.reported}** ({why}); the neurons explain "
+                   f"the network's own call, {view.label}.")  # fmt: skip
     explained = st.session_state.get("explained_input")
     if explained and len(explained) > 4:
         chans = charts.display_names(list(replay.rec.channel_names)[: len(explained[4])])

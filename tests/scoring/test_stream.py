@@ -175,7 +175,8 @@ def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, bea
 def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(mitdb_dir):
     """The app explains a rhythm-model beat over the run of DECISION_CONTEXT_BEATS beats
     ending at it, started at rest: on MIT-BIH 208 (frequent V, F and S beats) that run
-    gives the stream's own probabilities, so the explained input is the decided one."""
+    gives the stream's own probabilities on the lead it explains (the first: v9 averages
+    it with the second), so the explained input is the decided one."""
     from cardioliquid.app.neurons import DECISION_CONTEXT_BEATS, beat_input, explain_decision
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import list_pretrained, load_model
@@ -186,6 +187,11 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
     rec = load_ecg(mitdb_dir / "208")
     ref = rec.beats.sample[rec.beats.aami != ""]
     pred = predict_beats(rec, loaded, beats="reference", segment_s=10.0)
+    fused = pred
+    if loaded.preprocessing.fuse_leads > 1:  # the explained run is the first lead's
+        pred = predict_beats(rec, loaded.reading_leads(["MLII"]), beats="reference",
+                             segment_s=10.0)
+        assert fused.lead == "MLII+V1" and np.array_equal(fused.sample, pred.sample)
     picks = np.r_[0:40:3, np.flatnonzero(np.asarray(pred.labels) != "N")[::40]]
     for i in picks:
         x, f = beat_input(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref)
