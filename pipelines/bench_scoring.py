@@ -133,12 +133,13 @@ def _per_beat_pair(paths: list[Path], model: str) -> dict[str, dict[str, Any]]:
     Each side reads the record, windows its beats (the atrial consistency too when
     the model's gate reads it), runs the network and settles the calls. The peer
     runs the network one beat per call, carrying the state (a beat-sequence or
-    stateful model) or with nothing to carry (a stateless one).
+    stateful model) or with nothing to carry (a stateless one). A model that
+    averages leads does so on both sides (each lead its own windows and run).
     """
     from cardioliquid.decision.beats import settle_calls
     from cardioliquid.io import load_recording
     from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.scoring.beats import segment_beat_inputs
+    from cardioliquid.scoring.beats import fusion_partners, segment_beat_inputs
     from cardioliquid.scoring.runner import run_model
 
     loaded = load_model(model)
@@ -166,7 +167,11 @@ def _per_beat_pair(paths: list[Path], model: str) -> dict[str, dict[str, Any]]:
             rec = load_recording(p)
             sample, x, feats, _, atrial = segment_beat_inputs(rec, loaded, None,
                                                               rec.beats.sample)
-            proba = run(x, feats)
+            leads = [run(x, feats)]
+            for other in fusion_partners(rec, loaded):
+                _, x, feats, _, _ = segment_beat_inputs(rec, other, None, rec.beats.sample)
+                leads.append(run(x, feats))
+            proba = np.mean(leads, axis=0)  # the leads' average (v9 reads two)
             settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision, atrial=atrial)
             signal_s += rec.duration_s
         wall = time.perf_counter() - t0
@@ -183,7 +188,7 @@ def _stages(paths: list[Path], model: str, beats: str) -> dict[str, Any]:
 
     from cardioliquid.io import load_recording
     from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.scoring.beats import model_beat_windows
+    from cardioliquid.scoring.beats import fusion_partners, model_beat_windows
     from cardioliquid.scoring.runner import run_model
 
     loaded = load_model(model)
@@ -195,8 +200,12 @@ def _stages(paths: list[Path], model: str, beats: str) -> dict[str, Any]:
         t1 = time.perf_counter()
         src = rec if beats == "reference" else replace(rec, beats=None)
         bw, _ = model_beat_windows(src, loaded)  # with the atrial consistency its gate reads
+        # Each further lead a model averages: its windows on the first lead's beats.
+        others = [model_beat_windows(src, o, bw.sample, atrial=False)[0]
+                  for o in fusion_partners(rec, loaded)]
         t2 = time.perf_counter()
-        run_model(loaded, bw.x, bw.features)
+        for w in (bw, *others):
+            run_model(loaded, w.x, w.features)
         t3 = time.perf_counter()
         for k, v in (
             ("load", t1 - t0),

@@ -14,9 +14,8 @@ then goes through the same commands:
 - ``cardioliquid profile``: parameters, MACs, p50 latency on one core, and the 45 nm energy
   estimate (a lower bound).
 
-The CV column is the 3-seed mean pooled key F1, one lead, under v8.1's gate (every peer was
-cross-validated under it; round 22 measured fusing the second lead on the CfC only) of the same
-recipes in
+The CV column is the 3-seed mean pooled key F1 with both leads fused, under v8.1's gate (v9's
+setting: round 22 for the CfC, peer comparison part 6 for the peers) of the same recipes in
 ``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
 Usage::
 
@@ -39,17 +38,20 @@ BIN = Path(sys.executable).parent
 PEERS = {"LTC liquid": "rhythm-hr-local-onset-ltc", "LSTM": "rhythm-hr-local-onset-lstm",
          "GRU": "rhythm-hr-local-onset-gru", "CNN": "rhythm-hr-local-onset-cnn"}
 CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
-CV_ENTRIES = {"CfC liquid (shipped v9)": "xdb_rhythm_lo_gates", "LTC liquid": "peer_lo5_ltc",
-              "LSTM": "peer_lo5_lstm", "GRU": "peer_lo5_gru", "CNN": "peer_lo5_cnn"}
+CV_ENTRIES = {"CfC liquid (shipped v9)": "xdb_lo_fuse", "LTC liquid": "peer_fuse_ltc",
+              "LSTM": "peer_fuse_lstm", "GRU": "peer_fuse_gru", "CNN": "peer_fuse_cnn"}
 CV_GATE = "gate_nn_atrial"
-"""The AF-specific gate with inconsistent P waves (round 17): the setting every model was
-cross-validated under, with one lead."""
+"""The AF-specific gate with inconsistent P waves (round 17): v9's decision, under which every
+model was cross-validated with both leads fused."""
 
 
-def cv_key_f1(results: dict, entry: str, gate: str = "gate_off") -> tuple[float | None, int]:
-    """3-seed mean pooled key F1 of a CV entry (seeds stored as ``entry``, ``entry_s1``...)."""
+def cv_key_f1(results: dict, entry: str, gate: str = "gate_off",
+              fused: bool = True) -> tuple[float | None, int]:
+    """3-seed mean pooled key F1 of a CV entry (seeds stored as ``entry``, ``entry_s1``...),
+    with its leads fused (``fused``) or one lead."""
     seeds = [results[k] for k in (entry, f"{entry}_s1", f"{entry}_s2") if k in results]
-    f1 = [r["scores"][gate]["pooled"]["key_f1"] for r in seeds]
+    f1 = [(r["fused"] if fused else r)["scores"][gate]["pooled"]["key_f1"] for r in seeds
+          if not fused or "fused" in r]
     return (round(sum(f1) / len(f1), 1) if f1 else None), len(f1)
 
 
