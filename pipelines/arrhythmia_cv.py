@@ -216,21 +216,22 @@ def _adaptive_confusions(loaded: Any, paths: dict[str, Path], minutes: float,
     and every adapted one (``"after"``, in order) are scored on the same beats,
     those after the calibration minutes. With ``fuse_leads`` > 1 each adapted
     model is also scored averaging that many leads (``"after_fused"``); it
-    adapts on its first lead either way, as ``adapt_to_patient`` does.
+    adapts on its first lead unless a variant sets ``all_leads``.
     """
     from cardioliquid.training.adapt import adapt_to_patient
 
     before, after = {}, [{} for _ in variants]
     after_fused: list[dict[str, Any]] = [{} for _ in variants]
+    # The copy that adapts knows the leads it will average (``all_leads`` reads them).
+    source = _fusing(loaded, fuse_leads) if fuse_leads > 1 else loaded
     for name, path in paths.items():
         rec = load_ecg(path)
         before[name] = _record_confusions(loaded, path, minutes * 60.0)
         for i, kw in enumerate(variants):
-            adapted = adapt_to_patient(loaded, rec, minutes, **kw)
-            after[i][name] = _record_confusions(adapted, path, minutes * 60.0)
+            adapted = adapt_to_patient(source, rec, minutes, **kw)
+            after[i][name] = _record_confusions(_fusing(adapted, 1), path, minutes * 60.0)
             if fuse_leads > 1:
-                after_fused[i][name] = _record_confusions(_fusing(adapted, fuse_leads), path,
-                                                          minutes * 60.0)
+                after_fused[i][name] = _record_confusions(adapted, path, minutes * 60.0)
     out: dict[str, Any] = {"before": before, "after": after}
     if fuse_leads > 1:
         out["after_fused"] = after_fused
