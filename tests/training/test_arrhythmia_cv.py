@@ -234,3 +234,58 @@ def test_refuses_unknown_databases_and_missing_recipes(cv):
         cv.main(["--recipe", "x=c.yaml", "--databases", "incartdb"])
     with pytest.raises(SystemExit):
         cv.main([])
+
+
+def test_fused_scores_average_the_leads_inter_patient_and_adapted(cv, monkeypatch, tmp_path):
+    import dataclasses
+
+    one = _synthetic_ecg(7.0)
+    two = dataclasses.replace(one, signal=np.concatenate([one.signal, -0.6 * one.signal]),
+                              channel_names=["MLII", "V1"])
+    monkeypatch.setattr(cv, "load_ecg", lambda path: two)
+    read, package_path = [], cv.predict_beats
+
+    def predict(rec, loaded, **kw):
+        read.append(loaded.preprocessing.fuse_leads)
+        return package_path(rec, loaded, **kw)
+
+    monkeypatch.setattr(cv, "predict_beats", predict)
+    model = _fold_model()
+    single = cv._record_confusions(model, tmp_path / "two")
+    fused = cv._record_confusions(cv._fusing(model, 2), tmp_path / "two")
+    n = int(np.isin(two.beats.aami, list(cv.CLASSES)).sum())
+    assert np.sum(single["gate_off"]) == np.sum(fused["gate_off"]) == n
+    assert read == [1, 2]  # the package's scoring path, with one lead and with both
+    variants = [{"epochs": 1, "lr": 1e-3, "eval_mode": True},
+                {"epochs": 1, "lr": 1e-3, "eval_mode": True, "all_leads": True}]
+    from cardioliquid.training import adapt
+
+    leads, adapt_real = [], adapt.adapt_to_patient
+
+    def adapting(*args, **kw):
+        adapted = adapt_real(*args, **kw)
+        leads.append(adapted.metadata["adapted"]["leads"])
+        return adapted
+
+    monkeypatch.setattr(adapt, "adapt_to_patient", adapting)
+    out = cv._adaptive_confusions(model, {"mitdb/two": tmp_path / "two"}, 5.0, variants, 2)
+    assert len(out["after"]) == len(out["after_fused"]) == 2
+    assert leads == [1, 2]  # all_leads calibrates on both of the leads it will average
+    assert read[-2:] == [1, 2]  # each adapted model scored with one lead and with both
+
+
+def test_fused_seed_means_print_beside_one_lead(cv, tmp_path, capsys):
+    def entry(found: int, fused: int) -> dict:
+        e = _entry(cv, {"mitdb/1": _conf(found), "svdb/2": _conf(found)})
+        f = _entry(cv, {"mitdb/1": _conf(fused), "svdb/2": _conf(fused)})
+        e["fused"] = {"leads": 2, "scores": f["scores"], "records": f["records"]}
+        return e
+
+    results = {"a": entry(10, 16), "a_s1": entry(12, 16), "a_s2": entry(14, 16)}
+    out = tmp_path / "cv.json"
+    out.write_text(json.dumps(results))
+    assert cv.main(["--table-only", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.split("seed means, a: one lead -> 2 leads fused")[1]
+    two = _entry(cv, {"mitdb/1": _conf(16), "svdb/2": _conf(16)})["pooled"]["key_f1"]
+    assert "off, 2 leads" in printed and f"{two:5.2f}" in printed
+    assert out.with_suffix(".png").stat().st_size > 1000
