@@ -71,10 +71,12 @@ def test_cuda_path_with_mocked_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cpu_peak_memory_sees_an_allocation() -> None:
-    mem = peak_memory(lambda: torch.ones(16 * 2**20 // 4).add_(1), torch.device("cpu"))
+    # 64 MiB: above glibc's largest dynamic mmap threshold (32 MiB), so the block is fresh
+    # pages, never heap memory that earlier tests freed but the process still holds.
+    mem = peak_memory(lambda: torch.ones(64 * 2**20 // 4).add_(1), torch.device("cpu"))
     assert mem.peak_mb > 0
     if mem.increase_mb is not None:  # Linux with /proc/self/clear_refs
-        assert mem.increase_mb >= 15.0
+        assert mem.increase_mb >= 60.0
         assert "VmHWM" in mem.method
 
 
