@@ -52,7 +52,7 @@ import numpy as np
 from cardioliquid.decision.beats import settle_calls
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.io import load_ecg
-from cardioliquid.scoring.beats import model_beat_windows, predict_beats
+from cardioliquid.scoring.beats import fusion_partners, model_beat_windows, predict_beats
 
 CLASSES = ["N", "S", "V", "F", "Q"]
 S_FLOORS = (50, 60, 70, 80)
@@ -68,6 +68,16 @@ GATE_VARIANTS = {
        for t in S_FLOORS},
 }
 """The AF-gate settings each held-out record is scored under (keys of the JSON)."""
+ATRIAL_LEAD_RULES = {
+    "min": lambda first, other: np.fmin(first, other),
+    "max": lambda first, other: np.fmax(first, other),
+    "mean": lambda first, other: np.where(np.isnan(other), first, np.where(
+        np.isnan(first), other, (first + other) / 2)),
+}
+"""How a model that fuses leads may read the gate's atrial consistency from both (round 24):
+``min``: the gate acts where either lead lacks a consistent P wave; ``max``: only where
+neither has one; ``mean``: their mean.
+Scored as ``<P-wave setting>_<rule>`` beside the first lead's (the shipped reading)."""
 DATABASES = ("mitdb", "svdb")
 """Training databases whose patients are held out fold by fold (DS1 of mitdb; svdb)."""
 
@@ -178,11 +188,21 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
                                     atrial=True)
     if not np.array_equal(bw.sample, pred.sample):
         raise RuntimeError(f"{path}: the atrial features' beats are not the scored beats")
+    variants = [(key, settings, atrial) for key, settings in GATE_VARIANTS.items()]
+    if loaded.preprocessing.fuse_leads > 1:  # the other lead's atrial evidence too (round 24)
+        partners = fusion_partners(rec, loaded)
+        other = atrial  # a record with one listed lead has only the first lead's
+        if partners:
+            _, other = model_beat_windows(replace(rec, beats=None), partners[0],
+                                          rec.beats.sample, atrial=True)
+        for rule, combine in ATRIAL_LEAD_RULES.items():
+            for key in ("gate_atrial", "gate_nn_atrial"):
+                variants.append((f"{key}_{rule}", GATE_VARIANTS[key], combine(atrial, other)))
     k = len(CLASSES)
     out = {}
-    for key, settings in GATE_VARIANTS.items():
+    for key, settings, consistency in variants:
         proba, _ = settle_calls(rec.fs, pred.sample, pred.proba, pred.classes, settings,
-                                atrial=atrial)
+                                atrial=consistency)
         conf = np.zeros((k, k), dtype=np.int64)
         np.add.at(conf, (truth[keep], proba[keep].argmax(-1)), 1)
         out[key] = conf.tolist()
@@ -471,15 +491,22 @@ def _scored(entry: dict[str, Any], fused: bool) -> dict[str, Any]:
 
 
 GATES = ("gate_on", "gate_off", "gate_nn", "gate_atrial", "gate_nn_atrial",
-         *(f"gate_nn_atrial_s{t}" for t in S_FLOORS))
+         *(f"gate_nn_atrial_s{t}" for t in S_FLOORS),
+         *(f"{g}_{rule}" for rule in ATRIAL_LEAD_RULES for g in ("gate_atrial", "gate_nn_atrial")))
 GATE_SHORT = {"gate_on": "on", "gate_off": "off", "gate_nn": "nn", "gate_atrial": "at",
               "gate_nn_atrial": "nn+at", **{f"gate_nn_atrial_s{t}": f"nn+at,S>={t}"
-                                            for t in S_FLOORS}}
+                                            for t in S_FLOORS},
+              **{f"{g}_{rule}": f"{short},P:{rule}" for rule in ATRIAL_LEAD_RULES
+                 for g, short in (("gate_atrial", "at"), ("gate_nn_atrial", "nn+at"))}}
 GATE_LONG = {"gate_on": "AF gate", "gate_off": "no gate", "gate_nn": "AF-specific gate",
              "gate_atrial": "AF gate without P waves",
              "gate_nn_atrial": "AF-specific gate without P waves",
              **{f"gate_nn_atrial_s{t}": f"AF-specific gate without P waves, S >= 0.{t // 10}"
-                for t in S_FLOORS}}
+                for t in S_FLOORS},
+             **{f"{g}_{rule}": f"{long}, P waves of both leads ({rule})"
+                for rule in ATRIAL_LEAD_RULES
+                for g, long in (("gate_atrial", "AF gate without P waves"),
+                                ("gate_nn_atrial", "AF-specific gate without P waves"))}}
 
 
 def _entries(results: dict[str, Any]) -> dict[str, Any]:
