@@ -289,3 +289,24 @@ def test_fused_seed_means_print_beside_one_lead(cv, tmp_path, capsys):
     two = _entry(cv, {"mitdb/1": _conf(16), "svdb/2": _conf(16)})["pooled"]["key_f1"]
     assert "off, 2 leads" in printed and f"{two:5.2f}" in printed
     assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_fused_scoring_also_reads_both_leads_p_waves(cv, monkeypatch, tmp_path):
+    import dataclasses
+
+    one = _synthetic_ecg(2.0)
+    same = dataclasses.replace(one, signal=np.concatenate([one.signal, one.signal]),
+                               channel_names=["MLII", "V1"])
+    monkeypatch.setattr(cv, "load_ecg", lambda path: same)
+    model = cv._fusing(_fold_model(), 2)
+    out = cv._record_confusions(model, tmp_path / "same")
+    for rule in cv.ATRIAL_LEAD_RULES:
+        # Two identical leads have one consistency: every rule reads it as the first lead's.
+        assert out[f"gate_nn_atrial_{rule}"] == out["gate_nn_atrial"]
+        assert out[f"gate_atrial_{rule}"] == out["gate_atrial"]
+    assert "gate_nn_atrial_min" not in cv._record_confusions(_fold_model(), tmp_path / "same")
+    first, other = np.array([0.2, 0.9, np.nan]), np.array([0.8, 0.1, 0.6])
+    rules = cv.ATRIAL_LEAD_RULES
+    np.testing.assert_allclose(rules["min"](first, other), [0.2, 0.1, 0.6])
+    np.testing.assert_allclose(rules["max"](first, other), [0.8, 0.9, 0.6])
+    np.testing.assert_allclose(rules["mean"](first, other), [0.5, 0.5, 0.6])
