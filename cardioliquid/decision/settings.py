@@ -17,6 +17,7 @@ from typing import Any
 from cardioliquid._check import check_option, check_positive
 
 AF_GATE_RULES = ("rhythm", "af_specific", "atrial", "af_specific_atrial")
+ATRIAL_LEADS = ("first", "max")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class DecisionSettings:
         the recent beats have no consistent P wave (``"atrial"``, atrial
         consistency below :data:`cardioliquid.signal.atrial.ATRIAL_AF_MAX`), or
         both (``"af_specific_atrial"``).
+    atrial_leads : {"first", "max"}
+        Whose atrial consistency the ``*atrial`` rules read in a model that
+        averages leads (``preprocessing.fuse_leads``): the first lead's, or the
+        highest of its leads' (``"max"``: the gate acts only where no lead shows
+        a consistent P wave).
     sveb_min_proba : float
         A beat is reported S only if its S probability is at least this; a
         weaker S call has its S probability moved to N, as the AF gate does
@@ -59,6 +65,7 @@ class DecisionSettings:
     min_duration_s: float = 0.0
     af_gate: bool = False
     af_gate_rule: str = "rhythm"
+    atrial_leads: str = "first"
     sveb_min_proba: float = 0.0
     vt_run_beats: int = 3
 
@@ -75,6 +82,7 @@ class DecisionSettings:
                 f"but got {self.min_duration_s!r} instead."
             )
         check_option("af_gate_rule", self.af_gate_rule, AF_GATE_RULES)
+        check_option("atrial_leads", self.atrial_leads, ATRIAL_LEADS)
         if not 0.0 <= float(self.sveb_min_proba) <= 1.0:
             raise ValueError(
                 f"Invalid value for the 'sveb_min_proba' parameter. Expected a probability in "

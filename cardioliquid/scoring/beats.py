@@ -116,7 +116,9 @@ def score_beat_segment(
     A model that fuses leads (:func:`fusion_partners`) scores the first lead's
     beats on every fused lead, each with its own state (``hx`` is then a tuple,
     one per lead), and averages the probabilities of the leads where a beat is
-    usable; a beat usable on none is unclassifiable.
+    usable; a beat usable on none is unclassifiable. Its gate's atrial
+    consistency is the first lead's, or the highest of its leads' where the
+    decision settings say ``atrial_leads="max"``.
     """
     partners = fusion_partners(rec, loaded)
     inputs = _segment_inputs(rec, loaded, seg, reference)
@@ -129,13 +131,16 @@ def score_beat_segment(
     # The other leads read the first lead's beats, context included, so their RR
     # features and templates see the same beats.
     beats_read = inputs[5]
+    both = atrial is not None and loaded.decision.atrial_leads == "max"
     total = np.zeros((len(sample), len(loaded.classes)), dtype=np.float64)
     weight = np.zeros(len(sample), dtype=np.float64)
     for i, model in enumerate([loaded, *partners]):
         if i:
             # A further lead that is flat or missing throughout only drops out.
-            _, x, feats, usable, _, _ = _segment_inputs(rec, model, seg, beats_read,
-                                                         atrial=False, require_signal=False)
+            _, x, feats, usable, other, _ = _segment_inputs(rec, model, seg, beats_read,
+                                                             atrial=both, require_signal=False)
+            if both:
+                atrial = np.fmax(atrial, other)
         proba, states[i] = run_model(model, x, feats, batch_size, states[i], where=where)
         total += proba * usable[:, None]
         weight += usable

@@ -108,3 +108,56 @@ def test_fuse_leads_is_saved_with_the_model(tmp_path, ecg_model):
 def test_fuse_leads_must_be_a_positive_integer(bad):
     with pytest.raises(ValueError, match="fuse_leads"):
         BeatPreprocessing(fuse_leads=bad)
+
+
+def _gated(loaded, atrial_leads: str):
+    from cardioliquid.decision.settings import DecisionSettings
+
+    return replace(_fusing(loaded), decision=DecisionSettings(
+        af_gate=True, af_gate_rule="atrial", atrial_leads=atrial_leads))
+
+
+def test_the_gate_may_read_the_highest_atrial_consistency_of_the_leads():
+    from scoring_helpers import make_rhythm_model, synthetic_ecg
+
+    from cardioliquid.scoring.beats import model_beat_windows, score_beat_segment
+
+    rec = synthetic_ecg(60.0, p_waves=True, af_from_s=30.0)
+    # V1 shows a P wave before every beat, where MLII's AF has none after 30 s.
+    t = np.arange(rec.n_samples) / rec.fs
+    v1 = 0.02 * np.random.default_rng(1).standard_normal(rec.n_samples)
+    for beat in rec.beats.sample / rec.fs:
+        v1 += 0.8 * np.exp(-0.5 * ((t - beat) / 0.015) ** 2)
+        v1 += 0.2 * np.exp(-0.5 * ((t - beat + 0.16) / 0.02) ** 2)
+    rec = _two_leads(rec, v1)
+    ref = rec.beats.sample
+    first = _gated(make_rhythm_model(), "first")
+    per_lead = [model_beat_windows(replace(rec, beats=None), m, ref, atrial=True)[1]
+                for m in (first, first.reading_leads(["V1"]))]
+    _, _, _, a_first = score_beat_segment(rec, first, None, ref)
+    _, _, _, a_max = score_beat_segment(rec, _gated(make_rhythm_model(), "max"), None, ref)
+    np.testing.assert_allclose(a_first, per_lead[0])
+    np.testing.assert_allclose(a_max, np.fmax(*per_lead))
+    assert (a_max > a_first + 0.2).any()  # V1's P waves where MLII's AF has none
+
+
+def test_stream_equals_batch_when_the_gate_reads_both_leads(ecg_rec):
+    from scoring_helpers import make_rhythm_model, synthetic_ecg
+
+    rec = synthetic_ecg(60.0, p_waves=True, af_from_s=30.0)
+    rec = _two_leads(rec)
+    loaded = _gated(make_rhythm_model(), "max")
+    batch = predict_beats(rec, loaded, beats="reference", segment_s=10.0)
+    streamed = None
+    for _, new in replay(rec, loaded, chunk_s=2.7, beats="reference", segment_s=10.0):
+        streamed = new if streamed is None else streamed.concat(new)
+    np.testing.assert_array_equal(streamed.sample, batch.sample)
+    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+    np.testing.assert_array_equal(streamed.af, batch.af)
+
+
+def test_atrial_leads_is_checked():
+    from cardioliquid.decision.settings import DecisionSettings
+
+    with pytest.raises(ValueError, match="atrial_leads"):
+        DecisionSettings(atrial_leads="min")
