@@ -74,10 +74,9 @@ from cardioliquid.explain.states import is_beat_sequence
 from cardioliquid.io import load_recording
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel, list_pretrained
-from cardioliquid.scoring.beats import fusion_partners
 from cardioliquid.scoring.checks import check_fits
 from cardioliquid.scoring.writers import EVENTS_COLUMNS, beat_table_text, events_table
-from cardioliquid.signal.leads import listed_leads, select_lead
+from cardioliquid.signal.leads import fused_leads, select_lead
 from cardioliquid.signal.quality import find_bad_segments
 
 TICK_S = 0.5
@@ -217,9 +216,9 @@ def choose_lead(rec: Recording, loaded: LoadedModel, model_key: str
     """
     if loaded.task != "arrhythmia" or rec.n_channels < 2:
         return loaded, model_key, None
-    own = listed_leads(rec.channel_names, loaded.preprocessing.lead_preference)
-    fused = own[:loaded.preprocessing.fuse_leads]
-    both = " + ".join(fused) if len(fused) > 1 else None  # the leads it averages
+    prep = loaded.preprocessing
+    own = fused_leads(rec.channel_names, prep.lead_preference, prep.fuse_leads)
+    both = " + ".join(own) if len(own) > 1 else None  # the leads it averages
     options = ([both] if both else []) + list(rec.channel_names)
     index = 0 if both else (options.index(own[0]) if own else 0)
     lead = st.sidebar.selectbox(
@@ -236,6 +235,12 @@ def choose_lead(rec: Recording, loaded: LoadedModel, model_key: str
                f"{choice or loaded.preprocessing.lead_preference[0]}, and its calls on one "
                f"lead, or on other leads, are less reliable (model card).")  # fmt: skip
     return loaded.reading_leads([lead]), f"{model_key}|lead={lead}", warning
+
+
+def _partner_leads(replay: ReplaySession) -> list[str]:
+    """The leads a heartbeat model averages with its first one on this recording."""
+    prep = replay.loaded.preprocessing
+    return fused_leads(replay.rec.channel_names, prep.lead_preference, prep.fuse_leads)[1:]
 
 
 # --------------------------------------------------------------------------- replay state
@@ -472,8 +477,7 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
         spec = charts.ecg_trace(leads, rec.fs, t0, (t0, t1), float(st.session_state.get(
             "gain", 10.0)), ref_view, (pred.time_s, pred.labels), dis, pending,
             [(s, e) for s, e, _ in bad], attribution, ahead)  # fmt: skip
-        partners = [p.preprocessing.lead_preference[0]
-                    for p in fusion_partners(rec, replay.loaded)]
+        partners = _partner_leads(replay)
         whose = ("the model's, averaged with " + " and ".join(partners)) if partners \
             else "the model's"
         caption = (f"Lead {own} ({whose}) first, then "
@@ -750,9 +754,7 @@ def neurons_panel(choice: Choice) -> None:
     what = "beat" if replay.task == "arrhythmia" else "EEG window"
     st.markdown(f"Explained: the {what} at **{view.time_s:.1f} s**, predicted **{view.label}** "
                 f"(attribution by {names[method]}).")  # fmt: skip
-    partners = ([p.preprocessing.lead_preference[0]
-                 for p in fusion_partners(replay.rec, replay.loaded)]
-                if replay.task == "arrhythmia" else [])
+    partners = _partner_leads(replay) if replay.task == "arrhythmia" else []
     if partners:
         own = select_lead(replay.rec, replay.loaded.preprocessing.lead_preference)
         st.caption(f"The model averages its calls on {own} and {' and '.join(partners)}; the "

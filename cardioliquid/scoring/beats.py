@@ -32,7 +32,7 @@ from cardioliquid.scoring.segments import (
     slice_recording,
 )
 from cardioliquid.signal.atrial import ATRIAL_FEATURE_NAMES
-from cardioliquid.signal.leads import listed_leads, select_lead
+from cardioliquid.signal.leads import fused_leads, select_lead
 from cardioliquid.signal.windows import BeatWindows, beat_feature_names, beat_windows
 
 if TYPE_CHECKING:
@@ -90,11 +90,8 @@ def fusion_partners(rec: Recording, loaded: LoadedModel) -> list[LoadedModel]:
     model that reads one lead or a recording with one listed lead.
     """
     prep = loaded.preprocessing
-    n = getattr(prep, "fuse_leads", 1)
-    if n <= 1:
-        return []
-    leads = listed_leads(rec.channel_names, prep.lead_preference)[1:n]
-    return [loaded.reading_leads([lead]) for lead in leads]
+    leads = fused_leads(rec.channel_names, prep.lead_preference, getattr(prep, "fuse_leads", 1))
+    return [loaded.reading_leads([lead]) for lead in leads[1:]]
 
 
 def score_beat_segment(
@@ -253,6 +250,7 @@ def predict_beats(
     # A stream knows only the rhythm so far: segmented scoring judges it causally too.
     proba, af = settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision,
                              causal=segment_s is not None, atrial=atrial)
-    lead = "+".join([select_lead(rec, loaded.preprocessing.lead_preference)]
-                    + [p.preprocessing.lead_preference[0] for p in fusion_partners(rec, loaded)])
+    prep = loaded.preprocessing
+    lead = "+".join([select_lead(rec, prep.lead_preference),
+                     *fused_leads(rec.channel_names, prep.lead_preference, prep.fuse_leads)[1:]])
     return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af, lead)

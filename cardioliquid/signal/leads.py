@@ -30,6 +30,15 @@ def listed_leads(channel_names: Sequence[str], preference: Sequence[str]) -> lis
     return list(dict.fromkeys(picked))
 
 
+def fused_leads(channel_names: Sequence[str], preference: Sequence[str], n: int) -> list[str]:
+    """The leads a model averaging ``n`` leads reads: the first ``n`` listed ones.
+
+    The first is the lead :func:`select_lead` picks; the others are read on its
+    beats (``BeatPreprocessing.fuse_leads``). Empty when no channel is listed.
+    """
+    return listed_leads(channel_names, preference)[:max(1, int(n))]
+
+
 def select_lead(rec: Recording, preference: Sequence[str]) -> str:
     """Name of the first channel of ``rec`` that appears in ``preference``.
 

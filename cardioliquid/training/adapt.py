@@ -26,7 +26,7 @@ from cardioliquid.errors import ContractError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 from cardioliquid.models.classifier import untie_heads
-from cardioliquid.signal.leads import listed_leads
+from cardioliquid.signal.leads import fused_leads
 from cardioliquid.signal.windows import beat_windows, eeg_windows
 from cardioliquid.training.module import balanced_weights
 
@@ -73,11 +73,11 @@ def calibration_data(
 def _calibration_readers(loaded: LoadedModel, recording: Recording,
                          all_leads: bool) -> list[LoadedModel]:
     """``loaded``, and with ``all_leads`` the same model reading each further lead it fuses."""
-    n = getattr(loaded.preprocessing, "fuse_leads", 1)
-    if not all_leads or loaded.task != "arrhythmia" or n <= 1:
+    if not all_leads or loaded.task != "arrhythmia":
         return [loaded]
-    leads = listed_leads(recording.channel_names, loaded.preprocessing.lead_preference)[1:n]
-    return [loaded, *(loaded.reading_leads([lead]) for lead in leads)]
+    prep = loaded.preprocessing
+    leads = fused_leads(recording.channel_names, prep.lead_preference, prep.fuse_leads)
+    return [loaded, *(loaded.reading_leads([lead]) for lead in leads[1:])]
 
 
 def _head_parameters(model: nn.Module) -> list[nn.Parameter]:

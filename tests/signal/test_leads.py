@@ -8,7 +8,7 @@ import pytest
 
 from cardioliquid.errors import RecordingError
 from cardioliquid.signal.config import BeatPreprocessing
-from cardioliquid.signal.leads import select_lead
+from cardioliquid.signal.leads import fused_leads, select_lead
 
 PREF = BeatPreprocessing().lead_preference
 
@@ -34,3 +34,11 @@ def test_mitdb_leads(mitdb_dir):
 
     picked = {r: select_lead(load_ecg(mitdb_dir / r), PREF) for r in ("100", "102", "104", "114")}
     assert picked == {"100": "MLII", "102": "V5", "104": "V5", "114": "MLII"}
+
+
+def test_fused_leads_are_the_first_listed_ones_in_preference_order():
+    pref = ["MLII", "II", "V5", "V1"]
+    assert fused_leads(["V1", "MLII"], pref, 2) == ["MLII", "V1"]
+    assert fused_leads(["V1", "MLII"], pref, 1) == ["MLII"]
+    assert fused_leads(["MLII", "X"], pref, 2) == ["MLII"]  # an unlisted lead is not read
+    assert fused_leads(["X"], pref, 2) == []
