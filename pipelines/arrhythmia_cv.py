@@ -633,9 +633,11 @@ def print_fused_seed_means(results: dict[str, Any]) -> None:
         print(f"\nseed means, {base}: one lead -> {leads} leads fused (key F1, per database, "
               "SVEB and VEB Se/+P)")
         for gate in (g for g in GATES if g in entries[group[0]]["fused"]["scores"]):
-            for label, sc in (("1 lead", [entries[n]["scores"][gate] for n in group]),
-                              (f"{leads} leads", [entries[n]["fused"]["scores"][gate]
-                                                  for n in group])):
+            # Settings that read every lead's evidence (round 24) have no one-lead row.
+            rows = [(label, [_scored(entries[n], fused)[gate] for n in group])
+                    for label, fused in (("1 lead", False), (f"{leads} leads", True))
+                    if gate in _scored(entries[group[0]], fused)]
+            for label, sc in rows:
                 def mean(*path: str, sc: list = sc) -> float:
                     return float(np.mean([_dig(x, *path) for x in sc]))
 

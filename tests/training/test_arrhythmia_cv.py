@@ -310,3 +310,21 @@ def test_fused_scoring_also_reads_both_leads_p_waves(cv, monkeypatch, tmp_path):
     np.testing.assert_allclose(rules["min"](first, other), [0.2, 0.1, 0.6])
     np.testing.assert_allclose(rules["max"](first, other), [0.8, 0.9, 0.6])
     np.testing.assert_allclose(rules["mean"](first, other), [0.5, 0.5, 0.6])
+
+
+def test_settings_scored_only_with_fused_leads_print_without_a_one_lead_row(cv, tmp_path,
+                                                                           capsys):
+    def entry(found: int) -> dict:
+        e = _entry(cv, {"mitdb/1": _conf(found), "svdb/2": _conf(found)})
+        f = _entry(cv, {"mitdb/1": _conf(found + 2), "svdb/2": _conf(found + 2)})
+        for rec in f["records"].values():  # a both-lead P-wave rule (round 24)
+            rec["gate_nn_atrial_max"] = rec["gate_off"]
+        e["fused"] = {"leads": 2, "scores": cv.summarise(f["records"]), "records": f["records"]}
+        return e
+
+    results = {"a": entry(10), "a_s1": entry(12), "a_s2": entry(14)}
+    out = tmp_path / "cv.json"
+    out.write_text(json.dumps(results))
+    assert cv.main(["--table-only", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.split("seed means, a: one lead -> 2 leads fused")[1]
+    assert "nn+at,P:max, 2 leads" in printed and "nn+at,P:max, 1 lead" not in printed
