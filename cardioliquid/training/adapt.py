@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from torch import nn
 
 from cardioliquid._check import check_option, check_positive
 from cardioliquid.data.sequences import chunk_beats
+from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import ContractError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
@@ -103,6 +105,7 @@ def adapt_to_patient(
     present_classes_only: bool = False,
     sveb_min_proba: float | None = None,
     all_leads: bool = False,
+    decision: Mapping[str, Any] | None = None,
 ) -> LoadedModel:
     """Fine-tune a copy of ``loaded`` on the first ``minutes`` of ``recording``.
 
@@ -153,6 +156,12 @@ def adapt_to_patient(
         Calibrate on every lead a heartbeat model reads (its first lead and the
         ones it averages with it, ``preprocessing.fuse_leads``), each lead's
         beats their own examples as in training; False: the first lead only.
+    decision : mapping, optional
+        Decision settings of the adapted model that replace the inter-patient
+        model's (keys of :class:`~cardioliquid.decision.settings.DecisionSettings`);
+        None keeps them all. A rule chosen for patients the model has never
+        seen need not suit a model tuned to this one (v9.1's adapted models keep
+        v9's AF gate, round 25). ``sveb_min_proba`` is applied after it.
 
     Returns
     -------
@@ -163,8 +172,14 @@ def adapt_to_patient(
     ------
     ContractError
         No reference labels in the calibration window.
+    ValueError
+        ``decision`` names an unknown setting or an invalid value.
     """
     check_positive("minutes", minutes)
+    # Checked before the fine-tuning, so a bad recipe fails at once.
+    adapted_decision = loaded.decision
+    if decision:
+        adapted_decision = DecisionSettings.from_dict({**adapted_decision.to_dict(), **decision})
     check_option("mode", mode, ["full", "head"])
     parts = [calibration_data(reader, recording, minutes)
              for reader in _calibration_readers(loaded, recording, all_leads)]
@@ -228,12 +243,13 @@ def adapt_to_patient(
         "present_classes_only": bool(present_classes_only),
         "leads": len(parts),
     }  # fmt: skip
-    decision = loaded.decision  # the same decision rule as before, unless told otherwise
+    if decision:
+        meta["adapted"]["decision"] = dict(decision)
     if sveb_min_proba is not None:
-        decision = decision.override(sveb_min_proba=float(sveb_min_proba))
+        adapted_decision = adapted_decision.override(sveb_min_proba=float(sveb_min_proba))
         meta["adapted"]["sveb_min_proba"] = float(sveb_min_proba)
     return LoadedModel(model, loaded.preprocessing, loaded.model_name, model_kwargs, meta,
-                       loaded.path, decision)
+                       loaded.path, adapted_decision)
 
 
 ADAPTATION_METADATA_KEY = "adaptation"

@@ -129,6 +129,28 @@ def test_an_adapted_model_may_carry_its_own_s_floor(rng, loaded):
     assert loaded.decision.sveb_min_proba == 0.5  # the inter-patient model keeps its own
 
 
+def test_an_adapted_model_may_keep_another_af_gate(rng, loaded):
+    from dataclasses import replace
+
+    from cardioliquid.decision.settings import DecisionSettings
+
+    # v9.1: the inter-patient file gates on both leads' P waves, the adapted model on v9's rule.
+    loaded = replace(loaded, decision=DecisionSettings(af_gate=True, af_gate_rule="atrial",
+                                                       atrial_leads="max"))
+    rec = synthetic_ecg(rng)
+    restore = {"af_gate_rule": "af_specific_atrial", "atrial_leads": "first"}
+    adapted = adapt_to_patient(loaded, rec, minutes=5.0, epochs=1, decision=restore,
+                               sveb_min_proba=0.25)
+    assert adapted.decision == DecisionSettings(af_gate=True, af_gate_rule="af_specific_atrial",
+                                                atrial_leads="first", sveb_min_proba=0.25)
+    assert adapted.metadata["adapted"]["decision"] == restore
+    assert loaded.decision.af_gate_rule == "atrial"  # the inter-patient model keeps its own
+    with pytest.raises(ValueError, match="af_gate_rules"):
+        adapt_to_patient(loaded, rec, minutes=5.0, epochs=1, decision={"af_gate_rules": "x"})
+    with pytest.raises(ValueError, match="atrial_leads"):
+        adapt_to_patient(loaded, rec, minutes=5.0, epochs=1, decision={"atrial_leads": "min"})
+
+
 def test_a_model_carries_its_own_adaptation_recipe(rng, loaded):
     from cardioliquid.training.adapt import adaptation_settings
 
