@@ -11,8 +11,9 @@ arrhythmias). DS1 and DS2 are reported apart. The same counts are given for the
 test with the condition the ``"atrial"`` gate rules add (``*_atrial`` keys): a
 flag kept only where the last 32 beats have no consistent P wave
 (:func:`cardioliquid.signal.atrial.atrial_features`, consistency below
-``ATRIAL_AF_MAX``), read with the shipped model's preprocessing. It chooses
-nothing: the tests and their thresholds are fixed.
+``ATRIAL_AF_MAX``), read with the shipped model's preprocessing on its first
+lead, and (``*_atrial_max`` keys, v9.1's gate) on none of the leads it averages.
+It chooses nothing: the tests and their thresholds are fixed.
 
     python pipelines/af_rhythm_check.py --mirror ../shared/data \
         --json pipelines/results/af_rhythm_mitdb.json      # + .png beside it
@@ -46,27 +47,44 @@ def record_counts(path: Path) -> dict[str, Any]:
 
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.scoring.beats import model_beat_windows
+    from cardioliquid.scoring.beats import fusion_partners, model_beat_windows
     from cardioliquid.signal.atrial import ATRIAL_AF_MAX
     from cardioliquid.signal.rhythm import af_beats
 
     rec = load_ecg(path)
     beats = rec.beats.sample[rec.beats.aami != ""]
     flags = af_beats(beats, rec.fs)
-    bw, consistency = model_beat_windows(replace(rec, beats=None), load_model("arrhythmia"),
-                                         beats, atrial=True)
-    atrial = np.zeros(len(beats))
-    atrial[np.searchsorted(beats, bw.sample)] = consistency
+    loaded = load_model("arrhythmia")
+
+    def consistency(model: Any) -> np.ndarray:
+        # The consistency the gate reads at each beat, from the lead ``model`` reads.
+        bw, values = model_beat_windows(replace(rec, beats=None), model, beats, atrial=True,
+                                        require_signal=model is loaded)
+        out = np.zeros(len(beats))
+        out[np.searchsorted(beats, bw.sample)] = values
+        return out
+
+    first = consistency(loaded)
+    # v9.1's gate reads the highest consistency of the leads the model averages.
+    highest = first
+    for partner in fusion_partners(rec, loaded):
+        highest = np.fmax(highest, consistency(partner))
     rhythm = beat_rhythms(rec.rhythms, beats)
     af, afl = rhythm == "(AFIB", rhythm == "(AFL"
     other = ~(af | afl)
     out = {"beats": len(beats), "af": int(af.sum()), "afl": int(afl.sum()),
            "other": int(other.sum())}
-    for suffix, f in (("", flags), ("_atrial", flags & (atrial < ATRIAL_AF_MAX))):
+    for suffix, f in (("", flags), ("_atrial", flags & (first < ATRIAL_AF_MAX)),
+                      ("_atrial_max", flags & (highest < ATRIAL_AF_MAX))):
         out.update({f"af_flagged{suffix}": int((f & af).sum()),
                     f"afl_flagged{suffix}": int((f & afl).sum()),
                     f"other_flagged{suffix}": int((f & other).sum())})
     return out
+
+
+SUFFIXES = ("", "_atrial", "_atrial_max")
+"""The tests counted: the RR test alone, with the first lead's P-wave condition, and with the
+condition on every lead the model averages (a flag kept only where none has consistent P waves)."""
 
 
 def _pct(a: int, b: int) -> float | None:
@@ -76,8 +94,9 @@ def _pct(a: int, b: int) -> float | None:
 def pooled(per_record: dict[str, dict[str, int]]) -> dict[str, Any]:
     """Beat-level sensitivity, specificity and positive predictivity for AF (flutter apart)."""
     tot = {k: sum(r[k] for r in per_record.values()) for k in next(iter(per_record.values()))}
+    suffixes = [x for x in SUFFIXES if f"af_flagged{x}" in tot]
     out: dict[str, Any] = dict(tot)
-    for x in ("", "_atrial"):
+    for x in suffixes:
         af, afl, other = (tot[f"{k}_flagged{x}"] for k in ("af", "afl", "other"))
         out.update({f"af_se{x}": _pct(af, tot["af"]),
                     f"afl_flagged_pct{x}": _pct(afl, tot["afl"]),
@@ -101,11 +120,14 @@ def plot(result: dict[str, Any], path: Path) -> None:
     def flagged(c: dict[str, int], x: str) -> float:
         return 100 * sum(c[f"{k}_flagged{x}"] for k in ("af", "afl", "other")) / c["beats"]
 
-    ax.bar(x - 0.27, ann, 0.27, label="annotated AF or flutter", color="#4c72b0")
-    ax.bar(x, [flagged(c, "") for _, _, c in recs], 0.27, label="flagged AF-like (RR test)",
-           color="#dd8452")
-    ax.bar(x + 0.27, [flagged(c, "_atrial") for _, _, c in recs], 0.27,
-           label="... and no consistent P wave", color="#55a868")
+    w = 0.21
+    ax.bar(x - 1.5 * w, ann, w, label="annotated AF or flutter", color="#4c72b0")
+    ax.bar(x - 0.5 * w, [flagged(c, "") for _, _, c in recs], w,
+           label="flagged AF-like (RR test)", color="#dd8452")
+    ax.bar(x + 0.5 * w, [flagged(c, "_atrial") for _, _, c in recs], w,
+           label="... and no consistent P wave on the first lead", color="#55a868")
+    ax.bar(x + 1.5 * w, [flagged(c, "_atrial_max") for _, _, c in recs], w,
+           label="... on neither fused lead (v9.1's gate)", color="#8172b3")
     ax.set_xticks(x, [f"{r}" for _, r, _ in recs], rotation=90, fontsize=8)
     ax.axvline(sum(s == "DS1" for s, _, _ in recs) - 0.5, color="k", lw=0.8)
     ax.set_ylabel("% of the record's beats")
@@ -138,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'non-AF Sp':>9s} {'+P':>6s}")
     for split in ("DS1", "DS2"):
         q = result[split]["pooled"]
-        for x, what in (("", ""), ("_atrial", " (+ no consistent P wave)")):
+        for x, what in (("", ""), ("_atrial", " (+ no consistent P wave, first lead)"),
+                        ("_atrial_max", " (+ no consistent P wave on either fused lead)")):
             print(f"{split:5s} {q['af']:9d} {q[f'af_se{x}']!s:>6s} "
                   f"{q[f'afl_flagged_pct{x}']!s:>11s} {q[f'non_af_specificity{x}']!s:>9s} "
                   f"{q[f'ppv_af_or_flutter{x}']!s:>6s}{what}")

@@ -48,6 +48,7 @@ def test_pooled_scores_known_counts(check):
     assert q["afl_flagged_pct_atrial"] == 40.0
     assert q["non_af_specificity_atrial"] == 99.2  # 129 of 130
     assert q["ppv_af_or_flutter_atrial"] == 98.3  # 58 of 59
+    assert "af_se_atrial_max" not in q  # counts without the both-lead test score without it
 
 
 @pytest.mark.realdata
@@ -58,4 +59,9 @@ def test_record_201_counts(check, mitdb_dir):
     # 201's AF has no consistent P wave; most of its flagged non-AF beats (other
     # supraventricular rhythms, ectopy) do.
     assert c["af_flagged_atrial"] / c["af"] > 0.8
+    # v9.1's gate keeps a flag only where neither fused lead (MLII, V1) has consistent P
+    # waves: never more flags than the first lead's condition, and 201's AF still found.
+    for k in ("af", "afl", "other"):
+        assert c[f"{k}_flagged_atrial_max"] <= c[f"{k}_flagged_atrial"]
+    assert c["af_flagged_atrial_max"] / c["af"] > 0.8
     assert c["other_flagged_atrial"] < 0.5 * c["other_flagged"]
