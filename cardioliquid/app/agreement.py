@@ -192,7 +192,7 @@ class RhythmReading:
 
 def rhythm_reading(
     af: np.ndarray, labels: np.ndarray, time_s: np.ndarray, window: int | None = None,
-    p_waves: bool = False,
+    p_waves: bool = False, af_specific: bool = True, every_lead: bool = False,
 ) -> RhythmReading:
     """What the AF gate's flag at the latest beat says, in words a clinician can check.
 
@@ -210,6 +210,14 @@ def rhythm_reading(
         The gate also needs the recent beats to have no consistent P wave (an
         ``"atrial"`` rule): an unflagged beat may lie in an irregular rhythm
         whose P waves were there, and a flagged one had none.
+    af_specific : bool
+        With ``p_waves``: the gate's rule also needs the intervals between the
+        network's own N calls to be irregular (``"af_specific_atrial"``), so a
+        flagged beat had them irregular; False (``"atrial"``): the RR test and
+        the P waves alone decide.
+    every_lead : bool
+        With ``p_waves``: the P waves are read on every lead the model averages
+        (``atrial_leads="max"``), so a flagged beat had none on any of them.
 
     Returns
     -------
@@ -240,15 +248,16 @@ def rhythm_reading(
     nrmssd = (float(np.sqrt(np.mean(np.diff(rr) ** 2)) / np.mean(rr))
               if rr.size > 3 else float("nan"))  # fmt: skip
     gate = "supraventricular beats here are reported as N (the AF gate)"
-    no_p = (f", and no consistent P wave over the last {ATRIAL_WINDOW_BEATS} beats"
+    leads = " on any lead" if every_lead else ""
+    no_p = (f", and no consistent P wave{leads} over the last {ATRIAL_WINDOW_BEATS} beats"
             if p_waves else "")
-    if p_waves or (nn.sum() >= AF_MIN_NN and nrmssd >= AF_NN_NRMSSD):
-        between = (f"irregular between normal beats too (RMSSD/mean of {int(nn.sum())} N-N "
-                   f"intervals {nrmssd:.2f}, at or above {AF_NN_NRMSSD:g})"
-                   if nn.sum() >= AF_MIN_NN and nrmssd >= AF_NN_NRMSSD
-                   else "the network's own N calls irregular")
+    nn_irregular = bool(nn.sum() >= AF_MIN_NN and nrmssd >= AF_NN_NRMSSD)
+    if p_waves or nn_irregular:
+        between = (f", irregular between normal beats too (RMSSD/mean of {int(nn.sum())} N-N "
+                   f"intervals {nrmssd:.2f}, at or above {AF_NN_NRMSSD:g})" if nn_irregular
+                   else ", the network's own N calls irregular" if af_specific else "")
         return RhythmReading("AF-like", (
-            f"Rhythm: **AF-like**: irregular RR intervals over the last {window} beats, "
+            f"Rhythm: **AF-like**: irregular RR intervals over the last {window} beats"
             f"{between}{no_p}; {gate}."), True)  # fmt: skip
     why = (f"{100 * ventricular:.0f} % of them are ventricular and "
            + (f"the {int(nn.sum())} intervals between normal beats are regular "

@@ -529,8 +529,12 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
                     f"**{loaded.classes[int(np.argmax(proba))]}** "
                     f"(p {float(np.max(proba)):.2f})")  # fmt: skip
         if getattr(pred, "af", None) is not None:
-            st.caption(rhythm_reading(pred.af, pred.labels, pred.time_s,
-                                      p_waves=loaded.decision.needs_atrial).text)
+            decision = loaded.decision
+            st.caption(rhythm_reading(
+                pred.af, pred.labels, pred.time_s, p_waves=decision.needs_atrial,
+                af_specific=decision.af_gate_rule.startswith("af_specific"),
+                every_lead=decision.atrial_leads == "max" and bool(_partner_leads(replay)),
+            ).text)
     level, text = agreement_notice(agreement)
     icon = {"warning": ":material/report:", "success": ":material/check_circle:",
             "info": ":material/info:"}[level]  # fmt: skip

@@ -85,6 +85,20 @@ def test_a_gate_with_the_p_wave_condition_reads_in_its_own_words():
     assert flagged.name == "AF-like" and "no consistent P wave" in flagged.text
 
 
+def test_the_both_lead_rr_gate_claims_only_what_it_tested():
+    """v9.1's rule ("atrial", every lead's P waves): a flagged beat in bigeminy (regular N-N
+    intervals) had the RR test fire and no P wave on any lead; nothing is said of the network's
+    N calls, which that rule does not read."""
+    labels = np.array(["N", "V"] * 150)
+    rr = np.where(labels == "V", 0.5, 1.1)
+    kw = {"p_waves": True}
+    v9 = rhythm_reading(*_beats(rr, labels), **kw)
+    assert "the network's own N calls irregular" in v9.text
+    v91 = rhythm_reading(*_beats(rr, labels), af_specific=False, every_lead=True, **kw)
+    assert v91.name == "AF-like" and "N calls" not in v91.text
+    assert "no consistent P wave on any lead" in v91.text
+
+
 def test_the_shipped_model_card_limits_come_from_results_with_its_hash():
     from cardioliquid.app.card import card_limits
     from cardioliquid.models.checkpoint import _resolve
