@@ -4,8 +4,8 @@ Each row but the first is the shipped recipe with another sequence model over th
 (``pipelines/configs/arrhythmia-candidates/rhythm-hr-local-onset-{ltc,lstm,gru,cnn}.yaml``,
 parameters within 2 % of the shipped model's), trained on the shipped model's data (DS1 + the
 SVDB records of the mirror, seed 0) by ``cardioliquid-train``, and exported to score as the
-shipped model does (v9: both leads fused, the AF-specific gate where the P waves are
-inconsistent too, no S floor). The shipped ``arrhythmia`` model is the CfC row. Every model
+shipped model does (v9.1: both leads fused, the RR-test gate settled only where neither
+lead's P waves are consistent, no S floor). The shipped ``arrhythmia`` model is the CfC row. Every model
 then goes through the same commands:
 
 - ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
@@ -15,7 +15,8 @@ then goes through the same commands:
   estimate (a lower bound).
 
 The CV column is the 3-seed mean pooled key F1 with both leads fused, under v8.1's gate (v9's
-setting: round 22 for the CfC, peer comparison part 6 for the peers) of the same recipes in
+setting, which every model was cross-validated under: round 22 for the CfC, peer comparison
+part 6 for the peers; v9.1's gate gives the CfC 75.3, round 24) of the same recipes in
 ``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
 Usage::
 
@@ -38,7 +39,7 @@ BIN = Path(sys.executable).parent
 PEERS = {"LTC liquid": "rhythm-hr-local-onset-ltc", "LSTM": "rhythm-hr-local-onset-lstm",
          "GRU": "rhythm-hr-local-onset-gru", "CNN": "rhythm-hr-local-onset-cnn"}
 CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
-CV_ENTRIES = {"CfC liquid (shipped v9)": "xdb_lo_fuse", "LTC liquid": "peer_fuse_ltc",
+CV_ENTRIES = {"CfC liquid (shipped v9.1)": "xdb_lo_fuse", "LTC liquid": "peer_fuse_ltc",
               "LSTM": "peer_fuse_lstm", "GRU": "peer_fuse_gru", "CNN": "peer_fuse_cnn"}
 CV_GATE = "gate_nn_atrial"
 """The AF-specific gate with inconsistent P waves (round 17): v9's decision, under which every
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     env_mirror = str(Path(a.mirror).resolve())
     os.environ["CARDIOLIQUID_DATA_MIRROR"] = env_mirror
 
-    models = {"CfC liquid (shipped v9)": "arrhythmia"}  # labels: no commas (a --models list)
+    models = {"CfC liquid (shipped v9.1)": "arrhythmia"}  # labels: no commas (a --models list)
     for label, name in PEERS.items():
         out = work / f"{name}.safetensors"
         if not out.is_file():
