@@ -103,12 +103,14 @@ def _limits_section(card: Path) -> str:
     return m.group(1).strip() if m else ""
 
 
-def _af_check(results_dir: Path, p_waves: bool = False) -> str:
+def _af_check(results_dir: Path, p_waves: bool = False, every_lead: bool = False) -> str:
     try:
         d = json.loads((results_dir / AF_CHECK).read_text())
     except (OSError, ValueError):
         return ""
-    key = "other_flagged_atrial" if p_waves else "other_flagged"
+    key = "other_flagged"
+    if p_waves:  # the condition on the first lead, or on every lead the model averages
+        key += "_atrial_max" if every_lead else "_atrial"
     parts = []
     for split in ("DS1", "DS2"):
         pooled = (d.get(split) or {}).get("pooled") or {}
@@ -117,7 +119,8 @@ def _af_check(results_dir: Path, p_waves: bool = False) -> str:
             parts.append(f"{share:.1f} % of {split}'s beats outside AF and flutter")
     if not parts:
         return ""
-    test = "The AF test with its P-wave condition" if p_waves else "The AF test"
+    test = ("The AF test with its P-wave condition" + (" on every lead" if every_lead else "")
+            if p_waves else "The AF test")
     return (f"{test} flags irregular rhythm, not AF alone: it also flags "
             + " and ".join(parts) + ", mostly in records with frequent ectopy or other "
             f"supraventricular arrhythmias; S beats there are reported as N "
@@ -125,7 +128,8 @@ def _af_check(results_dir: Path, p_waves: bool = False) -> str:
 
 
 def card_limits(model_path: str, task: str, af_gate: bool = False,
-                results_dir: str | Path = RESULTS_DIR, p_waves: bool = False) -> CardLimits:
+                results_dir: str | Path = RESULTS_DIR, p_waves: bool = False,
+                every_lead: bool = False) -> CardLimits:
     """The known limits of the model file at ``model_path``.
 
     Parameters
@@ -140,6 +144,9 @@ def card_limits(model_path: str, task: str, af_gate: bool = False,
         Whether that gate also needs inconsistent P waves (an ``"atrial"`` rule).
     results_dir : path
         Where evaluation JSON files with ``model_sha256`` are.
+    every_lead : bool
+        Whether the P-wave condition is read on every lead the model averages
+        (``atrial_leads="max"`` on a record with two leads).
 
     Returns
     -------
@@ -160,5 +167,6 @@ def card_limits(model_path: str, task: str, af_gate: bool = False,
         figures = line.rsplit(" (`", 1)[0] if line else ""
         if line and not any(f.startswith(figures + " (`") for f in lines):
             lines.append(line)  # the same figures in two result files: named once
-    rhythm = _af_check(results_dir, p_waves) if task == "arrhythmia" and af_gate else ""
+    rhythm = (_af_check(results_dir, p_waves, every_lead) if task == "arrhythmia" and af_gate
+              else "")
     return CardLimits(lines, rhythm, _limits_section(path.with_suffix(".md")), digest)

@@ -243,6 +243,13 @@ def _partner_leads(replay: ReplaySession) -> list[str]:
     return fused_leads(replay.rec.channel_names, prep.lead_preference, prep.fuse_leads)[1:]
 
 
+def _reads_every_lead_p_waves(replay: ReplaySession) -> bool:
+    """Whether the AF gate reads the P waves of every lead the model averages on this record."""
+    decision = replay.loaded.decision
+    return decision.needs_atrial and decision.atrial_leads == "max" and bool(
+        _partner_leads(replay))
+
+
 # --------------------------------------------------------------------------- replay state
 def ensure_replay(choice: Choice) -> ReplaySession:
     """The user's replay, rebuilt when the recording or the model changes."""
@@ -533,8 +540,7 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
             st.caption(rhythm_reading(
                 pred.af, pred.labels, pred.time_s, p_waves=decision.needs_atrial,
                 af_specific=decision.af_gate_rule.startswith("af_specific"),
-                every_lead=decision.atrial_leads == "max" and bool(_partner_leads(replay)),
-            ).text)
+                every_lead=_reads_every_lead_p_waves(replay)).text)
     level, text = agreement_notice(agreement)
     icon = {"warning": ":material/report:", "success": ":material/check_circle:",
             "info": ":material/info:"}[level]  # fmt: skip
@@ -546,7 +552,8 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
         st.error(f"**{a.kind}** at {a.time_s:.1f} s: {a.detail}",
                  icon=":material/notifications_active:")
     limits = card_limits(loaded.path, loaded.task, loaded.decision.af_gate,
-                         p_waves=loaded.decision.needs_atrial)  # fmt: skip
+                         p_waves=loaded.decision.needs_atrial,
+                         every_lead=_reads_every_lead_p_waves(replay))  # fmt: skip
     with st.expander("Known limits of this model (model card)", expanded=True):
         if limits.held_out:
             st.markdown("Measured on patients it never saw:\n" + "\n".join(

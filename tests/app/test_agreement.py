@@ -112,6 +112,9 @@ def test_the_shipped_model_card_limits_come_from_results_with_its_hash():
     # v8.1's gate needs inconsistent P waves too: the card quotes that test's own figures.
     with_p = card_limits(path, "arrhythmia", af_gate=True, p_waves=True).rhythm
     assert "P-wave condition" in with_p and with_p != limits.rhythm
+    # v9.1 reads it on both leads: the card quotes that test's figures, and says so.
+    both = card_limits(path, "arrhythmia", af_gate=True, p_waves=True, every_lead=True).rhythm
+    assert "on every lead" in both and both != with_p
 
 
 def test_card_limits_never_show_another_models_figures(tmp_path):
