@@ -5,8 +5,8 @@ Each row but the first is the shipped recipe with another sequence model over th
 parameters within 2 % of the shipped model's), trained on the shipped model's data (DS1 + the
 SVDB records of the mirror, seed 0) by ``cardioliquid-train``, and exported to score as the
 shipped model does (v9.1: both leads fused, the RR-test gate settled only where neither
-lead's P waves are consistent, no S floor). The shipped ``arrhythmia`` model is the CfC row. Every model
-then goes through the same commands:
+lead's P waves are consistent, no S floor). The shipped ``arrhythmia`` model is the CfC row.
+Every model then goes through the same commands:
 
 - ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
 - ``pipelines/bench_noise.py --noises em``: VEB and SVEB F1 under real electrode-motion noise
@@ -14,13 +14,13 @@ then goes through the same commands:
 - ``cardioliquid profile``: parameters, MACs, p50 latency on one core, and the 45 nm energy
   estimate (a lower bound).
 
-The CV column is the 3-seed mean pooled key F1 with both leads fused, under v8.1's gate (v9's
-setting, which every model was cross-validated under: round 22 for the CfC, peer comparison
-part 6 for the peers; v9.1's gate gives the CfC 75.3, round 24) of the same recipes in
+The CV column is the 3-seed mean pooled key F1 with both leads fused, under v9.1's gate (the RR
+test settled only where neither lead's P waves are consistent: round 24 for the CfC, peer
+comparison part 7 for the peers) of the same recipes in
 ``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
 Usage::
 
-    python pipelines/compare_peers.py --mirror ../shared/data      # about 12 min on 2 cores
+    python pipelines/compare_peers.py --mirror ../shared/data      # about 7 min on 2 cores
 
 It writes ``pipelines/results/compare_peers.json`` and prints a Markdown table.
 """
@@ -39,11 +39,11 @@ BIN = Path(sys.executable).parent
 PEERS = {"LTC liquid": "rhythm-hr-local-onset-ltc", "LSTM": "rhythm-hr-local-onset-lstm",
          "GRU": "rhythm-hr-local-onset-gru", "CNN": "rhythm-hr-local-onset-cnn"}
 CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
-CV_ENTRIES = {"CfC liquid (shipped v9.1)": "xdb_lo_fuse", "LTC liquid": "peer_fuse_ltc",
-              "LSTM": "peer_fuse_lstm", "GRU": "peer_fuse_gru", "CNN": "peer_fuse_cnn"}
-CV_GATE = "gate_nn_atrial"
-"""The AF-specific gate with inconsistent P waves (round 17): v9's decision, under which every
-model was cross-validated with both leads fused."""
+CV_ENTRIES = {"CfC liquid (shipped v9.1)": "xdb_fuse_atrial", "LTC liquid": "peer_atrial_ltc",
+              "LSTM": "peer_atrial_lstm", "GRU": "peer_atrial_gru", "CNN": "peer_atrial_cnn"}
+CV_GATE = "gate_atrial_max"
+"""The RR-test gate settled only where neither fused lead has consistent P waves (round 24): v9.1's
+decision, under which every model was cross-validated with both leads fused."""
 
 
 def cv_key_f1(results: dict, entry: str, gate: str = "gate_off",
