@@ -68,6 +68,9 @@ GATE_VARIANTS = {
        for t in S_FLOORS},
 }
 """The AF-gate settings each held-out record is scored under (keys of the JSON)."""
+CALIBRATED_CANDIDATES = ("gate_nn_atrial", "gate_off", "gate_atrial_max")
+"""The gates a patient-adaptive record chooses among on its own calibration beats
+(``gate_calibrated``, round 27); the first (v9's, which adapted models keep) wins ties."""
 ATRIAL_LEAD_RULES = {
     "min": lambda first, other: np.fmin(first, other),
     "max": lambda first, other: np.fmax(first, other),
@@ -174,7 +177,11 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
     recent beats have no consistent P wave (the ``"atrial"`` rules).
 
     Only beats at or after ``after_s`` seconds are counted (patient-adaptive
-    scoring leaves the calibration minutes out).
+    scoring leaves the calibration minutes out). With ``after_s`` > 0 and two
+    fused leads, ``gate_calibrated`` is the gate of :data:`CALIBRATED_CANDIDATES`
+    that makes the fewest S and V errors on the calibration beats themselves
+    (those before ``after_s``, whose labels adaptation may read), counted after
+    them; :func:`calibration_choice`.
     """
     rec = load_ecg(path)
     ungated = replace(loaded, decision=replace(loaded.decision, af_gate=False))
@@ -199,14 +206,32 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
             for key in ("gate_atrial", "gate_nn_atrial"):
                 variants.append((f"{key}_{rule}", GATE_VARIANTS[key], combine(atrial, other)))
     k = len(CLASSES)
-    out = {}
+    out, calibration = {}, {}
+    early = (truth >= 0) & ~keep
     for key, settings, consistency in variants:
         proba, _ = settle_calls(rec.fs, pred.sample, pred.proba, pred.classes, settings,
                                 atrial=consistency)
         conf = np.zeros((k, k), dtype=np.int64)
         np.add.at(conf, (truth[keep], proba[keep].argmax(-1)), 1)
         out[key] = conf.tolist()
+        early_conf = np.zeros((k, k), dtype=np.int64)
+        np.add.at(early_conf, (truth[early], proba[early].argmax(-1)), 1)
+        calibration[key] = early_conf
+    if after_s > 0 and all(g in out for g in CALIBRATED_CANDIDATES):
+        out["gate_calibrated"] = out[calibration_choice(calibration)]
     return out
+
+
+def calibration_choice(calibration: dict[str, np.ndarray]) -> str:
+    """The gate of :data:`CALIBRATED_CANDIDATES` with the fewest S and V errors on the
+    calibration beats' confusions (rows: reference); the earlier candidate wins a tie."""
+    key = [CLASSES.index("S"), CLASSES.index("V")]
+
+    def errors(conf: np.ndarray) -> int:
+        wrong = conf - np.diag(np.diag(conf))
+        return int(wrong[key].sum() + wrong[:, key].sum() - wrong[np.ix_(key, key)].sum())
+
+    return min(CALIBRATED_CANDIDATES, key=lambda g: errors(calibration[g]))
 
 
 def _other_lead_confusions(loaded: Any, paths: dict[str, Path]) -> dict[str, Any]:
@@ -492,12 +517,14 @@ def _scored(entry: dict[str, Any], fused: bool) -> dict[str, Any]:
 
 GATES = ("gate_on", "gate_off", "gate_nn", "gate_atrial", "gate_nn_atrial",
          *(f"gate_nn_atrial_s{t}" for t in S_FLOORS),
-         *(f"{g}_{rule}" for rule in ATRIAL_LEAD_RULES for g in ("gate_atrial", "gate_nn_atrial")))
+         *(f"{g}_{rule}" for rule in ATRIAL_LEAD_RULES for g in ("gate_atrial", "gate_nn_atrial")),
+         "gate_calibrated")
 GATE_SHORT = {"gate_on": "on", "gate_off": "off", "gate_nn": "nn", "gate_atrial": "at",
               "gate_nn_atrial": "nn+at", **{f"gate_nn_atrial_s{t}": f"nn+at,S>={t}"
                                             for t in S_FLOORS},
               **{f"{g}_{rule}": f"{short},P:{rule}" for rule in ATRIAL_LEAD_RULES
-                 for g, short in (("gate_atrial", "at"), ("gate_nn_atrial", "nn+at"))}}
+                 for g, short in (("gate_atrial", "at"), ("gate_nn_atrial", "nn+at"))},
+              "gate_calibrated": "calibrated"}
 GATE_LONG = {"gate_on": "AF gate", "gate_off": "no gate", "gate_nn": "AF-specific gate",
              "gate_atrial": "AF gate without P waves",
              "gate_nn_atrial": "AF-specific gate without P waves",
@@ -506,7 +533,8 @@ GATE_LONG = {"gate_on": "AF gate", "gate_off": "no gate", "gate_nn": "AF-specifi
              **{f"{g}_{rule}": f"{long}, P waves of both leads ({rule})"
                 for rule in ATRIAL_LEAD_RULES
                 for g, long in (("gate_atrial", "AF gate without P waves"),
-                                ("gate_nn_atrial", "AF-specific gate without P waves"))}}
+                                ("gate_nn_atrial", "AF-specific gate without P waves"))},
+             "gate_calibrated": "the gate the calibration beats choose"}
 
 
 def _entries(results: dict[str, Any]) -> dict[str, Any]:

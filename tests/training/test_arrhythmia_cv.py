@@ -34,6 +34,25 @@ def test_scores_of_a_known_confusion_matrix(cv):
     assert np.isnan(s["F"]["se"])  # no reference F beats
 
 
+def test_the_calibration_beats_choose_the_gate_with_fewest_s_and_v_errors(cv):
+    def conf(s_found: int, false_s: int, n_as_v: int = 0) -> np.ndarray:
+        c = np.zeros((5, 5), dtype=np.int64)
+        c[0] = [100 - false_s - n_as_v, false_s, n_as_v, 0, 0]
+        c[1] = [10 - s_found, s_found, 0, 0, 0]
+        return c
+
+    # The gate that keeps the S beats wins: 2 errors against 10 and 7.
+    assert cv.calibration_choice({"gate_nn_atrial": conf(0, 0), "gate_off": conf(8, 0),
+                                  "gate_atrial_max": conf(5, 2)}) == "gate_off"
+    # False S calls and N beats called V count too; N-N errors do not exist here.
+    assert cv.calibration_choice({"gate_nn_atrial": conf(6, 1), "gate_off": conf(10, 9),
+                                  "gate_atrial_max": conf(6, 1, 3)}) == "gate_nn_atrial"
+    # A tie (no S beat in the calibration minutes, no S call) keeps v9's gate.
+    same = conf(0, 0)
+    assert cv.calibration_choice({g: same for g in cv.CALIBRATED_CANDIDATES}) == (
+        "gate_nn_atrial")
+
+
 def _synthetic_ecg(minutes: float):
     """A synthetic MLII record with N, S and V beats (the adaptation tests' builder)."""
     spec = importlib.util.spec_from_file_location("adapt_tests", Path(__file__).with_name(
