@@ -205,21 +205,28 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
         for rule, combine in ATRIAL_LEAD_RULES.items():
             for key in ("gate_atrial", "gate_nn_atrial"):
                 variants.append((f"{key}_{rule}", GATE_VARIANTS[key], combine(atrial, other)))
-    k = len(CLASSES)
-    out, calibration = {}, {}
+    # Patient-adaptive records also let their calibration beats choose a gate.
     early = (truth >= 0) & ~keep
+    choose = after_s > 0 and {key for key, _, _ in variants} >= set(CALIBRATED_CANDIDATES)
+    out, calibration = {}, {}
     for key, settings, consistency in variants:
         proba, _ = settle_calls(rec.fs, pred.sample, pred.proba, pred.classes, settings,
                                 atrial=consistency)
-        conf = np.zeros((k, k), dtype=np.int64)
-        np.add.at(conf, (truth[keep], proba[keep].argmax(-1)), 1)
-        out[key] = conf.tolist()
-        early_conf = np.zeros((k, k), dtype=np.int64)
-        np.add.at(early_conf, (truth[early], proba[early].argmax(-1)), 1)
-        calibration[key] = early_conf
-    if after_s > 0 and all(g in out for g in CALIBRATED_CANDIDATES):
+        calls = proba.argmax(-1)
+        out[key] = _confusion(truth[keep], calls[keep]).tolist()
+        if choose and key in CALIBRATED_CANDIDATES:
+            calibration[key] = _confusion(truth[early], calls[early])
+    if choose:
         out["gate_calibrated"] = out[calibration_choice(calibration)]
     return out
+
+
+def _confusion(truth: np.ndarray, calls: np.ndarray) -> np.ndarray:
+    """Confusion matrix of class indices (rows: reference, columns: calls)."""
+    k = len(CLASSES)
+    conf = np.zeros((k, k), dtype=np.int64)
+    np.add.at(conf, (truth, calls), 1)
+    return conf
 
 
 def calibration_choice(calibration: dict[str, np.ndarray]) -> str:

@@ -28,7 +28,7 @@ from cardioliquid.errors import ContractError
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
 from cardioliquid.models.classifier import untie_heads
-from cardioliquid.signal.leads import fused_leads
+from cardioliquid.scoring.beats import fusion_partners
 from cardioliquid.signal.windows import beat_windows, eeg_windows
 from cardioliquid.training.module import balanced_weights
 
@@ -77,9 +77,7 @@ def _calibration_readers(loaded: LoadedModel, recording: Recording,
     """``loaded``, and with ``all_leads`` the same model reading each further lead it fuses."""
     if not all_leads or loaded.task != "arrhythmia":
         return [loaded]
-    prep = loaded.preprocessing
-    leads = fused_leads(recording.channel_names, prep.lead_preference, prep.fuse_leads)
-    return [loaded, *(loaded.reading_leads([lead]) for lead in leads[1:])]
+    return [loaded, *fusion_partners(recording, loaded)]
 
 
 def _head_parameters(model: nn.Module) -> list[nn.Parameter]:
