@@ -108,6 +108,7 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     from cardioliquid.data.splits import DS1_FOLDS, SVDB_FOLDS, SVDB_TRAIN
     from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.training.cli import TrainCLI
+    from cardioliquid.training.distill import prepare_teachers
     from cardioliquid.training.module import LiquidClassifierModule
 
     torch.set_num_threads(threads)
@@ -135,6 +136,9 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
         num_sanity_val_steps=0, limit_val_batches=0,
     )
     t0 = time.perf_counter()
+    # A distilled recipe's teachers train here, on this fold's training patients only.
+    seed = cli.config.get("seed_everything")
+    prepare_teachers(model, dm, epochs, seed if isinstance(seed, int) else 0)
     trainer.fit(model, dm)
     seconds = time.perf_counter() - t0
     hp = model.hparams

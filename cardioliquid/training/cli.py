@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
 
+from cardioliquid.training.distill import prepare_teachers
 from cardioliquid.training.export import export_checkpoint
 from cardioliquid.training.module import LiquidClassifierModule
 
@@ -51,6 +52,13 @@ class TrainCLI(LightningCLI):
             "--export_decision", type=dict, default={},
             help="decision settings written into the exported model (e.g. the AF gate's rule)",
         )
+
+    def before_fit(self) -> None:
+        """Train or load the teachers of a distilled recipe (``model.distill``)."""
+        cfg = self.config.get(self.subcommand, self.config)
+        seed = cfg.get("seed_everything")
+        prepare_teachers(self.model, self.datamodule, int(self.trainer.max_epochs or 1),
+                         seed if isinstance(seed, int) and not isinstance(seed, bool) else 0)
 
     def after_fit(self) -> None:
         """Export the best checkpoint when ``--export_to`` is given."""

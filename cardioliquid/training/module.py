@@ -26,8 +26,10 @@ from torchmetrics.classification import (
 )
 
 from cardioliquid._check import check_option, check_positive
+from cardioliquid.errors import CardioLiquidError
 from cardioliquid.models.classifier import FeatureStandardizer
 from cardioliquid.models.registry import create_model
+from cardioliquid.training.distill import Distillation, distillation_loss, teacher_proba
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -103,6 +105,12 @@ class LiquidClassifierModule(L.LightningModule):
         Classes whose mean F1 is logged as ``<stage>/key_f1`` (e.g. ``[S, V]``
         for arrhythmia): a selection metric that rare, unimportant classes do
         not swamp.
+    distill : dict, optional
+        Knowledge distillation (:class:`~cardioliquid.training.distill.Distillation`:
+        ``teachers``, ``weight``, ``temperature``): the training loss adds the KL
+        divergence to the teachers' mean probabilities. The teachers are prepared
+        before ``fit`` (``cardioliquid-train`` does it) and are not saved with the
+        model.
     """
 
     def __init__(
@@ -124,6 +132,7 @@ class LiquidClassifierModule(L.LightningModule):
         schedule: str = "epoch",
         label_smoothing: float = 0.0,
         key_classes: list[str] | None = None,
+        distill: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         check_positive("lr", lr)
@@ -159,8 +168,13 @@ class LiquidClassifierModule(L.LightningModule):
                 "schedule": schedule,
                 "label_smoothing": float(label_smoothing),
                 "key_classes": list(key_classes) if key_classes else None,
+                "distill": dict(distill) if distill else None,
             }
         )
+        # Validated now: a bad teacher list fails before any training.
+        self.distillation = Distillation.from_dict(distill) if distill else None
+        # Teachers live outside the module's parameters and state dict (training only).
+        self._teachers: list[nn.Module] = []
         self.model: nn.Module = create_model(model_name, **kwargs)
         n_classes = int(kwargs["n_outputs"])
         weights = torch.ones(n_classes)
@@ -207,6 +221,20 @@ class LiquidClassifierModule(L.LightningModule):
         """Logits ``(batch, n_outputs)``."""
         return self.model(x, features)
 
+    def set_teachers(self, teachers: list[nn.Module]) -> None:
+        """The frozen teachers of a distilled recipe (see :mod:`~cardioliquid.training.distill`)."""
+        self._teachers = list(teachers)
+
+    def on_fit_start(self) -> None:
+        if self.distillation is not None and not self._teachers:
+            raise CardioLiquidError(
+                "this recipe distils from teachers (model.distill) but none were prepared: "
+                "train it with cardioliquid-train, or call "
+                "cardioliquid.training.distill.prepare_teachers(module, datamodule, epochs, "
+                "seed) before trainer.fit")
+        for teacher in self._teachers:
+            teacher.to(self.device)
+
     def _step(self, batch: Batch, metrics: MetricCollection, stage: str) -> torch.Tensor:
         x, feats, y = split_batch(batch)
         logits = self(x, feats)
@@ -218,6 +246,13 @@ class LiquidClassifierModule(L.LightningModule):
             logits, y, weight=self.loss_weights, ignore_index=-1,
             label_smoothing=self.hparams["label_smoothing"],
         )
+        if stage == "train" and self._teachers:
+            d = self.distillation
+            target = teacher_proba(self._teachers, x, feats, d.temperature)
+            target = target.reshape(-1, target.shape[-1])[scored]
+            kd = distillation_loss(logits[scored], target, d.temperature)
+            self.log("train/distill_loss", kd, batch_size=int(scored.sum()), sync_dist=True)
+            loss = (1.0 - d.weight) * loss + d.weight * kd
         metrics.update(logits.detach()[scored], y[scored])
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=int(scored.sum()),
                  sync_dist=True)
