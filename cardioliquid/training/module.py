@@ -101,6 +101,9 @@ class LiquidClassifierModule(L.LightningModule):
         final weights then come from a small, settled learning rate).
     label_smoothing : float
         Cross-entropy label smoothing.
+    focal_gamma : float
+        Above 0, the class-weighted focal loss (:func:`focal_loss`) with this
+        exponent replaces cross-entropy (not together with label smoothing).
     key_classes : list of str, optional
         Classes whose mean F1 is logged as ``<stage>/key_f1`` (e.g. ``[S, V]``
         for arrhythmia): a selection metric that rare, unimportant classes do
@@ -131,6 +134,7 @@ class LiquidClassifierModule(L.LightningModule):
         warmup_epochs: int = 1,
         schedule: str = "epoch",
         label_smoothing: float = 0.0,
+        focal_gamma: float = 0.0,
         key_classes: list[str] | None = None,
         distill: dict[str, Any] | None = None,
     ) -> None:
@@ -139,6 +143,11 @@ class LiquidClassifierModule(L.LightningModule):
         check_option("schedule", schedule, ["epoch", "step"])
         if isinstance(class_weights, str):
             check_option("class_weights", class_weights, ["balanced"])
+        if focal_gamma < 0:
+            raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
+        if focal_gamma > 0 and label_smoothing > 0:
+            raise ValueError("focal_gamma and label_smoothing are two different losses: "
+                             "set one of them")
         kwargs = dict(model_kwargs or {})
         shape = {"n_chans": n_chans, "n_outputs": n_outputs, "n_times": n_times,
                  "sfreq": sfreq, "n_features": n_features}  # fmt: skip
@@ -167,6 +176,7 @@ class LiquidClassifierModule(L.LightningModule):
                 "warmup_epochs": int(warmup_epochs),
                 "schedule": schedule,
                 "label_smoothing": float(label_smoothing),
+                "focal_gamma": float(focal_gamma),
                 "key_classes": list(key_classes) if key_classes else None,
                 "distill": dict(distill) if distill else None,
             }
@@ -242,10 +252,14 @@ class LiquidClassifierModule(L.LightningModule):
         # class (label -1: unlabelled, or padding after a record's end) are not scored.
         logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
         scored = y >= 0
-        loss = F.cross_entropy(
-            logits, y, weight=self.loss_weights, ignore_index=-1,
-            label_smoothing=self.hparams["label_smoothing"],
-        )
+        if self.hparams.get("focal_gamma", 0.0) > 0:
+            loss = focal_loss(logits[scored], y[scored], self.loss_weights,
+                              self.hparams["focal_gamma"])
+        else:
+            loss = F.cross_entropy(
+                logits, y, weight=self.loss_weights, ignore_index=-1,
+                label_smoothing=self.hparams["label_smoothing"],
+            )
         if stage == "train" and self._teachers:
             d = self.distillation
             target = teacher_proba(self._teachers, x, feats, d.temperature)
@@ -328,6 +342,24 @@ def _warmup_cosine(warmup: int, total: int):
         return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+               gamma: float) -> torch.Tensor:
+    """Class-weighted focal loss (Lin et al. 2017), normalised as weighted cross-entropy.
+
+    Each example's cross-entropy is scaled by ``(1 - p_true) ** gamma``, so beats the
+    model already gets right with confidence count less and its confident mistakes count
+    as much as before; ``gamma = 0`` is :func:`torch.nn.functional.cross_entropy` with
+    ``weight`` exactly. The sum is divided by the targets' total class weight, as
+    cross-entropy's ``"mean"`` does.
+    """
+    if target.numel() == 0:
+        return logits.sum() * 0.0
+    log_p = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
+    w = weight[target]
+    per_example = -w * (1.0 - log_p.exp()).pow(gamma) * log_p
+    return per_example.sum() / w.sum()
 
 
 def balanced_weights(

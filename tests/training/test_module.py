@@ -136,3 +136,33 @@ def test_fit_sets_the_fixed_feature_statistics_from_the_training_set(tmp_path, m
     train = dm.train_features()
     assert bool(norm.fitted)
     torch.testing.assert_close(norm.center, train.median(dim=0).values, atol=0.05, rtol=0)
+
+
+def test_focal_loss_is_weighted_cross_entropy_at_gamma_zero_and_discounts_easy_beats():
+    from cardioliquid.training.module import focal_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(12, 3, generator=g)
+    target = torch.randint(0, 3, (12,), generator=g)
+    weight = torch.tensor([0.5, 2.0, 1.0])
+    torch.testing.assert_close(focal_loss(logits, target, weight, 0.0),
+                               torch.nn.functional.cross_entropy(logits, target, weight=weight))
+    # A sure, right beat loses almost all its loss; a sure, wrong one keeps almost all of it.
+    easy, hard = torch.tensor([[6.0, 0.0, 0.0]]), torch.tensor([[0.0, 6.0, 0.0]])
+    zero = torch.tensor([0])
+    ones = torch.ones(3)
+    assert focal_loss(easy, zero, ones, 2.0) < 1e-3 * focal_loss(easy, zero, ones, 0.0)
+    assert focal_loss(hard, zero, ones, 2.0) > 0.99 * focal_loss(hard, zero, ones, 0.0)
+
+
+def test_focal_loss_trains_and_refuses_to_mix_with_label_smoothing(tmp_path, model_name):
+    dm = SyntheticDataModule(n_train=64, n_val=32, n_classes=3)
+    with pytest.raises(ValueError, match="two different losses"):
+        _module(dm, model_name, focal_gamma=2.0, label_smoothing=0.1)
+    with pytest.raises(ValueError, match="focal_gamma must be >= 0"):
+        _module(dm, model_name, focal_gamma=-1.0)
+    L.seed_everything(0)
+    module = _module(dm, model_name, focal_gamma=2.0)
+    trainer = _trainer(tmp_path, epochs=1)
+    trainer.fit(module, dm)
+    assert torch.isfinite(trainer.callback_metrics["train/loss"])
