@@ -122,7 +122,7 @@ def _model_block(config: Path) -> dict[str, Any]:
 
 
 def fit_teacher(config: str | Path, datamodule: L.LightningDataModule, epochs: int,
-                seed: int) -> nn.Module:
+                seed: int, module_class: type[L.LightningModule]) -> nn.Module:
     """Train the ``model:`` block of ``config`` on ``datamodule``; the frozen network.
 
     Parameters
@@ -135,9 +135,10 @@ def fit_teacher(config: str | Path, datamodule: L.LightningDataModule, epochs: i
         ``cardioliquid-train`` links them).
     epochs, seed : int
         Training epochs and the teacher's seed.
+    module_class : type
+        The LightningModule that trains it (the student's own class, whose
+        arguments the ``model:`` block holds).
     """
-    from cardioliquid.training.module import LiquidClassifierModule
-
     path = Path(config)
     if not path.is_file():
         raise CardioLiquidError(f"{path}: teacher config not found (paths are relative to "
@@ -145,7 +146,7 @@ def fit_teacher(config: str | Path, datamodule: L.LightningDataModule, epochs: i
     block = _model_block(path)
     L.seed_everything(seed, verbose=False)
     dm = datamodule
-    module = LiquidClassifierModule(
+    module = module_class(
         **block, n_chans=dm.n_chans, n_outputs=dm.n_outputs, n_times=dm.n_times,
         sfreq=dm.sfreq, n_features=dm.n_features, preprocessing=dm.preprocessing_dict,
     )
@@ -190,7 +191,7 @@ def prepare_teachers(module: Any, datamodule: L.LightningDataModule, epochs: int
             teachers.append(load_teacher(spec))
         else:
             teachers.append(fit_teacher(spec, datamodule, epochs,
-                                        seed + TEACHER_SEED_STEP * (i + 1)))
+                                        seed + TEACHER_SEED_STEP * (i + 1), type(module)))
     L.seed_everything(seed, verbose=False)
     module.set_teachers(teachers)
     return teachers
