@@ -141,3 +141,23 @@ def test_short_fit_of_the_rhythm_model_on_ds1_and_svdb(shared_data, mitdb_dir, t
     assert len(batch) > 150
     np.testing.assert_array_equal(streamed.sample, batch.sample)
     np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+    # Distillation on real runs of beats: a student with the exported file as its teacher
+    # trains on the same data, and its file holds the student alone.
+    from cardioliquid.training.distill import prepare_teachers
+
+    L.seed_everything(0)
+    student = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
+        n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
+        n_features=dm.n_features, preprocessing=dm.preprocessing_dict, key_classes=["S", "V"],
+        distill={"teachers": [str(path)]},
+    )
+    prepare_teachers(student, dm, epochs=1, seed=0)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=10, limit_val_batches=0,
+                        accelerator="cpu", deterministic=True, default_root_dir=tmp_path,
+                        enable_progress_bar=False, logger=False, enable_model_summary=False)
+    trainer.fit(student, dm)
+    kd = float(trainer.callback_metrics["train/distill_loss"])
+    assert np.isfinite(kd) and kd > 0
+    distilled = load_model(export_checkpoint(student, tmp_path / "student.safetensors", {}))
+    assert set(distilled.model.state_dict()) == set(loaded.model.state_dict())
