@@ -138,6 +138,12 @@ def fit_teacher(config: str | Path, datamodule: L.LightningDataModule, epochs: i
     module_class : type
         The LightningModule that trains it (the student's own class, whose
         arguments the ``model:`` block holds).
+
+    Notes
+    -----
+    Teachers train on the CPU, deterministically, as every shipped recipe does;
+    for teachers trained elsewhere (a GPU, more epochs), export them and list
+    the model files instead.
     """
     path = Path(config)
     if not path.is_file():
