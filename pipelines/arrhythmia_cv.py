@@ -137,8 +137,7 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
     )
     t0 = time.perf_counter()
     # A distilled recipe's teachers train here, on this fold's training patients only.
-    seed = cli.config.get("seed_everything")
-    prepare_teachers(model, dm, epochs, seed if isinstance(seed, int) else 0)
+    prepare_teachers(model, dm, epochs, cli.config.get("seed_everything"))
     trainer.fit(model, dm)
     seconds = time.perf_counter() - t0
     hp = model.hparams

@@ -56,9 +56,8 @@ class TrainCLI(LightningCLI):
     def before_fit(self) -> None:
         """Train or load the teachers of a distilled recipe (``model.distill``)."""
         cfg = self.config.get(self.subcommand, self.config)
-        seed = cfg.get("seed_everything")
         prepare_teachers(self.model, self.datamodule, int(self.trainer.max_epochs or 1),
-                         seed if isinstance(seed, int) and not isinstance(seed, bool) else 0)
+                         cfg.get("seed_everything"))
 
     def after_fit(self) -> None:
         """Export the best checkpoint when ``--export_to`` is given."""

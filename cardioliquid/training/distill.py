@@ -75,9 +75,7 @@ class Distillation:
         if unknown:
             raise ValueError(f"unknown distillation settings {unknown}; expected teachers, "
                              "weight, temperature")
-        return cls(teachers=[str(t) for t in values.get("teachers", [])],
-                   weight=float(values.get("weight", 0.5)),
-                   temperature=float(values.get("temperature", 2.0)))
+        return cls(**{**values, "teachers": [str(t) for t in values.get("teachers", [])]})
 
 
 def distillation_loss(student_logits: Tensor, teacher_proba: Tensor, temperature: float) -> Tensor:
@@ -180,17 +178,19 @@ def _frozen(model: nn.Module) -> nn.Module:
 
 
 def prepare_teachers(module: Any, datamodule: L.LightningDataModule, epochs: int,
-                     seed: int) -> list[nn.Module]:
+                     seed: int | bool | None) -> list[nn.Module]:
     """Load or train ``module``'s teachers and hand them to it (before ``trainer.fit``).
 
     Does nothing for a module without a ``distill`` setting. ``seed`` is the
-    student's: teacher ``i`` trains with ``seed + 1000 * (i + 1)``, and every
-    random generator is re-seeded with ``seed`` afterwards, so the student's run
+    student's (a run's ``seed_everything``; anything but an int counts as 0):
+    teacher ``i`` trains with ``seed + 1000 * (i + 1)``, and every random
+    generator is re-seeded with ``seed`` afterwards, so the student's run
     depends on its seed alone.
     """
     settings = module.distillation
     if settings is None:
         return []
+    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
     teachers = []
     for i, spec in enumerate(settings.teachers):
         if spec.endswith(MODEL_SUFFIXES):
