@@ -183,6 +183,13 @@ class BeatRhythmClassifier(nn.Module):
     morphology_dropout : float
         Training only: the share of beats whose morphology embedding is zeroed,
         so rhythm and template features must classify on their own too.
+    rhythm_masking : float
+        Training only: the share of beats whose rhythm features (``rhythm_columns``)
+        are set to the training median (0 once standardised), drawn among the beats
+        whose morphology is kept, so the beat's own shape must carry the class too.
+        The step's elapsed time still carries the interval into the cell.
+    rhythm_columns : list of int, optional
+        The features ``rhythm_masking`` hides (the RR set's columns); required with it.
     dropout : float
         Dropout before the head.
     cnn_kernel_size : int
@@ -240,6 +247,8 @@ class BeatRhythmClassifier(nn.Module):
         mode: str = "default",
         ode_unfolds: int = 6,
         morphology_dropout: float = 0.0,
+        rhythm_masking: float = 0.0,
+        rhythm_columns: list[int] | None = None,
         dropout: float = 0.0,
         wiring: str = "ncp",
         mixed_memory: bool = False,
@@ -262,10 +271,24 @@ class BeatRhythmClassifier(nn.Module):
                              f"None, got {timespan_feature}")
         if not 0.0 <= morphology_dropout < 1.0:
             raise ValueError(f"morphology_dropout must be in [0, 1), got {morphology_dropout!r}")
+        if not 0.0 <= rhythm_masking < 1.0 - morphology_dropout:
+            raise ValueError("rhythm_masking must be >= 0 and leave some beats whole "
+                             f"(below 1 - morphology_dropout), got {rhythm_masking!r}")
+        columns = sorted({int(c) for c in rhythm_columns or ()})
+        if rhythm_masking > 0 and not columns:
+            raise ValueError("rhythm_masking needs rhythm_columns: the features it hides")
+        if columns and not (columns[0] >= 0 and columns[-1] < n_features):
+            raise ValueError(f"rhythm_columns must index the {n_features} features, got "
+                             f"{rhythm_columns}")
         self.contract = SignalContract(int(n_chans), float(sfreq), int(n_times),
                                        int(n_outputs), int(n_features))
         self.timespan_feature = None if timespan_feature is None else int(timespan_feature)
         self.morphology_dropout = float(morphology_dropout)
+        self.rhythm_masking = float(rhythm_masking)
+        rhythm = torch.zeros(int(n_features), dtype=torch.bool)
+        rhythm[columns] = True
+        # Not persistent: a file holds weights, and the columns are in its kwargs.
+        self.register_buffer("_rhythm_columns", rhythm, persistent=False)
         self.front = _front_end(int(n_chans), list(conv_channels), list(kernel_sizes),
                                 list(strides))
         with torch.no_grad():
@@ -309,10 +332,17 @@ class BeatRhythmClassifier(nn.Module):
         """x (B, L, C, T), features (B, L, F) -> logits (B, L, K), hx, states (B, L, N)."""
         b, length = x.shape[0], x.shape[1]
         e = self.embed(x.reshape(b * length, *x.shape[2:])).reshape(b, length, -1)
-        if self.training and self.morphology_dropout > 0:
-            keep = torch.rand(b, length, 1, device=e.device) >= self.morphology_dropout
-            e = e * keep.to(e.dtype) / (1.0 - self.morphology_dropout)
         s = self.feature_norm(features.to(e.dtype))
+        if self.training and (self.morphology_dropout > 0 or self.rhythm_masking > 0):
+            # One draw per beat decides both, so a beat never loses its shape and its rhythm.
+            u = torch.rand(b, length, 1, device=e.device)
+            if self.morphology_dropout > 0:
+                keep = u >= self.morphology_dropout
+                e = e * keep.to(e.dtype) / (1.0 - self.morphology_dropout)
+            if self.rhythm_masking > 0:
+                hide = (u >= self.morphology_dropout) & (
+                    u < self.morphology_dropout + self.rhythm_masking)
+                s = s.masked_fill(hide & self._rhythm_columns, 0.0)
         y, hx, states = self.rnn(torch.cat([e, s], -1), hx, timespans=self.timespans(features),
                                  return_states=True)
         logits = self.head(torch.cat([self.dropout(y), s], -1))

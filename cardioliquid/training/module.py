@@ -108,6 +108,12 @@ class LiquidClassifierModule(L.LightningModule):
         Classes whose mean F1 is logged as ``<stage>/key_f1`` (e.g. ``[S, V]``
         for arrhythmia): a selection metric that rare, unimportant classes do
         not swamp.
+    rhythm_forecast : float
+        Above 0, the weight of an auxiliary loss for beat-sequence models
+        (:func:`rhythm_forecast_loss`): a linear read-out of every neuron's state
+        after a beat predicts the interval after the next beat, which no input
+        holds yet, so the state must model the patient's rhythm. The read-out is
+        a training device: it is not part of the model and not exported.
     distill : dict, optional
         Knowledge distillation (:class:`~cardioliquid.training.distill.Distillation`:
         ``teachers``, ``weight``, ``temperature``): the training loss adds the KL
@@ -136,6 +142,7 @@ class LiquidClassifierModule(L.LightningModule):
         label_smoothing: float = 0.0,
         focal_gamma: float = 0.0,
         key_classes: list[str] | None = None,
+        rhythm_forecast: float = 0.0,
         distill: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -143,6 +150,8 @@ class LiquidClassifierModule(L.LightningModule):
         check_option("schedule", schedule, ["epoch", "step"])
         if isinstance(class_weights, str):
             check_option("class_weights", class_weights, ["balanced"])
+        if rhythm_forecast < 0:
+            raise ValueError(f"rhythm_forecast must be >= 0, got {rhythm_forecast}")
         if focal_gamma < 0:
             raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
         if focal_gamma > 0 and label_smoothing > 0:
@@ -178,6 +187,7 @@ class LiquidClassifierModule(L.LightningModule):
                 "label_smoothing": float(label_smoothing),
                 "focal_gamma": float(focal_gamma),
                 "key_classes": list(key_classes) if key_classes else None,
+                "rhythm_forecast": float(rhythm_forecast),
                 "distill": dict(distill) if distill else None,
             }
         )
@@ -195,6 +205,8 @@ class LiquidClassifierModule(L.LightningModule):
                 )
             weights = torch.tensor(class_weights, dtype=torch.float32)
         self.register_buffer("loss_weights", weights)
+        self.forecast_head = (_forecast_head(self.model, kwargs) if rhythm_forecast > 0
+                              else None)  # fmt: skip
         self.train_metrics = _metrics(n_classes, "train/")
         self.val_metrics = _metrics(n_classes, "val/")
         self.test_metrics = _metrics(n_classes, "test/")
@@ -247,7 +259,13 @@ class LiquidClassifierModule(L.LightningModule):
 
     def _step(self, batch: Batch, metrics: MetricCollection, stage: str) -> torch.Tensor:
         x, feats, y = split_batch(batch)
-        logits = self(x, feats)
+        forecast = None
+        if stage == "train" and self.forecast_head is not None:
+            logits, _, states = self.model.forward_stateful(x, feats)
+            forecast = rhythm_forecast_loss(self.forecast_head, states, feats, y,
+                                            self.model.timespan_feature)
+        else:
+            logits = self(x, feats)
         # A model of the beat sequence returns (batch, beats, classes); beats without a
         # class (label -1: unlabelled, or padding after a record's end) are not scored.
         logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
@@ -267,6 +285,10 @@ class LiquidClassifierModule(L.LightningModule):
             kd = distillation_loss(logits[scored], target, d.temperature)
             self.log("train/distill_loss", kd, batch_size=int(scored.sum()), sync_dist=True)
             loss = (1.0 - d.weight) * loss + d.weight * kd
+        if forecast is not None:
+            self.log("train/forecast_loss", forecast, batch_size=int(scored.sum()),
+                     sync_dist=True)
+            loss = loss + self.hparams["rhythm_forecast"] * forecast
         metrics.update(logits.detach()[scored], y[scored])
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=int(scored.sum()),
                  sync_dist=True)
@@ -360,6 +382,52 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
     w = weight[target]
     per_example = -w * (1.0 - log_p.exp()).pow(gamma) * log_p
     return per_example.sum() / w.sum()
+
+
+FORECAST_AHEAD = 2
+"""Beats ahead whose pre-RR the forecast read-out predicts: the next beat's pre-RR is the
+current beat's post-RR, an input, so the first interval no input holds is the one after it."""
+
+
+def _forecast_head(model: nn.Module, kwargs: dict[str, Any]) -> nn.Linear:
+    """The linear read-out of a beat-sequence model's state that ``rhythm_forecast`` trains."""
+    if not getattr(model, "beat_sequence", False) or getattr(model, "timespan_feature",
+                                                                None) is None:
+        raise ValueError("rhythm_forecast needs a model of the beat sequence whose features "
+                         "hold each beat's pre-RR in seconds (timespan_feature)")
+    n_feat = int(kwargs.get("n_features") or 0)
+    x = torch.zeros(1, 2, int(kwargs["n_chans"]), int(kwargs["n_times"]))
+    was_training = model.training
+    model.eval()  # the probe must not move batch-norm statistics
+    with torch.no_grad():
+        _, _, states = model.forward_stateful(x, torch.ones(1, 2, n_feat))
+    model.train(was_training)
+    return nn.Linear(int(states.shape[-1]), 1)
+
+
+def rhythm_forecast_loss(head: nn.Module, states: torch.Tensor, features: torch.Tensor,
+                         labels: torch.Tensor, column: int,
+                         ahead: int = FORECAST_AHEAD) -> torch.Tensor:
+    """How much of the rhythm the state leaves unexplained.
+
+    ``head`` reads every neuron's state after beat ``t`` (``states``: batch, beats,
+    neurons) and predicts the log pre-RR of beat ``t + ahead`` (``features[..., column]``,
+    seconds). The mean squared error is divided by the variance of those targets in the
+    batch, so the loss is 1 - R² of the forecast: 1 for a state that knows nothing of the
+    rhythm beyond its mean, whatever the patients' heart rates. Pairs where either beat
+    has no label (padding) do not count.
+    """
+    if states.shape[1] <= ahead:
+        return states.sum() * 0.0
+    log_rr = features[..., column].to(states.dtype).clamp_min(1e-3).log()
+    pred = head(states[:, :-ahead]).squeeze(-1)
+    target = log_rr[:, ahead:]
+    valid = (labels[:, :-ahead] >= 0) & (labels[:, ahead:] >= 0)
+    if int(valid.sum()) < 2:
+        return pred.sum() * 0.0
+    target = target[valid]
+    err = pred[valid] - target
+    return err.pow(2).mean() / target.var().detach().clamp_min(1e-4)
 
 
 def balanced_weights(

@@ -87,6 +87,45 @@ def test_training_mode_drops_morphology_and_gradients_reach_the_encoder():
     torch.testing.assert_close(m(x, f), m(x, f))  # no dropout at inference
 
 
+def test_rhythm_masking_hides_the_rr_features_of_other_beats_than_morphology_dropout():
+    m = _model(morphology_dropout=0.3, rhythm_masking=0.4,
+               rhythm_columns=list(range(9))).train()
+    seen = {}
+    forward = m.rnn.forward
+
+    def capture(inputs, *args, **kwargs):
+        seen["inputs"] = inputs.detach().clone()
+        return forward(inputs, *args, **kwargs)
+
+    m.rnn.forward = capture
+    x, f = _beats(2000)  # features > 0.4: only masking makes one 0 (the norm is unfitted)
+    m(x.unsqueeze(0), f.unsqueeze(0))
+    inputs = seen["inputs"][0]
+    n_embed = inputs.shape[1] - N_FEATURES
+    shape_gone = (inputs[:, :n_embed] == 0).all(1)
+    rhythm = inputs[:, n_embed:n_embed + 9]
+    rhythm_gone = (rhythm == 0).all(1)
+    assert not (shape_gone & rhythm_gone).any()  # a beat never loses both
+    assert ((rhythm == 0).any(1) == rhythm_gone).all()  # all nine columns, or none
+    assert (inputs[:, n_embed + 9:] != 0).all()  # the template features stay
+    assert 0.25 < float(shape_gone.float().mean()) < 0.35
+    assert 0.35 < float(rhythm_gone.float().mean()) < 0.45
+    m.rnn.forward = forward
+    m.eval()
+    plain = _model(morphology_dropout=0.3)
+    plain.load_state_dict(m.state_dict())  # strict: the columns live in the kwargs
+    torch.testing.assert_close(m(x, f), plain(x, f))  # nothing is hidden at inference
+
+
+def test_rhythm_masking_settings_are_checked():
+    with pytest.raises(ValueError, match="needs rhythm_columns"):
+        _model(rhythm_masking=0.3)
+    with pytest.raises(ValueError, match="leave some beats whole"):
+        _model(morphology_dropout=0.5, rhythm_masking=0.5, rhythm_columns=[0])
+    with pytest.raises(ValueError, match="rhythm_columns must index"):
+        _model(rhythm_masking=0.3, rhythm_columns=[0, N_FEATURES])
+
+
 def test_complexity_counts_one_step_per_beat_under_budget():
     m = create_model("liquid-rhythm-cfc", n_chans=1, n_outputs=5, n_times=126, sfreq=180.0,
                      n_features=N_FEATURES, units=32, motor_neurons=8, conv_channels=[8, 16])

@@ -166,3 +166,74 @@ def test_focal_loss_trains_and_refuses_to_mix_with_label_smoothing(tmp_path, mod
     trainer = _trainer(tmp_path, epochs=1)
     trainer.fit(module, dm)
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
+
+
+def test_rhythm_forecast_loss_is_one_minus_r2_over_labelled_pairs():
+    from cardioliquid.training.module import FORECAST_AHEAD, rhythm_forecast_loss
+
+    g = torch.Generator().manual_seed(0)
+    rr = 0.6 + 0.5 * torch.rand(2, 40, generator=g)
+    feats = torch.zeros(2, 40, 3)
+    feats[..., 1] = rr
+    labels = torch.zeros(2, 40, dtype=torch.long)
+    # A state whose first neuron after beat t holds log RR of beat t + 2: a perfect forecast.
+    states = torch.zeros(2, 40, 4)
+    states[:, :-FORECAST_AHEAD, 0] = rr[:, FORECAST_AHEAD:].log()
+    head = torch.nn.Linear(4, 1).requires_grad_(False)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.weight[0, 0] = 1.0
+        head.bias.zero_()
+    assert float(rhythm_forecast_loss(head, states, feats, labels, column=1)) < 1e-10
+    # Knowing only the mean: 1 - R² = 1 (n - 1 over n, from the unbiased variance).
+    target = rr[:, FORECAST_AHEAD:].log()
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(float(target.mean()))
+    assert abs(float(rhythm_forecast_loss(head, states, feats, labels, column=1)) - 1) < 0.02
+    # Padding (label -1) takes no part: changing its interval changes nothing.
+    labels[0, 30:] = -1
+    before = rhythm_forecast_loss(head, states, feats, labels, column=1)
+    feats[0, 30:, 1] = 5.0
+    torch.testing.assert_close(rhythm_forecast_loss(head, states, feats, labels, column=1),
+                               before)
+
+
+def test_rhythm_forecast_trains_the_state_and_stays_out_of_the_model():
+    from cardioliquid.training.module import rhythm_forecast_loss
+
+    kw = dict(n_chans=1, n_outputs=5, n_times=126, sfreq=180.0, n_features=12)
+    model_kwargs = {"units": 16, "motor_neurons": 5, "timespan_feature": 6}
+    with pytest.raises(ValueError, match="must be >= 0"):
+        LiquidClassifierModule("liquid-rhythm-cfc", model_kwargs, rhythm_forecast=-1.0, **kw)
+    with pytest.raises(ValueError, match="model of the beat sequence"):
+        LiquidClassifierModule("liquid-cfc", {"units": 12}, rhythm_forecast=0.3, **kw)
+    torch.manual_seed(0)
+    module = LiquidClassifierModule("liquid-rhythm-cfc", model_kwargs, rhythm_forecast=0.3,
+                                    class_weights=None, **kw)
+    plain = LiquidClassifierModule("liquid-rhythm-cfc", model_kwargs, class_weights=None, **kw)
+    # The read-out is the module's, not the network's: exported files do not change.
+    assert set(module.model.state_dict()) == set(plain.model.state_dict())
+    assert module.forecast_head.in_features == 16  # every neuron's state
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 32, 1, 126, generator=g)
+    feats = torch.rand(4, 32, 12, generator=g) + 0.4
+    y = torch.randint(0, 5, (4, 32), generator=g)
+    module.train()
+    _, _, states = module.model.forward_stateful(x, feats)
+    forecast = rhythm_forecast_loss(module.forecast_head, states, feats, y, 6)
+    forecast.backward()
+    # The forecast's gradient reaches the liquid cell and the encoder, not the class head.
+    assert module.forecast_head.weight.grad.abs().sum() > 0
+    cell = [p.grad for p in module.model.rnn.parameters() if p.grad is not None]
+    assert cell and sum(float(g.abs().sum()) for g in cell) > 0
+    assert module.model.front[0].weight.grad.abs().sum() > 0
+    assert module.model.head.weight.grad is None
+    module.zero_grad()
+    torch.manual_seed(2)
+    total = module.training_step((x, feats, y), 0)
+    torch.manual_seed(2)
+    plain.load_state_dict(module.state_dict(), strict=False)
+    plain.train()
+    ce = plain.training_step((x, feats, y), 0)
+    assert float(total) > float(ce)  # the training loss carries the forecast's share
