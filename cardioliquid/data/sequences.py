@@ -17,7 +17,8 @@ from torch.utils.data import TensorDataset
 
 
 def chunk_beats(
-    parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], length: int, hop: int
+    parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], length: int, hop: int,
+    burn_in: int = 0,
 ) -> TensorDataset:
     """Cut each record's beat arrays into runs of ``length`` consecutive beats.
 
@@ -33,14 +34,22 @@ def chunk_beats(
         A record's last run is padded with label -1 beats (zeros, the last
         beat's features), which the loss ignores and which come after every
         real beat, so they cannot change a real beat's output.
+    burn_in : int
+        Beats of the record before each run's first beat that lead into it
+        with label -1: the state reaches the scored beats warm, as in scoring,
+        where it is carried from the record's start. The first runs of a record
+        have fewer (none at its start). Runs are then ``length + burn_in`` beats.
 
     Returns
     -------
     TensorDataset
-        ``(x (N, length, C, T), features (N, length, F), labels (N, length))``.
+        ``(x (N, length + burn_in, C, T), features (N, length + burn_in, F),
+        labels (N, length + burn_in))``.
     """
     if length < 1 or hop < 1:
         raise ValueError(f"expected length and hop >= 1, got {length} and {hop}")
+    if burn_in < 0:
+        raise ValueError(f"expected burn_in >= 0, got {burn_in}")
     xs, fs, ys = [], [], []
     for x, f, y in parts:
         n = len(y)
@@ -50,11 +59,15 @@ def chunk_beats(
         if starts[-1] + length < n:
             starts.append(n - length)
         for s in starts:
-            stop = min(s + length, n)
-            pad = length - (stop - s)
-            xs.append(np.concatenate([x[s:stop], np.zeros((pad, *x.shape[1:]), x.dtype)]))
-            fs.append(np.concatenate([f[s:stop], np.repeat(f[stop - 1:stop], pad, axis=0)]))
-            ys.append(np.concatenate([y[s:stop], np.full(pad, -1, dtype=np.int64)]))
+            first, stop = max(0, s - burn_in), min(s + length, n)
+            pad = length + burn_in - (stop - first)
+            labels = np.asarray(y[first:stop], dtype=np.int64).copy()
+            labels[: s - first] = -1  # the burn-in leads in and is not scored
+            xs.append(np.concatenate([x[first:stop],
+                                      np.zeros((pad, *x.shape[1:]), x.dtype)]))
+            fs.append(np.concatenate([f[first:stop],
+                                      np.repeat(f[stop - 1:stop], pad, axis=0)]))
+            ys.append(np.concatenate([labels, np.full(pad, -1, dtype=np.int64)]))
     if not xs:
         raise ValueError("no beats to cut into runs")
     return TensorDataset(torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(fs)),

@@ -349,10 +349,15 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
     sequence_hop : int, optional
         Beats between run starts (default half a run: every beat is seen
         twice per epoch, once early and once late in a run).
+    burn_in : int
+        Beats before each run that lead into it unscored (label -1), so its
+        first beats meet a warm state, as beats do in scoring (see
+        :func:`~cardioliquid.data.sequences.chunk_beats`).
     """
 
     def __init__(self, *args: Any, sequence_length: int = 128,
-                 sequence_hop: int | None = None, **kwargs: Any) -> None:
+                 sequence_hop: int | None = None, burn_in: int = 0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.aug_irregular > 0:
             raise ValueError("aug_irregular rewrites single beats' RR features; a beat "
@@ -364,12 +369,15 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
             raise ValueError(f"sequence_length must be >= 2, got {sequence_length}")
         self.sequence_length = int(sequence_length)
         self.sequence_hop = int(sequence_hop or max(1, sequence_length // 2))
+        if burn_in < 0:
+            raise ValueError(f"burn_in must be >= 0, got {burn_in}")
+        self.burn_in = int(burn_in)
 
     def _dataset(self, records: list[str], extra: Sequence[Path] = (),
                  all_leads: bool = False) -> TensorDataset:
         paths = [self.root / r for r in records] + list(extra)
         parts = self._record_parts(paths, all_leads, keep_unlabelled=True)
-        return chunk_beats(parts, self.sequence_length, self.sequence_hop)
+        return chunk_beats(parts, self.sequence_length, self.sequence_hop, self.burn_in)
 
     def train_features(self) -> torch.Tensor | None:
         """Features of the training beats, ``(n, n_features)`` (padding left out)."""

@@ -30,6 +30,32 @@ def test_runs_keep_beat_order_and_cover_every_beat():
     assert float(x[3, 3].abs().sum()) == 0.0
 
 
+def test_burn_in_leads_into_each_run_unscored():
+    from cardioliquid.signal.config import BeatPreprocessing
+    from cardioliquid.training.datamodules import BeatSequenceDataModule, Sampling
+
+    x, f, y = chunk_beats([_record(10)], length=4, hop=4, burn_in=2).tensors
+    assert x.shape == (3, 6, 1, 4) and f.shape == (3, 6, 3) and y.shape == (3, 6)
+    beats = x[:, :, 0, 0].numpy()
+    np.testing.assert_array_equal(f[:, :, 0].numpy()[1:], beats[1:])  # features go along
+    # The record's first run has nothing before it: its real beats come first, then padding.
+    np.testing.assert_array_equal(beats[0], [0, 1, 2, 3, 0, 0])
+    np.testing.assert_array_equal(y[0].numpy(), [0, 1, 2, 0, -1, -1])
+    # Later runs: two beats of the record lead in with label -1, then the scored run.
+    np.testing.assert_array_equal(beats[1], [2, 3, 4, 5, 6, 7])
+    np.testing.assert_array_equal(y[1].numpy(), [-1, -1, 1, 2, 0, 1])
+    np.testing.assert_array_equal(beats[2], [4, 5, 6, 7, 8, 9])
+    np.testing.assert_array_equal(y[2].numpy(), [-1, -1, 0, 1, 2, 0])
+    # Every beat is scored, once per run that scores it, as without the burn-in.
+    plain = chunk_beats([_record(10)], length=4, hop=4).tensors[2]
+    assert sorted(y[y >= 0].tolist()) == sorted(plain[plain >= 0].tolist())
+    with pytest.raises(ValueError, match="burn_in"):
+        chunk_beats([_record(5)], length=4, hop=4, burn_in=-1)
+    with pytest.raises(ValueError, match="burn_in must be >= 0"):
+        BeatSequenceDataModule(preprocessing=BeatPreprocessing(fs=100.0),
+                               sampling=Sampling(sampler="shuffle"), burn_in=-1)
+
+
 def test_refuses_empty_or_bad_runs():
     with pytest.raises(ValueError, match="length and hop"):
         chunk_beats([_record(5)], length=0, hop=1)
