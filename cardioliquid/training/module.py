@@ -415,7 +415,7 @@ def rhythm_forecast_loss(head: nn.Module, states: torch.Tensor, features: torch.
     seconds). The mean squared error is divided by the variance of those targets in the
     batch, so the loss is 1 - R² of the forecast: 1 for a state that knows nothing of the
     rhythm beyond its mean, whatever the patients' heart rates. Pairs where either beat
-    has no label (padding) do not count.
+    has no label (padding, unlabelled or burn-in beats) do not count.
     """
     if states.shape[1] <= ahead:
         return states.sum() * 0.0
