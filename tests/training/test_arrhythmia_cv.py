@@ -114,6 +114,24 @@ def test_table_only_prints_and_plots_without_training(cv, tmp_path, capsys):
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
+def test_best_settings_take_each_recipes_best_seed_mean_best_first(cv):
+    def entry(on, off):
+        return {"scores": {"gate_on": {"pooled": {"key_f1": on}},
+                           "gate_off": {"pooled": {"key_f1": off}}}}
+
+    results = {"_protocol": "notes",
+               "a": entry(60.0, 70.0), "a_s1": entry(64.0, 62.0),  # off 66.0 beats on 62.0
+               "b": entry(80.0, 50.0)}
+    results["b"]["fused"] = {"leads": 2, "scores": {"gate_on": {"pooled": {"key_f1": 90.0}}}}
+    best = cv.best_settings(results)
+    assert [(name, gate, fused) for name, gate, fused, _ in best] == [
+        ("b", "gate_on", True), ("a", "gate_off", False)]
+    assert best[1][3] == 66.0
+    # Fused scores count only where every seed has them.
+    results["a"]["fused"] = {"leads": 2, "scores": {"gate_on": {"pooled": {"key_f1": 99.0}}}}
+    assert cv.best_settings(results)[1][:3] == ("a", "gate_off", False)
+
+
 def test_record_confusions_score_reference_beats_with_and_without_the_gate(
         cv, monkeypatch, tmp_path):
     rec = _synthetic_ecg(2.0)
