@@ -517,15 +517,16 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(12, height), sharey=True)
     colors = {"gate_on": "tab:blue", "gate_off": "tab:orange", "gate_nn": "tab:green",
               "gate_atrial": "tab:purple", "gate_nn_atrial": "tab:red"}
+    # A row's colour is its gate's rule: "gate_atrial_max" is a gate_atrial.
+    families = [next((g for g in sorted(colors, key=len, reverse=True) if gate.startswith(g)),
+                     gate) for _, gate, _, _ in rows]
     seen: list[float] = []
     for ax, where in zip(axes, ("pooled", *DATABASES), strict=True):
         means = []
         for i, (base, gate, fused, _) in enumerate(rows):
             f1 = [_scored(entries[n], fused)[gate].get(where, {}).get("key_f1", np.nan)
                   for n in groups[base]]
-            family = next((g for g in sorted(colors, key=len, reverse=True)
-                           if gate.startswith(g)), gate)  # "gate_atrial_max": gate_atrial
-            color = colors.get(family, "tab:gray")
+            color = colors.get(families[i], "tab:gray")
             means.append(float(np.nanmean(f1)))
             ax.barh(i, means[-1], 0.7, color=color, alpha=0.45)
             ax.plot(f1, [i] * len(f1), "o", color=color, markersize=3)
@@ -544,6 +545,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
                         + (f"{entries[b]['fused']['leads']} leads" if fused else "1 lead")
                         + f", {len(groups[b])} seeds)" for b, g, fused, _ in rows], fontsize=7)
     axes[0].set_ylim(len(rows) - 0.5, -0.5)
+    shown = [g for g in colors if g in families]
+    axes[-1].legend([plt.Rectangle((0, 0), 1, 1, color=colors[g], alpha=0.45) for g in shown],
+                    [GATE_LONG[g] for g in shown], loc="lower right", fontsize=7)
     fig.suptitle("Arrhythmia recipes at their best setting (--table-only lists every setting), "
                  "patient-grouped cross-validation over DS1 and SVDB\n"
                  "bar: seed mean, dots: seeds, dashed: the best recipe's mean; colour: the "

@@ -205,7 +205,7 @@ class LiquidClassifierModule(L.LightningModule):
                 )
             weights = torch.tensor(class_weights, dtype=torch.float32)
         self.register_buffer("loss_weights", weights)
-        self.forecast_head = (_forecast_head(self.model, kwargs) if rhythm_forecast > 0
+        self.forecast_head = (_forecast_head(self.model) if rhythm_forecast > 0
                               else None)  # fmt: skip
         self.train_metrics = _metrics(n_classes, "train/")
         self.val_metrics = _metrics(n_classes, "val/")
@@ -389,20 +389,14 @@ FORECAST_AHEAD = 2
 current beat's post-RR, an input, so the first interval no input holds is the one after it."""
 
 
-def _forecast_head(model: nn.Module, kwargs: dict[str, Any]) -> nn.Linear:
+def _forecast_head(model: nn.Module) -> nn.Linear:
     """The linear read-out of a beat-sequence model's state that ``rhythm_forecast`` trains."""
     if not getattr(model, "beat_sequence", False) or getattr(model, "timespan_feature",
                                                                 None) is None:
         raise ValueError("rhythm_forecast needs a model of the beat sequence whose features "
                          "hold each beat's pre-RR in seconds (timespan_feature)")
-    n_feat = int(kwargs.get("n_features") or 0)
-    x = torch.zeros(1, 2, int(kwargs["n_chans"]), int(kwargs["n_times"]))
-    was_training = model.training
-    model.eval()  # the probe must not move batch-norm statistics
-    with torch.no_grad():
-        _, _, states = model.forward_stateful(x, torch.ones(1, 2, n_feat))
-    model.train(was_training)
-    return nn.Linear(int(states.shape[-1]), 1)
+    # Every sequence cell returns states of (batch, steps, state_size).
+    return nn.Linear(int(model.rnn.state_size), 1)
 
 
 def rhythm_forecast_loss(head: nn.Module, states: torch.Tensor, features: torch.Tensor,
