@@ -51,6 +51,22 @@ def test_env_mirror_and_cli(mirror, tmp_path, monkeypatch, capsys):
     assert "0 downloaded, 6 already present" in capsys.readouterr().out
 
 
+def test_cli_pulls_several_databases_and_lists_the_one_that_failed(mirror, tmp_path, capsys):
+    dest = tmp_path / "data"
+    # The mirror holds mitdb only: svdb fails, mitdb still arrives, and the run says so.
+    rc = main(["data", "pull", "svdb", "mitdb", "--dest", str(dest), "--mirror", str(mirror)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "6 downloaded" in out
+    assert sorted(p.name for p in (dest / "mitdb").glob("*.hea")) == ["100.hea", "101.hea"]
+    assert "svdb failed" in err and "1 of 2 databases failed: svdb" in err
+    # --records belongs to one database; with two it is refused before anything is fetched.
+    rc = main(["data", "pull", "mitdb", "svdb", "--records", "100", "--dest",
+               str(tmp_path / "other"), "--mirror", str(mirror)])
+    assert rc == 2 and "one database" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
 def test_corrupt_download_never_stays_behind(mirror, tmp_path):
     dat = mirror / "mitdb" / "100.dat"
     dat.write_bytes(dat.read_bytes()[::-1])  # content no longer matches SHA256SUMS.txt
