@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--distributed",
         action="store_true",
         help="run through Lightning Trainer.predict with DDP (launch with "
-        "torchrun or srun; see the README)",
+        "torchrun or srun; see docs/scoring.md)",
     )
     parser.add_argument("--accelerator", default="cpu", help="with --distributed (cpu, gpu...)")
     parser.add_argument("--devices", default="auto", help="with --distributed: devices per node")
