@@ -34,3 +34,43 @@ def check_positive(name: str, value: float) -> float:
             f"but got {value!r} instead."
         )
     return value
+
+
+def number_arg(kind: type = float, *, minimum: float | None = None,
+               maximum: float | None = None, exclusive_minimum: bool = False):
+    """An ``argparse`` ``type`` that parses ``kind`` and keeps it within bounds.
+
+    A value out of range is a usage error (argparse prints it with the flag's
+    name and exits 2) instead of a traceback from deep inside the run.
+
+    Parameters
+    ----------
+    kind : type
+        ``int`` or ``float``.
+    minimum, maximum : float, optional
+        Inclusive bounds; ``exclusive_minimum`` makes the lower one strict.
+    """
+    import argparse
+    import math
+
+    low = "" if minimum is None else (f"> {minimum:g}" if exclusive_minimum else f">= {minimum:g}")
+    high = "" if maximum is None else f"<= {maximum:g}"
+    wanted = " and ".join(s for s in (low, high) if s)
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        bad = not math.isfinite(value)
+        if minimum is not None:
+            bad |= value <= minimum if exclusive_minimum else value < minimum
+        if maximum is not None:
+            bad |= value > maximum
+        if bad:
+            raise argparse.ArgumentTypeError(f"expected {noun} {wanted}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse

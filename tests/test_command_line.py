@@ -48,3 +48,25 @@ def test_defaults_are_shown_once(capsys):
     assert "windows per forward pass (default: 2048)" in text
     assert "(default: None)" not in text and "(default 1) (default" not in text
     assert "arrhythmia: ECG beats (WFDB)" in text  # --task says what each task reads
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["score", "in", "--out", "o", "--task", "seizure", "--threshold", "1.5"], "--threshold"),
+    (["score", "in", "--out", "o", "--smooth-windows", "-1"], "--smooth-windows"),
+    (["score", "in", "--out", "o", "--batch-size", "0"], "--batch-size"),
+    (["score", "in", "--out", "o", "--segment-s", "0"], "--segment-s"),
+    (["evaluate", "seizure", "--data", "x.edf", "--min-duration", "-3"], "--min-duration"),
+    (["evaluate", "arrhythmia", "--data", "d", "--window", "-1"], "--window"),
+    (["evaluate", "arrhythmia", "--data", "d", "--calibrate-minutes", "nan"],
+     "--calibrate-minutes"),
+    (["profile", "--heart-rate", "0"], "--heart-rate"),
+    (["profile", "--threads", "0"], "--threads"),
+    (["profile", "--repeats", "two"], "--repeats"),
+])
+def test_out_of_range_numbers_are_usage_errors(argv, flag, capsys):
+    """A number out of range stops before any work, naming the flag (exit 2, no traceback)."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected" in err and "Traceback" not in err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from cardioliquid._check import number_arg
 from cardioliquid.device.profile import (
     DEFAULT_HEART_RATE_BPM,
     DEFAULT_WATTS_PER_CORE,
@@ -31,29 +32,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON here")
     parser.add_argument(
         "--repeats",
-        type=int,
+        type=number_arg(int, minimum=1),
         default=200,
         help="timed batch-1 calls per latency figure (default 200)",
     )
-    parser.add_argument("--warmup", type=int, default=20, help="untimed calls first (default 20)")
+    parser.add_argument("--warmup", type=number_arg(int, minimum=0), default=20,
+                        help="untimed calls first (default 20)")
     parser.add_argument(
-        "--batch", type=int, default=256, help="batch size of the throughput figure (default 256)"
+        "--batch", type=number_arg(int, minimum=1), default=256,
+        help="batch size of the throughput figure (default 256)",
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=number_arg(int, minimum=1),
         default=1,
         help="torch CPU threads (default 1: one core, as on a device)",
     )
     parser.add_argument(
         "--watts-per-core",
-        type=float,
+        type=number_arg(float, minimum=0, exclusive_minimum=True),
         default=DEFAULT_WATTS_PER_CORE,
         help="assumed power of one busy core for the rated-power estimate "
         f"(default {DEFAULT_WATTS_PER_CORE:.3g} W = 280 W TDP / 64 cores)",
     )
     parser.add_argument(
-        "--heart-rate", type=float, default=DEFAULT_HEART_RATE_BPM,
+        "--heart-rate", type=number_arg(float, minimum=0, exclusive_minimum=True),
+        default=DEFAULT_HEART_RATE_BPM,
         help="assumed beats per minute for the ECG real-time factor (default 75)",
     )  # fmt: skip
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from cardioliquid._check import number_arg
 from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.evaluation import ec57, report
 from cardioliquid.evaluation import seizure as sz
@@ -73,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--calibrate-minutes",
-        type=float,
+        type=number_arg(float, minimum=0),
         default=0.0,
         help="patient-adaptive mode: adapt on the first M minutes of reference "
         "labels, score only the beats after them",
@@ -92,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--window",
-        type=float,
+        type=number_arg(float, minimum=0, exclusive_minimum=True),
         default=ec57.MATCH_WINDOW_S,
         help="beat match window in seconds (EC57: 0.15)",
     )
@@ -116,11 +117,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     s.add_argument("--model", default="seizure", help="shipped model name or checkpoint")
     # The event rule: the model file's decision settings, unless a flag overrides them.
-    s.add_argument("--threshold", type=float, default=None,
+    s.add_argument("--threshold", type=number_arg(float, minimum=0, maximum=1), default=None,
                    help="seizure probability threshold (default: the model's, 0.5 when unset)")
-    s.add_argument("--smooth-windows", type=int, default=None,
+    s.add_argument("--smooth-windows", type=number_arg(int, minimum=1), default=None,
                    help="moving-average length in windows (default: the model's, 3 when unset)")
-    s.add_argument("--min-duration", type=float, default=None,
+    s.add_argument("--min-duration", type=number_arg(float, minimum=0), default=None,
                    help="shortest event kept, in s (default: the model's, 0 when unset)")
     s.add_argument(
         "--mode",

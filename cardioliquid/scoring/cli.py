@@ -19,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cardioliquid._check import number_arg
 from cardioliquid.errors import CardioLiquidError
 
 TASKS = ("arrhythmia", "seizure")
@@ -41,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes scoring records in parallel (default 1)"
+        "--workers", type=number_arg(int, minimum=1), default=1,
+        help="processes scoring records in parallel (default 1)",
     )
     parser.add_argument(
         "--resume", action="store_true", help="skip records whose outputs are complete"
@@ -63,26 +65,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="arrhythmia: ECG lead(s) to read, by name in order of preference (comma list, "
         "e.g. V1,V2 or CM5); default the model's own preference (MLII, ML2, II, ...)",
     )
-    parser.add_argument("--batch-size", type=int, default=2048, help="windows per forward pass")
+    parser.add_argument("--batch-size", type=number_arg(int, minimum=1), default=2048,
+                        help="windows per forward pass")
     parser.add_argument(
         "--segment-s",
-        type=float,
+        type=number_arg(float, minimum=0, exclusive_minimum=True),
         default=None,
         help="preprocess in segments of S seconds, exactly as the app's live "
         "replay (default: whole recordings, as in training)",
     )
     # The seizure event rule: the model file's decision settings, unless a flag overrides them.
     parser.add_argument(
-        "--threshold", type=float, default=None,
+        "--threshold", type=number_arg(float, minimum=0, maximum=1), default=None,
         help="seizure probability threshold for events (default: the model's, 0.5 when unset)",
     )
     parser.add_argument(
-        "--smooth-windows", type=int, default=None,
+        "--smooth-windows", type=number_arg(int, minimum=1), default=None,
         help="causal moving average (windows) before the threshold (default: the model's, "
         "3 when unset; as cardioliquid evaluate)",
     )
     parser.add_argument(
-        "--min-duration", type=float, default=None,
+        "--min-duration", type=number_arg(float, minimum=0), default=None,
         help="drop seizure events shorter than this, in s (default: the model's, 0 when unset)",
     )
     parser.add_argument(
@@ -99,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--accelerator", default="cpu", help="with --distributed (cpu, gpu...)")
     parser.add_argument("--devices", default="auto", help="with --distributed: devices per node")
-    parser.add_argument("--num-nodes", type=int, default=1, help="with --distributed")
+    parser.add_argument("--num-nodes", type=number_arg(int, minimum=1), default=1,
+                        help="with --distributed")
 
 
 def options_from_args(args: argparse.Namespace):
