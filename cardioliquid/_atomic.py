@@ -13,6 +13,14 @@ from pathlib import Path
 TMP_SUFFIX = ".tmp"
 """Suffix of in-progress files (hidden, per process: ``.<name>.<pid>.tmp``)."""
 
+# Read once, at import (single-threaded): os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+"""Mode of a finished file: what ``open()`` would give. Some writers (safetensors)
+create their file owner-only (0600), which would hide a model or an output from
+the rest of a team."""
+
 
 def temporary_path(path: str | os.PathLike) -> Path:
     """The in-progress name of ``path``: hidden, in the same folder (so the rename is atomic)."""
@@ -36,6 +44,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     tmp = temporary_path(path)
     try:
         write(tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -90,6 +90,19 @@ def test_checkpoint_round_trip(tmp_path, name):
         torch.testing.assert_close(loaded.model(x, f), m(x, f))
 
 
+def test_saved_model_is_readable_as_any_file_is(tmp_path):
+    """safetensors creates its file owner-only (0600); a saved model gets the umask's mode."""
+    import os
+    import stat
+
+    kwargs = {**BEAT, "units": 12}
+    m = create_model("liquid-cfc", **kwargs)
+    path = save_model(tmp_path / "m.safetensors", m, "liquid-cfc", kwargs, BeatPreprocessing())
+    old = os.umask(0o022)
+    os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old
+
+
 def test_morphology_dropout_zeroes_whole_windows_in_training_only():
     torch.manual_seed(0)
     m = create_model("liquid-cfc", n_chans=1, n_outputs=3, n_times=64, sfreq=100.0,
