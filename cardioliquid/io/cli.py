@@ -43,7 +43,12 @@ def run(args: argparse.Namespace) -> int:
         raise CardioLiquidError(f"--records names records of one database; got "
                                 f"{len(databases)} ({', '.join(databases)}): pull them one "
                                 f"at a time")
-    records = [r.strip() for r in args.records.split(",") if r.strip()] if args.records else None
+    records = None
+    if args.records is not None:
+        records = [r.strip() for r in args.records.split(",") if r.strip()]
+        if not records:  # e.g. an empty shell variable: never read as "everything"
+            raise CardioLiquidError(f"--records {args.records!r} names no record; leave the "
+                                    f"option out to pull every record")
     failed = []
     for database in databases:
         try:

@@ -134,8 +134,11 @@ class _Source:
         if mirror and not _is_url(mirror):
             self.root = Path(mirror) / db.name
             if not self.root.is_dir():
+                hint = (f"; to pull from PhysioNet instead, pass --mirror '' or unset "
+                        f"{MIRROR_ENV}" if db.physionet else "")
                 raise CardioLiquidError(f"{self.root}: mirror has no {db.name}/ folder "
-                                        f"(expected the layout <mirror>/<database>/<files>)")
+                                        f"(expected the layout <mirror>/<database>/<files>)"
+                                        f"{hint}")
             self.label = f"directory mirror {self.root}"
         elif mirror:
             self.label = f"URL mirror {mirror.rstrip('/')}/{db.name}"
@@ -219,16 +222,58 @@ def _chbmit_files(records: list[str], sums: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(files))
 
 
+def _mirror_files(source: _Source) -> list[str]:
+    return sorted(p.relative_to(source.root).as_posix() for p in source.root.rglob("*")
+                  if p.is_file() and not p.name.startswith("."))
+
+
+def _named_files(db: Database, source: _Source, records: list[str]) -> list[str]:
+    """Paths relative to the database; in a directory mirror a bare name (``Z001``) is found."""
+    if not hasattr(source, "root"):
+        return records
+    available = _mirror_files(source)
+    out = []
+    for rec in records:
+        if rec in available:
+            out.append(rec)
+            continue
+        by_stem = [f for f in available if Path(f).stem == rec or Path(f).name == rec]
+        if len(by_stem) != 1:
+            what = "no file" if not by_stem else f"{len(by_stem)} files ({', '.join(by_stem)})"
+            raise CardioLiquidError(f"{db.name}: {rec!r} matches {what} in {source.label}; "
+                                    f"name a file as a path relative to {db.name}/ "
+                                    f"(e.g. {available[0] if available else 'A_Z/Z001.txt'})")
+        out.append(by_stem[0])
+    return out
+
+
+def _unlisted(db: Database, source: _Source, records: list[str], tmp_dir: Path) -> None:
+    """Refuse records a mirror's ``RECORDS`` does not list (a mirror may hold a subset)."""
+    if not source.mirror:
+        return
+    text = source.read_text("RECORDS", tmp_dir)
+    if not text:
+        return
+    listed = text.split()
+    missing = [r for r in records if r not in listed]
+    if missing:
+        shown = ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "")
+        raise CardioLiquidError(
+            f"{db.name}: {', '.join(missing)} not in the RECORDS of {source.label}, which "
+            f"lists {len(listed)} records ({shown})"
+            + (f"; to pull from PhysioNet instead, pass --mirror '' or unset {MIRROR_ENV}"
+               if db.physionet else ""))
+
+
 def _list_files(db: Database, source: _Source, records: list[str] | None, sums: dict[str, str],
                 tmp_dir: Path) -> list[str]:
     if db.kind == "files":
         if not records and hasattr(source, "root"):  # a directory mirror can be listed
-            return sorted(p.relative_to(source.root).as_posix() for p in source.root.rglob("*")
-                          if p.is_file() and not p.name.startswith("."))
+            return _mirror_files(source)
         if not records:
             raise CardioLiquidError(f"{db.name}: pass --records with the files to pull "
                                     f"(paths relative to {db.name}/), or pull the demo set")
-        return records
+        return _named_files(db, source, records)
     if db.kind == "chbmit":
         if not records:
             raise CardioLiquidError("chbmit is 43 GB: pass --records (e.g. chb01_03,chb01_04 "
@@ -239,6 +284,8 @@ def _list_files(db: Database, source: _Source, records: list[str] | None, sums: 
         records = text.split() if text else list(db.records)
         if not records:
             raise CardioLiquidError(f"{db.name}: no RECORDS list found; pass --records")
+    else:
+        _unlisted(db, source, records, tmp_dir)
     return _wfdb_files(db, records, sums)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cardioliquid.cli import main
-from cardioliquid.errors import RecordingError
+from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.io import load_ecg
 from cardioliquid.io.pull import load_manifest, pull
 
@@ -65,6 +65,35 @@ def test_cli_pulls_several_databases_and_lists_the_one_that_failed(mirror, tmp_p
                str(tmp_path / "other"), "--mirror", str(mirror)])
     assert rc == 2 and "one database" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_unlisted_record_and_empty_records_are_refused_with_what_is_there(mirror, tmp_path,
+                                                                          capsys):
+    dest = tmp_path / "data"
+    with pytest.raises(CardioLiquidError, match=r"mitdb: 232 not in the RECORDS of directory "
+                                                r"mirror .*lists 2 records \(100, 101\).*"
+                                                r"--mirror ''"):
+        pull("mitdb", dest, ["100", "232"], mirror=str(mirror))
+    assert not list((dest / "mitdb").glob("100.*"))  # refused before anything was fetched
+    # An empty --records (an unset shell variable) never means "every record".
+    assert main(["data", "pull", "mitdb", "--records", "", "--dest", str(dest),
+                 "--mirror", str(mirror)]) == 2
+    assert "names no record" in capsys.readouterr().err
+    with pytest.raises(CardioLiquidError, match=r"mirror has no svdb/ folder.*PhysioNet"):
+        pull("svdb", dest, None, mirror=str(mirror))
+
+
+def test_files_database_finds_a_bare_name_in_a_directory_mirror(tmp_path):
+    root = tmp_path / "mirror" / "bonn"
+    (root / "A_Z").mkdir(parents=True)
+    (root / "A_Z" / "Z001.txt").write_text("1\n2\n")
+    (root / "E_S").mkdir()
+    (root / "E_S" / "S001.txt").write_text("3\n")
+    dest = tmp_path / "data"
+    report = pull("bonn", dest, ["Z001", "E_S/S001.txt"], mirror=str(tmp_path / "mirror"))
+    assert sorted(report.downloaded) == ["A_Z/Z001.txt", "E_S/S001.txt"]
+    with pytest.raises(CardioLiquidError, match=r"'Q001' matches no file.*A_Z/Z001.txt"):
+        pull("bonn", dest, ["Q001"], mirror=str(tmp_path / "mirror"))
 
 
 def test_corrupt_download_never_stays_behind(mirror, tmp_path):
