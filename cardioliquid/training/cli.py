@@ -25,11 +25,37 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
 
+from cardioliquid.errors import CardioLiquidError
 from cardioliquid.training.distill import prepare_teachers
 from cardioliquid.training.export import export_checkpoint
 from cardioliquid.training.module import LiquidClassifierModule
 
 LINKS = ("n_chans", "n_outputs", "n_times", "n_features", "sfreq")
+
+
+def _listing(names: list[str], most: int = 12) -> str:
+    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+    return f"{len(names)} ({shown})" if names else "none"
+
+
+def records_metadata(datamodule: object) -> dict[str, object]:
+    """The records a run read, for the exported model's provenance.
+
+    A config's ``export_metadata`` describes its recipe in words; a run whose
+    data were overridden on the command line (``--data.init_args.train_records
+    101,106``) trained on something else. The file therefore also lists what
+    this run read (``train_records``, ``val_records``, ``test_records``) and
+    says it in its ``trained_on`` line, which the app's provenance reads.
+    """
+    used = getattr(datamodule, "records_used", None)
+    if used is None:
+        return {}
+    splits = used()
+    meta: dict[str, object] = {f"{k}_records": list(v) for k, v in splits.items()}
+    meta["trained_on"] = (f"train records {_listing(splits.get('train', []))}; validation "
+                          f"{_listing(splits.get('val', []))}; test "
+                          f"{_listing(splits.get('test', []))}")
+    return meta
 
 
 class TrainCLI(LightningCLI):
@@ -67,12 +93,7 @@ class TrainCLI(LightningCLI):
             return
         ckpt = self.trainer.checkpoint_callback
         best = getattr(ckpt, "best_model_path", "") if ckpt else ""
-        meta = dict(cfg.get("export_metadata") or {})
-        extra = getattr(self.datamodule, "extra_train_records", None)
-        if extra:  # the provenance line must not claim one database when there were more
-            names = [db if rec is None else f"{db}/{rec}" for db, rec in extra]
-            meta["data"] = (f"{meta.get('data', 'training records')}; plus training records "
-                            f"of other databases: {', '.join(names)}")
+        meta = {**dict(cfg.get("export_metadata") or {}), **records_metadata(self.datamodule)}
         meta["best_checkpoint"] = Path(best).name if best else None
         if ckpt is not None and ckpt.best_model_score is not None:
             meta[f"best_{ckpt.monitor}"] = float(ckpt.best_model_score)
@@ -99,16 +120,25 @@ TRAIN_DESCRIPTION = (
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of ``cardioliquid-train``."""
-    TrainCLI(
-        LiquidClassifierModule,
-        datamodule_class=None,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": TRAIN_DESCRIPTION},
-        args=args,
-        auto_configure_optimizers=False,
-    )
+    """Entry point of ``cardioliquid-train``.
+
+    A project error (a missing record, patient leakage between splits, a bad
+    file) ends the run with its one-line message and exit status 2, as in
+    ``cardioliquid``; anything else keeps its traceback.
+    """
+    try:
+        TrainCLI(
+            LiquidClassifierModule,
+            datamodule_class=None,
+            subclass_mode_data=True,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"description": TRAIN_DESCRIPTION},
+            args=args,
+            auto_configure_optimizers=False,
+        )
+    except CardioLiquidError as e:
+        print(f"cardioliquid-train: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -111,6 +112,18 @@ class TensorDataModule(L.LightningDataModule):
     def empty_reason(self, split: str) -> str:
         """Why ``split`` has no records, naming the argument to change."""
         return f"no {split} records"
+
+    def records_used(self) -> dict[str, list[str]]:
+        """``train``/``val``/``test`` -> the names of the records each split reads.
+
+        What an exported model's provenance lists: files by name without
+        extension, records by name; in-memory arrays have no names (empty lists).
+        """
+        out = {}
+        for split, items in self.split_items().items():
+            out[split] = [Path(i).stem if isinstance(i, Path) else i for i in items
+                          if isinstance(i, str | Path)]
+        return out
 
     def setup(self, stage: str | None = None) -> None:
         """Build the splits a stage needs; an empty split is recorded, never borrowed."""

@@ -294,6 +294,13 @@ class MITBIHBeatDataModule(TensorDataModule):
         """The MIT-BIH records of each split (extra databases join ``train`` in :meth:`build`)."""
         return self.split_records()
 
+    def records_used(self) -> dict[str, list[str]]:
+        """As the base class, with the extra databases' records in ``train`` as ``db/record``."""
+        out = super().records_used()
+        out["train"] = out["train"] + [f"{p.parent.name}/{p.name}"
+                                       for p in self.extra_record_paths()]
+        return out
+
     def empty_reason(self, split: str) -> str:
         return {
             "train": f"train_records {self.train_records!r} leave no record outside "
