@@ -263,6 +263,13 @@ def load_model(name_or_path: str | os.PathLike, map_location: str = "cpu") -> Lo
         except json.JSONDecodeError as e:
             raise CheckpointError(path, f"corrupt metadata ({e})") from e
         return _build(path, header, state)
+    with open(path, "rb") as f:
+        head = f.read(2)
+    # torch.save writes a zip archive (PK) or, in its legacy format, a pickle (0x80 + protocol).
+    if not (head == b"PK" or head[:1] == b"\x80"):
+        raise CheckpointError(path, "not a model file: expected a .safetensors model or a "
+                                    "Lightning/PyTorch checkpoint (.ckpt), and this file is "
+                                    "neither")
     try:
         ckpt = torch.load(str(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:  # torch's text suggests weights_only=False: not ours

@@ -116,3 +116,13 @@ def test_pickle_refusal_is_one_clear_sentence(tmp_path):
     assert "refused: expected only tensors and plain values, got pickled Python objects" in text
     assert "system" in text and "weights_only" not in text and "\n" not in text
     assert pickle.loads(pickle.dumps(info.value)).reason == info.value.reason
+
+
+@pytest.mark.parametrize("content", [b"# a model card\n", b"", b"\x00\x01garbage"])
+def test_a_file_that_is_no_checkpoint_is_called_so(tmp_path, content):
+    """A text or truncated file is 'not a model file', not a pickle refusal."""
+    path = tmp_path / "card.md"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"card\.md: not a model file: expected a "
+                                              r"\.safetensors model or a Lightning"):
+        load_model(path)
