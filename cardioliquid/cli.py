@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     except CardioLiquidError as e:
         print(f"cardioliquid {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output folder that is a file, a read-only or missing place...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"cardioliquid {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -70,3 +70,16 @@ def test_out_of_range_numbers_are_usage_errors(argv, flag, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {flag}: expected" in err and "Traceback" not in err
+
+
+def test_a_place_that_cannot_be_written_is_one_error_naming_it(tmp_path, capsys):
+    """An OSError (here: --dest under a plain file) ends in one line naming the path, exit 2."""
+    (tmp_path / "afile").write_text("")
+    mirror = tmp_path / "mirror" / "mitdb"
+    mirror.mkdir(parents=True)
+    (mirror / "RECORDS").write_text("100\n")
+    rc = main(["data", "pull", "mitdb", "--records", "100", "--dest",
+               str(tmp_path / "afile" / "data"), "--mirror", str(tmp_path / "mirror")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith(f"cardioliquid data: error: {tmp_path / 'afile'}")
