@@ -65,7 +65,10 @@ def _beat_line(name: str, d: dict[str, Any]) -> str | None:
     where += f", {d['n_beats']:,} beats)" if isinstance(d.get("n_beats"), int) else ")"
     how = "patient-adaptive after " + f"{calib:g} min" if calib else mode or "inter-patient"
     lead = d.get("lead_preference") or []
-    lead_note = f", read from {lead[0]}" if lead and lead[0] not in ("MLII", "ML2") else ""
+    lead_note = ""
+    if lead and lead[0] not in ("MLII", "ML2"):  # V1,V2,V4,V5: whichever each record has
+        lead_note = (f", read from {lead[0]}" if len(lead) == 1 else
+                     f", read from the first of {'/'.join(lead)} each record has")
     return (f"{where}, {how}{lead_note}: VEB Se {_pct(veb.get('se'))} / +P {_pct(veb.get('ppv'))}"
             f" %, SVEB Se {_pct(sveb.get('se'))} / +P {_pct(sveb.get('ppv'))} % (`{name}`)")
 
@@ -74,8 +77,11 @@ def _seizure_line(name: str, d: dict[str, Any]) -> str | None:
     ev = d.get("event")
     if not isinstance(ev, dict) or not isinstance(ev.get("se"), int | float):
         return None
-    fa = ev.get("fa_per_24h")
+    fa, hours = ev.get("fa_per_24h"), d.get("duration_h")
     fa_text = f", {fa:.1f} false alarms per 24 h" if isinstance(fa, int | float) else ""
+    if isinstance(hours, int | float) and hours < 1.0:  # a daily rate from minutes means little
+        fa_text = (f", {ev.get('fp', '?')} false alarms in {60 * hours:.0f} min of EEG (too "
+                   f"little to estimate false alarms per 24 h)")
     return (f"{d.get('mode', 'held-out')}, {d.get('n_records', '?')} records: seizure events "
             f"found {ev['se']:.0f} % ({ev.get('tp', '?')} of {ev.get('n_ref', '?')}), precision "
             f"{_pct(ev.get('precision'))} %{fa_text} (`{name}`)")
