@@ -12,7 +12,10 @@ Seizures (SzCORE event and sample scores, see :mod:`cardioliquid.evaluation.seiz
         --json OUT.json [--report OUT.md]
 
 A record that cannot be read or scored is listed under ``errors`` in the JSON
-and the run goes on; the exit status is 1 when some records failed.
+and the run goes on. Exit status (as ``cardioliquid score``): 0 when every
+record was scored; 1 when some or all failed; 2 on bad usage, refused before
+any work (options that do not go together, such as ``--predictions`` with
+``--calibrate-minutes``, or a ``--json``/``--report`` path that cannot be written).
 
 This module only parses and reports; what it runs per record lives in
 :mod:`cardioliquid.evaluation.run` and :mod:`cardioliquid.evaluation.records`.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ from cardioliquid.evaluation import seizure as sz
 from cardioliquid.evaluation.records import (
     PREDICTION_EXTENSION,
     collect_eeg_files,
+    predictions_provenance,
     resolve_records,
 )
 from cardioliquid.evaluation.run import (
@@ -45,6 +50,11 @@ from cardioliquid.evaluation.run import (
     model_digest,
 )
 from cardioliquid.models.checkpoint import load_model
+
+ARRHYTHMIA_MODEL = "arrhythmia"
+"""The model ``evaluate arrhythmia`` runs when ``--model`` is not given."""
+ARRHYTHMIA_BEATS = "reference"
+"""Where ``evaluate arrhythmia`` takes the R peaks when ``--beats`` is not given."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,13 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "else its .hea files) or a comma list such as 100,101; the default 'auto' is DS2 in "
         "a folder that holds MIT-BIH's DS2 records (the shipped model's test set), else all",
     )
-    a.add_argument("--model", default="arrhythmia", help="shipped model name or checkpoint")
+    a.add_argument("--model", default=None,
+                   help=f"shipped model name or checkpoint (default: {ARRHYTHMIA_MODEL})")
     a.add_argument(
         "--predictions",
         type=Path,
         default=None,
         help=f"evaluate existing <record>.{PREDICTION_EXTENSION} files from "
-        "`cardioliquid score` instead of running a model",
+        "`cardioliquid score` instead of running a model (fixed calls: not with --model, "
+        "--calibrate-minutes, --beats or --lead)",
     )
     a.add_argument(
         "--calibrate-minutes",
@@ -82,8 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a.add_argument(
         "--beats",
         choices=("reference", "detect"),
-        default="reference",
-        help="R peaks from the reference annotations or from the detector",
+        default=None,
+        help=f"R peaks from the reference annotations or from the detector "
+        f"(default: {ARRHYTHMIA_BEATS})",
     )
     a.add_argument(
         "--lead",
@@ -107,7 +120,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    s = sub.add_parser("seizure", help="SzCORE event and sample scores on EEG recordings")
+    s = sub.add_parser(
+        "seizure",
+        help="SzCORE event and sample scores on EEG recordings",
+        description="SzCORE event and sample scores on EEG recordings",
+    )
     s.add_argument(
         "--data",
         required=True,
@@ -140,7 +157,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen evaluation; 0 when every record was scored, 1 when some failed."""
+    """Run the chosen evaluation; 0 when every record was scored, 1 when some or all failed.
+
+    Raises
+    ------
+    CardioLiquidError
+        Bad usage, before any work (exit status 2 from the console script).
+    """
+    for flag, path in (("--json", args.json), ("--report", args.report)):
+        check_output_path(flag, path)
     if args.task == "arrhythmia":
         return run_arrhythmia(args)
     return run_seizure(args)
@@ -165,6 +190,62 @@ def _load_model(name: str) -> Any:
     return load_model(name)
 
 
+def check_output_path(flag: str, path: Path | None) -> None:
+    """Refuse, before any work, an output file that could not be written at the end.
+
+    The file's folder may be missing (it is created when the file is
+    written), but its nearest existing folder must take a new file.
+
+    Parameters
+    ----------
+    flag : str
+        The option that named ``path``, for the message.
+    path : Path or None
+        The output file; None: nothing to check.
+
+    Raises
+    ------
+    CardioLiquidError
+        ``path`` is an existing folder, lies under a file, or its folder
+        cannot take a new file.
+    """
+    if path is None:
+        return
+    if path.is_dir():
+        raise CardioLiquidError(f"{flag} {path}: expected a file name, got an existing folder")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CardioLiquidError(f"{flag} {path}: expected a file in a folder, but {folder} is "
+                                "not a folder")
+    try:  # the test that cannot lie (permissions, read-only mounts, /proc): make a file there
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise CardioLiquidError(f"{flag} {path}: cannot write a file in {folder} "
+                                f"({e.strerror or e})") from None
+
+
+def _check_predictions_options(args: argparse.Namespace) -> None:
+    """Refuse the options that a predictions folder would silently ignore."""
+    if args.predictions is None:
+        return
+    if args.calibrate_minutes > 0:
+        raise CardioLiquidError(
+            "--predictions with --calibrate-minutes: predictions are fixed calls from "
+            "`cardioliquid score`, and patient-adaptive mode adapts a model on each record's "
+            "first minutes; give --model instead of --predictions")
+    given = [flag for flag, value in (("--model", args.model), ("--beats", args.beats),
+                                      ("--lead", args.lead)) if value is not None]
+    if given:
+        raise CardioLiquidError(
+            f"--predictions with {', '.join(given)}: predictions are fixed calls from "
+            "`cardioliquid score`, made with the model, beats and lead of that run (its "
+            "summary.json says which); give these options to `cardioliquid score`, or "
+            "evaluate a model without --predictions")
+
+
 def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any) -> int:
     """Print the summary and where files went; write the JSON if asked; the exit status."""
     result["errors"] = errors
@@ -173,8 +254,12 @@ def _finish(result: dict[str, Any], errors: dict[str, str], n_ok: int, args: Any
         print(f"cardioliquid evaluate: {where}{msg}", file=sys.stderr)
     if args.json is not None:  # also when every record failed: the errors are the result
         report.write_json(args.json, result)
-    if n_ok == 0:
-        raise CardioLiquidError(f"no record could be evaluated ({len(errors)} failed)")
+    if n_ok == 0:  # failed records, not bad usage: exit 1, as in `cardioliquid score`
+        print(f"cardioliquid evaluate: error: no record could be evaluated ({len(errors)} "
+              "failed)", file=sys.stderr)
+        if args.json is not None:
+            print(f"wrote {args.json}")
+        return 1
     print(report.summary_text(result))
     for written in (args.json, getattr(args, "report", None)):
         if written:
@@ -191,14 +276,17 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
         raise RecordingError(args.data, "expected a folder of WFDB records")
     if args.calibrate_minutes < 0:
         raise CardioLiquidError(f"--calibrate-minutes: expected >= 0, got {args.calibrate_minutes}")
+    _check_predictions_options(args)
+    beats = args.beats or ARRHYTHMIA_BEATS
     records = resolve_records(args.records, args.data)
     requested = args.records
     if requested.strip().upper() == "AUTO":  # say what it resolved to
         requested = "DS2" if records == resolve_records("DS2") else "all"
-    loaded = None if args.predictions is not None else _load_model(args.model)
+    model_name = args.model or ARRHYTHMIA_MODEL
+    loaded = None if args.predictions is not None else _load_model(model_name)
     if args.lead and loaded is not None:
         loaded = loaded.reading_leads(args.lead.split(","))
-    comparisons, errors = [], {}
+    comparisons, scored, errors = [], [], {}
     for record in _progress(records, "evaluate arrhythmia", args.no_progress):
         try:
             comparisons.append(
@@ -208,32 +296,37 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
                     loaded,
                     args.predictions,
                     args.calibrate_minutes,
-                    args.beats,
+                    beats,
                     args.window,
                 )
             )
+            scored.append(record)
         except Exception as e:  # one bad record never stops the run
             errors[record] = _error_text(e)
     mode = "patient-adaptive" if args.calibrate_minutes > 0 else "inter-patient"
     result = ec57.summarize(comparisons, mode=mode)
+    made = None  # the `cardioliquid score` run that made the calls of a predictions folder
+    if args.predictions is not None:
+        made = predictions_provenance(args.predictions, scored)
     result.update(
         {
-            "model": str(args.predictions)
-            if args.predictions
-            else getattr(loaded, "name", args.model),
-            "source": "predictions" if args.predictions else "model",
-            "model_sha256": model_digest(loaded),
+            "model": (made["model"] or str(args.predictions)) if made
+            else getattr(loaded, "name", model_name),
+            "source": "predictions" if made else "model",
+            "model_sha256": made["model_sha256"] if made else model_digest(loaded),
             "records_requested": requested,
-            "beats": args.beats,
+            "beats": made["beats"] if made else beats,
             "window_s": args.window,
             "start_s": 60.0 * args.calibrate_minutes,
             "calibrate_minutes": args.calibrate_minutes,
-            # S calls in AF-like rhythm reported as N (None: scored from a predictions folder)
-            "af_gate": None if loaded is None else bool(loaded.decision.af_gate),
+            # S calls in AF-like rhythm reported as N (None: a predictions folder not saying)
+            "af_gate": made["af_gate"] if made else bool(loaded.decision.af_gate),
             "lead_preference": None if loaded is None else list(
                 getattr(getattr(loaded, "preprocessing", None), "lead_preference", [])),
         }
     )
+    if made:
+        result["predictions"] = made
     if args.report and comparisons:
         report.write_arrhythmia_report(result, args.report)
     return _finish(result, errors, len(comparisons), args)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import wfdb
@@ -11,9 +14,13 @@ from cardioliquid.data import splits
 from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.io.labels import AAMI_CLASSES
 from cardioliquid.io.pull import inside_dest
+from cardioliquid.scoring.writers import read_manifest
 
 PREDICTION_EXTENSION = "cla"
 """Annotator of the beat-class files ``cardioliquid score`` writes (``<record>.cla``)."""
+
+SCORE_SUMMARY = "summary.json"
+"""The run summary ``cardioliquid score`` writes beside its outputs (model name and SHA-256)."""
 
 EEG_SUFFIXES = (".edf", ".bdf", ".gdf", ".fif", ".set", ".vhdr", ".txt")
 
@@ -107,3 +114,60 @@ def read_predictions(folder: Path, record: str) -> tuple[np.ndarray, np.ndarray]
     symbols = np.asarray(ann.symbol, dtype=str)
     keep = np.isin(symbols, AAMI_CLASSES)
     return np.asarray(ann.sample, dtype=np.int64)[keep], symbols[keep]
+
+
+def predictions_provenance(folder: Path, records: Sequence[str]) -> dict[str, Any]:
+    """What a ``cardioliquid score`` output folder says about the run that made its calls.
+
+    ``summary.json`` names the model (name, SHA-256) and the run key; each
+    record's manifest (``<record>.done.json``) carries the run key of the run
+    that wrote it, its beat source and, when the model's decision settings
+    have the AF gate, ``af_beats``. The model is stated only when every
+    record's manifest carries the summary's run key (a folder scored again
+    with another model keeps the other run's records): otherwise it is None
+    and ``note`` says why.
+
+    Parameters
+    ----------
+    folder : Path
+        The ``--predictions`` folder.
+    records : sequence of str
+        The records whose calls were evaluated.
+
+    Returns
+    -------
+    dict
+        ``{"folder", "model", "model_sha256", "af_gate", "beats", "run_key",
+        "note"}``; a value the folder does not state is None.
+    """
+    out: dict[str, Any] = {"folder": str(folder), "model": None, "model_sha256": None,
+                           "af_gate": None, "beats": None, "run_key": None, "note": None}
+    try:
+        summary = json.loads((folder / SCORE_SUMMARY).read_text())
+    except (OSError, ValueError):
+        summary = None
+    summary = summary if isinstance(summary, dict) else None
+    manifests = [read_manifest(folder, r) for r in records]
+    manifests = [m if isinstance(m, dict) else None for m in manifests]
+    missing = [r for r, m in zip(records, manifests, strict=True) if m is None]
+    if not missing and manifests:
+        gated = {"af_beats" in m for m in manifests}
+        out["af_gate"] = gated.pop() if len(gated) == 1 else None
+        sources = {m.get("beat_source") for m in manifests}
+        out["beats"] = sources.pop() if len(sources) == 1 else None
+    if summary is None:
+        out["note"] = f"no readable {SCORE_SUMMARY} in the folder: the model is not known"
+        return out
+    model = summary.get("model") if isinstance(summary.get("model"), dict) else {}
+    run_key = (summary.get("options") or {}).get("run_key") or None
+    out["run_key"] = run_key
+    other = [r for r, m in zip(records, manifests, strict=True)
+             if m is None or run_key is None or m.get("run_key") != run_key]
+    if other:
+        out["note"] = (f"{len(other)} of {len(records)} records ({', '.join(other[:5])}"
+                       f"{', ...' if len(other) > 5 else ''}) have no manifest of the run in "
+                       f"{SCORE_SUMMARY}: the model that made their calls is not known")
+        return out
+    out["model"] = model.get("name") or None
+    out["model_sha256"] = model.get("sha256") or None
+    return out

@@ -124,9 +124,13 @@ def arrhythmia_markdown(
 ) -> str:
     """Markdown report of :func:`cardioliquid.evaluation.ec57.summarize` output."""
     out = [f"# {title}", ""]
+    made = result.get("predictions") if result.get("source") == "predictions" else None
     meta = [
         ("mode", result.get("mode")),
         ("model", result.get("model")),
+        ("calls", None if not made else "read from `cardioliquid score` predictions in "
+         f"`{made.get('folder')}`, not made by this evaluation"
+         + (f" ({made['note']})" if made.get("note") else "")),
         ("model sha256", (result.get("model_sha256") or "")[:16] or None),
         ("AF gate", {True: "on (S calls in AF-like rhythm reported as N)", False: "off"}.get(
             result.get("af_gate"))),
@@ -177,15 +181,20 @@ def arrhythmia_markdown(
             rows,
         )
     )
+    if ci.get("n_resamples"):
+        ci_text = ("95 % CI: whole records resampled with replacement "
+                   f"({ci['n_resamples']} resamples; percentile interval), since one record's "
+                   "beats are not independent; a wide interval means a few records decide "
+                   "the number.")
+    else:  # one record: nothing to resample (its beats are not independent)
+        ci_text = ("No 95 % CI: the intervals resample whole records, since one record's "
+                   "beats are not independent, and with one record there is nothing to "
+                   "resample.")
     out += [
         "",
         "Gross: counts pooled over records. Average: mean of per-record values where "
         "defined. VEB false positives exclude fusion (Fv) and unclassifiable (Qv) beats; "
-        "SVEB false positives exclude Qs (ANSI/AAMI EC57, WFDB `bxb`). 95 % CI: "
-        "whole records resampled with replacement "
-        f"({ci.get('n_resamples', 'no')} resamples; percentile interval), since one "
-        "record's beats are not independent; a wide interval means a few records decide "
-        "the number.",
+        "SVEB false positives exclude Qs (ANSI/AAMI EC57, WFDB `bxb`). " + ci_text,
         "",
     ]
     if ci.get("accuracy"):
@@ -457,6 +466,9 @@ def summary_text(result: dict[str, Any]) -> str:
         return "-" if not isinstance(x, int | float) else f"{x:.1f}"
 
     lines = [f"{result.get('model', '?')}, {result.get('mode', '')}"]
+    if result.get("source") == "predictions":
+        folder = (result.get("predictions") or {}).get("folder", "?")
+        lines[0] += f" (calls read from predictions in {folder})"
     if "veb" in result:
         lines.append(f"records {result.get('n_records', '?')}, beats {result.get('n_beats', '?')}"
                      f", accuracy {pct(result.get('accuracy'))} %")

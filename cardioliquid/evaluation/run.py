@@ -52,7 +52,14 @@ def evaluate_arrhythmia_record(
     beats: str = "reference",
     window_s: float = ec57.MATCH_WINDOW_S,
 ) -> ec57.RecordComparison:
-    """EC57 comparison of one record, from a model or from a prediction file."""
+    """EC57 comparison of one record, from a model or from a prediction file.
+
+    Raises
+    ------
+    RecordingError
+        The record has no reference beats, or none after ``calibrate_minutes``
+        (nothing to score: a failed record, not a record of zero beats).
+    """
     rec = load_ecg(data / record)
     if rec.beats is None or len(rec.beats) == 0:
         state = (rec.meta.get("reference_annotations") or {}).get("state", "missing")
@@ -62,6 +69,13 @@ def evaluate_arrhythmia_record(
             f"{state}",
         )
     check_reference_beats(rec, loaded)  # far fewer than the QRS complexes: corrupt, refused
+    scored = (rec.beats.aami != "") & (rec.beats.sample >= 60.0 * calibrate_minutes * rec.fs)
+    if calibrate_minutes > 0 and not scored.any():  # checked before adapting on them
+        raise RecordingError(
+            data / record,
+            f"no beats after minute {calibrate_minutes:g}: the record lasts "
+            f"{rec.duration_s / 60:.1f} min",
+        )
     if predictions is not None:
         sample, cls = read_predictions(predictions, record)
     else:

@@ -213,6 +213,7 @@ def test_a_bad_record_is_listed_and_the_run_goes_on(
 def test_no_record_evaluable_is_an_error(
     ecg_folder: Path, tmp_path: Path, stand_in_model, capsys
 ) -> None:
+    """Every record failing is a failed run (exit 1, as in `score`), not bad usage (2)."""
     rc = main(
         [
             "evaluate",
@@ -226,8 +227,9 @@ def test_no_record_evaluable_is_an_error(
             "--no-progress",
         ]
     )
-    assert rc == 2
-    assert "no record could be evaluated" in capsys.readouterr().err
+    assert rc == 1
+    assert "no record could be evaluated (1 failed)" in capsys.readouterr().err
+    assert set(json.loads((tmp_path / "x.json").read_text())["errors"]) == {"nope"}
 
 
 def test_missing_prediction_file_is_named(ecg_folder: Path, tmp_path: Path) -> None:
@@ -247,7 +249,7 @@ def test_missing_prediction_file_is_named(ecg_folder: Path, tmp_path: Path) -> N
             "--no-progress",
         ]
     )
-    assert rc == 2
+    assert rc == 1
     assert "r1.cla" in json.loads(out.read_text())["errors"]["r1"]
 
 
@@ -440,3 +442,138 @@ def test_evaluate_prints_its_summary_and_json_is_optional(
     assert main([*base, "--json", str(target)]) == 0
     assert f"wrote {target}" in capsys.readouterr().out
     assert json.loads(target.read_text())["n_beats"] == 160
+
+
+def _write_short_record(folder: Path, seconds: float, rng: np.random.Generator) -> None:
+    """``short``: a one-lead record of ``seconds``, a beat every 0.74 s, all N."""
+    fs = 360
+    beats = np.arange(1, int(seconds / 0.74)) * int(0.74 * fs)
+    sig = 0.02 * rng.standard_normal(int(seconds * fs))
+    sig[beats] += 1.0
+    wfdb.wrsamp("short", fs=fs, units=["mV"], sig_name=["MLII"], p_signal=sig[:, None],
+                fmt=["16"], write_dir=str(folder))
+    wfdb.wrann("short", "atr", beats, symbol=["N"] * len(beats), write_dir=str(folder))
+
+
+def test_calibration_longer_than_a_record_fails_that_record(
+    ecg_folder: Path, tmp_path: Path, stand_in_model, rng, capsys
+) -> None:
+    """No beat after minute M: that record fails by name and reason, the others are scored."""
+    _write_short_record(ecg_folder, 20.0, rng)
+    out = tmp_path / "a.json"
+    base = ["evaluate", "arrhythmia", "--data", str(ecg_folder), "--calibrate-minutes", "0.5",
+            "--no-progress"]
+    assert main([*base, "--records", "r1,short", "--json", str(out)]) == 1
+    res = json.loads(out.read_text())
+    assert set(res["records"]) == {"r1"} and res["n_beats"] > 0
+    assert res["errors"]["short"].endswith("no beats after minute 0.5: the record lasts 0.3 min")
+    assert stand_in_model["adapt"] == [("r1", 0.5)]  # never adapted on a record with nothing left
+    assert "short: " in capsys.readouterr().err
+    # No record left: a failed run (exit 1) that says so, not "beats 0, accuracy - %".
+    assert main([*base, "--records", "short", "--json", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "no beats after minute 0.5" in captured.err
+    assert "no record could be evaluated (1 failed)" in captured.err
+    assert "accuracy" not in captured.out
+    assert json.loads(out.read_text())["n_records"] == 0
+
+
+@pytest.mark.parametrize("extra, flag", [
+    (["--calibrate-minutes", "5"], "--calibrate-minutes"),
+    (["--beats", "detect"], "--beats"),
+    (["--beats", "reference"], "--beats"),
+    (["--lead", "V1"], "--lead"),
+    (["--model", "arrhythmia-1lead"], "--model"),
+])
+def test_predictions_refuse_options_that_need_a_model(
+    ecg_folder: Path, tmp_path: Path, extra: list[str], flag: str, capsys, monkeypatch
+) -> None:
+    """Fixed calls cannot be adapted, re-detected or re-read: a usage error before any work."""
+    from cardioliquid.cli import main as console_main
+
+    def no_work(*a, **kw):
+        raise AssertionError("a record was read")
+
+    monkeypatch.setattr("cardioliquid.evaluation.run.load_ecg", no_work)
+    out = tmp_path / "p.json"
+    rc = console_main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1",
+                       "--predictions", str(tmp_path), *extra, "--json", str(out),
+                       "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert f"cardioliquid evaluate: error: --predictions with {flag}" in err
+    assert "predictions are fixed calls from `cardioliquid score`" in err
+    if flag == "--calibrate-minutes":
+        assert "adapts a model" in err and "give --model instead of --predictions" in err
+    assert not out.exists()
+
+
+def test_unwritable_outputs_are_refused_before_any_work(
+    ecg_folder: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """--json/--report that could not be written stop the run at once, naming the path."""
+    from cardioliquid.cli import main as console_main
+
+    def no_work(name):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("cardioliquid.evaluation.cli._load_model", no_work)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    targets = [(tmp_path, "got an existing folder"), (a_file / "x.json", "is not a folder")]
+    if Path("/proc/self").is_dir():  # Linux: nothing can create a file in /proc, not even root
+        targets.append((Path("/proc/x.json"), "cannot write a file in /proc"))
+    for flag in ("--json", "--report"):
+        for target, why in targets:
+            rc = console_main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records",
+                               "r1", flag, str(target), "--no-progress"])
+            assert rc == 2
+            err = capsys.readouterr().err
+            assert f"error: {flag} {target}: " in err and why in err and "Traceback" not in err
+    # The seizure command checks them too; nothing was written or left behind.
+    assert console_main(["evaluate", "seizure", "--data", str(tmp_path), "--report",
+                         str(tmp_path)]) == 2
+    assert "error: --report" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "ecg"]
+
+
+def test_output_folders_that_do_not_exist_yet_are_made(
+    ecg_folder: Path, tmp_path: Path, stand_in_model
+) -> None:
+    out = tmp_path / "new" / "deeper" / "e.json"
+    assert cli.check_output_path("--json", out) is None and not out.parent.exists()
+    assert main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1",
+                 "--json", str(out), "--no-progress"]) == 0
+    assert json.loads(out.read_text())["n_beats"] == 80
+
+
+def test_seizure_help_describes_the_command(capsys) -> None:
+    from cardioliquid.cli import main as console_main
+
+    for task, line in (("arrhythmia", "EC57 beat-by-beat evaluation on WFDB records"),
+                       ("seizure", "SzCORE event and sample scores on EEG recordings")):
+        with pytest.raises(SystemExit) as stop:
+            console_main(["evaluate", task, "--help"])
+        assert stop.value.code == 0
+        text = capsys.readouterr().out
+        assert text.split("\n\n")[1].strip() == line  # the line after the usage
+
+
+def test_predictions_provenance_of_a_folder(tmp_path: Path) -> None:
+    """A model without the AF gate writes no af_beats; without summary.json the model is unknown."""
+    from cardioliquid.scoring.writers import write_manifest
+
+    for r in ("a", "b"):
+        (tmp_path / f"{r}.cla").write_bytes(b"\x00\x00")
+        write_manifest(tmp_path, r, [tmp_path / f"{r}.cla"],
+                       {"run_key": "k1", "beat_source": "detect" if r == "b" else "reference"})
+    made = records.predictions_provenance(tmp_path, ["a", "b"])
+    assert made["af_gate"] is False and made["beats"] is None  # two beat sources
+    assert made["model_sha256"] is None and "no readable summary.json" in made["note"]
+    (tmp_path / "summary.json").write_text(json.dumps(
+        {"model": {"name": "m", "sha256": "cd" * 32}, "options": {"run_key": "k1"}}))
+    made = records.predictions_provenance(tmp_path, ["a", "b"])
+    assert (made["model"], made["model_sha256"], made["note"]) == ("m", "cd" * 32, None)
+    made = records.predictions_provenance(tmp_path, ["a", "c"])  # c: no manifest
+    assert made["model_sha256"] is None and made["af_gate"] is None
+    assert "1 of 2 records (c)" in made["note"]

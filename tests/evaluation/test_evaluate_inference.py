@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.evaluation import cli
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel
@@ -102,3 +103,45 @@ def test_seizure_through_predict_windows(tmp_path: Path, monkeypatch) -> None:
     assert res["event"]["tp"] == 1 and res["event"]["fp"] == 0
     assert res["window"]["se"] > 90 and res["window"]["sp"] > 95
     assert res["latency_s"]["per_seizure"][0] == pytest.approx(0.0, abs=3.0)
+
+
+def _score(records: list[Path], out: Path, weights: Path) -> None:
+    """`cardioliquid score` (reference beats) with AlwaysNormal stored as ``weights``."""
+    from cardioliquid.scoring.batch import ScoreOptions, score_paths
+
+    loaded = LoadedModel(AlwaysNormal(), BeatPreprocessing(), "always-normal", {},
+                         path=str(weights), decision=DecisionSettings(af_gate=True))
+    opts = ScoreOptions(task="arrhythmia", model=str(weights), out_dir=str(out),
+                        beats="reference", parquet=False)
+    score_paths(records, opts, progress=False, loaded=loaded)
+
+
+def test_predictions_state_the_model_that_made_them(ecg_folder: Path, tmp_path: Path) -> None:
+    """A `score` folder's summary.json and manifests give the model's SHA-256 and AF gate."""
+    import hashlib
+
+    weights = tmp_path / "normal.safetensors"
+    weights.write_bytes(b"stand-in weights")
+    pred = tmp_path / "pred"
+    _score([ecg_folder / "r1.hea", ecg_folder / "r2.hea"], pred, weights)
+    out, md = tmp_path / "p.json", tmp_path / "p.md"
+    argv = ["arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2", "--predictions",
+            str(pred), "--json", str(out), "--report", str(md), "--no-progress"]
+    assert _run(argv) == 0
+    res = json.loads(out.read_text())
+    assert res["source"] == "predictions" and res["model"] == "normal"
+    assert res["model_sha256"] == hashlib.sha256(b"stand-in weights").hexdigest()
+    assert res["af_gate"] is True and res["beats"] == "reference"
+    assert res["predictions"]["folder"] == str(pred) and res["predictions"]["note"] is None
+    assert res["n_beats"] == 160 and np.array(res["confusion"])[:, 0].sum() == 160
+    text = md.read_text()
+    assert f"**calls**: read from `cardioliquid score` predictions in `{pred}`" in text
+    assert "**AF gate**: on" in text
+    # The same folder scored again for r2 with other weights: r1's model is no longer known.
+    weights.write_bytes(b"other weights")
+    _score([ecg_folder / "r2.hea"], pred, weights)
+    assert _run(argv) == 0
+    res = json.loads(out.read_text())
+    assert res["model_sha256"] is None and res["model"] == str(pred)
+    assert "1 of 2 records (r1)" in res["predictions"]["note"]
+    assert res["af_gate"] is True  # both runs' manifests say the gate was on

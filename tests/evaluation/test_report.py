@@ -94,3 +94,24 @@ def test_ds2_report_lists_published_anchors_and_unmatched_beats() -> None:
     assert "| de Chazal et al. 2004 | 75.9 | 38.5 | 77.7 | 81.9 |" in text
     assert "| **this model** | 0.0 | – | 100.0 | 100.0 |" in text
     assert "| O | 1 | 0 | 0 | 0 | 0 | 0 |" in text  # the extra N at 3 s
+
+
+def test_one_record_report_says_there_is_no_interval() -> None:
+    """One record cannot be resampled: no CI, and no talk of resamples."""
+    res = _summary()
+    res["mode"] = "patient-adaptive"
+    text = report.arrhythmia_markdown(res)
+    assert "resamples;" not in text and "percentile interval" not in text
+    assert "No 95 % CI: the intervals resample whole records" in text
+    assert "with one record there is nothing to resample" in text
+
+
+def test_report_says_the_calls_came_from_predictions() -> None:
+    res = _summary()
+    res.update(source="predictions", model="arrhythmia", model_sha256="ab" * 32, af_gate=None,
+               predictions={"folder": "out/s1", "note": "no readable summary.json"})
+    text = report.arrhythmia_markdown(res)
+    assert ("- **calls**: read from `cardioliquid score` predictions in `out/s1`, not made by "
+            "this evaluation (no readable summary.json)") in text
+    assert "**model sha256**: abababababababab" in text and "AF gate" not in text
+    assert "(calls read from predictions in out/s1)" in report.summary_text(res)
