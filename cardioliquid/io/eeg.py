@@ -53,17 +53,23 @@ def eeg_patient_id(path: str | os.PathLike) -> str:
     return Path(path).stem
 
 
-def _events_tsv_for(path: Path) -> Path | None:
+def events_tsv_candidates(path: str | os.PathLike) -> list[Path]:
+    """The ``*_events.tsv`` names read as ``path``'s seizure reference, in the order tried.
+
+    ``<stem>_events.tsv``, the same without every suffix, and BIDS
+    ``sub-01_..._run-01_eeg.edf`` -> ``..._run-01_events.tsv``. Whether they
+    exist or not: writers use the list to keep clear of a reference.
+    """
+    path = Path(path)
     stem = path.name[: -len("".join(path.suffixes))] if path.suffixes else path.name
-    for cand in (path.with_name(f"{path.stem}_events.tsv"), path.with_name(f"{stem}_events.tsv")):
-        if cand.is_file():
-            return cand
-    # BIDS: sub-01_ses-01_task-x_run-01_eeg.edf -> ..._run-01_events.tsv
+    found = [path.with_name(f"{path.stem}_events.tsv"), path.with_name(f"{stem}_events.tsv")]
     if path.stem.endswith("_eeg"):
-        cand = path.with_name(path.stem[: -len("_eeg")] + "_events.tsv")
-        if cand.is_file():
-            return cand
-    return None
+        found.append(path.with_name(path.stem[: -len("_eeg")] + "_events.tsv"))
+    return list(dict.fromkeys(found))
+
+
+def _events_tsv_for(path: Path) -> Path | None:
+    return next((c for c in events_tsv_candidates(path) if c.is_file()), None)
 
 
 def find_seizures(path: str | os.PathLike, annotations=None, fs: float | None = None

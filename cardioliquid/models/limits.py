@@ -153,7 +153,8 @@ def check_modality(path: str | os.PathLike, task: str, metadata: Any) -> str:
     want = MODALITIES[task]
     stated = metadata.get("modality", want)
     if stated != want:
-        _fail(path, f"'modality' {want!r} for a {task} model", "", stated)
+        article = "an" if task[:1] in "aeiou" else "a"
+        _fail(path, f"'modality' {want!r} for {article} {task} model", "", stated)
     return want
 
 

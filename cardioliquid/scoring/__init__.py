@@ -14,6 +14,8 @@
 - :mod:`~cardioliquid.scoring.writers`: WFDB ``.cla``, SzCORE ``_events.tsv``,
   tables, manifests;
 - :mod:`~cardioliquid.scoring.batch`: :func:`score_paths` (``cardioliquid score``);
+  :mod:`~cardioliquid.scoring.inputs`: a record's input files (never overwritten,
+  fingerprinted for ``--resume``);
 - :mod:`~cardioliquid.scoring.distributed`: the same through Lightning DDP.
 
 Calls, events and alerts are decided by :mod:`cardioliquid.decision`.

@@ -31,7 +31,8 @@ from cardioliquid.models.checkpoint import LoadedModel, load_model
 from cardioliquid.scoring import writers
 from cardioliquid.scoring.beats import predict_beats
 from cardioliquid.scoring.checks import check_reference_beats, reference_note
-from cardioliquid.scoring.discover import discover, output_names
+from cardioliquid.scoring.discover import discover_for_task, output_names, record_name
+from cardioliquid.scoring.inputs import check_outputs_apart, input_fingerprint
 from cardioliquid.scoring.lock import acquire
 from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
 from cardioliquid.scoring.runner import DEFAULT_BATCH_SIZE
@@ -120,7 +121,7 @@ class RecordResult:
     n_events: int = 0
     beat_source: str = ""
     error: str = ""
-    reason: str = ""
+    reason: str = ""  # why it failed, or why it was set aside (another modality's file)
     af_beats: int | None = None  # beats in AF-like rhythm (models with an AF gate)
     beat_source_note: str = ""  # why the beats are not the reference ones, when asked for
 
@@ -134,7 +135,7 @@ def predict_record(rec: Any, loaded: LoadedModel, opts: ScoreOptions):
     """Beats or windows of one loaded recording, as the options say."""
     if opts.task != loaded.task:
         raise ContractError(
-            f"--task {opts.task} but model {loaded.name!r} is a {loaded.task} model"
+            f"--task {opts.task} but model {loaded.name!r} is {_a(loaded.task)} model"
         )
     # (predict_* check the channels' kind: an ECG lead is never read as EEG, nor EEG as ECG)
     if loaded.task == "arrhythmia" and opts.beats != "detect":
@@ -198,13 +199,30 @@ def write_record_outputs(
     return files, info
 
 
+def record_inputs(path: Path, name: str, opts: ScoreOptions) -> dict[str, Any]:
+    """The fingerprint of record ``path``'s files, its own outputs left out.
+
+    See :func:`~cardioliquid.scoring.inputs.input_fingerprint`; the outputs
+    matter when ``opts.out_dir`` is the recording's folder.
+    """
+    outputs = writers.record_outputs(name, opts.task, opts.parquet)
+    return input_fingerprint(path, [Path(opts.out_dir) / f for f in outputs])
+
+
 def score_record(path: Path, name: str, loaded: LoadedModel, opts: ScoreOptions) -> RecordResult:
-    """Load, score and write one record; a bad record gives a ``failed`` result."""
+    """Load, score and write one record; a bad record gives a ``failed`` result.
+
+    The manifest records the fingerprint of the record's files taken before
+    they are read (:func:`record_inputs`): ``--resume`` re-scores the record
+    when they change.
+    """
     opts = opts.resolve(loaded)
     try:
+        inputs = record_inputs(path, name, opts)
         rec = _load(path)
         pred = predict_record(rec, loaded, opts)
         files, info = write_record_outputs(pred, rec, name, opts)
+        info["inputs"] = inputs
         writers.write_manifest(Path(opts.out_dir), name, files, info)  # last: marks completion
     except CardioLiquidError as e:
         return RecordResult(str(path), name, "failed", error=type(e).__name__, reason=str(e))
@@ -256,12 +274,42 @@ def _score_in_worker(path: Path, name: str, opts: ScoreOptions) -> RecordResult:
 
 
 # --------------------------------------------------------------------------- the run
+def _a(word: str) -> str:
+    """``word`` with its indefinite article: "an arrhythmia", "a seizure"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def check_task(loaded: LoadedModel, opts: ScoreOptions) -> None:
     """Raise unless the model is for ``opts.task``."""
     if loaded.task != opts.task:
         raise CardioLiquidError(
-            f"{loaded.path or loaded.name}: expected a {opts.task} model, got a {loaded.task} model"
+            f"{loaded.path or loaded.name}: expected {_a(opts.task)} model, "
+            f"got {_a(loaded.task)} model"
         )
+
+
+def plan_records(
+    paths: list[str | os.PathLike], opts: ScoreOptions
+) -> tuple[list[Path], dict[Path, str], list[RecordResult]]:
+    """The records to score, their output names, and the files set aside.
+
+    A folder or glob search sets aside the other modality's files
+    (:func:`~cardioliquid.scoring.discover.discover_for_task`): they come back
+    as ``skipped`` results with the reason.
+
+    Raises
+    ------
+    CardioLiquidError
+        An output would overwrite a recording's file or land where the loader
+        reads its reference annotations
+        (:func:`~cardioliquid.scoring.inputs.check_outputs_apart`).
+    """
+    records, other = discover_for_task(paths, opts.task)
+    names = output_names(records)
+    check_outputs_apart(records, names, Path(opts.out_dir), opts.task, opts.parquet)
+    set_aside = [RecordResult(str(p), record_name(p), "skipped", reason=why)
+                 for p, why in other.items()]
+    return records, names, set_aside
 
 
 def run_key(loaded: LoadedModel, opts: ScoreOptions) -> str:
@@ -274,11 +322,17 @@ def run_key(loaded: LoadedModel, opts: ScoreOptions) -> str:
     return hashlib.sha256(doc.encode()).hexdigest()[:16]
 
 
-def is_done(out: Path, name: str, key: str) -> bool:
-    """Whether record ``name`` is complete in ``out`` and was scored with run key ``key``."""
+def is_done(out: Path, name: str, key: str, inputs: dict[str, Any]) -> bool:
+    """Whether record ``name`` is complete in ``out``, scored with run key ``key`` from ``inputs``.
+
+    ``inputs`` is the record's fingerprint now (:func:`record_inputs`). A
+    manifest without one (written before fingerprints were) is not complete:
+    what it was scored from cannot be told, so the record is scored again.
+    """
     if not writers.is_complete(out, name):
         return False
-    return (writers.read_manifest(out, name) or {}).get("run_key", "") == key
+    doc = writers.read_manifest(out, name) or {}
+    return doc.get("run_key", "") == key and doc.get("inputs") == inputs
 
 
 def model_identity(loaded: LoadedModel) -> dict[str, Any]:
@@ -290,7 +344,8 @@ def model_identity(loaded: LoadedModel) -> dict[str, Any]:
     return {
         "name": loaded.name,
         "model_name": loaded.model_name,
-        "version": str(meta.get("version", meta.get("commit", ""))),
+        # a stated version, else the commit the exporter recorded (training.export.provenance)
+        "version": str(meta.get("version") or meta.get("git_commit") or ""),
         "sha256": digest,
         "path": loaded.path,
     }
@@ -304,7 +359,8 @@ def summarize(
     workers: int,
 ) -> dict[str, Any]:
     """The run summary written to ``summary.json``."""
-    scored = [r for r in results if r.status in ("done", "skipped")]
+    set_aside = [r for r in results if r.status == "skipped" and r.reason]
+    scored = [r for r in results if r.status in ("done", "skipped") and not r.reason]
     classes = loaded.classes
     per_class = {c: sum(r.counts.get(c, 0) for r in scored) for c in classes}
     hours_done = sum(r.duration_s for r in results if r.status == "done") / 3600
@@ -321,6 +377,7 @@ def summarize(
             "skipped": sum(r.status == "skipped" for r in results),
             "failed": sum(r.status == "failed" for r in results),
         },
+        "skipped_files": [{"path": r.path, "reason": r.reason} for r in set_aside],
         f"{unit}_per_class": per_class,
         f"{unit}_total": sum(per_class.values()),
         "signal_hours": round(hours_all, 6),
@@ -364,7 +421,9 @@ def score_paths(
     Parameters
     ----------
     paths : list of str or path
-        Files, folders (searched recursively) or globs.
+        Files, folders (searched recursively) or globs. A search sets aside the
+        other modality's files (``skipped``, with the reason, in
+        ``summary["skipped_files"]``); a file named here is always scored.
     opts : ScoreOptions
     workers : int
         Processes scoring records in parallel (1: this process).
@@ -387,18 +446,22 @@ def score_paths(
     ------
     OutputLockedError
         Another live run owns ``opts.out_dir`` (:mod:`cardioliquid.scoring.lock`).
+    CardioLiquidError
+        An output would overwrite a recording's file or its reference
+        annotations (:func:`plan_records`); nothing is written.
     """
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
+    plan = plan_records(paths, opts)  # before the lock: a refused run writes nothing
     with acquire(out):  # one run per folder; removes only dead processes' temporaries
         if loaded is None:
             loaded = load_scoring_model(opts)
         check_task(loaded, opts)
-        return _score_locked(paths, opts, loaded, out, t0, workers, resume, strict, progress)
+        return _score_locked(plan, opts, loaded, out, t0, workers, resume, strict, progress)
 
 
 def _score_locked(
-    paths: list[str | os.PathLike],
+    plan: tuple[list[Path], dict[Path, str], list[RecordResult]],
     opts: ScoreOptions,
     loaded: LoadedModel,
     out: Path,
@@ -411,16 +474,15 @@ def _score_locked(
     """:func:`score_paths` once the folder's lock is held."""
     opts = opts.resolve(loaded)
     opts = replace(opts, run_key=run_key(loaded, opts))
-    records = discover(paths)
-    names = output_names(records)
-    results: list[RecordResult] = []
+    records, names, set_aside = plan
+    results: list[RecordResult] = list(set_aside)
     todo: list[Path] = []
     for p in records:
-        if resume and is_done(out, names[p], opts.run_key):
+        if resume and is_done(out, names[p], opts.run_key, record_inputs(p, names[p], opts)):
             results.append(_from_manifest(p, names[p], out))
         else:
             todo.append(p)
-    bar = _progress(len(records), progress)
+    bar = _progress(len(records) + len(set_aside), progress)
     bar.update(len(results))
     hours = [sum(r.duration_s for r in results) / 3600]
 
@@ -455,7 +517,7 @@ def _score_locked(
     ]
     writers.write_failures(out / "failures.csv", failures)
     summary = summarize(results, loaded, opts, time.perf_counter() - t0, workers)
-    summary["not_started"] = len(records) - len(results)
+    summary["not_started"] = len(records) + len(set_aside) - len(results)
     writers.write_summary(out / "summary.json", summary)
     summary["failures"] = failures
     return summary

@@ -6,10 +6,12 @@
         [--workers N] [--resume] [--strict] [--beats auto|reference|detect]
         [--segment-s S] [--distributed ...]
 
-Exit status: 0 when every record was scored (or skipped by ``--resume``);
-1 when any record failed (listed in ``failures.csv``) or, with ``--strict``,
-as soon as one fails (the run stops there) or when no recording was found;
-2 on bad usage (unknown model, no such task) or when another live run owns
+Exit status: 0 when every record was scored (or skipped by ``--resume``, or
+set aside as the other modality's file); 1 when any record failed (listed in
+``failures.csv``) or, with ``--strict``, as soon as one fails (the run stops
+there) or when no recording was found (without ``--strict``: a warning); 2 on
+bad usage (unknown model, no such task, an output that would overwrite a
+recording's file or reference annotations) or when another live run owns
 ``--out`` (:mod:`cardioliquid.scoring.lock`).
 """
 
@@ -164,9 +166,27 @@ def run(args: argparse.Namespace) -> int:
     )
     for f in summary["failures"][:10]:
         print(f"  failed: {f['reason']}", file=sys.stderr)
-    if rec["failed"] or (args.strict and rec["total"] == 0):
+    set_aside = summary.get("skipped_files", [])
+    for f in set_aside[:10]:
+        print(f"  skipped: {f['path']} ({f['reason']})", file=sys.stderr)
+    if rec["total"] == len(set_aside):
+        print(f"cardioliquid score: {'error' if args.strict else 'warning'}: "
+              f"{no_recording_message(args.paths, args.task, len(set_aside))}", file=sys.stderr)
+        if args.strict:
+            return 1
+    if rec["failed"]:
         return 1
     return 0
+
+
+def no_recording_message(paths: list[str], task: str, n_other: int) -> str:
+    """What ``score`` says when ``paths`` hold no recording for ``task``."""
+    from cardioliquid.scoring.discover import searched_for
+
+    where = ", ".join(map(str, paths))
+    other = f"; {n_other} file(s) of the other modality set aside" if n_other else ""
+    return (f"no recording was found in {where}: a folder or glob is searched for "
+            f"{searched_for(task)} files with --task {task}{other}")
 
 
 def main(argv: list[str] | None = None) -> int:

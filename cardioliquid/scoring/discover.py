@@ -1,4 +1,9 @@
-"""Turn command-line PATHs (files, folders, globs) into the recordings to score."""
+"""Turn command-line PATHs (files, folders, globs) into the recordings to score.
+
+:func:`discover` lists them; :func:`discover_for_task` also sets aside the
+recordings of the other modality that a folder or glob search found (a file
+named on the command line is always scored, and fails if it does not fit).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,12 @@ RECORDING_SUFFIXES: tuple[str, ...] = (
     ".hea", ".edf", ".bdf", ".gdf", ".vhdr", ".set", ".fif", ".fif.gz",
 )  # fmt: skip
 """What a folder is searched for: WFDB headers and the EEG formats MNE reads."""
+
+TASK_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "arrhythmia": (".hea",),
+    "seizure": tuple(s for s in RECORDING_SUFFIXES if s != ".hea"),
+}
+"""The searched suffixes each task scores: WFDB is read as ECG, every other format as EEG."""
 
 _GLOB_CHARS = set("*?[")
 
@@ -28,6 +39,27 @@ def _in_folder(folder: Path) -> Iterable[Path]:
                 yield p
 
 
+def _found(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, bool]]:
+    """Each recording named by ``paths`` and whether it was named as a file (not searched)."""
+    found: list[tuple[Path, bool]] = []
+    for item in paths:
+        text = str(item)
+        if _GLOB_CHARS & set(text) and not Path(text).exists():
+            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
+            found.extend((m, False) for m in matches if m.is_file() and _is_recording(m))
+            for m in matches:
+                if m.is_dir():
+                    found.extend((f, False) for f in _in_folder(m))
+            continue
+        p = Path(text)
+        found.extend(((f, False) for f in _in_folder(p)) if p.is_dir() else [(p, True)])
+    unique: dict[str, tuple[Path, bool]] = {}
+    for p, named in found:  # named as a file anywhere wins over found by a search
+        first, was_named = unique.get(os.path.abspath(p), (p, False))
+        unique[os.path.abspath(p)] = (first, named or was_named)
+    return sorted(unique.values(), key=lambda item: os.path.abspath(item[0]))
+
+
 def discover(paths: Sequence[str | os.PathLike]) -> list[Path]:
     """The recordings named by ``paths``, sorted and without duplicates.
 
@@ -36,22 +68,41 @@ def discover(paths: Sequence[str | os.PathLike]) -> list[Path]:
     recurses); a file is kept as given, even when it does not exist or has an
     unknown format, so that it is reported as a failure rather than ignored.
     """
-    found: list[Path] = []
-    for item in paths:
-        text = str(item)
-        if _GLOB_CHARS & set(text) and not Path(text).exists():
-            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))]
-            found.extend(m for m in matches if m.is_file() and _is_recording(m))
-            for m in matches:
-                if m.is_dir():
-                    found.extend(_in_folder(m))
-            continue
-        p = Path(text)
-        found.extend(_in_folder(p) if p.is_dir() else [p])
-    unique: dict[str, Path] = {}
-    for p in found:
-        unique.setdefault(os.path.abspath(p), p)
-    return sorted(unique.values(), key=lambda p: os.path.abspath(p))
+    return [p for p, _ in _found(paths)]
+
+
+def discover_for_task(
+    paths: Sequence[str | os.PathLike], task: str
+) -> tuple[list[Path], dict[Path, str]]:
+    """The recordings ``task`` scores, and those of the other modality set aside.
+
+    As :func:`discover`, except that a recording a folder or glob search found
+    whose format is the other task's (an EDF under ``arrhythmia``, a WFDB
+    header under ``seizure``) is not scored: it is returned with the reason
+    (``"EEG file, --task arrhythmia"``). A file named on the command line is
+    always scored: if it does not fit the task, it fails and says why.
+
+    Returns
+    -------
+    records : list of Path
+        The recordings to score, sorted.
+    other : dict
+        Path -> reason, for the recordings set aside.
+    """
+    records: list[Path] = []
+    other: dict[Path, str] = {}
+    for p, named in _found(paths):
+        if named or p.name.lower().endswith(TASK_SUFFIXES[task]):
+            records.append(p)
+        else:
+            kind = "EEG file" if task == "arrhythmia" else "WFDB (ECG) record"
+            other[p] = f"{kind}, --task {task}"
+    return records, other
+
+
+def searched_for(task: str) -> str:
+    """The suffixes a search looks for under ``task``, for messages (``.hea``)."""
+    return ", ".join(TASK_SUFFIXES[task])
 
 
 def record_name(path: Path) -> str:

@@ -38,12 +38,13 @@ from cardioliquid.scoring.batch import (
     done_result,
     is_done,
     load_scoring_model,
+    plan_records,
     predict_record,
+    record_inputs,
     run_key,
     summarize,
     write_record_outputs,
 )
-from cardioliquid.scoring.discover import discover, output_names
 from cardioliquid.scoring.lock import acquire
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class ScoringModule(L.LightningModule):
         out = []
         for path, name in batch:
             try:
+                inputs = record_inputs(Path(path), name, self.opts)  # before reading them
                 rec = load_recording(path)
                 out.append(
                     {
@@ -91,6 +93,7 @@ class ScoringModule(L.LightningModule):
                         "name": name,
                         "rec": rec,
                         "pred": predict_record(rec, self.loaded, self.opts),
+                        "inputs": inputs,
                     }
                 )
             except CardioLiquidError as e:
@@ -130,6 +133,7 @@ class RecordWriter(BasePredictionWriter):
 
 def _write(item: dict[str, Any], opts: ScoreOptions) -> tuple[list[Path], dict[str, Any]]:
     files, info = write_record_outputs(item["pred"], item["rec"], item["name"], opts)
+    info["inputs"] = item["inputs"]
     writers.write_manifest(Path(opts.out_dir), item["name"], files, info)
     return files, info
 
@@ -160,15 +164,15 @@ def score_paths_distributed(
     """
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
+    records, names, set_aside = plan_records(paths, opts)  # refused: nothing written
     out.mkdir(parents=True, exist_ok=True)
     if loaded is None:
         loaded = load_scoring_model(opts)
     check_task(loaded, opts)
     opts = opts.resolve(loaded)  # the model's event rule, flags applied
     opts = replace(opts, run_key=run_key(loaded, opts))
-    records = discover(paths)
-    names = output_names(records)
-    skipped = [p for p in records if resume and is_done(out, names[p], opts.run_key)]
+    skipped = [p for p in records if resume and is_done(out, names[p], opts.run_key,
+                                                         record_inputs(p, names[p], opts))]
     todo = [p for p in records if p not in set(skipped)]
     devices = int(devices) if str(devices).isdigit() else devices
     torch.set_num_threads(1)
@@ -196,17 +200,17 @@ def score_paths_distributed(
         results = _gather(writer.results)
         if not trainer.is_global_zero:
             return None
-        return _finish(results, skipped, records, names, loaded, opts, out, t0, trainer,
-                       num_nodes, accelerator)
+        return _finish(results, skipped, set_aside, records, names, loaded, opts, out, t0,
+                       trainer, num_nodes, accelerator)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _finish(results, skipped, records, names, loaded, opts, out, t0, trainer, num_nodes,
-            accelerator) -> dict[str, Any]:
+def _finish(results, skipped, set_aside, records, names, loaded, opts, out, t0, trainer,
+            num_nodes, accelerator) -> dict[str, Any]:
     """Rank 0: failures, summary."""
-    results += [_from_manifest(p, names[p], out) for p in skipped]
+    results += [_from_manifest(p, names[p], out) for p in skipped] + set_aside
     results.sort(key=lambda r: r.path)
     failures = [
         {"path": r.path, "record": r.name, "error": r.error, "reason": r.reason}
@@ -220,7 +224,7 @@ def _finish(results, skipped, records, names, loaded, opts, out, t0, trainer, nu
         "num_nodes": num_nodes,
         "accelerator": accelerator,
     }
-    summary["not_started"] = len(records) - len(results)
+    summary["not_started"] = len(records) + len(set_aside) - len(results)
     writers.write_summary(out / "summary.json", summary)
     summary["failures"] = failures
     return summary

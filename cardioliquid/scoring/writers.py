@@ -7,8 +7,10 @@ Per record (``<name>`` is the record's output name):
   ``<name>_beats.parquet`` when pyarrow is installed);
 - EEG: ``<name>_events.tsv`` (SzCORE / BIDS events) and ``<name>_windows.csv``;
 - ``<name>.done.json``: the record's manifest, written last. It lists every
-  output with its size and SHA-256; a record is complete exactly when its
-  manifest exists and matches the files (:func:`is_complete`).
+  output with its size and SHA-256 (and the runner adds the fingerprint of
+  the record's input files, :mod:`cardioliquid.scoring.inputs`); a record is
+  complete exactly when its manifest exists and matches the files
+  (:func:`is_complete`). :func:`record_outputs` names a record's files.
 
 Run files: ``failures.csv`` and ``summary.json``. A killed run leaves at most
 ``*.tmp`` files, which the next run into the folder removes when their writer
@@ -252,6 +254,26 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def record_outputs(name: str, task: str, parquet: bool) -> list[str]:
+    """The names of the files a record's scoring writes into the output folder, manifest last.
+
+    Parameters
+    ----------
+    name : str
+        The record's output name.
+    task : str
+        ``"arrhythmia"`` (``.cla``, beat tables) or ``"seizure"`` (events, window table).
+    parquet : bool
+        Whether the beat table is also written as Parquet.
+    """
+    if task == "arrhythmia":
+        files = [f"{name}.{ANNOTATION_EXTENSION}", f"{name}_beats.csv"]
+        files += [f"{name}_beats.parquet"] if parquet else []
+    else:
+        files = [f"{name}_events.tsv", f"{name}_windows.csv"]
+    return [*files, f"{name}{MANIFEST_SUFFIX}"]
 
 
 def manifest_path(out_dir: Path, name: str) -> Path:

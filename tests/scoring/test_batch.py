@@ -110,6 +110,7 @@ def test_bad_records_are_listed_and_the_run_goes_on(tmp_path, ecg_ckpt):
         [
             "score",
             str(root),
+            str(root / "broken.edf"),  # named: scored (and failing), not set aside as EEG
             "--task",
             "arrhythmia",
             "--model",
@@ -243,7 +244,15 @@ def test_task_and_model_must_agree(tmp_path, eeg_ckpt, capsys):
         ]
     )
     assert code == 2
-    assert "expected a arrhythmia model, got a seizure model" in capsys.readouterr().err
+    assert "expected an arrhythmia model, got a seizure model" in capsys.readouterr().err
+
+
+def test_task_mismatch_messages_read_an_arrhythmia_model(ecg_model, ecg_rec):
+    opts = ScoreOptions("seizure", "m", "out")
+    with pytest.raises(CardioLiquidError, match="expected a seizure model, got an arrhythmia"):
+        batch.check_task(ecg_model, opts)
+    with pytest.raises(CardioLiquidError, match="model 'liquid-cfc' is an arrhythmia model"):
+        batch.predict_record(ecg_rec, ecg_model, opts)
 
 
 def test_discovery(tmp_path):

@@ -24,7 +24,8 @@ def test_ddp_two_cpu_processes_equal_single_process(tmp_path, ecg_ckpt):
     _ecg_folder(root, 3)
     _add_bad_records(root)
     launcher = score_launcher(tmp_path)
-    base = [str(root), "--task", "arrhythmia", "--model", str(ecg_ckpt), "--no-progress"]
+    base = [str(root), str(root / "broken.edf"), "--task", "arrhythmia", "--model", str(ecg_ckpt),
+            "--no-progress"]  # broken.edf named: it fails (found by the search, it is set aside)
     single = subprocess.run(
         [sys.executable, str(launcher), *base, "--out", str(tmp_path / "one")],
         capture_output=True,
