@@ -5,6 +5,9 @@
   labels, with every disagreement's time (EC57's ``bxb`` beat matching).
 - :func:`agreement_notice`: the sentence the page shows beside the alerts;
   there is always an agreement figure where expert labels exist.
+- :func:`seizure_agreement` and :func:`seizure_notice`: the same for EEG, by
+  event: the model's seizure alerts against the expert-marked seizures in the
+  signal decided so far (matched as the evaluation matches them, SzCORE).
 - :func:`rhythm_reading`: what the AF gate's flag means at the latest beat.
   The AF test (Dash et al. 2009) fires on any irregular RR sequence, including
   frequent ventricular ectopy such as bigeminy, so the page says "irregular
@@ -179,6 +182,115 @@ def agreement_notice(agreement: Agreement | None) -> tuple[str, str]:
         return "warning", ("**Model and expert disagree**: " + "; ".join(worst)
                            + f". Overall {figure}.")  # fmt: skip
     return "success", f"Model agrees with the expert: {figure}."
+
+
+@dataclass(frozen=True)
+class SeizureAgreement:
+    """The model's seizure alerts against the expert's seizures decided so far.
+
+    Attributes
+    ----------
+    latencies : tuple of float or None
+        One per expert seizure whose onset is decided: the first matching
+        alert's time minus the onset (s), None when no alert matches it yet.
+    missed : tuple of bool
+        One per expert seizure: no alert matches it and its matching time (up
+        to ``tolerance_s[1]`` after the offset) is all decided: missed for good.
+    false_alarms : int
+        Alerts that match no expert seizure.
+    tolerance_s : (float, float)
+        How long before an onset and after an offset an alert still matches.
+    """
+
+    latencies: tuple[float | None, ...]
+    missed: tuple[bool, ...]
+    false_alarms: int
+    tolerance_s: tuple[float, float]
+
+    @property
+    def n_expert(self) -> int:
+        """Expert seizures whose onset is in the signal decided so far."""
+        return len(self.latencies)
+
+    @property
+    def detected(self) -> int:
+        """Expert seizures with a matching alert."""
+        return sum(lat is not None for lat in self.latencies)
+
+
+def seizure_agreement(
+    reference: Sequence[tuple[float, float]],
+    alerts: Sequence,
+    upto_s: float,
+    tolerance_s: tuple[float, float],
+) -> SeizureAgreement:
+    """Match the alerts known so far with the expert seizures whose onset is decided.
+
+    Parameters
+    ----------
+    reference : sequence of (onset, offset)
+        Expert seizures (s).
+    alerts : sequence of Alert
+        The model's seizure alerts so far (:func:`cardioliquid.decision.alerts.seizure_alerts`:
+        ``time_s`` is when each is raised).
+    upto_s : float
+        End of the signal decided so far (s): later onsets are not compared yet.
+    tolerance_s : (float, float)
+        An alert matches a seizure when raised from ``tolerance_s[0]`` before its
+        onset to ``tolerance_s[1]`` after its offset (the evaluation's SzCORE tolerance).
+    """
+    before, after = tolerance_s
+    raised = sorted(float(a.time_s) for a in alerts)
+    latencies: list[float | None] = []
+    missed: list[bool] = []
+    matched = np.zeros(len(raised), dtype=bool)
+    for on, off in sorted(reference):
+        if on > upto_s + 1e-9:
+            continue
+        hits = [i for i, t in enumerate(raised) if on - before <= t <= off + after]
+        matched[hits] = True
+        latencies.append(raised[hits[0]] - on if hits else None)
+        missed.append(not hits and upto_s >= off + after)
+    return SeizureAgreement(tuple(latencies), tuple(missed), int((~matched).sum()), tolerance_s)
+
+
+def seizure_notice(agreement: SeizureAgreement, labelled: bool, n_expert_total: int
+                   ) -> tuple[str, str]:
+    """The level and sentence for the alert panel of an EEG replay (:func:`agreement_notice`).
+
+    Parameters
+    ----------
+    agreement : SeizureAgreement
+    labelled : bool
+        The recording comes with expert seizure labels (possibly none marked).
+    n_expert_total : int
+        Expert seizures in the whole recording.
+    """
+    fa = agreement.false_alarms
+    alarms = f"{fa} false alarm{'s' if fa != 1 else ''}" if fa else "no false alarm"
+    if not labelled:
+        return "info", ("No expert seizure labels for this recording: nothing to compare the "
+                        "model's alerts with.")  # fmt: skip
+    if not n_expert_total:
+        return ("warning" if fa else "success"), (
+            f"The expert marked no seizure in this recording; the model raised {alarms} so far.")
+    if not agreement.n_expert:
+        return ("warning" if fa else "info"), (
+            f"No expert-marked seizure in the signal decided so far; {alarms}.")
+    before, after = agreement.tolerance_s
+    each = "; ".join(
+        f"seizure {i + 1}: " + ("missed" if gone else "not detected yet" if lat is None
+                                else f"detected {lat:+.0f} s from the expert-marked onset")
+        for i, (lat, gone) in enumerate(zip(agreement.latencies, agreement.missed, strict=True))
+    )  # fmt: skip
+    n = agreement.n_expert
+    text = (f"The model detected **{agreement.detected} of the {n}** expert-marked "
+            f"seizure{'s' if n != 1 else ''} decided so far ({each}); {alarms}. An alert "
+            f"matches a seizure when raised from {before:g} s before its onset to {after:g} s "
+            f"after its end (SzCORE).")  # fmt: skip
+    if any(agreement.missed) or fa:
+        return "warning", text
+    return ("success" if agreement.detected == n else "info"), text
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ maximum, so peaks survive.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,12 +38,34 @@ ECG_SPACING_MV = 3.0
 """Vertical room per ECG lead at 10 mm/mV (mV)."""
 ECG_PX_PER_LEAD = 170
 EEG_PX_PER_CHANNEL = 30
+TIMELINE_PX, TIMELINE_PX_PER_ROW = 100, 24
+"""Beat timeline height: legend and time axis, plus each class row."""
 DISAGREE = "#e53e3e"
 PENDING = "#a0aec0"
 ATTRIBUTION = "#dd6b20"
-_CLASSES = list(CLASS_COLORS)
-_COLORS = [CLASS_COLORS[c] for c in _CLASSES]
-_CLASS_SCALE = {"domain": _CLASSES, "range": _COLORS}
+ECG_CLASSES = ("N", "S", "V", "F", "Q")
+"""The AAMI beat classes, in the order the ECG charts list them."""
+EXPERT_MARK = "M-0.3,-1.9H0.3V1.9H-0.3Z"
+"""The expert's beat mark on the timeline: a filled vertical bar (``|``), as an SVG path.
+
+Vega scales a symbol path by the mark size as if it spanned -1..1, so this bar
+is about twice the model's dot in height."""
+CLIP_COLOR = "#b83280"
+"""ECG samples cut at the edge of their lead's row (gain too high)."""
+ECG_ROW_FILL = 0.48
+"""Share of the lead spacing a trace may swing either side of its baseline (rows never touch)."""
+
+
+def ecg_classes(classes: Sequence[str] = ()) -> list[str]:
+    """The five AAMI classes in their fixed order, then any other class in ``classes``."""
+    return list(ECG_CLASSES) + [c for c in dict.fromkeys(map(str, classes))
+                                if c not in ECG_CLASSES]  # fmt: skip
+
+
+def _class_scale(classes: Sequence[str]) -> dict[str, list[str]]:
+    """Colour of each beat class; only ECG classes on ECG charts (no EEG ``bckg``/``sz``)."""
+    domain = list(classes)
+    return {"domain": domain, "range": [CLASS_COLORS.get(c, "#4a5568") for c in domain]}
 
 
 def display_names(names: Sequence[str]) -> list[str]:
@@ -168,6 +191,15 @@ def ecg_trace(
     ahead : (float, float), optional
         Signal past the cursor (the first seconds before Play), shaded lighter.
 
+    The row names (``expert``, ``model``, each lead's name) are the y axis's
+    labels, left of the strip, so no beat label or QRS covers them at any zoom;
+    each lead's calibration bar (1 mV; 0.5 mV or less where 1 mV would not fit
+    in the row at a high gain, as its label says) stays at the strip's left
+    edge, beside its name.
+    Each trace stays within its own row (:data:`ECG_ROW_FILL` of the lead
+    spacing either side of its baseline); a sample cut at that edge (a high
+    gain) is marked in :data:`CLIP_COLOR` and its lead's name says "clipped".
+
     Returns
     -------
     dict
@@ -175,7 +207,11 @@ def ecg_trace(
     """
     names = list(leads)
     g = gain_mm_mv / 10.0
-    rows, cal = [], []
+    half = ECG_ROW_FILL * ECG_SPACING_MV
+    # the calibration pulse: 1 mV, or less where 1 mV would not fit in a row (high gain)
+    cal_mv = next((mv for mv in (1.0, 0.5, 0.25, 0.1) if mv * g <= 1.8 * half), 0.1)
+    bar = f"{cal_mv:g} mV bar"
+    rows, cal, clipped, names_shown = [], [], [], []
     for k, name in enumerate(names):
         x = np.asarray(leads[name], dtype=float)
         t = start_s + np.arange(x.size) / fs
@@ -183,17 +219,31 @@ def ecg_trace(
         centre = float(np.median(finite)) if finite.size else 0.0
         tt, xx = minmax_decimate(t, x)
         offset = -k * ECG_SPACING_MV
-        y = np.clip(offset + g * (xx - centre), offset - ECG_SPACING_MV / 2,
-                    offset + ECG_SPACING_MV / 2)  # fmt: skip
+        raw = offset + g * (xx - centre)
+        y = np.clip(raw, offset - half, offset + half)
+        cut = np.isfinite(raw) & (raw != y)
         rows.append(pd.DataFrame({"t": tt, "y": y, "lead": name, "mV": xx}))
-        cal.append({"t": float(window[0]) + 0.05, "y": offset - 0.5 * g,
-                    "y2": offset + 0.5 * g, "text": f"{name} · 1 mV"})  # fmt: skip
+        if cut.any():
+            clipped.append(pd.DataFrame({"t": tt[cut], "y": y[cut], "lead": name,
+                                         "mV": xx[cut]}))  # fmt: skip
+        cal.append({"y": offset - 0.5 * g * cal_mv, "y2": offset + 0.5 * g * cal_mv})
+        names_shown.append([name, bar, "clipped"] if cut.any() else [name, bar])
     data: dict[str, pd.DataFrame] = {"trace": pd.concat(rows, ignore_index=True),
                                      "cal": pd.DataFrame(cal)}  # fmt: skip
     top = ECG_SPACING_MV / 2
     bottom = -(len(names) - 0.5) * ECG_SPACING_MV
     label_y = {"expert": top + 0.85, "model": top + 0.35}
     y_scale = {"domain": [bottom, top + 1.2], "nice": False}
+    # y axis: the two label rows, then each lead at its baseline (0, -spacing, ...)
+    ticks = list(label_y.values()) + [-k * ECG_SPACING_MV for k in range(len(names))]
+    texts = ["expert", "model", *names_shown]
+    pick = (f"datum.value > {top + 0.6:g} ? 0 : datum.value > {top + 0.1:g} ? 1 : "
+            f"2 + round(-datum.value / {ECG_SPACING_MV:g})")  # fmt: skip
+    label_expr = json.dumps(texts) + "[" + pick + "]"
+    y_axis = {"values": ticks, "labelExpr": label_expr, "title": None, "grid": False,
+              "ticks": False, "domain": False, "labelFontSize": 11, "labelLimit": 160,
+              "labelColor": "#2d3748", "labelFontWeight": "bold", "labelPadding": 10,
+              "labelLineHeight": 14}  # fmt: skip
     layers: list[Spec] = []
     bands = [{"t": b0, "t2": b1, "kind": "poor signal"} for b0, b1 in bad]
     if pending and pending[1] > pending[0]:
@@ -228,46 +278,45 @@ def ecg_trace(
     layers.append({
         "data": {"name": "trace"}, "params": [_zoom()],
         "mark": {"type": "line", "color": "#1a202c", "strokeWidth": 1.1, "clip": True},
-        "encoding": {"x": _x(window), "y": {"field": "y", "type": "quantitative", "axis": None,
-                                            "scale": y_scale},
+        "encoding": {"x": _x(window), "y": {"field": "y", "type": "quantitative",
+                                            "axis": y_axis, "scale": y_scale},
                      "detail": {"field": "lead", "type": "nominal"},
                      "tooltip": [_tip("lead", kind="nominal"), _tip("t", ".3f", "time (s)"),
                                  _tip("mV", ".2f")]},
     })  # fmt: skip
+    # the calibration bars stand at the strip's left edge (in pixels), whatever the zoom
     layers.append({"data": {"name": "cal"}, "mark": {"type": "rule", "strokeWidth": 2.5,
                                                      "color": "#2d3748"},
-                   "encoding": {"x": {"field": "t", "type": "quantitative"},
+                   "encoding": {"x": {"value": 2},
                                 "y": {"field": "y", "type": "quantitative"},
                                 "y2": {"field": "y2"}}})  # fmt: skip
-    layers.append({"data": {"name": "cal"}, "mark": {"type": "text", "align": "left", "dx": 6,
-                                                     "dy": -4, "fontSize": 12,
-                                                     "fontWeight": "bold", "color": "#2d3748"},
-                   "encoding": {"x": {"field": "t", "type": "quantitative"},
-                                "y": {"field": "y2", "type": "quantitative"},
-                                "text": {"field": "text", "type": "nominal"}}})  # fmt: skip
+    if clipped:
+        data["clipped"] = pd.concat(clipped, ignore_index=True)
+        layers.append({"data": {"name": "clipped"},
+                       "mark": {"type": "tick", "orient": "vertical", "color": CLIP_COLOR,
+                                "thickness": 2, "size": 8, "clip": True},
+                       "encoding": {"x": {"field": "t", "type": "quantitative"},
+                                    "y": {"field": "y", "type": "quantitative"},
+                                    "tooltip": [_tip("lead", kind="nominal"),
+                                                _tip("t", ".3f", "time (s)"),
+                                                _tip("mV", ".2f", "mV (clipped)")]}})  # fmt: skip
     labels = [pd.DataFrame({"t": np.asarray(b[0], float), "y": label_y[row],
                             "label": np.asarray(b[1], str), "row": row})
               for row, b in (("expert", ref), ("model", pred)) if b is not None and len(b[0])]
     if labels:
         data["labels"] = pd.concat(labels, ignore_index=True)
+        data_labels = sorted(set(data["labels"]["label"]))
         layers.append({"data": {"name": "labels"},
                        "mark": {"type": "text", "fontSize": 13, "fontWeight": "bold"},
                        "encoding": {"x": {"field": "t", "type": "quantitative"},
                                     "y": {"field": "y", "type": "quantitative"},
                                     "text": {"field": "label", "type": "nominal"},
                                     "color": {"field": "label", "type": "nominal",
-                                              "scale": _CLASS_SCALE, "legend": None},
+                                              "scale": _class_scale(ecg_classes(
+                                                  data_labels)), "legend": None},
                                     "tooltip": [_tip("row", kind="nominal"),
                                                 _tip("label", kind="nominal"),
                                                 _tip("t", ".2f", "time (s)")]}})  # fmt: skip
-    data["rows"] = pd.DataFrame({"t": [float(window[0])] * 2, "y": list(label_y.values()),
-                                 "text": ["expert", "model"]})  # fmt: skip
-    layers.append({"data": {"name": "rows"},
-                   "mark": {"type": "text", "align": "left", "dx": 2, "fontSize": 10,
-                            "color": "#718096"},
-                   "encoding": {"x": {"field": "t", "type": "quantitative"},
-                                "y": {"field": "y", "type": "quantitative"},
-                                "text": {"field": "text", "type": "nominal"}}})  # fmt: skip
     return _chart(layers, data, ECG_PX_PER_LEAD * len(names) + 40)
 
 
@@ -350,15 +399,21 @@ def beat_timeline(
 ) -> Spec:
     """Model (dots) against expert (bars) class of every decided beat, zoomable.
 
-    ``irregular`` and ``af_like`` (one flag per model beat) shade stretches the
-    AF test flags: grey where the irregularity is not AF-specific, yellow where it is.
+    One row per class, the five AAMI classes always in the same order (then any
+    other class of the model's), the expert's bar above the model's dot; thin red
+    rules across all rows mark the beats where they differ. ``irregular`` and
+    ``af_like`` (one flag per model beat) shade stretches the AF test flags: grey
+    where the irregularity is not AF-specific, yellow where it is. The shading
+    and the class colours have independent colour scales and legends.
     """
     times, labels = np.asarray(pred[0], float), np.asarray(pred[1], str)
     parts = [pd.DataFrame({"t": times, "class": labels, "who": "model"})]
     if ref is not None:
         parts.append(pd.DataFrame({"t": np.asarray(ref[0], float),
                                    "class": np.asarray(ref[1], str), "who": "expert"}))  # fmt: skip
-    data: dict[str, pd.DataFrame] = {"beats": pd.concat(parts, ignore_index=True)}
+    beats = pd.concat(parts, ignore_index=True)
+    rows = ecg_classes(list(classes) + sorted(set(beats["class"])))
+    data: dict[str, pd.DataFrame] = {"beats": beats}
     layers: list[Spec] = []
     shade = []
     if irregular is not None:
@@ -370,29 +425,37 @@ def beat_timeline(
                       for a, b in true_runs(flags)]  # fmt: skip
     if shade:
         data["shade"] = pd.DataFrame(shade)
-        color = {"field": "kind", "type": "nominal", "legend": {"orient": "top", "title": None},
+        color = {"field": "kind", "type": "nominal",
+                 "legend": {"orient": "top", "title": None, "symbolType": "square"},
                  "scale": {"domain": ["irregular rhythm", "AF-like rhythm"],
                            "range": ["#cbd5e0", "#faf089"]}}  # fmt: skip
         layers.append(_band("shade", color, 0.45))
     if disagree_s is not None and len(disagree_s):
         data["disagree"] = pd.DataFrame({"t": np.asarray(disagree_s, float)})
         layers.append({"data": {"name": "disagree"},
-                       "mark": {"type": "rule", "color": DISAGREE, "opacity": 0.35},
+                       "mark": {"type": "rule", "color": DISAGREE, "opacity": 0.35,
+                                "strokeWidth": 1},
                        "encoding": {"x": {"field": "t", "type": "quantitative"}}})  # fmt: skip
+    x = _x(window)
+    x["axis"]["gridColor"] = "#e2e8f0"  # grey: a red grid would read as disagreements
     layers.append({
         "data": {"name": "beats"}, "params": [_zoom()],
-        "mark": {"type": "point", "filled": True, "size": 30},
+        "mark": {"type": "point", "filled": True, "opacity": 0.9, "size": 30},
         "encoding": {
-            "x": _x(window),
+            "x": x,
             "y": {"field": "class", "type": "nominal", "title": None,
-                  "scale": {"domain": list(classes)}},
+                  "scale": {"domain": rows},
+                  "axis": {"labelOverlap": False, "labelFontSize": 11, "labelFontWeight": "bold",
+                           "ticks": False, "domain": False}},
             "yOffset": {"field": "who", "type": "nominal",
-                        "scale": {"domain": ["expert", "model"]}},
-            "color": {"field": "class", "type": "nominal", "scale": _CLASS_SCALE,
+                        "scale": {"domain": ["expert", "model"], "paddingOuter": 0.3}},
+            "color": {"field": "class", "type": "nominal", "scale": _class_scale(rows),
                       "legend": None},
             "shape": {"field": "who", "type": "nominal",
-                      "scale": {"domain": ["expert", "model"], "range": ["stroke", "circle"]},
-                      "legend": {"orient": "top", "title": None}},
+                      "scale": {"domain": ["expert", "model"], "range": [EXPERT_MARK, "circle"]},
+                      "legend": {"orient": "top", "title": None, "symbolFillColor": "#4a5568",
+                                 "symbolStrokeWidth": 0, "symbolSize": 30, "labelExpr":
+                                 "datum.label == 'expert' ? 'expert (|)' : 'model (●)'"}},
             "tooltip": [_tip("who", kind="nominal"), _tip("class", kind="nominal"),
                         _tip("t", ".2f", "time (s)")]},
     })  # fmt: skip
@@ -401,7 +464,9 @@ def beat_timeline(
         layers.append({"data": {"name": "cursor"},
                        "mark": {"type": "rule", "color": "#2d3748", "strokeDash": [4, 3]},
                        "encoding": {"x": {"field": "t", "type": "quantitative"}}})  # fmt: skip
-    return _chart(layers, data, 200)
+    spec = _chart(layers, data, TIMELINE_PX + TIMELINE_PX_PER_ROW * len(rows))
+    spec["resolve"] = {"scale": {"color": "independent"}}  # shading apart from the classes
+    return spec
 
 
 def seizure_timeline(

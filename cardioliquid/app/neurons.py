@@ -220,3 +220,47 @@ def input_attribution(
     out = att.sum(axis=0) if att.shape[0] == 1 else att
     peak = float(out.max()) if out.size else 0.0
     return out / peak if peak > 0 else out
+
+
+NEURON_ROLES = ("inter", "command", "motor", "hidden")
+
+
+def strongest_neurons(
+    share: np.ndarray,
+    signed: np.ndarray,
+    roles: list[str],
+    label: str,
+    per_role: int = 3,
+) -> dict[str, list]:
+    """The strongest neurons of each role (inter, command, motor), every row named.
+
+    Parameters
+    ----------
+    share : ndarray, shape (n_neurons,)
+        Each neuron's share of the absolute attribution (summing to 1).
+    signed : ndarray, shape (n_neurons,)
+        The signed attribution: positive pushes towards the explained class.
+    roles : list of str
+        Role of each neuron.
+    label : str
+        The explained (predicted) class.
+    per_role : int
+        Neurons listed per role.
+
+    Returns
+    -------
+    dict of str to list
+        Columns ``neuron``, ``role``, ``effect`` (``"→ <label>"`` for a neuron
+        that pushes towards the class, ``"against <label>"`` for one that pushes
+        away from it; short, so it reads in a narrow column) and ``share %``
+        (percent, as the caption and the wiring graph give it).
+    """
+    rows: dict[str, list] = {"neuron": [], "role": [], "effect": [], "share %": []}
+    for role in NEURON_ROLES:
+        ids = [i for i, r in enumerate(roles) if r == role]
+        for i in sorted(ids, key=lambda i: -share[i])[:per_role]:
+            rows["neuron"].append(f"n{i}")
+            rows["role"].append(role)
+            rows["share %"].append(100.0 * float(share[i]))
+            rows["effect"].append(f"→ {label}" if signed[i] > 0 else f"against {label}")
+    return rows

@@ -243,7 +243,8 @@ def seizure_timeline(
     return fig
 
 
-def neuron_heatmap(states: np.ndarray, roles: Sequence[str], step_s: float) -> Figure:
+def neuron_heatmap(states: np.ndarray, roles: Sequence[str], step_s: float,
+                   per_beat: bool = False) -> Figure:
     """Every neuron's liquid state (rows, grouped by role) over time (columns).
 
     Parameters
@@ -253,16 +254,23 @@ def neuron_heatmap(states: np.ndarray, roles: Sequence[str], step_s: float) -> F
         Role of each neuron.
     step_s : float
         Seconds per step.
+    per_beat : bool
+        The model steps once per beat (a beat-sequence model): the columns are
+        beats, numbered back from the explained beat (0, the last column) to
+        ``-(n_steps - 1)``, instead of seconds into the window.
     """
+    from matplotlib.ticker import MaxNLocator
+
     order_roles = ["inter", "command", "motor", "hidden"]
     rank = {r: k for k, r in enumerate(order_roles)}
     order = sorted(range(len(roles)), key=lambda i: (rank.get(roles[i], 9), i))
     data = states[:, order].T
     vmax = float(np.nanmax(np.abs(data))) or 1.0
+    n_steps = states.shape[0]
+    x_range = (-(n_steps - 0.5), 0.5) if per_beat else (0.0, n_steps * step_s)
     fig, ax = plt.subplots(figsize=(4.6, 0.12 * len(order) + 1.2), dpi=110)
     im = ax.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                   extent=(0, states.shape[0] * step_s, len(order) - 0.5, -0.5),
-                   interpolation="nearest")  # fmt: skip
+                   extent=(*x_range, len(order) - 0.5, -0.5), interpolation="nearest")
     prev = None
     for row, i in enumerate(order):  # every row named: neuron and role
         if roles[i] != prev and prev is not None:
@@ -270,7 +278,11 @@ def neuron_heatmap(states: np.ndarray, roles: Sequence[str], step_s: float) -> F
         prev = roles[i]
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels([f"n{i} {roles[i]}" for i in order], fontsize=6)
-    ax.set_xlabel("time in the window (s)", fontsize=8)
+    if per_beat:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+        ax.set_xlabel("beats before the explained one (0 = the explained beat)", fontsize=8)
+    else:
+        ax.set_xlabel("time in the window (s)", fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
     cb.set_label("state", fontsize=6)

@@ -6,7 +6,11 @@ import json
 import re
 from typing import Any
 
-from cardioliquid.data.splits import DS1, DS2
+from cardioliquid.data.splits import DS1, DS2, SVDB_TRAIN, patient_of
+from cardioliquid.io.wfdb import MITDB_RECORDS
+
+IN_SAMPLE = "in-sample patient ({}): expect optimistic results"
+HELD_OUT = "held-out patient ({})"
 
 
 def _ids_under(metadata: dict[str, Any], words: tuple[str, ...]) -> set[str]:
@@ -37,8 +41,11 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
 
     Uses lists in the model card metadata whose keys name training
     (``train_records``, ``train_patients``...) or test data (``test_...``,
-    ``held_out...``); for MIT-BIH arrhythmia models that name the de Chazal
-    split, DS1 records are in-sample and DS2 records held out.
+    ``held_out...``), then clauses of its ``split``/``data`` text; for
+    arrhythmia models whose card names the splits of
+    :mod:`cardioliquid.data.splits`, DS1 and :data:`SVDB_TRAIN` records are
+    in-sample, DS2 and other SVDB records held out, and NSTDB records are
+    judged as the MIT-BIH records they add noise to (:func:`nstdb_source`).
 
     Returns
     -------
@@ -56,9 +63,52 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
     verdict = _from_split_text(ids, metadata)
     if verdict:
         return verdict
-    if task == "arrhythmia" and "DS1" in json.dumps(metadata, default=str):
-        if str(record_id) in DS1:
-            return "in-sample patient (MIT-BIH DS1, the training set): expect optimistic results"
-        if str(record_id) in DS2:
-            return "held-out patient (MIT-BIH DS2, never seen in training)"
+    if task == "arrhythmia":
+        verdict = _arrhythmia_label(str(record_id), metadata)
+        if verdict:
+            return verdict
     return "provenance unknown: the model card does not say whether this patient was in training"
+
+
+def nstdb_source(record_id: str) -> str | None:
+    """The MIT-BIH record a Noise Stress Test Database record was made from, else None.
+
+    NSTDB names each stress-test record after the clean MIT-BIH record it adds
+    noise to and the signal-to-noise ratio (``118e06``: record 118 at 6 dB,
+    ``119e_6``: record 119 at -6 dB).
+    """
+    m = re.fullmatch(r"(\d{3})e_?\d+", str(record_id))
+    return m.group(1) if m and m.group(1) in MITDB_RECORDS else None
+
+
+def _arrhythmia_label(record_id: str, metadata: dict[str, Any]) -> str | None:
+    """In-sample or held out, for a model whose card names the splits of
+    :mod:`cardioliquid.data.splits` it trained on (de Chazal DS1, SVDB); None otherwise.
+
+    A NSTDB record is judged as the MIT-BIH record it was made from; MIT-BIH
+    202 (DS2) as its patient's record 201 (DS1); an SVDB record is held out
+    only when the card says it trained on the :data:`SVDB_TRAIN` records (by their count).
+    """
+    card = json.dumps(metadata, default=str)
+    source = nstdb_source(record_id)
+    noisy = f"NSTDB record made from MIT-BIH {source} with noise added; " if source else ""
+    rid = source or record_id
+    if "DS1" in card:
+        first = patient_of(rid)
+        if rid in DS1:
+            return IN_SAMPLE.format(f"{noisy}MIT-BIH DS1, the training set")
+        if rid in DS2 and first != rid and first in DS1:
+            return IN_SAMPLE.format(
+                f"{noisy}record {rid} is in MIT-BIH DS2, but the same "
+                f"patient's record {first} is in DS1, the training set"
+            )
+        if rid in DS2:
+            return HELD_OUT.format(f"{noisy}MIT-BIH DS2, never seen in training")
+    if re.search(r"svdb", card, re.IGNORECASE):
+        n = len(SVDB_TRAIN)
+        if rid in SVDB_TRAIN:
+            return IN_SAMPLE.format(f"SVDB, one of the {n} training records")
+        said = " ".join(str(metadata.get(k, "")) for k in ("data", "split"))
+        if re.fullmatch(r"8\d\d", rid) and re.search(rf"\b{n}\s+svdb\b", said, re.IGNORECASE):
+            return HELD_OUT.format(f"SVDB, not among the {n} records it trained on")
+    return None

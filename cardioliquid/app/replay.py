@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cardioliquid._check import check_positive
+from cardioliquid.errors import CardioLiquidError, ContractError
+from cardioliquid.scoring.checks import check_fits, recording_label
 from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
 from cardioliquid.scoring.stream import BeatStream, WindowStream
 
@@ -339,6 +341,50 @@ class ReplaySession:
         wall = sum(t.wall_s for t in self.timings)
         sig = sum(t.signal_s for t in self.timings)
         return sig / wall if wall > 0 else float("nan")
+
+
+def check_replayable(rec: Recording, loaded: LoadedModel) -> None:
+    """Raise unless ``loaded`` can replay ``rec``: found before Play, not on the way.
+
+    :func:`~cardioliquid.scoring.checks.check_fits` first (modality, rate, channel
+    kinds); then a model that reads every channel of the recording must have been
+    built for that many; then the recording's first seconds (the stream's delay
+    and two windows more, about 0.2 s of compute) go through a throwaway
+    replay, so whatever shows only when the model reads the signal (a montage
+    the channels cannot give, an input shape) is found up front.
+
+    Raises
+    ------
+    CardioLiquidError
+        :class:`ContractError` or :class:`RecordingError` saying what was
+        expected and what was got, naming the file.
+    """
+    check_fits(rec, loaded)
+    prep = loaded.preprocessing
+    want = loaded.model_kwargs.get("n_chans")
+    if (
+        loaded.task != "arrhythmia"
+        and not list(getattr(prep, "channels", []) or [])
+        and (isinstance(want, int) and want != rec.n_channels)
+    ):
+        raise ContractError(
+            f"{recording_label(rec)}: model {loaded.name!r} reads {want} channel(s), got a "
+            f"recording of {rec.n_channels} ({', '.join(rec.channel_names[:4])}"
+            f"{', ...' if rec.n_channels > 4 else ''})")  # fmt: skip
+    probe = ReplaySession(rec, loaded)
+    window = float(getattr(prep, "window_s", 0.0) or 0.0)
+    probe.advance(min(probe.latency_s + 2 * window + 1.0, rec.duration_s))
+
+
+def fit_problem(rec: Recording, loaded: LoadedModel) -> str | None:
+    """Why ``loaded`` cannot replay ``rec`` (:func:`check_replayable`), None when it can."""
+    try:
+        check_replayable(rec, loaded)
+    except CardioLiquidError as e:
+        return str(e)
+    except Exception as e:  # a reader or filter failing in an unforeseen way: the replay would
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def beats_view(pred: BeatPredictions) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,13 @@ from typing import Any
 import streamlit as st
 import torch
 
-from cardioliquid.app.sources import SESSION_PREFIX, remove_stale_session_dirs, scrub_paths
+import cardioliquid
+from cardioliquid.app.sources import (
+    SESSION_PREFIX,
+    data_dir,
+    remove_stale_session_dirs,
+    scrub_paths,
+)
 from cardioliquid.device import profile_model
 from cardioliquid.errors import RecordingError
 from cardioliquid.io import load_recording
@@ -47,6 +53,21 @@ def public_error(e: RecordingError) -> RecordingError:
     roots = [st.session_state.get("session_dir", "")] if _in_session() else []
     path = scrub_paths(e.path, roots) if e.path else None
     return type(e)(path, scrub_paths(e.reason, roots))
+
+
+def public_text(message: str, roots: tuple[str | os.PathLike, ...] = ()) -> str:
+    """``message`` for the page: a path in the session, data, package or temporary
+    folder (or under ``roots``) keeps only its file name."""
+    folders = [*roots, data_dir(), Path(cardioliquid.__file__).resolve().parent,
+               tempfile.gettempdir()]  # fmt: skip
+    if _in_session():
+        folders.append(st.session_state.get("session_dir", ""))
+    mirror = os.environ.get("CARDIOLIQUID_DATA_MIRROR", "")
+    if mirror and Path(mirror).is_dir():
+        folders.append(mirror)
+    # the deepest folder first, so a folder inside another loses all of its path
+    folders = sorted({str(f).rstrip("/") for f in folders if str(f)}, key=len, reverse=True)
+    return scrub_paths(message, folders)
 
 
 def _in_session() -> bool:

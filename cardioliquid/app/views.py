@@ -11,6 +11,7 @@ for where the replay is; the position slider shows it and moves it.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +27,8 @@ from cardioliquid.app.agreement import (
     agreement_notice,
     rhythm_reading,
     running_agreement,
+    seizure_agreement,
+    seizure_notice,
 )
 from cardioliquid.app.card import card_limits
 from cardioliquid.app.events import (
@@ -40,10 +43,17 @@ from cardioliquid.app.neurons import (
     explain_decision,
     input_attribution,
     stack_inputs,
+    strongest_neurons,
     window_input,
 )
 from cardioliquid.app.provenance import evaluation_label
-from cardioliquid.app.replay import FASTEST_CHUNK_S, SPEEDS, ReplaySession, windows_view
+from cardioliquid.app.replay import (
+    FASTEST_CHUNK_S,
+    SPEEDS,
+    ReplaySession,
+    fit_problem,
+    windows_view,
+)
 from cardioliquid.app.sources import (
     list_records,
     save_checkpoint_upload,
@@ -56,6 +66,7 @@ from cardioliquid.app.state import (
     cached_recording,
     model_modality,
     mtime,
+    public_text,
     session_dir,
     untrained_model,
 )
@@ -74,7 +85,6 @@ from cardioliquid.explain.states import is_beat_sequence
 from cardioliquid.io import load_recording
 from cardioliquid.io.recording import Recording
 from cardioliquid.models.checkpoint import LoadedModel, list_pretrained
-from cardioliquid.scoring.checks import check_fits
 from cardioliquid.scoring.writers import EVENTS_COLUMNS, beat_table_text, events_table
 from cardioliquid.signal.leads import fused_leads, select_lead
 from cardioliquid.signal.quality import find_bad_segments
@@ -109,7 +119,7 @@ class Choice:
 
 def _fail(where: Any, message: str, exc: BaseException | None = None) -> None:
     detail = f"{message}: {exc}" if exc is not None else message
-    where.error(detail, icon=":material/warning:")
+    where.error(public_text(detail), icon=":material/warning:")
 
 
 # --------------------------------------------------------------------------- choosing
@@ -128,9 +138,10 @@ def handle_recording_upload(
         path = save_uploads(pairs, dest)
         return load_recording(path), str(path), None
     except (CardioLiquidError, OSError, ValueError) as e:
-        return None, None, f"Could not read the upload: {e}"
+        error = f"Could not read the upload: {e}"
     except Exception as e:  # a reader library failing in an unforeseen way: keep the page up
-        return None, None, f"Could not read the upload ({type(e).__name__}): {e}"
+        error = f"Could not read the upload ({type(e).__name__}): {e}"
+    return None, None, public_text(error, (dest,))  # the file's name, not the server's folder
 
 
 def _query(name: str, default: str = "") -> str:
@@ -173,13 +184,44 @@ def choose_recording() -> tuple[Recording | None, str]:
     return None, ""
 
 
+def replay_problem(rec: Recording, loaded: LoadedModel, model_key: str) -> str | None:
+    """Why ``loaded`` cannot replay ``rec`` (:func:`~cardioliquid.app.replay.fit_problem`),
+    worked out once per recording and model in this session; None when it can."""
+    key = (rec.source, rec.record_id, rec.n_channels, rec.n_samples, model_key,
+           mtime(model_key.split("|", 1)[0]))  # fmt: skip
+    memo = st.session_state.setdefault("fit_problems", {})
+    if key not in memo:
+        why = fit_problem(rec, loaded)
+        label = f"{rec.source or rec.record_id}: "
+        memo[key] = None if why is None else public_text(why.removeprefix(label))
+    return memo[key]
+
+
+def _refusal(rec: Recording, name: str) -> str | None:
+    """Why the shipped model ``name`` cannot replay ``rec`` (None: it can, or it cannot be
+    loaded, which the page says when it is chosen)."""
+    try:
+        loaded = cached_model(name)
+    except Exception:
+        return None
+    return replay_problem(rec, loaded, name)
+
+
 def choose_model(rec: Recording) -> tuple[LoadedModel | None, str, str]:
-    """Sidebar: a shipped model, an uploaded checkpoint, or an untrained stand-in."""
+    """Sidebar: a shipped model, an uploaded checkpoint, or an untrained stand-in.
+
+    Shipped models that cannot replay this recording (another modality, or a
+    channel count or montage it does not have) are not offered; a caption says
+    which and why.
+    """
     sb = st.sidebar
     sb.subheader("2 · Model")
-    shipped = [n for n in list_pretrained() if model_modality(n) in (rec.modality, "")]
+    same = [n for n in list_pretrained() if model_modality(n) in (rec.modality, "")]
+    refused = {n: why for n in same
+               if model_modality(n) == rec.modality and (why := _refusal(rec, n))}  # fmt: skip
+    shipped = [n for n in same if n not in refused]
     options = [*shipped, UPLOAD_MODEL]
-    if not shipped:
+    if not same:
         options.insert(0, UNTRAINED)
     prefer = {"ecg": "arrhythmia", "eeg": "seizure"}.get(rec.modality, "")
     if rec.modality == "eeg" and rec.n_channels == 1 and "seizure-1ch" in shipped:
@@ -188,6 +230,9 @@ def choose_model(rec: Recording) -> tuple[LoadedModel | None, str, str]:
     index = options.index(wanted) if wanted in options else 0
     name = sb.selectbox("Model", options, index=index, key=f"model_choice_{rec.modality}",
                         help=f"Models for {rec.modality.upper()} recordings (shipped, or your own)")
+    if refused:
+        sb.caption("Not offered for this recording: " + "; ".join(
+            f"`{n}` ({why})" for n, why in refused.items()))  # fmt: skip
     try:
         if name == UPLOAD_MODEL:
             up = sb.file_uploader("Model file (.safetensors or Lightning .ckpt)",
@@ -251,27 +296,81 @@ def _reads_every_lead_p_waves(replay: ReplaySession) -> bool:
 
 
 # --------------------------------------------------------------------------- replay state
+def _same_replay_other_lead(old_key: Any, key: tuple[str, str]) -> bool:
+    """Whether ``key`` replays the recording and model of ``old_key`` on another lead."""
+    return (isinstance(old_key, tuple) and len(old_key) == 2 and old_key[0] == key[0]
+            and old_key[1].split("|lead=", 1)[0] == key[1].split("|lead=", 1)[0])  # fmt: skip
+
+
 def ensure_replay(choice: Choice) -> ReplaySession:
-    """The user's replay, rebuilt when the recording or the model changes."""
+    """The user's replay, rebuilt when the recording or the model changes.
+
+    A new lead for the same model is a new replay that lands where the old one
+    was (as a jump does: the decisions of the :data:`~cardioliquid.app.replay.LEAD_IN_S`
+    before it are made on the new lead), playing on if it was playing.
+    """
     key = (choice.rec_key, choice.model_key)
     ss = st.session_state
     if ss.get("replay_key") != key or "replay" not in ss:
-        ss.replay = ReplaySession(choice.rec, choice.loaded)
+        old = ss.get("replay")
+        relead = old is not None and _same_replay_other_lead(ss.get("replay_key"), key)
+        replay = ReplaySession(choice.rec, choice.loaded)
+        if relead and old.position_s > 0:
+            replay.seek(old.position_s)
+        ss.replay = replay
         ss.replay_key = key
         ss.explained = {}
         ss.circuit_memory = {}
-        ss.playing = _query("autoplay") == "1"
+        ss.pop("replay_error", None)
+        replay_lock()
+        if not relead:
+            ss.playing = _query("autoplay") == "1"
+        ss.shown_s = replay.position_s
         ss.last_tick = time.perf_counter()
     return ss.replay
 
 
+def replay_lock() -> threading.RLock:
+    """This session's lock on the replay's cursor and the play flag.
+
+    A click reruns the page at once on a new thread (Streamlit's fast reruns),
+    while the frame it interrupts may still be inside
+    :meth:`ReplaySession.advance` on the old one: Streamlit stops that run only
+    at its next element. Play/Pause, seeks and the frame's advance take this
+    lock, so they never move the cursor at the same time and a Pause is not
+    undone by a frame that finishes after it.
+    """
+    ss = st.session_state
+    lock = ss.get("replay_lock")
+    if lock is None:  # made by the first page run, before any click or frame
+        lock = ss.replay_lock = threading.RLock()
+    return lock
+
+
 def seek_to(position_s: float) -> None:
     """Move the replay's cursor (the one way the page changes the position besides playing)."""
-    replay = st.session_state.get("replay")
+    ss = st.session_state
+    replay = ss.get("replay")
     if replay is None:
         return
-    replay.seek(float(position_s))
-    st.session_state.last_tick = time.perf_counter()
+    with replay_lock():
+        try:
+            replay.seek(float(position_s))
+        except Exception as e:  # scoring the signal there failed: stop, and say why
+            stop_on_error(e)
+            return
+        ss.pop("replay_error", None)
+        ss.shown_s = replay.position_s
+        ss.last_tick = time.perf_counter()
+
+
+def stop_on_error(e: Exception) -> None:
+    """Stop playing and keep the error on screen until Play, a seek or a new replay."""
+    ss = st.session_state
+    what = ("The model cannot score this recording" if isinstance(e, CardioLiquidError)
+            else f"The replay stopped on an error ({type(e).__name__})")  # fmt: skip
+    ss.replay_error = public_text(f"{what}: {e}")
+    ss.playing = False
 
 
 def _on_slide(key: str, shown: float) -> None:
@@ -285,12 +384,31 @@ def _on_restart() -> None:
 
 
 def _toggle_play() -> None:
+    """Play or pause. Pause freezes the replay where the page said it was at the press.
+
+    A press reruns the page at once on a new thread, while the frame it
+    interrupts may still be advancing the replay on the old one; Streamlit
+    stops that frame before it shows the new position. So Pause first waits
+    for that advance (:func:`replay_lock`), then moves the cursor back to where
+    the page last said it was (:func:`live` records it in ``shown_s`` once the
+    status line is sent). Without this the paused page was a frame ahead
+    (12.5 s at 25×) of the one on screen at the press. The decisions made on the
+    way are kept, so playing on costs nothing for that stretch.
+    """
     ss = st.session_state
-    ss.playing = not ss.get("playing", False)
-    ss.last_tick = time.perf_counter()
-    replay = ss.get("replay")
-    if ss.playing and replay is not None and replay.finished:
-        replay.seek(0.0)  # Play at the end starts again (history kept)
+    with replay_lock():  # after a frame still advancing on another thread (replay_lock)
+        replay = ss.get("replay")
+        if ss.get("playing") and replay is not None:
+            shown = ss.get("shown_s")
+            if shown is not None and shown < replay.position_s:
+                seek_to(shown)  # signal already scored: moves the cursor only
+        ss.playing = not ss.get("playing", False)
+        ss.last_tick = time.perf_counter()
+        if not ss.playing or replay is None:
+            return
+        ss.pop("replay_error", None)  # try again
+        if replay.finished:
+            seek_to(0.0)  # Play at the end starts again (history kept)
 
 
 def speed_s_per_s() -> float | None:
@@ -299,22 +417,26 @@ def speed_s_per_s() -> float | None:
 
 
 def tick(replay: ReplaySession) -> None:
-    """Advance the replay by the wall time since the last frame times the speed."""
+    """Advance the replay by the wall time since the last frame times the speed.
+
+    Under :func:`replay_lock`, and only if still playing once it holds it: a Pause
+    pressed meanwhile wins.
+    """
     ss = st.session_state
-    now = time.perf_counter()
-    elapsed = min(max(now - ss.get("last_tick", now), 0.0), 2.0)
-    ss.last_tick = now
-    if not ss.get("playing"):
-        return
-    if replay.finished:
+    with replay_lock():
+        now = time.perf_counter()
+        elapsed = min(max(now - ss.get("last_tick", now), 0.0), 2.0)
+        ss.last_tick = now
+        if not ss.get("playing"):
+            return
+        if not replay.finished:
+            speed = speed_s_per_s()
+            seconds = FASTEST_CHUNK_S if speed is None else max(speed * elapsed, 0.05 * speed)
+            replay.advance(seconds)
+        if not replay.finished:
+            return
         ss.playing = False
-        st.rerun()
-    speed = speed_s_per_s()
-    seconds = FASTEST_CHUNK_S if speed is None else max(speed * elapsed, 0.05 * speed)
-    replay.advance(seconds)
-    if replay.finished:  # stop the timer and show Play again: a full rerun
-        ss.playing = False
-        st.rerun()
+    st.rerun()  # finished: stop the timer and show Play again (a full rerun)
 
 
 def replay_controls(choice: Choice) -> None:
@@ -390,6 +512,11 @@ SEIZURE_MATCH_S = (SzcoreParams().tolerance_start_s, SzcoreParams().tolerance_en
 """An alert matches an expert seizure as the evaluation matches a detection (SzCORE)."""
 
 
+def _has_seizure_labels(rec: Recording) -> bool:
+    """Whether the recording came with expert seizure labels (an empty list is a label too)."""
+    return bool(rec.seizures) or rec.meta.get("seizure_source") is not None
+
+
 def _alerts(replay: ReplaySession):
     """The model's alerts so far, by the decision rule of its file (``loaded.decision``)."""
     pred, settings = replay.predictions, replay.loaded.decision
@@ -450,6 +577,10 @@ def header(choice: Choice) -> None:
                    icon=":material/warning:")
 
 
+BAD_SIGNAL = {"nan": "missing samples", "flat": "flat line", "clipped": "clipped signal"}
+"""What the page calls each kind of poor signal (:func:`find_bad_segments`)."""
+
+
 def _bad_spans(x: np.ndarray, fs: float, start_s: float, names: list[str]):
     spans = []
     for row, name in zip(x, names, strict=True):
@@ -489,7 +620,9 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
             else "the model's"
         caption = (f"Lead {own} ({whose}) first, then "
                    f"{', '.join(names[1:]) or 'no other'}; "
-                   "1 mV calibration bar per lead; red bands: model and expert differ; grey: "
+                   "a calibration bar per lead at the left edge (1 mV; less at a high gain, "
+                   "as labelled); magenta ticks: the trace is clipped at its row's edge; "
+                   "red bands: model and expert differ; grey: "
                    f"received, not decided yet (the stream waits up to {replay.latency_s:.0f} s "
                    "for filter and RR context); orange: what drove the explained beat "
                    "(integrated gradients over its input); light grey: past the cursor, not "
@@ -515,7 +648,7 @@ def waveform(replay: ReplaySession, agreement: Agreement | None) -> None:
     spec, bad, caption = trace_spec(replay, agreement, window_now(replay))
     st.vega_lite_chart(spec, width="stretch", key="trace_chart")
     if bad:
-        kinds = sorted({k for _, _, k in bad})
+        kinds = sorted({BAD_SIGNAL.get(k, k) for _, _, k in bad})
         st.warning(f"Poor signal quality on screen ({', '.join(kinds)}): predictions here are "
                    "unreliable.", icon=":material/monitor_heart:")  # fmt: skip
     st.caption(caption)
@@ -541,13 +674,20 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
                 pred.af, pred.labels, pred.time_s, p_waves=decision.needs_atrial,
                 af_specific=decision.af_gate_rule.startswith("af_specific"),
                 every_lead=_reads_every_lead_p_waves(replay)).text)
-    level, text = agreement_notice(agreement)
+    alerts = _alerts(replay)
+    if replay.task == "arrhythmia":
+        level, text = agreement_notice(agreement)
+        watched = f"runs of {loaded.decision.vt_run_beats} or more ventricular beats"
+    else:
+        level, text = seizure_notice(seizure_agreement(
+            replay.rec.seizures, alerts, replay.decision_frontier(), SEIZURE_MATCH_S),
+            _has_seizure_labels(replay.rec), len(replay.rec.seizures))  # fmt: skip
+        watched = "seizure events"
     icon = {"warning": ":material/report:", "success": ":material/check_circle:",
             "info": ":material/info:"}[level]  # fmt: skip
     getattr(st, level)(text, icon=icon)
-    alerts = _alerts(replay)
     if not alerts:
-        st.markdown("No model alert so far (ventricular runs of 3 or more beats; seizures).")
+        st.markdown(f"No model alert so far (the model alerts on {watched}).")
     for a in alerts[-3:][::-1]:
         st.error(f"**{a.kind}** at {a.time_s:.1f} s: {a.detail}",
                  icon=":material/notifications_active:")
@@ -711,20 +851,6 @@ def _remember_input_attribution(replay: ReplaySession, x: np.ndarray, f: np.ndar
                                             label, share)  # fmt: skip
 
 
-def _neuron_rows(share: np.ndarray, signed: np.ndarray, roles: list[str], per_role: int = 3
-                 ) -> dict[str, list]:
-    """The strongest neurons of each role (inter, command, motor), every row named."""
-    rows: dict[str, list] = {"neuron": [], "role": [], "share": [], "sign": []}
-    for role in ("inter", "command", "motor", "hidden"):
-        ids = [i for i, r in enumerate(roles) if r == role]
-        for i in sorted(ids, key=lambda i: -share[i])[:per_role]:
-            rows["neuron"].append(f"n{i}")
-            rows["role"].append(role)
-            rows["share"].append(float(share[i]))
-            rows["sign"].append("pushes towards" if signed[i] > 0 else "pushes against")
-    return rows
-
-
 @st.fragment
 def neurons_panel(choice: Choice) -> None:
     """On demand: the liquid states, the neurons by role, the wiring, the circuit of a decision."""
@@ -787,15 +913,24 @@ def neurons_panel(choice: Choice) -> None:
         over = (f"the last {len(view.trajectory.states)} beats (one step per beat)"
                 if is_beat_sequence(model) else "the decided window")
         st.markdown(f"**Liquid state of all {len(roles)} neurons** over {over}")
-        fig = plots.neuron_heatmap(view.trajectory.states, roles, view.trajectory.step_s)
+        fig = plots.neuron_heatmap(view.trajectory.states, roles, view.trajectory.step_s,
+                                   per_beat=is_beat_sequence(model))
         st.pyplot(fig)
         plt.close(fig)
     with c2:
         st.markdown(f"**Strongest neurons of each role for “{view.label}”**")
-        st.dataframe(_neuron_rows(share, signed, list(roles)),
-                     column_config={"share": st.column_config.ProgressColumn(
-                         "share", min_value=0.0, max_value=1.0, format="%.2f")},
-                     hide_index=True, width="stretch")  # fmt: skip
+        rows = strongest_neurons(share, signed, list(roles), view.label)
+        cfg = st.column_config
+        st.dataframe(rows, hide_index=True, width="stretch", column_config={
+            "neuron": cfg.TextColumn("neuron", width=50),
+            "role": cfg.TextColumn("role", width=70),
+            "effect": cfg.TextColumn("effect", width=80, help=(
+                f"→ {view.label}: pushes the decision towards {view.label}; against "
+                f"{view.label}: pushes it away")),
+            "share %": cfg.ProgressColumn("share", min_value=0.0, format="%.0f %%", width=80,
+                                          max_value=max(100 * float(share.max()), 1.0),
+                                          help="Share of |attribution| (%), as in the wiring"),
+        })  # fmt: skip
         conc = concentration(share, k)
         memory = st.session_state.get("circuit_memory", {}).get(view.label, [])
         stab = stability(np.array(memory), k) if len(memory) > 1 else None
@@ -893,7 +1028,12 @@ def device_panel(choice: Choice) -> None:
               "—" if not live["n_chunks"] else f"{live['p50']:.2f} ms",
               help="Wall time of each pushed chunk (filtering, beat windows, features, model) "
                    "over its decisions")  # fmt: skip
-    c2.metric("Live speed", "—" if not np.isfinite(rtf) else f"{rtf:,.0f}× real time")
+    c2.metric("Compute headroom (could run at)",
+              "—" if not np.isfinite(rtf) else f"{rtf:,.0f}× real time",
+              help="How fast this machine could run the stream: seconds of signal scored per "
+                   "second of compute in this replay. Not the replay speed you chose (1×, 5×, "
+                   "25×), which the page paces; above 1× the model keeps up with a live "
+                   "patient.")  # fmt: skip
     c3.metric("Stream delay (worst case)", f"{replay.latency_s:.0f} s of signal",
               help="A decision waits for filter and RR context after its beat or window")
     st.caption(
@@ -969,15 +1109,19 @@ def live(choice: Choice) -> None:
     t0 = time.perf_counter()
     try:
         tick(replay)
-    except CardioLiquidError as e:
-        st.session_state.playing = False
-        _fail(st, "The model cannot score this recording", e)
-        return
+    except Exception as e:  # (st.rerun's exception is not an Exception: it passes)
+        was_playing = st.session_state.get("playing")
+        stop_on_error(e)
+        if was_playing:
+            st.rerun()  # the whole page: the button says Play and the frame timer stops
+    error = st.session_state.get("replay_error")
+    if error:
+        st.error(error, icon=":material/error:")
     rec = replay.rec
     n = len(replay.predictions)
     unit = "beats" if replay.task == "arrhythmia" else "windows"
-    state = ("playing" if st.session_state.get("playing") else
-             ("finished" if replay.finished else "paused"))  # fmt: skip
+    state = ("playing" if st.session_state.get("playing") else "stopped by an error" if error
+             else "finished" if replay.finished else "paused")  # fmt: skip
     frame = st.session_state.setdefault("frames", 0) + 1
     st.session_state.frames = frame
     position_slider(replay)
@@ -986,6 +1130,9 @@ def live(choice: Choice) -> None:
     with left:
         st.markdown(f"**{state}** · **{replay.position_s:,.1f} s** of {rec.duration_s:,.0f} s · "
                     f"{n} {unit} decided · frame {frame}")  # fmt: skip
+        # This line is out (Streamlit stops a run only before it sends an element): Pause
+        # freezes here, where the page now says it is (:func:`_toggle_play`).
+        st.session_state.shown_s = replay.position_s
         waveform(replay, agreement)
     with right:
         decision_panel(replay, agreement)
@@ -1013,11 +1160,10 @@ def main() -> None:
         st.info("Choose a model in the sidebar.")
         return
     loaded, model_key, lead_warning = choose_lead(rec, loaded, model_key)
-    try:
-        check_fits(rec, loaded)
-    except CardioLiquidError as e:
+    why = replay_problem(rec, loaded, model_key)  # refused up front, not on Play
+    if why:
         st.title("CardioLiquid · clinic replay")
-        _fail(st, f"Model {model_label!r} does not fit recording {rec.record_id!r}", e)
+        _fail(st, f"Model {model_label!r} does not fit recording {rec.record_id!r}: {why}")
         return
     choice = Choice(rec, rec_key, loaded, model_key, model_label)
     header(choice)

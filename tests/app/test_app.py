@@ -75,6 +75,8 @@ def test_play_advances_the_replay_and_renders_every_panel(data_dir):
     table = next(d.value for d in at.dataframe if "role" in d.value.columns)
     assert {"inter", "command", "motor"} <= set(table["role"])  # not only the outputs
     assert table["neuron"].str.match(r"n\d+").all()
+    assert table["effect"].str.match(r"(→|against) [NSVFQ]$").all()  # short and readable
+    assert (table["share %"] > 0).all() and table["share %"].max() > 1  # percent, not fraction
     weights = _vega(at, "attribution")  # the explained beat's input attribution, on the trace
     assert weights["weight"].max() == 1.0 and len(weights) > 50
     at.button(key="sanity").click().run()
@@ -123,6 +125,10 @@ def test_corrupt_upload_is_reported(tmp_path):
     assert error.startswith("Could not read the upload") and "x.hea" in error
     rec, _, error = handle_recording_upload([Upload("y.edf", b"0       not an edf")], tmp_path)
     assert rec is None and "y.edf" in error
+    assert str(tmp_path) not in error  # the file's name, not the server's folder
+    session = tmp_path / "cardioliquid-session-abc123" / "uploads"
+    rec, _, error = handle_recording_upload([Upload("bad.edf", b"0       trunc")], session)
+    assert rec is None and "bad.edf" in error and "cardioliquid-session" not in error
     rec, _, error = handle_recording_upload([Upload("z.txt", b"")], tmp_path)
     assert rec is None and "expected one of" in error
 

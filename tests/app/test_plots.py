@@ -22,3 +22,20 @@ def test_beat_timeline_shades_each_af_stretch():
     plain = plots.beat_timeline((t, labels), None, list("NSVFQ"), 100.0)
     assert not plain.axes[0].patches and "AF-like" not in plain.axes[0].get_xlabel()
     plt.close(plain)
+
+
+def test_the_neuron_heatmap_counts_beats_for_a_beat_sequence_model():
+    rng = np.random.default_rng(0)
+    states = rng.standard_normal((32, 6))
+    roles = ["inter", "inter", "command", "command", "motor", "motor"]
+    fig = plots.neuron_heatmap(states, roles, step_s=0.83, per_beat=True)
+    ax = fig.axes[0]
+    assert "beats before the explained one" in ax.get_xlabel() and "(s)" not in ax.get_xlabel()
+    assert ax.get_xlim() == (-31.5, 0.5)  # one column per beat, the explained beat at 0
+    ticks = [v for v in ax.get_xticks() if -31.5 <= v <= 0.5]
+    assert 0 in ticks and all(float(v).is_integer() for v in ticks)
+    plt.close(fig)
+    window = plots.neuron_heatmap(states, roles, step_s=0.25)  # a window model: seconds
+    assert window.axes[0].get_xlabel() == "time in the window (s)"
+    assert window.axes[0].get_xlim() == (0.0, 8.0)
+    plt.close(window)

@@ -16,3 +16,47 @@ def test_honest_labels():
     assert "in-sample" in evaluation_label("chb01_03", "chb01", "seizure", split)
     assert "held-out" in evaluation_label("chb03_01", "chb03", "seizure", split)
     assert "unknown" in evaluation_label("chb011_01", "chb011", "seizure", split)
+
+
+# The shipped arrhythmia card's own words (metadata "data" and "split").
+TRAINED_ON_DS1_AND_SVDB = {
+    "data": "MIT-BIH Arrhythmia Database (mitdb 1.0.0) DS1 (de Chazal 2004, 22 records) + MIT-BIH "
+            "Supraventricular Arrhythmia Database (svdb 1.0.0), the 39 records of the mirror",
+    "split": "inter-patient: train DS1 + 39 SVDB records; test DS2 (never used for selection)",
+}  # fmt: skip
+
+
+def test_svdb_training_records_are_in_sample_and_the_others_held_out():
+    from cardioliquid.data.splits import SVDB_TRAIN
+
+    for rid in ("803", SVDB_TRAIN[-1]):
+        label = evaluation_label(rid, rid, "arrhythmia", TRAINED_ON_DS1_AND_SVDB)
+        assert label.startswith("in-sample patient") and "optimistic" in label, label
+    assert "800" not in SVDB_TRAIN
+    assert "held-out" in evaluation_label("800", "800", "arrhythmia", TRAINED_ON_DS1_AND_SVDB)
+    # a card that names SVDB without saying which records: in-sample known, the rest unknown
+    vague = {"data": "DS1 + svdb"}
+    assert "in-sample" in evaluation_label("803", "803", "arrhythmia", vague)
+    assert "unknown" in evaluation_label("800", "800", "arrhythmia", vague)
+
+
+def test_noise_stress_records_are_judged_as_the_mitbih_record_they_add_noise_to():
+    for rid in ("118e06", "119e06", "118e_6", "119e24"):
+        label = evaluation_label(rid, rid, "arrhythmia", TRAINED_ON_DS1_AND_SVDB)
+        assert label.startswith("in-sample patient") and "DS1" in label, label
+        assert f"MIT-BIH {rid[:3]}" in label
+    assert "unknown" in evaluation_label("999e06", "999e06", "arrhythmia", TRAINED_ON_DS1_AND_SVDB)
+
+
+def test_record_202_shares_its_patient_with_ds1_record_201():
+    label = evaluation_label("202", "201", "arrhythmia", TRAINED_ON_DS1_AND_SVDB)
+    assert label.startswith("in-sample patient") and "201" in label
+
+
+def test_the_shipped_arrhythmia_card_gives_svdb_and_nstdb_provenance():
+    from cardioliquid.models.checkpoint import load_model
+
+    meta = load_model("arrhythmia").metadata
+    assert "in-sample" in evaluation_label("803", "803", "arrhythmia", meta)
+    assert "in-sample" in evaluation_label("118e06", "118e06", "arrhythmia", meta)
+    assert "held-out" in evaluation_label("232", "232", "arrhythmia", meta)

@@ -1,0 +1,95 @@
+"""The live charts as Chromium draws them: marks present, labels apart, no scale conflicts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cardioliquid.app import snapshot
+
+CHARTS_PAGE = textwrap.dedent('''
+    import numpy as np
+    import streamlit as st
+
+    from cardioliquid.app import charts
+
+    t = np.arange(600.0, 700.0, 0.8)
+    model = np.where(np.arange(t.size) % 7 == 3, "S", "N")
+    model[::11] = "V"
+    expert = np.where(np.arange(t.size) % 11 == 0, "V", "N")
+    irregular = (t > 620) & (t < 680)
+    st.vega_lite_chart(charts.beat_timeline(
+        (t, model), (t, expert), ["N", "S", "V", "F", "Q"], (600.0, 700.0),
+        t[model != expert], irregular, (t > 640) & (t < 660), 695.0), width="stretch",
+        key="timeline")
+    fs = 360.0
+    s = np.arange(int(10 * fs)) / fs
+    beats = np.arange(0.02, 10, 0.8)
+    x = 1.5 * np.exp(-0.5 * ((s[:, None] - beats) / 0.01) ** 2).sum(axis=1)
+    labels = np.full(beats.size, "N")
+    st.vega_lite_chart(charts.ecg_trace({"MLII": x, "V1": -0.5 * x}, fs, 0.0, (0.0, 10.0),
+                                        40.0, (beats, labels), (beats, labels)),
+                       width="stretch", key="ecg")
+''')
+
+SVG_INFO = """(el) => {
+  const svg = el.querySelector('svg');
+  const texts = [...svg.querySelectorAll('text')].map(t => {
+    const b = t.getBoundingClientRect();
+    return {text: t.textContent, left: b.left, right: b.right, top: b.top, bottom: b.bottom};
+  }).filter(t => t.text);
+  const symbols = [...svg.querySelectorAll('g.mark-symbol.role-mark path')].map(p => {
+    const b = p.getBBox();
+    return {d: p.getAttribute('d'), width: b.width, height: b.height};
+  });
+  const legend = [...svg.querySelectorAll('g.mark-symbol.role-legend-symbol path')]
+    .map(p => p.getAttribute('d'));
+  return {texts, symbols, legend};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_timeline_and_strip_render_every_mark_in_a_real_browser(tmp_path: Path,
+                                                                     monkeypatch):
+    """Expert bars and model dots both drawn, five class rows, shading with the class colours
+    kept (no conflicting colour scale), the strip's row names left of its first beat label."""
+    if not Path(snapshot.CHROMIUM).exists():
+        pytest.skip(f"{snapshot.CHROMIUM} is absent")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    page_py = tmp_path / "charts_page.py"
+    page_py.write_text(CHARTS_PAGE)
+    monkeypatch.setattr(snapshot, "APP", page_py)
+    with snapshot.serve_app() as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=snapshot.CHROMIUM, headless=True,
+                                     args=snapshot.CHROMIUM_ARGS)  # fmt: skip
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1600})
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text))
+            page.goto(url)
+            charts = page.locator('[data-testid="stVegaLiteChart"]')
+            charts.nth(1).locator("svg text").first.wait_for(timeout=60_000)
+            timeline = page.evaluate(SVG_INFO, charts.nth(0).element_handle())
+            ecg = page.evaluate(SVG_INFO, charts.nth(1).element_handle())
+        finally:
+            browser.close()
+    assert not [m for m in console if "Conflicting" in m], console
+    words = [t["text"] for t in timeline["texts"]]
+    assert [w for w in words if w in {"N", "S", "V", "F", "Q"}] == ["N", "S", "V", "F", "Q"]
+    assert {"expert (|)", "model (●)", "irregular rhythm", "AF-like rhythm"} <= set(words)
+    assert not {"bckg", "sz"} & set(words)
+    n_beats = 125  # 600..700 s every 0.8 s, each with an expert bar and a model dot
+    dots = [m for m in timeline["symbols"] if "A" in m["d"]]  # circles are drawn with arcs
+    bars = [m for m in timeline["symbols"] if "A" not in m["d"]]
+    assert len(dots) == len(bars) == n_beats
+    assert all(m["height"] > 2 * m["width"] > 0.5 for m in bars)  # "|": an area, not a line
+    assert all("A" not in d for d in timeline["legend"][:1])  # the legend's bar is drawn too
+    by_text = {t["text"]: t for t in ecg["texts"]}
+    first_beat = min((t for t in ecg["texts"] if t["text"] == "N"), key=lambda t: t["left"])
+    for row in ("expert", "model"):
+        assert by_text[row]["right"] <= first_beat["left"]  # not covered by the first label
+    lead = [t for t in ecg["texts"] if t["text"].startswith("MLII")]
+    assert lead and "clipped" in lead[0]["text"]
