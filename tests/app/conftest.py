@@ -114,3 +114,17 @@ def eeg_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_synthetic_eeg(root / "eeg")
     monkeypatch.setenv("CARDIOLIQUID_DATA_DIR", str(root))
     return root
+
+
+@pytest.fixture
+def play_to_end():
+    """Press Play at full speed and rerun the page until the replay has finished (or ``runs``)."""
+    def play(at, runs: int = 8):
+        at.radio(key="speed").set_value("as fast as possible")
+        at.button(key="play").click().run()
+        for _ in range(runs):
+            if at.session_state["replay"].finished:
+                break
+            at.run()
+        return at
+    return play

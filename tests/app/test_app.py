@@ -179,7 +179,8 @@ def _relabel(data_dir, every: int = 3, symbol: str = "A"):
     return symbols
 
 
-def test_agreement_with_the_expert_is_in_view_and_a_disagreement_raises_a_notice(data_dir):
+def test_agreement_with_the_expert_is_in_view_and_a_disagreement_raises_a_notice(data_dir,
+                                                                                 play_to_end):
     """The expert marks a third of the beats S (premature atrial) where the model sees normal
     beats: the page states the per-class figures and says model and expert disagree, never a
     plain all-clear."""
@@ -189,12 +190,7 @@ def test_agreement_with_the_expert_is_in_view_and_a_disagreement_raises_a_notice
 
     _relabel(data_dir)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.radio(key="speed").set_value("as fast as possible")
-    at.button(key="play").click().run()
-    for _ in range(6):
-        if at.session_state["replay"].finished:
-            break
-        at.run()
+    play_to_end(at, runs=6)
     assert not at.exception, at.exception
     replay = at.session_state["replay"]
     pred, rec = replay.predictions, replay.rec
@@ -249,7 +245,7 @@ def test_the_position_slider_follows_playback_and_seeking_keeps_history(data_dir
 
 
 @pytest.mark.slow
-def test_a_record_ending_in_a_dropout_replays_to_the_end(data_dir):
+def test_a_record_ending_in_a_dropout_replays_to_the_end(data_dir, play_to_end):
     """The last 20 s of both leads are a dropout (WFDB invalid samples): the replay scores
     the annotated beats there as unclassifiable (Q; with one lead left, v9 would call them
     from it), the neuron panel shows the last beat before the gap, and the attribution
@@ -271,12 +267,7 @@ def test_a_record_ending_in_a_dropout_replays_to_the_end(data_dir):
     label = next(o for o in at.selectbox(key="record_choice").options if "gap200" in o)
     at.selectbox(key="record_choice").set_value(label).run()
     assert not at.exception, at.exception
-    at.radio(key="speed").set_value("as fast as possible")
-    at.button(key="play").click().run()
-    for _ in range(8):
-        if at.session_state["replay"].finished:
-            break
-        at.run()
+    play_to_end(at)
     assert not at.exception, at.exception
     replay = at.session_state["replay"]
     assert replay.finished and len(replay.predictions) == len(replay.rec.beats)

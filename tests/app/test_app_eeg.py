@@ -98,18 +98,13 @@ def test_seizure_notice_says_what_it_compares():
 
 
 @pytest.mark.slow
-def test_the_eeg_page_compares_the_model_with_the_expert_seizures(eeg_data_dir):
+def test_the_eeg_page_compares_the_model_with_the_expert_seizures(eeg_data_dir, play_to_end):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     text = _texts(at)
     assert "No model alert so far (the model alerts on seizure events)." in text
     assert "ventricular" not in text
-    at.radio(key="speed").set_value("as fast as possible")
-    at.button(key="play").click().run()
-    for _ in range(8):
-        if at.session_state["replay"].finished:
-            break
-        at.run()
+    play_to_end(at)
     assert not at.exception, at.exception
     replay = at.session_state["replay"]
     assert replay.finished and replay.rec.seizures == [(40.0, 70.0)]

@@ -147,60 +147,8 @@ def test_the_add_on_config_stacks_onto_the_arrhythmia_recipe(capsys):
     assert printed["export_metadata"]["adaptation"]["lr"] == 0.003  # the recipe's, kept
 
 
-def test_a_model_trained_with_extra_databases_says_so(databases, tmp_path, model_name):
-    from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.training.cli import main
-
-    cfg = {
-        "seed_everything": 0,
-        "trainer": {"accelerator": "cpu", "devices": 1, "max_epochs": 1, "deterministic": True,
-                    "default_root_dir": str(tmp_path / "runs"), "enable_progress_bar": False,
-                    "logger": False, "limit_val_batches": 0},
-        "model": {"model_name": model_name, "model_kwargs": {"units": 12}, "lr": 0.01},
-        "data": {"class_path": "cardioliquid.training.datamodules.MITBIHBeatDataModule",
-                 "init_args": {"data_dir": str(databases / "mitdb"), "train_records": ["m1"],
-                               "test_records": ["m2"], "extra_train_records": ["svdb/801"],
-                               "extra_data_dir": str(databases), "sampling": {"batch_size": 16},
-                               "cache_dir": str(tmp_path / "cache"),
-                               "preprocessing": {"rr_feature_set": "robust"}}},
-        "export_to": str(tmp_path / "m.safetensors"),
-        "export_metadata": {"data": "synthetic m1"},
-    }  # fmt: skip
-    path = tmp_path / "fit.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    main(["fit", "--config", str(path)])
-    meta = load_model(tmp_path / "m.safetensors").metadata
-    assert meta["data"] == "synthetic m1"  # the recipe's words, kept
-    # ...and what this run read, whatever the config's words say.
-    assert meta["train_records"] == ["m1", "svdb/801"] and meta["test_records"] == ["m2"]
-    assert meta["trained_on"].startswith("train records 2 (m1, svdb/801); validation none")
-
-
-def test_train_cli_reports_a_project_error_in_one_line(databases, tmp_path, model_name,
-                                                       capsys):
-    """Patient leakage (a record in both splits) ends the run with its message, exit 2."""
-    from cardioliquid.training.cli import main
-
-    cfg = {
-        "trainer": {"accelerator": "cpu", "max_epochs": 1, "logger": False,
-                    "default_root_dir": str(tmp_path / "runs")},
-        "model": {"model_name": model_name, "model_kwargs": {"units": 12}},
-        "data": {"class_path": "cardioliquid.training.datamodules.MITBIHBeatDataModule",
-                 "init_args": {"data_dir": str(databases / "mitdb"), "train_records": ["m1"],
-                               "test_records": ["m1"], "cache_dir": str(tmp_path / "cache")}},
-    }  # fmt: skip
-    path = tmp_path / "fit.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    assert main(["fit", "--config", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert "cardioliquid-train: error:" in err and "leakage" in err and "Traceback" not in err
-
-
-def test_overridden_records_are_what_the_exported_file_lists(databases, tmp_path, model_name):
-    """The audit's case: a config describing 22 + 39 records, a run told to read one."""
-    from cardioliquid.models.checkpoint import load_model
-    from cardioliquid.training.cli import main
-
+def _fit_config(databases, tmp_path, model_name, data_words, **init_args):
+    """A one-epoch fit of MITBIHBeatDataModule on the synthetic databases, exported."""
     cfg = {
         "seed_everything": 0,
         "trainer": {"accelerator": "cpu", "devices": 1, "max_epochs": 1, "deterministic": True,
@@ -211,17 +159,52 @@ def test_overridden_records_are_what_the_exported_file_lists(databases, tmp_path
                  "init_args": {"data_dir": str(databases / "mitdb"), "train_records": ["m1"],
                                "test_records": ["m2"], "sampling": {"batch_size": 16},
                                "cache_dir": str(tmp_path / "cache"),
-                               "preprocessing": {"rr_feature_set": "robust"}}},
+                               "preprocessing": {"rr_feature_set": "robust"}, **init_args}},
         "export_to": str(tmp_path / "m.safetensors"),
-        "export_metadata": {"data": "DS1 (22 records) + 39 SVDB records"},
+        "export_metadata": {"data": data_words},
     }  # fmt: skip
     path = tmp_path / "fit.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    main(["fit", "--config", str(path), "--data.init_args.train_records", "[m2]",
-          "--data.init_args.test_records", "[m1]"])
+    return str(path)
+
+
+def test_a_model_trained_with_extra_databases_says_so(databases, tmp_path, model_name):
+    from cardioliquid.models.checkpoint import load_model
+    from cardioliquid.training.cli import main
+
+    config = _fit_config(databases, tmp_path, model_name, "synthetic m1",
+                         extra_train_records=["svdb/801"], extra_data_dir=str(databases))
+    assert main(["fit", "--config", config]) == 0
+    meta = load_model(tmp_path / "m.safetensors").metadata
+    assert meta["data"] == "synthetic m1"  # the recipe's words, kept
+    # ...and what this run read, whatever the config's words say.
+    assert meta["train_records"] == ["m1", "svdb/801"] and meta["test_records"] == ["m2"]
+    assert meta["trained_on"].startswith("train records 2 (m1, svdb/801); validation none")
+
+
+def test_overridden_records_are_what_the_exported_file_lists(databases, tmp_path, model_name):
+    """The audit's case: a config describing 22 + 39 records, a run told to read one."""
+    from cardioliquid.models.checkpoint import load_model
+    from cardioliquid.training.cli import main
+
+    config = _fit_config(databases, tmp_path, model_name, "DS1 (22 records) + 39 SVDB records")
+    assert main(["fit", "--config", config, "--data.init_args.train_records", "[m2]",
+                 "--data.init_args.test_records", "[m1]"]) == 0
     meta = load_model(tmp_path / "m.safetensors").metadata
     assert meta["train_records"] == ["m2"] and meta["test_records"] == ["m1"]
     assert "train records 1 (m2)" in meta["trained_on"]
+
+
+def test_train_cli_reports_a_project_error_in_one_line(databases, tmp_path, model_name,
+                                                       capsys):
+    """Patient leakage (a record in both splits) ends the run with its message, exit 2."""
+    from cardioliquid.training.cli import main
+
+    config = _fit_config(databases, tmp_path, model_name, "leaky", test_records=["m1"])
+    assert main(["fit", "--config", config]) == 2
+    err = capsys.readouterr().err
+    assert "cardioliquid-train: error:" in err and "leakage" in err and "Traceback" not in err
+    assert not (tmp_path / "m.safetensors").exists()
 
 
 def test_all_leads_trains_each_beat_once_per_listed_lead(tmp_path):
