@@ -284,9 +284,12 @@ def _list_files(db: Database, source: _Source, records: list[str] | None, sums: 
         records = text.split() if text else list(db.records)
         if not records:
             raise CardioLiquidError(f"{db.name}: no RECORDS list found; pass --records")
-    else:
-        _unlisted(db, source, records, tmp_dir)
-    return _wfdb_files(db, records, sums)
+        return _wfdb_files(db, records, sums)
+    files = _wfdb_files(db, records, sums)
+    for rel in files:  # an unsafe name is refused as such, before asking the mirror about it
+        inside_dest(tmp_dir, rel)
+    _unlisted(db, source, records, tmp_dir)
+    return files
 
 
 def pull(
