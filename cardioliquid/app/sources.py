@@ -157,6 +157,11 @@ def save_uploads(files: Sequence[tuple[str, bytes]], dest: str | os.PathLike) ->
         written.append(atomic_write_bytes(target, data))
     signals = [p for p in written if p.suffix.lower() in (".edf", ".bdf")]
     headers = [p for p in written if p.suffix.lower() == ".hea"]
+    if len(signals) + len(headers) > 1:  # never pick one of several silently
+        names = ", ".join(p.name for p in headers + signals)
+        raise RecordingError(None, f"expected one recording per upload, got "
+                                   f"{len(signals) + len(headers)} ({names}): remove the "
+                                   f"others from the upload box")
     if headers:
         header = headers[0]
         if not any(p.suffix.lower() == ".dat" for p in written) and not (

@@ -765,8 +765,9 @@ def events_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
     if not kinds:
         st.caption("No events yet.")
         return
-    c1, c2, c3 = st.columns([2.2, 1, 1])
-    choice = c1.selectbox("Go to", kinds, key="nav_kind", label_visibility="collapsed")
+    c1, c2, c3 = st.columns([2.2, 1, 1], vertical_alignment="bottom")
+    choice = c1.selectbox("Go to events of kind", kinds, key="nav_kind",
+                          help="◀ Previous / Next ▶ jump to the events of this kind")
     c2.button("◀ Previous", key="nav_prev", width="stretch", on_click=_go,
               args=(table, choice, False, replay.latency_s))  # fmt: skip
     c3.button("Next ▶", key="nav_next", width="stretch", on_click=_go,
@@ -1197,7 +1198,10 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
     """On demand: the model-randomisation test on the latest decisions of this replay."""
     key = (st.session_state.get("replay_key"), method)
     if st.button("Sanity-check these attributions (model randomisation, Adebayo et al. 2018)",
-                 key="sanity", icon=":material/fact_check:"):  # fmt: skip
+                 key="sanity", icon=":material/fact_check:",
+                 help=f"Attributes the last {n_beats} decisions twice, with the trained and "
+                      "with randomised weights: several seconds, more for the beat model, "
+                      "which runs its 32-beat history each time"):  # fmt: skip
         pred = replay.predictions
         if len(pred) < 2:
             st.info("Needs at least two decisions: play a little first.")

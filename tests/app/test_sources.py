@@ -38,6 +38,8 @@ def test_uploaded_wfdb_pair_is_saved_and_header_returned(tmp_path):
         ([("a.exe", b"x")], r"expected one of .*got \.exe"),
         ([("a.hea", b"x")], "expected the .dat signal file"),
         ([("a.dat", b"x")], "expected a .hea header or an .edf/.bdf"),
+        ([("a.hea", b"x"), ("a.dat", b"x"), ("b.edf", b"x")],
+         r"expected one recording per upload, got 2 \(a\.hea, b\.edf\)"),
     ],
 )
 def test_bad_uploads_are_refused_with_a_clear_message(tmp_path, files, match):
