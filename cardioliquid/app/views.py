@@ -1010,8 +1010,12 @@ def _profile_view(report: dict[str, Any]) -> None:
                 if isinstance(t.get("value"), int | float)))  # fmt: skip
     macs = report.get("macs_per_decision")
     params = report.get("params")
+    wired = _number(macs, "effective")
+    wired_text = (f" ({wired:,.0f} counting wired synapses only: the energy figures count "
+                  f"these)" if wired else "")
     st.caption(f"{_number(params, 'effective') or 0:,.0f} wired parameters, "
-               f"{_number(macs, 'value') or 0:,.0f} MACs per decision as executed. Profiled on: "
+               f"{_number(macs, 'value') or 0:,.0f} MACs per decision as executed{wired_text}. "
+               "Profiled on: "
                + ", ".join(f"{k} {v}" for k, v in device.items()
                            if isinstance(v, str | int | float)))  # fmt: skip
     with st.expander("Full profile report (JSON, as `cardioliquid profile --json`)"):

@@ -82,6 +82,9 @@ def test_compute_headroom_is_not_mistaken_for_the_replay_speed(data_dir):
     metric = next(m for m in at.metric if m.label == "Compute headroom (could run at)")
     assert metric.value.endswith("× real time")
     assert "Not the replay speed you chose" in metric.proto.help
+    # the profile's caption says which MAC count the energy figures use
+    caption = next(c.value for c in at.caption if "MACs per decision as executed" in c.value)
+    assert "counting wired synapses only: the energy figures count these" in caption
 
 
 def test_missing_samples_are_named_in_words(data_dir):
