@@ -39,6 +39,16 @@ def _in_folder(folder: Path) -> Iterable[Path]:
                 yield p
 
 
+def _record_of(path: Path) -> Path:
+    """A WFDB record's header for any of its files (``100.dat``, ``100.atr`` -> ``100.hea``).
+
+    The shell expands ``rec/*`` into every file of a record: they name one record, scored once.
+    """
+    if not _is_recording(path) and path.suffix and path.with_suffix(".hea").is_file():
+        return path.with_suffix(".hea")
+    return path
+
+
 def _found(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, bool]]:
     """Each recording named by ``paths`` and whether it was named as a file (not searched)."""
     found: list[tuple[Path, bool]] = []
@@ -52,7 +62,7 @@ def _found(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, bool]]:
                     found.extend((f, False) for f in _in_folder(m))
             continue
         p = Path(text)
-        found.extend(((f, False) for f in _in_folder(p)) if p.is_dir() else [(p, True)])
+        found.extend(((f, False) for f in _in_folder(p)) if p.is_dir() else [(_record_of(p), True)])
     unique: dict[str, tuple[Path, bool]] = {}
     for p, named in found:  # named as a file anywhere wins over found by a search
         first, was_named = unique.get(os.path.abspath(p), (p, False))

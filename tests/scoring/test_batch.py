@@ -274,6 +274,10 @@ def test_discovery(tmp_path):
     rel = sorted(str(p.relative_to(tmp_path)) for p in found)
     assert rel == ["a/100.hea", "a/b/x.edf", "a/b/y.EDF", "c.hea"]
     assert discover([tmp_path / "missing.hea"]) == [tmp_path / "missing.hea"]
+    # The shell's a/* names every file of record 100: one record, scored once; a file that
+    # belongs to no record (notes.txt) is kept, to fail with its reason.
+    files = sorted((tmp_path / "a").glob("100.*")) + [tmp_path / "a" / "notes.txt"]
+    assert discover(files) == [tmp_path / "a" / "100.hea", tmp_path / "a" / "notes.txt"]
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "100.hea").write_text("")
     names = output_names(discover([tmp_path / "a", tmp_path / "d"]))
