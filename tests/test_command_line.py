@@ -83,3 +83,10 @@ def test_a_place_that_cannot_be_written_is_one_error_naming_it(tmp_path, capsys)
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
     assert err.startswith(f"cardioliquid data: error: {tmp_path / 'afile'}")
+
+
+def test_score_out_that_is_a_file_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    assert main(["score", str(tmp_path), "--task", "arrhythmia", "--out",
+                 str(tmp_path / "afile")]) == 2
+    assert "expected a folder (created if missing), got a file" in capsys.readouterr().err

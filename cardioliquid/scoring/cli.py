@@ -139,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     if args.workers < 1:
         raise CardioLiquidError(f"--workers must be >= 1, got {args.workers}")
+    if args.out.exists() and not args.out.is_dir():
+        raise CardioLiquidError(f"--out {args.out}: expected a folder (created if missing), "
+                                f"got a file")
     if args.distributed:
         # lazy: torch and Lightning, kept out of `cardioliquid score --help`
         from cardioliquid.scoring.distributed import score_paths_distributed
