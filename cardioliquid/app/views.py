@@ -618,8 +618,8 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
         partners = _partner_leads(replay)
         whose = ("the model's, averaged with " + " and ".join(partners)) if partners \
             else "the model's"
-        caption = (f"Lead {own} ({whose}) first, then "
-                   f"{', '.join(names[1:]) or 'no other'}; "
+        others = f" first, then {', '.join(names[1:])}" if names[1:] else ""
+        caption = (f"Lead {own} ({whose}){others}; "
                    "a calibration bar per lead at the left edge (1 mV; less at a high gain, "
                    "as labelled); magenta ticks: the trace is clipped at its row's edge; "
                    "red bands: model and expert differ; grey: "
@@ -719,9 +719,15 @@ def agreement_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
             st.info("This recording has no expert beat labels.")
         else:
             st.dataframe(agreement.table(), hide_index=True, width="stretch")
+            spans = [(a, b) for a, b in replay.scored_spans_s if b > a]
+            covered = (f" Counted over the stretches replayed in this session "
+                       f"({', '.join(f'{a:.0f}–{b:.0f} s' for a, b in spans[:4])}"
+                       f"{', ...' if len(spans) > 4 else ''}): a jump or a lead change starts "
+                       "a new stretch, on the lead now read."
+                       if spans and (len(spans) > 1 or spans[0][0] > 1.0) else "")
             st.caption("Se: share of the expert's beats of a class the model calls so; +P: share "
                        "of the model's calls of a class the expert agrees with (beat matching "
-                       "as EC57's bxb, 150 ms).")  # fmt: skip
+                       f"as EC57's bxb, 150 ms).{covered}")  # fmt: skip
         ref = _reference_beats(rec)
         ref_view = None
         if ref is not None:

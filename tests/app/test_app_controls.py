@@ -69,6 +69,18 @@ def test_a_new_lead_keeps_the_replay_position(data_dir):
     assert at.session_state["replay"].loaded.preprocessing.lead_preference == ["MLII"]
 
 
+def test_the_agreement_says_which_stretch_it_counts_after_a_lead_change(data_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    _position(at).set_value(55.0).run()
+    at.selectbox(key="lead_choice_syn100").set_value("V1").run()
+    assert not at.exception, at.exception
+    spans = [(a, b) for a, b in at.session_state["replay"].scored_spans_s if b > a]
+    assert spans[0][0] > 1.0, spans  # the new lead's decisions begin a lead-in before the cursor
+    listed = ", ".join(f"{a:.0f}–{b:.0f} s" for a, b in spans)
+    assert any(f"Counted over the stretches replayed in this session ({listed})" in c.value
+               and "a lead change starts a new stretch" in c.value for c in at.caption)
+
+
 def test_compute_headroom_is_not_mistaken_for_the_replay_speed(data_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.radio(key="speed").set_value("25×")
