@@ -681,6 +681,7 @@ class CfC(LiquidRNN):
             return h[:, self._out_start : self._out_stop], h
         return h.index_select(1, self.output_positions), h
 
-    def train(self, mode: bool = True) -> CfC:  # drop cached weights
+    def train(self, mode: bool = True) -> CfC:
+        """Switch mode, dropping the weights cached for inference (training changes them)."""
         self._cache, self._params, self._small_step = None, None, None
         return super().train(mode)

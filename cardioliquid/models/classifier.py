@@ -90,6 +90,7 @@ class FeatureStandardizer(nn.Module):
         return self
 
     def forward(self, features: Tensor) -> Tensor:
+        """Standardised features, clipped to ``±clip``."""
         return ((features - self.center) / self.scale).clamp(-self.clip, self.clip)
 
 
@@ -127,6 +128,7 @@ class TiedHead(nn.Linear):
         return torch.cat([torch.where(self.tied_mask, shared, motor), self.weight[:, n:]], 1)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Logits with the tied weights (:meth:`tied_weight`)."""
         return F.linear(input, self.tied_weight(), self.bias)
 
 

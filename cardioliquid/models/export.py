@@ -74,6 +74,7 @@ class BeatStep(nn.Module):
         self.rnn = model.rnn
 
     def forward(self, x: Tensor, features: Tensor, hx: Tensor) -> tuple[Tensor, Tensor]:
+        """One beat (its window ``x`` and ``features``) from state ``hx``: logits, new state."""
         logits, hx, _ = self.model.forward_stateful(x.unsqueeze(1), features.unsqueeze(1), hx)
         return logits[:, 0], hx
 

@@ -455,7 +455,8 @@ class LTC(LiquidRNN):
                              base_den, cm_t, self._src, sigma, shift, scatter, self.ode_unfolds)
         return self._outputs(v), v
 
-    def train(self, mode: bool = True) -> LTC:  # drop cached tables
+    def train(self, mode: bool = True) -> LTC:
+        """Switch mode, dropping the tables cached for inference (training changes them)."""
         self._cache = None
         return super().train(mode)
 

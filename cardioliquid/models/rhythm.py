@@ -67,6 +67,8 @@ class GatedSequence(nn.Module):
 
     def forward(self, x: Tensor, hx: Tensor | None = None, timespans: Tensor | None = None,
                 return_states: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """Outputs, last state and states, as the liquid cells return them (``timespans``
+        unused: a gated cell steps without elapsed time)."""
         y, hx = run_gated(self.rnn, x, hx)
         return y, hx, y
 

@@ -82,6 +82,7 @@ class ScoringModule(L.LightningModule):
         self.opts = opts
 
     def predict_step(self, batch: list[tuple[str, str]], batch_idx: int) -> list[dict[str, Any]]:
+        """Score each (path, name) of this rank's batch; a bad record becomes a failure row."""
         out = []
         for path, name in batch:
             try:
@@ -114,6 +115,7 @@ class RecordWriter(BasePredictionWriter):
     def write_on_batch_end(
         self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0
     ) -> None:
+        """Write each scored record's outputs and manifest as its batch ends (on its rank)."""
         for item in prediction:
             path, name = item["path"], item["name"]
             if "error" in item:

@@ -62,6 +62,7 @@ class TrainCLI(LightningCLI):
     """LightningCLI with data→model links and optional export after ``fit``."""
 
     def add_arguments_to_parser(self, parser) -> None:
+        """Link the data's shapes into the model and add the ``--export_*`` options."""
         for name in LINKS:
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
         parser.link_arguments("data.preprocessing_dict", "model.preprocessing",

@@ -248,6 +248,7 @@ class LiquidClassifierModule(L.LightningModule):
         self._teachers = list(teachers)
 
     def on_fit_start(self) -> None:
+        """Refuse a distilled recipe whose teachers were not prepared."""
         if self.distillation is not None and not self._teachers:
             raise CardioLiquidError(
                 "this recipe distils from teachers (model.distill) but none were prepared: "
@@ -313,21 +314,27 @@ class LiquidClassifierModule(L.LightningModule):
         metrics.reset()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        """The training loss of one batch, as configured (see the class docstring)."""
         return self._step(batch, self.train_metrics, "train")
 
     def on_train_epoch_end(self) -> None:
+        """Log the epoch's training metrics (per-class Se/+P, key F1)."""
         self._log_metrics(self.train_metrics)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        """Accumulate the validation metrics of one batch."""
         self._step(batch, self.val_metrics, "val")
 
     def on_validation_epoch_end(self) -> None:
+        """Log the validation metrics."""
         self._log_metrics(self.val_metrics)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
+        """Accumulate the test metrics of one batch."""
         self._step(batch, self.test_metrics, "test")
 
     def on_test_epoch_end(self) -> None:
+        """Log the test metrics."""
         self._log_metrics(self.test_metrics)
 
     def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:

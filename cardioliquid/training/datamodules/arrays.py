@@ -50,10 +50,13 @@ class ArrayDataModule(TensorDataModule):
         )
 
     def split_items(self) -> dict[str, list[tuple[np.ndarray, ...]]]:
+        """The arrays given for each split (none: an empty split)."""
         return {split: [] if a is None else [a] for split, a in self.arrays.items()}
 
     def empty_reason(self, split: str) -> str:
+        """Why ``split`` is empty: its array was not given."""
         return f"no {split} arrays were given ({split}=None)"
 
     def build(self, split: str, items: list[tuple[np.ndarray, ...]]) -> TensorDataset:
+        """The split's arrays as a ``TensorDataset``."""
         return stack_arrays(items)

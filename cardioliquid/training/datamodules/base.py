@@ -191,6 +191,7 @@ class TensorDataModule(L.LightningDataModule):
 
     # -- loaders ---------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
+        """Training batches (class-balanced sampling when the sampling config asks for it)."""
         s = self.sampling
         ds = self.dataset("train")
         g = torch.Generator().manual_seed(self.seed)
@@ -205,14 +206,17 @@ class TensorDataModule(L.LightningDataModule):
                           num_workers=s.num_workers, drop_last=len(ds) > s.batch_size)
 
     def val_dataloader(self) -> DataLoader:
+        """Validation batches, in order."""
         return DataLoader(self.dataset("val"), self.sampling.eval_batch_size,
                           num_workers=self.sampling.num_workers)
 
     def test_dataloader(self) -> DataLoader:
+        """Test batches, in order."""
         return DataLoader(self.dataset("test"), self.sampling.eval_batch_size,
                           num_workers=self.sampling.num_workers)
 
     def predict_dataloader(self) -> DataLoader:
+        """The test set's batches, in order, for ``Trainer.predict``."""
         return self.test_dataloader()
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

@@ -83,9 +83,11 @@ class BonnDataModule(EEGFilesDataModule):
         return out
 
     def split_items(self) -> dict[str, list[Path]]:
+        """The Bonn segment files of each split (:meth:`split_segments`)."""
         return self.split_segments()
 
     def empty_reason(self, split: str) -> str:
+        """Why ``split`` has no segments, naming the fraction to change."""
         return {
             "train": f"val_fraction {self.val_fraction} and test_fraction "
                      f"{self.test_fraction} leave no training segments in {self.root}",

@@ -114,9 +114,11 @@ class SeizureDataModule(EEGFilesDataModule):
         return out
 
     def split_items(self) -> dict[str, list[Path]]:
+        """The EEG files of each split (:meth:`split_files`)."""
         return self.split_files()
 
     def empty_reason(self, split: str) -> str:
+        """Why ``split`` has no files, naming the patients or records to change."""
         return {
             "train": f"no files of train_patients {self.train_patients} in {self.root}",
             "val": f"no files of val_patients {self.val_patients} or val_records "

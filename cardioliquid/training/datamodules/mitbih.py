@@ -302,6 +302,7 @@ class MITBIHBeatDataModule(TensorDataModule):
         return out
 
     def empty_reason(self, split: str) -> str:
+        """Why ``split`` has no records, naming the argument to change."""
         return {
             "train": f"train_records {self.train_records!r} leave no record outside "
                      f"val_patients {self.val_patients}",

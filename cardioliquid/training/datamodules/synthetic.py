@@ -82,4 +82,5 @@ class SyntheticDataModule(TensorDataModule):
         return {split: [self.seed + i] for i, split in enumerate(("train", "val", "test"))}
 
     def build(self, split: str, items: list[int]) -> TensorDataset:
+        """The split's examples (:meth:`make`), drawn with its seed; val and test are ``n_val``."""
         return self.make(self.n_train if split == "train" else self.n_val, items[0])
