@@ -276,7 +276,7 @@ def test_discovery(tmp_path):
     assert discover([tmp_path / "missing.hea"]) == [tmp_path / "missing.hea"]
     # The shell's a/* names every file of record 100: one record, scored once; a file that
     # belongs to no record (notes.txt) is kept, to fail with its reason.
-    files = sorted((tmp_path / "a").glob("100.*")) + [tmp_path / "a" / "notes.txt"]
+    files = [*sorted((tmp_path / "a").glob("100.*")), tmp_path / "a" / "notes.txt"]
     assert discover(files) == [tmp_path / "a" / "100.hea", tmp_path / "a" / "notes.txt"]
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "100.hea").write_text("")
