@@ -36,6 +36,11 @@ def check_positive(name: str, value: float) -> float:
     return value
 
 
+def with_article(word: str) -> str:
+    """``word`` with its indefinite article, for messages: "an arrhythmia", "a seizure"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def number_arg(kind: type = float, *, minimum: float | None = None,
                maximum: float | None = None, exclusive_minimum: bool = False):
     """An ``argparse`` ``type`` that parses ``kind`` and keeps it within bounds.

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cardioliquid.io.labels import AAMI_CLASSES
 from cardioliquid.signal.quality import true_runs
 
 Spec = dict[str, Any]
@@ -43,8 +44,6 @@ TIMELINE_PX, TIMELINE_PX_PER_ROW = 100, 24
 DISAGREE = "#e53e3e"
 PENDING = "#a0aec0"
 ATTRIBUTION = "#dd6b20"
-ECG_CLASSES = ("N", "S", "V", "F", "Q")
-"""The AAMI beat classes, in the order the ECG charts list them."""
 EXPERT_MARK = "M-0.3,-1.9H0.3V1.9H-0.3Z"
 """The expert's beat mark on the timeline: a filled vertical bar (``|``), as an SVG path.
 
@@ -58,8 +57,8 @@ ECG_ROW_FILL = 0.48
 
 def ecg_classes(classes: Sequence[str] = ()) -> list[str]:
     """The five AAMI classes in their fixed order, then any other class in ``classes``."""
-    return list(ECG_CLASSES) + [c for c in dict.fromkeys(map(str, classes))
-                                if c not in ECG_CLASSES]  # fmt: skip
+    return list(AAMI_CLASSES) + [c for c in dict.fromkeys(map(str, classes))
+                                 if c not in AAMI_CLASSES]  # fmt: skip
 
 
 def _class_scale(classes: Sequence[str]) -> dict[str, list[str]]:

@@ -50,9 +50,7 @@ def cached_model(name_or_path: str, stamp: float = 0.0) -> LoadedModel:
 
 def public_error(e: RecordingError) -> RecordingError:
     """The same error naming the file, not the server folder it was uploaded to."""
-    roots = [st.session_state.get("session_dir", "")] if _in_session() else []
-    path = scrub_paths(e.path, roots) if e.path else None
-    return type(e)(path, scrub_paths(e.reason, roots))
+    return type(e)(public_text(e.path) if e.path else None, public_text(e.reason))
 
 
 def public_text(message: str, roots: tuple[str | os.PathLike, ...] = ()) -> str:

@@ -274,8 +274,6 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
     """``cardioliquid evaluate arrhythmia``."""
     if not args.data.is_dir():
         raise RecordingError(args.data, "expected a folder of WFDB records")
-    if args.calibrate_minutes < 0:
-        raise CardioLiquidError(f"--calibrate-minutes: expected >= 0, got {args.calibrate_minutes}")
     _check_predictions_options(args)
     beats = args.beats or ARRHYTHMIA_BEATS
     records = resolve_records(args.records, args.data)

@@ -15,6 +15,7 @@ import math
 import os
 from typing import Any
 
+from cardioliquid._check import with_article
 from cardioliquid.errors import CheckpointError
 
 LIMITS: dict[str, tuple[float, float]] = {
@@ -153,8 +154,7 @@ def check_modality(path: str | os.PathLike, task: str, metadata: Any) -> str:
     want = MODALITIES[task]
     stated = metadata.get("modality", want)
     if stated != want:
-        article = "an" if task[:1] in "aeiou" else "a"
-        _fail(path, f"'modality' {want!r} for {article} {task} model", "", stated)
+        _fail(path, f"'modality' {want!r} for {with_article(task)} model", "", stated)
     return want
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from cardioliquid._check import with_article
 from cardioliquid._version import __version__
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import CardioLiquidError, ContractError
@@ -135,7 +136,7 @@ def predict_record(rec: Any, loaded: LoadedModel, opts: ScoreOptions):
     """Beats or windows of one loaded recording, as the options say."""
     if opts.task != loaded.task:
         raise ContractError(
-            f"--task {opts.task} but model {loaded.name!r} is {_a(loaded.task)} model"
+            f"--task {opts.task} but model {loaded.name!r} is {with_article(loaded.task)} model"
         )
     # (predict_* check the channels' kind: an ECG lead is never read as EEG, nor EEG as ECG)
     if loaded.task == "arrhythmia" and opts.beats != "detect":
@@ -274,17 +275,12 @@ def _score_in_worker(path: Path, name: str, opts: ScoreOptions) -> RecordResult:
 
 
 # --------------------------------------------------------------------------- the run
-def _a(word: str) -> str:
-    """``word`` with its indefinite article: "an arrhythmia", "a seizure"."""
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
-
-
 def check_task(loaded: LoadedModel, opts: ScoreOptions) -> None:
     """Raise unless the model is for ``opts.task``."""
     if loaded.task != opts.task:
         raise CardioLiquidError(
-            f"{loaded.path or loaded.name}: expected {_a(opts.task)} model, "
-            f"got {_a(loaded.task)} model"
+            f"{loaded.path or loaded.name}: expected {with_article(opts.task)} model, "
+            f"got {with_article(loaded.task)} model"
         )
 
 

@@ -137,8 +137,6 @@ def options_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Run ``cardioliquid score``; return the exit status."""
     opts = options_from_args(args)
-    if args.workers < 1:
-        raise CardioLiquidError(f"--workers must be >= 1, got {args.workers}")
     if args.out.exists() and not args.out.is_dir():
         raise CardioLiquidError(f"--out {args.out}: expected a folder (created if missing), "
                                 f"got a file")
