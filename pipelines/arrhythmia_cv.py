@@ -52,7 +52,12 @@ import numpy as np
 from cardioliquid.decision.beats import settle_calls
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.io import load_ecg
-from cardioliquid.scoring.beats import fusion_partners, model_beat_windows, predict_beats
+from cardioliquid.scoring.beats import (
+    fusion_partners,
+    model_beat_windows,
+    predict_beats,
+    stacked_partners,
+)
 
 CLASSES = ["N", "S", "V", "F", "Q"]
 S_FLOORS = (50, 60, 70, 80)
@@ -199,8 +204,9 @@ def _record_confusions(loaded: Any, path: Path, after_s: float = 0.0) -> dict[st
     if not np.array_equal(bw.sample, pred.sample):
         raise RuntimeError(f"{path}: the atrial features' beats are not the scored beats")
     variants = [(key, settings, atrial) for key, settings in GATE_VARIANTS.items()]
-    if loaded.preprocessing.fuse_leads > 1:  # the other lead's atrial evidence too (round 24)
-        partners = fusion_partners(rec, loaded)
+    prep = loaded.preprocessing
+    if prep.fuse_leads > 1 or prep.stack_leads > 1:  # the other lead's atrial evidence too
+        partners = fusion_partners(rec, loaded) or stacked_partners(rec, loaded)
         other = atrial  # a record with one listed lead has only the first lead's
         if partners:
             _, other = model_beat_windows(replace(rec, beats=None), partners[0],

@@ -37,6 +37,10 @@ NOT_WINDOWING = ("af_gate", "af_gate_rule", "fuse_leads")
 """Preprocessing keys the windows do not depend on (the AF gate settles calls after
 the model), left out of the key so toggling them reuses the entry."""
 
+ADDED_AT_DEFAULT = {"stack_leads": 1}
+"""Preprocessing keys added after entries were written, left out of the key at these
+(their default) values, so the entries of every earlier preprocessing stay valid."""
+
 Arrays = dict[str, np.ndarray]
 
 
@@ -65,13 +69,15 @@ def cache_key(path: str | os.PathLike, preprocessing: dict, extra: dict | None =
         The record (WFDB path without extension, or a file).
     preprocessing : dict
         The preprocessing dict (``BeatPreprocessing.to_dict()`` ...); the keys in
-        :data:`NOT_WINDOWING` are ignored.
+        :data:`NOT_WINDOWING` are ignored, as are those of :data:`ADDED_AT_DEFAULT` at
+        their default.
     extra : dict, optional
         Anything else the arrays depend on (e.g. which kind of windows).
     """
     p = Path(path).resolve()
     stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in record_files(p)]
-    windowing = {k: v for k, v in preprocessing.items() if k not in NOT_WINDOWING}
+    windowing = {k: v for k, v in preprocessing.items() if k not in NOT_WINDOWING
+                 and not (k in ADDED_AT_DEFAULT and v == ADDED_AT_DEFAULT[k])}
     blob = json.dumps({"v": CACHE_VERSION, "path": str(p), "files": stats,
                        "prep": windowing, "extra": extra or {}}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]

@@ -87,10 +87,27 @@ def fusion_partners(rec: Recording, loaded: LoadedModel) -> list[LoadedModel]:
     The leads are the recording's listed leads after the first, in
     ``preprocessing.lead_preference`` order, up to ``preprocessing.fuse_leads``
     in all (:class:`~cardioliquid.signal.config.BeatPreprocessing`); none for a
-    model that reads one lead or a recording with one listed lead.
+    model that reads one lead or a recording with one listed lead. A model that
+    stacks leads in its windows reads each further lead first, the others after it.
     """
     prep = loaded.preprocessing
     leads = fused_leads(rec.channel_names, prep.lead_preference, getattr(prep, "fuse_leads", 1))
+    if getattr(prep, "stack_leads", 1) > 1:  # each further lead first, the others after it
+        listed = fused_leads(rec.channel_names, prep.lead_preference, prep.stack_leads)
+        return [loaded.reading_leads([lead, *(other for other in listed if other != lead)])
+                for lead in leads[1:]]
+    return [loaded.reading_leads([lead]) for lead in leads[1:]]
+
+
+def stacked_partners(rec: Recording, loaded: LoadedModel) -> list[LoadedModel]:
+    """``loaded`` reading each further lead of ``rec`` it stacks in its windows.
+
+    The AF gate of a model that stacks leads (``preprocessing.stack_leads``)
+    reads their atrial consistency through these where its decision settings
+    say ``atrial_leads="max"``; their windows are not scored.
+    """
+    prep = loaded.preprocessing
+    leads = fused_leads(rec.channel_names, prep.lead_preference, getattr(prep, "stack_leads", 1))
     return [loaded.reading_leads([lead]) for lead in leads[1:]]
 
 
@@ -115,13 +132,19 @@ def score_beat_segment(
     one per lead), and averages the probabilities of the leads where a beat is
     usable; a beat usable on none is unclassifiable. Its gate's atrial
     consistency is the first lead's, or the highest of its leads' where the
-    decision settings say ``atrial_leads="max"``.
+    decision settings say ``atrial_leads="max"``; so is that of a model that
+    stacks leads in its windows (:func:`stacked_partners`).
     """
     partners = fusion_partners(rec, loaded)
     inputs = _segment_inputs(rec, loaded, seg, reference)
     sample, x, feats, usable, atrial = inputs[:5]
     where = recording_label(rec)
     if not partners:
+        if atrial is not None and loaded.decision.atrial_leads == "max":
+            for model in stacked_partners(rec, loaded):  # a lead stacked in the windows
+                other = _segment_inputs(rec, model, seg, inputs[5], atrial=True,
+                                        require_signal=False)[4]
+                atrial = np.fmax(atrial, other)
         proba, hx = run_model(loaded, x, feats, batch_size, hx, where=where)
         return sample, mark_unclassifiable(proba, usable, loaded.classes), hx, atrial
     states = list(hx) if isinstance(hx, tuple) else [hx] + [None] * len(partners)
@@ -251,6 +274,7 @@ def predict_beats(
     proba, af = settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision,
                              causal=segment_s is not None, atrial=atrial)
     prep = loaded.preprocessing
+    n_leads = max(prep.fuse_leads, prep.stack_leads)
     lead = "+".join([select_lead(rec, prep.lead_preference),
-                     *fused_leads(rec.channel_names, prep.lead_preference, prep.fuse_leads)[1:]])
+                     *fused_leads(rec.channel_names, prep.lead_preference, n_leads)[1:]])
     return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af, lead)

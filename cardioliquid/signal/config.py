@@ -29,6 +29,13 @@ class BeatPreprocessing:
         own example either way; this is how a model file scores. The beats and
         their RR intervals are the first lead's; the rhythm evidence of the AF
         gate is read on the first lead too.
+    stack_leads : int
+        Feed the network this many leads at once, as the channels of one beat
+        window (early fusion): the first listed lead and the next ones in
+        ``lead_preference`` order, each cut at the first lead's beats. A
+        recording with fewer listed leads repeats the first; a beat beside a
+        gap in a further lead gets zeros on that channel. The beats, RR,
+        template and atrial features stay the first lead's (1: one lead).
     bandpass : (float, float)
         Band-pass corner frequencies (Hz), zero-phase Butterworth.
     filter_order : int
@@ -114,6 +121,7 @@ class BeatPreprocessing:
         default_factory=lambda: ["MLII", "ML2", "II", "ECG", "ECG1", "V5", "V4", "V2", "V1"]
     )
     fuse_leads: int = 1
+    stack_leads: int = 1
     bandpass: tuple[float, float] = (0.5, 40.0)
     filter_order: int = 2
     pre_s: float = 0.25
@@ -132,10 +140,11 @@ class BeatPreprocessing:
     classes: list[str] = field(default_factory=lambda: ["N", "S", "V", "F", "Q"])
 
     def __post_init__(self) -> None:
-        if isinstance(self.fuse_leads, bool) or int(self.fuse_leads) != self.fuse_leads \
-                or self.fuse_leads < 1:
-            raise ValueError(f"fuse_leads: expected an integer >= 1, got {self.fuse_leads!r}")
-        self.fuse_leads = int(self.fuse_leads)
+        for name in ("fuse_leads", "stack_leads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+            setattr(self, name, int(value))
 
     @property
     def n_times(self) -> int:

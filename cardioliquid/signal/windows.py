@@ -14,7 +14,7 @@ databases and rates; RR timing drives inter-patient SVEB detection).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -25,7 +25,7 @@ from cardioliquid.io.recording import Recording
 from cardioliquid.signal.atrial import ATRIAL_FEATURE_NAMES, atrial_features
 from cardioliquid.signal.config import BeatPreprocessing, WindowPreprocessing
 from cardioliquid.signal.filters import bandpass, check_band, notch
-from cardioliquid.signal.leads import select_lead
+from cardioliquid.signal.leads import listed_leads, select_lead
 from cardioliquid.signal.montage import to_bipolar
 from cardioliquid.signal.normalize import normalize_record, normalize_windows
 from cardioliquid.signal.quality import unusable_samples
@@ -814,12 +814,8 @@ def beat_windows(
     labels = np.where(usable, labels, -1)
 
     pre = round(prep.pre_s * prep.fs)
-    post = round(prep.post_s * prep.fs)
     centre = rescale_samples(samples, rec.fs, prep.fs)
-    padded = np.pad(x, (pre, post))
-    # Window [c - pre, c + post) of x is [c, c + pre + post) of the padded lead.
-    idx = np.clip(centre, 0, x.size - 1)[:, None] + np.arange(pre + post)[None, :]
-    windows = padded[idx][:, None, :].astype(np.float32)
+    windows = _cut(x, centre, prep)
     feats = _rr_feature_matrix(samples, rec.fs, prep)
     lag = round(prep.template_align_s * prep.fs)
     if prep.template_features:
@@ -831,10 +827,45 @@ def beat_windows(
         feats = np.concatenate([feats, p_wave], axis=1)
     if prep.atrial_features:
         feats = np.concatenate([feats, atrial_features(windows, pre, prep.fs, usable)], axis=1)
+    if prep.stack_leads > 1:
+        windows = np.concatenate(
+            [windows, _further_lead_windows(rec, prep, lead, samples, centre, windows,
+                                            check_quality, max_flat_s)], axis=1)
     if prep.template_subtract and len(windows):
         windows = windows - np.median(windows, axis=0, keepdims=True)
     return BeatWindows(windows, feats, samples, labels, lead=lead, detected=detected,
                        usable=usable)
+
+
+def _cut(x: np.ndarray, centre: np.ndarray, prep: BeatPreprocessing) -> np.ndarray:
+    """Windows ``(n, 1, n_times)`` of the prepared lead ``x`` around R peaks ``centre``."""
+    pre, post = round(prep.pre_s * prep.fs), round(prep.post_s * prep.fs)
+    padded = np.pad(x, (pre, post))
+    # Window [c - pre, c + post) of x is [c, c + pre + post) of the padded lead.
+    idx = np.clip(centre, 0, x.size - 1)[:, None] + np.arange(pre + post)[None, :]
+    return padded[idx][:, None, :].astype(np.float32)
+
+
+def _further_lead_windows(rec: Recording, prep: BeatPreprocessing, first: str,
+                          samples: np.ndarray, centre: np.ndarray, windows: np.ndarray,
+                          check_quality: bool, max_flat_s: float) -> np.ndarray:
+    """The channels after the first of stacked windows (``prep.stack_leads``).
+
+    Each further listed lead is cut at the first lead's beats; a lead the
+    recording lacks repeats the first lead's windows, and a beat beside a gap
+    in a further lead gets zeros there (its usability is the first lead's).
+    """
+    leads = [lead for lead in listed_leads(rec.channel_names, prep.lead_preference)
+             if lead != first][:prep.stack_leads - 1]
+    parts = []
+    for lead in leads:
+        one = replace(prep, lead_preference=[lead])
+        _, x, bad = prepare_lead(rec, one, check_quality, max_flat_s, require_signal=False)
+        w = _cut(np.nan_to_num(x), centre, prep)
+        w[~usable_beats(samples, bad, rec.fs, prep)] = 0.0
+        parts.append(w)
+    parts += [windows] * (prep.stack_leads - 1 - len(leads))
+    return np.concatenate(parts, axis=1)
 
 
 def _eeg_channels(rec: Recording, prep: WindowPreprocessing) -> Recording:

@@ -174,7 +174,7 @@ def make_ecg_model(carry_state: bool = False, seed: int = 0, af_gate: bool = Fal
     return LoadedModel(model, prep, "liquid-cfc", kw, meta, "")
 
 
-def make_rhythm_model(seed: int = 0, af_gate: bool = False):
+def make_rhythm_model(seed: int = 0, af_gate: bool = False, stack_leads: int = 1):
     """A small untrained beat-rhythm model (one CfC step per beat) as a LoadedModel."""
     from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.models.registry import create_model
@@ -182,8 +182,8 @@ def make_rhythm_model(seed: int = 0, af_gate: bool = False):
 
     torch.manual_seed(seed)
     prep = BeatPreprocessing(af_gate=af_gate, rr_feature_set="robust_absolute",
-                             template_features=True)
-    kw = dict(n_chans=1, n_outputs=5, n_times=prep.n_times, sfreq=prep.fs,
+                             template_features=True, stack_leads=stack_leads)
+    kw = dict(n_chans=stack_leads, n_outputs=5, n_times=prep.n_times, sfreq=prep.fs,
               n_features=n_beat_features(prep), timespan_feature=6, units=16, motor_neurons=5)
     model = create_model("liquid-rhythm-cfc", **kw).eval()
     return LoadedModel(model, prep, "liquid-rhythm-cfc", kw, {"version": "test"}, "")

@@ -123,11 +123,11 @@ class MITBIHBeatDataModule(TensorDataModule):
         (the first of ``preprocessing.lead_preference`` a record has).
         ``"all"``: each training beat once per lead of its record named in
         ``lead_preference`` (MIT-BIH: MLII and V1, V2, V4 or V5), so the model
-        meets other leads' morphology, as it will in other databases.
+        meets other leads' morphology, as it will in other databases. With
+        leads stacked in the windows (``preprocessing.stack_leads``), each copy
+        puts its lead first and the record's other listed leads after it.
         Validation and test beats always come from the preferred lead.
     """
-
-    n_chans = 1
 
     def __init__(
         self,
@@ -219,6 +219,11 @@ class MITBIHBeatDataModule(TensorDataModule):
             x, feats, y = batch
             batch = (x, self._augment_features(feats, y), y)
         return batch
+
+    @property
+    def n_chans(self) -> int:  # type: ignore[override]
+        """Channels of a beat window: the leads stacked (``preprocessing.stack_leads``)."""
+        return int(self.preprocessing.stack_leads)
 
     @property
     def n_features(self) -> int:  # type: ignore[override]
@@ -325,8 +330,12 @@ class MITBIHBeatDataModule(TensorDataModule):
                  for p in paths]
         if all_leads:  # the same beats again from each other listed lead
             for p in paths:
-                for lead in self._other_leads(p):
-                    prep = replace(self.preprocessing, lead_preference=[lead])
+                listed = self._listed_leads(p)
+                for lead in listed[1:]:
+                    # Stacked leads: this one first, then the others in their order.
+                    order = [lead, *(other for other in listed if other != lead)]
+                    prep = replace(self.preprocessing, lead_preference=(
+                        order if self.preprocessing.stack_leads > 1 else [lead]))
                     parts.append(record_beats(p, prep, self.cache_dir, keep_unlabelled))
         return parts
 
@@ -335,10 +344,10 @@ class MITBIHBeatDataModule(TensorDataModule):
         paths = [self.root / r for r in records] + list(extra)
         return stack_arrays(self._record_parts(paths, all_leads, keep_unlabelled=False))
 
-    def _other_leads(self, path: Path) -> list[str]:
-        """Leads of record ``path`` named in ``lead_preference``, but the preferred one."""
+    def _listed_leads(self, path: Path) -> list[str]:
+        """Leads of record ``path`` named in ``lead_preference``, preferred first."""
         names = wfdb.rdheader(str(path)).sig_name
-        return listed_leads(names, self.preprocessing.lead_preference)[1:]
+        return listed_leads(names, self.preprocessing.lead_preference)
 
 
 class BeatSequenceDataModule(MITBIHBeatDataModule):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +237,24 @@ def test_all_leads_trains_each_beat_once_per_listed_lead(tmp_path):
     assert len(every.val_set) == 8 and len(every.test_set) == 12
     with pytest.raises(ValueError, match="train_leads"):
         MITBIHBeatDataModule(train_leads="both")
+
+
+def test_stacked_leads_train_once_per_listed_lead_first(tmp_path):
+    """With two leads stacked, ``train_leads="all"`` reads each record in each lead order."""
+    write_record(tmp_path / "mitdb", "t1", 360, ["V5", "MLII"], 20)
+    write_record(tmp_path / "mitdb", "t2", 360, ["MLII", "V1"], 12)
+    prep = replace(small_prep(), stack_leads=2)
+
+    def built(train_leads: str) -> MITBIHBeatDataModule:
+        dm = MITBIHBeatDataModule(data_dir=str(tmp_path / "mitdb"), train_records=["t1"],
+                                  test_records=["t2"], preprocessing=prep,
+                                  cache_dir=str(tmp_path / "cache"), train_leads=train_leads)
+        dm.setup("fit")
+        return dm
+
+    one, every = built("preferred"), built("all")
+    assert one.n_chans == 2 and len(one.train_set) == 20 and len(every.train_set) == 40
+    x, _, y = every.train_set.tensors
+    assert x.shape[1:] == (2, prep.n_times) and torch.equal(y[:20], y[20:])
+    assert torch.equal(x[:20], one.train_set.tensors[0])  # MLII first, V5 second
+    assert torch.equal(x[20:, 0], x[:20, 1]) and torch.equal(x[20:, 1], x[:20, 0])
