@@ -153,6 +153,16 @@ def score_launcher(tmp_path: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- models
+def streamed_beats(rec: Recording, loaded, chunk_s: float, **kwargs):
+    """Every beat a replay of ``rec`` in ``chunk_s`` chunks decides, joined in order."""
+    from cardioliquid.scoring.stream import replay
+
+    streamed = None
+    for _, new in replay(rec, loaded, chunk_s=chunk_s, **kwargs):
+        streamed = new if streamed is None else streamed.concat(new)
+    return streamed
+
+
 def make_ecg_model(carry_state: bool = False, seed: int = 0, af_gate: bool = False):
     """A small untrained arrhythmia model as a LoadedModel (random weights, seeded)."""
     from cardioliquid.models.checkpoint import LoadedModel

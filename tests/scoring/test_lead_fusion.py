@@ -9,7 +9,6 @@ import pytest
 
 from cardioliquid.io.recording import Recording
 from cardioliquid.scoring.beats import fusion_partners, predict_beats
-from cardioliquid.scoring.stream import replay
 from cardioliquid.signal.config import BeatPreprocessing, preprocessing_from_dict
 
 
@@ -81,12 +80,12 @@ def test_a_single_lead_recording_is_scored_on_it_alone(ecg_rec, model):
 
 @pytest.mark.parametrize("beats", ["reference", "detect"])
 def test_fused_stream_equals_fused_batch(ecg_rec, model, beats):
+    from scoring_helpers import streamed_beats
+
     loaded = _fusing(model)
     rec = _two_leads(ecg_rec)
     batch = predict_beats(rec, loaded, beats=beats, segment_s=10.0)
-    streamed = None
-    for _, new in replay(rec, loaded, chunk_s=3.3, beats=beats, segment_s=10.0):
-        streamed = new if streamed is None else streamed.concat(new)
+    streamed = streamed_beats(rec, loaded, 3.3, beats=beats, segment_s=10.0)
     assert len(batch) > 20
     np.testing.assert_array_equal(streamed.sample, batch.sample)
     np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
@@ -142,15 +141,13 @@ def test_the_gate_may_read_the_highest_atrial_consistency_of_the_leads():
 
 
 def test_stream_equals_batch_when_the_gate_reads_both_leads(ecg_rec):
-    from scoring_helpers import make_rhythm_model, synthetic_ecg
+    from scoring_helpers import make_rhythm_model, streamed_beats, synthetic_ecg
 
     rec = synthetic_ecg(60.0, p_waves=True, af_from_s=30.0)
     rec = _two_leads(rec)
     loaded = _gated(make_rhythm_model(), "max")
     batch = predict_beats(rec, loaded, beats="reference", segment_s=10.0)
-    streamed = None
-    for _, new in replay(rec, loaded, chunk_s=2.7, beats="reference", segment_s=10.0):
-        streamed = new if streamed is None else streamed.concat(new)
+    streamed = streamed_beats(rec, loaded, 2.7, beats="reference", segment_s=10.0)
     np.testing.assert_array_equal(streamed.sample, batch.sample)
     np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
     np.testing.assert_array_equal(streamed.af, batch.af)

@@ -16,7 +16,6 @@ from cardioliquid.scoring.beats import (
     score_beat_segment,
     stacked_partners,
 )
-from cardioliquid.scoring.stream import replay
 
 
 def _two_leads(rec: Recording, second: np.ndarray | None = None) -> Recording:
@@ -57,11 +56,11 @@ def test_fusing_a_stacked_model_averages_both_lead_orders(ecg_rec, stacked):
 
 @pytest.mark.parametrize("beats", ["reference", "detect"])
 def test_stacked_stream_equals_stacked_batch(ecg_rec, stacked, beats):
+    from scoring_helpers import streamed_beats
+
     rec = _two_leads(ecg_rec)
     batch = predict_beats(rec, stacked, beats=beats, segment_s=10.0)
-    streamed = None
-    for _, new in replay(rec, stacked, chunk_s=3.3, beats=beats, segment_s=10.0):
-        streamed = new if streamed is None else streamed.concat(new)
+    streamed = streamed_beats(rec, stacked, 3.3, beats=beats, segment_s=10.0)
     assert len(batch) > 20
     np.testing.assert_array_equal(streamed.sample, batch.sample)
     np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
