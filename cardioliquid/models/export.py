@@ -51,7 +51,7 @@ def example_inputs(model: nn.Module, batch: int = 2, seed: int = 0) -> tuple[Ten
     x = torch.randn(batch, c.n_chans, c.n_times, generator=g)
     if getattr(model, "beat_sequence", False):
         f = torch.rand(batch, c.n_features, generator=g) + 0.4  # positive RR intervals
-        return x, f, 0.1 * torch.randn(batch, model.rnn.hx_size, generator=g)
+        return x, f, 0.1 * torch.randn(batch, model.hx_size, generator=g)
     if c.n_features:
         return x, torch.randn(batch, c.n_features, generator=g)
     return (x,)
@@ -72,6 +72,7 @@ class BeatStep(nn.Module):
         self.model = model
         self.contract = model.contract
         self.rnn = model.rnn
+        self.hx_size = model.hx_size
 
     def forward(self, x: Tensor, features: Tensor, hx: Tensor) -> tuple[Tensor, Tensor]:
         """One beat (its window ``x`` and ``features``) from state ``hx``: logits, new state."""

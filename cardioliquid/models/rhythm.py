@@ -146,6 +146,36 @@ class CausalConvSequence(nn.Module):
         return sum(conv.weight.numel() for conv in self.convs)
 
 
+def causal_reference(e: Tensor, mean: Tensor, count: Tensor, horizon: int
+                     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """Each beat's embedding minus the mean of the beats before it, and the updated mean.
+
+    Parameters
+    ----------
+    e : Tensor, shape (B, L, D)
+        Embeddings of consecutive beats.
+    mean, count : Tensor, shape (B, D) and (B, 1)
+        The reference before the first of them and how many beats it holds
+        (capped at ``horizon``; 0: none yet, and the first beat departs by zero).
+    horizon : int
+        The plain mean of up to this many beats, then an exponential average
+        with weight ``1 / horizon`` on each new beat.
+
+    Returns
+    -------
+    relative : Tensor, shape (B, L, D)
+    (mean, count) : the reference after the last beat.
+    """
+    out = []
+    for t in range(e.shape[1]):
+        et = e[:, t]
+        ref = torch.where(count > 0, mean, et)
+        out.append(et - ref)
+        count = (count + 1).clamp(max=float(horizon))
+        mean = ref + (et - ref) / count
+    return torch.stack(out, 1) if out else e, (mean, count)
+
+
 class BeatRhythmClassifier(nn.Module):
     """Classify every beat of a sequence with a liquid cell stepped once per beat.
 
@@ -208,6 +238,15 @@ class BeatRhythmClassifier(nn.Module):
         The backbone MLP of ``wiring="backbone"`` (ncps's defaults are 128 and 1).
     mixed_memory : bool
         CfC only: add an LSTM-style memory cell beside the liquid state.
+    embedding_reference : int
+        0: off. Otherwise each beat's morphology embedding is also read relative
+        to the patient's own beats: minus the mean embedding of the beats before
+        it (their plain mean up to this many beats, then an exponential average
+        with this horizon; :func:`causal_reference`). The reference is carried in
+        the state beside the cell's, so a stream equals batch scoring.
+    reference_input : {"both", "relative"}
+        With ``embedding_reference``: the cell reads the embedding and its
+        departure from the reference (``"both"``), or the departure alone.
 
     Attributes
     ----------
@@ -258,9 +297,15 @@ class BeatRhythmClassifier(nn.Module):
         cnn_dilations: list[int] = (1, 2, 4),
         backbone_units: int = 128,
         backbone_layers: int = 1,
+        embedding_reference: int = 0,
+        reference_input: str = "both",
     ) -> None:
         super().__init__()
         check_option("cell", cell, ("cfc", "ltc", "lstm", "gru", "cnn"))
+        check_option("reference_input", reference_input, ("both", "relative"))
+        if isinstance(embedding_reference, bool) or int(embedding_reference) < 0:
+            raise ValueError(f"embedding_reference must be an integer >= 0 (beats), got "
+                             f"{embedding_reference!r}")
         check_option("wiring", wiring, ("ncp", "full", "backbone"))
         if wiring == "backbone" and (cell != "cfc" or mixed_memory):
             raise ValueError("wiring='backbone' is ncps's default CfC: cell 'cfc' without "
@@ -297,7 +342,11 @@ class BeatRhythmClassifier(nn.Module):
             self.n_steps = int(self.front(torch.zeros(1, n_chans, n_times)).shape[-1])
         c = list(conv_channels)[-1]
         self.feature_norm = FeatureStandardizer(int(n_features))
-        n_in = 2 * c + int(n_features)
+        self.embedding_reference = int(embedding_reference)
+        self.reference_input = reference_input
+        self.n_embedding = 2 * c
+        n_morphology = 2 * c * (2 if embedding_reference and reference_input == "both" else 1)
+        n_in = n_morphology + int(n_features)
         if cell in ("lstm", "gru"):  # a gated peer: no wiring
             self.rnn = GatedSequence(cell, n_in, units)
         elif cell == "cnn":
@@ -315,6 +364,8 @@ class BeatRhythmClassifier(nn.Module):
             else:
                 self.rnn = LTC(n_in, graph, ode_unfolds=ode_unfolds, return_sequences=True)
         self.wiring = self.rnn.wiring
+        # What a stream carries: the cell's state, then the reference and its beat count.
+        self.hx_size = self.rnn.hx_size + (self.n_embedding + 1 if embedding_reference else 0)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.rnn.output_size + int(n_features), int(n_outputs))
 
@@ -334,6 +385,11 @@ class BeatRhythmClassifier(nn.Module):
         """x (B, L, C, T), features (B, L, F) -> logits (B, L, K), hx, states (B, L, N)."""
         b, length = x.shape[0], x.shape[1]
         e = self.embed(x.reshape(b * length, *x.shape[2:])).reshape(b, length, -1)
+        reference = None
+        if self.embedding_reference:
+            hx, reference = self._split_state(hx, b, e)
+            relative, reference = causal_reference(e, *reference, self.embedding_reference)
+            e = relative if self.reference_input == "relative" else torch.cat([e, relative], -1)
         s = self.feature_norm(features.to(e.dtype))
         if self.training and (self.morphology_dropout > 0 or self.rhythm_masking > 0):
             # One draw per beat decides both, so a beat never loses its shape and its rhythm.
@@ -348,7 +404,17 @@ class BeatRhythmClassifier(nn.Module):
         y, hx, states = self.rnn(torch.cat([e, s], -1), hx, timespans=self.timespans(features),
                                  return_states=True)
         logits = self.head(torch.cat([self.dropout(y), s], -1))
+        if reference is not None:
+            hx = torch.cat([hx, *reference], -1)
         return logits, hx, states
+
+    def _split_state(self, hx: Tensor | None, b: int, e: Tensor
+                     ) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
+        """The cell's state and the embedding reference (mean, beat count) of a carried ``hx``."""
+        if hx is None:
+            return None, (e.new_zeros(b, self.n_embedding), e.new_zeros(b, 1))
+        cell, mean, count = hx.split([self.rnn.hx_size, self.n_embedding, 1], dim=-1)
+        return cell, (mean, count)
 
     # ---------------------------------------------------------------- API
     def forward(self, x: Tensor, features: Tensor | None = None) -> Tensor:

@@ -215,3 +215,45 @@ def test_backbone_cfc_is_ncps_default_cell_and_streams():
     assert m.complexity()["macs"] > backbone_macs
     with pytest.raises(ValueError, match="backbone"):
         _model("liquid-rhythm-ltc", wiring="backbone")
+
+
+def test_causal_reference_is_the_mean_of_earlier_beats_then_an_average():
+    from cardioliquid.models.rhythm import causal_reference
+
+    e = torch.arange(1.0, 9.0).reshape(1, 8, 1)  # beats 1, 2, ..., 8
+    relative, (mean, count) = causal_reference(e, torch.zeros(1, 1), torch.zeros(1, 1), 4)
+    # The first beat has no earlier one; then each beat minus the mean of those before it,
+    # over the last horizon once an exponential average (weight 1/4).
+    expected, ref = [0.0, 1.0, 1.5, 2.0], 2.5  # after beats 1 to 4: their mean
+    for beat in (5.0, 6.0, 7.0, 8.0):
+        expected.append(beat - ref)
+        ref += (beat - ref) / 4
+    torch.testing.assert_close(relative.flatten(), torch.tensor(expected))
+    torch.testing.assert_close(mean, torch.tensor([[ref]]))
+    assert count.item() == 4
+
+
+@pytest.mark.parametrize("reference_input", ["both", "relative"])
+def test_embedding_reference_streams_as_one_scan(reference_input):
+    m = _model(embedding_reference=16, reference_input=reference_input)
+    plain = _model()
+    x, f = _beats(50)
+    whole, hx_whole, states = m.forward_stateful(x, f)
+    hx, outs = None, []
+    for i in range(0, 50, 7):  # beat runs of 7, the reference carried between them
+        o, hx, _ = m.forward_stateful(x[i:i + 7], f[i:i + 7], hx)
+        outs.append(o)
+    torch.testing.assert_close(torch.cat(outs), whole, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(hx, hx_whole, atol=1e-5, rtol=1e-5)
+    # The carried state holds the cell's, the reference and its count; states are the cell's.
+    assert hx.shape[-1] == m.hx_size == m.rnn.hx_size + m.n_embedding + 1 > plain.hx_size
+    assert states.shape == (50, 1, m.rnn.state_size) and hx[0, -1].item() == 16
+    more = 2 if reference_input == "both" else 1
+    assert m.rnn.input_size == more * m.n_embedding + N_FEATURES
+
+
+def test_embedding_reference_settings_are_checked():
+    with pytest.raises(ValueError, match="reference_input"):
+        _model(embedding_reference=8, reference_input="absolute")
+    with pytest.raises(ValueError, match="embedding_reference"):
+        _model(embedding_reference=-1)
