@@ -53,6 +53,9 @@ CLIP_COLOR = "#b83280"
 """ECG samples cut at the edge of their lead's row (gain too high)."""
 ECG_ROW_FILL = 0.48
 """Share of the lead spacing a trace may swing either side of its baseline (rows never touch)."""
+LABEL_EDGE_PX = 6
+"""A beat letter centred nearer than this to the strip's left or right edge is not drawn
+(half a 13 px bold capital, and a pixel to spare): it would be cut in half by the edge."""
 
 
 def ecg_classes(classes: Sequence[str] = ()) -> list[str]:
@@ -198,6 +201,9 @@ def ecg_trace(
     Each trace stays within its own row (:data:`ECG_ROW_FILL` of the lead
     spacing either side of its baseline); a sample cut at that edge (a high
     gain) is marked in :data:`CLIP_COLOR` and its lead's name says "clipped".
+    Beat letters are drawn for the beats of the signal sent, and not within
+    :data:`LABEL_EDGE_PX` of the strip's left or right edge at any zoom, where
+    the edge would cut them in half.
 
     Returns
     -------
@@ -299,17 +305,29 @@ def ecg_trace(
                                     "tooltip": [_tip("lead", kind="nominal"),
                                                 _tip("t", ".3f", "time (s)"),
                                                 _tip("mV", ".2f", "mV (clipped)")]}})  # fmt: skip
-    labels = [pd.DataFrame({"t": np.asarray(b[0], float), "y": label_y[row],
-                            "label": np.asarray(b[1], str), "row": row})
-              for row, b in (("expert", ref), ("model", pred)) if b is not None and len(b[0])]
+    # beat letters: only those of the signal sent (a letter beyond it sits over no trace), and
+    # none within LABEL_EDGE_PX of the strip's edges at any zoom, where the edge would cut it
+    span = (start_s, start_s + max(len(x) for x in leads.values()) / fs) if leads else window
+    labels = []
+    for row, b in (("expert", ref), ("model", pred)):
+        if b is None or not len(b[0]):
+            continue
+        t, lab = np.asarray(b[0], float), np.asarray(b[1], str)
+        inside = (t >= span[0]) & (t <= span[1])
+        labels.append(pd.DataFrame({"t": t[inside], "y": label_y[row], "label": lab[inside],
+                                    "row": row}))  # fmt: skip
+    labels = [df for df in labels if len(df)]
     if labels:
         data["labels"] = pd.concat(labels, ignore_index=True)
         data_labels = sorted(set(data["labels"]["label"]))
+        at_edge = (f"scale('x', datum.t) < {LABEL_EDGE_PX} || "
+                   f"scale('x', datum.t) > width - {LABEL_EDGE_PX}")  # fmt: skip
         layers.append({"data": {"name": "labels"},
                        "mark": {"type": "text", "fontSize": 13, "fontWeight": "bold"},
                        "encoding": {"x": {"field": "t", "type": "quantitative"},
                                     "y": {"field": "y", "type": "quantitative"},
-                                    "text": {"field": "label", "type": "nominal"},
+                                    "text": {"field": "label", "type": "nominal",
+                                             "condition": {"test": at_edge, "value": ""}},
                                     "color": {"field": "label", "type": "nominal",
                                               "scale": _class_scale(ecg_classes(
                                                   data_labels)), "legend": None},

@@ -3,7 +3,7 @@
 Events are the expert's non-normal beats, the model's non-normal calls, the
 beats where the two differ, and alerts (ventricular runs, seizures), each
 with a time; :func:`next_event` finds the next or previous one of a kind
-from the cursor.
+from the cursor, and :func:`default_event_kind` the kind the page offers first.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cardioliquid.io.labels import AAMI_CLASSES
 from cardioliquid.scoring.writers import write_annotations
 
 EVENT_COLUMNS = ["time_s", "end_s", "source", "kind", "detail"]
@@ -69,12 +70,50 @@ def event_table(
     return table.sort_values(["time_s", "source"], kind="stable").reset_index(drop=True)
 
 
+def _kind_order(kind: str) -> tuple[int, str]:
+    """Beat classes in the AAMI order (N S V F Q), then alerts and seizures by name."""
+    rank = AAMI_CLASSES.index(kind) if kind in AAMI_CLASSES else len(AAMI_CLASSES)
+    return rank, kind
+
+
 def event_kinds(table: pd.DataFrame) -> list[str]:
-    """Navigation choices present in ``table``: disagreements first, then ``"<source> <kind>"``."""
+    """Navigation choices present in ``table``: disagreements first, then ``"<source> <kind>"``.
+
+    The expert's kinds come before the model's; within a source, beat classes
+    follow the AAMI order (S, V, F, Q), as on the timeline, then alerts and
+    seizures.
+    """
     out = [DISAGREEMENT] if (table["kind"] == DISAGREEMENT).any() else []
     pairs = table.loc[table["kind"] != DISAGREEMENT, ["source", "kind"]].drop_duplicates()
-    out += sorted(f"{s} {k}" for s, k in pairs.itertuples(index=False))
+    ordered = sorted(pairs.itertuples(index=False), key=lambda p: (p[0], *_kind_order(p[1])))
+    out += [f"{s} {k}" for s, k in ordered]
     return out
+
+
+def default_event_kind(table: pd.DataFrame) -> str | None:
+    """The kind of event a clinician looks at first on this recording (None: no events).
+
+    The recording's main finding as the expert marked it: the expert's most
+    frequent kind of event (the ventricular beats of MIT-BIH 208 rather than its
+    fusion beats, the S beats of 232, the seizures of an EEG). Without expert
+    events: the model's alerts, else its most frequent kind, else the
+    disagreements. Ties go to the kind listed first by :func:`event_kinds`.
+    """
+    kinds = event_kinds(table)
+    if not kinds:
+        return None
+    counts = table.groupby(["source", "kind"]).size()
+
+    def most_frequent(source: str) -> str | None:
+        mine = [k for k in kinds if k.startswith(f"{source} ")]
+        if not mine:
+            return None
+        return max(mine, key=lambda k: (counts[tuple(k.split(" ", 1))], -mine.index(k)))
+
+    alerts = [k for k in kinds
+              if k.startswith("model ") and k.partition(" ")[2] not in AAMI_CLASSES]  # fmt: skip
+    return (most_frequent("expert") or (alerts[0] if alerts else None)
+            or most_frequent("model") or kinds[0])  # fmt: skip
 
 
 def next_event(table: pd.DataFrame, choice: str, from_s: float, forward: bool = True

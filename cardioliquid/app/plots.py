@@ -25,6 +25,8 @@ ROLE_COLORS = {
     "sensory": "#a0aec0", "inter": "#63b3ed", "command": "#f6ad55", "motor": "#fc8181",
     "hidden": "#b794f4",
 }  # fmt: skip
+LABEL_CLEARANCE_PT = 3.0
+"""Space between a neuron's circle and its label on the wiring drawing (points)."""
 _GRID_MINOR = "#f7c9c9"
 _GRID_MAJOR = "#e57f7f"
 
@@ -340,12 +342,14 @@ def wiring_graph(
     for i, r in enumerate(roles):
         x, y = pos[f"n{i}"]
         size = 40 + 900 * float(share[i])
+        edge = 1.8 if i in active else 0.5
         ax.scatter([x], [y], s=size, color=ROLE_COLORS.get(r, "#b794f4"), zorder=4,
-                   edgecolors="black" if i in active else "white",
-                   linewidths=1.8 if i in active else 0.5)  # fmt: skip
-        if i in active:
-            ax.text(x + 0.1, y, f"n{i} {100 * share[i]:.0f}%", fontsize=9, va="center",
-                    zorder=5, fontweight="bold")  # fmt: skip
+                   edgecolors="black" if i in active else "white", linewidths=edge)
+        if i in active:  # right of the circle (its radius and edge, in points) with clearance
+            gap = np.sqrt(size) / 2 + edge / 2 + LABEL_CLEARANCE_PT
+            ax.annotate(f"n{i} {100 * share[i]:.0f}%", (x, y), xytext=(gap, 0),
+                        textcoords="offset points", fontsize=9, va="center", ha="left",
+                        zorder=5, fontweight="bold")  # fmt: skip
     for k in range(n_sens):
         x, y = pos[f"s{k}"]
         ax.scatter([x], [y], s=18, marker="s", color=ROLE_COLORS["sensory"], zorder=4)

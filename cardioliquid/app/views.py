@@ -32,6 +32,7 @@ from cardioliquid.app.agreement import (
 )
 from cardioliquid.app.card import card_limits
 from cardioliquid.app.events import (
+    default_event_kind,
     event_kinds,
     event_table,
     events_tsv,
@@ -91,8 +92,11 @@ from cardioliquid.signal.quality import find_bad_segments
 
 TICK_S = 0.5
 """Seconds between live frames while playing."""
-SLIDER_STEP_S = 0.5
-"""Resolution of the position slider (s); its value is the cursor rounded down to it."""
+SLIDER_STEP_S = 0.1
+"""Resolution of the position slider and of the status line's time (s): both show the cursor
+rounded down to it (:func:`position_shown`)."""
+TIMELINE_SPAN_S = 180.0
+"""Seconds on the timeline under the agreement table."""
 SLOW_TICK_S = 5.0
 """Seconds between refreshes of the device panel while playing."""
 TIMEBASES = {"ecg": [10.0, 20.0, 30.0, 60.0], "eeg": [10.0, 20.0, 30.0, 60.0]}
@@ -708,11 +712,37 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
             st.markdown(limits.limits_text)
 
 
+def timeline_window(position_s: float, duration_s: float,
+                    span_s: float = TIMELINE_SPAN_S) -> tuple[float, float]:
+    """The time range of the timeline: the last ``span_s`` up to the cursor, the first at 0.
+
+    As the strip (:func:`window_now`), the timeline shows its whole span from
+    the start, not the stretch up to a cursor at 0 s: at 0 s it had one second,
+    with nothing decided in it and the expert's seizure bands out of view, so
+    it drew a blank.
+
+    Parameters
+    ----------
+    position_s : float
+        The replay's cursor (s).
+    duration_s : float
+        The recording's length (s): a shorter recording is shown whole.
+    span_s : float
+        Seconds on the timeline.
+
+    Returns
+    -------
+    (float, float)
+        Start and end (s).
+    """
+    end = max(position_s, min(span_s, duration_s), 1.0)
+    return max(0.0, end - span_s), end
+
+
 def agreement_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
     """Per-class Se and +P against the expert, and the timeline of every decided beat."""
     rec, pred, loaded = replay.rec, replay.predictions, replay.loaded
-    t_end = max(replay.position_s, 1.0)
-    window = (max(0.0, t_end - 180.0), t_end)
+    window = timeline_window(replay.position_s, rec.duration_s)
     if replay.task == "arrhythmia":
         st.markdown("#### Agreement with the expert (beats decided so far)")
         if agreement is None:
@@ -763,6 +793,11 @@ def _go(table, choice: str, forward: bool, latency_s: float) -> None:
     st.session_state.nav_at = (t, replay.position_s)
 
 
+def _recording_key() -> str:
+    """The replayed recording's key (its path), for controls kept per recording."""
+    return str(st.session_state.get("replay_key", ("",))[0])
+
+
 def events_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
     """The event list with previous/next by kind, and the position slider."""
     table = events_now(replay, agreement)
@@ -772,8 +807,11 @@ def events_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
         st.caption("No events yet.")
         return
     c1, c2, c3 = st.columns([2.2, 1, 1], vertical_alignment="bottom")
-    choice = c1.selectbox("Go to events of kind", kinds, key="nav_kind",
-                          help="◀ Previous / Next ▶ jump to the events of this kind")
+    # one choice per recording (a kind picked on another one is not carried over); at first
+    # the recording's main finding (default_event_kind), not the first kind by name
+    choice = c1.selectbox("Go to events of kind", kinds, index=kinds.index(
+        default_event_kind(table)), key=f"nav_kind_{_recording_key()}",
+        help="◀ Previous / Next ▶ jump to the events of this kind")  # fmt: skip
     c2.button("◀ Previous", key="nav_prev", width="stretch", on_click=_go,
               args=(table, choice, False, replay.latency_s))  # fmt: skip
     c3.button("Next ▶", key="nav_next", width="stretch", on_click=_go,
@@ -1098,16 +1136,43 @@ def downloads(replay: ReplaySession, agreement_fn) -> None:
 
 
 # --------------------------------------------------------------------------- page
+def position_shown(position_s: float, duration_s: float | None = None) -> float:
+    """The cursor as the page shows it: rounded down to :data:`SLIDER_STEP_S`.
+
+    The position slider and the status line both show this value, so they never
+    disagree (they did when each rounded its own way: the slider down to 0.5 s,
+    the status line to the nearest 0.1 s, 7.5 s against 7.8 s). Rounding down
+    keeps the value a step of the slider, which the browser keeps as is, and
+    never past the cursor or the end.
+
+    Parameters
+    ----------
+    position_s : float
+        The replay's cursor (s).
+    duration_s : float, optional
+        The recording's length (s): the value is at most this.
+
+    Returns
+    -------
+    float
+        A multiple of :data:`SLIDER_STEP_S` (to float precision).
+    """
+    if duration_s is not None:
+        position_s = min(position_s, duration_s)
+    steps = np.floor(max(position_s, 0.0) / SLIDER_STEP_S + 1e-6)  # 0.3 / 0.1 is 2.999...
+    return round(float(steps * SLIDER_STEP_S), 6)
+
+
 def position_slider(replay: ReplaySession) -> None:
     """The replay position: follows playback, and moving it seeks (history kept).
 
     The slider is keyed by the cursor, so each frame draws a fresh one at the
-    cursor (rounded down to the slider's step, which the browser keeps as is):
-    a browser still holding an older frame's slider can never send its stale
-    value back as a seek, and only a value the user moved seeks.
+    cursor (:func:`position_shown`, as the status line): a browser still holding
+    an older frame's slider can never send its stale value back as a seek, and
+    only a value the user moved seeks.
     """
     duration = float(max(replay.rec.duration_s, 1.0))
-    shown = float(np.floor(min(replay.position_s, duration) / SLIDER_STEP_S) * SLIDER_STEP_S)
+    shown = position_shown(replay.position_s, duration)
     key = f"pos@{replay.position_s:.3f}"
     st.slider("Position (s)", 0.0, duration, shown, step=SLIDER_STEP_S, key=key,
               on_change=_on_slide, args=(key, shown), format="%.1f s",
@@ -1139,7 +1204,8 @@ def live(choice: Choice) -> None:
     agreement = agreement_now(replay)
     left, right = st.columns([3.2, 1.3])
     with left:
-        st.markdown(f"**{state}** · **{replay.position_s:,.1f} s** of {rec.duration_s:,.0f} s · "
+        st.markdown(f"**{state}** · **{position_shown(replay.position_s):,.1f} s** of "
+                    f"{rec.duration_s:,.0f} s · "
                     f"{n} {unit} decided · frame {frame}")  # fmt: skip
         # This line is out (Streamlit stops a run only before it sends an element): Pause
         # freezes here, where the page now says it is (:func:`_toggle_play`).

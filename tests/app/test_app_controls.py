@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from cardioliquid.app.views import position_shown
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 180
 
@@ -37,7 +39,7 @@ def test_pause_freezes_the_position_the_last_frame_showed(data_dir):
     assert not at.session_state["playing"] and at.button(key="play").label == "Play"
     assert at.session_state["replay"] is replay
     assert replay.position_s == shown  # frozen where the page was, not a frame ahead
-    assert f"**paused** · **{shown:,.1f} s**" in _status(at)
+    assert f"**paused** · **{position_shown(shown):,.1f} s**" in _status(at)
     assert len(replay.history) == made  # the decisions made on the way are kept
     at.run()
     assert replay.position_s == shown  # and it stays there

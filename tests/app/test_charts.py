@@ -12,6 +12,7 @@ from cardioliquid.app.charts import (
     ECG_ROW_FILL,
     ECG_SPACING_MV,
     EXPERT_MARK,
+    LABEL_EDGE_PX,
     beat_timeline,
     ecg_trace,
 )
@@ -134,3 +135,23 @@ def test_a_trace_clipped_by_a_high_gain_says_so_and_stays_in_its_row():
     cal = spec["datasets"]["cal"]
     assert list(cal["y2"] - cal["y"]) == [2.0, 2.0]  # 0.5 mV at 40 mm/mV: fits in the row
     assert "0.5 mV bar" in axis["labelExpr"]
+
+
+def test_beat_letters_that_the_strips_edges_would_cut_are_not_drawn():
+    fs = 360.0
+    x = np.zeros(int(10 * fs))  # 0 to 10 s of signal
+    beats = np.array([-0.3, 0.01, 2.0, 5.0, 9.99, 10.4])  # two beyond the signal, two at edges
+    labels = np.array(list("VSNNVS"))
+    spec = ecg_trace({"MLII": x}, fs, 0.0, (0.0, 10.0), ref=(beats, labels),
+                     pred=(beats[:3], labels[:3]))  # fmt: skip
+    data = spec["datasets"]["labels"]
+    # a letter beyond the signal sent sits over no trace, and half of it outside the strip
+    assert data.loc[data["row"] == "expert", "t"].tolist() == [0.01, 2.0, 5.0, 9.99]
+    assert data.loc[data["row"] == "model", "t"].tolist() == [0.01, 2.0]
+    # one nearer the strip's left or right edge than half a letter is not drawn, at any zoom
+    text = _layer(spec, "labels")["encoding"]["text"]
+    assert text["field"] == "label" and text["condition"]["value"] == ""
+    test = text["condition"]["test"]
+    assert f"scale('x', datum.t) < {LABEL_EDGE_PX}" in test
+    assert f"scale('x', datum.t) > width - {LABEL_EDGE_PX}" in test
+    assert 4 <= LABEL_EDGE_PX <= 10  # half a 13 px bold capital, not a wide blank margin

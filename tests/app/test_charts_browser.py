@@ -26,7 +26,7 @@ CHARTS_PAGE = textwrap.dedent('''
         key="timeline")
     fs = 360.0
     s = np.arange(int(10 * fs)) / fs
-    beats = np.arange(0.02, 10, 0.8)
+    beats = np.append(np.arange(0.02, 10, 0.8), 9.99)  # the first and last at the edges
     x = 1.5 * np.exp(-0.5 * ((s[:, None] - beats) / 0.01) ** 2).sum(axis=1)
     labels = np.full(beats.size, "N")
     st.vega_lite_chart(charts.ecg_trace({"MLII": x, "V1": -0.5 * x}, fs, 0.0, (0.0, 10.0),
@@ -46,7 +46,9 @@ SVG_INFO = """(el) => {
   });
   const legend = [...svg.querySelectorAll('g.mark-symbol.role-legend-symbol path')]
     .map(p => p.getAttribute('d'));
-  return {texts, symbols, legend};
+  const lines = [...svg.querySelectorAll('g.mark-line path')]
+    .map(p => p.getBoundingClientRect().right);
+  return {texts, symbols, legend, strip_right: lines.length ? Math.max(...lines) : null};
 }"""
 
 
@@ -55,7 +57,8 @@ SVG_INFO = """(el) => {
 def test_the_timeline_and_strip_render_every_mark_in_a_real_browser(tmp_path: Path,
                                                                      monkeypatch):
     """Expert bars and model dots both drawn, five class rows, shading with the class colours
-    kept (no conflicting colour scale), the strip's row names left of its first beat label."""
+    kept (no conflicting colour scale), the strip's row names left of its first beat label,
+    no beat letter cut by the strip's edges."""
     if not Path(snapshot.CHROMIUM).exists():
         pytest.skip(f"{snapshot.CHROMIUM} is absent")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -91,5 +94,11 @@ def test_the_timeline_and_strip_render_every_mark_in_a_real_browser(tmp_path: Pa
     first_beat = min((t for t in ecg["texts"] if t["text"] == "N"), key=lambda t: t["left"])
     for row in ("expert", "model"):
         assert by_text[row]["right"] <= first_beat["left"]  # not covered by the first label
+    # the beats at 0.02 s and 9.99 s, a pixel or two from the strip's edges, have no letter
+    # (it was cut in half); every other beat has one in each row, all of them within the strip
+    letters = [t for t in ecg["texts"] if t["text"] == "N"]
+    assert len(letters) == 2 * (14 - 2), [round(t["left"]) for t in letters]
+    right = max(t["right"] for t in letters)
+    assert right < ecg["strip_right"] and by_text["model"]["right"] < first_beat["left"]
     lead = [t for t in ecg["texts"] if t["text"].startswith("MLII")]
     assert lead and "clipped" in lead[0]["text"]

@@ -39,3 +39,29 @@ def test_the_neuron_heatmap_counts_beats_for_a_beat_sequence_model():
     assert window.axes[0].get_xlabel() == "time in the window (s)"
     assert window.axes[0].get_xlim() == (0.0, 8.0)
     plt.close(window)
+
+
+def test_the_wiring_labels_its_active_neurons_clear_of_their_circles():
+    roles = ["inter"] * 4 + ["command"] * 3 + ["motor"] * 3
+    adjacency = np.zeros((10, 10))
+    adjacency[0:4, 4:7] = 1.0
+    adjacency[4:7, 7:10] = -1.0
+    share = np.array([0.02, 0.6, 0.02, 0.02, 0.02, 0.15, 0.02, 0.05, 0.08, 0.02])
+    active = [1, 5, 8]  # circles from 40 + 900 * 0.08 to 40 + 900 * 0.6 points²
+    fig = plots.wiring_graph(roles, adjacency, share, active)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    px_per_pt = fig.dpi / 72.0
+    figure_box = fig.bbox
+    labels = {t.get_text().split()[0]: t for t in ax.texts if t.get_text().startswith("n")}
+    assert sorted(labels) == ["n1", "n5", "n8"]
+    for i in active:
+        circle = ax.collections[i]  # one scatter per neuron, in order
+        cx, cy = ax.transData.transform(circle.get_offsets()[0])
+        radius = (np.sqrt(circle.get_sizes()[0]) / 2 + circle.get_linewidths()[0] / 2) * px_per_pt
+        box = labels[f"n{i}"].get_window_extent()
+        clearance = (box.x0 - (cx + radius)) / px_per_pt
+        assert clearance >= plots.LABEL_CLEARANCE_PT - 0.5, (i, clearance)  # was 0 or less
+        assert box.y0 < cy < box.y1  # beside its circle, centred on it
+        assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1  # not cut by the figure
+    plt.close(fig)
