@@ -12,30 +12,64 @@ Scale out with Lightning's own strategies::
     cardioliquid-train fit --config pipelines/configs/arrhythmia.yaml \\
         --trainer.strategy ddp --trainer.devices 2 --trainer.num_nodes 4
 
+Score a run's checkpoint on the config's test split, or write its class
+probabilities to ``predictions.npz`` in the new run folder::
+
+    cardioliquid-train test --config pipelines/configs/seizure.yaml --ckpt_path RUN.ckpt
+    cardioliquid-train predict --config pipelines/configs/seizure.yaml --ckpt_path RUN.ckpt
+
 The signal shape (``n_chans``, ``n_outputs``, ``n_times``, ``n_features``,
 ``sfreq``) and the preprocessing dict are linked from the DataModule into the
 model, the resolved config is saved next to every run (``config.yaml``), and
-runs are seeded and deterministic when the config says so.
+runs are seeded and deterministic when the config says so. Bad usage (a
+checkpoint of another model, an accelerator this machine lacks, an
+``--export_to`` that cannot be written...) is one line and exit 2, before any
+data is read.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningCLI
 
-from cardioliquid.errors import CardioLiquidError
+from cardioliquid.errors import CardioLiquidError, CheckpointError, ContractError
 from cardioliquid.training.distill import prepare_teachers
-from cardioliquid.training.export import export_checkpoint
+from cardioliquid.training.export import check_decision_overrides, export_checkpoint
 from cardioliquid.training.module import LiquidClassifierModule
+from cardioliquid.training.usage import (
+    check_ckpt_path,
+    check_export_target,
+    first_line,
+    root_cause,
+)
 
 LINKS = ("n_chans", "n_outputs", "n_times", "n_features", "sfreq")
+
+PREDICTIONS_FILE = "predictions.npz"
+"""What ``predict`` writes into its run folder (beside ``config.yaml``)."""
+
+GPU_ACCELERATORS = ("gpu", "cuda", "mps", "tpu")
 
 
 def _listing(names: list[str], most: int = 12) -> str:
     shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
-    return f"{len(names)} ({shown})" if names else "none"
+    if not names:
+        return "none"
+    # Records of extra databases are named "<database>/<record>": say how many each gave,
+    # since the first dozen names shown are usually the main database's alone.
+    extra: dict[str, int] = {}
+    for name in names:
+        if "/" in name:
+            extra[name.split("/", 1)[0]] = extra.get(name.split("/", 1)[0], 0) + 1
+    from_extra = "".join(f"; {n} from {db}" for db, n in extra.items())
+    return f"{len(names)} ({shown}{from_extra})"
 
 
 def records_metadata(datamodule: object) -> dict[str, object]:
@@ -45,7 +79,8 @@ def records_metadata(datamodule: object) -> dict[str, object]:
     data were overridden on the command line (``--data.init_args.train_records
     101,106``) trained on something else. The file therefore also lists what
     this run read (``train_records``, ``val_records``, ``test_records``) and
-    says it in its ``trained_on`` line, which the app's provenance reads.
+    says it in its ``trained_on`` line, which the app's provenance reads; the
+    line counts the records of each extra database (``39 from svdb``).
     """
     used = getattr(datamodule, "records_used", None)
     if used is None:
@@ -58,8 +93,31 @@ def records_metadata(datamodule: object) -> dict[str, object]:
     return meta
 
 
+def _save_final_weights(module: LiquidClassifierModule, folder: Path, epoch: int,
+                        step: int) -> str:
+    """Write a run's final weights as ``final.ckpt`` in its folder; return its path.
+
+    Only this process writes (no collective call: the other ranks of a DDP run
+    may be gone); the file holds what :func:`~cardioliquid.models.checkpoint.load_model`
+    and the export read (``state_dict`` and plain ``hyper_parameters``).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "final.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "epoch": int(epoch), "global_step": int(step)}, path)
+    return str(path)
+
+
 class TrainCLI(LightningCLI):
-    """LightningCLI with data→model links and optional export after ``fit``."""
+    """LightningCLI with data→model links, export after ``fit`` and one-line usage errors.
+
+    Everything the command line can get wrong is refused before any data is
+    read or any epoch runs, with one line naming the option: a checkpoint that
+    is missing, not a training checkpoint, or of another model; an accelerator
+    this machine lacks; an ``--export_to`` that cannot be written; early
+    stopping on a validation metric with validation off; ``validate`` or
+    ``test`` with their batches limited to 0.
+    """
 
     def add_arguments_to_parser(self, parser) -> None:
         """Link the data's shapes into the model and add the ``--export_*`` options."""
@@ -69,7 +127,8 @@ class TrainCLI(LightningCLI):
                               apply_on="instantiate")
         parser.add_argument(
             "--export_to", type=str | None, default=None,
-            help="after fit, write the best checkpoint as a .safetensors model here",
+            help="after fit, write the best checkpoint as a .safetensors model here "
+                 "(checked before training)",
         )
         parser.add_argument(
             "--export_metadata", type=dict, default={},
@@ -80,15 +139,154 @@ class TrainCLI(LightningCLI):
             help="decision settings written into the exported model (e.g. the AF gate's rule)",
         )
 
+    def _cfg(self) -> Any:
+        return self.config.get(self.subcommand, self.config)
+
+    # -- before anything is built ----------------------------------------------------------------
+    def _parse_ckpt_path(self) -> None:
+        """Check ``--ckpt_path`` first, then let Lightning read its hyper-parameters.
+
+        Lightning builds the model from the checkpoint's hyper-parameters, not the
+        config's ``model:`` block; resuming ``fit`` from another model's checkpoint
+        is refused here, with both names.
+        """
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        cfg = self.config[subcommand]
+        hparams = check_ckpt_path(cfg.get("ckpt_path"), subcommand)
+        if hparams and subcommand == "fit":
+            wanted = cfg.get("model", {}).get("model_name")
+            found = hparams.get("model_name")
+            if wanted and found and wanted != found:
+                raise CheckpointError(
+                    cfg.get("ckpt_path"),
+                    f"a checkpoint of model {found!r}, but this config trains {wanted!r}: "
+                    f"resume a run with the config it was started with (its config.yaml)")
+        self._ckpt_hparams = hparams
+        super()._parse_ckpt_path()
+
+    def before_instantiate_classes(self) -> None:
+        """Refuse a run without data, and ``--export_to`` outside ``fit``, before any build."""
+        if self.subcommand is None:  # built for a script (run=False): nothing is run
+            return
+        cfg = self._cfg()
+        if cfg.get("data") is None:
+            raise CardioLiquidError(
+                "no data source: give a recipe (--config pipelines/configs/arrhythmia.yaml, "
+                "seizure.yaml or seizure-1ch.yaml) or --data with a DataModule's class path "
+                "(cardioliquid.training.datamodules.<Name>)")
+        if cfg.get("export_to") and self.subcommand != "fit":
+            raise CardioLiquidError(
+                f"--export_to is written after fit, not by {self.subcommand}; to export a "
+                f"checkpoint run python -m cardioliquid.training.export CKPT OUT.safetensors")
+        if cfg.get("export_to") and self.subcommand == "fit":
+            check_export_target(cfg.get("export_to"))
+            check_decision_overrides(dict(cfg.get("export_decision") or {}))
+
+    def instantiate_classes(self) -> None:
+        """Build data, model and trainer; a constructor's refusal is one line."""
+        try:
+            super().instantiate_classes()
+        except ValueError as e:
+            root = root_cause(e)
+            if not isinstance(root, ValueError):
+                raise
+            ckpt = self._cfg().get("ckpt_path")
+            if isinstance(root, ContractError) and getattr(self, "_ckpt_hparams", None):
+                hp = self._ckpt_hparams
+                shape = {k: hp.get("model_kwargs", {}).get(k) for k in LINKS[:3]}
+                raise CheckpointError(
+                    ckpt, f"its model ({hp.get('model_name')!r}, "
+                          f"{', '.join(f'{k}={v}' for k, v in shape.items())}) does not fit "
+                          f"this config's data: {first_line(root)}") from e
+            if isinstance(root, CardioLiquidError):
+                raise root from None
+            raise CardioLiquidError(f"invalid configuration: {first_line(root)}") from e
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """The Trainer; an accelerator this machine lacks is one line, not a traceback."""
+        try:
+            return super().instantiate_trainer(**kwargs)
+        except (MisconfigurationException, ModuleNotFoundError) as e:
+            accelerator = str(self._cfg().get("trainer", {}).get("accelerator"))
+            where, hint = "trainer", ""
+            if accelerator in GPU_ACCELERATORS:
+                where = f"trainer.accelerator {accelerator!r}"
+                if not torch.cuda.is_available():
+                    hint = (f"; torch {torch.__version__} finds no such device on this "
+                            f"machine: the shipped configs train on the CPU "
+                            f"(--trainer.accelerator cpu)")
+            raise CardioLiquidError(f"{where}: {first_line(e).rstrip('.')}{hint}") from e
+
+    # -- subcommands -------------------------------------------------------------------------------
+    def _check_batches(self, stage: str, limit_name: str) -> None:
+        limit = getattr(self.trainer, limit_name, None)
+        if limit == 0:
+            why = (" (the arrhythmia recipes set it, having no validation patients: name some "
+                   "with --data.init_args.val_patients)" if stage == "validate" else "")
+            raise CardioLiquidError(
+                f"{stage}: nothing to run: trainer.{limit_name} is 0, so it would report "
+                f"nothing{why}; pass --trainer.{limit_name} 1.0")
+
     def before_fit(self) -> None:
-        """Train or load the teachers of a distilled recipe (``model.distill``)."""
-        cfg = self.config.get(self.subcommand, self.config)
+        """Check the callbacks against validation, then prepare distillation teachers."""
+        if self.trainer.limit_val_batches == 0:
+            for cb in self.trainer.callbacks:
+                monitor = getattr(cb, "monitor", None)
+                if isinstance(cb, EarlyStopping) and monitor and monitor.startswith("val/"):
+                    raise CardioLiquidError(
+                        f"EarlyStopping monitors {monitor!r} but validation is off "
+                        f"(trainer.limit_val_batches: 0): it would stop the run after its "
+                        f"first epoch; monitor a train/ metric or turn validation on")
+        cfg = self._cfg()
         prepare_teachers(self.model, self.datamodule, int(self.trainer.max_epochs or 1),
                          cfg.get("seed_everything"))
 
+    def before_validate(self) -> None:
+        """Refuse ``validate`` when its batches are limited to none (it would report nothing)."""
+        self._check_batches("validate", "limit_val_batches")
+
+    def before_test(self) -> None:
+        """Refuse ``test`` when its batches are limited to none."""
+        self._check_batches("test", "limit_test_batches")
+
+    def before_predict(self) -> None:
+        """Refuse ``predict`` when its batches are limited to none."""
+        self._check_batches("predict", "limit_predict_batches")
+
+    def predict(self, **kwargs: Any) -> Any:
+        """``Trainer.predict``, its probabilities written to ``predictions.npz`` in the run folder.
+
+        The file holds ``proba`` (the model's class probabilities, one row per
+        window, or per run and beat for the beat-sequence models), ``label`` (the
+        reference classes of the same examples, -1 where none) and ``classes``.
+        """
+        out = self.trainer.predict(**kwargs)
+        if not out or not self.trainer.is_global_zero:
+            return out
+        if self.trainer.world_size > 1:
+            print("predict: several processes each hold a share of the predictions; add a "
+                  "lightning BasePredictionWriter callback to write them", file=sys.stderr)
+            return out
+        proba = torch.cat([p.detach().cpu() for p in out]).numpy()
+        arrays: dict[str, np.ndarray] = {"proba": proba,
+                                         "classes": np.asarray(self.model.classes)}
+        dataset = getattr(self.datamodule, "test_set", None)
+        labels = getattr(dataset, "tensors", (None,))[-1]
+        if labels is not None and len(labels) == len(proba):
+            arrays["label"] = labels.numpy()
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / PREDICTIONS_FILE
+        np.savez(path, **arrays)
+        print(f"wrote {path}: proba {tuple(proba.shape)}, classes "
+              f"{', '.join(self.model.classes)}")
+        return out
+
     def after_fit(self) -> None:
         """Export the best checkpoint when ``--export_to`` is given."""
-        cfg = self.config.get(self.subcommand, self.config)
+        cfg = self._cfg()
         target = cfg.get("export_to")
         if not target or not self.trainer.is_global_zero:
             return
@@ -102,7 +300,17 @@ class TrainCLI(LightningCLI):
         meta["config"] = self._parser(self.subcommand).dump(cfg, skip_none=False)
         decision = dict(cfg.get("export_decision") or {})
         source = best or self.model  # no checkpointing configured: the final weights
-        path = export_checkpoint(source, target, metadata=meta, decision_overrides=decision)
+        try:
+            path = export_checkpoint(source, target, metadata=meta,
+                                     decision_overrides=decision)
+        except OSError as e:
+            kept = best or _save_final_weights(
+                self.model, Path(self.trainer.log_dir or self.trainer.default_root_dir),
+                self.trainer.current_epoch, self.trainer.global_step)
+            raise CardioLiquidError(
+                f"--export_to {target}: training finished but the model could not be written "
+                f"({e.strerror or e}); its checkpoint is {kept}: export it with python -m "
+                f"cardioliquid.training.export {kept} OUT.safetensors") from e
         print(f"exported {path}")
 
 
@@ -124,8 +332,9 @@ def main(args: list[str] | None = None) -> int:
     """Entry point of ``cardioliquid-train``.
 
     A project error (a missing record, patient leakage between splits, a bad
-    file) ends the run with its one-line message and exit status 2, as in
-    ``cardioliquid``; anything else keeps its traceback.
+    file, a checkpoint or an accelerator that does not fit the run) and
+    Lightning's usage errors end the run with a one-line message and exit
+    status 2, as in ``cardioliquid``; anything else keeps its traceback.
     """
     try:
         TrainCLI(
@@ -137,7 +346,9 @@ def main(args: list[str] | None = None) -> int:
             args=args,
             auto_configure_optimizers=False,
         )
-    except CardioLiquidError as e:
+    except (CardioLiquidError, MisconfigurationException) as e:
+        # Lightning's MisconfigurationException is its own usage error (a setting that
+        # does not fit the run), as project errors are ours.
         print(f"cardioliquid-train: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from cardioliquid.decision.settings import DecisionSettings
+from cardioliquid.errors import CardioLiquidError
 from cardioliquid.models.checkpoint import load_model, save_model
 from cardioliquid.signal.config import preprocessing_from_dict
 
@@ -48,6 +49,28 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def check_decision_overrides(decision: dict[str, Any] | None) -> None:
+    """Refuse decision settings a model file could not carry, before anything is trained.
+
+    Parameters
+    ----------
+    decision : dict, optional
+        Settings to change (``--export_decision``, ``--decision``).
+
+    Raises
+    ------
+    CardioLiquidError
+        A key is not a :class:`~cardioliquid.decision.settings.DecisionSettings`
+        field, or a value is out of range.
+    """
+    if not decision:
+        return
+    try:
+        DecisionSettings.from_dict(dict(decision))
+    except (TypeError, ValueError) as e:
+        raise CardioLiquidError(f"decision settings {dict(decision)}: {e}") from None
+
+
 def export_checkpoint(
     source: str | os.PathLike | torch.nn.Module,
     target: str | os.PathLike,
@@ -71,6 +94,12 @@ def export_checkpoint(
         Provenance and results merged into the file's metadata.
     decision_overrides : dict, optional
         Decision settings to change (e.g. ``{"threshold": 0.6}``).
+
+    Raises
+    ------
+    CardioLiquidError
+        The source cannot be loaded, or ``decision_overrides`` names an unknown
+        setting or an invalid value (:func:`check_decision_overrides`).
     """
     if isinstance(source, torch.nn.Module):
         hp = source.hparams
@@ -88,21 +117,50 @@ def export_checkpoint(
     meta["n_params"] = int(sum(p.numel() for p in model.parameters()))
     meta.update(metadata or {})
     if decision_overrides:
+        check_decision_overrides(decision_overrides)
         decision = decision.override(**decision_overrides)
     return save_model(target, model, name, kwargs, prep, metadata=meta, decision=decision)
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    """An ``argparse`` type: a JSON object (a usage error otherwise)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command-line export."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint")
-    p.add_argument("target")
-    p.add_argument("--metadata", default="{}", help="JSON object merged into the metadata")
-    p.add_argument("--decision", default="{}",
+    """Command-line export.
+
+    Bad usage (a target not ending in ``.safetensors``, metadata that is not a
+    JSON object) exits 2 through argparse; a checkpoint that cannot be read or
+    a target that cannot be written is one line naming the file, exit 2.
+    """
+    p = argparse.ArgumentParser(prog="python -m cardioliquid.training.export",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint", help="a Lightning .ckpt (or a .safetensors model)")
+    p.add_argument("target", help="the .safetensors model file to write")
+    p.add_argument("--metadata", default={}, type=_json_object,
+                   help="JSON object merged into the metadata")
+    p.add_argument("--decision", default={}, type=_json_object,
                    help='JSON object of decision settings to change, e.g. {"threshold": 0.6}')
     a = p.parse_args(argv)
-    path = export_checkpoint(a.checkpoint, a.target, json.loads(a.metadata),
-                             json.loads(a.decision))
+    if Path(a.target).suffix != ".safetensors":
+        p.error(f"target {a.target}: expected a file name ending in .safetensors (the model "
+                f"format cardioliquid evaluate, score and profile read)")
+    try:
+        path = export_checkpoint(a.checkpoint, a.target, a.metadata, a.decision)
+    except CardioLiquidError as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"{p.prog}: error: {a.target}: cannot be written ({e.strerror or e})",
+              file=sys.stderr)
+        return 2
     print(path)
     return 0
 

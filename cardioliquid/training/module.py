@@ -11,6 +11,7 @@ scoring needs to reproduce the preprocessing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import lightning as L
@@ -26,9 +27,9 @@ from torchmetrics.classification import (
 )
 
 from cardioliquid._check import check_option, check_positive
-from cardioliquid.errors import CardioLiquidError
+from cardioliquid.errors import CardioLiquidError, ContractError
 from cardioliquid.models.classifier import FeatureStandardizer
-from cardioliquid.models.registry import create_model
+from cardioliquid.models.registry import create_model, list_models
 from cardioliquid.training.distill import Distillation, distillation_loss, teacher_proba
 
 Batch = tuple[torch.Tensor, ...]
@@ -146,6 +147,7 @@ class LiquidClassifierModule(L.LightningModule):
         distill: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        check_option("model_name", model_name, list_models())
         check_positive("lr", lr)
         check_option("schedule", schedule, ["epoch", "step"])
         if isinstance(class_weights, str):
@@ -164,7 +166,7 @@ class LiquidClassifierModule(L.LightningModule):
             if value is None:
                 continue
             if key in kwargs and kwargs[key] != value:
-                raise ValueError(
+                raise ContractError(
                     f"model_kwargs[{key!r}]={kwargs[key]!r} contradicts the data's {key}={value!r}"
                 )
             kwargs[key] = int(value) if key != "sfreq" else float(value)
@@ -195,7 +197,7 @@ class LiquidClassifierModule(L.LightningModule):
         self.distillation = Distillation.from_dict(distill) if distill else None
         # Teachers live outside the module's parameters and state dict (training only).
         self._teachers: list[nn.Module] = []
-        self.model: nn.Module = create_model(model_name, **kwargs)
+        self.model: nn.Module = _build_model(model_name, kwargs)
         n_classes = int(kwargs["n_outputs"])
         weights = torch.ones(n_classes)
         if isinstance(class_weights, list | tuple):
@@ -359,6 +361,19 @@ class LiquidClassifierModule(L.LightningModule):
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(warm, max_epochs))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+def _build_model(model_name: str, kwargs: dict[str, Any]) -> nn.Module:
+    """The registered network; a ``model_kwargs`` key its builder does not take is named."""
+    try:
+        return create_model(model_name, **kwargs)
+    except TypeError as e:
+        found = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if found is None or found.group(1) not in kwargs:
+            raise
+        raise CardioLiquidError(
+            f"model_kwargs: {found.group(1)!r} is not an argument of model {model_name!r} "
+            f"({e})") from e
 
 
 def _warmup_cosine(warmup: int, total: int):

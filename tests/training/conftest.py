@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,14 +59,42 @@ def synthetic_config(tmp_path: Path, model_name: str, epochs: int = 2) -> Path:
     return path
 
 
-@pytest.fixture
-def model_name() -> str:
+def resolve_model_name() -> str:
     """``liquid-cfc`` when available, else a registered stand-in (same builder signature)."""
     if liquid_available():
         return "liquid-cfc"
     if STAND_IN not in registry._MODELS:
         registry.register_model(STAND_IN)(StandIn)
     return STAND_IN
+
+
+@pytest.fixture
+def model_name() -> str:
+    """``liquid-cfc`` when available, else a registered stand-in (same builder signature)."""
+    return resolve_model_name()
+
+
+@dataclass(frozen=True)
+class SyntheticRun:
+    """A finished one-epoch ``cardioliquid-train fit`` on synthetic data."""
+
+    folder: Path
+    config: Path
+    checkpoint: Path
+    model_name: str
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory) -> SyntheticRun:
+    """One short synthetic fit per test module, for the commands that start from a run."""
+    from cardioliquid.training.cli import main
+
+    folder = tmp_path_factory.mktemp("synthetic_run")
+    name = resolve_model_name()
+    config = synthetic_config(folder, name, epochs=1)
+    assert main(["fit", "--config", str(config)]) == 0
+    (checkpoint,) = (folder / "runs").rglob("*.ckpt")
+    return SyntheticRun(folder, config, checkpoint, name)
 
 
 @pytest.fixture

@@ -200,19 +200,22 @@ class TensorDataModule(L.LightningDataModule):
             counts = torch.bincount(y, minlength=self.n_outputs).double().clamp(min=1)
             w = (1.0 / counts) ** s.sampler_power
             sampler = WeightedRandomSampler(w[y], num_samples=len(y), generator=g)
-            return DataLoader(ds, s.batch_size, sampler=sampler, num_workers=s.num_workers,
-                              drop_last=len(y) > s.batch_size)
-        return DataLoader(ds, s.batch_size, shuffle=True, generator=g,
+            return DataLoader(ds, batch_size=s.batch_size, sampler=sampler,
+                              num_workers=s.num_workers, drop_last=len(y) > s.batch_size)
+        return DataLoader(ds, batch_size=s.batch_size, shuffle=True, generator=g,
                           num_workers=s.num_workers, drop_last=len(ds) > s.batch_size)
 
+    # Loaders take their sizes by keyword: Lightning rebuilds a loader from the arguments it
+    # was made with (``predict`` swaps in its own batch sampler), and a positional
+    # ``batch_size`` then arrives twice.
     def val_dataloader(self) -> DataLoader:
         """Validation batches, in order."""
-        return DataLoader(self.dataset("val"), self.sampling.eval_batch_size,
+        return DataLoader(self.dataset("val"), batch_size=self.sampling.eval_batch_size,
                           num_workers=self.sampling.num_workers)
 
     def test_dataloader(self) -> DataLoader:
         """Test batches, in order."""
-        return DataLoader(self.dataset("test"), self.sampling.eval_batch_size,
+        return DataLoader(self.dataset("test"), batch_size=self.sampling.eval_batch_size,
                           num_workers=self.sampling.num_workers)
 
     def predict_dataloader(self) -> DataLoader:

@@ -39,4 +39,12 @@ def pull_database(database: str, root: Path, records: list[str] | None = None) -
             f"{root}: no {database} data here; pull it with `cardioliquid data pull {database}` "
             f"or point data_dir at a folder that holds it"
         )
-    pull(database, root.parent, records=records)
+    try:
+        pull(database, root.parent, records=records)
+    except CardioLiquidError as e:
+        # The puller's hint names `cardioliquid data pull`'s --mirror flag, which
+        # cardioliquid-train does not have; the environment variable is the way here.
+        text = str(e).replace("pass --mirror '' or unset", "unset")
+        if text == str(e):
+            raise
+        raise CardioLiquidError(text) from e

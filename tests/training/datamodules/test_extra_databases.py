@@ -180,7 +180,8 @@ def test_a_model_trained_with_extra_databases_says_so(databases, tmp_path, model
     assert meta["data"] == "synthetic m1"  # the recipe's words, kept
     # ...and what this run read, whatever the config's words say.
     assert meta["train_records"] == ["m1", "svdb/801"] and meta["test_records"] == ["m2"]
-    assert meta["trained_on"].startswith("train records 2 (m1, svdb/801); validation none")
+    assert meta["trained_on"].startswith(
+        "train records 2 (m1, svdb/801; 1 from svdb); validation none")
 
 
 def test_overridden_records_are_what_the_exported_file_lists(databases, tmp_path, model_name):
