@@ -56,3 +56,18 @@ def test_streaming_step_onnx_matches_onnxruntime(tmp_path, name):
         h = torch.from_numpy(h_np)
     with torch.no_grad():
         torch.testing.assert_close(h, rnn(x)[1], atol=1e-5, rtol=0)
+
+
+def test_a_beat_step_carrying_the_embedding_reference_exports(tmp_path):
+    """The carried state holds the cell's and the patient's reference: both export."""
+    m = create_model("liquid-rhythm-cfc", **SMALL, motor_neurons=3, timespan_feature=0,
+                     embedding_reference=8).eval()
+    step = ex.exportable(m)
+    x, f, hx = ex.example_inputs(step, batch=3, seed=1)
+    assert hx.shape == (3, m.hx_size) and m.hx_size > m.rnn.hx_size
+    ex.to_torchscript(m, tmp_path / "m.pt")
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(str(tmp_path / "m.pt"))(x, f, hx),
+                                   step(x, f, hx), atol=1e-5, rtol=0)
+    pytest.importorskip("onnxruntime")
+    assert ex.check_onnx(ex.export_onnx(m, tmp_path / "m.onnx"), m) < 1e-5
