@@ -38,14 +38,24 @@ def git_commit() -> str | None:
 
 
 def provenance() -> dict[str, Any]:
-    """Where and when a model was made."""
+    """Where and when a model was made.
+
+    Besides the time, commit and versions: the CPU and the vector instructions
+    PyTorch used (``cpu``, ``cpu_capability``) and its threads, since a seeded,
+    deterministic run gives the same tensors only on the same kind of CPU.
+    """
     import lightning
+
+    from cardioliquid.device.profile import cpu_name
 
     return {
         "exported_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git_commit": git_commit(),
         "torch": torch.__version__,
         "lightning": lightning.__version__,
+        "cpu": cpu_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
     }
 
 

@@ -236,3 +236,12 @@ def test_trained_on_counts_the_records_of_each_extra_database():
     assert line.startswith("train records 62 (100, 101,")
     assert "; 39 from svdb; 1 from incartdb)" in line
     assert line.endswith("validation none; test 1 (200)")
+
+
+def test_an_exported_model_names_the_cpu_that_trained_it(synthetic_run, tmp_path):
+    """Bit-for-bit reproduction holds on the same kind of CPU: the file says which."""
+    ckpt = str(synthetic_run.checkpoint)
+    assert export_main([ckpt, str(tmp_path / "m.safetensors")]) == 0
+    meta = load_model(tmp_path / "m.safetensors").metadata
+    assert meta["cpu"] and meta["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert int(meta["threads"]) == torch.get_num_threads()
