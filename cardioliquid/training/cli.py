@@ -30,6 +30,7 @@ data is read.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,7 @@ def _listing(names: list[str], most: int = 12) -> str:
         return "none"
     # Records of extra databases are named "<database>/<record>": say how many each gave,
     # since the first dozen names shown are usually the main database's alone.
-    extra: dict[str, int] = {}
-    for name in names:
-        if "/" in name:
-            extra[name.split("/", 1)[0]] = extra.get(name.split("/", 1)[0], 0) + 1
+    extra = Counter(name.split("/", 1)[0] for name in names if "/" in name)
     from_extra = "".join(f"; {n} from {db}" for db, n in extra.items())
     return f"{len(names)} ({shown}{from_extra})"
 
