@@ -18,7 +18,7 @@ from torch.utils.data import TensorDataset
 
 def chunk_beats(
     parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], length: int, hop: int,
-    burn_in: int = 0,
+    burn_in: int = 0, groups: Sequence[int] | None = None,
 ) -> TensorDataset:
     """Cut each record's beat arrays into runs of ``length`` consecutive beats.
 
@@ -39,19 +39,23 @@ def chunk_beats(
         with label -1: the state reaches the scored beats warm, as in scoring,
         where it is carried from the record's start. The first runs of a record
         have fewer (none at its start). Runs are then ``length + burn_in`` beats.
+    groups : sequence of int, optional
+        One group (e.g. the patient) per part: each run then also carries its part's.
 
     Returns
     -------
     TensorDataset
         ``(x (N, length + burn_in, C, T), features (N, length + burn_in, F),
-        labels (N, length + burn_in))``.
+        labels (N, length + burn_in))``, then ``groups (N,)`` if given.
     """
     if length < 1 or hop < 1:
         raise ValueError(f"expected length and hop >= 1, got {length} and {hop}")
     if burn_in < 0:
         raise ValueError(f"expected burn_in >= 0, got {burn_in}")
-    xs, fs, ys = [], [], []
-    for x, f, y in parts:
+    if groups is not None and len(groups) != len(parts):
+        raise ValueError(f"expected one group per part ({len(parts)}), got {len(groups)}")
+    xs, fs, ys, gs = [], [], [], []
+    for i, (x, f, y) in enumerate(parts):
         n = len(y)
         if n == 0:
             continue
@@ -68,7 +72,12 @@ def chunk_beats(
             fs.append(np.concatenate([f[first:stop],
                                       np.repeat(f[stop - 1:stop], pad, axis=0)]))
             ys.append(np.concatenate([labels, np.full(pad, -1, dtype=np.int64)]))
+            if groups is not None:
+                gs.append(int(groups[i]))
     if not xs:
         raise ValueError("no beats to cut into runs")
-    return TensorDataset(torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(fs)),
-                         torch.from_numpy(np.stack(ys).astype(np.int64)))
+    tensors = [torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(fs)),
+               torch.from_numpy(np.stack(ys).astype(np.int64))]
+    if groups is not None:
+        tensors.append(torch.tensor(gs, dtype=torch.int64))
+    return TensorDataset(*tensors)

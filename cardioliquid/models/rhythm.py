@@ -345,8 +345,10 @@ class BeatRhythmClassifier(nn.Module):
         self.embedding_reference = int(embedding_reference)
         self.reference_input = reference_input
         self.n_embedding = 2 * c
-        n_morphology = 2 * c * (2 if embedding_reference and reference_input == "both" else 1)
-        n_in = n_morphology + int(n_features)
+        # What the cell reads of a beat's shape (the embedding, its departure, or both).
+        self.n_morphology = 2 * c * (2 if embedding_reference and reference_input == "both"
+                                     else 1)
+        n_in = self.n_morphology + int(n_features)
         if cell in ("lstm", "gru"):  # a gated peer: no wiring
             self.rnn = GatedSequence(cell, n_in, units)
         elif cell == "cnn":
@@ -381,8 +383,10 @@ class BeatRhythmClassifier(nn.Module):
             return None
         return features[..., self.timespan_feature].clamp(MIN_TIMESPAN_S, MAX_TIMESPAN_S)
 
-    def _run(self, x: Tensor, features: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        """x (B, L, C, T), features (B, L, F) -> logits (B, L, K), hx, states (B, L, N)."""
+    def _run(self, x: Tensor, features: Tensor, hx: Tensor | None
+             ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """x (B, L, C, T), features (B, L, F) -> logits (B, L, K), hx, states (B, L, N) and
+        the morphology the cell reads (B, L, :attr:`n_morphology`), before dropout."""
         b, length = x.shape[0], x.shape[1]
         e = self.embed(x.reshape(b * length, *x.shape[2:])).reshape(b, length, -1)
         reference = None
@@ -390,6 +394,7 @@ class BeatRhythmClassifier(nn.Module):
             hx, reference = self._split_state(hx, b, e)
             relative, reference = causal_reference(e, *reference, self.embedding_reference)
             e = relative if self.reference_input == "relative" else torch.cat([e, relative], -1)
+        morphology = e
         s = self.feature_norm(features.to(e.dtype))
         if self.training and (self.morphology_dropout > 0 or self.rhythm_masking > 0):
             # One draw per beat decides both, so a beat never loses its shape and its rhythm.
@@ -406,7 +411,7 @@ class BeatRhythmClassifier(nn.Module):
         logits = self.head(torch.cat([self.dropout(y), s], -1))
         if reference is not None:
             hx = torch.cat([hx, *reference], -1)
-        return logits, hx, states
+        return logits, hx, states, morphology
 
     def _split_state(self, hx: Tensor | None, b: int, e: Tensor
                      ) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
@@ -456,10 +461,28 @@ class BeatRhythmClassifier(nn.Module):
         b, length = x.shape[0], x.shape[1]
         flat_f = None if features is None else features.reshape(b * length, -1)
         self.contract.check(x.reshape(b * length, *x.shape[2:]), flat_f)
-        logits, hx, states = self._run(x, features, hx)
+        logits, hx, states, _ = self._run(x, features, hx)
         if single:
             return logits[0], hx, states[0].unsqueeze(1)
         return logits, hx, states
+
+    def forward_training(self, x: Tensor, features: Tensor
+                         ) -> tuple[Tensor, Tensor, Tensor]:
+        """What training losses read of a batch of runs ``(batch, beats, C, T)``.
+
+        Returns
+        -------
+        logits : Tensor, shape (batch, beats, n_outputs)
+        states : Tensor, shape (batch, beats, neurons)
+            Every neuron's state after each beat.
+        morphology : Tensor, shape (batch, beats, n_morphology)
+            What the cell reads of each beat's shape, before morphology dropout.
+        """
+        b, length = x.shape[0], x.shape[1]
+        self.contract.check(x.reshape(b * length, *x.shape[2:]),
+                            features.reshape(b * length, -1))
+        logits, _, states, morphology = self._run(x, features, None)
+        return logits, states, morphology
 
     def complexity(self) -> dict[str, int]:
         """Parameters and multiply-accumulates per beat decision.

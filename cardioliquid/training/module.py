@@ -11,6 +11,7 @@ scoring needs to reproduce the preprocessing.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -30,6 +31,7 @@ from cardioliquid._check import check_option, check_positive
 from cardioliquid.errors import CardioLiquidError, ContractError
 from cardioliquid.models.classifier import FeatureStandardizer
 from cardioliquid.models.registry import create_model, list_models
+from cardioliquid.training.adversary import PatientAdversary, adversary_ramp
 from cardioliquid.training.distill import Distillation, distillation_loss, teacher_proba
 
 Batch = tuple[torch.Tensor, ...]
@@ -45,7 +47,7 @@ def split_batch(batch: Batch | dict[str, torch.Tensor]) -> tuple[torch.Tensor, A
     if isinstance(batch, dict):
         feats = batch.get("features")
         return batch["x"], feats, batch.get("label", batch.get("y"))
-    if len(batch) == 3:
+    if len(batch) in (3, 4):  # a fourth item is each run's patient (patient_labels)
         return batch[0], batch[1], batch[2]
     if len(batch) == 2:
         return batch[0], None, batch[1]
@@ -115,6 +117,15 @@ class LiquidClassifierModule(L.LightningModule):
         after a beat predicts the interval after the next beat, which no input
         holds yet, so the state must model the patient's rhythm. The read-out is
         a training device: it is not part of the model and not exported.
+    patient_adversary : float
+        Above 0, the weight of a patient adversary for beat-sequence models
+        (:class:`~cardioliquid.training.adversary.PatientAdversary`): a linear
+        read-out names each training beat's patient from what the cell reads of
+        its shape, through a gradient reversal that ramps up over training, so
+        the encoder keeps the class and loses the patient. Needs a DataModule
+        that serves each run's patient (``patient_labels: true``); not exported.
+    adversary_patients : int
+        Patients the adversary can name (at least the training set's).
     distill : dict, optional
         Knowledge distillation (:class:`~cardioliquid.training.distill.Distillation`:
         ``teachers``, ``weight``, ``temperature``): the training loss adds the KL
@@ -144,6 +155,8 @@ class LiquidClassifierModule(L.LightningModule):
         focal_gamma: float = 0.0,
         key_classes: list[str] | None = None,
         rhythm_forecast: float = 0.0,
+        patient_adversary: float = 0.0,
+        adversary_patients: int = 128,
         distill: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -154,6 +167,8 @@ class LiquidClassifierModule(L.LightningModule):
             check_option("class_weights", class_weights, ["balanced"])
         if rhythm_forecast < 0:
             raise ValueError(f"rhythm_forecast must be >= 0, got {rhythm_forecast}")
+        if patient_adversary < 0:
+            raise ValueError(f"patient_adversary must be >= 0, got {patient_adversary}")
         if focal_gamma < 0:
             raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
         if focal_gamma > 0 and label_smoothing > 0:
@@ -190,6 +205,8 @@ class LiquidClassifierModule(L.LightningModule):
                 "focal_gamma": float(focal_gamma),
                 "key_classes": list(key_classes) if key_classes else None,
                 "rhythm_forecast": float(rhythm_forecast),
+                "patient_adversary": float(patient_adversary),
+                "adversary_patients": int(adversary_patients),
                 "distill": dict(distill) if distill else None,
             }
         )
@@ -209,6 +226,8 @@ class LiquidClassifierModule(L.LightningModule):
         self.register_buffer("loss_weights", weights)
         self.forecast_head = (_forecast_head(self.model) if rhythm_forecast > 0
                               else None)  # fmt: skip
+        self.adversary = (_patient_adversary(self.model, adversary_patients)
+                          if patient_adversary > 0 else None)  # fmt: skip
         self.train_metrics = _metrics(n_classes, "train/")
         self.val_metrics = _metrics(n_classes, "val/")
         self.test_metrics = _metrics(n_classes, "test/")
@@ -225,6 +244,16 @@ class LiquidClassifierModule(L.LightningModule):
         if stage != "fit":
             return
         dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if self.adversary is not None:
+            n = getattr(dm, "n_train_patients", None)
+            if n is None:
+                raise CardioLiquidError(
+                    "model.patient_adversary needs each training run's patient: use "
+                    "BeatSequenceDataModule with data.init_args.patient_labels: true")
+            if n > self.adversary.capacity:
+                raise CardioLiquidError(
+                    f"the training set has {n} patients, more than the adversary's "
+                    f"{self.adversary.capacity}: raise model.adversary_patients")
         norm = getattr(self.model, "feature_norm", None)
         train_features = getattr(dm, "train_features", None)
         if isinstance(norm, FeatureStandardizer) and not norm.fitted and train_features:
@@ -262,11 +291,15 @@ class LiquidClassifierModule(L.LightningModule):
 
     def _step(self, batch: Batch, metrics: MetricCollection, stage: str) -> torch.Tensor:
         x, feats, y = split_batch(batch)
-        forecast = None
-        if stage == "train" and self.forecast_head is not None:
-            logits, _, states = self.model.forward_stateful(x, feats)
-            forecast = rhythm_forecast_loss(self.forecast_head, states, feats, y,
-                                            self.model.timespan_feature)
+        forecast = adversary = None
+        if stage == "train" and (self.forecast_head is not None or self.adversary is not None):
+            logits, states, morphology = self.model.forward_training(x, feats)
+            if self.forecast_head is not None:
+                forecast = rhythm_forecast_loss(self.forecast_head, states, feats, y,
+                                                self.model.timespan_feature)
+            if self.adversary is not None:
+                adversary = self.adversary.loss(morphology, _run_patients(batch), y,
+                                                adversary_ramp(self._progress()))
         else:
             logits = self(x, feats)
         # A model of the beat sequence returns (batch, beats, classes); beats without a
@@ -292,6 +325,10 @@ class LiquidClassifierModule(L.LightningModule):
             self.log("train/forecast_loss", forecast, batch_size=int(scored.sum()),
                      sync_dist=True)
             loss = loss + self.hparams["rhythm_forecast"] * forecast
+        if adversary is not None:
+            self.log("train/adversary_loss", adversary, batch_size=int(scored.sum()),
+                     sync_dist=True)
+            loss = loss + self.hparams["patient_adversary"] * adversary
         metrics.update(logits.detach()[scored], y[scored])
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=int(scored.sum()),
                  sync_dist=True)
@@ -344,6 +381,15 @@ class LiquidClassifierModule(L.LightningModule):
         x, feats, _ = split_batch(batch) if not torch.is_tensor(batch) else (batch, None, None)
         return torch.softmax(self(x, feats), dim=-1)
 
+    def _progress(self) -> float:
+        """Share of the training's optimizer steps done (0 outside a trainer)."""
+        if not self._trainer:
+            return 0.0
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total) or total <= 0:
+            return 0.0
+        return self.global_step / float(total)
+
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW with linear warm-up then cosine decay over ``max_epochs``."""
         opt = torch.optim.AdamW(
@@ -377,8 +423,6 @@ def _build_model(model_name: str, kwargs: dict[str, Any]) -> nn.Module:
 
 
 def _warmup_cosine(warmup: int, total: int):
-    import math
-
     def factor(epoch: int) -> float:
         if epoch < warmup:
             return (epoch + 1) / (warmup + 1)
@@ -409,6 +453,22 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
 FORECAST_AHEAD = 2
 """Beats ahead whose pre-RR the forecast read-out predicts: the next beat's pre-RR is the
 current beat's post-RR, an input, so the first interval no input holds is the one after it."""
+
+
+def _patient_adversary(model: nn.Module, capacity: int) -> PatientAdversary:
+    if not getattr(model, "beat_sequence", False) or not hasattr(model, "n_morphology"):
+        raise ValueError("patient_adversary needs a model of the beat sequence "
+                         "(liquid-rhythm-cfc and its peers)")
+    return PatientAdversary(int(model.n_morphology), int(capacity))
+
+
+def _run_patients(batch: Batch) -> torch.Tensor:
+    """The patient index of each run: the fourth item of a training batch."""
+    if isinstance(batch, dict) or len(batch) != 4:
+        raise CardioLiquidError(
+            "model.patient_adversary needs each training run's patient: set "
+            "data.init_args.patient_labels: true")
+    return batch[3]
 
 
 def _forecast_head(model: nn.Module) -> nn.Linear:

@@ -324,10 +324,11 @@ class MITBIHBeatDataModule(TensorDataModule):
         return self._dataset(items)
 
     def _record_parts(self, paths: list[Path], all_leads: bool, keep_unlabelled: bool
-                      ) -> list[tuple[Any, ...]]:
-        """Per record (and lead), ``(x, features, labels)`` arrays."""
+                      ) -> tuple[list[tuple[Any, ...]], list[Path]]:
+        """Per record (and lead), ``(x, features, labels)`` arrays, and each one's record."""
         parts = [record_beats(p, self.preprocessing, self.cache_dir, keep_unlabelled)
                  for p in paths]
+        owners = list(paths)
         if all_leads:  # the same beats again from each other listed lead
             for p in paths:
                 listed = self._listed_leads(p)
@@ -337,12 +338,13 @@ class MITBIHBeatDataModule(TensorDataModule):
                     prep = replace(self.preprocessing, lead_preference=(
                         order if self.preprocessing.stack_leads > 1 else [lead]))
                     parts.append(record_beats(p, prep, self.cache_dir, keep_unlabelled))
-        return parts
+                    owners.append(p)
+        return parts, owners
 
     def _dataset(self, records: list[str], extra: Sequence[Path] = (),
                  all_leads: bool = False) -> TensorDataset:
         paths = [self.root / r for r in records] + list(extra)
-        return stack_arrays(self._record_parts(paths, all_leads, keep_unlabelled=False))
+        return stack_arrays(self._record_parts(paths, all_leads, keep_unlabelled=False)[0])
 
     def _listed_leads(self, path: Path) -> list[str]:
         """Leads of record ``path`` named in ``lead_preference``, preferred first."""
@@ -370,11 +372,16 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
         Beats before each run that lead into it unscored (label -1), so its
         first beats meet a warm state, as beats do in scoring (see
         :func:`~cardioliquid.data.sequences.chunk_beats`).
+    patient_labels : bool
+        Training batches carry a fourth item: each run's patient, an index into
+        :attr:`train_patients` (the patient adversary of
+        :class:`~cardioliquid.training.module.LiquidClassifierModule` reads it).
+        Every lead of a record, and MIT-BIH records 201 and 202, are one patient.
     """
 
     def __init__(self, *args: Any, sequence_length: int = 128,
                  sequence_hop: int | None = None, burn_in: int = 0,
-                 **kwargs: Any) -> None:
+                 patient_labels: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.aug_irregular > 0:
             raise ValueError("aug_irregular rewrites single beats' RR features; a beat "
@@ -389,25 +396,59 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
         if burn_in < 0:
             raise ValueError(f"burn_in must be >= 0, got {burn_in}")
         self.burn_in = int(burn_in)
+        self.patient_labels = bool(patient_labels)
+        self.train_patients: list[str] = []
+        """The training patients, in the order of the indices ``patient_labels`` serves."""
 
-    def _dataset(self, records: list[str], extra: Sequence[Path] = (),
-                 all_leads: bool = False) -> TensorDataset:
-        paths = [self.root / r for r in records] + list(extra)
-        parts = self._record_parts(paths, all_leads, keep_unlabelled=True)
+    def build(self, split: str, items: list[str]) -> TensorDataset:
+        """As :meth:`MITBIHBeatDataModule.build`; training runs carry their patient if asked."""
+        paths = [self.root / r for r in items]
+        if split != "train":
+            return self._runs(paths)
+        paths += self.extra_record_paths()
+        parts, owners = self._record_parts(paths, self.train_leads == "all",
+                                           keep_unlabelled=True)
+        if not self.patient_labels:
+            return chunk_beats(parts, self.sequence_length, self.sequence_hop, self.burn_in)
+        patients = [self._patient_of(p) for p in owners]
+        self.train_patients = sorted(set(patients))
+        index = {name: i for i, name in enumerate(self.train_patients)}
+        return chunk_beats(parts, self.sequence_length, self.sequence_hop, self.burn_in,
+                           groups=[index[name] for name in patients])
+
+    def _patient_of(self, path: Path) -> str:
+        """A record's patient: MIT-BIH's by the split's table, another database's record."""
+        if path.parent == self.root:
+            return f"mitdb/{_patient(path.name)}"
+        return f"{path.parent.name}/{path.name}"
+
+    def _runs(self, paths: list[Path]) -> TensorDataset:
+        parts, _ = self._record_parts(paths, False, keep_unlabelled=True)
         return chunk_beats(parts, self.sequence_length, self.sequence_hop, self.burn_in)
+
+    @property
+    def n_train_patients(self) -> int | None:
+        """Patients the training runs' indices count (None without ``patient_labels``)."""
+        if not self.patient_labels:
+            return None
+        self.dataset("train")  # built by setup
+        return len(self.train_patients)
+
+    def _labels(self) -> torch.Tensor:
+        return self.dataset("train").tensors[2]
 
     def train_features(self) -> torch.Tensor | None:
         """Features of the training beats, ``(n, n_features)`` (padding left out)."""
-        _, f, y = self.dataset("train").tensors
+        _, f, y = self.dataset("train").tensors[:3]
         return f[y >= 0]
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """The shared window augmentation on every beat of every run; one heart rate a run."""
         trainer = self.trainer
         if self.augmentation.enabled and trainer is not None and trainer.training:
-            x, f, y = batch
+            x, f, y, *patients = batch
             b, length = x.shape[:2]
             flat = self.augmentation.apply(x.reshape(b * length, *x.shape[2:]), self.sfreq)
             flat = self._stretch(flat, per_group=length)  # one beat width per run
-            batch = (flat.reshape(x.shape), self._augment_features(f, y), y)
+            batch = (flat.reshape(x.shape), self._augment_features(f, y), y, *patients)
         return batch

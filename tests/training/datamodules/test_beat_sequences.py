@@ -56,6 +56,18 @@ def test_burn_in_leads_into_each_run_unscored():
                                sampling=Sampling(sampler="shuffle"), burn_in=-1)
 
 
+def test_runs_carry_their_part_group():
+    parts = [_record(10), _record(3, offset=100), _record(5, offset=200)]
+    tensors = chunk_beats(parts, length=4, hop=4, groups=[2, 0, 2]).tensors
+    assert len(tensors) == 4
+    x, _, _, groups = tensors
+    # Runs of record 1 (three), record 2 (one), record 3 (two).
+    assert groups.tolist() == [2, 2, 2, 0, 2, 2]
+    assert x[3, 0, 0, 0] == 100 and x[4, 0, 0, 0] == 200
+    with pytest.raises(ValueError, match="one group per part"):
+        chunk_beats(parts, length=4, hop=4, groups=[0, 1])
+
+
 def test_refuses_empty_or_bad_runs():
     with pytest.raises(ValueError, match="length and hop"):
         chunk_beats([_record(5)], length=0, hop=1)

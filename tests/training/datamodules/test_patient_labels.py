@@ -1,0 +1,72 @@
+"""Training runs that carry their patient, for the patient adversary (real records)."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+
+from cardioliquid.errors import CardioLiquidError
+from cardioliquid.signal.config import BeatPreprocessing
+from cardioliquid.training.datamodules import BeatSequenceDataModule, Sampling
+from cardioliquid.training.module import LiquidClassifierModule
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+
+def test_runs_name_their_patient_and_train_the_adversary(mitdb_dir, shared_data, tmp_path):
+    torch.set_num_threads(2)
+    L.seed_everything(0)
+    prep = BeatPreprocessing(rr_feature_set="robust_absolute",
+                             lead_preference=["MLII", "ECG1", "V1", "V5", "ECG2"])
+    common = dict(data_dir=str(mitdb_dir), train_records=["106", "201"], test_records=["100"],
+                  val_patients=[], preprocessing=prep,
+                  sampling=Sampling(batch_size=8, sampler="shuffle"),
+                  extra_train_records=["svdb/803"], extra_data_dir=str(shared_data),
+                  train_leads="all", sequence_length=64, sequence_hop=64,
+                  cache_dir=str(tmp_path / "cache"))
+    plain = BeatSequenceDataModule(**common)
+    plain.setup("fit")
+    assert len(plain.train_set.tensors) == 3 and plain.n_train_patients is None
+    dm = BeatSequenceDataModule(**common, patient_labels=True)
+    dm.setup("fit")
+    x, f, y, patients = dm.train_set.tensors
+    assert dm.train_patients == ["mitdb/106", "mitdb/201", "svdb/803"]
+    assert dm.n_train_patients == 3
+    # The same runs as without patients, each with its record's patient.
+    for mine, theirs in zip((x, f, y), plain.train_set.tensors, strict=True):
+        assert torch.equal(mine, theirs)
+    runs = torch.bincount(patients, minlength=3)
+    # Each record's two leads give it twice its runs, all under one patient.
+    assert all(int(n) % 2 == 0 and n > 0 for n in runs)
+    assert int(runs.sum()) == len(y)
+    assert torch.equal(dm.class_counts(), plain.class_counts())
+    module = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
+        n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
+        n_features=dm.n_features, preprocessing=dm.preprocessing_dict,
+        patient_adversary=0.1, adversary_patients=8)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0,
+                        accelerator="cpu", deterministic=True, default_root_dir=tmp_path,
+                        enable_progress_bar=False, logger=False, enable_model_summary=False)
+    trainer.fit(module, dm)
+    assert torch.isfinite(trainer.callback_metrics["train/adversary_loss"])
+    # Without patients in the runs, the recipe is refused before training.
+    refused = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
+        n_chans=1, n_outputs=plain.n_outputs, n_times=plain.n_times, sfreq=plain.sfreq,
+        n_features=plain.n_features, preprocessing=plain.preprocessing_dict,
+        patient_adversary=0.1)
+    with pytest.raises(CardioLiquidError, match="patient_labels: true"):
+        L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
+                  enable_progress_bar=False, enable_checkpointing=False,
+                  enable_model_summary=False).fit(refused, plain)
+    small = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
+        n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
+        n_features=dm.n_features, preprocessing=dm.preprocessing_dict,
+        patient_adversary=0.1, adversary_patients=2)
+    with pytest.raises(CardioLiquidError, match="3 patients, more than the adversary's 2"):
+        L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
+                  enable_progress_bar=False, enable_checkpointing=False,
+                  enable_model_summary=False).fit(small, dm)
