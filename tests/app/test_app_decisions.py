@@ -36,6 +36,9 @@ def test_event_bars_and_alerts_are_the_events_score_writes(decision) -> None:
     alerts = views._alerts(replay)
     assert [(e_on, a.end_s) for a, (e_on, _) in zip(alerts, written, strict=True)] == written
     assert alerts[0].latency_s is not None  # matched to the expert seizure at 50 s
+    for a in alerts:  # SzCORE: raised from 30 s before its onset to 60 s after its offset
+        matched = 50.0 - 30.0 <= a.time_s <= 75.0 + 60.0
+        assert a.latency_s == (pytest.approx(a.time_s - 50.0) if matched else None), a
 
 
 def test_ventricular_run_alerts_follow_the_model_settings() -> None:

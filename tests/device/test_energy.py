@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from cardioliquid.device import energy
 from cardioliquid.device.energy import (
     CORTEX_M4F,
     CORTEX_M33,
@@ -56,15 +58,18 @@ def test_rapl_meter_sums_packages_across_wrap(tmp_path: Path, zone_writer) -> No
     assert meter.describe() == "package-0+package-1"
 
 
-def test_measure_energy_from_rapl_counter(tmp_path: Path, zone_writer) -> None:
+def test_measure_energy_from_rapl_counter(tmp_path: Path, zone_writer, monkeypatch) -> None:
     root = tmp_path / "pc"
     zone = zone_writer(root, "intel-rapl:0", 262_143_100_000, 262_143_328_850, "package-0")
     per_decision_uj = 30_000
+    clock = [100.0]  # seconds; moves only while a block runs
+    monkeypatch.setattr(energy, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
-    def run_block() -> int:  # 10 decisions; the "hardware" counts their energy
+    def run_block() -> int:  # 10 decisions in 5 ms; the "hardware" counts their energy
         now = int((zone / "energy_uj").read_text())
         new = (now + 10 * per_decision_uj) % (262_143_328_850 + 1)
         (zone / "energy_uj").write_text(f"{new}\n")
+        clock[0] += 0.005
         return 10
 
     meter = RaplMeter(root)
@@ -74,7 +79,9 @@ def test_measure_energy_from_rapl_counter(tmp_path: Path, zone_writer) -> None:
     assert fig.method.startswith("measured: RAPL package-0")
     # The first block crosses the wrap-around at 262_143_328_850.
     assert fig.value_uj == pytest.approx(per_decision_uj, rel=1e-12)
-    assert fig.power_mw is not None and fig.power_mw > 0
+    # 300 mJ in 5 ms is 60 W; 5 ms over 10 decisions is 0.5 ms each.
+    assert fig.power_mw == pytest.approx(60_000.0)
+    assert fig.latency_ms == pytest.approx(0.5)
 
 
 def test_measure_energy_none_without_counters(tmp_path: Path) -> None:

@@ -16,13 +16,38 @@ from cardioliquid.device.latency import (
 from cardioliquid.errors import CardioLiquidError
 
 
-def test_time_calls_warms_up_and_repeats() -> None:
+class _FakeClock:
+    """A clock that moves only when told to: the timers read it instead of the wall clock."""
+
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def advance(self, ms: float) -> None:
+        self.ns += round(ms * 1e6)
+
+    def perf_counter_ns(self) -> int:
+        return self.ns
+
+    def perf_counter(self) -> float:
+        return self.ns * 1e-9
+
+
+def test_time_calls_warms_up_and_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _FakeClock()
+    monkeypatch.setattr(latency, "time", clock)
     calls = []
-    stats = time_calls(lambda: calls.append(1), repeats=30, warmup=5)
+
+    def call() -> None:  # the 5 warm-up calls take 1 s each, then call k takes k ms
+        calls.append(1)
+        clock.advance(1000.0 if len(calls) <= 5 else len(calls) - 5)
+
+    stats = time_calls(call, repeats=30, warmup=5)
     assert len(calls) == 35
     assert stats.n == 30
-    assert 0 <= stats.min <= stats.p50 <= stats.p95 <= stats.p99
-    assert stats.min <= stats.mean
+    # Only the 30 timed calls count (1, 2, ..., 30 ms): the slow warm-up is left out.
+    assert stats.min == pytest.approx(1.0) and stats.mean == pytest.approx(15.5)
+    # Percentiles interpolated between order statistics: 1 + q * (30 - 1) ms.
+    assert [stats.p50, stats.p95, stats.p99] == pytest.approx([15.5, 28.55, 29.71])
 
 
 def test_time_calls_synchronises_every_call() -> None:
@@ -36,10 +61,18 @@ def test_time_calls_rejects_zero_repeats() -> None:
         time_calls(lambda: None, repeats=0)
 
 
-def test_throughput_counts_items() -> None:
+def test_throughput_counts_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _FakeClock()
+    monkeypatch.setattr(latency, "time", clock)
     calls = []
-    rate = throughput(lambda: calls.append(1), items_per_call=64, repeats=4, warmup=1)
-    assert len(calls) == 5 and rate > 0
+
+    def call() -> None:  # each call takes 2 ms (the warm-up one 1 s, not counted)
+        calls.append(1)
+        clock.advance(1000.0 if len(calls) == 1 else 2.0)
+
+    rate = throughput(call, items_per_call=64, repeats=4, warmup=1)
+    assert len(calls) == 5
+    assert rate == pytest.approx(64 * 4 / (4 * 2e-3))  # 32,000 items per second
 
 
 def test_cuda_request_without_gpu_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:

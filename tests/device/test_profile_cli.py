@@ -15,15 +15,6 @@ from cardioliquid.signal.config import BeatPreprocessing
 ARGS = ["--repeats", "5", "--warmup", "1", "--batch", "4"]
 
 
-def _liquid_cfc_registered() -> bool:
-    try:
-        from cardioliquid.models.registry import list_models
-
-        return "liquid-cfc" in list_models()
-    except ImportError:  # the models team's classifier module is not there yet
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _no_energy_wait(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # No real counters in tests: point RAPL at an empty tree.
@@ -46,7 +37,6 @@ def test_profile_cli_prints_table_and_writes_json(
     assert d["energy_uj_per_decision"]["method"].startswith("estimated:")
 
 
-@pytest.mark.skipif(not _liquid_cfc_registered(), reason="liquid-cfc not registered yet")
 def test_profile_cli_on_a_saved_checkpoint(tmp_path: Path, capsys) -> None:
     from cardioliquid.models.registry import create_model
     from cardioliquid.signal.windows import n_beat_features

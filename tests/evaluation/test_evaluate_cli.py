@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import wfdb
 
+from cardioliquid.data import splits
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.evaluation import cli, records, run
@@ -349,7 +350,6 @@ def test_records_spec() -> None:
     assert records.resolve_records("100, 101,") == ["100", "101"]
     with pytest.raises(CardioLiquidError, match="DS1, DS2, all or a comma list"):
         records.resolve_records(" , ")
-    splits = pytest.importorskip("cardioliquid.data.splits")
     assert records.resolve_records("ds2") == list(splits.DS2)
     assert len(records.resolve_records("DS1")) == len(records.resolve_records("DS2")) == 22
     with pytest.raises(CardioLiquidError, match="needs the database folder"):
@@ -371,7 +371,6 @@ def test_all_records_of_a_folder(ecg_folder: Path, tmp_path: Path) -> None:
 
 
 def test_auto_means_ds2_in_an_mitbih_folder(tmp_path: Path) -> None:
-    splits = pytest.importorskip("cardioliquid.data.splits")
     for r in [*splits.DS1, *splits.DS2]:
         (tmp_path / f"{r}.hea").write_text("")
     assert records.resolve_records("auto", tmp_path) == list(splits.DS2)

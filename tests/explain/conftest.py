@@ -115,6 +115,5 @@ class CfCClassifier(nn.Module):
 
 @pytest.fixture
 def cfc_model() -> nn.Module:
-    pytest.importorskip("cardioliquid.models.cfc")
     torch.manual_seed(0)
     return CfCClassifier().eval()

@@ -1,7 +1,13 @@
 import numpy as np
+import pytest
 import torch
 
-from cardioliquid.explain import attribute_neurons, model_randomization_test, randomize_weights
+from cardioliquid.explain import (
+    attribute_neurons,
+    model_randomization_test,
+    randomize_weights,
+    sanity,
+)
 
 
 def test_randomized_copy_keeps_wiring_and_original(tiny_model):
@@ -20,13 +26,23 @@ def test_attributions_change_when_weights_are_randomized(tiny_model, tiny_inputs
         assert result.rank_correlation < 0.5
 
 
-def test_the_check_fails_an_explanation_that_ignores_the_weights(tiny_model, tiny_inputs):
-    """A control: the same model 'randomised' with its own weights keeps its ranking."""
+def test_the_check_fails_an_explanation_that_ignores_the_weights(tiny_model, tiny_inputs,
+                                                                 monkeypatch):
+    """A control: the same model 'randomised' with its own weights keeps its ranking, so the
+    check, fed weights that did not change, must fail (rank correlation 1, same top-k)."""
     same = attribute_neurons(tiny_model, tiny_inputs, method="grad_x_activation")
     again = attribute_neurons(
         randomize_weights(tiny_model, modules=[]), tiny_inputs, method="grad_x_activation"
     )
     np.testing.assert_allclose(same.scores, again.scores, rtol=1e-6)
+    real = sanity.randomize_weights
+    monkeypatch.setattr(sanity, "randomize_weights",
+                        lambda model, seed=0, modules=None: real(model, seed, modules=[]))
+    for method in ("integrated_gradients", "grad_x_activation"):
+        result = model_randomization_test(tiny_model, tiny_inputs, method=method, steps=8)
+        assert result.rank_correlation == pytest.approx(1.0), (method, result)
+        assert result.top_k_overlap == pytest.approx(1.0), (method, result)
+        assert not result.passed, (method, result)
 
 
 def test_cascade_reports_every_stage(tiny_model, tiny_inputs):

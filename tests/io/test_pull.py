@@ -8,6 +8,7 @@ import http.server
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cardioliquid.cli import main
@@ -35,7 +36,11 @@ def test_directory_mirror_pull_is_verified_and_idempotent(mirror, tmp_path):
     first = pull("mitdb", dest, ["100"], mirror=str(mirror))
     assert sorted(first.downloaded) == ["100.atr", "100.dat", "100.hea"]
     assert sorted(first.verified) == sorted(first.downloaded)
-    assert load_ecg(dest / "mitdb" / "100").beats is not None
+    for name in first.downloaded:  # the files arrive as the mirror holds them
+        assert (dest / "mitdb" / name).read_bytes() == (mirror / "mitdb" / name).read_bytes()
+    pulled, source = load_ecg(dest / "mitdb" / "100"), load_ecg(mirror / "mitdb" / "100")
+    assert len(pulled.beats) == len(source.beats) > 0
+    np.testing.assert_array_equal(pulled.beats.sample, source.beats.sample)
     second = pull("mitdb", dest, ["100"], mirror=str(mirror))
     assert second.downloaded == [] and len(second.present) == 3
     every = pull("mitdb", dest, None, mirror=str(mirror))  # RECORDS lists both

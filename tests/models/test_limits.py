@@ -31,8 +31,25 @@ SHIPPED = PRETRAINED_DIR / "seizure-1ch.safetensors"
 
 
 def test_shipped_models_are_within_the_limits():
-    for name in ("arrhythmia", "seizure", "seizure-1ch"):
-        assert load_model(name).modality in ("ecg", "eeg")
+    """Each shipped file loads (the limits are checked on load), reads its task's signal,
+    and every size its header sets lies in the stated bounds."""
+    expected = {"arrhythmia": ("arrhythmia", "ecg"), "seizure": ("seizure", "eeg"),
+                "seizure-1ch": ("seizure", "eeg")}
+    for name, (task, modality) in expected.items():
+        loaded = load_model(name)
+        assert (loaded.task, loaded.modality) == (task, modality), name
+        sizes = {k: v for k, v in loaded.model_kwargs.items()
+                 if k in LIMITS and not isinstance(v, list)}
+        assert {"n_chans", "n_outputs", "n_times", "sfreq", "units"} <= set(sizes), name
+        for key, value in sizes.items():
+            lo, hi = LIMITS[key]
+            assert lo <= value <= hi, (name, key, value)
+        for key in ("conv_channels", "kernel_sizes", "strides"):
+            lo, hi = LIMITS[key]
+            assert all(lo <= v <= hi for v in loaded.model_kwargs[key]), (name, key)
+        lo, hi = LIMITS["classes"]
+        assert lo <= len(loaded.classes) == loaded.model_kwargs["n_outputs"] <= hi, name
+        assert loaded.preprocessing.fs == loaded.model_kwargs["sfreq"], name
 
 
 def test_a_million_units_is_refused_before_any_tensor_is_built(tmp_path, monkeypatch):

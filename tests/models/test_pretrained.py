@@ -14,8 +14,8 @@ from cardioliquid.signal.windows import rr_feature_names
 from cardioliquid.training.adapt import adaptation_settings
 
 
-@pytest.mark.skipif("arrhythmia" not in list_pretrained(), reason="no shipped arrhythmia model")
 def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
+    assert {"arrhythmia", "seizure", "seizure-1ch"} <= set(list_pretrained())  # shipped
     loaded = load_model("arrhythmia")
     m = loaded.model.eval()
     n_params = sum(p.numel() for p in m.parameters())
@@ -50,7 +50,6 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
 
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.skipif("arrhythmia" not in list_pretrained(), reason="no shipped arrhythmia model")
 def test_shipped_arrhythmia_model_reads_other_databases_rates_and_lead_names(mitdb_dir, tmp_path):
     """Record 208 rewritten the way other PhysioNet databases store ECG (128 Hz, as in
     the MIT-BIH Supraventricular Arrhythmia Database, leads named ECG1/ECG2) gets
@@ -95,7 +94,6 @@ def test_shipped_arrhythmia_model_reads_other_databases_rates_and_lead_names(mit
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif("arrhythmia" not in list_pretrained(), reason="no shipped arrhythmia model")
 def test_a_signal_dropout_costs_only_the_beats_beside_it(mitdb_dir, tmp_path):
     """Record 200 with a 28 s dropout in MLII (stored as WFDB invalid samples, the way
     gaps reach us from other databases) is scored, not refused: the beats in and
@@ -140,7 +138,6 @@ def test_a_signal_dropout_costs_only_the_beats_beside_it(mitdb_dir, tmp_path):
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif("arrhythmia" not in list_pretrained(), reason="no shipped arrhythmia model")
 def test_the_af_gate_finds_the_annotated_af_and_leaves_sinus_rhythm_alone(mitdb_dir):
     """DS1's record 201 moves between sinus rhythm, AF and other rhythms (its
     rhythm annotations say when); 101 stays in sinus rhythm."""

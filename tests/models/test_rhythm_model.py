@@ -79,12 +79,32 @@ def test_contract_is_checked_and_bad_settings_refused():
 
 def test_training_mode_drops_morphology_and_gradients_reach_the_encoder():
     m = _model(morphology_dropout=0.5).train()
-    x, f = _beats(40)
-    out = m(x.unsqueeze(0), f.unsqueeze(0))
-    out.sum().backward()
+    x, f = _beats(400)  # features > 0.4: none is 0 (the norm is unfitted)
+    seen = {}
+    forward = m.rnn.forward
+
+    def capture(inputs, *args, **kwargs):
+        seen["inputs"] = inputs.detach().clone()
+        return forward(inputs, *args, **kwargs)
+
+    m.rnn.forward = capture
+    logits, _, morphology = m.forward_training(x.unsqueeze(0), f.unsqueeze(0))
+    inputs, morphology = seen["inputs"][0], morphology[0].detach()
+    n_embed = morphology.shape[-1]
+    assert inputs.shape[-1] == n_embed + N_FEATURES
+    assert not (morphology == 0).all(1).any()  # every beat had a shape to drop
+    gone = (inputs[:, :n_embed] == 0).all(1)
+    assert 0.4 < float(gone.float().mean()) < 0.6  # about half the beats lose their shape...
+    # ...whole, and the kept ones are scaled by 1 / (1 - 0.5) (inverted dropout)
+    torch.testing.assert_close(inputs[~gone, :n_embed], 2 * morphology[~gone])
+    assert (inputs[:, n_embed:] != 0).all()  # the rhythm features always reach the cell
+    logits.sum().backward()
     assert m.front[0].weight.grad is not None and m.front[0].weight.grad.abs().sum() > 0
+    m.rnn.forward = forward
     m.eval()
-    torch.testing.assert_close(m(x, f), m(x, f))  # no dropout at inference
+    plain = _model()
+    plain.load_state_dict(m.state_dict())
+    torch.testing.assert_close(m(x, f), plain(x, f))  # no dropout at inference
 
 
 def test_rhythm_masking_hides_the_rr_features_of_other_beats_than_morphology_dropout():

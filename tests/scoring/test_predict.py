@@ -108,12 +108,20 @@ def test_carried_state_is_passed_from_beat_to_beat(ecg_rec):
 def test_score_recording_from_a_file(tmp_path, ecg_rec, ecg_ckpt):
     from scoring_helpers import write_wfdb
 
+    from cardioliquid.io import load_recording
+    from cardioliquid.models.checkpoint import load_model
+
     hea = write_wfdb(ecg_rec, tmp_path / "db")
     pred = score_recording(hea, model=ecg_ckpt)
-    direct = predict_beats(ecg_rec, __import__("cardioliquid").load_model(ecg_ckpt))
+    direct = predict_beats(ecg_rec, load_model(ecg_ckpt))
     np.testing.assert_array_equal(pred.sample, direct.sample)
     # the file went through 12-bit storage: same classes, close probabilities
+    assert list(pred.labels) == list(direct.labels)
     np.testing.assert_allclose(pred.proba, direct.proba, atol=0.05)
+    # and exactly what the model makes of the stored recording
+    stored = predict_beats(load_recording(hea), load_model(ecg_ckpt))
+    np.testing.assert_array_equal(pred.sample, stored.sample)
+    np.testing.assert_allclose(pred.proba, stored.proba, rtol=0, atol=1e-6)
 
 
 def test_eeg_gap_windows_make_no_detection(eeg_rec, eeg_model):

@@ -53,14 +53,21 @@ def test_beats_arrive_within_the_documented_latency(ecg_rec, ecg_model):
     stream = BeatStream.for_recording(ecg_rec, ecg_model, segment_s=5.0)
     assert stream.latency_s == pytest.approx(5.0 + stream.lookahead_s)
     step = int(ecg_rec.fs // 2)
+    ref = ecg_rec.beats.sample
+    arrived = []
     for start in range(0, ecg_rec.n_samples, step):
-        ref = ecg_rec.beats.sample
         new = stream.push(
             ecg_rec.signal[:, start : start + step], ref[(ref >= start) & (ref < start + step)]
         )
         received_s = (start + step) / ecg_rec.fs
         if len(new):
             assert np.all(received_s - new.time_s <= stream.latency_s + 0.5 + 1e-9)
+            arrived.append(new.sample)
+    rest = stream.finish()
+    assert arrived  # beats came out while the signal streamed in...
+    # ...every beat once, in order; only those of the last latency_s waited for the end
+    np.testing.assert_array_equal(np.concatenate([*arrived, rest.sample]), ref)
+    assert np.all(ecg_rec.duration_s - rest.time_s <= stream.latency_s + 1e-9)
 
 
 def test_stream_rejects_wrong_channel_count(eeg_rec, eeg_model):
@@ -122,8 +129,7 @@ def test_shipped_rhythm_model_streams_a_real_record_as_batch_scores_it(mitdb_dir
     from cardioliquid.models.checkpoint import list_pretrained, load_model
     from cardioliquid.scoring.segments import slice_recording
 
-    if "arrhythmia" not in list_pretrained():
-        pytest.skip("no shipped arrhythmia model")
+    assert "arrhythmia" in list_pretrained()  # shipped with the package, never optional
     loaded = load_model("arrhythmia")
     assert getattr(loaded.model, "beat_sequence", False)  # the rhythm model is the one shipped
     full = load_ecg(mitdb_dir / "232")
@@ -182,8 +188,7 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import list_pretrained, load_model
 
-    if "arrhythmia" not in list_pretrained():
-        pytest.skip("no shipped arrhythmia model")
+    assert "arrhythmia" in list_pretrained()  # shipped with the package, never optional
     loaded = load_model("arrhythmia")
     rec = load_ecg(mitdb_dir / "208")
     ref = rec.beats.sample[rec.beats.aami != ""]

@@ -26,8 +26,10 @@ def test_referential_recording_is_re_referenced(eeg_maker):
     names = [f"EEG {e.capitalize()}-REF" for e in electrodes]
     rec = eeg_maker(names)
     out = to_bipolar(rec)
-    i, j = names.index("EEG Fp1-REF"), names.index("EEG F7-REF")
-    np.testing.assert_allclose(out.signal[0], rec.signal[i] - rec.signal[j])
+    assert out.channel_names == list(CHBMIT_BIPOLAR)
+    for k, pair in enumerate(CHBMIT_BIPOLAR):  # every pair A-B is A-REF minus B-REF
+        a, b = (names.index(f"EEG {e.capitalize()}-REF") for e in pair.split("-"))
+        np.testing.assert_allclose(out.signal[k], rec.signal[a] - rec.signal[b], err_msg=pair)
 
 
 def test_reversed_pair_and_old_names(eeg_maker):

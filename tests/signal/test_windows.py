@@ -16,6 +16,7 @@ from cardioliquid.signal.windows import (
     beat_windows,
     eeg_windows,
     n_beat_features,
+    prepare_lead,
     rr_features,
 )
 
@@ -77,8 +78,18 @@ def test_given_beats_and_detected_beats(ecg):
 
 
 def test_edge_beats_get_padded_windows(ecg):
-    w = beat_windows(ecg, PREP, beat_samples=np.array([3, ecg.n_samples - 2]))
+    beats = np.array([3, ecg.n_samples - 2])
+    w = beat_windows(ecg, PREP, beat_samples=beats)
     assert w.x.shape == (2, 1, PREP.n_times) and np.all(np.isfinite(w.x))
+    _, x, _ = prepare_lead(ecg, PREP)
+    pre, post = round(PREP.pre_s * PREP.fs), round(PREP.post_s * PREP.fs)
+    for k, s in enumerate(beats):
+        c = int(np.floor(s * PREP.fs / ecg.fs + 0.5))  # the R peak at the model's rate
+        idx = np.arange(c - pre, c + post)  # [R - pre_s, R + post_s)
+        inside = (idx >= 0) & (idx < x.size)
+        assert (~inside).any()  # the window runs past the record's edge...
+        np.testing.assert_array_equal(w.x[k, 0, ~inside], 0.0)  # ...there it is zeros
+        np.testing.assert_array_equal(w.x[k, 0, inside], x[idx[inside]])  # else the lead
 
 
 def test_without_rr_features(ecg):
@@ -101,8 +112,18 @@ def test_eeg_windows_from_a_referential_recording(eeg_maker):
     electrodes = ["FP1", "F7", "T7", "P7", "O1", "F3", "C3", "P3", "FP2", "F4", "C4", "P4", "O2",
                   "F8", "T8", "P8", "FZ", "CZ", "PZ"]
     rec = eeg_maker([f"{e}-REF" for e in electrodes], fs=500.0, duration_s=10, seizures=[])
-    w = eeg_windows(rec, WindowPreprocessing(channels=list(CHBMIT_BIPOLAR)))
+    prep = WindowPreprocessing(channels=list(CHBMIT_BIPOLAR))
+    w = eeg_windows(rec, prep)
     assert w.x.shape == (9, 18, 256) and not w.labels.any()
+    # The same windows as from the bipolar pairs built by hand (A-REF minus B-REF).
+    row = {e: i for i, e in enumerate(electrodes)}
+    pairs = [pair.split("-") for pair in CHBMIT_BIPOLAR]
+    bipolar = replace(rec, signal=np.stack([rec.signal[row[a]] - rec.signal[row[b]]
+                                            for a, b in pairs]),
+                      channel_names=list(CHBMIT_BIPOLAR))
+    by_hand = eeg_windows(bipolar, prep)
+    np.testing.assert_array_equal(w.start_s, by_hand.start_s)
+    np.testing.assert_allclose(w.x, by_hand.x, rtol=0, atol=1e-6)
 
 
 def test_eeg_normalisations(eeg_maker):

@@ -1,41 +1,16 @@
-"""Training fixtures: a model name that always works, and tiny synthetic configs."""
+"""Training fixtures: the liquid classifier's name, and tiny synthetic configs."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
-from torch import nn
 
-from cardioliquid.models import registry
-
-STAND_IN = "training-test-standin"
-
-
-class StandIn(nn.Module):
-    """A tiny conv + linear classifier with the registry's builder signature."""
-
-    def __init__(self, n_chans, n_outputs, n_times, sfreq=100.0, n_features=0, units=8):
-        super().__init__()
-        self.conv = nn.Conv1d(n_chans, units, 5, padding=2)
-        self.head = nn.Linear(units + n_features, n_outputs)
-        self.n_features = n_features
-
-    def forward(self, x, features=None):
-        h = self.conv(x).relu().mean(-1)
-        if self.n_features:
-            h = torch.cat([h, features], dim=-1)
-        return self.head(h)
-
-
-def liquid_available() -> bool:
-    """True once the models team's classifiers are importable."""
-    return importlib.util.find_spec("cardioliquid.models.classifier") is not None
+MODEL_NAME = "liquid-cfc"
+"""The liquid classifier every training test fits (a broken one fails them, never skips)."""
 
 
 def synthetic_config(tmp_path: Path, model_name: str, epochs: int = 2) -> Path:
@@ -60,17 +35,13 @@ def synthetic_config(tmp_path: Path, model_name: str, epochs: int = 2) -> Path:
 
 
 def resolve_model_name() -> str:
-    """``liquid-cfc`` when available, else a registered stand-in (same builder signature)."""
-    if liquid_available():
-        return "liquid-cfc"
-    if STAND_IN not in registry._MODELS:
-        registry.register_model(STAND_IN)(StandIn)
-    return STAND_IN
+    """``liquid-cfc``: the package's own liquid classifier, registered at import."""
+    return MODEL_NAME
 
 
 @pytest.fixture
 def model_name() -> str:
-    """``liquid-cfc`` when available, else a registered stand-in (same builder signature)."""
+    """``liquid-cfc``: the package's own liquid classifier, registered at import."""
     return resolve_model_name()
 
 

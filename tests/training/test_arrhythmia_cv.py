@@ -266,11 +266,16 @@ def test_records_of_an_entry_print_their_share_of_the_matrix(cv, tmp_path, capsy
         cv.main(["--table-only", "--out", str(out), "--records-of", "missing"])
 
 
-def test_refuses_unknown_databases_and_missing_recipes(cv):
-    with pytest.raises(SystemExit):
+def test_refuses_unknown_databases_and_missing_recipes(cv, capsys):
+    with pytest.raises(SystemExit) as stop:
         cv.main(["--recipe", "x=c.yaml", "--databases", "incartdb"])
-    with pytest.raises(SystemExit):
+    assert stop.value.code == 2  # a usage error, before any training
+    err = capsys.readouterr().err
+    assert "--databases: expected some of ['mitdb', 'svdb'], got 'incartdb'" in err
+    with pytest.raises(SystemExit) as stop:
         cv.main([])
+    assert stop.value.code == 2
+    assert "give --recipe NAME=CONFIG" in capsys.readouterr().err
 
 
 def test_fused_scores_average_the_leads_inter_patient_and_adapted(cv, monkeypatch, tmp_path):

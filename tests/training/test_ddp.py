@@ -21,7 +21,6 @@ def _free_port() -> int:
 
 
 def test_ddp_fit_on_two_cpu_processes(tmp_path, make_config):
-    pytest.importorskip("cardioliquid.models.classifier")
     cfg = make_config(tmp_path, "liquid-cfc", epochs=1)
     out = tmp_path / "ddp.safetensors"
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),

@@ -21,8 +21,6 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 def test_short_fit_on_three_mitdb_records(mitdb_dir, tmp_path, model_name):
-    pytest.importorskip("cardioliquid.signal.windows")
-    pytest.importorskip("cardioliquid.data.splits")
     torch.set_num_threads(2)
     L.seed_everything(0)
     dm = MITBIHBeatDataModule(
@@ -62,7 +60,6 @@ def test_short_fit_on_three_mitdb_records(mitdb_dir, tmp_path, model_name):
 
 
 def test_seizure_datamodule_windows_real_chbmit_excerpts(shared_data, tmp_path):
-    pytest.importorskip("cardioliquid.signal.windows")
     src = shared_data / "eeg" / "chbmit_edf"
     # A small folder of links: one continuous chb01 onset excerpt, one chb03 seizure.
     for stem in ["chb01_03_onset", "chb03_01_ictal", "chb03_01_preictal"]:

@@ -102,7 +102,10 @@ def test_missing_extra_records_are_pulled_from_the_mirror(databases, tmp_path_fa
                               test_records=["m2"], preprocessing=small_prep(),
                               extra_train_records=["svdb/800"], extra_data_dir=str(local))
     dm.prepare_data()
-    assert (local / "svdb" / "800.hea").is_file() and (local / "svdb" / "800.atr").is_file()
+    for suffix in (".hea", ".dat", ".atr"):  # the record, as the mirror holds it
+        pulled = local / "svdb" / f"800{suffix}"
+        assert pulled.read_bytes() == (databases / "svdb" / f"800{suffix}").read_bytes()
+    assert not (local / "svdb" / "801.hea").exists()  # only the record asked for
 
 
 @pytest.mark.realdata
