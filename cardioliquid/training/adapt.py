@@ -30,7 +30,7 @@ from cardioliquid.models.checkpoint import LoadedModel
 from cardioliquid.models.classifier import untie_heads
 from cardioliquid.scoring.beats import fusion_partners
 from cardioliquid.signal.windows import beat_windows, eeg_windows
-from cardioliquid.training.module import balanced_weights
+from cardioliquid.training.losses import balanced_weights
 
 SEQUENCE_RUN_BEATS = 64
 """Beats per run when a model of the beat sequence adapts (the runs overlap by half)."""

@@ -33,6 +33,12 @@ from cardioliquid.models.classifier import FeatureStandardizer
 from cardioliquid.models.registry import create_model, list_models
 from cardioliquid.training.adversary import PatientAdversary, adversary_ramp
 from cardioliquid.training.distill import Distillation, distillation_loss, teacher_proba
+from cardioliquid.training.losses import (
+    balanced_weights,
+    focal_loss,
+    rhythm_forecast_head,
+    rhythm_forecast_loss,
+)
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -105,18 +111,20 @@ class LiquidClassifierModule(L.LightningModule):
     label_smoothing : float
         Cross-entropy label smoothing.
     focal_gamma : float
-        Above 0, the class-weighted focal loss (:func:`focal_loss`) with this
-        exponent replaces cross-entropy (not together with label smoothing).
+        Above 0, the class-weighted focal loss
+        (:func:`~cardioliquid.training.losses.focal_loss`) with this exponent replaces
+        cross-entropy (not together with label smoothing).
     key_classes : list of str, optional
         Classes whose mean F1 is logged as ``<stage>/key_f1`` (e.g. ``[S, V]``
         for arrhythmia): a selection metric that rare, unimportant classes do
         not swamp.
     rhythm_forecast : float
         Above 0, the weight of an auxiliary loss for beat-sequence models
-        (:func:`rhythm_forecast_loss`): a linear read-out of every neuron's state
-        after a beat predicts the interval after the next beat, which no input
-        holds yet, so the state must model the patient's rhythm. The read-out is
-        a training device: it is not part of the model and not exported.
+        (:func:`~cardioliquid.training.losses.rhythm_forecast_loss`): a linear read-out
+        of every neuron's state after a beat predicts the interval after the next
+        beat, which no input holds yet, so the state must model the patient's
+        rhythm. The read-out is a training device: it is not part of the model and
+        not exported.
     patient_adversary : float
         Above 0, the weight of a patient adversary for beat-sequence models
         (:class:`~cardioliquid.training.adversary.PatientAdversary`): a linear
@@ -224,7 +232,7 @@ class LiquidClassifierModule(L.LightningModule):
                 )
             weights = torch.tensor(class_weights, dtype=torch.float32)
         self.register_buffer("loss_weights", weights)
-        self.forecast_head = (_forecast_head(self.model) if rhythm_forecast > 0
+        self.forecast_head = (rhythm_forecast_head(self.model) if rhythm_forecast > 0
                               else None)  # fmt: skip
         self.adversary = (_patient_adversary(self.model, adversary_patients)
                           if patient_adversary > 0 else None)  # fmt: skip
@@ -432,29 +440,6 @@ def _warmup_cosine(warmup: int, total: int):
     return factor
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-               gamma: float) -> torch.Tensor:
-    """Class-weighted focal loss (Lin et al. 2017), normalised as weighted cross-entropy.
-
-    Each example's cross-entropy is scaled by ``(1 - p_true) ** gamma``, so beats the
-    model already gets right with confidence count less and its confident mistakes count
-    as much as before; ``gamma = 0`` is :func:`torch.nn.functional.cross_entropy` with
-    ``weight`` exactly. The sum is divided by the targets' total class weight, as
-    cross-entropy's ``"mean"`` does.
-    """
-    if target.numel() == 0:
-        return logits.sum() * 0.0
-    log_p = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
-    w = weight[target]
-    per_example = -w * (1.0 - log_p.exp()).pow(gamma) * log_p
-    return per_example.sum() / w.sum()
-
-
-FORECAST_AHEAD = 2
-"""Beats ahead whose pre-RR the forecast read-out predicts: the next beat's pre-RR is the
-current beat's post-RR, an input, so the first interval no input holds is the one after it."""
-
-
 def _patient_adversary(model: nn.Module, capacity: int) -> PatientAdversary:
     if not getattr(model, "beat_sequence", False) or not hasattr(model, "n_morphology"):
         raise ValueError("patient_adversary needs a model of the beat sequence "
@@ -469,64 +454,3 @@ def _run_patients(batch: Batch) -> torch.Tensor:
             "model.patient_adversary needs each training run's patient: set "
             "data.init_args.patient_labels: true")
     return batch[3]
-
-
-def _forecast_head(model: nn.Module) -> nn.Linear:
-    """The linear read-out of a beat-sequence model's state that ``rhythm_forecast`` trains."""
-    if not getattr(model, "beat_sequence", False) or getattr(model, "timespan_feature",
-                                                                None) is None:
-        raise ValueError("rhythm_forecast needs a model of the beat sequence whose features "
-                         "hold each beat's pre-RR in seconds (timespan_feature)")
-    # Every sequence cell returns states of (batch, steps, state_size).
-    return nn.Linear(int(model.rnn.state_size), 1)
-
-
-def rhythm_forecast_loss(head: nn.Module, states: torch.Tensor, features: torch.Tensor,
-                         labels: torch.Tensor, column: int,
-                         ahead: int = FORECAST_AHEAD) -> torch.Tensor:
-    """How much of the rhythm the state leaves unexplained.
-
-    ``head`` reads every neuron's state after beat ``t`` (``states``: batch, beats,
-    neurons) and predicts the log pre-RR of beat ``t + ahead`` (``features[..., column]``,
-    seconds). The mean squared error is divided by the variance of those targets in the
-    batch, so the loss is 1 - R² of the forecast: 1 for a state that knows nothing of the
-    rhythm beyond its mean, whatever the patients' heart rates. Pairs where either beat
-    has no label (padding, unlabelled or burn-in beats) do not count.
-    """
-    if states.shape[1] <= ahead:
-        return states.sum() * 0.0
-    log_rr = features[..., column].to(states.dtype).clamp_min(1e-3).log()
-    pred = head(states[:, :-ahead]).squeeze(-1)
-    target = log_rr[:, ahead:]
-    valid = (labels[:, :-ahead] >= 0) & (labels[:, ahead:] >= 0)
-    if int(valid.sum()) < 2:
-        return pred.sum() * 0.0
-    target = target[valid]
-    err = pred[valid] - target
-    return err.pow(2).mean() / target.var().detach().clamp_min(1e-4)
-
-
-def balanced_weights(
-    counts: torch.Tensor, power: float = 0.5, max_ratio: float | None = None
-) -> torch.Tensor:
-    """Inverse-frequency class weights, normalised to mean 1 over present classes.
-
-    Parameters
-    ----------
-    counts : Tensor, shape (n_classes,)
-        Training examples per class.
-    power : float
-        ``(n / count) ** power``; 1 is fully balanced, 0 is unweighted.
-        Absent classes get weight 0.
-    max_ratio : float, optional
-        No class weighs more than ``max_ratio`` times the most frequent class.
-    """
-    counts = counts.double()
-    present = counts > 0
-    w = torch.zeros_like(counts)
-    w[present] = (counts[present].sum() / counts[present]) ** power
-    if max_ratio is not None:
-        check_positive("max_ratio", max_ratio)
-        w[present] = w[present].clamp(max=float(w[present].min()) * max_ratio)
-    w[present] = w[present] / w[present].mean()
-    return w.float()
