@@ -10,7 +10,7 @@ this for each beat, from the beat windows the model already reads:
 - ``p_local_corr``: correlation of the beat's P-wave region with the median
   P-wave region of the :data:`ATRIAL_WINDOW_BEATS` beats before it (the
   *recent* rhythm, unlike the record-wide template of
-  :func:`cardioliquid.signal.windows.template_features`);
+  :func:`cardioliquid.signal.templates.template_features`);
 - ``atrial_consistency``: the median of ``p_local_corr`` over the beat and the
   beats before it in that window. High in sinus rhythm, with or without
   ectopy; low in AF and flutter (about 0.2 to 0.4 on the MIT-BIH and SVDB

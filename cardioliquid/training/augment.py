@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cardioliquid.signal.windows import ROBUST_RR_FEATURE_NAMES
+from cardioliquid.signal.rr import ROBUST_RR_FEATURE_NAMES
 
 
 @dataclass(frozen=True)

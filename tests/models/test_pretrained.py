@@ -10,7 +10,7 @@ from cardioliquid.models.cfc import CfC
 from cardioliquid.models.checkpoint import list_pretrained, load_model
 from cardioliquid.models.classifier import FeatureStandardizer
 from cardioliquid.models.rhythm import BeatRhythmClassifier
-from cardioliquid.signal.windows import rr_feature_names
+from cardioliquid.signal.rr import rr_feature_names
 from cardioliquid.training.adapt import adaptation_settings
 
 
