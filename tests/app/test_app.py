@@ -109,7 +109,7 @@ def test_a_corrupt_record_shows_an_error_not_a_traceback(data_dir):
 
 
 def test_corrupt_upload_is_reported(tmp_path):
-    from cardioliquid.app.views import handle_recording_upload
+    from cardioliquid.app.choosing import handle_recording_upload
 
     class Upload:
         def __init__(self, name: str, data: bytes) -> None:
@@ -160,8 +160,8 @@ def test_a_model_that_does_not_fit_is_refused_in_the_page(data_dir, tmp_path, mo
     path = _eeg_model(tmp_path)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["model"] = str(path)
-    monkeypatch.setattr("cardioliquid.app.views.list_pretrained", lambda: [str(path)])
-    monkeypatch.setattr("cardioliquid.app.views.model_modality", lambda name: "")
+    monkeypatch.setattr("cardioliquid.app.choosing.list_pretrained", lambda: [str(path)])
+    monkeypatch.setattr("cardioliquid.app.choosing.model_modality", lambda name: "")
     at.run()
     assert not at.exception, at.exception
     assert at.error

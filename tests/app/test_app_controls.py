@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from cardioliquid.app.views import position_shown
+from cardioliquid.app.playback import position_shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 180

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cardioliquid.app import views
+from cardioliquid.app import at_cursor
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.scoring.batch import ScoreOptions
 from cardioliquid.scoring.results import WindowPredictions
@@ -30,10 +30,10 @@ def test_event_bars_and_alerts_are_the_events_score_writes(decision) -> None:
     loaded = SimpleNamespace(decision=decision, task="seizure")
     opts = ScoreOptions(task="seizure", model="m", out_dir="o").resolve(loaded)
     written = [(e.onset, e.offset) for e in pred.events(opts.event_settings())]
-    assert views._pred_events(pred, loaded) == written
+    assert at_cursor.predicted_events(pred, loaded) == written
     replay = SimpleNamespace(predictions=pred, loaded=loaded, task="seizure",
                              rec=SimpleNamespace(seizures=[(50.0, 75.0)]))
-    alerts = views._alerts(replay)
+    alerts = at_cursor.alerts_now(replay)
     assert [(e_on, a.end_s) for a, (e_on, _) in zip(alerts, written, strict=True)] == written
     assert alerts[0].latency_s is not None  # matched to the expert seizure at 50 s
     for a in alerts:  # SzCORE: raised from 30 s before its onset to 60 s after its offset
@@ -48,4 +48,4 @@ def test_ventricular_run_alerts_follow_the_model_settings() -> None:
     for runs, n in ((3, 2), (4, 1)):
         loaded = SimpleNamespace(decision=DecisionSettings(vt_run_beats=runs))
         replay = SimpleNamespace(predictions=pred, task="arrhythmia", loaded=loaded)
-        assert len(views._alerts(replay)) == n
+        assert len(at_cursor.alerts_now(replay)) == n

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cardioliquid.app.views import SLIDER_STEP_S, position_shown, timeline_window
+from cardioliquid.app.live_panels import timeline_window
+from cardioliquid.app.playback import SLIDER_STEP_S, position_shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 180
