@@ -18,6 +18,14 @@ def _model(name: str = "liquid-rhythm-cfc", **kw):
                         n_features=N_FEATURES, units=16, motor_neurons=5, **kw).eval()
 
 
+def _cell_inputs(m):
+    """What the liquid cell reads on each forward (``seen["inputs"]``), and the hook to remove."""
+    seen = {}
+    hook = m.rnn.register_forward_pre_hook(
+        lambda _, args: seen.__setitem__("inputs", args[0].detach().clone()))
+    return seen, hook
+
+
 def _beats(n: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 1, 126, generator=g)
@@ -80,14 +88,7 @@ def test_contract_is_checked_and_bad_settings_refused():
 def test_training_mode_drops_morphology_and_gradients_reach_the_encoder():
     m = _model(morphology_dropout=0.5).train()
     x, f = _beats(400)  # features > 0.4: none is 0 (the norm is unfitted)
-    seen = {}
-    forward = m.rnn.forward
-
-    def capture(inputs, *args, **kwargs):
-        seen["inputs"] = inputs.detach().clone()
-        return forward(inputs, *args, **kwargs)
-
-    m.rnn.forward = capture
+    seen, hook = _cell_inputs(m)
     logits, _, morphology = m.forward_training(x.unsqueeze(0), f.unsqueeze(0))
     inputs, morphology = seen["inputs"][0], morphology[0].detach()
     n_embed = morphology.shape[-1]
@@ -100,7 +101,7 @@ def test_training_mode_drops_morphology_and_gradients_reach_the_encoder():
     assert (inputs[:, n_embed:] != 0).all()  # the rhythm features always reach the cell
     logits.sum().backward()
     assert m.front[0].weight.grad is not None and m.front[0].weight.grad.abs().sum() > 0
-    m.rnn.forward = forward
+    hook.remove()
     m.eval()
     plain = _model()
     plain.load_state_dict(m.state_dict())
@@ -110,14 +111,7 @@ def test_training_mode_drops_morphology_and_gradients_reach_the_encoder():
 def test_rhythm_masking_hides_the_rr_features_of_other_beats_than_morphology_dropout():
     m = _model(morphology_dropout=0.3, rhythm_masking=0.4,
                rhythm_columns=list(range(9))).train()
-    seen = {}
-    forward = m.rnn.forward
-
-    def capture(inputs, *args, **kwargs):
-        seen["inputs"] = inputs.detach().clone()
-        return forward(inputs, *args, **kwargs)
-
-    m.rnn.forward = capture
+    seen, hook = _cell_inputs(m)
     x, f = _beats(2000)  # features > 0.4: only masking makes one 0 (the norm is unfitted)
     m(x.unsqueeze(0), f.unsqueeze(0))
     inputs = seen["inputs"][0]
@@ -130,7 +124,7 @@ def test_rhythm_masking_hides_the_rr_features_of_other_beats_than_morphology_dro
     assert (inputs[:, n_embed + 9:] != 0).all()  # the template features stay
     assert 0.25 < float(shape_gone.float().mean()) < 0.35
     assert 0.35 < float(rhythm_gone.float().mean()) < 0.45
-    m.rnn.forward = forward
+    hook.remove()
     m.eval()
     plain = _model(morphology_dropout=0.3)
     plain.load_state_dict(m.state_dict())  # strict: the columns live in the kwargs
