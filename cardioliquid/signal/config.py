@@ -69,6 +69,9 @@ class BeatPreprocessing:
         set plus the pre-RR over the rhythm from before the current run began,
         and the run's length (11 or 9 features): a paroxysmal run keeps its
         prematurity for as long as it lasts.
+        ``"robust_absolute_local_episode"``: the same with runs that end only when
+        the local rhythm is back too, so an irregular tachycardia stays one run (9
+        features); ``"robust_absolute_local_onset_episode"``: both pairs (11).
         ``"robust_irregularity"`` / ``"robust_absolute_irregularity"``: either
         set plus the irregularity of the 32 intervals behind the beat (nRMSSD,
         turning-point ratio, entropy: the AF test's statistics, causal), so the

@@ -120,6 +120,13 @@ far (log-scaled beats, 0 outside a run): a run that began with an abrupt early b
 paroxysm) keeps its prematurity for as long as it lasts, where sinus tachycardia, which
 speeds up gradually, never starts one. Causal."""
 
+EPISODE_RR_FEATURE_NAMES: tuple[str, ...] = ("pre_over_episode_reference", "episode_beats")
+"""As :data:`ONSET_RR_FEATURE_NAMES`, but a run ends only when the rhythm is back, not one
+interval: both the beat's pre-RR and the causal local median are back above
+:data:`ONSET_END` of the reference. An irregular tachycardia (atrial tachycardia with
+variable conduction) has single intervals near the old rate that end an onset run, after
+which its own rate becomes the reference; it stays one episode here. Causal."""
+
 ONSET_EARLY = 0.8
 """A beat whose pre-RR is below this fraction of the local median starts a run."""
 
@@ -152,6 +159,9 @@ RR_FEATURE_SETS: dict[str, tuple[str, ...]] = {
     # Without the ratios over the record's median, which a majority of ectopic beats sets.
     "robust_absolute_local": LOCAL_RR_FEATURE_NAMES,
     "robust_absolute_local_onset": (*LOCAL_RR_FEATURE_NAMES, *ONSET_RR_FEATURE_NAMES),
+    "robust_absolute_local_episode": (*LOCAL_RR_FEATURE_NAMES, *EPISODE_RR_FEATURE_NAMES),
+    "robust_absolute_local_onset_episode": (*LOCAL_RR_FEATURE_NAMES, *ONSET_RR_FEATURE_NAMES,
+                                            *EPISODE_RR_FEATURE_NAMES),
 }
 
 DEFAULT_RR_S = 1.0
@@ -364,7 +374,7 @@ def ahead_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
 
 
 def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
-                      robust: np.ndarray | None = None) -> np.ndarray:
+                      robust: np.ndarray | None = None, end: str = "beat") -> np.ndarray:
     """Each beat's pre-RR over the rhythm from before its run began, and the run's length (see
     :data:`ONSET_RR_FEATURE_NAMES`).
 
@@ -376,12 +386,15 @@ def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
     caught up with it.
     Outside a run the reference is the local median itself. Causal: a stream
     gives the same values as a whole record once its context holds the run's onset.
-    ``robust``: as in :func:`record_reference_features`.
+    ``robust``: as in :func:`record_reference_features`. ``end="rhythm"``: a run
+    ends only where the causal local median is back above :data:`ONSET_END` times
+    the reference too (:data:`EPISODE_RR_FEATURE_NAMES`).
 
     Returns
     -------
     ndarray of float32, shape (n, 2)
     """
+    check_option("end", end, ("beat", "rhythm"))
     s = np.asarray(sample, dtype=np.float64)
     n = s.size
     out = np.zeros((n, 2), dtype=np.float32)
@@ -392,7 +405,10 @@ def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
     pre, local = robust[:, 6].astype(np.float64), robust[:, 8].astype(np.float64)
     ref, count = 0.0, 0
     for i in range(n):  # a state machine over the beats: O(n), once per record
-        if count and pre[i] >= ONSET_END * ref:
+        back = pre[i] >= ONSET_END * ref
+        if end == "rhythm":
+            back = back and local[i] >= ONSET_END * ref
+        if count and back:
             count = 0
         if not count and pre[i] < ONSET_EARLY * local[i]:
             ref, count = local[i], 1
@@ -404,6 +420,18 @@ def onset_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
     return out
 
 
+def episode_rr_features(sample: np.ndarray, fs: float, local_rr_beats: int = 10,
+                        robust: np.ndarray | None = None) -> np.ndarray:
+    """:func:`onset_rr_features` whose runs end when the rhythm is back
+    (:data:`EPISODE_RR_FEATURE_NAMES`).
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 2)
+    """
+    return onset_rr_features(sample, fs, local_rr_beats, robust, end="rhythm")
+
+
 def _irregularity(sample: np.ndarray, fs: float, local_rr_beats: int,
                   robust: np.ndarray) -> np.ndarray:
     return causal_rhythm_statistics(sample, fs)
@@ -413,6 +441,7 @@ _EXTRA_RR_FEATURES = (
     (IRREGULARITY_FEATURE_NAMES, _irregularity),
     (AHEAD_RR_FEATURE_NAMES, ahead_rr_features),
     (ONSET_RR_FEATURE_NAMES, onset_rr_features),
+    (EPISODE_RR_FEATURE_NAMES, episode_rr_features),
     *((extra, partial(record_reference_features, kinds=(kind,)))
       for kind, extra in RECORD_REFERENCE_FEATURE_NAMES.items()),
 )

@@ -14,10 +14,12 @@ from cardioliquid.signal.rr import (
     ROBUST_RR_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     ahead_rr_features,
+    episode_rr_features,
     onset_rr_features,
     record_reference_features,
     relative_rr_features,
     robust_rr_features,
+    rr_feature_matrix,
     rr_feature_names,
     rr_features,
     rr_irregularity,
@@ -238,3 +240,46 @@ def test_onset_features_keep_a_paroxysm_premature_and_gradual_speeding_not():
     for name, n in (("robust_absolute_onset", 11), ("robust_absolute_local_onset", 9)):
         names = rr_feature_names(BeatPreprocessing(rr_feature_set=name))
         assert len(names) == n and names[-2:] == ("pre_over_onset_reference", "run_beats")
+
+
+def test_episode_features_keep_an_irregular_tachycardia_one_run():
+    """An atrial tachycardia with variable conduction: an interval near the old rate ends an
+    onset run (and the tachycardia's own rate becomes its reference); an episode ends only
+    when the rhythm is back."""
+    fs = 100.0
+    tachy = np.tile([0.4, 0.4, 0.4, 0.75], 12)  # 0.75 >= 0.9 of 0.8, the sinus rate
+    pac = np.r_[np.full(20, 0.8), 0.56, 1.0, np.full(20, 0.8)]
+    rr = np.concatenate([np.full(30, 0.8), tachy, np.full(30, 0.8), pac])
+    beats = np.round(np.cumsum(np.r_[0.0, rr]) * fs).astype(np.int64)
+    onset = onset_rr_features(beats, fs)
+    episode = episode_rr_features(beats, fs)
+    np.testing.assert_array_equal(episode, onset_rr_features(beats, fs, end="rhythm"))
+    in_tachy = np.arange(31, 31 + tachy.size)
+    short = in_tachy[rr[in_tachy - 1] < 0.5]
+    # The episode keeps the sinus reference: every short interval is half of it...
+    np.testing.assert_allclose(episode[short, 0], 0.5, rtol=0.03)
+    # ...and once the local median has moved (the first long interval, with the median
+    # still at the sinus rate, ends the first try), one run that grows to the end.
+    assert (np.diff(episode[in_tachy[3:], 1]) > 0).all()
+    # The onset run ended at the first long interval; the short ones then look ordinary.
+    late = short[short > 31 + 16]
+    assert (onset[late, 0] > 0.8).all()
+    # Back in sinus rhythm the episode ends within the local median's 10 beats.
+    after = 31 + tachy.size + 10
+    assert episode[after, 1] == 0 and episode[after, 0] == pytest.approx(1.0, rel=0.03)
+    # An isolated premature beat is a run of one beat either way.
+    pac_beat = 31 + tachy.size + 29 + 21
+    assert rr[pac_beat - 1] == pytest.approx(0.56)
+    np.testing.assert_array_equal(episode[pac_beat - 2:pac_beat + 3],
+                                  onset[pac_beat - 2:pac_beat + 3])
+    assert episode[pac_beat + 1, 1] == 0
+    names = rr_feature_names(BeatPreprocessing(rr_feature_set="robust_absolute_local_episode"))
+    assert len(names) == 9 and names[-2:] == ("pre_over_episode_reference", "episode_beats")
+    both = rr_feature_names(
+        BeatPreprocessing(rr_feature_set="robust_absolute_local_onset_episode"))
+    assert both == (*names[:7], "pre_over_onset_reference", "run_beats", *names[-2:])
+    prep = BeatPreprocessing(rr_feature_set="robust_absolute_local_onset_episode")
+    np.testing.assert_array_equal(rr_feature_matrix(beats, fs, prep)[:, -4:],
+                                  np.concatenate([onset, episode], axis=1))
+    with pytest.raises(ValueError, match="end"):
+        onset_rr_features(beats, fs, end="run")
