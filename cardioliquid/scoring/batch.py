@@ -367,10 +367,14 @@ def summarize(
         "task": opts.task,
         "model": model_identity(loaded),
         "options": {k: v for k, v in asdict(opts).items() if k not in ("out_dir",)},
+        # "skipped" counts both kinds: records an earlier run completed (--resume,
+        # "resumed") and the other modality's files ("set_aside", not records).
         "records": {
             "total": len(results),
             "done": sum(r.status == "done" for r in results),
             "skipped": sum(r.status == "skipped" for r in results),
+            "resumed": sum(r.status == "skipped" and not r.reason for r in results),
+            "set_aside": len(set_aside),
             "failed": sum(r.status == "failed" for r in results),
         },
         "skipped_files": [{"path": r.path, "reason": r.reason} for r in set_aside],

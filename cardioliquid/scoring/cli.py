@@ -158,9 +158,12 @@ def run(args: argparse.Namespace) -> int:
     if summary is None:  # a non-zero rank of a distributed run: rank 0 reports
         return 0
     rec = summary["records"]
+    resumed = f", {rec['resumed']} already scored (--resume)" if rec["resumed"] else ""
+    other = (f"; {rec['set_aside']} other file{'s' * (rec['set_aside'] != 1)} set aside"
+             if rec["set_aside"] else "")
     print(
-        f"cardioliquid score: {rec['done']} scored, {rec['skipped']} skipped, "
-        f"{rec['failed']} failed of {rec['total']} records; "
+        f"cardioliquid score: {rec['done']} scored{resumed}, {rec['failed']} failed of "
+        f"{rec['total'] - rec['set_aside']} records{other}; "
         f"{summary['signal_hours']:.2f} h of signal in {summary['wall_time_s']:.1f} s "
         f"-> {args.out}",
         file=sys.stderr,

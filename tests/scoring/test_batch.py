@@ -94,7 +94,8 @@ def test_outputs_of_a_folder(tmp_path, ecg_ckpt):
         assert [r["class"] for r in rows] == list(direct.labels)
         assert writers.is_complete(out, name)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["records"] == {"total": 3, "done": 3, "skipped": 0, "failed": 0}
+    assert summary["records"] == {"total": 3, "done": 3, "skipped": 0,
+                                  "resumed": 0, "set_aside": 0, "failed": 0}
     assert summary["beats_total"] == sum(summary["beats_per_class"].values()) > 50
     assert summary["signal_hours"] == pytest.approx(3 * 30 / 3600, rel=1e-3)
     assert summary["model"]["sha256"] and summary["model"]["name"] == "ecg-test"
@@ -173,7 +174,8 @@ def test_kill_and_resume_gives_identical_outputs(tmp_path, ecg_ckpt, monkeypatch
     assert main(["score", str(root), "--out", str(resumed), "--resume", *args]) == 1
     assert _files(resumed) == _files(clean)
     summary = json.loads((resumed / "summary.json").read_text())
-    assert summary["records"] == {"total": 4, "done": 2, "skipped": 1, "failed": 1}
+    assert summary["records"] == {"total": 4, "done": 2, "skipped": 1, "resumed": 1,
+                                  "set_aside": 0, "failed": 1}
     assert summary["beats_total"] == json.loads((clean / "summary.json").read_text())["beats_total"]
 
 
@@ -403,7 +405,7 @@ def test_af_gated_model_reports_af_beats_per_record_and_in_the_summary(tmp_path)
         assert sum(int(r["af_rhythm"]) for r in csv.DictReader(f)) == n_af
 
 
-def test_lead_option_scores_another_lead_and_says_which(tmp_path, ecg_ckpt):
+def test_lead_option_scores_another_lead_and_says_which(tmp_path, ecg_ckpt, capsys):
     import dataclasses
 
     from scoring_helpers import synthetic_ecg, write_wfdb
@@ -426,6 +428,10 @@ def test_lead_option_scores_another_lead_and_says_which(tmp_path, ecg_ckpt):
     first = writers.read_manifest(out, hea.stem)
     assert first["lead"] == "MLII"
     assert score("--lead", "V1") == 0  # another lead: not skipped as done
+    assert "1 scored, 0 failed of 1 records;" in capsys.readouterr().err
+    assert score("--lead", "V1") == 0  # the same lead again: skipped as done
+    assert "0 scored, 1 already scored (--resume), 0 failed of 1 records;" in (
+        capsys.readouterr().err)
     manifest = writers.read_manifest(out, hea.stem)
     assert manifest["lead"] == "V1" and manifest["run_key"] != first["run_key"]
     direct = predict_beats(load_recording(hea), load_model(ecg_ckpt).reading_leads(["V1"]))

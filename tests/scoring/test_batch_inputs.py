@@ -114,7 +114,7 @@ def test_resume_rescores_a_record_whose_inputs_changed(tmp_path, ecg_ckpt):
         return score_paths([hea], opts, resume=True, progress=False)["records"]
 
     score_paths([hea], opts, progress=False)
-    assert resume()["skipped"] == 1
+    assert resume()["skipped"] == 1 and resume()["resumed"] == 1
     assert writers.read_manifest(out, hea.stem)["beat_source"] == "reference"
 
     hea.with_suffix(".atr").unlink()  # no reference beats any more
@@ -180,9 +180,13 @@ def test_the_other_modality_found_by_a_search_is_set_aside(tmp_path, ecg_ckpt, e
     out = tmp_path / "out"
     assert _score(str(db), "--task", "arrhythmia", "--model", str(ecg_ckpt),
                   "--out", str(out)) == 0
-    assert f"  skipped: {edf} (EEG file, --task arrhythmia)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"  skipped: {edf} (EEG file, --task arrhythmia)" in err
+    # The EEG file is no record: two records, the file set aside beside them.
+    assert "2 scored, 0 failed of 2 records; 1 other file set aside;" in err
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["records"] == {"total": 3, "done": 2, "skipped": 1, "failed": 0}
+    assert summary["records"] == {"total": 3, "done": 2, "skipped": 1, "resumed": 0,
+                                  "set_aside": 1, "failed": 0}
     assert summary["skipped_files"] == [{"path": str(edf),
                                          "reason": "EEG file, --task arrhythmia"}]
     assert summary["beat_source_records"] == {"reference": 2}

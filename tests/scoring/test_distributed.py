@@ -63,4 +63,5 @@ def test_ddp_two_cpu_processes_equal_single_process(tmp_path, ecg_ckpt):
     assert one == two
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["distributed"]["world_size"] == 2
-    assert summary["records"] == {"total": 6, "done": 3, "skipped": 0, "failed": 3}
+    assert summary["records"] == {"total": 6, "done": 3, "skipped": 0, "resumed": 0,
+                                  "set_aside": 0, "failed": 3}

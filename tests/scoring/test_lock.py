@@ -82,7 +82,8 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_lives(
         _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["records"] == {"total": 2, "done": 2, "skipped": 0, "failed": 0}
+    assert summary["records"] == {"total": 2, "done": 2, "skipped": 0, "resumed": 0,
+                                  "set_aside": 0, "failed": 0}
     assert not (out / LOCK_NAME).exists()  # released at the end
 
 
