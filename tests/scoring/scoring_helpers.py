@@ -163,6 +163,18 @@ def streamed_beats(rec: Recording, loaded, chunk_s: float, **kwargs):
     return streamed
 
 
+def assert_stream_equals_batch(rec: Recording, loaded, chunk_s: float, **kwargs):
+    """Stream ``rec`` in ``chunk_s`` chunks and score it in one batch with the same
+    ``kwargs``: the same beats, probabilities within 1e-5. Returns ``(streamed, batch)``."""
+    from cardioliquid.scoring.beats import predict_beats
+
+    batch = predict_beats(rec, loaded, **kwargs)
+    streamed = streamed_beats(rec, loaded, chunk_s, **kwargs)
+    np.testing.assert_array_equal(streamed.sample, batch.sample)
+    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+    return streamed, batch
+
+
 def make_ecg_model(carry_state: bool = False, seed: int = 0, af_gate: bool = False):
     """A small untrained arrhythmia model as a LoadedModel (random weights, seeded)."""
     from cardioliquid.models.checkpoint import LoadedModel

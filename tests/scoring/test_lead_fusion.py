@@ -80,15 +80,11 @@ def test_a_single_lead_recording_is_scored_on_it_alone(ecg_rec, model):
 
 @pytest.mark.parametrize("beats", ["reference", "detect"])
 def test_fused_stream_equals_fused_batch(ecg_rec, model, beats):
-    from scoring_helpers import streamed_beats
+    from scoring_helpers import assert_stream_equals_batch
 
-    loaded = _fusing(model)
-    rec = _two_leads(ecg_rec)
-    batch = predict_beats(rec, loaded, beats=beats, segment_s=10.0)
-    streamed = streamed_beats(rec, loaded, 3.3, beats=beats, segment_s=10.0)
+    _, batch = assert_stream_equals_batch(_two_leads(ecg_rec), _fusing(model), 3.3, beats=beats,
+                                          segment_s=10.0)
     assert len(batch) > 20
-    np.testing.assert_array_equal(streamed.sample, batch.sample)
-    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
 
 
 def test_fuse_leads_is_saved_with_the_model(tmp_path, ecg_model):
@@ -141,15 +137,12 @@ def test_the_gate_may_read_the_highest_atrial_consistency_of_the_leads():
 
 
 def test_stream_equals_batch_when_the_gate_reads_both_leads(ecg_rec):
-    from scoring_helpers import make_rhythm_model, streamed_beats, synthetic_ecg
+    from scoring_helpers import assert_stream_equals_batch, make_rhythm_model, synthetic_ecg
 
-    rec = synthetic_ecg(60.0, p_waves=True, af_from_s=30.0)
-    rec = _two_leads(rec)
+    rec = _two_leads(synthetic_ecg(60.0, p_waves=True, af_from_s=30.0))
     loaded = _gated(make_rhythm_model(), "max")
-    batch = predict_beats(rec, loaded, beats="reference", segment_s=10.0)
-    streamed = streamed_beats(rec, loaded, 2.7, beats="reference", segment_s=10.0)
-    np.testing.assert_array_equal(streamed.sample, batch.sample)
-    np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
+    streamed, batch = assert_stream_equals_batch(rec, loaded, 2.7, beats="reference",
+                                                 segment_s=10.0)
     np.testing.assert_array_equal(streamed.af, batch.af)
 
 
