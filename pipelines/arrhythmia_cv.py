@@ -161,8 +161,11 @@ def _fold_job(config: str, overrides: list[str], fold: int, epochs: int,
         out["fused"] = {"records": {name: _record_confusions(fused, path)
                                     for name, path in paths.items()}}
     if adapt_minutes > 0:
-        out["adaptive"] = _adaptive_confusions(loaded, paths, adapt_minutes,
-                                               adapt_variants or [{}], fuse_leads)
+        # The decision the recipe exports: label-free adaptation learns from its calls.
+        exported = DecisionSettings.from_dict(
+            {**loaded.decision.to_dict(), **dict(cli.config.get("export_decision") or {})})
+        out["adaptive"] = _adaptive_confusions(replace(loaded, decision=exported), paths,
+                                               adapt_minutes, adapt_variants or [{}], fuse_leads)
     return out
 
 
@@ -285,9 +288,12 @@ def _adaptive_confusions(loaded: Any, paths: dict[str, Path], minutes: float,
     after_fused: list[dict[str, Any]] = [{} for _ in variants]
     # The copy that adapts knows the leads it will average (``all_leads`` reads them).
     source = _fusing(loaded, fuse_leads) if fuse_leads > 1 else loaded
+    before_fused = {}
     for name, path in paths.items():
         rec = load_ecg(path)
         before[name] = _record_confusions(loaded, path, minutes * 60.0)
+        if fuse_leads > 1:
+            before_fused[name] = _record_confusions(source, path, minutes * 60.0)
         for i, kw in enumerate(variants):
             adapted = adapt_to_patient(source, rec, minutes, **kw)
             after[i][name] = _record_confusions(_fusing(adapted, 1), path, minutes * 60.0)
@@ -296,6 +302,7 @@ def _adaptive_confusions(loaded: Any, paths: dict[str, Path], minutes: float,
     out: dict[str, Any] = {"before": before, "after": after}
     if fuse_leads > 1:
         out["after_fused"] = after_fused
+        out["before_fused"] = before_fused
     return out
 
 
@@ -440,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
             before = {r: c for f in folds for r, c in f["adaptive"]["before"].items()}
             entry["adaptive"] = {"minutes": args.adapt_minutes,
                                  "before": {"scores": summarise(before)}, "variants": []}
+            if args.fuse_leads > 1 and all("before_fused" in f["adaptive"] for f in folds):
+                bf = {r: c for f in folds for r, c in f["adaptive"]["before_fused"].items()}
+                entry["adaptive"]["before"]["fused"] = {"leads": args.fuse_leads,
+                                                        "scores": summarise(bf), "records": bf}
             for i, kw in enumerate(variants):
                 after = {r: c for f in folds for r, c in f["adaptive"]["after"][i].items()}
                 variant = {"adapt_kwargs": kw, "scores": summarise(after), "records": after}
@@ -658,7 +669,8 @@ def print_table(results: dict[str, Any]) -> None:
             for v in a["variants"]:
                 print(_row(f"  adapted {json.dumps(v['adapt_kwargs'])[:18]}",
                            v["scores"]["gate_on"]))
-        for gate in ("gate_off", "gate_nn_atrial"):  # the decisions v7 and v8.1 ship
+        # The decisions v7 and v8.1 ship; v9.1's (both leads' P waves).
+        for gate in ("gate_off", "gate_nn_atrial", "gate_atrial_max"):
             print_adaptive_seed_means(results, gate)
 
 
@@ -666,6 +678,9 @@ def _adaptive_variant_rows(entry: dict[str, Any]) -> list[tuple[str, dict[str, A
     """(label, scores) of an entry's unadapted model and of each adaptation variant."""
     a = entry["adaptive"]
     rows = [("unadapted", a["before"]["scores"])]
+    if "fused" in a["before"]:
+        rows.append((f"unadapted, {a['before']['fused']['leads']} leads fused",
+                     a["before"]["fused"]["scores"]))
     for v in a["variants"]:
         label = json.dumps(v["adapt_kwargs"], sort_keys=True)
         rows.append((label, v["scores"]))
@@ -681,10 +696,12 @@ def print_adaptive_seed_means(results: dict[str, Any], gate: str = "gate_off") -
     for base, group in recipe_seeds(results).items():
         if len(group) < 3 or not all("adaptive" in entries[n] for n in group):
             continue
-        if not all(gate in v["scores"] for n in group
-                   for v in entries[n]["adaptive"]["variants"]):
-            continue  # scored before this gate setting existed
-        rows = [_adaptive_variant_rows(entries[n]) for n in group]
+        # Rows scored before this gate setting existed, or on one lead where the gate reads
+        # both, are left out.
+        rows = [[(label, sc) for label, sc in _adaptive_variant_rows(entries[n]) if gate in sc]
+                for n in group]
+        if not rows[0]:
+            continue
         if len({len(r) for r in rows}) != 1:
             continue
         print(f"\npatient-adaptive seed means, {base} ({GATE_SHORT[gate]}): key F1, "
