@@ -238,3 +238,94 @@ def test_all_leads_calibrates_on_every_lead_the_model_averages(rng, loaded):
     # A model that reads one lead, or a record with one, calibrates on that lead either way.
     alone = adapt_to_patient(fusing, one, minutes=5.0, epochs=1, all_leads=True)
     assert alone.metadata["adapted"]["leads"] == 1
+
+
+def test_self_training_reads_no_reference_label(rng, loaded):
+    from dataclasses import replace
+
+    rec = synthetic_ecg(rng, minutes=6.0)
+    # The same beat positions with every label swapped: label-free adaptation cannot tell.
+    swapped = np.where(rec.beats.aami == "N", "V", "N")
+    relabelled = replace(rec, beats=BeatAnnotations(rec.beats.sample, swapped, swapped))
+    a = adapt_to_patient(loaded, rec, minutes=5.0, epochs=2, labels="model", min_confidence=0.0)
+    b = adapt_to_patient(loaded, relabelled, minutes=5.0, epochs=2, labels="model",
+                         min_confidence=0.0)
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k])
+    assert a.metadata["adapted"]["labels"] == "model"
+    assert a.metadata["adapted"]["min_confidence"] == 0.0
+
+
+def test_self_training_learns_the_models_own_confident_calls(rng, loaded):
+    from cardioliquid.scoring.beats import predict_beats
+    from cardioliquid.training.adapt import model_labels
+
+    rec = synthetic_ecg(rng, minutes=6.0)
+    pred = predict_beats(rec, loaded, beats="reference")
+    calls = model_labels(loaded, rec, 0.0)
+    assert calls == dict(zip(pred.sample.tolist(), pred.proba.argmax(-1).tolist(), strict=True))
+    cut = float(np.quantile(pred.proba.max(-1), 0.5))
+    confident = model_labels(loaded, rec, cut)
+    assert {s for s, c in confident.items() if c >= 0} == set(
+        pred.sample[pred.proba.max(-1) >= cut].tolist())
+    # Every call of the first 5 minutes is a label: the adapted model learns them.
+    first = pred.sample < 5 * 60 * rec.fs
+    own = np.bincount(pred.proba.argmax(-1)[first], minlength=5)
+    adapted = adapt_to_patient(loaded, rec, minutes=5.0, epochs=1, labels="model",
+                               min_confidence=0.0)
+    assert adapted.metadata["adapted"]["class_counts"] == own.tolist()
+    # No call confident enough: nothing to learn, so nothing changes.
+    none = adapt_to_patient(loaded, rec, minutes=5.0, epochs=3, labels="model",
+                            min_confidence=1.01)
+    assert none.metadata["adapted"]["class_counts"] == [0] * 5
+    assert none.metadata["adapted"]["epochs"] == 0
+    for k, v in none.model.state_dict().items():
+        assert torch.equal(v, loaded.model.state_dict()[k])
+
+
+def test_label_free_adaptation_needs_no_annotation(rng, loaded):
+    rec = synthetic_ecg(rng, minutes=6.0)
+    rec.beats = None  # beats detected, calls the model's own
+    adapted = adapt_to_patient(loaded, rec, minutes=5.0, epochs=1, labels="model",
+                               min_confidence=0.0)
+    assert sum(adapted.metadata["adapted"]["class_counts"]) > 200  # ~5 min at 75 beats/min
+
+
+def test_patient_normalisation_takes_the_patients_own_statistics(rng, loaded):
+    from cardioliquid.training.adapt import patient_normalisation
+
+    rec = synthetic_ecg(rng, minutes=6.0)
+    x, f, _ = calibration_data(loaded, rec, minutes=5.0)
+    model = __import__("copy").deepcopy(loaded.model)
+    assert patient_normalisation(model, x, f, batch_size=len(x)) > 0
+    # liquid-cfc normalises its features with BatchNorm: now with this patient's moments.
+    torch.testing.assert_close(model.feature_norm.running_mean, f.mean(0))
+    torch.testing.assert_close(model.feature_norm.running_var, f.var(0), rtol=1e-4, atol=1e-6)
+    assert not model.training
+
+    adapted = adapt_to_patient(loaded, rec, minutes=5.0, labels="none", normalisation="patient")
+    start = loaded.model.state_dict()
+    for name, p in adapted.model.named_parameters():
+        assert torch.equal(p, start[name])  # no weight moves
+    stats = adapted.model.state_dict()
+    assert not torch.equal(stats["feature_norm.running_mean"], start["feature_norm.running_mean"])
+    assert adapted.metadata["adapted"]["batchnorm_layers_renormalised"] > 0
+    with pytest.raises(ContractError, match="normalisation='patient'"):
+        adapt_to_patient(loaded, rec, minutes=5.0, labels="none")
+    with pytest.raises(ValueError, match="labels"):
+        adapt_to_patient(loaded, rec, minutes=5.0, labels="expert")
+
+
+def test_patient_normalisation_reads_every_fused_lead(rng, loaded):
+    from dataclasses import replace
+
+    one = synthetic_ecg(rng, minutes=6.0)
+    two = replace(one, signal=np.concatenate([one.signal, -0.7 * one.signal]),
+                  channel_names=["MLII", "V1"])
+    fusing = replace(loaded, preprocessing=replace(loaded.preprocessing, fuse_leads=2))
+    both = adapt_to_patient(fusing, two, minutes=5.0, labels="none", normalisation="patient")
+    first = adapt_to_patient(fusing, one, minutes=5.0, labels="none", normalisation="patient")
+    # One set of statistics serves both leads, so the inverted V1's beats move it too.
+    conv = [k for k in both.model.state_dict() if "running_mean" in k and "feature_norm" not in k]
+    assert conv and any(not torch.equal(both.model.state_dict()[k], first.model.state_dict()[k])
+                        for k in conv)

@@ -248,6 +248,34 @@ def test_adaptive_variants_are_averaged_over_seeds(cv, tmp_path, capsys):
         assert rows[label].split()[0] == f"{np.mean(f1):.1f}"
 
 
+def test_fused_adaptive_rows_print_under_the_gate_that_reads_both_leads(cv, tmp_path, capsys):
+    def fused(found: int) -> dict:
+        recs = {r: {"gate_atrial_max": _conf(found).tolist()} for r in ("mitdb/1", "svdb/2")}
+        return {"leads": 2, "scores": cv.summarise(recs), "records": recs}
+
+    def entry(before: int, after: int) -> dict:
+        e = _entry(cv, {"mitdb/1": _conf(before), "svdb/2": _conf(before)})
+        variant = {"adapt_kwargs": {"labels": "model"}, "scores": e["scores"],
+                   "fused": fused(after)}
+        e["adaptive"] = {"minutes": 5.0, "before": {"scores": e["scores"], "fused": fused(before)},
+                         "variants": [variant]}
+        return e
+
+    results = {"a": entry(10, 12), "a_s1": entry(10, 14), "a_s2": entry(10, 16)}
+    out = tmp_path / "cv.json"
+    out.write_text(json.dumps(results))
+    assert cv.main(["--table-only", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    block = text.split("patient-adaptive seed means, a (")[-1]
+    lines = [ln for ln in block.splitlines()[1:] if ln.strip()][:2]
+    # One lead has no such gate: only the fused rows, unadapted and adapted.
+    assert [ln.split("   ")[-1] for ln in lines] == [
+        "unadapted, 2 leads fused", '{"labels": "model"}, 2 leads fused']
+    f1 = [_entry(cv, {"mitdb/1": _conf(k), "svdb/2": _conf(k)})["pooled"]["key_f1"]
+          for k in (12, 14, 16)]
+    assert lines[1].split()[0] == f"{np.mean(f1):.1f}"
+
+
 def test_records_of_an_entry_print_their_share_of_the_matrix(cv, tmp_path, capsys):
     a = np.zeros((5, 5), dtype=np.int64)
     a[0] = [50, 3, 2, 0, 0]
@@ -314,6 +342,11 @@ def test_fused_scores_average_the_leads_inter_patient_and_adapted(cv, monkeypatc
     assert len(out["after"]) == len(out["after_fused"]) == 2
     assert leads == [1, 2]  # all_leads calibrates on both of the leads it will average
     assert read[-2:] == [1, 2]  # each adapted model scored with one lead and with both
+    # The unadapted model fused too, on the same beats: the reference of label-free variants.
+    assert read.count(2) == 4  # inter-patient, unadapted after minute 5, two adapted
+    assert np.sum(out["before_fused"]["mitdb/two"]["gate_off"]) == np.sum(
+        out["before"]["mitdb/two"]["gate_off"]) == np.sum(out["after_fused"][0]["mitdb/two"][
+            "gate_off"])
 
 
 def test_fused_seed_means_print_beside_one_lead(cv, tmp_path, capsys):
