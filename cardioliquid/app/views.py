@@ -42,9 +42,9 @@ from cardioliquid.app.playback import (
     stop_on_error,
     tick,
 )
-from cardioliquid.app.provenance import evaluation_label
 from cardioliquid.app.replay import ReplaySession
 from cardioliquid.errors import CardioLiquidError
+from cardioliquid.models.provenance import evaluation_label
 from cardioliquid.scoring.writers import EVENTS_COLUMNS, beat_table_text, events_table
 
 SLOW_TICK_S = 5.0

@@ -49,7 +49,9 @@ from cardioliquid.evaluation.run import (
     evaluate_seizure_recording,
     model_digest,
 )
+from cardioliquid.io.eeg import eeg_patient_id
 from cardioliquid.models.checkpoint import load_model
+from cardioliquid.models.provenance import evaluation_label, provenance_summary
 
 ARRHYTHMIA_MODEL = "arrhythmia"
 """The model ``evaluate arrhythmia`` runs when ``--model`` is not given."""
@@ -303,6 +305,10 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
             errors[record] = _error_text(e)
     mode = "patient-adaptive" if args.calibrate_minutes > 0 else "inter-patient"
     result = ec57.summarize(comparisons, mode=mode)
+    if loaded is not None:
+        meta = getattr(loaded, "metadata", None) or {}
+        result["provenance"] = provenance_summary(
+            {r: evaluation_label(r, r, "arrhythmia", meta) for r in scored})
     made = None  # the `cardioliquid score` run that made the calls of a predictions folder
     if args.predictions is not None:
         made = predictions_provenance(args.predictions, scored)
@@ -342,13 +348,15 @@ def run_seizure(args: argparse.Namespace) -> int:
         threshold=args.threshold, smooth_windows=args.smooth_windows,
         min_duration_s=args.min_duration,
     )  # fmt: skip
-    per_record, timelines, errors = {}, {}, {}
+    per_record, timelines, errors, labels = {}, {}, {}, {}
     for path in _progress(files, "evaluate seizure", args.no_progress):
         name = path.stem if path.stem not in per_record else str(path)
         try:
             per_record[name], timelines[name] = evaluate_seizure_recording(
                 path, loaded, settings, params
             )
+            labels[name] = evaluation_label(path.stem, eeg_patient_id(path), "seizure",
+                                            getattr(loaded, "metadata", None) or {})
         except Exception as e:  # one bad file never stops the run
             errors[str(path)] = _error_text(e)
     result = sz.summarize(
@@ -361,6 +369,7 @@ def run_seizure(args: argparse.Namespace) -> int:
             "events": settings.event_rule(),
         },
     )
+    result["provenance"] = provenance_summary(labels)
     for name, tl in timelines.items():
         result["records"][name]["ref_events"] = tl["ref"]
         result["records"][name]["hyp_events"] = tl["hyp"]

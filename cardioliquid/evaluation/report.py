@@ -16,6 +16,7 @@ import numpy as np
 
 from cardioliquid._atomic import atomic_write as _atomic
 from cardioliquid._atomic import atomic_write_text
+from cardioliquid.models.provenance import provenance_line
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -69,6 +70,12 @@ def _f(v: float | None, digits: int = 2) -> str:
 
 def _interval(ci: list[float] | None) -> str:
     return "–" if not ci else f"{ci[0]:.1f}–{ci[1]:.1f}"
+
+
+def _provenance(result: dict[str, Any]) -> str | None:
+    """The report's line on whether the model saw the records' patients (None: not known)."""
+    summary = result.get("provenance")
+    return provenance_line(summary).removeprefix("patients: ") if summary else None
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -135,6 +142,7 @@ def arrhythmia_markdown(
         ("AF gate", {True: "on (S calls in AF-like rhythm reported as N)", False: "off"}.get(
             result.get("af_gate"))),
         ("records", result.get("n_records")),
+        ("patients", _provenance(result)),
         ("beats scored", result.get("n_beats")),
         ("match window", f"{result.get('window_s', 0.15)} s"),
         ("scored from", f"{result.get('start_s', 0)} s into each record"),
@@ -346,6 +354,7 @@ def seizure_markdown(
         ("model", result.get("model")),
         ("model sha256", (result.get("model_sha256") or "")[:16] or None),
         ("recordings", result.get("n_records")),
+        ("patients", _provenance(result)),
         ("recorded time", f"{result['duration_h']:.2f} h"),
     ]
     out += [f"- **{k}**: {v}" for k, v in meta if v is not None]
@@ -486,6 +495,8 @@ def summary_text(result: dict[str, Any]) -> str:
                      f"false alarms/24 h {pct(ev.get('fa_per_24h'))}  "
                      f"({ev.get('tp', '?')} of {ev.get('n_ref', '?')} seizures)")
         lines.append(f"windows  Se {pct(win.get('se'))}  Sp {pct(win.get('sp'))}")
+    if result.get("provenance"):
+        lines.append(provenance_line(result["provenance"]))
     if result.get("errors"):
         lines.append(f"failed: {len(result['errors'])} (listed under 'errors')")
     return "\n".join(lines)

@@ -257,6 +257,27 @@ def test_missing_prediction_file_is_named(ecg_folder: Path, tmp_path: Path) -> N
 # ----------------------------------------------------------------------------- seizure
 
 
+def test_evaluate_says_which_patients_the_model_saw_in_training(
+    ecg_folder: Path, tmp_path: Path, stand_in_model, monkeypatch, capsys
+) -> None:
+    from cardioliquid.evaluation import cli
+
+    stand_in = cli._load_model("anything")
+    stand_in.metadata = {"train_records": ["r1"], "test_records": ["r3"]}
+    monkeypatch.setattr("cardioliquid.evaluation.cli._load_model", lambda name: stand_in)
+    out, md = tmp_path / "eval.json", tmp_path / "eval.md"
+    rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2,r3",
+               "--json", str(out), "--report", str(md), "--no-progress"])
+    assert rc == 0
+    prov = json.loads(out.read_text())["provenance"]
+    assert (prov["in_sample"], prov["held_out"], prov["unknown"]) == (["r1"], ["r3"], ["r2"])
+    assert prov["labels"]["r1"].startswith("in-sample patient")
+    line = ("patients: 1 held out, 1 in-sample (r1: seen in training, expect optimistic "
+            "figures), 1 unknown (the model card does not say) of 3 records")
+    assert line in capsys.readouterr().out
+    assert f"- **patients**: {line.removeprefix('patients: ')}" in md.read_text()
+
+
 def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
     data = tmp_path / "eeg"
     data.mkdir()

@@ -1,9 +1,15 @@
-"""Honest labels: was this recording's patient seen in training?"""
+"""Honest labels: was this recording's patient seen in training?
+
+The app labels each replay with :func:`evaluation_label`; ``cardioliquid
+evaluate`` counts its records by the same rule (:func:`provenance_summary`), so
+figures on patients a model trained on are never read as inter-patient ones.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from cardioliquid.data.splits import DS1, DS2, SVDB_TRAIN, patient_of
@@ -112,3 +118,57 @@ def _arrhythmia_label(record_id: str, metadata: dict[str, Any]) -> str | None:
         if re.fullmatch(r"8\d\d", rid) and re.search(rf"\b{n}\s+svdb\b", said, re.IGNORECASE):
             return HELD_OUT.format(f"SVDB, not among the {n} records it trained on")
     return None
+
+
+PROVENANCE_KINDS = ("held_out", "in_sample", "unknown", "untrained")
+"""What :func:`provenance_kind` makes of an :func:`evaluation_label`."""
+
+
+def provenance_kind(label: str) -> str:
+    """``"held_out"``, ``"in_sample"``, ``"untrained"`` or ``"unknown"`` for an
+    :func:`evaluation_label`."""
+    if label.startswith("UNTRAINED"):
+        return "untrained"
+    if label.startswith("in-sample"):
+        return "in_sample"
+    if label.startswith("held-out"):
+        return "held_out"
+    return "unknown"
+
+
+def provenance_summary(labels: Mapping[str, str]) -> dict[str, Any]:
+    """The records of an evaluation grouped by whether the model saw their patient.
+
+    Parameters
+    ----------
+    labels : mapping
+        Record name -> its :func:`evaluation_label`.
+
+    Returns
+    -------
+    dict
+        One sorted list of record names per kind of :data:`PROVENANCE_KINDS`, and
+        ``labels`` (the mapping itself).
+    """
+    out: dict[str, Any] = {kind: [] for kind in PROVENANCE_KINDS}
+    for name in sorted(labels):
+        out[provenance_kind(labels[name])].append(name)
+    out["labels"] = dict(sorted(labels.items()))
+    return out
+
+
+def provenance_line(summary: Mapping[str, Any]) -> str:
+    """One line saying how many records were held out, in-sample or of unknown provenance."""
+    counts = {kind: len(summary.get(kind) or []) for kind in PROVENANCE_KINDS}
+    total = sum(counts.values())
+    if counts["untrained"]:
+        return f"patients: the model is UNTRAINED (random weights); {total} records"
+    parts = [f"{counts['held_out']} held out"]
+    if counts["in_sample"]:
+        named = list(summary["in_sample"])
+        which = ", ".join(named[:5]) + (", ..." if len(named) > 5 else "")
+        parts.append(f"{counts['in_sample']} in-sample ({which}: seen in training, expect "
+                     "optimistic figures)")
+    if counts["unknown"]:
+        parts.append(f"{counts['unknown']} unknown (the model card does not say)")
+    return f"patients: {', '.join(parts)} of {total} records"

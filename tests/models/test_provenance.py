@@ -1,6 +1,6 @@
-"""cardioliquid.app.provenance: how honestly a replayed record was evaluated."""
+"""cardioliquid.models.provenance: how honestly a replayed or evaluated record was scored."""
 
-from cardioliquid.app.provenance import evaluation_label
+from cardioliquid.models.provenance import evaluation_label
 
 
 def test_honest_labels():
@@ -60,3 +60,24 @@ def test_the_shipped_arrhythmia_card_gives_svdb_and_nstdb_provenance():
     assert "in-sample" in evaluation_label("803", "803", "arrhythmia", meta)
     assert "in-sample" in evaluation_label("118e06", "118e06", "arrhythmia", meta)
     assert "held-out" in evaluation_label("232", "232", "arrhythmia", meta)
+
+
+def test_provenance_summary_groups_records_by_what_the_model_saw():
+    from cardioliquid.models.provenance import provenance_line, provenance_summary
+
+    meta = {"data": "MIT-BIH DS1 (de Chazal 2004) + 39 svdb records"}
+    labels = {r: evaluation_label(r, r, "arrhythmia", meta)
+              for r in ("100", "101", "202", "803", "999")}
+    summary = provenance_summary(labels)
+    # 202 is in DS2, but its patient's record 201 is in DS1.
+    assert summary["in_sample"] == ["101", "202", "803"]
+    assert summary["held_out"] == ["100"] and summary["unknown"] == ["999"]
+    assert summary["untrained"] == [] and summary["labels"] == dict(sorted(labels.items()))
+    assert provenance_line(summary) == (
+        "patients: 1 held out, 3 in-sample (101, 202, 803: seen in training, expect optimistic "
+        "figures), 1 unknown (the model card does not say) of 5 records")
+    many = provenance_summary({str(r): "in-sample patient (x)" for r in range(7)})
+    assert "7 in-sample (0, 1, 2, 3, 4, ...:" in provenance_line(many)
+    untrained = provenance_summary({"a": evaluation_label("a", "a", "seizure",
+                                                          {"untrained": True})})
+    assert provenance_line(untrained).startswith("patients: the model is UNTRAINED")
