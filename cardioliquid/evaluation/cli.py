@@ -307,8 +307,10 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
     result = ec57.summarize(comparisons, mode=mode)
     if loaded is not None:
         meta = getattr(loaded, "metadata", None) or {}
+        # A run that trained on other databases lists their records as "svdb/803".
         result["provenance"] = provenance_summary(
-            {r: evaluation_label(r, r, "arrhythmia", meta) for r in scored})
+            {r: evaluation_label(r, f"{args.data.name}/{r}", "arrhythmia", meta)
+             for r in scored})
     made = None  # the `cardioliquid score` run that made the calls of a predictions folder
     if args.predictions is not None:
         made = predictions_provenance(args.predictions, scored)

@@ -11,8 +11,9 @@ classes that happen to be absent from it. It is deterministic for a given seed.
 A heartbeat model can also adapt without any reference label (``labels="model"``
 or ``"none"``): on its own confident calls of the first minutes (self-training)
 and/or with its normalisation statistics re-estimated on the patient's beats
-(``normalisation="patient"``). That is still inter-patient scoring: nothing an
-expert wrote about the patient is read.
+(``normalisation="patient"``). No reference label is read: the beats are the
+annotated positions where a record has them (as in inter-patient evaluation),
+detected ones otherwise.
 """
 
 from __future__ import annotations

@@ -263,17 +263,18 @@ def test_evaluate_says_which_patients_the_model_saw_in_training(
     from cardioliquid.evaluation import cli
 
     stand_in = cli._load_model("anything")
-    stand_in.metadata = {"train_records": ["r1"], "test_records": ["r3"]}
+    # A run's lists name another database's records by folder ("ecg/r2" is r2 here).
+    stand_in.metadata = {"train_records": ["r1", "ecg/r2"], "test_records": ["r3"]}
     monkeypatch.setattr("cardioliquid.evaluation.cli._load_model", lambda name: stand_in)
     out, md = tmp_path / "eval.json", tmp_path / "eval.md"
     rc = main(["evaluate", "arrhythmia", "--data", str(ecg_folder), "--records", "r1,r2,r3",
                "--json", str(out), "--report", str(md), "--no-progress"])
     assert rc == 0
     prov = json.loads(out.read_text())["provenance"]
-    assert (prov["in_sample"], prov["held_out"], prov["unknown"]) == (["r1"], ["r3"], ["r2"])
+    assert (prov["in_sample"], prov["held_out"], prov["unknown"]) == (["r1", "r2"], ["r3"], [])
     assert prov["labels"]["r1"].startswith("in-sample patient")
-    line = ("patients: 1 held out, 1 in-sample (r1: seen in training, expect optimistic "
-            "figures), 1 unknown (the model card does not say) of 3 records")
+    line = ("patients: 1 held out, 2 in-sample (r1, r2: seen in training, expect optimistic "
+            "figures) of 3 records")
     assert line in capsys.readouterr().out
     assert f"- **patients**: {line.removeprefix('patients: ')}" in md.read_text()
 
