@@ -36,6 +36,25 @@ def _slider(page):
     return page.get_by_role("slider", name="Position (s)").last
 
 
+def _wait_for_pause(page) -> None:
+    """Wait for the status line to say paused after a press of Pause.
+
+    A press reruns the whole page; a frame-timer rerun of the live fragment arriving in
+    the same instant can pre-empt that run before its callback (Streamlit's fast reruns),
+    and the press is lost. A user then presses again; so does this, once, and only while
+    the button still says Pause.
+    """
+    paused = page.get_by_text(re.compile(r"paused · ")).first
+    try:
+        paused.wait_for(timeout=30_000)
+        return
+    except Exception:  # playwright's TimeoutError
+        button = page.get_by_role("button", name="Pause", exact=True)
+        assert button.count() == 1, "neither paused nor a Pause button to press again"
+        button.click()
+    paused.wait_for()
+
+
 def _idle(page, timeout_s: float = 120.0) -> None:
     """Wait until the page has no script running (the status widget's stop button is gone)."""
     page.wait_for_function(
@@ -78,7 +97,7 @@ def test_live_replay_seek_zoom_and_download_in_a_real_browser(data_dir, tmp_path
             assert all(b > a for a, b in itertools.pairwise(positions)), seen
             assert positions[-1] - positions[0] >= 6.0  # 1x: the position keeps real time
             assert slider_ok >= 5  # the position slider follows playback
-            page.get_by_text(re.compile(r"paused · ")).first.wait_for()
+            _wait_for_pause(page)
             _idle(page)
             time.sleep(1.5)
             # seek: to the end (decisions there are made), back to the start, to the end again
