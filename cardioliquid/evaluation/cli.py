@@ -351,14 +351,14 @@ def run_seizure(args: argparse.Namespace) -> int:
         min_duration_s=args.min_duration,
     )  # fmt: skip
     per_record, timelines, errors, labels = {}, {}, {}, {}
+    meta = getattr(loaded, "metadata", None) or {}
     for path in _progress(files, "evaluate seizure", args.no_progress):
         name = path.stem if path.stem not in per_record else str(path)
         try:
             per_record[name], timelines[name] = evaluate_seizure_recording(
                 path, loaded, settings, params
             )
-            labels[name] = evaluation_label(path.stem, eeg_patient_id(path), "seizure",
-                                            getattr(loaded, "metadata", None) or {})
+            labels[name] = evaluation_label(path.stem, eeg_patient_id(path), "seizure", meta)
         except Exception as e:  # one bad file never stops the run
             errors[str(path)] = _error_text(e)
     result = sz.summarize(

@@ -17,6 +17,8 @@ from cardioliquid.io.wfdb import MITDB_RECORDS
 
 IN_SAMPLE = "in-sample patient ({}): expect optimistic results"
 HELD_OUT = "held-out patient ({})"
+UNTRAINED = "UNTRAINED model (random weights): predictions are meaningless"
+UNKNOWN = "provenance unknown: the model card does not say whether this patient was in training"
 
 
 def _ids_under(metadata: dict[str, Any], words: tuple[str, ...]) -> set[str]:
@@ -36,9 +38,9 @@ def _from_split_text(ids: set[str], metadata: dict[str, Any]) -> str | None:
             continue
         low = clause.lower()
         if "test" in low or "held" in low:
-            return "held-out patient (never seen in training)"
+            return HELD_OUT.format("never seen in training")
         if "train" in low or "validation" in low:
-            return "in-sample patient (seen in training): expect optimistic results"
+            return IN_SAMPLE.format("seen in training")
     return None
 
 
@@ -60,12 +62,12 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
         ``"held-out patient ..."`` or ``"provenance unknown ..."``.
     """
     if metadata.get("untrained"):
-        return "UNTRAINED model (random weights): predictions are meaningless"
+        return UNTRAINED
     ids = {str(record_id), str(patient_id)}
     if ids & _ids_under(metadata, ("train", "fit")):
-        return "in-sample patient (seen in training): expect optimistic results"
+        return IN_SAMPLE.format("seen in training")
     if ids & _ids_under(metadata, ("test", "held")):
-        return "held-out patient (never seen in training)"
+        return HELD_OUT.format("never seen in training")
     verdict = _from_split_text(ids, metadata)
     if verdict:
         return verdict
@@ -73,7 +75,7 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
         verdict = _arrhythmia_label(str(record_id), metadata)
         if verdict:
             return verdict
-    return "provenance unknown: the model card does not say whether this patient was in training"
+    return UNKNOWN
 
 
 def nstdb_source(record_id: str) -> str | None:
@@ -127,12 +129,11 @@ PROVENANCE_KINDS = ("held_out", "in_sample", "unknown", "untrained")
 def provenance_kind(label: str) -> str:
     """``"held_out"``, ``"in_sample"``, ``"untrained"`` or ``"unknown"`` for an
     :func:`evaluation_label`."""
-    if label.startswith("UNTRAINED"):
+    if label == UNTRAINED:
         return "untrained"
-    if label.startswith("in-sample"):
-        return "in_sample"
-    if label.startswith("held-out"):
-        return "held_out"
+    for kind, template in (("in_sample", IN_SAMPLE), ("held_out", HELD_OUT)):
+        if label.startswith(template.split("{}")[0]):
+            return kind
     return "unknown"
 
 
