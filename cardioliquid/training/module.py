@@ -36,6 +36,7 @@ from cardioliquid.training.distill import Distillation, distillation_loss, teach
 from cardioliquid.training.losses import (
     balanced_weights,
     focal_loss,
+    patient_balanced_weights,
     rhythm_forecast_head,
     rhythm_forecast_loss,
 )
@@ -134,6 +135,14 @@ class LiquidClassifierModule(L.LightningModule):
         that serves each run's patient (``patient_labels: true``); not exported.
     adversary_patients : int
         Patients the adversary can name (at least the training set's).
+    patient_balance : float
+        Above 0, each training beat's loss is also weighted by its patient's share
+        of its class (:func:`~cardioliquid.training.losses.patient_balanced_weights`
+        with this power): a class then learns from all its patients, not mostly
+        from the few who hold most of its beats. Beat-sequence DataModules with
+        ``patient_labels: true``; cross-entropy only.
+    patient_balance_floor : float
+        Examples of a class below which a patient counts as having this many.
     distill : dict, optional
         Knowledge distillation (:class:`~cardioliquid.training.distill.Distillation`:
         ``teachers``, ``weight``, ``temperature``): the training loss adds the KL
@@ -165,6 +174,8 @@ class LiquidClassifierModule(L.LightningModule):
         rhythm_forecast: float = 0.0,
         patient_adversary: float = 0.0,
         adversary_patients: int = 128,
+        patient_balance: float = 0.0,
+        patient_balance_floor: float = 40.0,
         distill: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -179,6 +190,12 @@ class LiquidClassifierModule(L.LightningModule):
             raise ValueError(f"patient_adversary must be >= 0, got {patient_adversary}")
         if focal_gamma < 0:
             raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
+        if patient_balance < 0:
+            raise ValueError(f"patient_balance must be >= 0, got {patient_balance}")
+        if patient_balance > 0 and focal_gamma > 0:
+            raise ValueError("patient_balance weights the cross-entropy; it is not "
+                             "implemented with focal_gamma")
+        check_positive("patient_balance_floor", patient_balance_floor)
         if focal_gamma > 0 and label_smoothing > 0:
             raise ValueError("focal_gamma and label_smoothing are two different losses: "
                              "set one of them")
@@ -215,6 +232,8 @@ class LiquidClassifierModule(L.LightningModule):
                 "rhythm_forecast": float(rhythm_forecast),
                 "patient_adversary": float(patient_adversary),
                 "adversary_patients": int(adversary_patients),
+                "patient_balance": float(patient_balance),
+                "patient_balance_floor": float(patient_balance_floor),
                 "distill": dict(distill) if distill else None,
             }
         )
@@ -232,6 +251,9 @@ class LiquidClassifierModule(L.LightningModule):
                 )
             weights = torch.tensor(class_weights, dtype=torch.float32)
         self.register_buffer("loss_weights", weights)
+        # Per (patient, class) loss factors of patient_balance, set in setup; a training
+        # device, so not part of the saved state.
+        self.register_buffer("patient_factors", torch.ones(0, n_classes), persistent=False)
         self.forecast_head = (rhythm_forecast_head(self.model) if rhythm_forecast > 0
                               else None)  # fmt: skip
         self.adversary = (_patient_adversary(self.model, adversary_patients)
@@ -262,6 +284,15 @@ class LiquidClassifierModule(L.LightningModule):
                 raise CardioLiquidError(
                     f"the training set has {n} patients, more than the adversary's "
                     f"{self.adversary.capacity}: raise model.adversary_patients")
+        if self.hparams.get("patient_balance", 0.0) > 0:
+            counts = getattr(dm, "patient_class_counts", None)
+            if counts is None or getattr(dm, "n_train_patients", None) is None:
+                raise CardioLiquidError(
+                    "model.patient_balance needs each training run's patient: use "
+                    "BeatSequenceDataModule with data.init_args.patient_labels: true")
+            self.patient_factors = patient_balanced_weights(
+                counts(), self.hparams["patient_balance"],
+                self.hparams["patient_balance_floor"]).to(self.loss_weights.device)
         norm = getattr(self.model, "feature_norm", None)
         train_features = getattr(dm, "train_features", None)
         if isinstance(norm, FeatureStandardizer) and not norm.fitted and train_features:
@@ -310,11 +341,23 @@ class LiquidClassifierModule(L.LightningModule):
                                                 adversary_ramp(self._progress()))
         else:
             logits = self(x, feats)
+        factors = (self._patient_factors(batch, y)
+                   if stage == "train" and self.hparams.get("patient_balance", 0.0) > 0
+                   else None)  # fmt: skip
         # A model of the beat sequence returns (batch, beats, classes); beats without a
         # class (label -1: unlabelled, or padding after a record's end) are not scored.
         logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
         scored = y >= 0
-        if self.hparams.get("focal_gamma", 0.0) > 0:
+        if factors is not None:
+            y_scored = y[scored]
+            per_beat = F.cross_entropy(
+                logits[scored], y_scored, weight=self.loss_weights, reduction="none",
+                label_smoothing=self.hparams["label_smoothing"])
+            f = factors.reshape(-1)[scored]
+            # Normalised as cross-entropy's weighted mean: with every factor 1 it is that.
+            loss = (per_beat * f).sum() / (self.loss_weights[y_scored] * f).sum().clamp(
+                min=1e-12)
+        elif self.hparams.get("focal_gamma", 0.0) > 0:
             loss = focal_loss(logits[scored], y[scored], self.loss_weights,
                               self.hparams["focal_gamma"])
         else:
@@ -389,6 +432,12 @@ class LiquidClassifierModule(L.LightningModule):
         x, feats, _ = split_batch(batch) if not torch.is_tensor(batch) else (batch, None, None)
         return torch.softmax(self(x, feats), dim=-1)
 
+    def _patient_factors(self, batch: Batch, y: torch.Tensor) -> torch.Tensor:
+        """Each beat's ``patient_balance`` factor, shaped like ``y`` (runs, beats)."""
+        patients = _run_patients(batch, "model.patient_balance")
+        rows = patients.reshape(-1, *([1] * (y.ndim - 1))).expand_as(y)
+        return self.patient_factors[rows, y.clamp(min=0)]
+
     def _progress(self) -> float:
         """Share of the training's optimizer steps done (0 outside a trainer)."""
         if not self._trainer:
@@ -447,10 +496,10 @@ def _patient_adversary(model: nn.Module, capacity: int) -> PatientAdversary:
     return PatientAdversary(int(model.n_morphology), int(capacity))
 
 
-def _run_patients(batch: Batch) -> torch.Tensor:
+def _run_patients(batch: Batch, option: str = "model.patient_adversary") -> torch.Tensor:
     """The patient index of each run: the fourth item of a training batch."""
     if isinstance(batch, dict) or len(batch) != 4:
         raise CardioLiquidError(
-            "model.patient_adversary needs each training run's patient: set "
+            f"{option} needs each training run's patient: set "
             "data.init_args.patient_labels: true")
     return batch[3]

@@ -434,6 +434,20 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
         self.dataset("train")  # built by setup
         return len(self.train_patients)
 
+    def patient_class_counts(self) -> torch.Tensor:
+        """Training examples per patient and class, ``(n_train_patients, n_classes)``.
+
+        Counted over the training runs as the loss sees them (every lead, padding
+        and burn-in left out); rows follow :attr:`train_patients`.
+        """
+        if not self.patient_labels:
+            raise ValueError("patient_class_counts needs patient_labels: true")
+        _, _, y, patients = self.dataset("train").tensors[:4]
+        rows = patients[:, None].expand_as(y)[y >= 0]
+        counts = torch.zeros(len(self.train_patients), self.n_outputs, dtype=torch.int64)
+        counts.index_put_((rows, y[y >= 0]), torch.ones_like(rows), accumulate=True)
+        return counts
+
     def _labels(self) -> torch.Tensor:
         return self.dataset("train").tensors[2]
 

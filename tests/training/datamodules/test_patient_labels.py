@@ -1,4 +1,5 @@
-"""Training runs that carry their patient, for the patient adversary (real records)."""
+"""Training runs that carry their patient, for the patient adversary and patient-balanced
+weights (real records)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,14 @@ def test_runs_name_their_patient_and_train_the_adversary(mitdb_dir, shared_data,
     assert all(int(n) % 2 == 0 and n > 0 for n in runs)
     assert int(runs.sum()) == len(y)
     assert torch.equal(dm.class_counts(), plain.class_counts())
+    # Per patient and class, summing to the class counts; 106 has no S beat, 803 no V.
+    by_patient = dm.patient_class_counts()
+    assert by_patient.shape == (3, dm.n_outputs)
+    assert torch.equal(by_patient.sum(0), dm.class_counts())
+    s, v = prep.classes.index("S"), prep.classes.index("V")
+    assert by_patient[0, s] == 0 and by_patient[0, v] > 0 and by_patient[1, s] > 0
+    with pytest.raises(ValueError, match="patient_labels: true"):
+        plain.patient_class_counts()
     module = LiquidClassifierModule(
         "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
         n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
@@ -51,6 +60,18 @@ def test_runs_name_their_patient_and_train_the_adversary(mitdb_dir, shared_data,
                         enable_progress_bar=False, logger=False, enable_model_summary=False)
     trainer.fit(module, dm)
     assert torch.isfinite(trainer.callback_metrics["train/adversary_loss"])
+    # Patient-balanced weights come from the same counts and train.
+    balanced = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
+        n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
+        n_features=dm.n_features, preprocessing=dm.preprocessing_dict, patient_balance=1.0)
+    L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, accelerator="cpu",
+              logger=False, enable_progress_bar=False, enable_checkpointing=False,
+              enable_model_summary=False).fit(balanced, dm)
+    kept = by_patient > 0
+    totals = (by_patient * balanced.patient_factors).sum(0)
+    torch.testing.assert_close(totals, by_patient.sum(0).float())
+    assert torch.all(balanced.patient_factors[~kept] == 0)
     # Without patients in the runs, the recipe is refused before training.
     refused = LiquidClassifierModule(
         "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
@@ -61,6 +82,15 @@ def test_runs_name_their_patient_and_train_the_adversary(mitdb_dir, shared_data,
         L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
                   enable_progress_bar=False, enable_checkpointing=False,
                   enable_model_summary=False).fit(refused, plain)
+    refused_balance = LiquidClassifierModule(
+        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
+        n_chans=1, n_outputs=plain.n_outputs, n_times=plain.n_times, sfreq=plain.sfreq,
+        n_features=plain.n_features, preprocessing=plain.preprocessing_dict,
+        patient_balance=1.0)
+    with pytest.raises(CardioLiquidError, match="patient_balance needs each training run"):
+        L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
+                  enable_progress_bar=False, enable_checkpointing=False,
+                  enable_model_summary=False).fit(refused_balance, plain)
     small = LiquidClassifierModule(
         "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
         n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
