@@ -51,6 +51,15 @@ def test_noise_stress_records_are_judged_as_the_mitbih_record_they_add_noise_to(
 def test_record_202_shares_its_patient_with_ds1_record_201():
     label = evaluation_label("202", "201", "arrhythmia", TRAINED_ON_DS1_AND_SVDB)
     assert label.startswith("in-sample patient") and "201" in label
+    # A card that lists its records (202 among the test records, as in de Chazal's split)
+    # still puts 202 in-sample, by its patient, whatever id the caller gives as the patient.
+    listed = {"train_records": ["101", "201", "svdb/803"], "test_records": ["100", "202"]}
+    for patient in ("mitdb/202", "202"):
+        label = evaluation_label("202", patient, "arrhythmia", listed)
+        assert label.startswith("in-sample patient") and "record 201" in label, label
+    assert "in-sample" in evaluation_label("202", "201", "arrhythmia", listed)
+    assert "held-out" in evaluation_label("100", "mitdb/100", "arrhythmia", listed)
+    assert "in-sample" in evaluation_label("803", "svdb/803", "arrhythmia", listed)
 
 
 def test_the_shipped_arrhythmia_card_gives_svdb_and_nstdb_provenance():
