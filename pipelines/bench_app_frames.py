@@ -133,7 +133,7 @@ def on_demand(rec, loaded, repeats: int = 5) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     from cardioliquid.app import plots
-    from cardioliquid.app.neurons import beat_input, explain_decision, input_attribution
+    from cardioliquid.app.neurons import beat_decision, explain_decision, input_attribution
     from cardioliquid.explain import active_circuit, neuron_adjacency, sensory_adjacency
 
     sample = rec.beats.sample[rec.beats.aami != ""]
@@ -141,9 +141,11 @@ def on_demand(rec, loaded, repeats: int = 5) -> dict[str, Any]:
     for k in range(repeats + 1):
         s = int(sample[400 + 10 * k])
         t0 = time.perf_counter()
-        x, f = beat_input(rec, loaded, s, sample, reference=sample)  # a stream given the .atr beats
-        view = explain_decision(loaded, x, f, s / rec.fs)
-        input_attribution(loaded, x, f)
+        # A stream given the .atr beats; with v10's embedding reference, the stream's
+        # reference at the run's start is rebuilt from every beat before it.
+        x, f, decided_by = beat_decision(rec, loaded, s, sample, reference=sample)
+        view = explain_decision(decided_by, x, f, s / rec.fs)
+        input_attribution(decided_by, x, f)
         t1 = time.perf_counter()
         fig = plots.neuron_heatmap(view.trajectory.states, view.trajectory.roles,
                                    view.trajectory.step_s)  # fmt: skip

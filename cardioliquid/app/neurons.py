@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,9 +28,13 @@ ECG_CONTEXT_S = (20.0, 6.0)
 DECISION_CONTEXT_BEATS = 32
 """Beats a beat-sequence model's decision is explained over: the run ending at the beat.
 
-The shipped rhythm model's state forgets within this many beats: from a run of 32
-beats started at rest its probabilities equal those of the state carried from the
-stream's start (largest difference < 1e-4 on MIT-BIH 100, 208 and 232; tested)."""
+The shipped rhythm model's cell forgets within this many beats: from a run of 32 beats
+whose cell starts at rest its probabilities equal those of the state carried from the
+stream's start (within 1e-3 on MIT-BIH 208; tested). A model that reads each beat against
+the patient's earlier beats (``embedding_reference``) starts the run from the reference the
+stream had carried to it (:func:`beat_decision`)."""
+ALL_BEATS = 1 << 30
+"""``decision_run``'s beat count for "every beat since the stream started"."""
 EEG_CONTEXT_S = (10.0, 5.0)
 
 
@@ -65,6 +69,45 @@ def _slice(rec: Recording, t0: float, t1: float) -> tuple[Recording, int]:
     return slice_recording(rec, start, stop), start
 
 
+def beat_decision(
+    rec: Recording,
+    loaded: LoadedModel,
+    beat_sample: int,
+    all_beats: np.ndarray,
+    stream_start: int = 0,
+    reference: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, LoadedModel]:
+    """:func:`beat_input`, and the model that decided it as the stream had it then.
+
+    For a model that reads each beat against the patient's earlier beats
+    (``embedding_reference``), the returned model is ``loaded`` starting its runs
+    from the reference the stream had carried to the run's first beat (every beat
+    since ``stream_start``); otherwise ``loaded`` itself. Explain the run with it.
+    """
+    model = loaded.model
+    if not (is_beat_sequence(model) and getattr(model, "embedding_reference", 0)):
+        x, f = beat_input(rec, loaded, beat_sample, all_beats, stream_start, reference)
+        return x, f, loaded
+    import torch
+
+    _, x, f, usable = decision_run(rec, loaded, beat_sample, ALL_BEATS, reference, stream_start)
+    _check_usable(rec, usable, beat_sample)
+    lead_in = x[:-DECISION_CONTEXT_BEATS]
+    if not len(lead_in):
+        return x, f, loaded
+    mean, count = model.reference_after(torch.as_tensor(lead_in, dtype=torch.float32))
+    run = slice(len(lead_in), None)
+    return x[run], f[run], replace(loaded, model=model.starting_from(mean, count))
+
+
+def _check_usable(rec: Recording, usable: np.ndarray, beat_sample: int) -> None:
+    if not usable[-1]:
+        raise RecordingError(
+            rec.source or rec.record_id,
+            f"the beat at {beat_sample / rec.fs:.2f} s touches a signal gap (NaN samples or "
+            "lead off): it is unclassifiable (Q), so no neuron explains it")
+
+
 def beat_input(
     rec: Recording,
     loaded: LoadedModel,
@@ -88,11 +131,7 @@ def beat_input(
     if is_beat_sequence(loaded.model):
         _, x, f, usable = decision_run(rec, loaded, beat_sample, DECISION_CONTEXT_BEATS,
                                        reference, stream_start)  # fmt: skip
-        if not usable[-1]:
-            raise RecordingError(
-                rec.source or rec.record_id,
-                f"the beat at {t:.2f} s touches a signal gap (NaN samples or lead off): it is "
-                "unclassifiable (Q), so no neuron explains it")
+        _check_usable(rec, usable, beat_sample)
         return x, f
     sub, start = _slice(rec, t - ECG_CONTEXT_S[0], t + ECG_CONTEXT_S[1])
     beats = np.asarray(all_beats, dtype=np.int64)

@@ -9,6 +9,7 @@ input attribution (``explained_input``) to draw it in orange.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -16,7 +17,7 @@ import streamlit as st
 from cardioliquid.app import charts
 from cardioliquid.app.choosing import Choice, partner_leads, show_failure
 from cardioliquid.app.neurons import (
-    beat_input,
+    beat_decision,
     explain_decision,
     input_attribution,
     stack_inputs,
@@ -34,7 +35,11 @@ from cardioliquid.explain import (
     stability,
 )
 from cardioliquid.explain.states import is_beat_sequence
+from cardioliquid.models.rhythm import causal_reference
 from cardioliquid.signal.leads import select_lead
+
+if TYPE_CHECKING:
+    from cardioliquid.models.checkpoint import LoadedModel
 
 STABILITY_MEMORY = 30
 """Decisions per class kept to measure circuit stability."""
@@ -42,19 +47,22 @@ GAP_LOOKBACK = 30
 """Decisions the neuron panel walks back over to find one outside a signal gap."""
 
 
-def _decision_input(replay: ReplaySession, i: int) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """Model input of decision ``i`` (window, features or None) and its time in seconds.
+def _decision_input(replay: ReplaySession, i: int
+                    ) -> tuple[np.ndarray, np.ndarray | None, float, LoadedModel]:
+    """Model input of decision ``i`` (window, features or None), its time in seconds, and the
+    model as it decided it (for a beat model that reads the patient's earlier beats, started
+    from the reference its stream had; :func:`~cardioliquid.app.neurons.beat_decision`).
 
     Raises :class:`RecordingError` for a decision beside a signal gap (nothing to explain).
     """
     pred = replay.predictions
     if replay.task == "arrhythmia":
         start, reference = replay.stream_of(int(pred.sample[i]))
-        x, f = beat_input(replay.rec, replay.loaded, int(pred.sample[i]), pred.sample,
-                          stream_start=start, reference=reference)  # fmt: skip
-        return x, f, float(pred.sample[i] / replay.rec.fs)
+        x, f, decided_by = beat_decision(replay.rec, replay.loaded, int(pred.sample[i]),
+                                         pred.sample, stream_start=start, reference=reference)
+        return x, f, float(pred.sample[i] / replay.rec.fs), decided_by
     x = window_input(replay.rec, replay.loaded, float(pred.start_s[i]))
-    return x, None, float(pred.end_s[i])
+    return x, None, float(pred.end_s[i]), replay.loaded
 
 
 def _explain_latest(replay: ReplaySession, method: str):
@@ -71,12 +79,12 @@ def _explain_latest(replay: ReplaySession, method: str):
     first_error = None
     for i in range(len(pred) - 1, max(-1, len(pred) - 1 - GAP_LOOKBACK), -1):
         try:
-            x, f, time_s = _decision_input(replay, i)
+            x, f, time_s, decided_by = _decision_input(replay, i)
         except RecordingError as e:
             first_error = first_error or e
             continue
-        view = explain_decision(replay.loaded, x, f, time_s, method)
-        _remember_input_attribution(replay, x, f, time_s, view.label)
+        view = explain_decision(decided_by, x, f, time_s, method)
+        _remember_input_attribution(replay, decided_by, x, f, time_s, view.label)
         reported = replay.loaded.classes[int(np.argmax(pred.proba[i]))]
         if reported != view.label:  # the AF gate settled this beat's S as N
             view = replace(view, reported=reported)
@@ -92,10 +100,35 @@ def _explain_latest(replay: ReplaySession, method: str):
     return view
 
 
-def _remember_input_attribution(replay: ReplaySession, x: np.ndarray, f: np.ndarray | None,
-                                time_s: float, label: str) -> None:
+def _stacked_model(replay: ReplaySession, inputs: list, run_beats: int):
+    """The model for stacked decisions: with an embedding reference, each row's own start.
+
+    Stacking cuts every run to the shortest (``run_beats``); a row's start reference is
+    then the one its own decision had only where its run was not cut, so rows are cut by
+    rebuilding the reference over the beats cut away.
+    """
+    import torch
+
+    model = replay.loaded.model
+    if not getattr(model, "embedding_reference", 0):
+        return model
+    means, counts = [], []
+    for x, _, _, decided_by in inputs:
+        start = decided_by.model.start_reference
+        mean, count = start if start is not None else (
+            torch.zeros(1, model.n_embedding), torch.zeros(1, 1))
+        cut = len(x) - run_beats
+        if cut > 0:  # carry the reference over the beats stacking drops
+            e = model.embed(torch.as_tensor(x[:cut], dtype=torch.float32))[None].detach()
+            _, (mean, count) = causal_reference(e, mean, count, model.embedding_reference)
+        means.append(mean)
+        counts.append(count)
+    return model.starting_from(torch.cat(means), torch.cat(counts))
+
+
+def _remember_input_attribution(replay: ReplaySession, loaded: LoadedModel, x: np.ndarray,
+                                f: np.ndarray | None, time_s: float, label: str) -> None:
     """Integrated gradients over the explained beat's input, placed on the trace's time axis."""
-    loaded = replay.loaded
     weights = input_attribution(loaded, x, f, loaded.classes.index(label))
     prep = loaded.preprocessing
     if replay.task == "arrhythmia":
@@ -234,8 +267,9 @@ def sanity_check(replay: ReplaySession, method: str, n_beats: int = 12) -> None:
             if len(inputs) < 2:
                 st.info("Too few decisions outside signal gaps: play a little further.")
                 return
-            x, f = stack_inputs([(x, f) for x, f, _ in inputs])
-            result = model_randomization_test(replay.loaded.model, x, f, method=method, steps=8)
+            x, f = stack_inputs([(x, f) for x, f, _, _ in inputs])
+            result = model_randomization_test(_stacked_model(replay, inputs, len(x[0])), x, f,
+                                              method=method, steps=8)
         st.session_state.sanity_result = (key, result, len(x))
     saved = st.session_state.get("sanity_result")
     if saved and saved[0] == key:

@@ -18,6 +18,7 @@ by beat, and both give the same outputs (the state is carried exactly).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -368,6 +369,9 @@ class BeatRhythmClassifier(nn.Module):
         self.wiring = self.rnn.wiring
         # What a stream carries: the cell's state, then the reference and its beat count.
         self.hx_size = self.rnn.hx_size + (self.n_embedding + 1 if embedding_reference else 0)
+        # The reference a run without a carried state starts from (None: none yet); set on a
+        # copy by starting_from, for an explanation of a run cut from a longer stream.
+        self.start_reference: tuple[Tensor, Tensor] | None = None
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.rnn.output_size + int(n_features), int(n_outputs))
 
@@ -417,9 +421,43 @@ class BeatRhythmClassifier(nn.Module):
                      ) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
         """The cell's state and the embedding reference (mean, beat count) of a carried ``hx``."""
         if hx is None:
+            if self.start_reference is not None:
+                mean, count = self.start_reference
+                if mean.shape[0] > 1:  # one per row; a slice x[:b] of that batch takes its rows
+                    mean, count = mean[:b], count[:b]
+                return None, (mean.to(e).expand(b, -1), count.to(e).expand(b, -1))
             return None, (e.new_zeros(b, self.n_embedding), e.new_zeros(b, 1))
         cell, mean, count = hx.split([self.rnn.hx_size, self.n_embedding, 1], dim=-1)
         return cell, (mean, count)
+
+    def reference_after(self, x: Tensor, chunk: int = 1024) -> tuple[Tensor, Tensor]:
+        """The embedding reference (mean, beat count) after the beats ``x`` (L, C, T), from none.
+
+        What a stream has carried into the beat after them; computed in chunks, without
+        the cell (the reference depends on the embeddings alone).
+        """
+        if not self.embedding_reference:
+            raise ValueError("this model reads no embedding reference")
+        mean, count = x.new_zeros(1, self.n_embedding), x.new_zeros(1, 1)
+        with torch.no_grad():
+            for i in range(0, x.shape[0], chunk):
+                e = self.embed(x[i:i + chunk])[None]
+                _, (mean, count) = causal_reference(e, mean, count, self.embedding_reference)
+        return mean, count
+
+    def starting_from(self, mean: Tensor, count: Tensor) -> BeatRhythmClassifier:
+        """A view of this model (the same parameters) whose runs start from this reference.
+
+        A run of beats cut from a longer stream (the app explains a decision over its last
+        32 beats) then reads each beat against the reference the stream had, not one
+        rebuilt from the run's own first beats. ``mean`` (1 or B, D), ``count`` (1 or B, 1):
+        see :meth:`reference_after`. A carried ``hx`` still takes precedence.
+        """
+        if not self.embedding_reference:
+            raise ValueError("this model reads no embedding reference")
+        view = copy.copy(self)  # shares the parameters and submodules
+        view.start_reference = (mean.detach(), count.detach())
+        return view
 
     # ---------------------------------------------------------------- API
     def forward(self, x: Tensor, features: Tensor | None = None) -> Tensor:

@@ -266,6 +266,34 @@ def test_embedding_reference_streams_as_one_scan(reference_input):
     assert m.rnn.input_size == more * m.n_embedding + N_FEATURES
 
 
+def test_a_run_cut_from_a_stream_starts_from_the_stream_reference():
+    m = _model(embedding_reference=16).eval()
+    x, f = _beats(60)
+    head, tail = slice(0, 45), slice(45, None)
+    _, hx_head, _ = m.forward_stateful(x[head], f[head])
+    mean, count = m.reference_after(x[head], chunk=7)  # in chunks, as over a long record
+    # The reference after the first 45 beats, without the cell: the stream's carried one.
+    cell = m.rnn.hx_size
+    torch.testing.assert_close(mean, hx_head[:, cell:-1], atol=1e-5, rtol=1e-5)
+    assert count.item() == hx_head[0, -1].item() == 16
+    # The view starts its runs there, its cell at rest; the model itself is unchanged.
+    view = m.starting_from(mean, count)
+    at_rest = torch.cat([torch.zeros(1, cell), mean, count], -1)
+    torch.testing.assert_close(view.forward_stateful(x[tail], f[tail])[0],
+                               m.forward_stateful(x[tail], f[tail], at_rest)[0])
+    assert m.start_reference is None and view.head is m.head
+    assert not torch.allclose(view(x[tail], f[tail]), m(x[tail], f[tail]))
+    # Rows of a batch may start from different references.
+    both = m.starting_from(torch.cat([mean, torch.zeros_like(mean)]),
+                           torch.cat([count, torch.zeros_like(count)]))
+    batch = both(torch.stack([x[tail], x[tail]]), torch.stack([f[tail], f[tail]]))
+    torch.testing.assert_close(batch[0], view(x[tail], f[tail]))
+    torch.testing.assert_close(batch[1], m(x[tail], f[tail]))
+    torch.testing.assert_close(both(x[tail][None], f[tail][None])[0], batch[0])  # a slice
+    with pytest.raises(ValueError, match="no embedding reference"):
+        _model().reference_after(x)
+
+
 def test_embedding_reference_settings_are_checked():
     with pytest.raises(ValueError, match="reference_input"):
         _model(embedding_reference=8, reference_input="absolute")

@@ -180,10 +180,11 @@ def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, bea
 @pytest.mark.realdata
 def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(mitdb_dir):
     """The app explains a rhythm-model beat over the run of DECISION_CONTEXT_BEATS beats
-    ending at it, started at rest: on MIT-BIH 208 (frequent V, F and S beats) that run
-    gives the stream's own probabilities on the lead it explains (the first: v9 averages
-    it with the second), so the explained input is the decided one."""
-    from cardioliquid.app.neurons import DECISION_CONTEXT_BEATS, beat_input, explain_decision
+    ending at it, its cell started at rest and (v10) its embedding reference where the
+    stream had it: on MIT-BIH 208 (frequent V, F and S beats) that run gives the stream's
+    own probabilities on the lead it explains (the first: the model averages it with the
+    second), so the explained input is the decided one."""
+    from cardioliquid.app.neurons import DECISION_CONTEXT_BEATS, beat_decision, explain_decision
     from cardioliquid.decision.beats import sveb_to_normal
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import list_pretrained, load_model
@@ -200,9 +201,9 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
         assert fused.lead == "MLII+V1" and np.array_equal(fused.sample, pred.sample)
     picks = np.r_[0:40:3, np.flatnonzero(np.asarray(pred.labels) != "N")[::40]]
     for i in picks:
-        x, f = beat_input(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref)
+        x, f, decided_by = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref)
         assert x.shape[0] == min(i + 1, DECISION_CONTEXT_BEATS) and f.shape[0] == x.shape[0]
-        view = explain_decision(loaded, x, f, pred.sample[i] / rec.fs)
+        view = explain_decision(decided_by, x, f, pred.sample[i] / rec.fs)
         # The explanation is the network's; where the AF gate flagged the beat (v9.1's rule
         # flags some of 208's ectopy), the reported probabilities have its S moved to N.
         network = view.trajectory.proba[None]
