@@ -123,7 +123,7 @@ def test_shipped_models_decide_as_score_and_evaluate_always_did(name):
     always applied, with the AF gate the preprocessing names, changed only where the
     training config's ``export_decision`` says so (v8.1: the AF-specific rule that also needs
     inconsistent P waves; v8.2 added an S floor, v9 dropped it; v9.1 reads both leads' P
-    waves under the RR test)."""
+    waves under the RR test; v10 under the AF-specific rule)."""
     import yaml
 
     loaded = load_model(name)
@@ -135,7 +135,7 @@ def test_shipped_models_decide_as_score_and_evaluate_always_did(name):
     expected = DecisionSettings.from_legacy(loaded.preprocessing)
     assert loaded.decision == (expected.override(**chosen) if chosen else expected)
     if name == "arrhythmia":
-        assert chosen == {"af_gate": True, "af_gate_rule": "atrial", "atrial_leads": "max",
-                          "sveb_min_proba": 0.0}
+        assert chosen == {"af_gate": True, "af_gate_rule": "af_specific_atrial",
+                          "atrial_leads": "max", "sveb_min_proba": 0.0}
     assert loaded.decision.event_rule() == {"threshold": 0.5, "smooth_windows": 3,
                                             "min_duration_s": 0.0}

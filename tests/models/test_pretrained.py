@@ -32,12 +32,17 @@ def test_shipped_arrhythmia_model_fits_the_budgets_and_carries_its_recipe():
     assert loaded.preprocessing.rr_feature_set == "robust_absolute_local_onset"  # v8
     assert rr_feature_names(loaded.preprocessing)[m.timespan_feature] == "pre_rr_s"
     assert loaded.preprocessing.template_align_s == 0.011  # v5.1: aligned template features
-    # v9.1 (round 24): the RR test, settled only where neither lead shows consistent P waves.
-    assert loaded.decision.af_gate and loaded.decision.af_gate_rule == "atrial"
+    # v10 (round 39): AF-specific irregularity, settled only where neither lead shows
+    # consistent P waves.
+    assert loaded.decision.af_gate and loaded.decision.af_gate_rule == "af_specific_atrial"
     assert loaded.decision.atrial_leads == "max"
     assert loaded.decision.needs_atrial and not loaded.preprocessing.atrial_features
     assert loaded.decision.sveb_min_proba == 0.0  # v9: no S floor (v8.2's lost round 22)
     assert loaded.preprocessing.fuse_leads == 2  # v9: both leads, averaged (round 22)
+    # v10 (round 39): each beat read beside its departure from the patient's earlier beats,
+    # trained with every patient of a class weighted alike.
+    assert m.embedding_reference == 64 and m.reference_input == "both"
+    assert "patient_balance: 1.0" in loaded.metadata["config"]
     assert "train_leads: all" in loaded.metadata["config"]  # v5.3: both leads in training
     assert loaded.preprocessing.lead_preference[0] == "MLII"  # ...and it reads MLII
     # Chosen on DS1 folds; adapted models keep v9's gate (round 25).
