@@ -61,12 +61,21 @@ def main() -> int:
     else:
         x, f = win.x[idx], win.features[idx]
     labels = np.asarray(loaded.classes)[win.labels[idx]]
+    model = loaded.model
+    if run > 1 and getattr(model, "embedding_reference", 0):
+        # Each run reads its beats against the reference the record had carried to its first
+        # beat, as the app's explanations do (cardioliquid.app.neurons.beat_decision).
+        starts = [model.reference_after(torch.as_tensor(win.x[:i - run + 1]))
+                  if i - run + 1 > 0 else (torch.zeros(1, model.n_embedding), torch.zeros(1, 1))
+                  for i in idx]  # fmt: skip
+        model = model.starting_from(torch.cat([m for m, _ in starts]),
+                                    torch.cat([c for _, c in starts]))
     result: dict = {"record": a.record, "model": a.model, "run_beats": run, "beats": {
         str(c): int((labels == c).sum()) for c in np.unique(labels)}, "methods": {}}
     for method in ("integrated_gradients", "grad_x_activation"):
-        sanity = model_randomization_test(loaded.model, x, f, method=method, steps=a.steps,
+        sanity = model_randomization_test(model, x, f, method=method, steps=a.steps,
                                           cascade=True)  # fmt: skip
-        att = attribute_neurons(loaded.model, x, f, method=method, steps=a.steps)
+        att = attribute_neurons(model, x, f, method=method, steps=a.steps)
         conc = [concentration(s, 3) for s in att.share]
         result["methods"][method] = {
             "randomisation_rank_correlation": sanity.rank_correlation,
