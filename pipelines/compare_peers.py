@@ -1,12 +1,13 @@
 """The liquid rhythm model beside its LTC variant and its LSTM, GRU and CNN peers (issue 20).
 
-Each row but the first is the shipped recipe with another sequence model over the beats
+The CfC row is v9.1's recipe (``rhythm-hr-local-onset-cfc.yaml``, the shipped model until
+v10); each peer row is that recipe with another sequence model over the beats
 (``pipelines/configs/arrhythmia-candidates/rhythm-hr-local-onset-{ltc,lstm,gru,cnn}.yaml``,
-parameters within 2 % of the shipped model's), trained on the shipped model's data (DS1 + the
-SVDB records of the mirror, seed 0) by ``cardioliquid-train``, and exported to score as the
-shipped model does (v9.1: both leads fused, the RR-test gate settled only where neither
-lead's P waves are consistent, no S floor). The shipped ``arrhythmia`` model is the CfC row.
-Every model then goes through the same commands:
+parameters within 2 % of its), all trained on the shipped model's data (DS1 + the SVDB records
+of the mirror, seed 0) by ``cardioliquid-train`` and exported to score as v9.1 does (both leads
+fused, the RR-test gate settled only where neither lead's P waves are consistent, no S floor).
+The shipped ``arrhythmia`` model (v10: another recipe, its peers not trained) is the last row,
+for reference. Every model then goes through the same commands:
 
 - ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
 - ``pipelines/bench_noise.py --noises em``: VEB and SVEB F1 under real electrode-motion noise
@@ -16,7 +17,7 @@ Every model then goes through the same commands:
 
 The CV column is the 3-seed mean pooled key F1 with both leads fused, under v9.1's gate (the RR
 test settled only where neither lead's P waves are consistent: round 24 for the CfC, peer
-comparison part 7 for the peers) of the same recipes in
+comparison part 7 for the peers; v10's row under its own gate, round 39) of the same recipes in
 ``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
 Usage::
 
@@ -36,14 +37,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PEERS = {"LTC liquid": "rhythm-hr-local-onset-ltc", "LSTM": "rhythm-hr-local-onset-lstm",
+PEERS = {"CfC liquid (v9.1)": "rhythm-hr-local-onset-cfc",
+         "LTC liquid": "rhythm-hr-local-onset-ltc", "LSTM": "rhythm-hr-local-onset-lstm",
          "GRU": "rhythm-hr-local-onset-gru", "CNN": "rhythm-hr-local-onset-cnn"}
+SHIPPED = "CfC liquid (shipped v10)"
 CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
-CV_ENTRIES = {"CfC liquid (shipped v9.1)": "xdb_fuse_atrial", "LTC liquid": "peer_atrial_ltc",
-              "LSTM": "peer_atrial_lstm", "GRU": "peer_atrial_gru", "CNN": "peer_atrial_cnn"}
 CV_GATE = "gate_atrial_max"
 """The RR-test gate settled only where neither fused lead has consistent P waves (round 24): v9.1's
-decision, under which every model was cross-validated with both leads fused."""
+decision, under which every peer was cross-validated with both leads fused."""
+CV_ENTRIES = {"CfC liquid (v9.1)": ("xdb_fuse_atrial", CV_GATE),
+              "LTC liquid": ("peer_atrial_ltc", CV_GATE), "LSTM": ("peer_atrial_lstm", CV_GATE),
+              "GRU": ("peer_atrial_gru", CV_GATE), "CNN": ("peer_atrial_cnn", CV_GATE),
+              SHIPPED: ("xdb_lo_bothemb_patbal100", "gate_nn_atrial_max")}
 
 
 def cv_key_f1(results: dict, entry: str, gate: str = "gate_off",
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     env_mirror = str(Path(a.mirror).resolve())
     os.environ["CARDIOLIQUID_DATA_MIRROR"] = env_mirror
 
-    models = {"CfC liquid (shipped v9.1)": "arrhythmia"}  # labels: no commas (a --models list)
+    models = {}  # labels: no commas (a --models list)
     for label, name in PEERS.items():
         out = work / f"{name}.safetensors"
         if not out.is_file():
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                   "--trainer.default_root_dir", str(work / name), "--trainer.logger", "false",
                   "--export_to", str(out)])
         models[label] = str(out)
+    models[SHIPPED] = "arrhythmia"
 
     rows: dict[str, dict] = {}
     for label, model in models.items():
@@ -110,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, r in rows.items():
         prof = r["profile"]
         c = noise[label]["conditions"]
-        cv, n_seeds = cv_key_f1(cv_results, CV_ENTRIES[label], CV_GATE)
+        cv, n_seeds = cv_key_f1(cv_results, *CV_ENTRIES[label])
         table.append({
             "model": label,
             "cv_key_f1": cv, "cv_seeds": n_seeds,

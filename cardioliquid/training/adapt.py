@@ -248,7 +248,7 @@ def adapt_to_patient(
         Decision settings of the adapted model that replace the inter-patient
         model's (keys of :class:`~cardioliquid.decision.settings.DecisionSettings`);
         None keeps them all. A rule chosen for patients the model has never
-        seen need not suit a model tuned to this one (v9.1's adapted models keep
+        seen need not suit a model tuned to this one (v9.1's and v10's adapted models keep
         v9's AF gate, round 25). ``sveb_min_proba`` is applied after it.
     labels : {"reference", "model", "none"}
         The calibration labels: the expert's annotations; the inter-patient
