@@ -50,53 +50,37 @@ def test_runs_name_their_patient_and_train_the_adversary(mitdb_dir, shared_data,
     assert by_patient[0, s] == 0 and by_patient[0, v] > 0 and by_patient[1, s] > 0
     with pytest.raises(ValueError, match="patient_labels: true"):
         plain.patient_class_counts()
-    module = LiquidClassifierModule(
-        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
-        n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
-        n_features=dm.n_features, preprocessing=dm.preprocessing_dict,
-        patient_adversary=0.1, adversary_patients=8)
+    module = _module(dm, patient_adversary=0.1, adversary_patients=8)
     trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0,
                         accelerator="cpu", deterministic=True, default_root_dir=tmp_path,
                         enable_progress_bar=False, logger=False, enable_model_summary=False)
     trainer.fit(module, dm)
     assert torch.isfinite(trainer.callback_metrics["train/adversary_loss"])
     # Patient-balanced weights come from the same counts and train.
-    balanced = LiquidClassifierModule(
-        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
-        n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
-        n_features=dm.n_features, preprocessing=dm.preprocessing_dict, patient_balance=1.0)
-    L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, accelerator="cpu",
-              logger=False, enable_progress_bar=False, enable_checkpointing=False,
-              enable_model_summary=False).fit(balanced, dm)
+    balanced = _module(dm, patient_balance=1.0)
+    _fit(balanced, dm, batches=2)
     kept = by_patient > 0
     totals = (by_patient * balanced.patient_factors).sum(0)
     torch.testing.assert_close(totals, by_patient.sum(0).float())
     assert torch.all(balanced.patient_factors[~kept] == 0)
-    # Without patients in the runs, the recipe is refused before training.
-    refused = LiquidClassifierModule(
-        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
-        n_chans=1, n_outputs=plain.n_outputs, n_times=plain.n_times, sfreq=plain.sfreq,
-        n_features=plain.n_features, preprocessing=plain.preprocessing_dict,
-        patient_adversary=0.1)
+    # Without patients in the runs, either recipe is refused before training.
     with pytest.raises(CardioLiquidError, match="patient_labels: true"):
-        L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
-                  enable_progress_bar=False, enable_checkpointing=False,
-                  enable_model_summary=False).fit(refused, plain)
-    refused_balance = LiquidClassifierModule(
-        "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
-        n_chans=1, n_outputs=plain.n_outputs, n_times=plain.n_times, sfreq=plain.sfreq,
-        n_features=plain.n_features, preprocessing=plain.preprocessing_dict,
-        patient_balance=1.0)
+        _fit(_module(plain, patient_adversary=0.1), plain)
     with pytest.raises(CardioLiquidError, match="patient_balance needs each training run"):
-        L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
-                  enable_progress_bar=False, enable_checkpointing=False,
-                  enable_model_summary=False).fit(refused_balance, plain)
-    small = LiquidClassifierModule(
+        _fit(_module(plain, patient_balance=1.0), plain)
+    with pytest.raises(CardioLiquidError, match="3 patients, more than the adversary's 2"):
+        _fit(_module(dm, patient_adversary=0.1, adversary_patients=2), dm)
+
+
+def _module(dm: BeatSequenceDataModule, **kwargs) -> LiquidClassifierModule:
+    """A small rhythm model shaped to ``dm``, with the training options given."""
+    return LiquidClassifierModule(
         "liquid-rhythm-cfc", {"units": 16, "motor_neurons": 5, "timespan_feature": 6},
         n_chans=1, n_outputs=dm.n_outputs, n_times=dm.n_times, sfreq=dm.sfreq,
-        n_features=dm.n_features, preprocessing=dm.preprocessing_dict,
-        patient_adversary=0.1, adversary_patients=2)
-    with pytest.raises(CardioLiquidError, match="3 patients, more than the adversary's 2"):
-        L.Trainer(max_epochs=1, limit_train_batches=1, accelerator="cpu", logger=False,
-                  enable_progress_bar=False, enable_checkpointing=False,
-                  enable_model_summary=False).fit(small, dm)
+        n_features=dm.n_features, preprocessing=dm.preprocessing_dict, **kwargs)
+
+
+def _fit(module: LiquidClassifierModule, dm: BeatSequenceDataModule, batches: int = 1) -> None:
+    L.Trainer(max_epochs=1, limit_train_batches=batches, limit_val_batches=0, accelerator="cpu",
+              logger=False, enable_progress_bar=False, enable_checkpointing=False,
+              enable_model_summary=False).fit(module, dm)
