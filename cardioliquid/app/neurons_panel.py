@@ -100,12 +100,12 @@ def _explain_latest(replay: ReplaySession, method: str):
     return view
 
 
-def _stacked_model(replay: ReplaySession, inputs: list, run_beats: int):
-    """The model for stacked decisions: with an embedding reference, each row's own start.
+def _stacked_model(replay: ReplaySession, inputs: list, run_beats: int):  # -> nn.Module
+    """The model for stacked decisions: with an embedding reference, each row starts from
+    its own decision's reference.
 
-    Stacking cuts every run to the shortest (``run_beats``); a row's start reference is
-    then the one its own decision had only where its run was not cut, so rows are cut by
-    rebuilding the reference over the beats cut away.
+    Stacking cuts every run to the shortest (``run_beats``); a cut run's reference is
+    carried over the beats cut away, so each row still starts where its stream was.
     """
     import torch
 
