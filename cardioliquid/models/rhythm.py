@@ -168,13 +168,38 @@ def causal_reference(e: Tensor, mean: Tensor, count: Tensor, horizon: int
     (mean, count) : the reference after the last beat.
     """
     out = []
-    for t in range(e.shape[1]):
+    length = e.shape[1]
+    # Until every row holds ``horizon`` beats, step by step (at most ``horizon`` steps) ...
+    t = 0
+    while t < length and bool((count < horizon).any()):
         et = e[:, t]
         ref = torch.where(count > 0, mean, et)
         out.append(et - ref)
         count = (count + 1).clamp(max=float(horizon))
         mean = ref + (et - ref) / count
+        t += 1
+    # ... then the exponential average, a linear recurrence solved a chunk at a time:
+    # m[k] = a^k m[0] + (1 - a) sum_{j<k} a^(k-1-j) e[j], with a = 1 - 1/horizon.
+    if t < length:
+        a = 1.0 - 1.0 / float(horizon)
+        k = torch.arange(_EMA_CHUNK, dtype=e.dtype, device=e.device)
+        lag = k[:, None] - k[None, :] - 1
+        weights = torch.where(lag >= 0, (1.0 - a) * a ** lag.clamp(min=0), 0.0)
+        decay = a ** k
+        while t < length:
+            chunk = e[:, t:t + _EMA_CHUNK]
+            n = chunk.shape[1]
+            means = decay[:n, None] * mean[:, None] + weights[:n, :n] @ chunk
+            out.append(chunk - means)
+            mean = a * means[:, -1] + (1.0 - a) * chunk[:, -1]
+            t += n
+        return torch.cat([o if o.ndim == 3 else o[:, None] for o in out], 1), (mean, count)
     return torch.stack(out, 1) if out else e, (mean, count)
+
+
+_EMA_CHUNK = 64
+"""Beats per closed-form step of :func:`causal_reference`'s exponential average (its weights
+``a ** k`` stay above 0.36 for a horizon of 64, far from underflow)."""
 
 
 class BeatRhythmClassifier(nn.Module):

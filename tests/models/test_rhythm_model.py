@@ -247,6 +247,29 @@ def test_causal_reference_is_the_mean_of_earlier_beats_then_an_average():
     assert count.item() == 4
 
 
+@pytest.mark.parametrize("length", [1, 40, 64, 65, 200])
+def test_causal_reference_in_chunks_equals_the_beat_by_beat_definition(length):
+    from cardioliquid.models.rhythm import causal_reference
+
+    torch.manual_seed(length)
+    e = torch.randn(3, length, 5, requires_grad=True)
+    mean = torch.randn(3, 5)
+    count = torch.tensor([[0.0], [10.0], [16.0]])  # none yet, filling, full
+    ref_out, m, c = [], mean, count
+    for t in range(length):  # the definition, one beat at a time
+        et = e[:, t]
+        ref = torch.where(c > 0, m, et)
+        ref_out.append(et - ref)
+        c = (c + 1).clamp(max=16.0)
+        m = ref + (et - ref) / c
+    relative, (mean_after, count_after) = causal_reference(e, mean, count, 16)
+    torch.testing.assert_close(relative, torch.stack(ref_out, 1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mean_after, m, atol=1e-5, rtol=1e-5)
+    assert torch.equal(count_after, c)
+    relative.sum().backward()  # it trains: gradients reach every beat
+    assert e.grad is not None and torch.isfinite(e.grad).all()
+
+
 @pytest.mark.parametrize("reference_input", ["both", "relative"])
 def test_embedding_reference_streams_as_one_scan(reference_input):
     m = _model(embedding_reference=16, reference_input=reference_input)
