@@ -65,9 +65,12 @@ def main() -> int:
     if run > 1 and getattr(model, "embedding_reference", 0):
         # Each run reads its beats against the reference the record had carried to its first
         # beat, as the app's explanations do (cardioliquid.app.neurons.beat_decision).
-        starts = [model.reference_after(torch.as_tensor(win.x[:i - run + 1]))
-                  if i - run + 1 > 0 else (torch.zeros(1, model.n_embedding), torch.zeros(1, 1))
-                  for i in idx]  # fmt: skip
+        # One pass over the record: each run start's reference carried on from the last.
+        at, done, ref = {}, 0, None
+        for s in sorted({int(i) - run + 1 for i in idx}):
+            ref = model.reference_after(torch.as_tensor(win.x[done:s]), start=ref)
+            at[s], done = ref, s
+        starts = [at[int(i) - run + 1] for i in idx]
         model = model.starting_from(torch.cat([m for m, _ in starts]),
                                     torch.cat([c for _, c in starts]))
     result: dict = {"record": a.record, "model": a.model, "run_beats": run, "beats": {

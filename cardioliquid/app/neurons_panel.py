@@ -35,7 +35,6 @@ from cardioliquid.explain import (
     stability,
 )
 from cardioliquid.explain.states import is_beat_sequence
-from cardioliquid.models.rhythm import causal_reference
 from cardioliquid.signal.leads import select_lead
 
 if TYPE_CHECKING:
@@ -112,18 +111,12 @@ def _stacked_model(replay: ReplaySession, inputs: list, run_beats: int):  # -> n
     model = replay.loaded.model
     if not getattr(model, "embedding_reference", 0):
         return model
-    means, counts = [], []
-    for x, _, _, decided_by in inputs:
-        start = decided_by.model.start_reference
-        mean, count = start if start is not None else (
-            torch.zeros(1, model.n_embedding), torch.zeros(1, 1))
-        cut = len(x) - run_beats
-        if cut > 0:  # carry the reference over the beats stacking drops
-            e = model.embed(torch.as_tensor(x[:cut], dtype=torch.float32))[None].detach()
-            _, (mean, count) = causal_reference(e, mean, count, model.embedding_reference)
-        means.append(mean)
-        counts.append(count)
-    return model.starting_from(torch.cat(means), torch.cat(counts))
+    # Each run's own start, carried over the beats stacking drops from its front.
+    starts = [model.reference_after(torch.as_tensor(x[:len(x) - run_beats], dtype=torch.float32),
+                                    start=decided_by.model.start_reference)
+              for x, _, _, decided_by in inputs]  # fmt: skip
+    return model.starting_from(torch.cat([m for m, _ in starts]),
+                               torch.cat([c for _, c in starts]))
 
 
 def _remember_input_attribution(replay: ReplaySession, loaded: LoadedModel, x: np.ndarray,

@@ -177,7 +177,7 @@ def causal_reference(e: Tensor, mean: Tensor, count: Tensor, horizon: int
     while t < length and (stepwise or bool((count < horizon).any())):
         et = e[:, t]
         ref = torch.where(count > 0, mean, et)
-        out.append(et - ref)
+        out.append((et - ref)[:, None])
         count = (count + 1).clamp(max=float(horizon))
         mean = ref + (et - ref) / count
         t += 1
@@ -196,8 +196,7 @@ def causal_reference(e: Tensor, mean: Tensor, count: Tensor, horizon: int
             out.append(chunk - means)
             mean = a * means[:, -1] + (1.0 - a) * chunk[:, -1]
             t += n
-        return torch.cat([o if o.ndim == 3 else o[:, None] for o in out], 1), (mean, count)
-    return torch.stack(out, 1) if out else e, (mean, count)
+    return torch.cat(out, 1) if out else e, (mean, count)
 
 
 _EMA_CHUNK = 64
@@ -458,15 +457,18 @@ class BeatRhythmClassifier(nn.Module):
         cell, mean, count = hx.split([self.rnn.hx_size, self.n_embedding, 1], dim=-1)
         return cell, (mean, count)
 
-    def reference_after(self, x: Tensor, chunk: int = 1024) -> tuple[Tensor, Tensor]:
-        """The embedding reference (mean, beat count) after the beats ``x`` (L, C, T), from none.
+    def reference_after(self, x: Tensor, start: tuple[Tensor, Tensor] | None = None,
+                        chunk: int = 1024) -> tuple[Tensor, Tensor]:
+        """The embedding reference (mean, beat count) after the beats ``x`` (L, C, T).
 
-        What a stream has carried into the beat after them; computed in chunks, without
-        the cell (the reference depends on the embeddings alone).
+        What a stream has carried into the beat after them, from ``start`` (the reference
+        before them, (1, D) and (1, 1); None: none yet); computed in chunks, without the
+        cell (the reference depends on the embeddings alone).
         """
         if not self.embedding_reference:
             raise ValueError("this model reads no embedding reference")
-        mean, count = x.new_zeros(1, self.n_embedding), x.new_zeros(1, 1)
+        mean, count = start if start is not None else (x.new_zeros(1, self.n_embedding),
+                                                       x.new_zeros(1, 1))
         with torch.no_grad():
             for i in range(0, x.shape[0], chunk):
                 e = self.embed(x[i:i + chunk])[None]

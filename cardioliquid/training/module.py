@@ -275,23 +275,15 @@ class LiquidClassifierModule(L.LightningModule):
             return
         dm = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if self.adversary is not None:
-            n = getattr(dm, "n_train_patients", None)
-            if n is None:
-                raise CardioLiquidError(
-                    "model.patient_adversary needs each training run's patient: use "
-                    "BeatSequenceDataModule with data.init_args.patient_labels: true")
+            n = _train_patients(dm, "model.patient_adversary")
             if n > self.adversary.capacity:
                 raise CardioLiquidError(
                     f"the training set has {n} patients, more than the adversary's "
                     f"{self.adversary.capacity}: raise model.adversary_patients")
         if self.hparams.get("patient_balance", 0.0) > 0:
-            counts = getattr(dm, "patient_class_counts", None)
-            if counts is None or getattr(dm, "n_train_patients", None) is None:
-                raise CardioLiquidError(
-                    "model.patient_balance needs each training run's patient: use "
-                    "BeatSequenceDataModule with data.init_args.patient_labels: true")
+            _train_patients(dm, "model.patient_balance")
             self.patient_factors = patient_balanced_weights(
-                counts(), self.hparams["patient_balance"],
+                dm.patient_class_counts(), self.hparams["patient_balance"],
                 self.hparams["patient_balance_floor"]).to(self.loss_weights.device)
         norm = getattr(self.model, "feature_norm", None)
         train_features = getattr(dm, "train_features", None)
@@ -494,6 +486,16 @@ def _patient_adversary(model: nn.Module, capacity: int) -> PatientAdversary:
         raise ValueError("patient_adversary needs a model of the beat sequence "
                          "(liquid-rhythm-cfc and its peers)")
     return PatientAdversary(int(model.n_morphology), int(capacity))
+
+
+def _train_patients(dm: Any, option: str) -> int:
+    """The training patients a DataModule's runs name; ``option`` needs them."""
+    n = getattr(dm, "n_train_patients", None)
+    if n is None:
+        raise CardioLiquidError(
+            f"{option} needs each training run's patient: use "
+            "BeatSequenceDataModule with data.init_args.patient_labels: true")
+    return n
 
 
 def _run_patients(batch: Batch, option: str = "model.patient_adversary") -> torch.Tensor:

@@ -443,9 +443,10 @@ class BeatSequenceDataModule(MITBIHBeatDataModule):
         if not self.patient_labels:
             raise ValueError("patient_class_counts needs patient_labels: true")
         _, _, y, patients = self.dataset("train").tensors[:4]
-        rows = patients[:, None].expand_as(y)[y >= 0]
+        scored = y >= 0
+        rows = patients[:, None].expand_as(y)[scored]
         counts = torch.zeros(len(self.train_patients), self.n_outputs, dtype=torch.int64)
-        counts.index_put_((rows, y[y >= 0]), torch.ones_like(rows), accumulate=True)
+        counts.index_put_((rows, y[scored]), torch.ones_like(rows), accumulate=True)
         return counts
 
     def _labels(self) -> torch.Tensor:
