@@ -57,14 +57,15 @@ def _resolve_beat_source(rec: Recording, beats: str) -> tuple[str, np.ndarray | 
 
 def model_beat_windows(rec: Recording, loaded: LoadedModel,
                        beat_samples: np.ndarray | None = None, require_signal: bool = True,
-                       atrial: bool | None = None) -> tuple[BeatWindows, np.ndarray | None]:
+                       atrial: bool | None = None, keep_from: int = 0,
+                       ) -> tuple[BeatWindows, np.ndarray | None]:
     """The beat windows and features ``loaded`` reads, and the beats' atrial consistency.
 
     ``atrial``: compute the consistency (None: where the model's AF gate reads
     it, :attr:`~cardioliquid.decision.settings.DecisionSettings.needs_atrial`;
     otherwise it is None). It is computed with the windows, as extra feature
     columns dropped again unless the model reads them too, so it sees the same
-    beats. ``beat_samples``, ``require_signal``: as in
+    beats. ``beat_samples``, ``require_signal``, ``keep_from``: as in
     :func:`~cardioliquid.signal.windows.beat_windows`.
     """
     prep = loaded.preprocessing
@@ -72,7 +73,8 @@ def model_beat_windows(rec: Recording, loaded: LoadedModel,
     if gate and not prep.atrial_features:
         prep = replace(prep, atrial_features=True)
     with windowing_errors(rec, "beat"):
-        bw = beat_windows(rec, prep, beat_samples=beat_samples, require_signal=require_signal)
+        bw = beat_windows(rec, prep, beat_samples=beat_samples, require_signal=require_signal,
+                          keep_from=keep_from)
     if not gate:
         return bw, None
     atrial = bw.features[:, beat_feature_names(prep).index("atrial_consistency")].copy()
@@ -199,8 +201,10 @@ def _segment_inputs(
     # A stream's segment may lie inside a long gap; a whole recording may not.
     if require_signal is None:
         require_signal = seg is None
+    keep_from = 0 if seg is None else seg.keep_start - offset
     bw, consistency = model_beat_windows(replace(rec, beats=None), loaded, local,
-                                         require_signal=require_signal, atrial=atrial)
+                                         require_signal=require_signal, atrial=atrial,
+                                         keep_from=keep_from)
     sample = np.asarray(bw.sample, dtype=np.int64) + offset
     read = sample
     x, feats, usable = bw.x, bw.features, bw.usable
@@ -273,8 +277,13 @@ def predict_beats(
     # A stream knows only the rhythm so far: segmented scoring judges it causally too.
     proba, af = settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision,
                              causal=segment_s is not None, atrial=atrial)
+    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af,
+                           leads_read(rec, loaded))
+
+
+def leads_read(rec: Recording, loaded: LoadedModel) -> str:
+    """The leads of ``rec`` that ``loaded`` reads, ``"+"``-joined (``"MLII+V1"``)."""
     prep = loaded.preprocessing
     n_leads = max(prep.fuse_leads, prep.stack_leads)
-    lead = "+".join([select_lead(rec, prep.lead_preference),
+    return "+".join([select_lead(rec, prep.lead_preference),
                      *fused_leads(rec.channel_names, prep.lead_preference, n_leads)[1:]])
-    return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af, lead)

@@ -49,7 +49,7 @@ _CHUNK = 4096  # beats per vectorised pass: bounds memory on 24-hour records
 
 def atrial_features(windows: np.ndarray, pre: int, fs: float,
                     usable: np.ndarray | None = None,
-                    window: int = ATRIAL_WINDOW_BEATS) -> np.ndarray:
+                    window: int = ATRIAL_WINDOW_BEATS, from_beat: int = 0) -> np.ndarray:
     """Per-beat atrial-activity features (:data:`ATRIAL_FEATURE_NAMES`).
 
     Parameters
@@ -65,6 +65,11 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
         gap are left out); default all.
     window : int
         Earlier beats in each beat's template and consistency window.
+    from_beat : int
+        The first beat whose features are wanted: the rows before it are left
+        at 0 (a stream segment's context beats). Beat ``i`` reads the
+        ``2 * window`` beats before it, so only those are computed: on a long
+        context, far less work for the same values.
 
     Returns
     -------
@@ -75,6 +80,12 @@ def atrial_features(windows: np.ndarray, pre: int, fs: float,
     """
     n, _, t = windows.shape
     out = np.zeros((n, len(ATRIAL_FEATURE_NAMES)), dtype=np.float32)
+    if from_beat > 0:
+        start = max(0, int(from_beat) - 2 * window)
+        ok = None if usable is None else np.asarray(usable, dtype=bool)[start:]
+        out[start:] = atrial_features(windows[start:], pre, fs, ok, window)
+        out[:from_beat] = 0.0
+        return out
     lo = max(0, pre - round(ATRIAL_P_WAVE_S[0] * fs))
     hi = min(t, pre + round(ATRIAL_P_WAVE_S[1] * fs))
     if n == 0 or hi - lo < 2:

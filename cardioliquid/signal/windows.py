@@ -245,6 +245,7 @@ def beat_windows(
     check_quality: bool = True,
     max_flat_s: float = 2.0,
     require_signal: bool = True,
+    keep_from: int = 0,
 ) -> BeatWindows:
     """Cut one window per heartbeat of an ECG recording, with RR features.
 
@@ -266,6 +267,11 @@ def beat_windows(
     require_signal : bool
         Raise when the lead holds no usable sample at all (False: every beat
         is returned unusable, as a stream's segment inside a long gap).
+    keep_from : int
+        Sample (at ``rec.fs``) where the beats the caller keeps begin (a stream
+        segment's first): the beats before it are context, read for the
+        record-level statistics, and their causal atrial features are not
+        computed (0).
 
     Returns
     -------
@@ -316,7 +322,9 @@ def beat_windows(
                                    from_beats=usable)
         feats = np.concatenate([feats, p_wave], axis=1)
     if prep.atrial_features:
-        feats = np.concatenate([feats, atrial_features(windows, pre, prep.fs, usable)], axis=1)
+        first = int(np.searchsorted(samples, keep_from))
+        feats = np.concatenate(
+            [feats, atrial_features(windows, pre, prep.fs, usable, from_beat=first)], axis=1)
     if prep.stack_leads > 1:
         windows = np.concatenate(
             [windows, _further_lead_windows(rec, prep, lead, samples, centre, windows,

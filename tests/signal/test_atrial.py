@@ -89,3 +89,14 @@ def test_beat_windows_append_the_atrial_features_last(ecg, p_wave):
     pre = round(prep.pre_s * prep.fs)
     expected = atrial_features(with_atrial.x, pre, prep.fs, with_atrial.usable)
     np.testing.assert_array_equal(with_atrial.features[:, -2:], expected)
+
+
+def test_from_beat_computes_the_same_features_from_the_beats_it_needs(rng):
+    w = _beats(200, rng, af=slice(120, 200), ectopic=(90, 150))
+    usable = np.ones(200, dtype=bool)
+    usable[100:104] = False
+    whole = atrial_features(w, PRE, FS, usable)
+    for first in (1, 2 * ATRIAL_WINDOW_BEATS, 2 * ATRIAL_WINDOW_BEATS + 7, 160):
+        tail = atrial_features(w, PRE, FS, usable, from_beat=first)
+        np.testing.assert_allclose(tail[first:], whole[first:], atol=1e-6)
+        assert not tail[:first].any()  # context beats: not computed
