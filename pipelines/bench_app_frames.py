@@ -136,14 +136,20 @@ def on_demand(rec, loaded, repeats: int = 5) -> dict[str, Any]:
     from cardioliquid.app.neurons import beat_decision, explain_decision, input_attribution
     from cardioliquid.explain import active_circuit, neuron_adjacency, sensory_adjacency
 
+    from cardioliquid.scoring.stream import BeatStream
+
     sample = rec.beats.sample[rec.beats.aami != ""]
+    # The replay the page has run (untimed): a stream given the .atr beats, keeping its state
+    # before each segment, where v10's embedding reference at an explained run's start is read.
+    stream = BeatStream(loaded, rec, beats="reference")
+    stream.push(rec.signal, sample)
+    stream.finish()
     out: dict[str, list[float]] = {}
     for k in range(repeats + 1):
         s = int(sample[400 + 10 * k])
         t0 = time.perf_counter()
-        # A stream given the .atr beats; with v10's embedding reference, the stream's
-        # reference at the run's start is rebuilt from every beat before it.
-        x, f, decided_by = beat_decision(rec, loaded, s, sample, reference=sample)
+        x, f, decided_by = beat_decision(rec, loaded, s, sample, reference=sample,
+                                         segment_states=stream.segment_states)
         view = explain_decision(decided_by, x, f, s / rec.fs)
         input_attribution(decided_by, x, f)
         t1 = time.perf_counter()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from cardioliquid.explain import (
 )
 from cardioliquid.explain.states import is_beat_sequence
 from cardioliquid.scoring.segments import slice_recording
-from cardioliquid.scoring.stream import decision_run
+from cardioliquid.scoring.stream import decision_run, segment_index, segment_run_inputs
 from cardioliquid.signal.windows import beat_windows, eeg_windows
 
 if TYPE_CHECKING:
@@ -76,13 +77,20 @@ def beat_decision(
     all_beats: np.ndarray,
     stream_start: int = 0,
     reference: np.ndarray | None = None,
+    segment_states: Sequence[Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, LoadedModel]:
     """:func:`beat_input`, and the model that decided it as the stream had it then.
 
     For a model that reads each beat against the patient's earlier beats
     (``embedding_reference``), the returned model is ``loaded`` starting its runs
-    from the reference the stream had carried to the run's first beat (every beat
-    since ``stream_start``); otherwise ``loaded`` itself. Explain the run with it.
+    from the reference the stream had carried to the run's first beat; otherwise
+    ``loaded`` itself. Explain the run with it.
+
+    ``segment_states``: the stream's state before each of its segments
+    (:attr:`~cardioliquid.scoring.stream.BeatStream.segment_states`). The reference
+    is then read from the state before the run's first segment and carried over
+    that segment's earlier beats; without them it is rebuilt from every beat since
+    ``stream_start`` (the same values, each earlier segment preprocessed again).
     """
     model = loaded.model
     if not (is_beat_sequence(model) and getattr(model, "embedding_reference", 0)):
@@ -90,14 +98,23 @@ def beat_decision(
         return x, f, loaded
     import torch
 
-    _, x, f, usable = decision_run(rec, loaded, beat_sample, ALL_BEATS, reference, stream_start)
+    start = None
+    sample, x, f, usable = decision_run(rec, loaded, beat_sample, DECISION_CONTEXT_BEATS,
+                                        reference, stream_start)  # fmt: skip
     _check_usable(rec, usable, beat_sample)
-    lead_in = x[:-DECISION_CONTEXT_BEATS]
-    if not len(lead_in):
+    k = segment_index(int(sample[0]) - stream_start, rec.fs)
+    if segment_states is not None and k < len(segment_states):
+        hx = segment_states[k]
+        start = model.reference_in(hx[0] if isinstance(hx, tuple) else hx)  # the first lead's
+        before, lead_in = segment_run_inputs(rec, loaded, k, reference, stream_start)[:2]
+        lead_in = lead_in[before < sample[0]]
+    else:  # every beat since the stream's start
+        lead_in = decision_run(rec, loaded, beat_sample, ALL_BEATS, reference, stream_start)[1]
+        lead_in = lead_in[:len(lead_in) - len(x)]
+    if not len(lead_in) and start is None:
         return x, f, loaded
-    mean, count = model.reference_after(torch.as_tensor(lead_in, dtype=torch.float32))
-    run = slice(len(lead_in), None)
-    return x[run], f[run], replace(loaded, model=model.starting_from(mean, count))
+    mean, count = model.reference_after(torch.as_tensor(lead_in, dtype=torch.float32), start)
+    return x, f, replace(loaded, model=model.starting_from(mean, count))
 
 
 def _check_usable(rec: Recording, usable: np.ndarray, beat_sample: int) -> None:

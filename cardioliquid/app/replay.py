@@ -108,6 +108,7 @@ class ReplaySession:
 
     def __post_init__(self) -> None:
         self._runs: list[list[Any]] = []  # each stream: [start, fed, flushed], the live one last
+        self._states: list[list[Any]] = []  # each stream's state before each of its segments
         self._history = None
         self._decided_at = np.zeros(0)
         self._flushed_end = False
@@ -186,20 +187,26 @@ class ReplaySession:
         self.position_s = target / self.rec.fs
         return len(self._history) - before
 
-    def stream_of(self, sample: int) -> tuple[int, np.ndarray | None]:
-        """Where the stream that decided the beat at ``sample`` started, and its reference beats.
+    def stream_of(self, sample: int) -> tuple[int, np.ndarray | None, list[Any]]:
+        """Where the stream that decided the beat at ``sample`` started, its reference
+        beats and the state it kept before each of its segments.
 
         A replay starts a new stream after a jump and keeps every decision already
         made; the decision at ``sample`` is the earliest stream's that covers it.
-        Returns the stream's first sample and the reference beats it was given
-        (None: it detected them), what :func:`~cardioliquid.scoring.stream.decision_run`
-        needs to rebuild the decision's input.
+        Returns the stream's first sample, the reference beats it was given (None: it
+        detected them) and its :attr:`~cardioliquid.scoring.stream.BeatStream.segment_states`:
+        what :func:`~cardioliquid.app.neurons.beat_decision` needs to rebuild the
+        decision's input and the model as it decided it.
         """
-        covering = [r for r in self._runs if r[0] <= sample]
-        for run in covering:
-            if sample < self._decided_to(run):
-                return int(run[0]), self._reference
-        return (int(covering[-1][0]) if covering else 0), self._reference
+        covering = [i for i, r in enumerate(self._runs) if r[0] <= sample]
+        chosen = covering[-1] if covering else None
+        for i in covering:
+            if sample < self._decided_to(self._runs[i]):
+                chosen = i
+                break
+        if chosen is None:
+            return 0, self._reference, []
+        return int(self._runs[chosen][0]), self._reference, self._states[chosen]
 
     # -- the stream -----------------------------------------------------------------------
     def _lag(self) -> int:
@@ -260,6 +267,7 @@ class ReplaySession:
             self._stream = WindowStream(self.loaded, self.rec)
             self._reference = None
         self._runs.append([self._start, self._fed, False])  # start, fed, flushed
+        self._states.append(self._stream.segment_states)
 
     def _empty(self) -> Predictions:
         n = len(self.loaded.classes)

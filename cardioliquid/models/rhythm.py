@@ -475,6 +475,21 @@ class BeatRhythmClassifier(nn.Module):
                 _, (mean, count) = causal_reference(e, mean, count, self.embedding_reference)
         return mean, count
 
+    def reference_in(self, hx: Tensor | None) -> tuple[Tensor, Tensor] | None:
+        """The embedding reference (mean, beat count) a carried state ``hx`` (1, hx_size) holds.
+
+        None for ``hx`` None (a stream's start) unless the model starts from a reference
+        (:meth:`starting_from`). With :meth:`reference_after` from it, an explanation
+        rebuilds the reference at any later beat from the state a stream kept before
+        that beat's segment, without re-reading the stream's past.
+        """
+        if not self.embedding_reference:
+            raise ValueError("this model reads no embedding reference")
+        if hx is None:
+            return self.start_reference
+        _, mean, count = hx.split([self.rnn.hx_size, self.n_embedding, 1], dim=-1)
+        return mean, count
+
     def starting_from(self, mean: Tensor, count: Tensor) -> BeatRhythmClassifier:
         """A view of this model (the same parameters) whose runs start from this reference.
 

@@ -36,7 +36,7 @@ from cardioliquid._check import check_option
 from cardioliquid.decision.beats import StreamSettler
 from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
-from cardioliquid.scoring.beats import score_beat_segment, segment_beat_inputs
+from cardioliquid.scoring.beats import leads_read, score_beat_segment, segment_beat_inputs
 from cardioliquid.scoring.checks import check_fits
 from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
 from cardioliquid.scoring.runner import DEFAULT_BATCH_SIZE
@@ -73,6 +73,9 @@ class _SegmentStream:
         self._next = 0  # index of the next segment to score
         self._finished = False
         self.hx: Any = None
+        self.segment_states: list[Any] = []
+        """The carried state before each scored segment (index ``k``): where an explanation
+        of a later decision starts without rescoring the stream's past."""
 
     @property
     def n_received(self) -> int:
@@ -157,6 +160,7 @@ class BeatStream(_SegmentStream):
         self._reference = np.zeros(0, dtype=np.int64)
         probe = replace(template, signal=np.zeros((template.n_channels, 1), np.float32))
         check_fits(probe, loaded)
+        self._leads = leads_read(probe, loaded)
         self._settler = StreamSettler(template.fs, loaded.classes, loaded.decision)
 
     @classmethod
@@ -176,7 +180,7 @@ class BeatStream(_SegmentStream):
         return BeatPredictions(
             np.zeros(0, np.int64), np.zeros((0, n), np.float32), self.loaded.classes,
             self.fs, self.beat_source, self.template.record_id,
-            np.zeros(0, dtype=bool) if self._settler.gated else None,
+            np.zeros(0, dtype=bool) if self._settler.gated else None, self._leads,
         )  # fmt: skip
 
     def recall_rhythm(self, earlier_beats: Sequence[int]) -> None:
@@ -212,6 +216,7 @@ class BeatStream(_SegmentStream):
         out = self._empty()
         ref = self._reference if self.beat_source == "reference" else None
         for seg, sub in self._ready():
+            self.segment_states.append(self.hx)
             sample, proba, self.hx, atrial = score_beat_segment(
                 sub, self.loaded, seg, ref, self.batch_size, self.hx
             )
@@ -364,33 +369,56 @@ def decision_run(
     RecordingError
         ``beat_sample`` is not a beat of the stream.
     """
-    fs = rec.fs
-    sub = slice_recording(rec, int(start), rec.n_samples)
-    ref = None
-    if reference is not None:
-        ref = np.asarray(reference, dtype=np.int64) - int(start)
-        ref = ref[ref >= 0]
-    plan = segment_plan(fs, segment_s, context_s, lookahead_s)
-    target = int(beat_sample) - int(start)
-    k = target // max(1, round(segment_s * fs))
+    k = segment_index(int(beat_sample) - int(start), rec.fs, segment_s)
     parts: list[tuple[np.ndarray, ...]] = []
     held = 0
     while k >= 0 and held < n_beats:
-        seg = plan(k)
-        seg = replace(seg, read_stop=min(seg.read_stop, sub.n_samples))
-        part = segment_beat_inputs(slice_recording(sub, seg.read_start, seg.read_stop),
-                                   loaded, seg, ref)  # fmt: skip
+        part = segment_run_inputs(rec, loaded, k, reference, start, segment_s, context_s,
+                                  lookahead_s)
         if not parts:  # the decided beat's segment: nothing after it
-            upto = part[0] <= target
+            upto = part[0] <= int(beat_sample)
             part = tuple(None if a is None else a[upto] for a in part)
-            if not len(part[0]) or part[0][-1] != target:
+            if not len(part[0]) or part[0][-1] != int(beat_sample):
                 raise RecordingError(rec.source or rec.record_id,
                                      f"no beat was decided at sample {beat_sample}")
         parts.insert(0, part)
         held += len(part[0])
         k -= 1
-    sample = np.concatenate([p[0] for p in parts])[-n_beats:] + int(start)
+    sample = np.concatenate([p[0] for p in parts])[-n_beats:]
     x = np.concatenate([p[1] for p in parts])[-n_beats:]
     feats = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])[-n_beats:]
     usable = np.concatenate([p[3] for p in parts])[-n_beats:]
     return sample, x, feats, usable
+
+
+def segment_index(sample: int, fs: float, segment_s: float = DEFAULT_SEGMENT_S) -> int:
+    """The segment (``k``) of a stream that decides its beat at ``sample`` (from its start)."""
+    return int(sample) // max(1, round(segment_s * fs))
+
+
+def segment_run_inputs(
+    rec: Recording,
+    loaded: LoadedModel,
+    k: int,
+    reference: np.ndarray | None = None,
+    start: int = 0,
+    segment_s: float = DEFAULT_SEGMENT_S,
+    context_s: float = DEFAULT_ECG_CONTEXT_S,
+    lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """What a :class:`BeatStream` started at ``start`` fed its model in segment ``k``.
+
+    Arguments as :func:`decision_run`. Returns the segment's beats (absolute
+    samples) and their inputs, as
+    :func:`~cardioliquid.scoring.beats.segment_beat_inputs`.
+    """
+    sub = slice_recording(rec, int(start), rec.n_samples)
+    ref = None
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.int64) - int(start)
+        ref = ref[ref >= 0]
+    seg = segment_plan(rec.fs, segment_s, context_s, lookahead_s)(k)
+    seg = replace(seg, read_stop=min(seg.read_stop, sub.n_samples))
+    sample, *inputs = segment_beat_inputs(slice_recording(sub, seg.read_start, seg.read_stop),
+                                          loaded, seg, ref)  # fmt: skip
+    return (sample + int(start), *inputs)

@@ -196,8 +196,10 @@ def make_ecg_model(carry_state: bool = False, seed: int = 0, af_gate: bool = Fal
     return LoadedModel(model, prep, "liquid-cfc", kw, meta, "")
 
 
-def make_rhythm_model(seed: int = 0, af_gate: bool = False, stack_leads: int = 1):
-    """A small untrained beat-rhythm model (one CfC step per beat) as a LoadedModel."""
+def make_rhythm_model(seed: int = 0, af_gate: bool = False, stack_leads: int = 1,
+                      embedding_reference: int = 0):
+    """A small untrained beat-rhythm model (one CfC step per beat) as a LoadedModel;
+    ``embedding_reference``: it reads each beat against the earlier beats' mean (v10)."""
     from cardioliquid.models.checkpoint import LoadedModel
     from cardioliquid.models.registry import create_model
     from cardioliquid.signal.windows import n_beat_features
@@ -207,6 +209,8 @@ def make_rhythm_model(seed: int = 0, af_gate: bool = False, stack_leads: int = 1
                              template_features=True, stack_leads=stack_leads)
     kw = dict(n_chans=stack_leads, n_outputs=5, n_times=prep.n_times, sfreq=prep.fs,
               n_features=n_beat_features(prep), timespan_feature=6, units=16, motor_neurons=5)
+    if embedding_reference:
+        kw["embedding_reference"] = embedding_reference
     model = create_model("liquid-rhythm-cfc", **kw).eval()
     return LoadedModel(model, prep, "liquid-rhythm-cfc", kw, {"version": "test"}, "")
 

@@ -34,6 +34,7 @@ def test_beat_stream_equals_batch(ecg_rec, carry, beats, chunk_s):
     np.testing.assert_array_equal(streamed.sample, batch.sample)
     np.testing.assert_allclose(streamed.proba, batch.proba, atol=1e-5)
     assert streamed.beat_source == beats
+    assert streamed.lead == batch.lead and batch.lead  # the stream names the lead it read
 
 
 @pytest.mark.parametrize("carry", [False, True])
@@ -177,23 +178,64 @@ def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, bea
         decision_run(ecg_rec, loaded, int(streamed.sample[3]) + start + 1, 8, ref, start)
 
 
+@pytest.mark.parametrize("start_s", [0.0, 12.4])
+def test_an_explanation_starts_from_the_state_the_stream_kept_before_the_run(start_s):
+    """A model reading each beat against the patient's earlier beats (v10): the explained
+    run starts from the reference the stream had. Read from the state the stream kept
+    before the run's segment, it equals the reference rebuilt from the stream's start; a
+    run holding every beat since that start gives the stream's own probabilities (a longer
+    stream's cell state is not the run's: this untrained cell does not forget in 32 beats)."""
+    from scoring_helpers import make_rhythm_model, synthetic_ecg
+
+    from cardioliquid.app.neurons import DECISION_CONTEXT_BEATS, beat_decision
+    from cardioliquid.scoring.segments import slice_recording
+    from cardioliquid.scoring.stream import BeatStream
+
+    rec = synthetic_ecg(duration_s=90.0, seed=3)
+    loaded = make_rhythm_model(embedding_reference=8)
+    start = int(start_s * rec.fs)
+    ref = rec.beats.sample
+    stream = BeatStream(loaded, slice_recording(rec, start, rec.n_samples), beats="reference")
+    tail = ref[ref >= start] - start
+    streamed = stream.push(rec.signal[:, start:], tail).concat(stream.finish())
+    assert len(stream.segment_states) == int(np.ceil((rec.n_samples - start) / (10 * rec.fs)))
+    assert stream.segment_states[0] is None  # the stream's start: nothing carried yet
+    for i in (0, 20, DECISION_CONTEXT_BEATS + 5, len(streamed) - 1):
+        sample = int(streamed.sample[i]) + start
+        fast = beat_decision(rec, loaded, sample, ref, start, ref, stream.segment_states)
+        slow = beat_decision(rec, loaded, sample, ref, start, ref)
+        np.testing.assert_array_equal(fast[0], slow[0])
+        np.testing.assert_array_equal(fast[1], slow[1])
+        assert len(fast[0]) == min(i + 1, DECISION_CONTEXT_BEATS)
+        with torch.no_grad():
+            p = [torch.softmax(d.model(torch.as_tensor(x), torch.as_tensor(f))[-1], -1).numpy()
+                 for x, f, d in (fast, slow)]
+        np.testing.assert_allclose(p[0], p[1], atol=1e-6)
+        if i < DECISION_CONTEXT_BEATS:
+            np.testing.assert_allclose(p[0], streamed.proba[i], atol=1e-5)
+
+
 @pytest.mark.realdata
 def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(mitdb_dir):
     """The app explains a rhythm-model beat over the run of DECISION_CONTEXT_BEATS beats
     ending at it, its cell started at rest and (v10) its embedding reference where the
-    stream had it: on MIT-BIH 208 (frequent V, F and S beats) that run gives the stream's
-    own probabilities on the lead it explains (the first: the model averages it with the
-    second), so the explained input is the decided one."""
+    stream had it (read from the state the stream kept before the run's segment, as the
+    app does; equal to the one rebuilt from the stream's start): on MIT-BIH 208 (frequent
+    V, F and S beats) that run gives the stream's own probabilities on the lead it explains
+    (the first: the model averages it with the second), so the explained input is the
+    decided one."""
     from cardioliquid.app.neurons import DECISION_CONTEXT_BEATS, beat_decision, explain_decision
     from cardioliquid.decision.beats import sveb_to_normal
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import list_pretrained, load_model
+    from cardioliquid.scoring.stream import BeatStream
 
     assert "arrhythmia" in list_pretrained()  # shipped with the package, never optional
     loaded = load_model("arrhythmia")
     rec = load_ecg(mitdb_dir / "208")
     ref = rec.beats.sample[rec.beats.aami != ""]
-    pred = predict_beats(rec, loaded, beats="reference", segment_s=10.0)
+    stream = BeatStream(loaded, rec, beats="reference")  # the app's replay
+    pred = stream.push(rec.signal, ref).concat(stream.finish())
     fused = pred
     if loaded.preprocessing.fuse_leads > 1:  # the explained run is the first lead's
         pred = predict_beats(rec, loaded.reading_leads(["MLII"]), beats="reference",
@@ -201,7 +243,8 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
         assert fused.lead == "MLII+V1" and np.array_equal(fused.sample, pred.sample)
     picks = np.r_[0:40:3, np.flatnonzero(np.asarray(pred.labels) != "N")[::40]]
     for i in picks:
-        x, f, decided_by = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref)
+        x, f, decided_by = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref,
+                                         stream.segment_states)  # fmt: skip
         assert x.shape[0] == min(i + 1, DECISION_CONTEXT_BEATS) and f.shape[0] == x.shape[0]
         view = explain_decision(decided_by, x, f, pred.sample[i] / rec.fs)
         # The explanation is the network's; where the AF gate flagged the beat (v9.1's rule
@@ -212,3 +255,11 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
         np.testing.assert_allclose(network[0], pred.proba[i], atol=1e-3)
         assert view.label == pred.labels[i] or pred.af[i]
         assert view.trajectory.states.shape[0] == x.shape[0]
+    if getattr(loaded.model, "embedding_reference", 0):
+        i = int(np.searchsorted(pred.sample, 200 * rec.fs))  # 20 segments in
+        kept = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref,
+                             stream.segment_states)[2].model.start_reference
+        rebuilt = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0,
+                                ref)[2].model.start_reference
+        for a, b in zip(kept, rebuilt, strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
