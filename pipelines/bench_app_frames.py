@@ -135,7 +135,6 @@ def on_demand(rec, loaded, repeats: int = 5) -> dict[str, Any]:
     from cardioliquid.app import plots
     from cardioliquid.app.neurons import beat_decision, explain_decision, input_attribution
     from cardioliquid.explain import active_circuit, neuron_adjacency, sensory_adjacency
-
     from cardioliquid.scoring.stream import BeatStream
 
     sample = rec.beats.sample[rec.beats.aami != ""]

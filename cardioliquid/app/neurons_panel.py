@@ -153,10 +153,8 @@ def neurons_panel(choice: Choice) -> None:
     asked = c1.button("Explain the latest decision at the cursor", key="explain", type="primary",
                       icon=":material/neurology:")  # fmt: skip
     if not asked and not st.session_state.get("explained"):
-        st.caption("On demand (about half a second of compute; up to 2 s late in a half-hour "
-                   "record for a model that reads each beat against the patient's earlier "
-                   "ones): the beat's or window's input attribution is then drawn on the trace "
-                   "in orange.")  # fmt: skip
+        st.caption("On demand (about half a second of compute): the beat's or window's input "
+                   "attribution is then drawn on the trace in orange.")  # fmt: skip
         return
     before = st.session_state.get("explained_input")
     try:

@@ -18,10 +18,14 @@ from typing import Any
 from cardioliquid._check import check_positive
 from cardioliquid.io.recording import Recording
 
-DEFAULT_ECG_CONTEXT_S = 60.0
-"""Signal read before each ECG segment: filter settling, the local RR average, and an
-estimate of the record-level statistics (median/MAD normalisation, mean RR) the
-preprocessing computes over the whole record in batch."""
+DEFAULT_ECG_CONTEXT_S = 1800.0
+"""Signal read before each ECG segment: filter settling, the local RR averages, and an
+estimate of the record-level statistics the preprocessing computes over the whole record
+in batch: the median beat the template features compare each beat with, and the
+median/MAD normalisation. Half an hour, so a stream of an MIT-BIH-length record reads
+them from everything it has received, as close to whole-record scoring as a causal
+stream gets (60 s, the earlier default, let a stretch of frequent ectopy set the median
+beat: ``pipelines/bench_stream.py``); a Holter stream reads its last half hour."""
 DEFAULT_ECG_LOOKAHEAD_S = 5.0
 """Signal read after each ECG segment: the next R peak (post-RR) and filter settling."""
 DEFAULT_EEG_CONTEXT_S = 10.0

@@ -124,7 +124,7 @@ def _dash_test(x: np.ndarray, trim: int) -> np.ndarray:
 
 IRREGULARITY_WINDOW_BEATS = 32
 """Intervals behind each beat in :func:`causal_rhythm_statistics`: about 25 s at 75 bpm,
-so a scored segment's 60 s of context holds them (stream equals batch)."""
+so a scored segment's context (30 min by default) holds them (stream equals batch)."""
 
 IRREGULARITY_TRIM = 2
 """Longest and shortest of those intervals left out (each side)."""
