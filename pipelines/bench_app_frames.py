@@ -147,7 +147,7 @@ def on_demand(rec, loaded, repeats: int = 5) -> dict[str, Any]:
     for k in range(repeats + 1):
         s = int(sample[400 + 10 * k])
         t0 = time.perf_counter()
-        x, f, decided_by = beat_decision(rec, loaded, s, sample, reference=sample,
+        x, f, decided_by = beat_decision(rec, loaded, s, reference=sample,
                                          segment_states=stream.segment_states)
         view = explain_decision(decided_by, x, f, s / rec.fs)
         input_attribution(decided_by, x, f)

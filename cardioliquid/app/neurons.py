@@ -18,14 +18,12 @@ from cardioliquid.explain import (
 from cardioliquid.explain.states import is_beat_sequence
 from cardioliquid.scoring.segments import slice_recording
 from cardioliquid.scoring.stream import decision_run, segment_index, segment_run_inputs
-from cardioliquid.signal.windows import beat_windows, eeg_windows
+from cardioliquid.signal.windows import eeg_windows
 
 if TYPE_CHECKING:
     from cardioliquid.io.recording import Recording
     from cardioliquid.models.checkpoint import LoadedModel
 
-ECG_CONTEXT_S = (20.0, 6.0)
-"""Signal before and after a beat preprocessed with it (filters, RR features)."""
 DECISION_CONTEXT_BEATS = 32
 """Beats a beat-sequence model's decision is explained over: the run ending at the beat.
 
@@ -74,10 +72,10 @@ def beat_decision(
     rec: Recording,
     loaded: LoadedModel,
     beat_sample: int,
-    all_beats: np.ndarray,
     stream_start: int = 0,
     reference: np.ndarray | None = None,
     segment_states: Sequence[Any] | None = None,
+    stream_history: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, LoadedModel]:
     """:func:`beat_input`, and the model that decided it as the stream had it then.
 
@@ -91,25 +89,28 @@ def beat_decision(
     is then read from the state before the run's first segment and carried over
     that segment's earlier beats; without them it is rebuilt from every beat since
     ``stream_start`` (the same values, each earlier segment preprocessed again).
+    ``stream_history``: samples before ``stream_start`` the stream was given as
+    context (:meth:`~cardioliquid.scoring.stream.BeatStream.recall_signal`).
     """
     model = loaded.model
     if not (is_beat_sequence(model) and getattr(model, "embedding_reference", 0)):
-        x, f = beat_input(rec, loaded, beat_sample, all_beats, stream_start, reference)
+        x, f = beat_input(rec, loaded, beat_sample, stream_start, reference, stream_history)
         return x, f, loaded
     import torch
 
     start = None
+    stream = dict(reference=reference, start=stream_start, history=stream_history)
     sample, x, f, usable = decision_run(rec, loaded, beat_sample, DECISION_CONTEXT_BEATS,
-                                        reference, stream_start)  # fmt: skip
+                                        **stream)  # fmt: skip
     _check_usable(rec, usable, beat_sample)
     k = segment_index(int(sample[0]) - stream_start, rec.fs)
     if segment_states is not None and k < len(segment_states):
         hx = segment_states[k]
         start = model.reference_in(hx[0] if isinstance(hx, tuple) else hx)  # the first lead's
-        before, lead_in = segment_run_inputs(rec, loaded, k, reference, stream_start)[:2]
+        before, lead_in = segment_run_inputs(rec, loaded, k, **stream)[:2]
         lead_in = lead_in[before < sample[0]]
     else:  # every beat since the stream's start
-        lead_in = decision_run(rec, loaded, beat_sample, ALL_BEATS, reference, stream_start)[1]
+        lead_in = decision_run(rec, loaded, beat_sample, ALL_BEATS, **stream)[1]
         lead_in = lead_in[:len(lead_in) - len(x)]
     if not len(lead_in) and start is None:
         return x, f, loaded
@@ -129,39 +130,30 @@ def beat_input(
     rec: Recording,
     loaded: LoadedModel,
     beat_sample: int,
-    all_beats: np.ndarray,
     stream_start: int = 0,
     reference: np.ndarray | None = None,
+    stream_history: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The preprocessed window and RR features of the beat at ``beat_sample``.
+    """The preprocessed window and features of the beat at ``beat_sample``, as the stream
+    that decided it read them (:func:`~cardioliquid.scoring.stream.decision_run`;
+    ``stream_start``, ``reference`` and ``stream_history`` say which stream).
 
-    The beat is cut from the recording with :data:`ECG_CONTEXT_S` around it
-    and the neighbouring beats ``all_beats`` (for its RR features), as the
-    streaming scorer does. For a beat-sequence model (one liquid step per beat)
-    the input of its decision is the run of up to :data:`DECISION_CONTEXT_BEATS`
-    beats ending at this one, exactly as the stream that decided it read them
-    (:func:`~cardioliquid.scoring.stream.decision_run`; ``stream_start`` and
-    ``reference`` say which stream): windows ``(n_beats, C, T)`` and features
-    ``(n_beats, F)``.
+    For a beat-sequence model (one liquid step per beat) the input of its decision is the
+    run of up to :data:`DECISION_CONTEXT_BEATS` beats ending at this one: windows
+    ``(n_beats, C, T)`` and features ``(n_beats, F)``; for a model of one beat, that
+    beat's window ``(C, T)`` and features ``(F,)``.
+
+    Raises
+    ------
+    RecordingError
+        The stream decided no beat at ``beat_sample``, or the beat touches a signal gap.
     """
-    t = beat_sample / rec.fs
-    if is_beat_sequence(loaded.model):
-        _, x, f, usable = decision_run(rec, loaded, beat_sample, DECISION_CONTEXT_BEATS,
-                                       reference, stream_start)  # fmt: skip
-        _check_usable(rec, usable, beat_sample)
-        return x, f
-    sub, start = _slice(rec, t - ECG_CONTEXT_S[0], t + ECG_CONTEXT_S[1])
-    beats = np.asarray(all_beats, dtype=np.int64)
-    beats = beats[(beats >= start) & (beats < start + sub.n_samples)] - start
-    beats = np.union1d(beats, [beat_sample - start])
-    win = beat_windows(sub, loaded.preprocessing, beat_samples=beats, require_signal=False)
-    i = int(np.argmin(np.abs(win.sample - (beat_sample - start))))
-    if not win.usable[i]:
-        raise RecordingError(
-            rec.source or rec.record_id,
-            f"the beat at {t:.2f} s touches a signal gap (NaN samples or lead off): it is "
-            "unclassifiable (Q), so no neuron explains it")
-    return win.x[i], win.features[i]
+    sequence = is_beat_sequence(loaded.model)
+    _, x, f, usable = decision_run(rec, loaded, beat_sample,
+                                   DECISION_CONTEXT_BEATS if sequence else 1, reference,
+                                   stream_start, history=stream_history)  # fmt: skip
+    _check_usable(rec, usable, beat_sample)
+    return (x, f) if sequence else (x[-1], f[-1])
 
 
 def stack_inputs(inputs: list[tuple[np.ndarray, np.ndarray | None]]

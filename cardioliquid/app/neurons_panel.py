@@ -56,10 +56,10 @@ def _decision_input(replay: ReplaySession, i: int
     """
     pred = replay.predictions
     if replay.task == "arrhythmia":
-        start, reference, states = replay.stream_of(int(pred.sample[i]))
+        origin = replay.stream_of(int(pred.sample[i]))
         x, f, decided_by = beat_decision(replay.rec, replay.loaded, int(pred.sample[i]),
-                                         pred.sample, stream_start=start, reference=reference,
-                                         segment_states=states)
+                                         origin.start, origin.reference,
+                                         origin.segment_states, origin.history)
         return x, f, float(pred.sample[i] / replay.rec.fs), decided_by
     x = window_input(replay.rec, replay.loaded, float(pred.start_s[i]))
     return x, None, float(pred.end_s[i]), replay.loaded

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -44,6 +44,19 @@ FASTEST_CHUNK_S = 30.0
 
 LEAD_IN_S = 30.0
 """Signal scored before a jump target never replayed, so decisions are in view on landing."""
+
+
+class StreamOrigin(NamedTuple):
+    """Where one of a replay's streams started and what it was given."""
+
+    start: int
+    """Its first sample in the recording."""
+    reference: np.ndarray | None
+    """The reference beats it was given (absolute samples); None: it detected them."""
+    segment_states: list[Any]
+    """Its state before each of its segments (:attr:`BeatStream.segment_states`)."""
+    history: int
+    """Samples before ``start`` it read as context (:meth:`BeatStream.recall_signal`)."""
 
 
 @dataclass
@@ -108,7 +121,7 @@ class ReplaySession:
 
     def __post_init__(self) -> None:
         self._runs: list[list[Any]] = []  # each stream: [start, fed, flushed], the live one last
-        self._states: list[list[Any]] = []  # each stream's state before each of its segments
+        self._origins: list[StreamOrigin] = []  # each stream's, as _runs
         self._history = None
         self._decided_at = np.zeros(0)
         self._flushed_end = False
@@ -187,16 +200,13 @@ class ReplaySession:
         self.position_s = target / self.rec.fs
         return len(self._history) - before
 
-    def stream_of(self, sample: int) -> tuple[int, np.ndarray | None, list[Any]]:
-        """Where the stream that decided the beat at ``sample`` started, its reference
-        beats and the state it kept before each of its segments.
+    def stream_of(self, sample: int) -> StreamOrigin:
+        """The stream that decided the beat at ``sample``: what
+        :func:`~cardioliquid.app.neurons.beat_decision` needs to rebuild the decision's
+        input and the model as it decided it.
 
         A replay starts a new stream after a jump and keeps every decision already
         made; the decision at ``sample`` is the earliest stream's that covers it.
-        Returns the stream's first sample, the reference beats it was given (None: it
-        detected them) and its :attr:`~cardioliquid.scoring.stream.BeatStream.segment_states`:
-        what :func:`~cardioliquid.app.neurons.beat_decision` needs to rebuild the
-        decision's input and the model as it decided it.
         """
         covering = [i for i, r in enumerate(self._runs) if r[0] <= sample]
         chosen = covering[-1] if covering else None
@@ -205,8 +215,8 @@ class ReplaySession:
                 chosen = i
                 break
         if chosen is None:
-            return 0, self._reference, []
-        return int(self._runs[chosen][0]), self._reference, self._states[chosen]
+            return StreamOrigin(0, self._reference, [], 0)
+        return self._origins[chosen]
 
     # -- the stream -----------------------------------------------------------------------
     def _lag(self) -> int:
@@ -260,14 +270,24 @@ class ReplaySession:
             self._stream = BeatStream(self.loaded, self.rec,
                                       beats="reference" if annotated else "detect")  # fmt: skip
             self._reference = ref.sample[ref.aami != ""] if annotated else None
-            if annotated:  # the rhythm before a jump is known: the AF gate judges from beat one
-                self._stream.recall_rhythm(self._reference[self._reference < self._start]
-                                           - self._start)  # fmt: skip
+            # After a jump the signal before the landing is known: the stream reads its record
+            # statistics from it (up to its context), and the AF gate the rhythm there.
+            first = max(0, self._start - round(self._stream.context_s * self.rec.fs))
+            earlier = None
+            if annotated:
+                earlier = self._reference[self._reference < self._start] - self._start
+                self._stream.recall_rhythm(earlier)
+            if first < self._start:
+                self._stream.recall_signal(self.rec.signal[:, first:self._start],
+                                           None if earlier is None else
+                                           earlier[earlier >= first - self._start])
         else:
             self._stream = WindowStream(self.loaded, self.rec)
             self._reference = None
         self._runs.append([self._start, self._fed, False])  # start, fed, flushed
-        self._states.append(self._stream.segment_states)
+        self._origins.append(StreamOrigin(self._start, self._reference,
+                                          self._stream.segment_states,
+                                          getattr(self._stream, "history", 0)))
 
     def _empty(self) -> Predictions:
         n = len(self.loaded.classes)

@@ -54,12 +54,15 @@ def segment_plan(
     context_s: float,
     lookahead_s: float | None = None,
     tail_s: float = 0.0,
+    history: int = 0,
 ) -> Callable[[int], Segment]:
     """Segment ``k`` of a recording at ``fs``, before clipping to its length.
 
     Each segment reads ``context_s`` before it and ``lookahead_s`` (default
     ``context_s``) after it, plus ``tail_s``: the signal each kept prediction
-    needs after its start (an EEG window's length; 0 for beats).
+    needs after its start (an EEG window's length; 0 for beats). Its context
+    reaches back to ``-history`` (samples before the start of the scored
+    stretch that are known: a stream primed with the signal before it).
     """
     check_positive("segment_s", segment_s)
     seg = round(segment_s * fs)
@@ -69,7 +72,8 @@ def segment_plan(
 
     def plan(k: int) -> Segment:
         start = k * seg
-        return Segment(start, start + seg, max(0, start - before), start + seg + tail + after)
+        return Segment(start, start + seg, max(-int(history), start - before),
+                       start + seg + tail + after)
 
     return plan
 

@@ -154,6 +154,8 @@ class BeatStream(_SegmentStream):
         check_option("beats", beats, ("detect", "reference"))
         plan = segment_plan(template.fs, segment_s, context_s, lookahead_s)
         super().__init__(template, plan, segment_s, lookahead_s)
+        self.context_s = float(context_s)
+        self.history = 0
         self.loaded = loaded
         self.beat_source = beats
         self.batch_size = batch_size
@@ -194,6 +196,31 @@ class BeatStream(_SegmentStream):
         stream clears flags that a stream over the whole record might keep.
         """
         self._settler.recall(earlier_beats)
+
+    def recall_signal(self, history: np.ndarray, beat_samples: Sequence[int] | None = None
+                      ) -> None:
+        """Give the stream the signal before its start, read as context only.
+
+        A stream started mid-recording (the replay after a jump) otherwise reads
+        its record statistics from its own first seconds. ``history`` (channels,
+        H) ends where the stream starts; ``beat_samples`` are its reference beats
+        (positions relative to the stream's start, negative) for
+        ``beats="reference"``. No beat of it is scored. Call before the first
+        :meth:`push`; :func:`decision_run` rebuilds such a stream's inputs with
+        ``history=H``.
+        """
+        if self._n_received or self._next:
+            raise RuntimeError("recall_signal must come before the first push")
+        history = np.asarray(history, dtype=np.float32)
+        if history.ndim != 2 or history.shape[0] != self.template.n_channels:
+            raise ValueError(f"expected history of shape ({self.template.n_channels}, H), "
+                             f"got {history.shape}")
+        self.history = int(history.shape[1])
+        self._buffer, self._buffer_start = history, -self.history
+        self._plan = segment_plan(self.fs, self.segment_s, self.context_s, self.lookahead_s,
+                                  history=self.history)  # fmt: skip
+        if beat_samples is not None and len(beat_samples):
+            self._reference = np.unique(np.asarray(beat_samples, dtype=np.int64))
 
     def push(self, chunk: np.ndarray, beat_samples: Sequence[int] | None = None) -> BeatPredictions:
         """Add ``chunk`` (channels, n) and return the beats completed by it.
@@ -333,6 +360,7 @@ def decision_run(
     segment_s: float = DEFAULT_SEGMENT_S,
     context_s: float = DEFAULT_ECG_CONTEXT_S,
     lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
+    history: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """The inputs a :class:`BeatStream` read for the ``n_beats`` beats up to ``beat_sample``.
 
@@ -357,6 +385,9 @@ def decision_run(
         Sample at which the stream started (a replay restarts its stream after a jump).
     segment_s, context_s, lookahead_s : float
         The stream's segmentation.
+    history : int
+        Samples of ``rec`` before ``start`` the stream was given as context
+        (:meth:`BeatStream.recall_signal`).
 
     Returns
     -------
@@ -374,7 +405,7 @@ def decision_run(
     held = 0
     while k >= 0 and held < n_beats:
         part = segment_run_inputs(rec, loaded, k, reference, start, segment_s, context_s,
-                                  lookahead_s)
+                                  lookahead_s, history)
         if not parts:  # the decided beat's segment: nothing after it
             upto = part[0] <= int(beat_sample)
             part = tuple(None if a is None else a[upto] for a in part)
@@ -405,6 +436,7 @@ def segment_run_inputs(
     segment_s: float = DEFAULT_SEGMENT_S,
     context_s: float = DEFAULT_ECG_CONTEXT_S,
     lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
+    history: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
     """What a :class:`BeatStream` started at ``start`` fed its model in segment ``k``.
 
@@ -412,13 +444,15 @@ def segment_run_inputs(
     samples) and their inputs, as
     :func:`~cardioliquid.scoring.beats.segment_beat_inputs`.
     """
-    sub = slice_recording(rec, int(start), rec.n_samples)
+    start = int(start)
+    history = min(int(history), start)
+    seg = segment_plan(rec.fs, segment_s, context_s, lookahead_s, history=history)(k)
+    # The stream's segment in the recording's samples: the same signal, the same beats.
+    seg = Segment(seg.keep_start + start, seg.keep_stop + start, seg.read_start + start,
+                  min(seg.read_stop + start, rec.n_samples))
     ref = None
     if reference is not None:
-        ref = np.asarray(reference, dtype=np.int64) - int(start)
-        ref = ref[ref >= 0]
-    seg = segment_plan(rec.fs, segment_s, context_s, lookahead_s)(k)
-    seg = replace(seg, read_stop=min(seg.read_stop, sub.n_samples))
-    sample, *inputs = segment_beat_inputs(slice_recording(sub, seg.read_start, seg.read_stop),
-                                          loaded, seg, ref)  # fmt: skip
-    return (sample + int(start), *inputs)
+        ref = np.asarray(reference, dtype=np.int64)
+        ref = ref[ref >= start - history]  # the beats the stream was given
+    return segment_beat_inputs(slice_recording(rec, seg.read_start, seg.read_stop),
+                               loaded, seg, ref)  # fmt: skip

@@ -71,7 +71,7 @@ def test_the_latest_beat_is_explained(rec, untrained_ecg_model):
     replay = ReplaySession(rec, untrained_ecg_model)
     replay.advance(40.0)
     s = int(replay.predictions.sample[-1])
-    x, f = beat_input(rec, untrained_ecg_model, s, replay.predictions.sample)
+    x, f = beat_input(rec, untrained_ecg_model, s, reference=rec.beats.sample)
     view = explain_decision(untrained_ecg_model, x, f, s / rec.fs, steps=4)
     assert view.label == untrained_ecg_model.classes[int(np.argmax(replay.predictions.proba[-1]))]
     assert view.trajectory.states.shape[1] == 12
@@ -101,3 +101,31 @@ def test_a_replay_started_mid_recording_judges_the_rhythm_from_its_first_beat(
     # The same flags a stream over the whole record gives these beats.
     causal = af_beats(rec.beats.sample, rec.fs, causal=True)
     np.testing.assert_array_equal(pred.af, causal[np.isin(rec.beats.sample, pred.sample)])
+
+
+def test_a_stream_started_by_a_jump_reads_the_signal_before_the_landing(rec,
+                                                                        untrained_ecg_model):
+    """After a jump the new stream is given the signal (and beats) before its start as
+    context, so its calls are those of a stream that ran from the recording's start (its
+    segments fall on the same 10-s grid here: the landing is 20 s in)."""
+    from cardioliquid.app.neurons import beat_decision
+    from cardioliquid.app.replay import LEAD_IN_S
+
+    replay = ReplaySession(rec, untrained_ecg_model)
+    replay.seek(50.0)
+    while not replay.finished:
+        replay.advance(9.0)
+    pred = replay.predictions
+    start = round((50.0 - LEAD_IN_S) * rec.fs)
+    origin = replay.stream_of(int(pred.sample[0]))
+    assert origin.start == start and origin.history == start  # all of it: under 30 min
+    batch = predict_beats(rec, untrained_ecg_model, segment_s=10.0)
+    after = batch.sample >= start
+    np.testing.assert_array_equal(pred.sample, batch.sample[after])
+    np.testing.assert_allclose(pred.proba, batch.proba[after], atol=1e-5)
+    # The explanation rebuilds the input the primed stream read.
+    s = int(pred.sample[3])
+    x, f, decided_by = beat_decision(rec, untrained_ecg_model, s, origin.start,
+                                     origin.reference, origin.segment_states, origin.history)
+    view = explain_decision(decided_by, x, f, s / rec.fs, steps=2)
+    np.testing.assert_allclose(view.trajectory.proba, pred.proba[3], atol=1e-5)

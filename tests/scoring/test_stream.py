@@ -202,8 +202,8 @@ def test_an_explanation_starts_from_the_state_the_stream_kept_before_the_run(sta
     assert stream.segment_states[0] is None  # the stream's start: nothing carried yet
     for i in (0, 20, DECISION_CONTEXT_BEATS + 5, len(streamed) - 1):
         sample = int(streamed.sample[i]) + start
-        fast = beat_decision(rec, loaded, sample, ref, start, ref, stream.segment_states)
-        slow = beat_decision(rec, loaded, sample, ref, start, ref)
+        fast = beat_decision(rec, loaded, sample, start, ref, stream.segment_states)
+        slow = beat_decision(rec, loaded, sample, start, ref)
         np.testing.assert_array_equal(fast[0], slow[0])
         np.testing.assert_array_equal(fast[1], slow[1])
         assert len(fast[0]) == min(i + 1, DECISION_CONTEXT_BEATS)
@@ -243,7 +243,7 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
         assert fused.lead == "MLII+V1" and np.array_equal(fused.sample, pred.sample)
     picks = np.r_[0:40:3, np.flatnonzero(np.asarray(pred.labels) != "N")[::40]]
     for i in picks:
-        x, f, decided_by = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref,
+        x, f, decided_by = beat_decision(rec, loaded, int(pred.sample[i]), 0, ref,
                                          stream.segment_states)  # fmt: skip
         assert x.shape[0] == min(i + 1, DECISION_CONTEXT_BEATS) and f.shape[0] == x.shape[0]
         view = explain_decision(decided_by, x, f, pred.sample[i] / rec.fs)
@@ -257,9 +257,9 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
         assert view.trajectory.states.shape[0] == x.shape[0]
     if getattr(loaded.model, "embedding_reference", 0):
         i = int(np.searchsorted(pred.sample, 200 * rec.fs))  # 20 segments in
-        kept = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0, ref,
+        kept = beat_decision(rec, loaded, int(pred.sample[i]), 0, ref,
                              stream.segment_states)[2].model.start_reference
-        rebuilt = beat_decision(rec, loaded, int(pred.sample[i]), pred.sample, 0,
+        rebuilt = beat_decision(rec, loaded, int(pred.sample[i]), 0,
                                 ref)[2].model.start_reference
         for a, b in zip(kept, rebuilt, strict=True):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
