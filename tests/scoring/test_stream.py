@@ -147,11 +147,13 @@ def test_shipped_rhythm_model_streams_a_real_record_as_batch_scores_it(mitdb_dir
 
 
 @pytest.mark.parametrize("beats", ["reference", "detect"])
-@pytest.mark.parametrize("start_s", [0.0, 7.3])
-def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, beats, start_s):
+@pytest.mark.parametrize(("start_s", "history_s"), [(0.0, 0.0), (7.3, 0.0), (17.3, 12.0)])
+def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, beats, start_s,
+                                                                    history_s):
     """Every beat the stream decided, from a stream started at ``start_s`` (a replay
-    restarts its stream after a jump): the run of all beats before it, rebuilt by
-    decision_run and run from rest, gives the stream's probabilities exactly."""
+    restarts its stream after a jump) and given ``history_s`` of the signal before it:
+    the run of all beats before it, rebuilt by decision_run and run from rest, gives the
+    stream's probabilities exactly."""
     from scoring_helpers import make_rhythm_model
 
     from cardioliquid.errors import RecordingError
@@ -166,10 +168,17 @@ def test_decision_run_rebuilds_what_the_stream_fed_the_rhythm_model(ecg_rec, bea
         tail = replace(tail, beats=replace(ecg_rec.beats, sample=ref[ref >= start] - start,
                                            symbol=ecg_rec.beats.symbol[ref >= start],
                                            aami=ecg_rec.beats.aami[ref >= start]))
-    streamed, _ = _collect(tail, loaded, 2.5, beats=beats, segment_s=10.0)
+    history = round(history_s * ecg_rec.fs)
+    stream = BeatStream.for_recording(tail, loaded, beats=beats)
+    if history:
+        before = None if ref is None else ref[(ref >= start - history) & (ref < start)] - start
+        stream.recall_signal(ecg_rec.signal[:, start - history:start], before)
+    tail_ref = None if ref is None else ref[ref >= start] - start
+    streamed = stream.push(tail.signal, tail_ref).concat(stream.finish())
     for i in (0, 5, len(streamed) // 2, len(streamed) - 1):
         sample = int(streamed.sample[i]) + start
-        got, x, f, usable = decision_run(ecg_rec, loaded, sample, 10_000, ref, start)
+        got, x, f, usable = decision_run(ecg_rec, loaded, sample, 10_000, ref, start,
+                                         history=history)  # fmt: skip
         assert got[-1] == sample and len(got) == i + 1 and usable.all()
         with torch.no_grad():
             p = torch.softmax(loaded.model(torch.as_tensor(x), torch.as_tensor(f))[-1], -1)
@@ -263,3 +272,13 @@ def test_the_shipped_rhythm_models_decisions_are_explained_from_their_own_input(
                                 ref)[2].model.start_reference
         for a, b in zip(kept, rebuilt, strict=True):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
+def test_recall_signal_comes_before_the_first_push_and_fits_the_channels(ecg_rec, ecg_model):
+    stream = BeatStream.for_recording(ecg_rec, ecg_model)
+    n = ecg_rec.n_channels
+    with pytest.raises(ValueError, match=rf"expected history of shape \({n}, H\)"):
+        stream.recall_signal(np.zeros((n + 2, 100)))
+    stream.push(ecg_rec.signal[:, :1000])
+    with pytest.raises(RuntimeError, match="before the first push"):
+        stream.recall_signal(np.zeros((n, 100)))
