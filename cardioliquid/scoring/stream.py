@@ -67,7 +67,10 @@ class _SegmentStream:
         self.segment_s = float(segment_s)
         self.lookahead_s = float(lookahead_s)
         self._plan = plan
-        self._buffer = np.zeros((template.n_channels, 0), dtype=np.float32)
+        # The signal still needed, store[:, lo:hi]: appended in place and dropped by moving
+        # lo, so a chunk costs its own size, not the context's (30 min of ECG).
+        self._store = np.zeros((template.n_channels, 0), dtype=np.float32)
+        self._lo = self._hi = 0
         self._buffer_start = 0  # absolute sample index of _buffer[:, 0]
         self._n_received = 0
         self._next = 0  # index of the next segment to score
@@ -92,8 +95,24 @@ class _SegmentStream:
             raise ValueError(
                 f"expected chunks of {self.template.n_channels} channels, got {chunk.shape[0]}"
             )
-        self._buffer = np.concatenate([self._buffer, chunk], axis=1)
+        self._store_samples(chunk)
         self._n_received += chunk.shape[1]
+
+    @property
+    def _buffer(self) -> np.ndarray:
+        """The signal held, from :attr:`_buffer_start` on (a view)."""
+        return self._store[:, self._lo:self._hi]
+
+    def _store_samples(self, chunk: np.ndarray) -> None:
+        n = chunk.shape[1]
+        if self._hi + n > self._store.shape[1]:
+            # A new array (earlier views stay valid), twice what is held: amortised O(1).
+            live = self._hi - self._lo
+            grown = np.empty((self._store.shape[0], max(2 * (live + n), 4096)), np.float32)
+            grown[:, :live] = self._buffer
+            self._store, self._lo, self._hi = grown, 0, live
+        self._store[:, self._hi:self._hi + n] = chunk
+        self._hi += n
 
     def _ready(self) -> Iterator[tuple[Segment, Recording]]:
         """Segments whose signal has fully arrived (all of them once finished)."""
@@ -118,7 +137,7 @@ class _SegmentStream:
     def _drop_before(self, sample: int) -> None:
         cut = sample - self._buffer_start
         if cut > 0:
-            self._buffer = self._buffer[:, cut:]
+            self._lo = min(self._hi, self._lo + cut)
             self._buffer_start = sample
 
 
@@ -216,7 +235,9 @@ class BeatStream(_SegmentStream):
             raise ValueError(f"expected history of shape ({self.template.n_channels}, H), "
                              f"got {history.shape}")
         self.history = int(history.shape[1])
-        self._buffer, self._buffer_start = history, -self.history
+        self._lo = self._hi = 0
+        self._store_samples(history)
+        self._buffer_start = -self.history
         self._plan = segment_plan(self.fs, self.segment_s, self.context_s, self.lookahead_s,
                                   history=self.history)  # fmt: skip
         if beat_samples is not None and len(beat_samples):

@@ -282,3 +282,26 @@ def test_recall_signal_comes_before_the_first_push_and_fits_the_channels(ecg_rec
     stream.push(ecg_rec.signal[:, :1000])
     with pytest.raises(RuntimeError, match="before the first push"):
         stream.recall_signal(np.zeros((n, 100)))
+
+
+def test_a_long_stream_holds_only_its_context(ecg_model):
+    """Pushed in small chunks, a stream keeps the signal its next segments read (context,
+    segment, look-ahead), in a store at most twice that: memory does not grow with the
+    recording, and a chunk costs its own size."""
+    from scoring_helpers import synthetic_ecg
+
+    rec = synthetic_ecg(duration_s=120.0, seed=1)
+    stream = BeatStream(ecg_model, rec, beats="detect", context_s=20.0)
+    step = round(0.25 * rec.fs)
+    held, out = [], stream._empty()
+    for a in range(0, rec.n_samples, step):
+        out = out.concat(stream.push(rec.signal[:, a:a + step]))
+        held.append(stream._buffer.shape[1])
+    read = round((20.0 + 10.0 + 5.0) * rec.fs) + step
+    assert max(held) <= read
+    assert stream._store.shape[1] <= 2 * read
+    out = out.concat(stream.finish())
+    batch = predict_beats(rec, ecg_model, beats="detect", segment_s=10.0, context_s=20.0)
+    assert len(batch) > 100
+    np.testing.assert_array_equal(out.sample, batch.sample)
+    np.testing.assert_allclose(out.proba, batch.proba, atol=1e-5)
