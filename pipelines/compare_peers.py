@@ -19,11 +19,18 @@ The CV column is the 3-seed mean pooled key F1 with both leads fused, under v9.1
 test settled only where neither lead's P waves are consistent: round 24 for the CfC, peer
 comparison part 7 for the peers; v10's row under its own gate, round 39) of the same recipes in
 ``pipelines/results/arrhythmia_cv_xdb.json`` (``python pipelines/arrhythmia_cv.py --table-only``).
+With ``--recipe v10`` (peer comparison part 8) the peers are v10's recipe with a GRU and an
+LSTM over the beats (``rhythm-lo-bothemb-patbal100-{gru,lstm}.yaml``, parameters within 2 % of
+v10's), exported to score as v10 does (the AF-specific gate with either lead's P waves), and the
+CfC row is the shipped v10 itself (its config retrains it bit for bit); CV under v10's gate.
+
 Usage::
 
-    python pipelines/compare_peers.py --mirror ../shared/data      # about 7 min on 2 cores
+    python pipelines/compare_peers.py --mirror ../shared/data      # about 9 min on 2 cores
+    python pipelines/compare_peers.py --mirror ../shared/data --recipe v10
 
-It writes ``pipelines/results/compare_peers.json`` and prints a Markdown table.
+It writes ``pipelines/results/compare_peers.json`` (``compare_peers_v10.json``) and prints a
+Markdown table.
 """
 
 from __future__ import annotations
@@ -45,10 +52,21 @@ CV_JSON = REPO / "pipelines" / "results" / "arrhythmia_cv_xdb.json"
 CV_GATE = "gate_atrial_max"
 """The RR-test gate settled only where neither fused lead has consistent P waves (round 24): v9.1's
 decision, under which every peer was cross-validated with both leads fused."""
+V10_GATE = "gate_nn_atrial_max"
+"""v10's decision: the AF-specific gate settled only where neither fused lead has consistent P
+waves (round 39)."""
 CV_ENTRIES = {"CfC liquid (v9.1)": ("xdb_fuse_atrial", CV_GATE),
               "LTC liquid": ("peer_atrial_ltc", CV_GATE), "LSTM": ("peer_atrial_lstm", CV_GATE),
               "GRU": ("peer_atrial_gru", CV_GATE), "CNN": ("peer_atrial_cnn", CV_GATE),
-              SHIPPED: ("xdb_lo_bothemb_patbal100", "gate_nn_atrial_max")}
+              SHIPPED: ("xdb_lo_bothemb_patbal100", V10_GATE)}
+V10_PEERS = {"GRU (v10's recipe)": "rhythm-lo-bothemb-patbal100-gru",
+             "LSTM (v10's recipe)": "rhythm-lo-bothemb-patbal100-lstm"}
+V10_CV_ENTRIES = {"GRU (v10's recipe)": ("peer_v10_gru", V10_GATE),
+                  "LSTM (v10's recipe)": ("peer_v10_lstm", V10_GATE),
+                  SHIPPED: ("xdb_lo_bothemb_patbal100", V10_GATE)}
+RECIPES = {"v9.1": (PEERS, CV_ENTRIES, "compare_peers.json"),
+           "v10": (V10_PEERS, V10_CV_ENTRIES, "compare_peers_v10.json")}
+"""Each comparison: its peers (label: config stem), their CV entries, and its JSON file."""
 
 
 def cv_key_f1(results: dict, entry: str, gate: str = "gate_off",
@@ -70,15 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mirror", default=os.environ.get("CARDIOLIQUID_DATA_MIRROR", "../shared/data"))
     p.add_argument("--work", default="runs/peers", help="where peer weights and results go")
-    p.add_argument("--json", default=str(REPO / "pipelines" / "results" / "compare_peers.json"))
+    p.add_argument("--recipe", choices=list(RECIPES), default="v9.1",
+                   help="the recipe the peers share: v9.1's (five models) or v10's (GRU, LSTM)")
+    p.add_argument("--json", default=None, help="default pipelines/results/compare_peers"
+                   "[_v10].json")
     a = p.parse_args(argv)
+    peers, cv_entries, json_name = RECIPES[a.recipe]
+    a.json = a.json or str(REPO / "pipelines" / "results" / json_name)
     work = REPO / a.work
     work.mkdir(parents=True, exist_ok=True)
     env_mirror = str(Path(a.mirror).resolve())
     os.environ["CARDIOLIQUID_DATA_MIRROR"] = env_mirror
 
     models = {}  # labels: no commas (a --models list)
-    for label, name in PEERS.items():
+    for label, name in peers.items():
         out = work / f"{name}.safetensors"
         if not out.is_file():
             _run([str(BIN / "cardioliquid-train"), "fit", "--config",
@@ -101,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         e, pr = json.loads(ev.read_text()), json.loads(prof.read_text())
         rows[label] = {"model": model, "ds2": {k: e[k] for k in ("veb", "sveb", "accuracy")},
                        "profile": pr}
-    noise_json = work / "bench_noise_peers.json"
+    noise_json = work / f"bench_noise_peers_{a.recipe}.json"
     _run([sys.executable, "pipelines/bench_noise.py", "--mirror", env_mirror, "--noises", "em",
           "--snrs", "6,0", "--models", ",".join(f"{k}={v}" for k, v in models.items()),
           "--json", str(noise_json)])
@@ -116,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, r in rows.items():
         prof = r["profile"]
         c = noise[label]["conditions"]
-        cv, n_seeds = cv_key_f1(cv_results, *CV_ENTRIES[label])
+        cv, n_seeds = cv_key_f1(cv_results, *cv_entries[label])
         table.append({
             "model": label,
             "cv_key_f1": cv, "cv_seeds": n_seeds,
@@ -130,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "energy_uj": prof["energy_uj_per_decision"]["value"],
             "energy_method": prof["energy_uj_per_decision"]["method"],
         })
-    result = {"rows": table, "details": rows, "noise": noise}
+    result = {"recipe": a.recipe, "rows": table, "details": rows, "noise": noise}
     out = Path(a.json)
     out.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -285,9 +285,10 @@ class ReplaySession:
             self._stream = WindowStream(self.loaded, self.rec)
             self._reference = None
         self._runs.append([self._start, self._fed, False])  # start, fed, flushed
+        beats = isinstance(self._stream, BeatStream)  # an EEG stream keeps neither
         self._origins.append(StreamOrigin(self._start, self._reference,
-                                          self._stream.segment_states,
-                                          getattr(self._stream, "history", 0)))
+                                          self._stream.segment_states if beats else [],
+                                          self._stream.history if beats else 0))
 
     def _empty(self) -> Predictions:
         n = len(self.loaded.classes)

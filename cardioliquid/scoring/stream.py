@@ -76,9 +76,6 @@ class _SegmentStream:
         self._next = 0  # index of the next segment to score
         self._finished = False
         self.hx: Any = None
-        self.segment_states: list[Any] = []
-        """The carried state before each scored segment (index ``k``): where an explanation
-        of a later decision starts without rescoring the stream's past."""
 
     @property
     def n_received(self) -> int:
@@ -175,6 +172,10 @@ class BeatStream(_SegmentStream):
         super().__init__(template, plan, segment_s, lookahead_s)
         self.context_s = float(context_s)
         self.history = 0
+        """Samples before the stream's start it was given as context (:meth:`recall_signal`)."""
+        self.segment_states: list[Any] = []
+        """The carried state before each scored segment (index ``k``): where an explanation
+        of a later decision starts without rescoring the stream's past."""
         self.loaded = loaded
         self.beat_source = beats
         self.batch_size = batch_size
