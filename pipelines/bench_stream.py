@@ -26,7 +26,6 @@ record's agreement under each context (``.png``). It chooses nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -67,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from cardioliquid._atomic import atomic_write
     from cardioliquid.evaluation import ec57
+    from cardioliquid.evaluation.report import write_json
     from cardioliquid.io import load_ecg
     from cardioliquid.models.checkpoint import load_model
     from cardioliquid.scoring.beats import predict_beats
@@ -129,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(r['sveb_se'])} | {fmt(r['sveb_ppv'])} | {fmt(r['sveb_f1'])} | {lo} | "
               f"{fmt(r.get('agreement_median'), 100)} | {fmt(r.get('agreement_mean'), 100)} | "
               f"{r['cost_vs_whole']:.1f} |")
-    out = Path(a.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=1) + "\n"))
+    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+    out = write_json(a.json, result)  # atomic
     _plot(result, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')}")
     return 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -33,6 +37,26 @@ def shared_data() -> Path:
 def mitdb_dir(shared_data: Path) -> Path:
     """The MIT-BIH Arrhythmia Database in the mirror."""
     return shared_data / "mitdb"
+
+
+@pytest.fixture(scope="session")
+def pipeline_script() -> Iterator[Callable[[str], ModuleType]]:
+    """Load a script of ``pipelines/`` as a module: ``pipeline_script("bench_stream")``."""
+    loaded: dict[str, ModuleType] = {}
+
+    def load(name: str) -> ModuleType:
+        if name not in loaded:
+            spec = importlib.util.spec_from_file_location(f"{name}_script",
+                                                          REPO / "pipelines" / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # dataclasses look their module up there
+            spec.loader.exec_module(module)
+            loaded[name] = module
+        return loaded[name]
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(f"{name}_script", None)
 
 
 @pytest.fixture

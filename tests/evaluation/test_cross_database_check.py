@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "pipelines" / "cross_database_check.py"
-
 
 @pytest.fixture(scope="module")
-def xdb():
-    spec = importlib.util.spec_from_file_location("cross_database_check_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def xdb(pipeline_script):
+    return pipeline_script("cross_database_check")
 
 
 @pytest.mark.realdata

@@ -9,15 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "pipelines" / "arrhythmia_cv.py"
-
 
 @pytest.fixture(scope="module")
-def cv():
-    spec = importlib.util.spec_from_file_location("arrhythmia_cv_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cv(pipeline_script):
+    return pipeline_script("arrhythmia_cv")
 
 
 def test_scores_of_a_known_confusion_matrix(cv):
