@@ -6,8 +6,8 @@ v10); each peer row is that recipe with another sequence model over the beats
 parameters within 2 % of its), all trained on the shipped model's data (DS1 + the SVDB records
 of the mirror, seed 0) by ``cardioliquid-train`` and exported to score as v9.1 does (both leads
 fused, the RR-test gate settled only where neither lead's P waves are consistent, no S floor).
-The shipped ``arrhythmia`` model (v10: another recipe; ``--recipe v10`` trains its peers) is the last row,
-for reference. Every model then goes through the same commands:
+The shipped ``arrhythmia`` model (v10: another recipe; ``--recipe v10`` trains its peers) is
+the last row, for reference. Every model then goes through the same commands:
 
 - ``cardioliquid evaluate arrhythmia --records DS2``: inter-patient EC57 gross statistics;
 - ``pipelines/bench_noise.py --noises em``: VEB and SVEB F1 under real electrode-motion noise
