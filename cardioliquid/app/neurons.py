@@ -17,7 +17,7 @@ from cardioliquid.explain import (
 )
 from cardioliquid.explain.states import is_beat_sequence
 from cardioliquid.scoring.segments import slice_recording
-from cardioliquid.scoring.stream import decision_run, segment_index, segment_run_inputs
+from cardioliquid.scoring.stream import decision_run, segment_index
 from cardioliquid.signal.windows import eeg_windows
 
 if TYPE_CHECKING:
@@ -98,20 +98,25 @@ def beat_decision(
         return x, f, loaded
     import torch
 
+    def beats_up_to(n_beats: int) -> tuple[np.ndarray, ...]:
+        return decision_run(rec, loaded, beat_sample, n_beats, reference, stream_start,
+                            history=stream_history, whole_segments=True)
+
+    # The run and the beats before it in its first segment, whose reference the stream kept;
+    # without the kept states, every beat since the stream started.
     start = None
-    stream = dict(reference=reference, start=stream_start, history=stream_history)
-    sample, x, f, usable = decision_run(rec, loaded, beat_sample, DECISION_CONTEXT_BEATS,
-                                        **stream)  # fmt: skip
+    sample, x, f, usable = beats_up_to(ALL_BEATS if segment_states is None
+                                       else DECISION_CONTEXT_BEATS)
+    if segment_states is not None:
+        k = segment_index(int(sample[0]) - stream_start, rec.fs)
+        if k < len(segment_states):
+            hx = segment_states[k]
+            start = model.reference_in(hx[0] if isinstance(hx, tuple) else hx)  # first lead's
+        else:  # not this stream's states
+            sample, x, f, usable = beats_up_to(ALL_BEATS)
     _check_usable(rec, usable, beat_sample)
-    k = segment_index(int(sample[0]) - stream_start, rec.fs)
-    if segment_states is not None and k < len(segment_states):
-        hx = segment_states[k]
-        start = model.reference_in(hx[0] if isinstance(hx, tuple) else hx)  # the first lead's
-        before, lead_in = segment_run_inputs(rec, loaded, k, **stream)[:2]
-        lead_in = lead_in[before < sample[0]]
-    else:  # every beat since the stream's start
-        lead_in = decision_run(rec, loaded, beat_sample, ALL_BEATS, **stream)[1]
-        lead_in = lead_in[:len(lead_in) - len(x)]
+    cut = max(0, len(x) - DECISION_CONTEXT_BEATS)
+    lead_in, x, f = x[:cut], x[cut:], f[cut:]
     if not len(lead_in) and start is None:
         return x, f, loaded
     mean, count = model.reference_after(torch.as_tensor(lead_in, dtype=torch.float32), start)

@@ -487,8 +487,7 @@ class BeatRhythmClassifier(nn.Module):
             raise ValueError("this model reads no embedding reference")
         if hx is None:
             return self.start_reference
-        _, mean, count = hx.split([self.rnn.hx_size, self.n_embedding, 1], dim=-1)
-        return mean, count
+        return self._split_state(hx, hx.shape[0], hx)[1]
 
     def starting_from(self, mean: Tensor, count: Tensor) -> BeatRhythmClassifier:
         """A view of this model (the same parameters) whose runs start from this reference.

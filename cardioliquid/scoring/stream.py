@@ -383,6 +383,7 @@ def decision_run(
     context_s: float = DEFAULT_ECG_CONTEXT_S,
     lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
     history: int = 0,
+    whole_segments: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """The inputs a :class:`BeatStream` read for the ``n_beats`` beats up to ``beat_sample``.
 
@@ -410,6 +411,9 @@ def decision_run(
     history : int
         Samples of ``rec`` before ``start`` the stream was given as context
         (:meth:`BeatStream.recall_signal`).
+    whole_segments : bool
+        Return every beat of the segments read, the earliest from its start (at
+        least ``n_beats``): the beats before the run in its first segment too.
 
     Returns
     -------
@@ -422,12 +426,23 @@ def decision_run(
     RecordingError
         ``beat_sample`` is not a beat of the stream.
     """
-    k = segment_index(int(beat_sample) - int(start), rec.fs, segment_s)
+    start = int(start)
+    history = min(int(history), start)
+    plan = segment_plan(rec.fs, segment_s, context_s, lookahead_s, history=history)
+    ref = None
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.int64)
+        ref = ref[ref >= start - history]  # the beats the stream was given
+    k = segment_index(int(beat_sample) - start, rec.fs, segment_s)
     parts: list[tuple[np.ndarray, ...]] = []
     held = 0
     while k >= 0 and held < n_beats:
-        part = segment_run_inputs(rec, loaded, k, reference, start, segment_s, context_s,
-                                  lookahead_s, history)
+        seg = plan(k)
+        # The stream's segment in the recording's samples: the same signal, the same beats.
+        seg = Segment(seg.keep_start + start, seg.keep_stop + start, seg.read_start + start,
+                      min(seg.read_stop + start, rec.n_samples))
+        part = segment_beat_inputs(slice_recording(rec, seg.read_start, seg.read_stop),
+                                   loaded, seg, ref)  # fmt: skip
         if not parts:  # the decided beat's segment: nothing after it
             upto = part[0] <= int(beat_sample)
             part = tuple(None if a is None else a[upto] for a in part)
@@ -437,10 +452,11 @@ def decision_run(
         parts.insert(0, part)
         held += len(part[0])
         k -= 1
-    sample = np.concatenate([p[0] for p in parts])[-n_beats:]
-    x = np.concatenate([p[1] for p in parts])[-n_beats:]
-    feats = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])[-n_beats:]
-    usable = np.concatenate([p[3] for p in parts])[-n_beats:]
+    run = slice(None) if whole_segments else slice(-n_beats, None)
+    sample = np.concatenate([p[0] for p in parts])[run]
+    x = np.concatenate([p[1] for p in parts])[run]
+    feats = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])[run]
+    usable = np.concatenate([p[3] for p in parts])[run]
     return sample, x, feats, usable
 
 
@@ -448,33 +464,3 @@ def segment_index(sample: int, fs: float, segment_s: float = DEFAULT_SEGMENT_S) 
     """The segment (``k``) of a stream that decides its beat at ``sample`` (from its start)."""
     return int(sample) // max(1, round(segment_s * fs))
 
-
-def segment_run_inputs(
-    rec: Recording,
-    loaded: LoadedModel,
-    k: int,
-    reference: np.ndarray | None = None,
-    start: int = 0,
-    segment_s: float = DEFAULT_SEGMENT_S,
-    context_s: float = DEFAULT_ECG_CONTEXT_S,
-    lookahead_s: float = DEFAULT_ECG_LOOKAHEAD_S,
-    history: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """What a :class:`BeatStream` started at ``start`` fed its model in segment ``k``.
-
-    Arguments as :func:`decision_run`. Returns the segment's beats (absolute
-    samples) and their inputs, as
-    :func:`~cardioliquid.scoring.beats.segment_beat_inputs`.
-    """
-    start = int(start)
-    history = min(int(history), start)
-    seg = segment_plan(rec.fs, segment_s, context_s, lookahead_s, history=history)(k)
-    # The stream's segment in the recording's samples: the same signal, the same beats.
-    seg = Segment(seg.keep_start + start, seg.keep_stop + start, seg.read_start + start,
-                  min(seg.read_stop + start, rec.n_samples))
-    ref = None
-    if reference is not None:
-        ref = np.asarray(reference, dtype=np.int64)
-        ref = ref[ref >= start - history]  # the beats the stream was given
-    return segment_beat_inputs(slice_recording(rec, seg.read_start, seg.read_stop),
-                               loaded, seg, ref)  # fmt: skip
