@@ -317,7 +317,7 @@ def run_arrhythmia(args: argparse.Namespace) -> int:
     result.update(
         {
             "model": (made["model"] or str(args.predictions)) if made
-            else getattr(loaded, "name", model_name),
+            else getattr(loaded, "label", model_name),
             "source": "predictions" if made else "model",
             "model_sha256": made["model_sha256"] if made else model_digest(loaded),
             "records_requested": requested,
@@ -366,7 +366,7 @@ def run_seizure(args: argparse.Namespace) -> int:
         mode=args.mode,
         params=params,
         extra={
-            "model": getattr(loaded, "name", args.model),
+            "model": getattr(loaded, "label", args.model),
             "model_sha256": model_digest(loaded),
             "events": settings.event_rule(),
         },

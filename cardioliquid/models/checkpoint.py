@@ -97,6 +97,15 @@ class LoadedModel:
         """A display name: the file stem."""
         return Path(self.path).stem if self.path else self.model_name
 
+    @property
+    def label(self) -> str:
+        """What a report calls the model: a shipped model's name, else its file's path (a
+        user's ``arrhythmia.safetensors`` is not the shipped ``arrhythmia``)."""
+        if not self.path:
+            return self.model_name
+        path = Path(self.path)
+        return path.stem if path.parent.resolve() == PRETRAINED_DIR.resolve() else str(path)
+
     def reading_leads(self, leads: list[str] | tuple[str, ...]) -> LoadedModel:
         """This heartbeat model reading the ECG leads ``leads`` instead of its own choice.
 
@@ -292,6 +301,8 @@ def load_model(name_or_path: str | os.PathLike, map_location: str = "cpu") -> Lo
         "model_name": hp.get("model_name"),
         "model_kwargs": hp.get("model_kwargs", {}),
         "preprocessing": hp.get("preprocessing", {}),
-        "metadata": {"epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")},
+        # what the run read, when cardioliquid-train wrote it (training.records.CHECKPOINT_KEY)
+        "metadata": {"epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step"),
+                     **dict(ckpt.get("cardioliquid_metadata") or {})},
     }
     return _build(path, header, state)

@@ -22,10 +22,12 @@ UNKNOWN = "provenance unknown: the model card does not say whether this patient 
 
 
 def _ids_under(metadata: dict[str, Any], words: tuple[str, ...]) -> set[str]:
+    """Ids in the card's lists whose keys hold one of ``words``, as given and without a
+    database prefix (``svdb/803`` is also ``803``)."""
     found: set[str] = set()
     for key, value in metadata.items():
         if any(w in key.lower() for w in words) and isinstance(value, list | tuple):
-            found |= {str(v) for v in value}
+            found |= {str(v) for v in value} | {str(v).rsplit("/", 1)[-1] for v in value}
     return found
 
 
@@ -48,8 +50,9 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
     """Say whether a recording is in-sample or a held-out patient for a model.
 
     Uses lists in the model card metadata whose keys name training
-    (``train_records``, ``train_patients``...) or test data (``test_...``,
-    ``held_out...``), then clauses of its ``split``/``data`` text; for
+    (``train_records``, ``train_patients``, ``val_records``...) or test data
+    (``test_...``, ``held_out...``); a card that lists its training data is
+    held to that list. Without lists, clauses of its ``split``/``data`` text; for
     arrhythmia models whose card names the splits of
     :mod:`cardioliquid.data.splits`, DS1 and :data:`SVDB_TRAIN` records are
     in-sample, DS2 and other SVDB records held out, and NSTDB records are
@@ -63,18 +66,26 @@ def evaluation_label(record_id: str, patient_id: str, task: str, metadata: dict[
     """
     if metadata.get("untrained"):
         return UNTRAINED
-    ids = {str(record_id), str(patient_id)}
-    trained = _ids_under(metadata, ("train", "fit"))
+    source = nstdb_source(str(record_id))
+    rid = source or str(record_id)
+    noisy = f"NSTDB record made from MIT-BIH {source} with noise added; " if source else ""
+    ids = {str(record_id), str(patient_id), rid, str(patient_id).rsplit("/", 1)[-1]}
+    trained = _ids_under(metadata, ("train", "fit", "val_"))
     if ids & trained:
-        return IN_SAMPLE.format("seen in training")
+        return IN_SAMPLE.format(f"{noisy}seen in training")
     # Another record of the same patient (MIT-BIH 202 is 201's patient) is in-sample too,
     # whatever the test list says: the split lists records, the question is the patient.
-    same_patient = sorted(t for t in trained if patient_of(t) == patient_of(str(record_id)))
+    same_patient = sorted(t for t in trained if patient_of(t) == patient_of(rid))
     if same_patient:
         return IN_SAMPLE.format(
-            f"record {record_id}'s patient's record {same_patient[0]} was in training")
+            f"{noisy}record {rid}'s patient's record {same_patient[0]} was in training")
     if ids & _ids_under(metadata, ("test", "held")):
-        return HELD_OUT.format("never seen in training")
+        return HELD_OUT.format(f"{noisy}never seen in training")
+    if trained:
+        # The card lists what it trained on: that list, not the recipe's prose (which a run
+        # with its records overridden still carries), says what was seen.
+        n = len({t.rsplit("/", 1)[-1] for t in trained})
+        return HELD_OUT.format(f"{noisy}not among the {n} records or patients it trained on")
     verdict = _from_split_text(ids, metadata)
     if verdict:
         return verdict

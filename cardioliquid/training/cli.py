@@ -30,7 +30,6 @@ data is read.
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from cardioliquid.errors import CardioLiquidError, CheckpointError, ContractErro
 from cardioliquid.training.distill import prepare_teachers
 from cardioliquid.training.export import check_decision_overrides, export_checkpoint
 from cardioliquid.training.module import LiquidClassifierModule
+from cardioliquid.training.records import CHECKPOINT_KEY, records_metadata
 from cardioliquid.training.usage import (
     check_ckpt_path,
     check_export_target,
@@ -59,40 +59,8 @@ PREDICTIONS_FILE = "predictions.npz"
 GPU_ACCELERATORS = ("gpu", "cuda", "mps", "tpu")
 
 
-def _listing(names: list[str], most: int = 12) -> str:
-    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
-    if not names:
-        return "none"
-    # Records of extra databases are named "<database>/<record>": say how many each gave,
-    # since the first dozen names shown are usually the main database's alone.
-    extra = Counter(name.split("/", 1)[0] for name in names if "/" in name)
-    from_extra = "".join(f"; {n} from {db}" for db, n in extra.items())
-    return f"{len(names)} ({shown}{from_extra})"
-
-
-def records_metadata(datamodule: object) -> dict[str, object]:
-    """The records a run read, for the exported model's provenance.
-
-    A config's ``export_metadata`` describes its recipe in words; a run whose
-    data were overridden on the command line (``--data.init_args.train_records
-    101,106``) trained on something else. The file therefore also lists what
-    this run read (``train_records``, ``val_records``, ``test_records``) and
-    says it in its ``trained_on`` line, which the app's provenance reads; the
-    line counts the records of each extra database (``39 from svdb``).
-    """
-    used = getattr(datamodule, "records_used", None)
-    if used is None:
-        return {}
-    splits = used()
-    meta: dict[str, object] = {f"{k}_records": list(v) for k, v in splits.items()}
-    meta["trained_on"] = (f"train records {_listing(splits.get('train', []))}; validation "
-                          f"{_listing(splits.get('val', []))}; test "
-                          f"{_listing(splits.get('test', []))}")
-    return meta
-
-
-def _save_final_weights(module: LiquidClassifierModule, folder: Path, epoch: int,
-                        step: int) -> str:
+def _save_final_weights(module: LiquidClassifierModule, datamodule: object, folder: Path,
+                        epoch: int, step: int) -> str:
     """Write a run's final weights as ``final.ckpt`` in its folder; return its path.
 
     Only this process writes (no collective call: the other ranks of a DDP run
@@ -102,7 +70,8 @@ def _save_final_weights(module: LiquidClassifierModule, folder: Path, epoch: int
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "final.ckpt"
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "epoch": int(epoch), "global_step": int(step)}, path)
+                "epoch": int(epoch), "global_step": int(step),
+                CHECKPOINT_KEY: records_metadata(datamodule)}, path)
     return str(path)
 
 
@@ -302,9 +271,10 @@ class TrainCLI(LightningCLI):
             path = export_checkpoint(source, target, metadata=meta,
                                      decision_overrides=decision)
         except OSError as e:
-            kept = best or _save_final_weights(
-                self.model, Path(self.trainer.log_dir or self.trainer.default_root_dir),
-                self.trainer.current_epoch, self.trainer.global_step)
+            folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+            kept = best or _save_final_weights(self.model, self.datamodule, folder,
+                                               self.trainer.current_epoch,
+                                               self.trainer.global_step)
             raise CardioLiquidError(
                 f"--export_to {target}: training finished but the model could not be written "
                 f"({e.strerror or e}); its checkpoint is {kept}: export it with python -m "

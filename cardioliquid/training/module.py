@@ -40,6 +40,7 @@ from cardioliquid.training.losses import (
     rhythm_forecast_head,
     rhythm_forecast_loss,
 )
+from cardioliquid.training.records import CHECKPOINT_KEY, records_metadata
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -319,6 +320,15 @@ class LiquidClassifierModule(L.LightningModule):
                 "seed) before trainer.fit")
         for teacher in self._teachers:
             teacher.to(self.device)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Write the records this run reads into the checkpoint (plain lists and text, so
+        ``torch.load(weights_only=True)`` reads them back), for the provenance of a model
+        evaluated or exported from it."""
+        trainer = self._trainer  # None outside a Trainer: nothing to say
+        meta = records_metadata(getattr(trainer, "datamodule", None)) if trainer else {}
+        if meta:
+            checkpoint[CHECKPOINT_KEY] = meta
 
     def _step(self, batch: Batch, metrics: MetricCollection, stage: str) -> torch.Tensor:
         x, feats, y = split_batch(batch)

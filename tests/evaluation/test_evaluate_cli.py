@@ -55,7 +55,8 @@ def stand_in_model(monkeypatch):
     calls = {"adapt": []}
     monkeypatch.setattr(
         "cardioliquid.evaluation.cli._load_model",
-        lambda name: SimpleNamespace(name=f"stand-in:{name}", model_name=name, path="",
+        lambda name: SimpleNamespace(name=f"stand-in:{name}", label=f"stand-in:{name}",
+                                     model_name=name, path="",
                                      metadata={"adaptation": {"eval_mode": True}},
                                      preprocessing=SimpleNamespace(af_gate=True),
                                      decision=DecisionSettings(af_gate=True)),
@@ -287,7 +288,7 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
     prep = WindowPreprocessing(window_s=2.0, hop_s=1.0)
     monkeypatch.setattr(
         "cardioliquid.evaluation.cli._load_model",
-        lambda name: SimpleNamespace(name="sz-stand-in", preprocessing=prep,
+        lambda name: SimpleNamespace(name="sz-stand-in", label="sz-stand-in", preprocessing=prep,
                                      decision=DecisionSettings()),
     )
 

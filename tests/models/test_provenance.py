@@ -90,3 +90,17 @@ def test_provenance_summary_groups_records_by_what_the_model_saw():
     untrained = provenance_summary({"a": evaluation_label("a", "a", "seizure",
                                                           {"untrained": True})})
     assert provenance_line(untrained).startswith("patients: the model is UNTRAINED")
+
+
+def test_a_card_that_lists_its_training_records_is_held_to_the_list():
+    """A run with its records overridden keeps the recipe's prose (DS1 + 39 SVDB records): the
+    lists it wrote say what it saw."""
+    meta = {**TRAINED_ON_DS1_AND_SVDB, "train_records": ["101", "106"], "val_records": ["118"],
+            "test_records": ["100"]}  # fmt: skip
+    label = evaluation_label("803", "803", "arrhythmia", meta)
+    assert label.startswith("held-out patient") and "3 records" in label, label
+    assert "held-out" in evaluation_label("109", "109", "arrhythmia", meta)  # DS1, not listed
+    assert "in-sample" in evaluation_label("106", "svdb/106", "arrhythmia", meta)
+    assert "in-sample" in evaluation_label("118", "118", "arrhythmia", meta)  # chose the epoch
+    noisy = evaluation_label("118e06", "118e06", "arrhythmia", meta)
+    assert noisy.startswith("in-sample patient") and "MIT-BIH 118" in noisy, noisy

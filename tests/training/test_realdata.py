@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cardioliquid.models.checkpoint import load_model
+from cardioliquid.models.provenance import evaluation_label
 from cardioliquid.signal.config import BeatPreprocessing
 from cardioliquid.training.datamodules import (
     BeatSequenceDataModule,
@@ -50,6 +51,13 @@ def test_short_fit_on_three_mitdb_records(mitdb_dir, tmp_path, model_name):
     trainer.save_checkpoint(ckpt)
     loaded = load_model(ckpt)
     assert loaded.task == "arrhythmia" and loaded.preprocessing == dm.preprocessing
+    # The checkpoint says what the run read, and provenance labels read it (they said
+    # "unknown" for every .ckpt): 209 chose the epoch, 100 was tested, DS1's 101 never seen.
+    meta = loaded.metadata
+    assert (meta["train_records"], meta["val_records"]) == (["106"], ["209"])
+    assert "in-sample" in evaluation_label("209", "209", "arrhythmia", meta)
+    assert "held-out" in evaluation_label("100", "100", "arrhythmia", meta)
+    assert "held-out" in evaluation_label("101", "101", "arrhythmia", meta)
     # The cache is keyed by preprocessing; a second build reads it back identically.
     again = MITBIHBeatDataModule(data_dir=str(mitdb_dir), train_records=["106"],
                                  test_records=["100"], cache_dir=str(tmp_path / "cache"))
