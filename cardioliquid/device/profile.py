@@ -174,7 +174,8 @@ def _macs_dict(flop, ops) -> dict[str, Any]:
         "effective": ops.effective_macs,
         "elementwise_ops": ops.elementwise,
         "transcendental_ops": ops.transcendental,
-        "by_op": flop.by_op,
+        # FlopCounterMode counts FLOPs (2 per MAC): halved so every count here is in MACs
+        "by_op": {op: n // 2 for op, n in flop.by_op.items()},
         "by_module": ops.by_module,
     }
 
@@ -268,7 +269,11 @@ def _profile(
         file_bytes = Path(loaded.path).stat().st_size
     macs = _macs_dict(count_macs_flop_counter(decide), count_ops_analytic(net, decide))
     if callable(getattr(net, "complexity", None)):  # the model's own count, for comparison
-        macs["model_reported"] = net.complexity()
+        macs["model_reported"] = {
+            **net.complexity(),
+            "scope": "the model's own count for one forward (one lead), synapses the wiring "
+                     "has only",
+        }  # fmt: skip
     macs["leads"] = leads
 
     core = _liquid_core(net, _caller(net, x, f))

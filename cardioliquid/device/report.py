@@ -32,9 +32,10 @@ class ProfileReport:
     macs_per_decision : dict
         ``value`` (the analytic count), ``flop_counter`` (FlopCounterMode),
         ``analytic``, ``counters_agree``, ``effective`` (only the synapses the
-        wiring has), ``elementwise_ops``, ``transcendental_ops``, ``by_op``,
-        ``by_module``, ``model_reported`` (the model's ``complexity()``, one
-        forward) and ``leads`` (forwards per decision: the leads a model fuses).
+        wiring has), ``elementwise_ops``, ``transcendental_ops``, ``by_op`` (MACs
+        per ATen op, FlopCounterMode's FLOPs halved), ``by_module``,
+        ``model_reported`` (the model's ``complexity()`` for one forward, with its
+        ``scope``) and ``leads`` (forwards per decision: the leads a model fuses).
     macs_per_step : dict or None
         The same for one streaming step of the liquid core; None without one.
     latency_ms : dict
