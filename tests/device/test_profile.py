@@ -40,6 +40,7 @@ def test_report_schema_and_labels(tiny_model, no_rapl: Path, tmp_path: Path) -> 
     assert 0 < d["params"]["effective"] < d["params"]["dense"]
     macs = d["macs_per_decision"]
     assert macs["flop_counter"] == macs["analytic"] > 0
+    assert sum(macs["by_op"].values()) == macs["flop_counter"]  # MACs, like the total
     assert 0 < macs["effective"] <= macs["analytic"]
     step = d["macs_per_step"]
     assert step["flop_counter"] == step["analytic"] > 0
