@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,14 @@ SAME_PATIENT: dict[str, str] = {"202": "201"}
 """MIT-BIH records that come from a subject already represented (202 is 201's patient)."""
 
 # Bits per sample of the WFDB storage formats, to detect truncated signal files.
+_FS_FIELD = re.compile(r"\d*\.?\d+(/\d*\.?\d+(\(\d*\.?\d+\))?)?")
+"""A record line's sampling-rate field: ``360``, ``128.0``, ``360/360(0)`` (frequency, counter
+frequency, base counter value)."""
+
+_WFDB_FORMATS = ("8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516",
+                 "524")  # fmt: skip
+"""The signal formats wfdb reads (508/516/524: FLAC)."""
+
 _BITS_PER_SAMPLE = {8: 8, 16: 16, 24: 24, 32: 32, 61: 16, 80: 8, 160: 16, 212: 12, 310: 32 / 3,
                     311: 32 / 3}  # fmt: skip
 
@@ -62,6 +71,10 @@ def _read_header(base: Path) -> wfdb.Record:
         header = wfdb.rdheader(str(base))
     except Exception as e:  # wfdb raises many types on a malformed header
         raise RecordingError(hea, f"corrupt WFDB header: expected a valid header, got {e}") from e
+    unknown = sorted({str(f) for f in header.fmt or [] if str(f) not in _WFDB_FORMATS})
+    if unknown:
+        raise RecordingError(hea, f"unsupported WFDB signal format {', '.join(unknown)}: "
+                                  f"expected one of {', '.join(_WFDB_FORMATS)}")
     if not header.fs or header.fs <= 0 or not header.sig_len or header.n_sig in (None, 0):
         raise RecordingError(
             hea,
@@ -78,6 +91,14 @@ def _check_signal_lines(hea: Path) -> None:
     if not lines:
         raise RecordingError(hea, "corrupt WFDB header: expected a record line, got none")
     fields = lines[0].split()
+    # Checked here because wfdb reads a field it cannot parse as absent: "-360" for the
+    # sampling rate gave its 250 Hz default, "65x000" for the length gave 65 samples.
+    if len(fields) > 2 and not _FS_FIELD.fullmatch(fields[2]):
+        raise RecordingError(hea, f"corrupt WFDB header: expected a positive sampling rate "
+                                  f"as the record line's third field, got {fields[2]!r}")
+    if len(fields) > 3 and not fields[3].isdigit():
+        raise RecordingError(hea, f"corrupt WFDB header: expected the number of samples per "
+                                  f"signal as the record line's fourth field, got {fields[3]!r}")
     if len(fields) < 2 or "/" in fields[0]:  # no signals, or a multi-segment record
         return
     n_sig = fields[1]

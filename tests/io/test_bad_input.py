@@ -37,6 +37,34 @@ def test_corrupt_header(wfdb_record):
         load_ecg(base)
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    (2, "-360", r"rec\.hea: corrupt WFDB header: expected a positive sampling rate .*'-360'"),
+    (3, "65x000", r"rec\.hea: corrupt WFDB header: expected the number of samples .*'65x000'"),
+])  # fmt: skip
+def test_a_record_line_field_wfdb_would_misread(wfdb_record, field, value, message):
+    """wfdb reads "-360" as its 250 Hz default and "65x000" as 65 samples; the scores then
+    changed silently, or the fault was blamed on the annotations."""
+    base, _ = wfdb_record
+    hea = base.with_suffix(".hea")
+    lines = hea.read_text().splitlines()
+    fields = lines[0].split()
+    fields[field] = value
+    hea.write_text("\n".join([" ".join(fields), *lines[1:]]) + "\n")
+    with pytest.raises(RecordingError, match=message):
+        load_ecg(base)
+
+
+def test_an_unsupported_signal_format_names_the_header(wfdb_record):
+    base, _ = wfdb_record
+    hea = base.with_suffix(".hea")
+    lines = hea.read_text().splitlines()
+    signal = lines[1].split()
+    signal[1] = "999"
+    hea.write_text("\n".join([lines[0], " ".join(signal), *lines[2:]]) + "\n")
+    with pytest.raises(RecordingError, match=r"rec\.hea: unsupported WFDB signal format 999"):
+        load_ecg(base)
+
+
 def test_unknown_format(tmp_path):
     path = tmp_path / "trace.xyz"
     path.write_bytes(b"\x00" * 64)
