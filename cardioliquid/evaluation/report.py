@@ -401,9 +401,7 @@ def seizure_markdown(
         f"Window level: sensitivity {_f(w['se'])} %, specificity {_f(w['sp'])} % "
         f"(TP {w['tp']}, FN {w['fn']}, FP {w['fp']}, TN {w['tn']}).",
         "",
-        f"Detection latency from onset: median {_f(lat['median'], 1)} s, "
-        f"range {_f(lat['min'], 1)} to {_f(lat['max'], 1)} s "
-        f"({lat['n_detected']}/{lat['n_seizures']} seizures detected).",
+        _latency_sentence(lat),
         "",
     ]
     if result["duration_h"] < 24:
@@ -464,6 +462,18 @@ def write_seizure_report(
     return write_text(path, seizure_markdown(result, figure=figure))
 
 
+def _latency_sentence(lat: dict[str, Any]) -> str:
+    unrecorded = lat.get("n_onset_unrecorded") or 0
+    untimed = (f"{unrecorded} seizure(s) under way when their recording starts have no onset "
+               f"to time from")
+    if not lat["n_seizures"]:
+        return f"Detection latency from onset: not measurable: {untimed}." if unrecorded else (
+            "Detection latency from onset: no seizures.")
+    return (f"Detection latency from onset: median {_f(lat['median'], 1)} s, range "
+            f"{_f(lat['min'], 1)} to {_f(lat['max'], 1)} s ({lat['n_detected']}/"
+            f"{lat['n_seizures']} seizures detected){'; ' + untimed if unrecorded else ''}.")
+
+
 def summary_text(result: dict[str, Any]) -> str:
     """A few plain-text lines of an evaluation result, for the terminal.
 
@@ -491,8 +501,10 @@ def summary_text(result: dict[str, Any]) -> str:
         span = (f"{pct(hours)} h" if isinstance(hours, int | float) and hours >= 1
                 else f"{pct(60 * hours)} min" if isinstance(hours, int | float) else "?")
         lines.append(f"records {result.get('n_records', '?')}, {span} of EEG")
+        short = isinstance(hours, int | float) and hours < 24
         lines.append(f"events   Se {pct(ev.get('se'))}  precision {pct(ev.get('precision'))}  "
-                     f"false alarms/24 h {pct(ev.get('fa_per_24h'))}  "
+                     f"false alarms/24 h {pct(ev.get('fa_per_24h'))}"
+                     f"{f' (extrapolated from {span})' if short else ''}  "
                      f"({ev.get('tp', '?')} of {ev.get('n_ref', '?')} seizures)")
         lines.append(f"windows  Se {pct(win.get('se'))}  Sp {pct(win.get('sp'))}")
     if result.get("provenance"):

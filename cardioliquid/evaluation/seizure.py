@@ -21,7 +21,9 @@ seizure seconds / detected seconds, F1 their harmonic mean, false alarms per
 Detection latency (per reference seizure, before any merge): the first
 hypothesis-positive time within the tolerance window
 ``[onset - 30 s, offset + 60 s]`` minus the onset; negative when the
-detector fires before the annotated onset, ``None`` when it never fires.
+detector fires before the annotated onset, ``None`` when it never fires. A
+seizure already under way when the recording starts has no recorded onset: it
+is counted (``n_onset_unrecorded``) and not timed.
 
 The events scored are those of the one decision rule
 (:func:`cardioliquid.decision.events.seizure_events`), the events ``cardioliquid
@@ -146,6 +148,7 @@ class SeizureCounts:
     window_fp: int = 0
     window_tn: int = 0
     latencies: list[float | None] = field(default_factory=list)
+    onset_unrecorded: int = 0
 
     def __add__(self, other: SeizureCounts) -> SeizureCounts:
         d = {
@@ -195,7 +198,10 @@ def count_recording(
         sample_tp=int(sa.tp),
         sample_fp=int(sa.fp),
         sample_fs=params.sample_fs,
-        latencies=detection_latencies(ref_e, hyp_e, params),
+        # A seizure under way when the recording starts (an ictal excerpt) has no onset to
+        # measure a latency from: counted, not timed.
+        latencies=detection_latencies([e for e in ref_e if e[0] > 0], hyp_e, params),
+        onset_unrecorded=sum(e[0] <= 0 for e in ref_e),
     )
     if window_true is not None and window_pred is not None:
         t = np.asarray(window_true).astype(bool)
@@ -276,6 +282,7 @@ def scores(counts: SeizureCounts) -> dict[str, Any]:
             "n_detected": len(lat),
             "n_seizures": len(counts.latencies),
             "per_seizure": counts.latencies,
+            "n_onset_unrecorded": counts.onset_unrecorded,
         },
         "duration_h": counts.duration_s / 3600.0,
     }

@@ -117,3 +117,16 @@ def test_event_scores_carry_wilson_intervals():
     assert ci["precision"][1] == pytest.approx(100.0) and ci["precision"][0] < 70
     assert sz.wilson_interval(0, 0) is None
     assert res["records"]["r6"]["event"]["ci95"]["precision"] is None  # no detected event
+
+
+def test_a_seizure_under_way_at_the_start_is_counted_but_not_timed():
+    """An ictal excerpt starts at the seizure: a detection 5.5 s in is no latency from onset."""
+    from cardioliquid.evaluation.report import summary_text
+
+    c = sz.count_recording([(0.0, 12.0)], [(5.5, 12.0)], 12.0)
+    assert c.event_tp == 1 and c.latencies == [] and c.onset_unrecorded == 1
+    both = c + sz.count_recording([(100.0, 160.0)], [(104.0, 150.0)], HOUR)
+    lat = sz.scores(both)["latency_s"]
+    assert (lat["per_seizure"], lat["n_onset_unrecorded"], lat["median"]) == ([4.0], 1, 4.0)
+    text = summary_text({"event": sz.scores(c)["event"], "window": {}, "duration_h": 12 / 3600})
+    assert "false alarms/24 h 0.0 (extrapolated from 0.2 min)" in text
