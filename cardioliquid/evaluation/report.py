@@ -510,5 +510,6 @@ def summary_text(result: dict[str, Any]) -> str:
     if result.get("provenance"):
         lines.append(provenance_line(result["provenance"]))
     if result.get("errors"):
-        lines.append(f"failed: {len(result['errors'])} (listed under 'errors')")
+        lines.append(f"failed: {len(result['errors'])} (each named above; in the JSON, under "
+                     f"'errors')")
     return "\n".join(lines)
