@@ -29,6 +29,7 @@ data is read.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,25 @@ TRAIN_DESCRIPTION = (
 )
 
 
+def _check_yaml_configs(argv: list[str]) -> None:
+    """Refuse a ``--config`` file that is not YAML, naming it (the parser says only
+    ``in "<unicode string>", line 2``)."""
+    import yaml
+
+    paths = [b for a, b in itertools.pairwise(argv) if a == "--config"]
+    paths += [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+    for path in map(Path, paths):
+        if not path.is_file():
+            continue  # the parser names a missing file itself
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            what = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise CardioLiquidError(f"--config {path}: not valid YAML{where}: {what}") from e
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``cardioliquid-train``.
 
@@ -305,6 +325,7 @@ def main(args: list[str] | None = None) -> int:
     status 2, as in ``cardioliquid``; anything else keeps its traceback.
     """
     try:
+        _check_yaml_configs(list(sys.argv[1:] if args is None else args))
         TrainCLI(
             LiquidClassifierModule,
             datamodule_class=None,

@@ -98,6 +98,14 @@ def test_a_config_mistake_is_one_line_before_training(make_config, model_name, t
     assert not _checkpoints(tmp_path)
 
 
+def test_a_config_that_is_not_yaml_is_named(tmp_path, capsys):
+    """The parser said only 'in "<unicode string>", line 2'."""
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("trainer:\n  max_epochs: [1\n")
+    assert main(["fit", f"--config={bad}"]) == 2
+    _one_line_error(capsys, f"--config {bad}: not valid YAML at line 3")
+
+
 def test_a_run_without_data_names_the_recipes(capsys):
     assert main(["fit"]) == 2
     _one_line_error(capsys, "no data source", "pipelines/configs/arrhythmia.yaml")
