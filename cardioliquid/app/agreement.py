@@ -200,12 +200,16 @@ class SeizureAgreement:
         Alerts that match no expert seizure.
     tolerance_s : (float, float)
         How long before an onset and after an offset an alert still matches.
+    onsets : tuple of float
+        The onset (s) of each seizure of ``latencies``; one at 0 is under way when the
+        recording starts (an ictal excerpt), so its latency is time into the recording.
     """
 
     latencies: tuple[float | None, ...]
     missed: tuple[bool, ...]
     false_alarms: int
     tolerance_s: tuple[float, float]
+    onsets: tuple[float, ...]
 
     @property
     def n_expert(self) -> int:
@@ -243,6 +247,7 @@ def seizure_agreement(
     raised = sorted(float(a.time_s) for a in alerts)
     latencies: list[float | None] = []
     missed: list[bool] = []
+    onsets: list[float] = []
     matched = np.zeros(len(raised), dtype=bool)
     for on, off in sorted(reference):
         if on > upto_s + 1e-9:
@@ -251,7 +256,9 @@ def seizure_agreement(
         matched[hits] = True
         latencies.append(raised[hits[0]] - on if hits else None)
         missed.append(not hits and upto_s >= off + after)
-    return SeizureAgreement(tuple(latencies), tuple(missed), int((~matched).sum()), tolerance_s)
+        onsets.append(float(on))
+    return SeizureAgreement(tuple(latencies), tuple(missed), int((~matched).sum()), tolerance_s,
+                            tuple(onsets))  # fmt: skip
 
 
 def seizure_notice(agreement: SeizureAgreement, labelled: bool, n_expert_total: int
@@ -278,10 +285,16 @@ def seizure_notice(agreement: SeizureAgreement, labelled: bool, n_expert_total: 
         return ("warning" if fa else "info"), (
             f"No expert-marked seizure in the signal decided so far; {alarms}.")
     before, after = agreement.tolerance_s
+    def when(lat: float, onset: float) -> str:
+        if onset <= 0:  # no onset recorded: say how far in, not a latency
+            return f"detected {lat:.0f} s into the recording (under way when it starts)"
+        return f"detected {lat:+.0f} s from the expert-marked onset"
+
     each = "; ".join(
         f"seizure {i + 1}: " + ("missed" if gone else "not detected yet" if lat is None
-                                else f"detected {lat:+.0f} s from the expert-marked onset")
-        for i, (lat, gone) in enumerate(zip(agreement.latencies, agreement.missed, strict=True))
+                                else when(lat, on))
+        for i, (lat, gone, on) in enumerate(zip(agreement.latencies, agreement.missed,
+                                                agreement.onsets, strict=True))
     )  # fmt: skip
     n = agreement.n_expert
     text = (f"The model detected **{agreement.detected} of the {n}** expert-marked "

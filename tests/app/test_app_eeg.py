@@ -95,6 +95,11 @@ def test_seizure_notice_says_what_it_compares():
     on = seizure_agreement([(40.0, 70.0)], [Alert(44.6, 60.0, "seizure", "")], 80.0, TOLERANCE)
     level, text = seizure_notice(on, labelled=True, n_expert_total=1)
     assert level == "success" and "detected **1 of the 1** expert-marked seizure " in text
+    # an ictal excerpt starts inside the seizure: how far in, not a latency from its onset
+    ictal = seizure_agreement([(0.0, 10.0)], [Alert(5.5, 10.0, "seizure", "")], 10.0, TOLERANCE)
+    _, text = seizure_notice(ictal, labelled=True, n_expert_total=1)
+    assert "detected 6 s into the recording (under way when it starts)" in text
+    assert "from the expert-marked onset" not in text
 
 
 @pytest.mark.slow
