@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cardioliquid._atomic import atomic_write
 from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.io.wfdb import MITDB_RECORDS
 
@@ -375,11 +376,8 @@ def _pull_file(source: _Source, rel: str, out_dir: Path, digest: str | None,
         report.present.append(rel)
         (report.verified if digest else report.unverified).append(rel)
         return
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+
+    def fetch_checked(tmp: Path) -> None:
         try:
             source.fetch(rel, tmp)
         except Exception as e:
@@ -389,9 +387,9 @@ def _pull_file(source: _Source, rel: str, out_dir: Path, digest: str | None,
             if got != digest:
                 raise RecordingError(final, f"checksum mismatch: expected SHA-256 {digest} "
                                             f"(from {CHECKSUMS}), got {got}")
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    # renamed into place only when whole and verified, readable as open() would make it
+    atomic_write(final, fetch_checked)
     report.downloaded.append(rel)
     (report.verified if digest else report.unverified).append(rel)
 

@@ -108,7 +108,21 @@ def test_corrupt_download_never_stays_behind(mirror, tmp_path):
     with pytest.raises(RecordingError, match=r"100\.dat: checksum mismatch"):
         pull("mitdb", dest, ["100"], mirror=str(mirror))
     leftovers = [p.name for p in (dest / "mitdb").iterdir()]
-    assert "100.dat" not in leftovers and not any(n.endswith(".part") for n in leftovers)
+    assert "100.dat" not in leftovers and not any(n.startswith(".") for n in leftovers)
+
+
+def test_pulled_files_are_readable_by_the_team(mirror, tmp_path):
+    """A pull into a shared data folder: files as open() would make them, not owner-only."""
+    import os
+    import stat
+
+    (mirror / "mitdb" / "100.dat").chmod(0o444)  # PhysioNet mirrors are read-only
+    dest = tmp_path / "data"
+    pull("mitdb", dest, ["100"], mirror=str(mirror))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for f in (dest / "mitdb").glob("100.*"):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~umask, f
 
 
 def test_mirror_without_database_is_refused(tmp_path):
