@@ -30,6 +30,7 @@ from pathlib import Path
 
 from cardioliquid._atomic import atomic_write
 from cardioliquid.errors import CardioLiquidError, RecordingError
+from cardioliquid.io.eeg import events_tsv_candidates
 from cardioliquid.io.wfdb import MITDB_RECORDS
 
 MIRROR_ENV = "CARDIOLIQUID_DATA_MIRROR"
@@ -237,15 +238,22 @@ def _named_files(db: Database, source: _Source, records: list[str]) -> list[str]
     for rec in records:
         if rec in available:
             out.append(rec)
-            continue
-        by_stem = [f for f in available if Path(f).stem == rec or Path(f).name == rec]
-        if len(by_stem) != 1:
-            what = "no file" if not by_stem else f"{len(by_stem)} files ({', '.join(by_stem)})"
-            raise CardioLiquidError(f"{db.name}: {rec!r} matches {what} in {source.label}; "
-                                    f"name a file as a path relative to {db.name}/ "
-                                    f"(e.g. {available[0] if available else 'A_Z/Z001.txt'})")
-        out.append(by_stem[0])
-    return out
+        else:
+            by_stem = [f for f in available if Path(f).stem == rec or Path(f).name == rec]
+            if len(by_stem) != 1:
+                what = ("no file" if not by_stem
+                        else f"{len(by_stem)} files ({', '.join(by_stem)})")  # fmt: skip
+                raise CardioLiquidError(
+                    f"{db.name}: {rec!r} matches {what} in {source.label}; name a file as a "
+                    f"path relative to {db.name}/ (e.g. "
+                    f"{available[0] if available else 'A_Z/Z001.txt'})")
+            out.append(by_stem[0])
+        # the seizure reference the loader reads beside a recording comes with it
+        rel = Path(out[-1])
+        companions = [c.as_posix() for c in events_tsv_candidates(rel)]
+        out += [c for c in [*companions, f"{rel.as_posix()}.seizures"]
+                if c in available and c not in out]
+    return list(dict.fromkeys(out))
 
 
 def _unlisted(db: Database, source: _Source, records: list[str], tmp_dir: Path) -> None:

@@ -88,6 +88,16 @@ def test_unlisted_record_and_empty_records_are_refused_with_what_is_there(mirror
         pull("svdb", dest, None, mirror=str(mirror))
 
 
+def test_a_recording_named_bare_comes_with_its_seizure_reference(tmp_path):
+    root = tmp_path / "mirror" / "eeg" / "chbmit_edf"
+    root.mkdir(parents=True)
+    for name in ("chb01_03_onset.edf", "chb01_03_onset_events.tsv", "chb01_04_onset.edf"):
+        (root / name).write_bytes(b"x")
+    report = pull("eeg", tmp_path / "data", ["chb01_03_onset"], mirror=str(tmp_path / "mirror"))
+    assert sorted(report.downloaded) == ["chbmit_edf/chb01_03_onset.edf",
+                                         "chbmit_edf/chb01_03_onset_events.tsv"]
+
+
 def test_files_database_finds_a_bare_name_in_a_directory_mirror(tmp_path):
     root = tmp_path / "mirror" / "bonn"
     (root / "A_Z").mkdir(parents=True)
