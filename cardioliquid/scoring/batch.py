@@ -13,6 +13,8 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import signal
+import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -263,8 +265,24 @@ def load_scoring_model(opts: ScoreOptions) -> LoadedModel:
     return loaded.reading_leads(opts.leads) if opts.leads else loaded
 
 
-def _init_worker(opts: ScoreOptions) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the run that started it dies, ``kill -9`` included (Linux).
+
+    Without it, a killed run left its workers blocked on their task pipe, parented to init,
+    beside the next ``--resume`` run that takes the folder over.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _init_worker(opts: ScoreOptions, parent_pid: int) -> None:
     global _WORKER_MODEL
+    _die_with_parent(parent_pid)
     torch.set_num_threads(1)
     _WORKER_MODEL = load_scoring_model(opts)
 
@@ -531,7 +549,8 @@ def _run_pool(todo, names, opts, workers, record) -> None:
     os.environ.update({k: "1" for k in _THREAD_VARS})
     try:
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(opts,)
+            max_workers=workers, mp_context=ctx, initializer=_init_worker,
+            initargs=(opts, os.getpid()),
         ) as pool:
             _drain(pool, todo, names, opts, workers, record)
     finally:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,55 @@ def test_a_distributed_run_refuses_a_locked_folder_before_writing(tmp_path, ecg_
     assert sorted(p.name for p in out.iterdir()) == []  # nothing written, lock released
     summary = score_paths_distributed([hea], opts, devices=1, progress=False)
     assert summary["records"]["done"] == 1 and not (out / LOCK_NAME).exists()
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = Path(f"/proc/{stat}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(stat))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_of_a_killed_run_end_with_it(tmp_path, ecg_ckpt):
+    """kill -9 of a `--workers 2` run left its workers blocked forever, beside the next run."""
+    from scoring_helpers import score_launcher, synthetic_ecg, write_wfdb
+
+    root = tmp_path / "db"
+    for i in range(6):
+        write_wfdb(synthetic_ecg(60.0, seed=i), root)
+    run = subprocess.Popen(
+        [sys.executable, str(score_launcher(tmp_path)), str(root), "--task", "arrhythmia",
+         "--model", str(ecg_ckpt), "--no-progress", "--workers", "2", "--out",
+         str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(kids := _children(run.pid)) < 2 and time.monotonic() < deadline:
+            assert run.poll() is None, "the run ended before its workers started"
+            time.sleep(0.05)
+        assert len(kids) >= 2, kids
+    finally:
+        run.kill()
+        run.wait()
+    deadline = time.monotonic() + 120
+    while any(map(_alive, kids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [k for k in kids if _alive(k)]
+    for k in left:  # leave nothing behind, even when the test fails
+        os.kill(k, 9)
+    assert not left, f"workers outlived the run: {left}"
