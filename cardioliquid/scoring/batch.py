@@ -127,6 +127,7 @@ class RecordResult:
     reason: str = ""  # why it failed, or why it was set aside (another modality's file)
     af_beats: int | None = None  # beats in AF-like rhythm (models with an AF gate)
     beat_source_note: str = ""  # why the beats are not the reference ones, when asked for
+    leads_note: str = ""  # leads left out: no usable signal in the whole record
 
 
 # --------------------------------------------------------------------------- one record
@@ -184,6 +185,10 @@ def write_record_outputs(
             info["reference_annotations"] = note
             info["beat_source_note"] = note["note"]
         info["lead"] = pred.lead
+        if pred.leads_off:  # read without them: said, not silent
+            info["leads_off"] = list(pred.leads_off)
+            info["leads_note"] = (f"{', '.join(pred.leads_off)}: no usable signal in the whole "
+                                  f"record (lead off); read {pred.lead} instead")
         info["n_beats"] = len(pred)
         if pred.af is not None:
             info["af_beats"] = int(pred.af.sum())
@@ -241,7 +246,7 @@ def done_result(path: str, name: str, info: dict[str, Any]) -> RecordResult:
     return RecordResult(
         path, name, "done", info["duration_s"], info["counts"], info.get("n_events", 0),
         info.get("beat_source", ""), af_beats=info.get("af_beats"),
-        beat_source_note=info.get("beat_source_note", ""),
+        beat_source_note=info.get("beat_source_note", ""), leads_note=info.get("leads_note", ""),
     )  # fmt: skip
 
 
@@ -251,6 +256,7 @@ def _from_manifest(path: Path, name: str, out_dir: Path) -> RecordResult:
         str(path), name, "skipped", float(doc.get("duration_s", 0.0)),
         dict(doc.get("counts", {})), int(doc.get("n_events", 0)), doc.get("beat_source", ""),
         af_beats=doc.get("af_beats"), beat_source_note=doc.get("beat_source_note", ""),
+        leads_note=doc.get("leads_note", ""),
     )  # fmt: skip
 
 
@@ -418,6 +424,9 @@ def summarize(
         notes = {r.name: r.beat_source_note for r in scored if r.beat_source_note}
         if notes:  # records whose reference annotations were missing or empty
             summary["beat_source_notes"] = notes
+        leads = {r.name: r.leads_note for r in scored if r.leads_note}
+        if leads:  # records read without a lead that was off throughout
+            summary["leads_notes"] = leads
         af = [r for r in scored if r.af_beats is not None]
         if af:  # a model with an AF gate: how much of the signal is in AF-like rhythm
             summary["af_beats_total"] = sum(r.af_beats for r in af)

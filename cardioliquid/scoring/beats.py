@@ -32,7 +32,8 @@ from cardioliquid.scoring.segments import (
     slice_recording,
 )
 from cardioliquid.signal.atrial import ATRIAL_FEATURE_NAMES
-from cardioliquid.signal.leads import fused_leads, select_lead
+from cardioliquid.signal.leads import fused_leads, listed_leads, select_lead
+from cardioliquid.signal.quality import unusable_samples
 from cardioliquid.signal.windows import BeatWindows, beat_feature_names, beat_windows
 
 if TYPE_CHECKING:
@@ -99,6 +100,32 @@ def fusion_partners(rec: Recording, loaded: LoadedModel) -> list[LoadedModel]:
         return [loaded.reading_leads([lead, *(other for other in listed if other != lead)])
                 for lead in leads[1:]]
     return [loaded.reading_leads([lead]) for lead in leads[1:]]
+
+
+def without_dead_leads(rec: Recording, loaded: LoadedModel
+                       ) -> tuple[LoadedModel, tuple[str, ...]]:
+    """``loaded`` kept off the leads of ``rec`` it would read that carry no usable sample.
+
+    A lead off for the whole recording (flat or NaN throughout,
+    :func:`~cardioliquid.signal.quality.unusable_samples`) is left out and the
+    next listed lead takes its place: a dead first lead used to fail the record
+    while its second lead was fine, and a dead second lead was averaged in as
+    silence. Returns the model as it reads the record and the leads left out;
+    with no live lead the model is returned unchanged (and fails naming the
+    first). Models that stack leads in their windows are returned unchanged.
+    """
+    prep = loaded.preprocessing
+    if not hasattr(prep, "lead_preference") or getattr(prep, "stack_leads", 1) > 1:
+        return loaded, ()
+    listed = listed_leads(rec.channel_names, prep.lead_preference)
+    dead = {lead: bool(unusable_samples(np.asarray(rec.signal[rec.channel_names.index(lead)]),
+                                        rec.fs).all()) for lead in listed}  # fmt: skip
+    off = tuple(lead for lead in listed[:max(1, prep.fuse_leads)] if dead[lead])
+    alive = [lead for lead in listed if not dead[lead]]
+    if not off or not alive:
+        return loaded, ()
+    prep = replace(prep, lead_preference=alive, fuse_leads=min(prep.fuse_leads, len(alive)))
+    return replace(loaded, preprocessing=prep), off
 
 
 def stacked_partners(rec: Recording, loaded: LoadedModel) -> list[LoadedModel]:
@@ -257,6 +284,7 @@ def predict_beats(
         The model does not fit the recording; the message names the file.
     """
     check_fits(rec, loaded)
+    loaded, leads_off = without_dead_leads(rec, loaded)
     source, ref = _resolve_beat_source(rec, beats)
     if segment_s is None:
         sample, proba, _, atrial = score_beat_segment(rec, loaded, None, ref, batch_size)
@@ -278,7 +306,7 @@ def predict_beats(
     proba, af = settle_calls(rec.fs, sample, proba, loaded.classes, loaded.decision,
                              causal=segment_s is not None, atrial=atrial)
     return BeatPredictions(sample, proba, loaded.classes, rec.fs, source, rec.record_id, af,
-                           leads_read(rec, loaded))
+                           leads_read(rec, loaded), leads_off)
 
 
 def leads_read(rec: Recording, loaded: LoadedModel) -> str:

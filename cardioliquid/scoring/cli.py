@@ -170,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for f in summary["failures"][:10]:
         print(f"  failed: {f['reason']}", file=sys.stderr)
+    for name, note in list(summary.get("leads_notes", {}).items())[:10]:
+        print(f"  {name}: {note}", file=sys.stderr)
     set_aside = summary.get("skipped_files", [])
     for f in set_aside[:10]:
         print(f"  skipped: {f['path']} ({f['reason']})", file=sys.stderr)

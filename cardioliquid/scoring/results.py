@@ -42,6 +42,9 @@ class BeatPredictions:
     lead : str
         The ECG lead the model read (empty when not known); the leads joined
         by ``+`` (``"MLII+V1"``) when it averaged several.
+    leads_off : tuple of str
+        Leads the model would have read but left out, having no usable sample in
+        the whole recording (lead off throughout).
     """
 
     sample: np.ndarray
@@ -52,6 +55,7 @@ class BeatPredictions:
     record_id: str = ""
     af: np.ndarray | None = None
     lead: str = ""
+    leads_off: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.sample = np.asarray(self.sample, dtype=np.int64).reshape(-1)

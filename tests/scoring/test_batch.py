@@ -442,6 +442,27 @@ def test_lead_option_scores_another_lead_and_says_which(tmp_path, ecg_ckpt, caps
     assert "aVR" in failures and hea.stem in failures
 
 
+def test_a_lead_off_throughout_is_named_in_the_manifest_summary_and_terminal(
+        tmp_path, ecg_ckpt, capsys):
+    import dataclasses
+
+    from scoring_helpers import synthetic_ecg, write_wfdb
+
+    rec = synthetic_ecg(30.0, seed=3)
+    two = dataclasses.replace(rec, signal=np.concatenate([np.zeros_like(rec.signal),
+                                                          -0.7 * rec.signal]),
+                              channel_names=["MLII", "V1"])  # fmt: skip
+    hea = write_wfdb(two, tmp_path / "db")
+    out = tmp_path / "out"
+    assert main(["score", str(hea), "--task", "arrhythmia", "--model", str(ecg_ckpt),
+                 "--out", str(out), "--no-progress"]) == 0  # fmt: skip
+    manifest = writers.read_manifest(out, hea.stem)
+    assert (manifest["lead"], manifest["leads_off"]) == ("V1", ["MLII"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["leads_notes"] == {hea.stem: manifest["leads_note"]}
+    assert f"{hea.stem}: MLII: no usable signal in the whole record" in capsys.readouterr().err
+
+
 def test_reading_leads_changes_only_the_lead_preference(ecg_model, eeg_model):
     fusing = replace(ecg_model, preprocessing=replace(ecg_model.preprocessing, fuse_leads=2))
     reading = fusing.reading_leads([" V1 ", "V2"])

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from cardioliquid.errors import RecordingError
 from cardioliquid.io.recording import Recording
 from cardioliquid.scoring.beats import fusion_partners, predict_beats
 from cardioliquid.signal.config import BeatPreprocessing, preprocessing_from_dict
@@ -55,6 +56,21 @@ def test_a_lead_without_signal_drops_out(ecg_rec, model):
     first = predict_beats(rec, model, beats="reference")
     fused = predict_beats(rec, _fusing(model), beats="reference")
     np.testing.assert_allclose(fused.proba, first.proba, atol=1e-6)
+    assert (fused.lead, fused.leads_off) == ("MLII", ("V1",))  # said, not silent
+
+
+def test_a_first_lead_off_throughout_gives_way_to_the_next(ecg_rec, model):
+    """A flat MLII failed the record ("no usable signal in lead MLII") though V1 was fine."""
+    rec = _two_leads(ecg_rec)
+    rec.signal[0] = 0.0  # lead off for the whole record
+    for loaded in (model, _fusing(model)):
+        got = predict_beats(rec, loaded, beats="reference")
+        alone = predict_beats(rec, model.reading_leads(["V1"]), beats="reference")
+        np.testing.assert_allclose(got.proba, alone.proba, atol=1e-6)
+        assert (got.lead, got.leads_off) == ("V1", ("MLII",))
+    rec.signal[1] = np.nan  # no lead left: the first is named
+    with pytest.raises(RecordingError, match="no usable signal in lead MLII"):
+        predict_beats(rec, _fusing(model), beats="reference")
 
 
 def test_a_gap_in_one_lead_leaves_the_other_leads_call(ecg_rec):
