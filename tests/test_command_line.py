@@ -55,6 +55,8 @@ def test_defaults_are_shown_once(capsys):
     (["score", "in", "--out", "o", "--smooth-windows", "-1"], "--smooth-windows"),
     (["score", "in", "--out", "o", "--batch-size", "0"], "--batch-size"),
     (["score", "in", "--out", "o", "--segment-s", "0"], "--segment-s"),
+    (["score", "in", "--out", "o", "--segment-s", "0.1"], "--segment-s"),  # 36,000 per hour
+    (["score", "in", "--out", ""], "--out"),  # an unset variable, not the current folder
     (["evaluate", "seizure", "--data", "x.edf", "--min-duration", "-3"], "--min-duration"),
     (["evaluate", "arrhythmia", "--data", "d", "--window", "-1"], "--window"),
     (["evaluate", "arrhythmia", "--data", "d", "--calibrate-minutes", "nan"],

@@ -479,11 +479,11 @@ def score_paths(
     """
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
-    plan = plan_records(paths, opts)  # before the lock: a refused run writes nothing
+    plan = plan_records(paths, opts)  # before the lock: a refused run writes nothing,
+    if loaded is None:  # nor creates its folder
+        loaded = load_scoring_model(opts)
+    check_task(loaded, opts)
     with acquire(out):  # one run per folder; removes only dead processes' temporaries
-        if loaded is None:
-            loaded = load_scoring_model(opts)
-        check_task(loaded, opts)
         return _score_locked(plan, opts, loaded, out, t0, workers, resume, strict, progress)
 
 

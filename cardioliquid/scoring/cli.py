@@ -27,6 +27,14 @@ from cardioliquid.errors import CardioLiquidError
 TASKS = ("arrhythmia", "seizure")
 
 
+
+def _folder_arg(text: str) -> Path:
+    """An output folder name; an empty one (an unset shell variable) is refused, as it would
+    silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder name, got an empty string")
+    return Path(text)
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``score`` options."""
     parser.add_argument(
@@ -42,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="shipped model name or checkpoint file (default: the task's shipped model)",
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--out", required=True, type=_folder_arg, help="output folder")
     parser.add_argument(
         "--workers", type=number_arg(int, minimum=1), default=1,
         help="processes scoring records in parallel (default 1)",
@@ -71,10 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="windows per forward pass")
     parser.add_argument(
         "--segment-s",
-        type=number_arg(float, minimum=0, exclusive_minimum=True),
+        type=number_arg(float, minimum=1),
         default=None,
-        help="preprocess in segments of S seconds, exactly as the app's live "
-        "replay (default: whole recordings, as in training)",
+        help="preprocess in segments of S seconds (at least 1), exactly as the app's live "
+        "replay, which uses 10 (default: whole recordings, as in training)",
     )
     # The seizure event rule: the model file's decision settings, unless a flag overrides them.
     parser.add_argument(

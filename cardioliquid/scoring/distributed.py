@@ -167,10 +167,10 @@ def score_paths_distributed(
     t0 = time.perf_counter()
     out = Path(opts.out_dir)
     records, names, set_aside = plan_records(paths, opts)  # refused: nothing written
-    out.mkdir(parents=True, exist_ok=True)
     if loaded is None:
         loaded = load_scoring_model(opts)
     check_task(loaded, opts)
+    out.mkdir(parents=True, exist_ok=True)  # once the model is known to fit
     opts = opts.resolve(loaded)  # the model's event rule, flags applied
     opts = replace(opts, run_key=run_key(loaded, opts))
     skipped = [p for p in records if resume and is_done(out, names[p], opts.run_key,

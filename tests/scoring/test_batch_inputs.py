@@ -258,3 +258,17 @@ def test_the_shipped_models_have_a_version():
 
     loaded = load_model("arrhythmia")
     assert model_identity(loaded)["version"] == loaded.metadata["git_commit"] != ""
+
+
+@pytest.mark.parametrize("extra", [["--model", "no-such-model"], ["--model", "seizure"],
+                                   ["--lead", " "]])
+def test_a_refused_model_or_lead_leaves_no_output_folder(tmp_path, extra, capsys):
+    """Bad usage is answered before any work: the --out folder was created regardless."""
+    from scoring_helpers import synthetic_ecg, write_wfdb
+
+    write_wfdb(synthetic_ecg(20.0), tmp_path / "db")
+    out = tmp_path / "out"
+    assert main(["score", str(tmp_path / "db"), "--task", "arrhythmia", "--out", str(out),
+                 "--no-progress", *extra]) == 2  # fmt: skip
+    assert "cardioliquid score: error:" in capsys.readouterr().err
+    assert not out.exists()
