@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from cardioliquid._check import check_positive
-from cardioliquid.errors import CardioLiquidError, ContractError
-from cardioliquid.scoring.checks import check_fits, recording_label
+from cardioliquid.errors import CardioLiquidError
+from cardioliquid.scoring.checks import check_fits
 from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
 from cardioliquid.scoring.stream import BeatStream, WindowStream
 
@@ -376,8 +376,8 @@ def check_replayable(rec: Recording, loaded: LoadedModel) -> None:
     """Raise unless ``loaded`` can replay ``rec``: found before Play, not on the way.
 
     :func:`~cardioliquid.scoring.checks.check_fits` first (modality, rate, channel
-    kinds); then a model that reads every channel of the recording must have been
-    built for that many; then the recording's first seconds (the stream's delay
+    kinds, a model that reads every channel built for that many); then the recording's
+    first seconds (the stream's delay
     and two windows more, about 0.2 s of compute) go through a throwaway
     replay, so whatever shows only when the model reads the signal (a montage
     the channels cannot give, an input shape) is found up front.
@@ -388,18 +388,8 @@ def check_replayable(rec: Recording, loaded: LoadedModel) -> None:
         :class:`ContractError` or :class:`RecordingError` saying what was
         expected and what was got, naming the file.
     """
-    check_fits(rec, loaded)
+    check_fits(rec, loaded)  # including a model that reads every channel, built for fewer
     prep = loaded.preprocessing
-    want = loaded.model_kwargs.get("n_chans")
-    if (
-        loaded.task != "arrhythmia"
-        and not list(getattr(prep, "channels", []) or [])
-        and (isinstance(want, int) and want != rec.n_channels)
-    ):
-        raise ContractError(
-            f"{recording_label(rec)}: model {loaded.name!r} reads {want} channel(s), got a "
-            f"recording of {rec.n_channels} ({', '.join(rec.channel_names[:4])}"
-            f"{', ...' if rec.n_channels > 4 else ''})")  # fmt: skip
     probe = ReplaySession(rec, loaded)
     window = float(getattr(prep, "window_s", 0.0) or 0.0)
     probe.advance(min(probe.latency_s + 2 * window + 1.0, rec.duration_s))

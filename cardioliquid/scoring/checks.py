@@ -187,6 +187,15 @@ def check_fits(rec: Recording, loaded: LoadedModel) -> None:
         raise RecordingError(name, f"expected a positive sampling rate, got {rec.fs}")
     check_band(rec.fs, tuple(prep.bandpass), name)
     check_channel_kind(rec, loaded)
+    n_chans = loaded.model_kwargs.get("n_chans")
+    if (prep.task != "arrhythmia" and not getattr(prep, "channels", None)
+            and isinstance(n_chans, int) and rec.n_channels != n_chans):
+        # A model that names no channels reads the recording's own, all of them
+        shown = ", ".join(rec.channel_names[:4]) + (", ..." if rec.n_channels > 4 else "")
+        raise ContractError(
+            f"{name}: model {loaded.name!r} reads {n_chans} EEG channel(s) and names none "
+            f"to pick; the recording has {rec.n_channels} ({shown}): give it a recording "
+            f"of {n_chans} channel(s), or use a model that names its montage (e.g. seizure)")
     # Missing channels are found by the windowing, which can also derive a bipolar
     # montage from referential channels (RecordingError naming the file).
 
