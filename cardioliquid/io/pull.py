@@ -138,6 +138,9 @@ class _Source:
             if not self.root.is_dir():
                 hint = (f"; to pull from PhysioNet instead, pass --mirror '' or unset "
                         f"{MIRROR_ENV}" if db.physionet else "")
+                if not Path(mirror).is_dir():  # the mirror itself, not a database in it
+                    raise CardioLiquidError(f"{mirror}: mirror folder does not exist (from "
+                                            f"--mirror or {MIRROR_ENV}){hint}")
                 raise CardioLiquidError(f"{self.root}: mirror has no {db.name}/ folder "
                                         f"(expected the layout <mirror>/<database>/<files>)"
                                         f"{hint}")

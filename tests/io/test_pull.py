@@ -86,6 +86,8 @@ def test_unlisted_record_and_empty_records_are_refused_with_what_is_there(mirror
     assert "names no record" in capsys.readouterr().err
     with pytest.raises(CardioLiquidError, match=r"mirror has no svdb/ folder.*PhysioNet"):
         pull("svdb", dest, None, mirror=str(mirror))
+    with pytest.raises(CardioLiquidError, match=r"nowhere: mirror folder does not exist"):
+        pull("mitdb", dest, ["100"], mirror=str(mirror.parent / "nowhere"))
 
 
 def test_a_recording_named_bare_comes_with_its_seizure_reference(tmp_path):
