@@ -172,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"cardioliquid score: {rec['done']} scored{resumed}, {rec['failed']} failed of "
         f"{rec['total'] - rec['set_aside']} records{other}; "
-        f"{summary['signal_hours']:.2f} h of signal in {summary['wall_time_s']:.1f} s "
+        f"{summary['signal_hours_scored_this_run']:.2f} h of signal scored in "
+        f"{summary['wall_time_s']:.1f} s "
         f"-> {args.out}",
         file=sys.stderr,
     )
