@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -19,15 +20,21 @@ RECORDING_SUFFIXES: tuple[str, ...] = (
 
 TASK_SUFFIXES: dict[str, tuple[str, ...]] = {
     "arrhythmia": (".hea",),
-    "seizure": tuple(s for s in RECORDING_SUFFIXES if s != ".hea"),
+    "seizure": (*(s for s in RECORDING_SUFFIXES if s != ".hea"), ".txt"),
 }
-"""The searched suffixes each task scores: WFDB is read as ECG, every other format as EEG."""
+"""The searched suffixes each task scores: WFDB is read as ECG, every other format (and a
+Bonn segment's ``.txt``) as EEG."""
 
 _GLOB_CHARS = set("*?[")
 
+BONN_SEGMENT = re.compile(r"[ZONFS]\d{3}\.txt", re.IGNORECASE)
+"""A Bonn EEG segment's file name (``Z001.txt`` ... ``S100.txt``): the only ``.txt`` files a
+search takes for recordings."""
+
 
 def _is_recording(path: Path) -> bool:
-    return path.name.lower().endswith(RECORDING_SUFFIXES)
+    return (path.name.lower().endswith(RECORDING_SUFFIXES)
+            or BONN_SEGMENT.fullmatch(path.name) is not None)  # fmt: skip
 
 
 def _in_folder(folder: Path) -> Iterable[Path]:
@@ -73,8 +80,9 @@ def _found(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, bool]]:
 def discover(paths: Sequence[str | os.PathLike]) -> list[Path]:
     """The recordings named by ``paths``, sorted and without duplicates.
 
-    A folder is searched recursively for WFDB headers (``.hea``) and EEG files
-    (EDF, BDF, GDF, BrainVision, EEGLAB, FIF); a glob is expanded (``**``
+    A folder is searched recursively for WFDB headers (``.hea``), EEG files
+    (EDF, BDF, GDF, BrainVision, EEGLAB, FIF) and Bonn segments (``Z001.txt``,
+    :data:`BONN_SEGMENT`); a glob is expanded (``**``
     recurses); a file is kept as given, even when it does not exist or has an
     unknown format, so that it is reported as a failure rather than ignored.
     """
@@ -112,7 +120,7 @@ def discover_for_task(
 
 def searched_for(task: str) -> str:
     """The suffixes a search looks for under ``task``, for messages (``.hea``)."""
-    return ", ".join(TASK_SUFFIXES[task])
+    return ", ".join("Bonn segment .txt" if s == ".txt" else s for s in TASK_SUFFIXES[task])
 
 
 def record_name(path: Path) -> str:

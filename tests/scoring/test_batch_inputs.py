@@ -167,7 +167,8 @@ def test_nothing_to_score_lists_the_eeg_formats_under_seizure(tmp_path, eeg_ckpt
     path = str(tmp_path / "none" / "*.edf")
     assert _score(path, "--task", "seizure", "--model", str(eeg_ckpt),
                   "--out", str(tmp_path / "o")) == 0
-    assert ".edf, .bdf, .gdf, .vhdr, .set, .fif, .fif.gz files with --task seizure" in (
+    assert (".edf, .bdf, .gdf, .vhdr, .set, .fif, .fif.gz, Bonn segment .txt files with "
+            "--task seizure") in (
         capsys.readouterr().err)
 
 
@@ -231,6 +232,20 @@ def test_discover_for_task_sets_aside_only_searched_files(tmp_path):
                        tmp_path / "b" / "z.edf"]
     assert other == {tmp_path / "a" / "100.hea": "WFDB (ECG) record, --task seizure"}
     assert sorted([*records, *other]) == discover(paths)
+
+
+def test_a_folder_of_bonn_segments_is_searched_for_them_only(tmp_path):
+    """`score data/bonn --task seizure` found nothing: Bonn segments are .txt files."""
+    from cardioliquid.scoring.discover import discover_for_task
+
+    for name in ("A_Z/Z001.txt", "E_S/S100.TXT", "E_S/notes.txt", "README.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    records, other = discover_for_task([tmp_path], "seizure")
+    assert records == [tmp_path / "A_Z" / "Z001.txt", tmp_path / "E_S" / "S100.TXT"]
+    records, other = discover_for_task([tmp_path], "arrhythmia")
+    assert records == [] and set(other) == {tmp_path / "A_Z" / "Z001.txt",
+                                            tmp_path / "E_S" / "S100.TXT"}
 
 
 # --------------------------------------------------------------------------- the model
