@@ -234,6 +234,10 @@ def score_record(path: Path, name: str, loaded: LoadedModel, opts: ScoreOptions)
         writers.write_manifest(Path(opts.out_dir), name, files, info)  # last: marks completion
     except CardioLiquidError as e:
         return RecordResult(str(path), name, "failed", error=type(e).__name__, reason=str(e))
+    except OSError as e:  # a file that cannot be read or written: its name, not our code's
+        where = e.filename2 or e.filename  # a rename names its target second
+        reason = f"{path}: {where}: {e.strerror or e}" if where else f"{path}: {e}"
+        return RecordResult(str(path), name, "failed", error=type(e).__name__, reason=reason)
     except Exception as e:  # an unexpected bug must not stop a run over thousands of files
         last = traceback.extract_tb(e.__traceback__)[-1]
         reason = f"{path}: {e} (at {Path(last.filename).name}:{last.lineno})"

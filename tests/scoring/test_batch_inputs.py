@@ -287,3 +287,17 @@ def test_a_refused_model_or_lead_leaves_no_output_folder(tmp_path, extra, capsys
                  "--no-progress", *extra]) == 2  # fmt: skip
     assert "cardioliquid score: error:" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_output_that_cannot_be_written_names_it(tmp_path, ecg_ckpt, capsys):
+    """A folder in the way of an output was reported as "[Errno 21] ... (at _atomic.py:48)"."""
+    from scoring_helpers import synthetic_ecg, write_wfdb
+
+    hea = write_wfdb(synthetic_ecg(20.0), tmp_path / "db")
+    out = tmp_path / "out"
+    (out / f"{hea.stem}_beats.csv").mkdir(parents=True)
+    assert _score(str(hea), "--task", "arrhythmia", "--model", str(ecg_ckpt),
+                  "--out", str(out)) == 1
+    line = next(ln for ln in capsys.readouterr().err.splitlines() if "failed:" in ln)
+    assert line.endswith(f"{out / hea.stem}_beats.csv: Is a directory"), line
+    assert not writers.read_manifest(out, hea.stem)  # not marked done
