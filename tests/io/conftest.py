@@ -95,6 +95,22 @@ def write_edf(path: Path, signals_uv: np.ndarray, fs: int, ch_names: list[str],
     return path
 
 
+def set_header_field(base: Path, line: int, field: int, value: str) -> None:
+    """Replace field ``field`` of line ``line`` of ``base``'s ``.hea`` (0: the record line)."""
+    hea = base.with_suffix(".hea")
+    lines = hea.read_text().splitlines()
+    fields = lines[line].split()
+    fields[field] = value
+    lines[line] = " ".join(fields)
+    hea.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def header_field():
+    """``header_field(base, line, field, value)``: edit one field of a record's header."""
+    return set_header_field
+
+
 @pytest.fixture
 def wfdb_record(tmp_path: Path) -> tuple[Path, np.ndarray]:
     """A 20 s two-lead synthetic MIT-BIH-like record with annotations."""

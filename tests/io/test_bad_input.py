@@ -41,26 +41,19 @@ def test_corrupt_header(wfdb_record):
     (2, "-360", r"rec\.hea: corrupt WFDB header: expected a positive sampling rate .*'-360'"),
     (3, "65x000", r"rec\.hea: corrupt WFDB header: expected the number of samples .*'65x000'"),
 ])  # fmt: skip
-def test_a_record_line_field_wfdb_would_misread(wfdb_record, field, value, message):
+def test_a_record_line_field_wfdb_would_misread(wfdb_record, header_field, field, value,
+                                                 message):
     """wfdb reads "-360" as its 250 Hz default and "65x000" as 65 samples; the scores then
     changed silently, or the fault was blamed on the annotations."""
     base, _ = wfdb_record
-    hea = base.with_suffix(".hea")
-    lines = hea.read_text().splitlines()
-    fields = lines[0].split()
-    fields[field] = value
-    hea.write_text("\n".join([" ".join(fields), *lines[1:]]) + "\n")
+    header_field(base, 0, field, value)
     with pytest.raises(RecordingError, match=message):
         load_ecg(base)
 
 
-def test_an_unsupported_signal_format_names_the_header(wfdb_record):
+def test_an_unsupported_signal_format_names_the_header(wfdb_record, header_field):
     base, _ = wfdb_record
-    hea = base.with_suffix(".hea")
-    lines = hea.read_text().splitlines()
-    signal = lines[1].split()
-    signal[1] = "999"
-    hea.write_text("\n".join([lines[0], " ".join(signal), *lines[2:]]) + "\n")
+    header_field(base, 1, 1, "999")
     with pytest.raises(RecordingError, match=r"rec\.hea: unsupported WFDB signal format 999"):
         load_ecg(base)
 

@@ -83,13 +83,9 @@ def test_missing_and_empty_annotation_files_are_said_in_meta(wfdb_record):
 
 
 # --------------------------------------------------------------------------- headers
-def test_header_claiming_more_channels_than_signal_lines(wfdb_record):
+def test_header_claiming_more_channels_than_signal_lines(wfdb_record, header_field):
     base, _ = wfdb_record
-    hea = base.with_suffix(".hea")
-    lines = hea.read_text().splitlines()
-    first = lines[0].split()
-    first[1] = "5"
-    hea.write_text("\n".join([" ".join(first), *lines[1:]]) + "\n")
+    header_field(base, 0, 1, "5")
     with pytest.raises(RecordingError, match=r"rec\.hea: .*expected 5 signal lines.*got 2"):
         load_ecg(base)
 
