@@ -30,6 +30,10 @@ NOTICE_MIN_BEATS = 10
 NOTICE_BELOW = 50.0
 """Se or +P (%) under which the notice says model and expert disagree."""
 
+AGREE_MIN = 95.0
+"""Share of beats (%) with the expert's class below which the notice is never green (a
+class too rare so far to be named can still leave a fifth of the beats wrong)."""
+
 
 @dataclass(frozen=True)
 class ClassAgreement:
@@ -162,7 +166,8 @@ def agreement_notice(agreement: Agreement | None) -> tuple[str, str]:
 
     Names each class where model and expert disagree (Se or +P under
     :data:`NOTICE_BELOW` % over at least :data:`NOTICE_MIN_BEATS` beats), with
-    both counts; otherwise states the agreement figure.
+    both counts; warns too when fewer than :data:`AGREE_MIN` % of the beats have
+    the expert's class; green only past :data:`NOTICE_MIN_BEATS` beats.
     """
     if agreement is None:
         return "info", "No expert labels for this recording: nothing to compare the model with."
@@ -181,6 +186,10 @@ def agreement_notice(agreement: Agreement | None) -> tuple[str, str]:
     if worst:
         return "warning", ("**Model and expert disagree**: " + "; ".join(worst)
                            + f". Overall {figure}.")  # fmt: skip
+    if agreement.accuracy < AGREE_MIN:
+        return "warning", f"**Model and expert disagree** on more beats than usual: {figure}."
+    if agreement.n_compared < NOTICE_MIN_BEATS:
+        return "info", f"Too few beats to judge yet: {figure}."
     return "success", f"Model agrees with the expert: {figure}."
 
 

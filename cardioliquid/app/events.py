@@ -132,6 +132,12 @@ def next_event(table: pd.DataFrame, choice: str, from_s: float, forward: bool = 
     return float(earlier[-1]) if earlier.size else None
 
 
+def events_until(table: pd.DataFrame, t_s: float) -> pd.DataFrame:
+    """The events of ``table`` that begin by ``t_s`` (a download of what is known at the
+    cursor: the on-screen list holds the expert's later events too, to jump to)."""
+    return table[table["time_s"] <= t_s].reset_index(drop=True)
+
+
 def events_tsv(table: pd.DataFrame) -> str:
     """The event list as tab-separated text (onset and end in seconds)."""
     return table.to_csv(sep="\t", index=False, float_format="%.3f")

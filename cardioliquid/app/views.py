@@ -30,7 +30,7 @@ from cardioliquid.app.choosing import (
     show_failure,
 )
 from cardioliquid.app.device_panel import device_panel
-from cardioliquid.app.events import events_tsv, wfdb_annotation_bytes
+from cardioliquid.app.events import events_tsv, events_until, wfdb_annotation_bytes
 from cardioliquid.app.live_panels import agreement_panel, decision_panel, events_panel, waveform
 from cardioliquid.app.neurons_panel import neurons_panel
 from cardioliquid.app.playback import (
@@ -91,7 +91,10 @@ def downloads(replay: ReplaySession, agreement_fn) -> None:
         sb.download_button("Seizure events (SzCORE TSV)", szcore, file_name=f"{rid}_events.tsv",
                            mime="text/tab-separated-values", key="dl_szcore", on_click="ignore",
                            width="stretch", icon=":material/download:")  # fmt: skip
-    sb.download_button("Event list (TSV)", lambda: events_tsv(events_now(replay, agreement_fn())),
+    def known_events() -> str:
+        return events_tsv(events_until(events_now(replay, agreement_fn()), replay.position_s))
+
+    sb.download_button("Event list (TSV)", known_events,
                        file_name=f"{rid}_event_list.tsv", mime="text/tab-separated-values",
                        key="dl_events", on_click="ignore", width="stretch",
                        icon=":material/download:")  # fmt: skip

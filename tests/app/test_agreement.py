@@ -42,6 +42,14 @@ def test_the_notice_names_the_disagreement_with_both_counts():
                                                      list("NSVFQ"), 1e9))  # fmt: skip
     assert level == "success" and "100.0 % of 600 beats" in text  # an all-clear has its figure
     assert agreement_notice(None)[0] == "info"
+    # 232 early on: no class has 10 beats yet, but 2 of 9 are wrong: not green
+    few = running_agreement(ref[:9], np.array(list("NNNNNNNNN")), ref[:9],
+                            np.array(list("NNSNNSNNN")), 360.0, list("NSVFQ"), 1e9)
+    level, text = agreement_notice(few)
+    assert level == "warning" and "77.8 % of 9 beats" in text
+    level, text = agreement_notice(running_agreement(ref[:5], ref_lab[:5], ref[:5], ref_lab[:5],
+                                                     360.0, list("NSVFQ"), 1e9))  # fmt: skip
+    assert level == "info" and "Too few beats" in text
 
 
 def _beats(rr: np.ndarray, labels: np.ndarray):

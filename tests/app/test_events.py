@@ -42,3 +42,13 @@ def test_an_eeg_offers_the_expert_seizures_first():
     table = event_table(alerts=[alert], expert_seizures=[(40.0, 70.0), (500.0, 530.0)])
     assert event_kinds(table) == ["expert seizure", "model seizure"]
     assert default_event_kind(table) == "expert seizure"
+
+
+def test_the_downloaded_event_list_stops_at_the_cursor():
+    """The download said "known at the cursor" but held every later expert event."""
+    from cardioliquid.app.events import events_until
+
+    table = event_table(expert=(np.array([1.0, 5.0, 9.0]), np.array(["S", "V", "S"])),
+                        model=(np.array([1.0]), np.array(["S"])))
+    kept = events_until(table, 5.0)
+    assert list(kept["time_s"]) == [1.0, 1.0, 5.0] and kept.index.tolist() == [0, 1, 2]
