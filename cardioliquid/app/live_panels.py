@@ -64,24 +64,35 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
     if rec.modality == "ecg":
         own = select_lead(rec, replay.loaded.preprocessing.lead_preference)
         chosen = st.session_state.get(f"leads_{st.session_state.get('replay_key', ('',))[0]}")
-        names = [own] + [n for n in (chosen or rec.channel_names) if n != own]
+        if chosen is None:  # the sidebar's default
+            chosen = list(rec.channel_names)[:4]
+        # the leads the viewer chose, the model's first; none chosen: the model's alone
+        names = [n for n in [own, *chosen] if n in chosen or not chosen]
+        names = list(dict.fromkeys(names))
         leads = {n: rec.signal[rec.channel_names.index(n), a:b] for n in names}
-        bad = _bad_spans(leads[own][None], rec.fs, t0, [own])
+        own_x = rec.signal[rec.channel_names.index(own), a:b]
+        bad = _bad_spans(own_x[None], rec.fs, t0, [own])
         ref = reference_beats(rec)
         ref_view = None if ref is None else (ref[0] / rec.fs, ref[1])
         dis = None if agreement is None else agreement.disagree_s
         explained = st.session_state.get("explained_input")
         attribution = None
-        if explained and explained[0] == st.session_state.get("replay_key"):
-            attribution = explained[1]
+        if explained and explained[0] == st.session_state.get("replay_key") and own in leads:
+            attribution = explained[1]  # drawn on the first lead: the model's own
         spec = charts.ecg_trace(leads, rec.fs, t0, (t0, t1), float(st.session_state.get(
             "gain", 10.0)), ref_view, (pred.time_s, pred.labels), dis, pending,
             [(s, e) for s, e, _ in bad], attribution, ahead)  # fmt: skip
         partners = partner_leads(replay)
         whose = ("the model's, averaged with " + " and ".join(partners)) if partners \
             else "the model's"
-        others = f" first, then {', '.join(names[1:])}" if names[1:] else ""
-        caption = (f"Lead {own} ({whose}){others}; "
+        if names[0] == own:
+            others = f" first, then {', '.join(names[1:])}" if names[1:] else ""
+            shown = f"Lead {own} ({whose}){others}"
+        else:
+            fused = f", averaged with {' and '.join(partners)}" if partners else ""
+            shown = (f"Lead{'s' * (len(names) > 1)} {', '.join(names)} (not shown: the "
+                     f"model's lead {own}{fused})")
+        caption = (f"{shown}; "
                    "a calibration bar per lead at the left edge (1 mV; less at a high gain, "
                    "as labelled); magenta ticks: the trace is clipped at its row's edge; "
                    "red bands: model and expert differ; grey: "

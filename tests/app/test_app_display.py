@@ -123,3 +123,31 @@ def test_the_eeg_timeline_draws_its_axis_and_the_expert_seizure_at_0_s(eeg_data_
     # was [0, 1]: one second, the expert's seizure (40-70 s) out of view, a blank chart
     assert line["encoding"]["x"]["scale"]["domain"] == [0.0, 120.0]
     assert any(layer["data"]["name"] == "sz" for layer in spec["layer"])
+
+
+# --------------------------------------------------------------------------- leads shown
+def test_the_leads_shown_are_the_ones_chosen(data_dir):
+    """With V1 alone chosen, MLII was drawn anyway; with none chosen, every lead was."""
+    import wfdb
+
+    header = next(data_dir.rglob("*.hea"))
+    base = str(header.with_suffix(""))
+    rec = wfdb.rdrecord(base)
+    mlii = rec.p_signal[:, 0]
+    wfdb.wrsamp(header.stem, fs=rec.fs, units=["mV", "mV"], sig_name=["MLII", "V1"],
+                p_signal=np.stack([mlii, -0.6 * mlii], axis=1), fmt=["16", "16"],
+                write_dir=str(header.parent))  # fmt: skip
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+
+    def trace_caption() -> str:
+        return next(c.value for c in at.caption if "calibration bar per lead" in c.value)
+
+    assert trace_caption().startswith("Lead MLII (the model's, averaged with V1) first, then V1;")
+    (box,) = [m for m in at.sidebar.multiselect if m.label == "Leads shown"]
+    box.set_value(["V1"]).run()
+    assert not at.exception, at.exception
+    assert trace_caption().startswith(
+        "Lead V1 (not shown: the model's lead MLII, averaged with V1);")
+    box.set_value([]).run()
+    assert trace_caption().startswith("Lead MLII (the model's, averaged with V1);")
