@@ -104,3 +104,7 @@ def test_a_card_that_lists_its_training_records_is_held_to_the_list():
     assert "in-sample" in evaluation_label("118", "118", "arrhythmia", meta)  # chose the epoch
     noisy = evaluation_label("118e06", "118e06", "arrhythmia", meta)
     assert noisy.startswith("in-sample patient") and "MIT-BIH 118" in noisy, noisy
+    # EEG: another file of a training patient is in-sample, another patient's held out
+    eeg = {"train_records": ["chb01_03", "chb02_16"], "test_records": []}
+    assert "in-sample" in evaluation_label("chb01_04", "chb01", "seizure", eeg)
+    assert "held-out" in evaluation_label("chb03_01", "chb03", "seizure", eeg)
