@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cardioliquid.decision.alerts import ventricular_runs
 from cardioliquid.evaluation.ec57 import match_beats
 from cardioliquid.signal.atrial import ATRIAL_WINDOW_BEATS
 from cardioliquid.signal.rhythm import AF_MIN_NN, AF_NN_NRMSSD, AF_WINDOW_BEATS, af_specific_beats
@@ -191,6 +192,32 @@ def agreement_notice(agreement: Agreement | None) -> tuple[str, str]:
     if agreement.n_compared < NOTICE_MIN_BEATS:
         return "info", f"Too few beats to judge yet: {figure}."
     return "success", f"Model agrees with the expert: {figure}."
+
+
+VT_MATCH_S = 2.0
+"""Seconds around an expert's run of ventricular beats within which a model alert matches it."""
+
+
+def vt_run_notice(ref_time_s: np.ndarray, ref_labels: np.ndarray, alerts: Sequence,
+                  upto_s: float, settings=None) -> tuple[str, str] | None:
+    """The expert's runs of ventricular beats decided so far against the model's alerts.
+
+    A run is what the model alerts on (:func:`cardioliquid.decision.alerts.ventricular_runs`
+    with the model's settings) read from the expert's labels; it is matched when an alert
+    overlaps it, :data:`VT_MATCH_S` either side. None when the expert marked no such run so
+    far; else the level and sentence (a warning naming the runs no alert matched).
+    """
+    runs = [r for r in ventricular_runs(ref_time_s, ref_labels, settings) if r.end_s <= upto_s]
+    if not runs:
+        return None
+    missed = [r for r in runs if not any(a.time_s <= r.end_s + VT_MATCH_S
+                                         and a.end_s >= r.time_s - VT_MATCH_S for a in alerts)]
+    n = len(runs)
+    found = f"the model alerted on **{n - len(missed)} of the {n}** the expert marked so far"
+    if not missed:
+        return "success", f"Runs of ventricular beats: {found}."
+    at = ", ".join(f"{r.time_s:.1f} s" for r in missed[:6]) + (", ..." if len(missed) > 6 else "")
+    return "warning", f"Runs of ventricular beats: {found}; **missed** at {at}."
 
 
 @dataclass(frozen=True)

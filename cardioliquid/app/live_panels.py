@@ -17,6 +17,7 @@ from cardioliquid.app.agreement import (
     rhythm_reading,
     seizure_agreement,
     seizure_notice,
+    vt_run_notice,
 )
 from cardioliquid.app.at_cursor import (
     SEIZURE_MATCH_S,
@@ -156,11 +157,19 @@ def decision_panel(replay: ReplaySession, agreement: Agreement | None) -> None:
             replay.rec.seizures, alerts, replay.decision_frontier(), SEIZURE_MATCH_S),
             has_seizure_labels(replay.rec), len(replay.rec.seizures))  # fmt: skip
         watched = "seizure events"
-    icon = {"warning": ":material/report:", "success": ":material/check_circle:",
-            "info": ":material/info:"}[level]  # fmt: skip
+    icon_of = {"warning": ":material/report:", "success": ":material/check_circle:",
+               "info": ":material/info:"}  # fmt: skip
+    icon = icon_of[level]
     getattr(st, level)(text, icon=icon)
+    ref = reference_beats(replay.rec) if replay.task == "arrhythmia" else None
+    vt = None if ref is None else vt_run_notice(
+        ref[0] / replay.rec.fs, ref[1], alerts, replay.decision_frontier(), loaded.decision)
+    if vt is not None:  # a missed run of V beats shows here, not only as beat counts
+        getattr(st, vt[0])(vt[1], icon=icon_of[vt[0]])
     if not alerts:
         st.markdown(f"No model alert so far (the model alerts on {watched}).")
+    elif len(alerts) > 3:
+        st.caption(f"{len(alerts)} alerts so far; the last 3:")
     for a in alerts[-3:][::-1]:
         st.error(f"**{a.kind}** at {a.time_s:.1f} s: {a.detail}",
                  icon=":material/notifications_active:")

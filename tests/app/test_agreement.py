@@ -178,3 +178,19 @@ def test_the_ecg_trace_stacks_every_lead_with_a_calibration_bar():
     assert list(cal["y2"] - cal["y"]) == [2.0, 2.0]  # 1 mV at twice the standard gain
     zoom = [layer["params"] for layer in spec["layer"] if "params" in layer]
     assert zoom and zoom[0][0]["bind"] == "scales"  # wheel zoom, drag to scroll
+
+
+def test_a_run_of_ventricular_beats_no_alert_matched_is_named():
+    """Record 200: the model alerted on 5 of the expert's 7 VT runs and the page never said."""
+    from cardioliquid.app.agreement import vt_run_notice
+    from cardioliquid.decision.alerts import ventricular_runs
+
+    t = np.arange(40, dtype=float)
+    expert = np.array(list("NNVVVNNNNN" "NNNNVVVVNN" "NNNNNNNNNN" "NNVVVNNNNN"))
+    model = expert.copy()
+    model[14:18] = "N"  # the second run called N
+    alerts = ventricular_runs(t, model)
+    level, text = vt_run_notice(t, expert, alerts, upto_s=39.0)
+    assert level == "warning" and "**2 of the 3**" in text and "missed** at 14.0 s" in text
+    assert vt_run_notice(t, expert, ventricular_runs(t, expert), 39.0)[0] == "success"
+    assert vt_run_notice(t, expert, [], upto_s=3.0) is None  # the first run not decided yet
