@@ -68,8 +68,10 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
         if chosen is None:  # the sidebar's default
             chosen = list(rec.channel_names)[:4]
         # the leads the viewer chose, the model's first; none chosen: the model's alone
-        names = [n for n in [own, *chosen] if n in chosen or not chosen]
-        names = list(dict.fromkeys(names))
+        if own in chosen or not chosen:
+            names = [own, *(n for n in chosen if n != own)]
+        else:
+            names = list(chosen)
         leads = {n: rec.signal[rec.channel_names.index(n), a:b] for n in names}
         own_x = rec.signal[rec.channel_names.index(own), a:b]
         bad = _bad_spans(own_x[None], rec.fs, t0, [own])

@@ -254,9 +254,8 @@ def _named_files(db: Database, source: _Source, records: list[str]) -> list[str]
         # the seizure reference the loader reads beside a recording comes with it
         rel = Path(out[-1])
         companions = [c.as_posix() for c in events_tsv_candidates(rel)]
-        out += [c for c in [*companions, f"{rel.as_posix()}.seizures"]
-                if c in available and c not in out]
-    return list(dict.fromkeys(out))
+        out += [c for c in [*companions, f"{rel.as_posix()}.seizures"] if c in available]
+    return list(dict.fromkeys(out))  # a file named and also pulled as a companion, once
 
 
 def _unlisted(db: Database, source: _Source, records: list[str], tmp_dir: Path) -> None:

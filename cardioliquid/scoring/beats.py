@@ -118,11 +118,17 @@ def without_dead_leads(rec: Recording, loaded: LoadedModel
     if not hasattr(prep, "lead_preference") or getattr(prep, "stack_leads", 1) > 1:
         return loaded, ()
     listed = listed_leads(rec.channel_names, prep.lead_preference)
-    dead = {lead: bool(unusable_samples(np.asarray(rec.signal[rec.channel_names.index(lead)]),
-                                        rec.fs).all()) for lead in listed}  # fmt: skip
-    off = tuple(lead for lead in listed[:max(1, prep.fuse_leads)] if dead[lead])
-    alive = [lead for lead in listed if not dead[lead]]
-    if not off or not alive:
+
+    def dead(lead: str) -> bool:
+        x = np.asarray(rec.signal[rec.channel_names.index(lead)])
+        return bool(unusable_samples(x, rec.fs).all())
+
+    read = listed[:max(1, prep.fuse_leads)]
+    off = tuple(lead for lead in read if dead(lead))
+    if not off:  # the usual case: the other listed leads are not looked at
+        return loaded, ()
+    alive = [lead for lead in listed if lead not in off and not dead(lead)]
+    if not alive:
         return loaded, ()
     prep = replace(prep, lead_preference=alive, fuse_leads=min(prep.fuse_leads, len(alive)))
     return replace(loaded, preprocessing=prep), off
