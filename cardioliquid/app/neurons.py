@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cardioliquid.decision.events import smooth_probabilities
 from cardioliquid.errors import RecordingError
 from cardioliquid.explain import (
     NeuronAttribution,
@@ -52,7 +53,10 @@ class DecisionView:
         For the predicted class of this one window.
     reported : str, optional
         The call reported for this decision when it is not the network's own
-        ``label`` (a beat in AF rhythm: the AF gate reports S as N).
+        ``label`` (a beat in AF rhythm: the AF gate reports S as N; a window
+        the seizure alert rule calls otherwise, :func:`reported_call`).
+    rule : str, optional
+        Why, for a window: the alert rule's reading of it.
     """
 
     time_s: float
@@ -60,6 +64,7 @@ class DecisionView:
     trajectory: NeuronTrajectory
     attribution: NeuronAttribution
     reported: str | None = None
+    rule: str | None = None
 
 
 def _slice(rec: Recording, t0: float, t1: float) -> tuple[Recording, int]:
@@ -276,6 +281,35 @@ def input_attribution(
 
 
 NEURON_ROLES = ("inter", "command", "motor", "hidden")
+
+
+def reported_call(pred: Any, i: int, loaded: LoadedModel) -> tuple[str, str | None]:
+    """The call the page reports for decision ``i``, and why it differs from the network's.
+
+    A beat's probabilities already carry the decision rule (the AF gate settles S as
+    N in them), so its call is their arg-max. A window is called a seizure by the
+    alert rule of the model's file (``loaded.decision``: the causally smoothed
+    probability against the threshold), which a single window's arg-max may not
+    meet, or may meet without being the most probable class on its own.
+
+    Returns
+    -------
+    call : str
+        The class the page shows for this decision.
+    rule : str or None
+        For a window, the rule's reading (smoothed probability and threshold).
+    """
+    classes = list(loaded.classes)
+    if hasattr(pred, "sample"):  # beats
+        return classes[int(np.argmax(pred.proba[i]))], None
+    settings = loaded.decision
+    smoothed = smooth_probabilities(pred.seizure_proba[: i + 1], settings.smooth_windows)[-1]
+    positive = "sz" if "sz" in classes else classes[-1]
+    negative = next(c for c in classes if c != positive)
+    call = positive if smoothed >= settings.threshold else negative
+    return call, (f"seizure probability {smoothed:.2f} averaged over the last "
+                  f"{settings.smooth_windows} windows, against the alert threshold "
+                  f"{settings.threshold:.2f}")  # fmt: skip
 
 
 def strongest_neurons(

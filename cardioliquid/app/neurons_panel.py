@@ -20,6 +20,7 @@ from cardioliquid.app.neurons import (
     beat_decision,
     explain_decision,
     input_attribution,
+    reported_call,
     stack_inputs,
     strongest_neurons,
     window_input,
@@ -85,9 +86,9 @@ def _explain_latest(replay: ReplaySession, method: str):
             continue
         view = explain_decision(decided_by, x, f, time_s, method)
         _remember_input_attribution(replay, decided_by, x, f, time_s, view.label)
-        reported = replay.loaded.classes[int(np.argmax(pred.proba[i]))]
-        if reported != view.label:  # the AF gate settled this beat's S as N
-            view = replace(view, reported=reported)
+        reported, rule = reported_call(pred, i, replay.loaded)
+        if reported != view.label:  # the AF gate, or the seizure alert rule, decided otherwise
+            view = replace(view, reported=reported, rule=rule)
         break
     else:  # every decision looked at touches a gap (pred is not empty, so one was)
         raise first_error
@@ -183,10 +184,14 @@ def neurons_panel(choice: Choice) -> None:
                    f"neurons explain its run on {own}, which alone calls this beat "
                    f"{view.label}.")  # fmt: skip
     if view.reported is not None:
-        why = (f"averaged with {' and '.join(partners)}, then the AF gate" if partners
-               else "the AF gate: this beat lies in irregular rhythm")
-        st.caption(f"This beat is reported as **{view.reported}** ({why}); the neurons explain "
-                   f"the network's own call, {view.label}.")  # fmt: skip
+        if view.rule is not None:
+            why = view.rule
+        elif partners:
+            why = f"averaged with {' and '.join(partners)}, then the AF gate"
+        else:
+            why = "the AF gate: this beat lies in irregular rhythm"
+        st.caption(f"This {what} is reported as **{view.reported}** ({why}); the neurons "
+                   f"explain the network's own call on it, {view.label}.")  # fmt: skip
     explained = st.session_state.get("explained_input")
     if explained and len(explained) > 4:
         chans = charts.display_names(list(replay.rec.channel_names)[: len(explained[4])])

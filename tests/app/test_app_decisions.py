@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from cardioliquid.app import at_cursor
+from cardioliquid.app.neurons import reported_call
+from cardioliquid.decision.events import positive_windows
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.scoring.batch import ScoreOptions
-from cardioliquid.scoring.results import WindowPredictions
+from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
 
 
 def _pred() -> WindowPredictions:
@@ -49,3 +51,25 @@ def test_ventricular_run_alerts_follow_the_model_settings() -> None:
         loaded = SimpleNamespace(decision=DecisionSettings(vt_run_beats=runs))
         replay = SimpleNamespace(predictions=pred, task="arrhythmia", loaded=loaded)
         assert len(at_cursor.alerts_now(replay)) == n
+
+
+def test_the_neuron_panel_names_the_call_the_page_shows_for_a_window() -> None:
+    """A lone seizure-probable window is not a seizure under the smoothing rule: the panel
+    reports the page's call beside the network's, and the rule agrees with the events."""
+    pred = _pred()
+    loaded = SimpleNamespace(decision=DecisionSettings(), classes=["bckg", "sz"])
+    positive = positive_windows(pred.seizure_proba, loaded.decision)
+    for i in (55, 120, 150):
+        call, rule = reported_call(pred, i, loaded)
+        assert call == ("sz" if positive[i] else "bckg")
+        assert "threshold 0.50" in rule
+    assert pred.labels[120] == "sz" and reported_call(pred, 120, loaded)[0] == "bckg"
+    assert reported_call(pred, 60, loaded)[0] == "sz"
+
+
+def test_the_neuron_panel_reports_a_beat_by_its_decided_probabilities() -> None:
+    proba = np.array([[0.2, 0.7, 0.1, 0, 0], [0.9, 0.05, 0.05, 0, 0]], np.float32)
+    pred = BeatPredictions(np.array([100, 400]), proba, ["N", "S", "V", "F", "Q"], 360.0,
+                           "reference")
+    loaded = SimpleNamespace(decision=DecisionSettings(), classes=["N", "S", "V", "F", "Q"])
+    assert [reported_call(pred, i, loaded) for i in (0, 1)] == [("S", None), ("N", None)]
