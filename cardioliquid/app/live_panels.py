@@ -7,6 +7,8 @@ themselves are built in :mod:`cardioliquid.app.charts`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 
@@ -34,14 +36,56 @@ from cardioliquid.app.choosing import partner_leads, reads_every_lead_p_waves
 from cardioliquid.app.events import default_event_kind, event_kinds, next_event
 from cardioliquid.app.playback import seek_to
 from cardioliquid.app.replay import ReplaySession, windows_view
+from cardioliquid.errors import RecordingError
+from cardioliquid.scoring.segments import slice_recording
 from cardioliquid.signal.leads import select_lead
+from cardioliquid.signal.montage import channels_read
 from cardioliquid.signal.quality import find_bad_segments
+from cardioliquid.signal.windows import model_channels
+
+if TYPE_CHECKING:
+    from cardioliquid.io.recording import Recording
+    from cardioliquid.signal.config import WindowPreprocessing
 
 TIMELINE_SPAN_S = 180.0
 """Seconds on the timeline under the agreement table."""
 EEG_CHANNELS = 18
+"""EEG rows the strip draws at most (a full bipolar montage)."""
 BAD_SIGNAL = {"nan": "missing samples", "flat": "flat line", "clipped": "clipped signal"}
 """What the page calls each kind of poor signal (:func:`find_bad_segments`)."""
+
+
+def eeg_rows(rec: Recording, prep: WindowPreprocessing, a: int, b: int,
+             limit: int = EEG_CHANNELS) -> tuple[np.ndarray, list[str], int, list[str]]:
+    """The EEG rows the strip draws for samples ``[a, b)``.
+
+    The model's channels first, as it reads them (picked or derived,
+    :func:`~cardioliquid.signal.windows.model_channels`), then the file's channels it
+    does not read, up to ``limit`` rows (the model's input is always drawn whole).
+
+    Returns
+    -------
+    x : ndarray, shape (n_rows, b - a)
+    names : list of str
+    n_model : int
+        How many of the rows are the model's input (the first ones).
+    left_out : list of str
+        The file's channels not drawn.
+    """
+    names = list(rec.channel_names)
+    if not prep.channels:  # the model reads the file's own channels, all drawn
+        return rec.signal[:, a:b], names, len(names), []
+    try:
+        read = model_channels(slice_recording(rec, a, b), prep)
+    except RecordingError:  # the replay refuses such a file; draw it as it is
+        return rec.signal[:limit, a:b], names[:limit], 0, names[limit:]
+    used = set(channels_read(names, prep.channels))
+    others = [i for i in range(len(names)) if i not in used]
+    n_model = len(read.channel_names)
+    limit = max(limit, n_model)
+    x = np.concatenate([read.signal, rec.signal[others, a:b]])
+    shown = list(read.channel_names) + [names[i] for i in others]
+    return x[:limit], shown[:limit], n_model, shown[limit:]
 
 
 def _bad_spans(x: np.ndarray, fs: float, start_s: float, names: list[str]):
@@ -105,17 +149,22 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
                    "replayed yet. "
                    "Wheel: zoom, drag: scroll.")  # fmt: skip
     else:
-        names = list(rec.channel_names)[:EEG_CHANNELS]
-        x = rec.signal[: len(names), a:b]
+        x, names, n_model, left_out = eeg_rows(rec, replay.loaded.preprocessing, a, b)
         bad = _bad_spans(x, rec.fs, t0, names)
         spec = charts.eeg_trace(x, rec.fs, t0, names, (t0, t1),
                                 float(st.session_state.get("eeg_gain", 1.0)), rec.seizures,
                                 predicted_events(pred, replay.loaded),
                                 [(s, e) for s, e, _ in bad], pending,
                                 ahead)  # fmt: skip
-        caption = ("Bipolar montage, each channel auto-scaled to its own amplitude on screen "
+        read = ("The model's input" if n_model == len(names)
+                else f"The model's input (the first {n_model} rows) and the file's other "
+                     "channels" if n_model else "The file's channels")
+        caption = (f"{read}, each channel auto-scaled to its own amplitude on screen "
                    "(beside its name: µV filling half a row, at this gain); red band: expert "
                    "seizure, orange: model detection, grey: not decided yet.")  # fmt: skip
+        if left_out:
+            caption += (f" Not drawn: {len(left_out)} more of the file's channels, which the "
+                        f"model does not read ({', '.join(charts.display_names(left_out))}).")
     return spec, bad, caption
 
 

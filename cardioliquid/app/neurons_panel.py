@@ -194,7 +194,9 @@ def neurons_panel(choice: Choice) -> None:
                    f"explain the network's own call on it, {view.label}.")  # fmt: skip
     explained = st.session_state.get("explained_input")
     if explained and len(explained) > 4:
-        chans = charts.display_names(list(replay.rec.channel_names)[: len(explained[4])])
+        # the shares are over the model's input channels, which need not be the file's first
+        read = replay.loaded.preprocessing.channels or replay.rec.channel_names
+        chans = charts.display_names(list(read)[: len(explained[4])])
         top = np.argsort(explained[4])[::-1][:5]
         st.markdown("**EEG channels that drove it** (integrated gradients over the input): "
                     + ", ".join(f"{chans[i]} {100 * explained[4][i]:.0f} %" for i in top))

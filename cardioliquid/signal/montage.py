@@ -87,6 +87,20 @@ def montage_plan(channel_names: Sequence[str], pairs: Sequence[str]
     return plan, missing
 
 
+def channels_read(channel_names: Sequence[str], pairs: Sequence[str]) -> list[int]:
+    """Indices of the recorded channels a model listing ``pairs`` reads, in file order.
+
+    The channels picked by name when the file holds every pair as it is named
+    (as the model's input does, :func:`cardioliquid.signal.windows.model_channels`);
+    otherwise those the bipolar derivation of the pairs that can be built uses.
+    """
+    names = list(channel_names)
+    if all(p in names for p in pairs):
+        return sorted({names.index(p) for p in pairs})
+    plan, _ = montage_plan(names, pairs)
+    return sorted({k for i, j, _ in plan.values() for k in (i, j) if k is not None})
+
+
 def to_bipolar(rec: Recording, pairs: Sequence[str] = CHBMIT_BIPOLAR) -> Recording:
     """Return ``rec`` re-referenced to the bipolar ``pairs`` (default: CHB-MIT 18 channels).
 

@@ -366,7 +366,16 @@ def _further_lead_windows(rec: Recording, prep: BeatPreprocessing, first: str,
     return np.concatenate(parts, axis=1)
 
 
-def _eeg_channels(rec: Recording, prep: WindowPreprocessing) -> Recording:
+def model_channels(rec: Recording, prep: WindowPreprocessing) -> Recording:
+    """``rec`` as the model reads it: its listed channels, picked or derived (bipolar).
+
+    A model that lists no channels reads the recording's own.
+
+    Raises
+    ------
+    RecordingError
+        When a listed channel cannot be built from the recording's.
+    """
     if not prep.channels:
         return rec
     if all(c in rec.channel_names for c in prep.channels):
@@ -412,7 +421,7 @@ def eeg_windows(rec: Recording, prep: WindowPreprocessing, check_quality: bool =
         shorter than one window, or (with ``require_signal``) no usable window.
     """
     where = rec.source or rec.record_id
-    sub = _eeg_channels(rec, prep)
+    sub = model_channels(rec, prep)
     check_band(rec.fs, prep.bandpass, where)
     data = _to_microvolts(sub)
     if check_quality:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cardioliquid.errors import RecordingError
-from cardioliquid.signal.montage import CHBMIT_BIPOLAR, parse_channel, to_bipolar
+from cardioliquid.signal.montage import CHBMIT_BIPOLAR, channels_read, parse_channel, to_bipolar
 
 CHBMIT_23 = [*CHBMIT_BIPOLAR[:14], "T8-P8-0", *CHBMIT_BIPOLAR[15:], "P7-T7", "T7-FT9",
              "FT9-FT10", "FT10-T8", "T8-P8-1"]
@@ -45,3 +45,12 @@ def test_missing_channels_are_listed(eeg_maker):
     rec = eeg_maker(["FP1-F7", "F7-T7"])
     with pytest.raises(RecordingError, match=r"missing EEG channels.*'T7-P7', 'P7-O1'"):
         to_bipolar(rec)
+
+
+def test_channels_read_names_the_file_channels_a_montage_uses(eeg_maker):
+    assert channels_read(CHBMIT_23, CHBMIT_BIPOLAR) == list(range(18))  # T8-P8-1 unused
+    electrodes = ["FP1", "F7", "T7", "P7", "O1", "F3", "C3", "P3", "FP2", "F4", "C4", "P4", "O2",
+                  "F8", "T8", "P8", "FZ", "CZ", "PZ"]
+    names = ["ECG-REF", *(f"EEG {e}-REF" for e in electrodes), "EEG T9-REF"]
+    assert channels_read(names, CHBMIT_BIPOLAR) == list(range(1, 20))  # not the ECG, not T9
+    assert channels_read(["C3-P3", "FP1-F7", "X"], ["FP1-F7", "C3-P3"]) == [0, 1]  # picked
