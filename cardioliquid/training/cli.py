@@ -29,7 +29,12 @@ data is read.
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import importlib
+import inspect
 import itertools
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,6 +111,15 @@ class TrainCLI(LightningCLI):
             "--export_decision", type=dict, default={},
             help="decision settings written into the exported model (e.g. the AF gate's rule)",
         )
+
+    def parse_arguments(self, parser, args) -> None:
+        """Parse, turning a usage error into one line (jsonargparse prints ~80 lines of usage
+        before it), with the closest option when a name is mistyped."""
+        try:
+            super().parse_arguments(parser, args)
+        except argparse.ArgumentError as e:
+            raise CardioLiquidError(_usage_error(parser, _subcommand(args),
+                                                 str(e))) from None
 
     def _cfg(self) -> Any:
         return self.config.get(self.subcommand, self.config)
@@ -283,6 +297,50 @@ class TrainCLI(LightningCLI):
         print(f"exported {path}")
 
 
+def _subcommand(args: list[str] | None) -> str | None:
+    argv = sys.argv[1:] if args is None else args
+    return next((a for a in argv if a in ("fit", "validate", "test", "predict")), None)
+
+
+def _init_options(cls: type) -> list[str]:
+    """The keyword options of ``cls``, following ``**kwargs`` up its base classes."""
+    names: list[str] = []
+    for base in cls.__mro__:
+        if "__init__" not in vars(base):
+            continue
+        params = inspect.signature(base.__init__).parameters.values()
+        names += [p.name for p in params if p.kind is p.KEYWORD_ONLY or
+                  (p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self")]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def _usage_error(parser, subcommand: str | None, message: str) -> str:
+    """``message`` with the closest option to a mistyped one, and where the options are listed."""
+    sub = parser
+    if subcommand and getattr(parser, "_subcommands_action", None) is not None:
+        sub = parser._subcommands_action._name_parser_map.get(subcommand, parser)
+    where = f"cardioliquid-train {subcommand} --help" if subcommand else "cardioliquid-train --help"
+    # A data module's unknown option: jsonargparse explains every Union subtype it tried.
+    found = re.search(r"class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", message)
+    if found:
+        path, typed = found.groups()
+        module, _, name = path.rpartition(".")
+        close = difflib.get_close_matches(
+            typed, _init_options(getattr(importlib.import_module(module), name)), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return (f"--data.init_args.{typed}: {name} has no option '{typed}'{hint} (its options: "
+                f"cardioliquid-train {subcommand or 'fit'} --data.help {path})")
+    names = [a.dest for a in sub._actions if not a.dest.endswith(".help")]
+    hint = ""
+    for typed in re.findall(r"option '([^']+)'", message):
+        close = difflib.get_close_matches(typed, names, n=1, cutoff=0.75)
+        if close:
+            hint += f"; did you mean --{close[0]}?"
+    return f"{' '.join(message.split())}{hint} (the options: {where})"
+
+
 TRAIN_DESCRIPTION = (
     "Train a CardioLiquid model (a LightningCLI). The shipped models' recipes are YAML "
     "configs in pipelines/configs/: arrhythmia.yaml, seizure.yaml and seizure-1ch.yaml; "
@@ -331,7 +389,7 @@ def main(args: list[str] | None = None) -> int:
             datamodule_class=None,
             subclass_mode_data=True,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"description": TRAIN_DESCRIPTION},
+            parser_kwargs={"description": TRAIN_DESCRIPTION, "exit_on_error": False},
             args=args,
             auto_configure_optimizers=False,
         )

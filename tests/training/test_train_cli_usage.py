@@ -98,6 +98,28 @@ def test_a_config_mistake_is_one_line_before_training(make_config, model_name, t
     assert not _checkpoints(tmp_path)
 
 
+def test_a_mistyped_option_is_one_line_with_the_closest_name(make_config, model_name, tmp_path,
+                                                             capsys):
+    """jsonargparse printed ~80 lines of usage before the error, and no suggestion."""
+    cfg = make_config(tmp_path, model_name, epochs=1)
+    text = yaml.safe_load(cfg.read_text())
+    text["trainer"]["max_epoch"] = text["trainer"].pop("max_epochs")
+    cfg.write_text(yaml.safe_dump(text))
+    assert main(["fit", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "usage:" not in err and len(err.strip().splitlines()) == 1, err
+    assert "'trainer.max_epoch'; did you mean --trainer.max_epochs?" in err
+    assert "(the options: cardioliquid-train fit --help)" in err
+    cfg = make_config(tmp_path, model_name, epochs=1)
+    assert main(["fit", "--config", str(cfg), "--data.init_args.n_trian", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "usage:" not in err and len(err.strip().splitlines()) == 1, err
+    assert ("--data.init_args.n_trian: SyntheticDataModule has no option 'n_trian'; did you "
+            "mean n_train? (its options: cardioliquid-train fit --data.help "
+            "cardioliquid.training.datamodules.SyntheticDataModule)") in err
+    assert not _checkpoints(tmp_path)
+
+
 def test_a_config_that_is_not_yaml_is_named(tmp_path, capsys):
     """The parser said only 'in "<unicode string>", line 2'."""
     bad = tmp_path / "typo.yaml"
