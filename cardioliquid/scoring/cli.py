@@ -190,6 +190,12 @@ def run(args: argparse.Namespace) -> int:
         if args.strict:
             return 1
     if rec["failed"]:
+        if args.distributed:  # torchrun reports any non-zero exit as a failed worker
+            print(f"cardioliquid score: exit status 1 because {rec['failed']} record"
+                  f"{'s' * (rec['failed'] != 1)} failed (listed in {args.out / 'failures.csv'}); "
+                  f"the other records' outputs are complete. torchrun reports this exit "
+                  f"status as a failed worker (ChildFailedError): no record was lost.",
+                  file=sys.stderr)  # fmt: skip
         return 1
     return 0
 

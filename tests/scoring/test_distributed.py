@@ -58,6 +58,9 @@ def test_ddp_two_cpu_processes_equal_single_process(tmp_path, ecg_ckpt):
         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
     )
     assert ddp.returncode != 0, ddp.stderr  # rank 0 reports the failures
+    # torchrun then prints its own report of a failed worker: the run says why, first
+    assert "exit status 1 because 3 records failed" in ddp.stderr, ddp.stderr
+    assert "no record was lost" in ddp.stderr
     one, two = _outputs(tmp_path / "one"), _outputs(tmp_path / "ddp")
     assert sorted(one) == sorted(two)
     assert one == two
