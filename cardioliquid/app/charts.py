@@ -56,6 +56,9 @@ ECG_ROW_FILL = 0.48
 LABEL_EDGE_PX = 6
 """A beat letter centred nearer than this to the strip's left or right edge is not drawn
 (half a 13 px bold capital, and a pixel to spare): it would be cut in half by the edge."""
+LABEL_MIN_PX = 12
+"""An N letter nearer than this to its row's neighbour is not drawn (a 13 px bold capital is
+about 10 px wide): at 60 s on screen a fast rhythm would pile its letters into a bar."""
 
 
 def ecg_classes(classes: Sequence[str] = ()) -> list[str]:
@@ -148,6 +151,14 @@ def _tip(field: str, fmt: str | None = None, title: str | None = None,
     if title:
         tip["title"] = title
     return tip
+
+
+def _nearest_gap(t: np.ndarray) -> np.ndarray:
+    """Seconds from each time in ``t`` (ascending) to its nearer neighbour (1e6 when alone)."""
+    gaps = np.diff(t)
+    before = np.concatenate([[1e6], gaps])
+    after = np.concatenate([gaps, [1e6]])
+    return np.minimum(before, after)
 
 
 def ecg_trace(
@@ -314,14 +325,20 @@ def ecg_trace(
             continue
         t, lab = np.asarray(b[0], float), np.asarray(b[1], str)
         inside = (t >= span[0]) & (t <= span[1])
-        labels.append(pd.DataFrame({"t": t[inside], "y": label_y[row], "label": lab[inside],
-                                    "row": row}))  # fmt: skip
+        t, lab = t[inside], lab[inside]
+        labels.append(pd.DataFrame({"t": t, "y": label_y[row], "label": lab, "row": row,
+                                    "gap": _nearest_gap(t)}))  # fmt: skip
     labels = [df for df in labels if len(df)]
     if labels:
         data["labels"] = pd.concat(labels, ignore_index=True)
         data_labels = sorted(set(data["labels"]["label"]))
         at_edge = (f"scale('x', datum.t) < {LABEL_EDGE_PX} || "
                    f"scale('x', datum.t) > width - {LABEL_EDGE_PX}")  # fmt: skip
+        # zoomed out (60 s of fast rhythm), letters closer than a letter's width would pile
+        # up: the N letters give way, the ectopic ones (what the eye looks for) stay
+        crowded = (f"datum.label == 'N' && "
+                   f"scale('x', datum.t + datum.gap) - scale('x', datum.t) < {LABEL_MIN_PX}")
+        at_edge = f"({at_edge}) || ({crowded})"
         layers.append({"data": {"name": "labels"},
                        "mark": {"type": "text", "fontSize": 13, "fontWeight": "bold"},
                        "encoding": {"x": {"field": "t", "type": "quantitative"},

@@ -13,6 +13,7 @@ from cardioliquid.app.charts import (
     ECG_SPACING_MV,
     EXPERT_MARK,
     LABEL_EDGE_PX,
+    LABEL_MIN_PX,
     beat_timeline,
     ecg_trace,
 )
@@ -155,3 +156,19 @@ def test_beat_letters_that_the_strips_edges_would_cut_are_not_drawn():
     assert f"scale('x', datum.t) < {LABEL_EDGE_PX}" in test
     assert f"scale('x', datum.t) > width - {LABEL_EDGE_PX}" in test
     assert 4 <= LABEL_EDGE_PX <= 10  # half a 13 px bold capital, not a wide blank margin
+
+
+def test_crowded_n_letters_give_way_to_the_ectopic_ones():
+    """At 60 s on screen a fast rhythm piled its letters into a bar: an N letter nearer its
+    neighbour than a letter's width is not drawn, whatever the zoom; S and V always are."""
+    fs = 360.0
+    beats = np.array([1.0, 1.4, 1.8, 5.0, 5.4, 9.0])
+    labels = np.array(list("NVNNNS"))
+    spec = ecg_trace({"MLII": np.zeros(int(10 * fs))}, fs, 0.0, (0.0, 10.0),
+                     ref=(beats, labels))  # fmt: skip
+    data = spec["datasets"]["labels"]
+    np.testing.assert_allclose(data["gap"], [0.4, 0.4, 0.4, 0.4, 0.4, 3.6])
+    test = _layer(spec, "labels")["encoding"]["text"]["condition"]["test"]
+    assert (f"datum.label == 'N' && scale('x', datum.t + datum.gap) - scale('x', datum.t) < "
+            f"{LABEL_MIN_PX}") in test
+    assert 10 <= LABEL_MIN_PX <= 16  # about a 13 px bold capital's width

@@ -32,6 +32,11 @@ CHARTS_PAGE = textwrap.dedent('''
     st.vega_lite_chart(charts.ecg_trace({"MLII": x, "V1": -0.5 * x}, fs, 0.0, (0.0, 10.0),
                                         40.0, (beats, labels), (beats, labels)),
                        width="stretch", key="ecg")
+    fast = np.arange(0.3, 60.0, 0.4)  # 150 bpm over 60 s on screen
+    fast_labels = np.where(np.arange(fast.size) % 10 == 5, "V", "N")
+    s60 = np.arange(int(60 * fs)) / fs
+    st.vega_lite_chart(charts.ecg_trace({"MLII": np.sin(s60)}, fs, 0.0, (0.0, 60.0), 40.0,
+                                        (fast, fast_labels)), width="stretch", key="ecg60")
 ''')
 
 SVG_INFO = """(el) => {
@@ -77,6 +82,8 @@ def test_the_timeline_and_strip_render_every_mark_in_a_real_browser(tmp_path: Pa
             charts.nth(1).locator("svg text").first.wait_for(timeout=60_000)
             timeline = page.evaluate(SVG_INFO, charts.nth(0).element_handle())
             ecg = page.evaluate(SVG_INFO, charts.nth(1).element_handle())
+            charts.nth(2).locator("svg text").first.wait_for(timeout=60_000)
+            ecg60 = page.evaluate(SVG_INFO, charts.nth(2).element_handle())
         finally:
             browser.close()
     assert not [m for m in console if "Conflicting" in m], console
@@ -102,3 +109,9 @@ def test_the_timeline_and_strip_render_every_mark_in_a_real_browser(tmp_path: Pa
     assert right < ecg["strip_right"] and by_text["model"]["right"] < first_beat["left"]
     lead = [t for t in ecg["texts"] if t["text"].startswith("MLII")]
     assert lead and "clipped" in lead[0]["text"]
+    # 60 s of a fast rhythm: the N letters (8 px apart) give way, every V letter is drawn and
+    # no two letters overlap
+    drawn = sorted((t for t in ecg60["texts"] if t["text"] in {"N", "V"}),
+                   key=lambda t: t["left"])
+    assert {t["text"] for t in drawn} == {"V"} and len(drawn) == 15, [t["text"] for t in drawn]
+    assert all(a["right"] <= b["left"] for a, b in zip(drawn, drawn[1:], strict=False))
