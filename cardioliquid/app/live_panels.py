@@ -150,6 +150,9 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
                    "Wheel: zoom, drag: scroll.")  # fmt: skip
     else:
         x, names, n_model, left_out = eeg_rows(rec, replay.loaded.preprocessing, a, b)
+        # a file's duplicate names (T8-P8-0, T8-P8-1) as the viewer writes them
+        shown = dict(zip(rec.channel_names, charts.display_names(rec.channel_names), strict=True))
+        names, left_out = ([shown.get(n, n) for n in ns] for ns in (names, left_out))
         bad = _bad_spans(x, rec.fs, t0, names)
         spec = charts.eeg_trace(x, rec.fs, t0, names, (t0, t1),
                                 float(st.session_state.get("eeg_gain", 1.0)), rec.seizures,
@@ -164,7 +167,7 @@ def trace_spec(replay: ReplaySession, agreement: Agreement | None,
                    "seizure, orange: model detection, grey: not decided yet.")  # fmt: skip
         if left_out:
             caption += (f" Not drawn: {len(left_out)} more of the file's channels, which the "
-                        f"model does not read ({', '.join(charts.display_names(left_out))}).")
+                        f"model does not read ({', '.join(left_out)}).")
     return spec, bad, caption
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from pathlib import Path
 
@@ -114,4 +115,4 @@ def test_the_timeline_and_strip_render_every_mark_in_a_real_browser(tmp_path: Pa
     drawn = sorted((t for t in ecg60["texts"] if t["text"] in {"N", "V"}),
                    key=lambda t: t["left"])
     assert {t["text"] for t in drawn} == {"V"} and len(drawn) == 15, [t["text"] for t in drawn]
-    assert all(a["right"] <= b["left"] for a, b in zip(drawn, drawn[1:], strict=False))
+    assert all(a["right"] <= b["left"] for a, b in itertools.pairwise(drawn))
