@@ -13,6 +13,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import wfdb
@@ -249,6 +250,42 @@ def _read_annotations(base: Path, annotator: str, n_samples: int):
     return beats, rhythms, "present" if beat.any() else "no beats"
 
 
+READ_BLOCK_SAMPLES = 1 << 21
+"""Samples per channel read at a time (97 min at 360 Hz): wfdb's integer and float copies of a
+block stay small beside the record's float32 signal (a 24-hour Holter record peaked at 0.95 GB
+read whole, for a 250 MB signal)."""
+
+
+def _read_signal(base: Path, header: Any) -> tuple[Any, np.ndarray]:
+    """The record's header fields (wfdb's record of the last block) and its signal, float32
+    (n_channels, n_samples) in the header's units, read block by block into one array."""
+    n = int(header.sig_len)
+    signal: np.ndarray | None = None
+    rec = None
+    start = 0
+    try:
+        while start < n:
+            stop = min(start + READ_BLOCK_SAMPLES, n)
+            rec = wfdb.rdrecord(str(base), sampfrom=start, sampto=stop, physical=True,
+                                return_res=32)
+            block = np.asarray(rec.p_signal, dtype=np.float32)
+            if signal is None:
+                signal = np.empty((block.shape[1], n), dtype=np.float32)
+            got = block.shape[0]
+            signal[:, start:start + got] = block.T
+            if got < stop - start:  # the signal file ends early
+                raise RecordingError(base, f"truncated WFDB record: expected {n} samples, got "
+                                           f"{start + got}")
+            start = stop
+    except RecordingError:
+        raise
+    except Exception as e:
+        raise RecordingError(base, f"unreadable WFDB record: expected {header.n_sig} channels "
+                                   f"x {n} samples, got {e}") from e
+    assert rec is not None and signal is not None  # n >= 1: checked with the header
+    return rec, signal
+
+
 def load_ecg(
     path_or_record: str | os.PathLike,
     annotator: str = "atr",
@@ -288,15 +325,7 @@ def load_ecg(
     base = record_base(path_or_record)
     header = _read_header(base)
     _check_signal_files(base, header)
-    try:
-        rec = wfdb.rdrecord(str(base), physical=True, return_res=32)
-    except Exception as e:
-        raise RecordingError(base, f"unreadable WFDB record: expected {header.n_sig} channels "
-                                   f"x {header.sig_len} samples, got {e}") from e
-    signal = np.asarray(rec.p_signal, dtype=np.float32).T
-    if signal.shape[1] != header.sig_len:
-        raise RecordingError(base, f"truncated WFDB record: expected {header.sig_len} samples, "
-                                   f"got {signal.shape[1]}")
+    rec, signal = _read_signal(base, header)
     units = [str(u or "mV") for u in rec.units]
     for i, u in enumerate(units):  # the project's ECG unit is mV
         if u.lower() in ("uv", "µv"):

@@ -45,6 +45,9 @@ MIN_TIMESPAN_S = 0.2
 MAX_TIMESPAN_S = 3.0
 """Longest elapsed time of a step (s): a signal gap must not erase the rhythm."""
 
+EMBED_CHUNK_BEATS = 8192
+"""Beats embedded at a time (training batches are smaller, so only long recordings are cut)."""
+
 
 class GatedSequence(nn.Module):
     """``nn.LSTM`` or ``nn.GRU`` behind the liquid cells' call: the peers of the rhythm model.
@@ -404,7 +407,14 @@ class BeatRhythmClassifier(nn.Module):
 
     # ---------------------------------------------------------------- pieces
     def embed(self, x: Tensor) -> Tensor:
-        """Morphology embedding of beat windows ``(n, C, T)`` -> ``(n, 2·C')``."""
+        """Morphology embedding of beat windows ``(n, C, T)`` -> ``(n, 2·C')``.
+
+        Each beat is embedded on its own, so a long recording is embedded
+        :data:`EMBED_CHUNK_BEATS` beats at a time: the convolutions' activations for
+        all 108,000 beats of a 24-hour record at once took 0.8 GB.
+        """
+        if len(x) > EMBED_CHUNK_BEATS:
+            return torch.cat([self.embed(chunk) for chunk in x.split(EMBED_CHUNK_BEATS)])
         z = self.front(x)
         return torch.cat([z.mean(-1), z.amax(-1)], dim=-1)
 

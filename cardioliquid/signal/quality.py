@@ -48,7 +48,9 @@ class QualityReport:
 
 def _run_bounds(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop (exclusive) index arrays of the True runs of a 1-D mask."""
-    d = np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]]))
+    # int8 throughout: a bare [0] would promote the whole mask to int64 (250 MB a 24-h lead)
+    edge = np.zeros(1, dtype=np.int8)
+    d = np.diff(np.concatenate([edge, np.asarray(mask).astype(np.int8), edge]))
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 

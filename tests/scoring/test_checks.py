@@ -118,3 +118,20 @@ def test_evaluate_refuses_a_record_without_reference(tmp_path, ecg_model):
     with pytest.raises(RecordingError, match=r"syn0\.atr: expected reference beat annotations "
                                              r"to evaluate against, got a file that is empty"):
         evaluate_arrhythmia_record(hea.parent, "syn0", ecg_model)
+
+
+def test_a_long_lead_is_counted_hour_by_hour_without_losing_beats_at_the_seams(monkeypatch):
+    """A 24-hour lead was counted at once in float64 (1.2 GB of copies); blocks of an hour
+    count the same beats, none twice or lost where blocks meet, NaN samples as 0."""
+    from cardioliquid.scoring import checks
+
+    fs = 128.0
+    rec = synthetic_ecg(300.0, fs=fs, seed=3)
+    x = rec.signal[0].copy()
+    x[1000:1100] = np.nan
+    whole = checks.count_qrs(x, fs)
+    assert 0.75 * len(rec.beats) < whole <= len(rec.beats)  # its Gaussian QRS: a rough count
+    monkeypatch.setattr(checks, "QRS_COUNT_BLOCK_S", 37.0)  # seams inside the record
+    assert checks.count_qrs(x, fs) == whole
+    monkeypatch.setattr(checks, "QRS_COUNT_BLOCK_S", 299.0)  # a last block under 2 s joins
+    assert checks.count_qrs(x, fs) == whole
