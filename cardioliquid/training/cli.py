@@ -318,21 +318,25 @@ def _init_options(cls: type) -> list[str]:
 
 def _usage_error(parser, subcommand: str | None, message: str) -> str:
     """``message`` with the closest option to a mistyped one, and where the options are listed."""
-    sub = parser
-    if subcommand and getattr(parser, "_subcommands_action", None) is not None:
-        sub = parser._subcommands_action._name_parser_map.get(subcommand, parser)
+    # jsonargparse's parsers, read for their option names only: a hint, never an error
+    subcommands = getattr(getattr(parser, "_subcommands_action", None), "_name_parser_map", {})
+    sub = subcommands.get(subcommand, parser) if subcommand else parser
     where = f"cardioliquid-train {subcommand} --help" if subcommand else "cardioliquid-train --help"
     # A data module's unknown option: jsonargparse explains every Union subtype it tried.
     found = re.search(r"class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", message)
     if found:
         path, typed = found.groups()
         module, _, name = path.rpartition(".")
-        close = difflib.get_close_matches(
-            typed, _init_options(getattr(importlib.import_module(module), name)), n=1, cutoff=0.6)
+        try:
+            accepted = _init_options(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError, TypeError, ValueError):
+            accepted = []
+        close = difflib.get_close_matches(typed, accepted, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else ""
-        return (f"--data.init_args.{typed}: {name} has no option '{typed}'{hint} (its options: "
-                f"cardioliquid-train {subcommand or 'fit'} --data.help {path})")
-    names = [a.dest for a in sub._actions if not a.dest.endswith(".help")]
+        return (f"data option '{typed}' (--data.init_args.{typed} or under data: init_args: in "
+                f"a config): {name} has no such option{hint} (its options: cardioliquid-train "
+                f"{subcommand or 'fit'} --data.help {path})")
+    names = [a.dest for a in getattr(sub, "_actions", []) if not a.dest.endswith(".help")]
     hint = ""
     for typed in re.findall(r"option '([^']+)'", message):
         close = difflib.get_close_matches(typed, names, n=1, cutoff=0.75)

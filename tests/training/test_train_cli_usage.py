@@ -114,8 +114,9 @@ def test_a_mistyped_option_is_one_line_with_the_closest_name(make_config, model_
     assert main(["fit", "--config", str(cfg), "--data.init_args.n_trian", "8"]) == 2
     err = capsys.readouterr().err
     assert "usage:" not in err and len(err.strip().splitlines()) == 1, err
-    assert ("--data.init_args.n_trian: SyntheticDataModule has no option 'n_trian'; did you "
-            "mean n_train? (its options: cardioliquid-train fit --data.help "
+    assert ("data option 'n_trian' (--data.init_args.n_trian or under data: init_args: in a "
+            "config): SyntheticDataModule has no such option; did you mean n_train? (its "
+            "options: cardioliquid-train fit --data.help "
             "cardioliquid.training.datamodules.SyntheticDataModule)") in err
     assert not _checkpoints(tmp_path)
 
