@@ -404,6 +404,9 @@ def seizure_markdown(
         _latency_sentence(lat),
         "",
     ]
+    alert = result.get("alert_latency_s")
+    if alert and alert.get("n_seizures"):
+        out += [_alert_sentence(alert), ""]
     if result["duration_h"] < 24:
         out += [
             f"Only {result['duration_h']:.2f} h of EEG: false alarms per 24 h are "
@@ -425,6 +428,7 @@ def seizure_markdown(
                 "window Se %",
                 "window Sp %",
                 "latency s",
+                "alert s",
             ],
             [
                 [
@@ -436,6 +440,7 @@ def seizure_markdown(
                     _f(v["window"]["se"]),
                     _f(v["window"]["sp"]),
                     _f(v["latency_s"]["median"], 1),
+                    _f((v.get("alert_latency_s") or {}).get("median"), 1),
                 ]
                 for r, v in result["records"].items()
             ],
@@ -474,6 +479,14 @@ def _latency_sentence(lat: dict[str, Any]) -> str:
             f"{lat['n_seizures']} seizures detected){'; ' + untimed if unrecorded else ''}.")
 
 
+def _alert_sentence(alert: dict[str, Any]) -> str:
+    return (f"Alert latency from onset (when a live monitor knows each detection: the end of "
+            f"the window that completes it): median {_f(alert['median'], 1)} s, range "
+            f"{_f(alert['min'], 1)} to {_f(alert['max'], 1)} s ({alert['n_alerted']}/"
+            f"{alert['n_seizures']} seizures alerted). The latency above compares annotations, "
+            f"as the literature does: a detected event starts where its first window starts.")
+
+
 def summary_text(result: dict[str, Any]) -> str:
     """A few plain-text lines of an evaluation result, for the terminal.
 
@@ -507,6 +520,11 @@ def summary_text(result: dict[str, Any]) -> str:
                      f"{f' (extrapolated from {span})' if short else ''}  "
                      f"({ev.get('tp', '?')} of {ev.get('n_ref', '?')} seizures)")
         lines.append(f"windows  Se {pct(win.get('se'))}  Sp {pct(win.get('sp'))}")
+        lat, alert = result.get("latency_s") or {}, result.get("alert_latency_s") or {}
+        if lat.get("n_detected"):
+            lines.append(f"latency  median {pct(lat.get('median'))} s from onset (annotations)"
+                         + (f", alert {pct(alert.get('median'))} s (when a monitor knows it)"
+                            if alert.get("n_alerted") else ""))
     if result.get("provenance"):
         lines.append(provenance_line(result["provenance"]))
     if result.get("errors"):

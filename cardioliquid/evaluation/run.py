@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cardioliquid.decision.events import detection_time
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import RecordingError
 from cardioliquid.evaluation import ec57
@@ -108,14 +109,18 @@ def evaluate_seizure_recording(
     settings = settings or loaded.decision
     rec = load_recording(path)
     pred = predict_windows(rec, loaded)
-    hyp = [(e.onset, e.offset) for e in pred.events(settings)]
+    events = pred.events(settings)
+    hyp = [(e.onset, e.offset) for e in events]
+    # when a stream knows each event: its alert time, as the app raises it
+    raised = [detection_time(e, pred.start_s, pred.end_s, pred.proba, settings) for e in events]
     prep = loaded.preprocessing
     truth = sz.window_labels(
         pred.start_s, prep.window_s, rec.seizures, getattr(prep, "min_overlap", 0.5)
     )
     # Window-level scores judge the network's raw decisions: the threshold, no smoothing.
     decided = (pred.seizure_proba >= settings.threshold).astype(int)
-    counts = sz.count_recording(rec.seizures, hyp, rec.duration_s, params, truth, decided)
+    counts = sz.count_recording(rec.seizures, hyp, rec.duration_s, params, truth, decided,
+                                raised)
     timeline = {
         "duration_s": rec.duration_s,
         "ref": list(rec.seizures),

@@ -21,9 +21,14 @@ seizure seconds / detected seconds, F1 their harmonic mean, false alarms per
 Detection latency (per reference seizure, before any merge): the first
 hypothesis-positive time within the tolerance window
 ``[onset - 30 s, offset + 60 s]`` minus the onset; negative when the
-detector fires before the annotated onset, ``None`` when it never fires. A
-seizure already under way when the recording starts has no recorded onset: it
-is counted (``n_onset_unrecorded``) and not timed.
+detector fires before the annotated onset, ``None`` when it never fires. It
+compares annotations (a detected event starts where its first window starts),
+as the literature does. Alert latency is what a monitor delivers: the time
+each detected event is known to a stream (the end of the window that completes
+it, :func:`cardioliquid.decision.events.detection_time`) minus the onset, for
+the first alert raised within the tolerance window (as the app matches its
+alerts). A seizure already under way when the recording starts has no recorded
+onset: it is counted (``n_onset_unrecorded``) and not timed.
 
 The events scored are those of the one decision rule
 (:func:`cardioliquid.decision.events.seizure_events`), the events ``cardioliquid
@@ -131,6 +136,26 @@ def detection_latencies(
     return out
 
 
+def alert_latencies(
+    ref: Sequence[tuple[float, float]],
+    raised: Sequence[float],
+    params: SzcoreParams | None = None,
+) -> list[float | None]:
+    """Latency (s) of the first alert raised for each reference seizure.
+
+    The first time in ``raised`` (when each detected event is known to a stream)
+    inside ``[onset - tolerance_start, offset + tolerance_end]`` minus the onset;
+    ``None`` when no alert is raised there.
+    """
+    params = params or SzcoreParams()
+    out: list[float | None] = []
+    for on, off in ref:
+        lo, hi = on - params.tolerance_start_s, off + params.tolerance_end_s
+        inside = [t for t in raised if lo <= t <= hi]
+        out.append(min(inside) - on if inside else None)
+    return out
+
+
 @dataclass
 class SeizureCounts:
     """Counts of one recording (or of several, summed), the basis of every score."""
@@ -148,6 +173,7 @@ class SeizureCounts:
     window_fp: int = 0
     window_tn: int = 0
     latencies: list[float | None] = field(default_factory=list)
+    alert_latencies: list[float | None] = field(default_factory=list)
     onset_unrecorded: int = 0
 
     def __add__(self, other: SeizureCounts) -> SeizureCounts:
@@ -164,6 +190,7 @@ def count_recording(
     params: SzcoreParams | None = None,
     window_true: np.ndarray | None = None,
     window_pred: np.ndarray | None = None,
+    raised: Sequence[float] | None = None,
 ) -> SeizureCounts:
     """Score one recording's hypothesis events against its reference seizures.
 
@@ -177,6 +204,9 @@ def count_recording(
         Defaults to SzCORE's.
     window_true, window_pred : ndarray of {0, 1}, optional
         Per-window labels and decisions, for window-level scores.
+    raised : sequence of float, optional
+        When each event of ``hyp`` is known to a stream (s), for alert latencies
+        (:func:`alert_latencies`); without it none are given.
 
     Returns
     -------
@@ -201,6 +231,8 @@ def count_recording(
         # A seizure under way when the recording starts (an ictal excerpt) has no onset to
         # measure a latency from: counted, not timed.
         latencies=detection_latencies([e for e in ref_e if e[0] > 0], hyp_e, params),
+        alert_latencies=([] if raised is None else
+                         alert_latencies([e for e in ref_e if e[0] > 0], raised, params)),
         onset_unrecorded=sum(e[0] <= 0 for e in ref_e),
     )
     if window_true is not None and window_pred is not None:
@@ -245,7 +277,8 @@ def wilson_interval(k: int, n: int, level: float = 0.95) -> list[float] | None:
 
 
 def scores(counts: SeizureCounts) -> dict[str, Any]:
-    """JSON-ready scores of (summed) counts: ``event``, ``sample``, ``window``, ``latency_s``.
+    """JSON-ready scores of (summed) counts: ``event``, ``sample``, ``window``, ``latency_s``,
+    ``alert_latency_s`` (None where a recording was scored without alert times).
 
     ``event["ci95"]`` holds 95 % Wilson intervals of the event sensitivity and
     precision (:func:`wilson_interval`); windows overlap and are not
@@ -284,7 +317,25 @@ def scores(counts: SeizureCounts) -> dict[str, Any]:
             "per_seizure": counts.latencies,
             "n_onset_unrecorded": counts.onset_unrecorded,
         },
+        "alert_latency_s": _alert_block(counts),
         "duration_h": counts.duration_s / 3600.0,
+    }
+
+
+def _alert_block(counts: SeizureCounts) -> dict[str, Any] | None:
+    """Alert latencies (when a stream knows each detection), or None where not measured."""
+    if len(counts.alert_latencies) != len(counts.latencies):  # some recordings without
+        return None
+    lat = [v for v in counts.alert_latencies if v is not None]
+    return {
+        "median": float(np.median(lat)) if lat else None,
+        "min": float(np.min(lat)) if lat else None,
+        "max": float(np.max(lat)) if lat else None,
+        "n_alerted": len(lat),
+        "n_seizures": len(counts.alert_latencies),
+        "per_seizure": counts.alert_latencies,
+        "definition": "time the first alert within the tolerance window is known to a stream "
+                      "(end of the window completing its event) minus the expert onset",
     }
 
 

@@ -13,6 +13,7 @@ import pytest
 import wfdb
 
 from cardioliquid.data import splits
+from cardioliquid.decision.alerts import seizure_alerts
 from cardioliquid.decision.settings import DecisionSettings
 from cardioliquid.errors import CardioLiquidError, RecordingError
 from cardioliquid.evaluation import cli, records, run
@@ -340,6 +341,15 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
     assert res["event"]["tp"] == 1 and res["event"]["fp"] == 1 and res["event"]["n_ref"] == 1
     assert res["event"]["fa_per_24h"] == pytest.approx(1 / (1200 / 86400))
     assert res["latency_s"]["per_seizure"] == [10.0]
+    # a monitor knows the event when its first window ends (112 s): the app's alert latency
+    assert res["alert_latency_s"]["per_seizure"] == [12.0]
+    rec_a = fake_load(data / "a.edf")
+    pred_a = fake_predict(rec_a, None)
+    (alert,) = [a for a in seizure_alerts(pred_a.start_s, pred_a.end_s, pred_a.proba,
+                                          rec_a.seizures, (30.0, 60.0),
+                                          DecisionSettings(smooth_windows=1))]
+    assert alert.latency_s == 12.0
+    assert "Alert latency from onset" in md.read_text() and "| 10.0 | 12.0 |" in md.read_text()
     assert res["records"]["a"]["hyp_events"] == [[110.0, 151.0]]
     assert res["window"]["tp"] > 0 and res["window"]["fp"] == 10
     assert "Only 0.33 h of EEG" in md.read_text()

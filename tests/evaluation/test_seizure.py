@@ -67,6 +67,18 @@ def test_latency_per_seizure() -> None:
     assert sz.detection_latencies([(1000, 1060)], [(900, 1100)]) == [-30.0]
 
 
+def test_alert_latency_is_when_a_stream_knows_the_first_alert_in_the_window() -> None:
+    ref = [(1000, 1060), (2000, 2030), (3000, 3010)]
+    raised = [1014.0, 1995.0, 2500.0, 5000.0]  # 2500 s: 470 s after 2030, outside 60 s
+    assert sz.alert_latencies(ref, raised) == [14.0, -5.0, None]
+    c = sz.count_recording(ref, [(1012, 1040), (1990, 2050)], HOUR, raised=raised[:2])
+    block = sz.scores(c)["alert_latency_s"]
+    assert (block["per_seizure"], block["n_alerted"], block["median"]) == ([14.0, -5.0, None],
+                                                                             2, 4.5)
+    # pooled with a recording scored without alert times: not measured, rather than partial
+    assert sz.scores(c + sz.count_recording(ref, [], HOUR))["alert_latency_s"] is None
+
+
 def test_window_scores_and_pooling() -> None:
     a = sz.count_recording(
         [(10, 20)],
