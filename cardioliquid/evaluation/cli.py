@@ -373,6 +373,7 @@ def run_seizure(args: argparse.Namespace) -> int:
     )
     result["provenance"] = provenance_summary(labels)
     for name, tl in timelines.items():
+        result["records"][name]["truth"] = tl.get("truth")
         result["records"][name]["ref_events"] = tl["ref"]
         result["records"][name]["hyp_events"] = tl["hyp"]
     if args.report and per_record:

@@ -108,6 +108,11 @@ def evaluate_seizure_recording(
     """
     settings = settings or loaded.decision
     rec = load_recording(path)
+    if rec.meta.get("seizure_source") is None:  # no truth: every detection would be false
+        raise RecordingError(path, "no seizure annotations: expected a BIDS/SzCORE "
+                                   "_events.tsv beside it (its header alone for a seizure-free "
+                                   "file), EDF+ annotations, a CHB-MIT summary or a .seizures "
+                                   "file")
     pred = predict_windows(rec, loaded)
     events = pred.events(settings)
     hyp = [(e.onset, e.offset) for e in events]
@@ -123,6 +128,7 @@ def evaluate_seizure_recording(
                                 raised)
     timeline = {
         "duration_s": rec.duration_s,
+        "truth": {"source": rec.meta.get("seizure_source"), "file": rec.meta.get("seizure_file")},
         "ref": list(rec.seizures),
         "hyp": hyp,
         "t": (pred.start_s + prep.window_s / 2).tolist(),

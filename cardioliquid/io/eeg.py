@@ -97,6 +97,19 @@ def find_seizures(path: str | os.PathLike, annotations=None, fs: float | None = 
     return [], None
 
 
+def seizure_file(path: str | os.PathLike, source: str | None) -> Path | None:
+    """The file the seizures of ``path`` came from, for ``source`` as :func:`find_seizures`
+    returns it (None when none was found or they were given)."""
+    path = Path(path)
+    if source == "events.tsv":
+        return _events_tsv_for(path)
+    if source == "wfdb-seizures":
+        return Path(f"{path}.seizures")
+    if source == "chbmit-summary":
+        return find_chbmit_summary(path)
+    return path if source == "edf+" else None
+
+
 def _edf_field(path: Path, header: bytes, start: int, stop: int, what: str) -> int:
     raw = header[start:stop].decode("ascii", errors="replace").strip()
     try:
@@ -185,6 +198,7 @@ def load_eeg(
     seizures: list[Interval] | None = None,
     patient_id: str | None = None,
     check_quality: bool = True,
+    seizure_truth: bool = True,
 ) -> Recording:
     """Read an EEG file through :func:`mne.io.read_raw`.
 
@@ -198,12 +212,17 @@ def load_eeg(
         Subject identifier (default from the file name, see :func:`eeg_patient_id`).
     check_quality : bool
         Reject NaN samples and all-flat signals.
+    seizure_truth : bool
+        Look for the expert's seizures beside the file (:func:`find_seizures`); False
+        reads the signal only (scoring needs no truth, and a malformed sidecar then
+        does not stop it).
 
     Returns
     -------
     Recording
         ``signal`` float32 (n_channels, n_samples) in µV, ``modality="eeg"``,
-        ``meta["seizure_source"]`` says where the seizures came from.
+        ``meta["seizure_source"]`` says where the seizures came from (None: none found)
+        and ``meta["seizure_file"]`` which file.
 
     Raises
     ------
@@ -224,9 +243,17 @@ def load_eeg(
         raise RecordingError(path, f"unreadable EEG file: expected a format mne.io.read_raw "
                                    f"reads (EDF, BDF, ...), got {_reason(e)}") from e
     data = raw.get_data() * 1e6  # MNE holds volts; the project's EEG unit is µV
-    found, source = find_seizures(path, raw.annotations, raw.info["sfreq"])
+    found, source = [], None
     if seizures is not None:
         found, source = [tuple(map(float, s)) for s in seizures], "argument"
+    elif seizure_truth:
+        found, source = find_seizures(path, raw.annotations, raw.info["sfreq"])
+    truth_file = seizure_file(path, source)
+    duration_s = raw.n_times / float(raw.info["sfreq"])
+    beyond = [(a, b) for a, b in found if a >= duration_s]
+    if beyond:  # a summary of another file, or times not relative to this recording's start
+        raise RecordingError(truth_file or path, f"seizure annotations for {path.name}: expected "
+                             f"onsets within its {duration_s:g} s, got {beyond[:3]} s")
     meas_date = raw.info.get("meas_date")
     rec = Recording(
         signal=data.astype(np.float32),
@@ -241,6 +268,7 @@ def load_eeg(
         meta={
             "format": type(raw).__name__,
             "seizure_source": source,
+            "seizure_file": None if truth_file is None else str(truth_file),
             "meas_date": None if meas_date is None else str(meas_date),
             "annotations": [(float(a["onset"]), float(a["duration"]), str(a["description"]))
                             for a in raw.annotations],

@@ -51,7 +51,7 @@ def detect_format(path: str | os.PathLike) -> str:
     )
 
 
-def load_recording(path: str | os.PathLike, **kwargs) -> Recording:
+def load_recording(path: str | os.PathLike, seizure_truth: bool = True, **kwargs) -> Recording:
     """Read a recording, choosing the reader from the path.
 
     Parameters
@@ -59,6 +59,9 @@ def load_recording(path: str | os.PathLike, **kwargs) -> Recording:
     path : str or PathLike
         ``.hea`` (or a WFDB record path without extension), EDF/EDF+/BDF or any
         format :func:`mne.io.read_raw` reads, or a Bonn ``.txt`` segment.
+    seizure_truth : bool
+        For an EEG file read by MNE: look for its expert seizures (False: the signal
+        only, as scoring reads it; :func:`~cardioliquid.io.eeg.load_eeg`).
     **kwargs
         Passed to :func:`~cardioliquid.io.wfdb.load_ecg`,
         :func:`~cardioliquid.io.eeg.load_eeg` or :func:`~cardioliquid.io.eeg.load_bonn`.
@@ -77,4 +80,4 @@ def load_recording(path: str | os.PathLike, **kwargs) -> Recording:
         return load_ecg(path, **kwargs)
     if fmt == "bonn":
         return load_bonn(path, **kwargs)
-    return load_eeg(path, **kwargs)
+    return load_eeg(path, seizure_truth=seizure_truth, **kwargs)

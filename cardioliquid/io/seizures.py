@@ -13,6 +13,7 @@ start of the recording.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -41,23 +42,45 @@ def read_events_tsv(path: str | os.PathLike) -> list[Interval]:
     """Seizure intervals of a SzCORE / BIDS ``*_events.tsv`` file.
 
     Rows whose ``eventType`` (or ``trial_type``) is a seizure label count;
-    ``bckg`` rows do not.
+    ``bckg`` rows do not. A file with only its header row means no seizure.
+
+    Raises
+    ------
+    RecordingError
+        Naming the file (and the line) when it cannot be read, has no header, lacks
+        the ``onset``, ``duration`` or event-type column, or gives a seizure an onset or
+        duration that is not a number (``n/a`` included), negative, or zero-length.
     """
     path = Path(path)
     try:
         with path.open(newline="") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-    except OSError as e:
+            reader = csv.DictReader(f, delimiter="\t")
+            columns = reader.fieldnames
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise RecordingError(path, f"cannot read events file: {e}") from e
-    if rows and not {"onset", "duration"} <= set(rows[0]):
-        raise RecordingError(path, f"events file: expected columns onset, duration, eventType, "
-                                   f"got {sorted(rows[0])}")
+    if not columns:
+        raise RecordingError(path, "empty events file: expected a header row with the columns "
+                                   "onset, duration, eventType")
+    kind_column = next((c for c in ("eventType", "trial_type") if c in columns), None)
+    if not {"onset", "duration"} <= set(columns) or kind_column is None:
+        raise RecordingError(path, f"events file: expected columns onset, duration, eventType "
+                                   f"(or trial_type), got {sorted(columns)}")
     out = []
-    for row in rows:
-        kind = row.get("eventType") or row.get("trial_type") or ""
-        if is_seizure_label(kind):
-            onset = float(row["onset"])
-            out.append((onset, onset + float(row["duration"])))
+    for line, row in enumerate(rows, start=2):
+        if not is_seizure_label(row.get(kind_column) or ""):
+            continue
+        try:
+            onset, duration = float(row["onset"]), float(row["duration"])
+        except (TypeError, ValueError):
+            raise RecordingError(path, f"events file line {line}: expected a seizure's onset and "
+                                       f"duration in seconds, got onset {row.get('onset')!r}, "
+                                       f"duration {row.get('duration')!r}") from None
+        if not (math.isfinite(onset) and math.isfinite(duration)) or onset < 0 or duration <= 0:
+            raise RecordingError(path, f"events file line {line}: expected a seizure at onset "
+                                       f">= 0 s lasting > 0 s, got onset {onset:g} s, duration "
+                                       f"{duration:g} s")
+        out.append((onset, onset + duration))
     return sorted(out)
 
 

@@ -87,7 +87,7 @@ class ScoringModule(L.LightningModule):
         for path, name in batch:
             try:
                 inputs = record_inputs(Path(path), name, self.opts)  # before reading them
-                rec = load_recording(path)
+                rec = load_recording(path, seizure_truth=False)  # as batch scoring
                 out.append(
                     {
                         "path": path,

@@ -305,6 +305,7 @@ def test_seizure_cli_with_stand_in_model(tmp_path: Path, monkeypatch) -> None:
             "eeg",
             str(path),
             seizures=seizures,
+            meta={"seizure_source": "events.tsv", "seizure_file": f"{path}_events.tsv"},
         )
 
     def fake_predict(rec, loaded, **kw):

@@ -85,6 +85,7 @@ def test_seizure_through_predict_windows(tmp_path: Path, monkeypatch) -> None:
         "eeg",
         "synth.edf",
         seizures=[(200.0, 260.0)],
+        meta={"seizure_source": "argument"},
     )
     (tmp_path / "synth.edf").write_bytes(b"")
     monkeypatch.setattr("cardioliquid.evaluation.run.load_recording", lambda path: rec)

@@ -96,3 +96,25 @@ def test_bonn_segments_are_labelled_by_set(bonn_root):
 def test_bonn_root_without_sets_raises(tmp_path):
     with pytest.raises(RecordingError, match="expected folders like A_Z"):
         list_bonn(tmp_path)
+
+
+def test_seizures_past_the_recordings_end_are_refused_naming_their_file(eeg_edf):
+    """A 20 s file beside a summary of the full-length CHB-MIT file took its seizure at
+    2996 s, outside the recording, and was graded as seizure-free."""
+    path, _ = eeg_edf
+    summary = path.with_name("chb05-summary.txt")
+    summary.write_text("File Name: chb05_07.edf\nNumber of Seizures in File: 1\n"
+                       "Seizure 1 Start Time: 2996 seconds\nSeizure 1 End Time: 3036 seconds\n")
+    with pytest.raises(RecordingError, match=r"chb05-summary\.txt.*expected onsets within its "
+                                             r"20 s, got \[\(2996\.0, 3036\.0\)\]"):
+        load_eeg(path)
+    rec = load_eeg(path, seizure_truth=False)  # the signal alone, as scoring reads it
+    assert rec.seizures == [] and rec.meta["seizure_source"] is None
+
+
+def test_the_seizure_truth_file_is_recorded(eeg_edf):
+    path, _ = eeg_edf
+    tsv = path.with_name("chb05_07_events.tsv")
+    tsv.write_text("onset\tduration\teventType\n1.5\t2\tsz\n")
+    assert load_eeg(path).meta["seizure_file"] == str(tsv)
+    assert load_eeg(path, seizures=[]).meta["seizure_file"] is None  # given, not read

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cardioliquid.errors import RecordingError
 from cardioliquid.io.seizures import (
     is_seizure_label,
     parse_chbmit_summary,
@@ -65,3 +66,27 @@ def test_events_tsv(tmp_path):
                          ("Seizure", True), ("bckg", False), ("preictal", False)])
 def test_seizure_labels(label, expected):
     assert is_seizure_label(label) is expected
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("", "empty events file"),
+    ("onset\tduration\n1\t2\n", "expected columns onset, duration, eventType"),
+    ("onset\tduration\teventType\nabc\t2\tsz\n", "line 2: expected a seizure's onset and duration"),
+    ("onset\tduration\teventType\n5\t2\tbckg\n1\tn/a\tsz\n", "line 3"),
+    ("onset\tduration\teventType\n5\t-3\tsz\n", "onset 5 s, duration -3 s"),
+], ids=["no-header", "no-event-type", "not-a-number", "n/a-duration", "negative"])
+def test_a_malformed_events_file_is_named_with_its_line(tmp_path, text, words):
+    """They crashed with a bare ValueError naming the EDF, or were read as no seizure."""
+    path = tmp_path / "x_events.tsv"
+    path.write_text(text)
+    with pytest.raises(RecordingError, match="x_events.tsv") as err:
+        read_events_tsv(path)
+    assert words in str(err.value)
+
+
+def test_a_header_alone_means_no_seizure_and_bckg_rows_need_no_numbers(tmp_path):
+    path = tmp_path / "x_events.tsv"
+    path.write_text("onset\tduration\teventType\n")
+    assert read_events_tsv(path) == []
+    path.write_text("onset\tduration\ttrial_type\nn/a\tn/a\tbckg\n")
+    assert read_events_tsv(path) == []

@@ -475,3 +475,47 @@ def test_reading_leads_changes_only_the_lead_preference(ecg_model, eeg_model):
         ecg_model.reading_leads([" "])
     with pytest.raises(ValueError, match="reads no ECG lead"):
         eeg_model.reading_leads(["V1"])
+
+
+def test_a_malformed_seizure_sidecar_does_not_stop_scoring_but_stops_evaluation(tmp_path,
+                                                                                eeg_ckpt):
+    """Scoring reads no expert labels: a sidecar with a bad onset failed the record there,
+    while `evaluate`, which needs them, names the sidecar and its line."""
+    from scoring_helpers import synthetic_eeg, write_edf
+
+    edf = write_edf(synthetic_eeg(40.0, seed=2), tmp_path / "eeg")
+    sidecar = edf.with_name(f"{edf.stem}_events.tsv")
+    sidecar.write_text("onset\tduration\teventType\nabc\t2\tsz\n")
+    out = tmp_path / "out"
+    assert main(["score", str(edf), "--task", "seizure", "--model", str(eeg_ckpt), "--out",
+                 str(out), "--no-progress"]) == 0
+    assert (out / f"{edf.stem}_events.tsv").is_file()
+    result = tmp_path / "ev.json"
+    from cardioliquid.cli import main as console_main
+
+    assert console_main(["evaluate", "seizure", "--data", str(edf), "--model", str(eeg_ckpt),
+                         "--json", str(result), "--no-progress"]) != 0
+    errors = json.loads(result.read_text())["errors"]
+    assert f"{sidecar}: events file line 2" in errors[str(edf)]
+
+
+def test_evaluate_refuses_an_eeg_file_without_any_seizure_truth(tmp_path, eeg_ckpt):
+    """It was graded as seizure-free: every detection a false alarm, exit 0."""
+    from dataclasses import replace
+
+    from scoring_helpers import synthetic_eeg, write_edf
+
+    from cardioliquid.cli import main as console_main
+
+    edf = write_edf(replace(synthetic_eeg(40.0, seed=2), seizures=[]), tmp_path / "eeg")
+    result = tmp_path / "ev.json"
+    assert console_main(["evaluate", "seizure", "--data", str(edf), "--model", str(eeg_ckpt),
+                         "--json", str(result), "--no-progress"]) != 0
+    error = json.loads(result.read_text())["errors"][str(edf)]
+    assert "no seizure annotations: expected a BIDS/SzCORE _events.tsv" in error
+    edf.with_name(f"{edf.stem}_events.tsv").write_text("onset\tduration\teventType\n")
+    assert console_main(["evaluate", "seizure", "--data", str(edf), "--model", str(eeg_ckpt),
+                         "--json", str(result), "--no-progress"]) == 0  # seizure-free, said so
+    record = json.loads(result.read_text())["records"][edf.stem]
+    assert record["truth"] == {"source": "events.tsv",
+                               "file": str(edf.with_name(f"{edf.stem}_events.tsv"))}
