@@ -9,6 +9,7 @@ seizure events from the one event rule with the model's decision settings
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ def evaluate_arrhythmia_record(
     )
 
 
+def _beside(file: str | None, recording: Path) -> str | None:
+    """``file`` relative to ``recording``'s folder (results name no machine's folders)."""
+    return None if file is None else os.path.relpath(file, recording.parent)
+
+
 def evaluate_seizure_recording(
     path: Path,
     loaded: Any,
@@ -128,7 +134,9 @@ def evaluate_seizure_recording(
                                 raised)
     timeline = {
         "duration_s": rec.duration_s,
-        "truth": {"source": rec.meta.get("seizure_source"), "file": rec.meta.get("seizure_file")},
+        # the truth file beside the recording (or a folder up), named from its folder
+        "truth": {"source": rec.meta.get("seizure_source"),
+                  "file": _beside(rec.meta.get("seizure_file"), Path(path))},
         "ref": list(rec.seizures),
         "hyp": hyp,
         "t": (pred.start_s + prep.window_s / 2).tolist(),

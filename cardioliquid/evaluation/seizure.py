@@ -308,10 +308,7 @@ def scores(counts: SeizureCounts) -> dict[str, Any]:
             "tn": w.window_tn,
         },
         "latency_s": {
-            "median": float(np.median(lat)) if lat else None,
-            "mean": float(np.mean(lat)) if lat else None,
-            "min": float(np.min(lat)) if lat else None,
-            "max": float(np.max(lat)) if lat else None,
+            **_spread(lat),
             "n_detected": len(lat),
             "n_seizures": len(counts.latencies),
             "per_seizure": counts.latencies,
@@ -322,18 +319,23 @@ def scores(counts: SeizureCounts) -> dict[str, Any]:
     }
 
 
+def _spread(values: list[float]) -> dict[str, float | None]:
+    """Median, mean, min and max of ``values`` (None each when there are none)."""
+    stats = {"median": np.median, "mean": np.mean, "min": np.min, "max": np.max}
+    return {k: float(f(values)) if values else None for k, f in stats.items()}
+
+
 def _alert_block(counts: SeizureCounts) -> dict[str, Any] | None:
     """Alert latencies (when a stream knows each detection), or None where not measured."""
     if len(counts.alert_latencies) != len(counts.latencies):  # some recordings without
         return None
     lat = [v for v in counts.alert_latencies if v is not None]
     return {
-        "median": float(np.median(lat)) if lat else None,
-        "min": float(np.min(lat)) if lat else None,
-        "max": float(np.max(lat)) if lat else None,
+        **_spread(lat),
         "n_alerted": len(lat),
         "n_seizures": len(counts.alert_latencies),
         "per_seizure": counts.alert_latencies,
+        "n_onset_unrecorded": counts.onset_unrecorded,
         "definition": "time the first alert within the tolerance window is known to a stream "
                       "(end of the window completing its event) minus the expert onset",
     }

@@ -517,5 +517,4 @@ def test_evaluate_refuses_an_eeg_file_without_any_seizure_truth(tmp_path, eeg_ck
     assert console_main(["evaluate", "seizure", "--data", str(edf), "--model", str(eeg_ckpt),
                          "--json", str(result), "--no-progress"]) == 0  # seizure-free, said so
     record = json.loads(result.read_text())["records"][edf.stem]
-    assert record["truth"] == {"source": "events.tsv",
-                               "file": str(edf.with_name(f"{edf.stem}_events.tsv"))}
+    assert record["truth"] == {"source": "events.tsv", "file": f"{edf.stem}_events.tsv"}
