@@ -292,9 +292,22 @@ def _profile(
             count_macs_flop_counter(lambda: rnn.step(x_t, hx)),
             count_ops_analytic(rnn, lambda: rnn(x_t.unsqueeze(1), hx)),
         )
+        # A decision runs its steps as one sequence, the input projections batched over
+        # them: its MACs are not steps x this step's (the step a stream runs alone).
+        def sequence_macs(n: int) -> int:
+            xs = torch.randn(1, n, rnn.input_size, device=dev)
+            return int(count_macs_flop_counter(lambda: rnn(xs, hx)).macs)
+
+        whole, first = sequence_macs(steps), sequence_macs(1)
+        per_step = (whole - first) / (steps - 1) if steps > 1 else float(first)
+        per_step = int(per_step) if per_step.is_integer() else per_step
+        macs_step["in_sequence"] = {"per_step": per_step, "once": first - per_step,
+                                    "per_decision": whole}
         macs_step["scope"] = (
             f"one step of the liquid core {type(rnn).__name__} ({rnn.input_size} inputs, "
-            f"{rnn.state_size} neurons); a decision runs {steps} steps"
+            f"{rnn.state_size} neurons) as a stream runs it, alone; a decision runs its {steps} "
+            f"steps as one sequence: {per_step:g} MACs a step plus {first - per_step:g} once, "
+            f"{whole} in all (in_sequence)"
         )
         macs_step["steps_per_decision"] = steps
         step_latency = time_calls(one_step, repeats=repeats, warmup=warmup, sync=sync)

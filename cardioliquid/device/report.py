@@ -156,6 +156,13 @@ def format_table(d: dict[str, Any]) -> str:
                 f"{_fmt(smacs['effective'])}",
             )
         )
+        seq = smacs.get("in_sequence")
+        if seq and smacs.get("steps_per_decision", 1) > 1:
+            rows.append(("  in a decision's sequence",
+                         f"{_fmt(seq['per_step'])} a step + {_fmt(seq['once'])} once = "
+                         f"{_fmt(seq['per_decision'])} for {smacs['steps_per_decision']} steps "
+                         "(input projections batched; the step above runs alone, as a "
+                         "stream does)"))  # fmt: skip
     rows.append(
         (
             "latency/decision p50 / p95 / p99",

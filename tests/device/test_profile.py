@@ -45,6 +45,11 @@ def test_report_schema_and_labels(tiny_model, no_rapl: Path, tmp_path: Path) -> 
     step = d["macs_per_step"]
     assert step["flop_counter"] == step["analytic"] > 0
     assert step["steps_per_decision"] == 7  # 42 samples / conv stride 6
+    # a decision's 7 steps are one sequence (input projections batched): not 7 lone steps,
+    # and what it costs is the core's share of the decision
+    seq = step["in_sequence"]
+    assert seq["per_step"] * 7 + seq["once"] == seq["per_decision"] == macs["by_module"]["rnn"]
+    assert seq["per_decision"] != 7 * step["flop_counter"] and "in_sequence" in step["scope"]
     lat = d["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] and lat["n"] == 5
     assert lat["per_step"]["n"] == 5
