@@ -199,7 +199,8 @@ def write_record_outputs(
         date_time = writers.format_datetime(rec.meta.get("meas_date"))
         files = [
             writers.write_events(
-                events, out / f"{name}_events.tsv", rec.duration_s, date_time, pred.channels
+                events, out / writers.events_file_name(name), rec.duration_s, date_time,
+                pred.channels
             ),
             writers.write_window_table(pred, out / f"{name}_windows.csv"),
         ]

@@ -272,8 +272,21 @@ def record_outputs(name: str, task: str, parquet: bool) -> list[str]:
         files = [f"{name}.{ANNOTATION_EXTENSION}", f"{name}_beats.csv"]
         files += [f"{name}_beats.parquet"] if parquet else []
     else:
-        files = [f"{name}_events.tsv", f"{name}_windows.csv"]
+        files = [events_file_name(name), f"{name}_windows.csv"]
     return [*files, f"{name}{MANIFEST_SUFFIX}"]
+
+
+BIDS_DATA_SUFFIXES = ("_eeg", "_ieeg")
+"""A BIDS recording's name ends in its data type, which its events file drops
+(``sub-01_task-rest_run-01_eeg.edf`` -> ``sub-01_task-rest_run-01_events.tsv``)."""
+
+
+def events_file_name(name: str) -> str:
+    """The events file of record ``name``, named as BIDS and SzCORE name it."""
+    for suffix in BIDS_DATA_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return f"{name[: -len(suffix)]}_events.tsv"
+    return f"{name}_events.tsv"
 
 
 def manifest_path(out_dir: Path, name: str) -> Path:

@@ -518,3 +518,24 @@ def test_evaluate_refuses_an_eeg_file_without_any_seizure_truth(tmp_path, eeg_ck
                          "--json", str(result), "--no-progress"]) == 0  # seizure-free, said so
     record = json.loads(result.read_text())["records"][edf.stem]
     assert record["truth"] == {"source": "events.tsv", "file": f"{edf.stem}_events.tsv"}
+
+
+def test_a_bids_recording_gets_its_events_file_named_as_bids_names_it(tmp_path, eeg_ckpt):
+    """``sub-01_..._eeg.edf`` gave ``sub-01_..._eeg_events.tsv``; BIDS and SzCORE name the
+    events of a recording without its data-type suffix."""
+    from scoring_helpers import synthetic_eeg, write_edf
+
+    edf = write_edf(synthetic_eeg(40.0, seed=2), tmp_path / "bids")
+    bids = edf.with_name("sub-01_task-szMonitoring_run-00_eeg.edf")
+    edf.rename(bids)
+    out = tmp_path / "out"
+    assert main(["score", str(bids), "--task", "seizure", "--model", str(eeg_ckpt), "--out",
+                 str(out), "--no-progress"]) == 0
+    assert (out / "sub-01_task-szMonitoring_run-00_events.tsv").is_file()
+    assert (out / "sub-01_task-szMonitoring_run-00_eeg_windows.csv").is_file()
+    assert not list(out.glob("*_eeg_events.tsv"))
+    # --resume finds it complete under that name
+    assert main(["score", str(bids), "--task", "seizure", "--model", str(eeg_ckpt), "--out",
+                 str(out), "--no-progress", "--resume"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["records"]["resumed"] == 1
