@@ -53,6 +53,20 @@ def eeg_patient_id(path: str | os.PathLike) -> str:
     return Path(path).stem
 
 
+BIDS_DATA_SUFFIXES = ("_eeg", "_ieeg")
+"""A BIDS recording's name ends in its data type, which its events file drops
+(``sub-01_task-rest_run-01_eeg.edf`` -> ``sub-01_task-rest_run-01_events.tsv``)."""
+
+
+def bids_events_name(stem: str) -> str | None:
+    """The BIDS events file name of a recording named ``stem``; None when ``stem`` does not end
+    in a BIDS data type."""
+    for suffix in BIDS_DATA_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return f"{stem[: -len(suffix)]}_events.tsv"
+    return None
+
+
 def events_tsv_candidates(path: str | os.PathLike) -> list[Path]:
     """The ``*_events.tsv`` names read as ``path``'s seizure reference, in the order tried.
 
@@ -63,8 +77,8 @@ def events_tsv_candidates(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     stem = path.name[: -len("".join(path.suffixes))] if path.suffixes else path.name
     found = [path.with_name(f"{path.stem}_events.tsv"), path.with_name(f"{stem}_events.tsv")]
-    if path.stem.endswith("_eeg"):
-        found.append(path.with_name(path.stem[: -len("_eeg")] + "_events.tsv"))
+    if (bids := bids_events_name(path.stem)) is not None:
+        found.append(path.with_name(bids))
     return list(dict.fromkeys(found))
 
 
@@ -73,8 +87,8 @@ def _events_tsv_for(path: Path) -> Path | None:
 
 
 def find_seizures(path: str | os.PathLike, annotations=None, fs: float | None = None
-                  ) -> tuple[list[Interval], str | None]:
-    """Seizure intervals for an EEG file and where they came from.
+                  ) -> tuple[list[Interval], str | None, Path | None]:
+    """Seizure intervals for an EEG file, where they came from, and which file.
 
     Returns
     -------
@@ -82,32 +96,21 @@ def find_seizures(path: str | os.PathLike, annotations=None, fs: float | None = 
     source : str or None
         ``"events.tsv"``, ``"wfdb-seizures"``, ``"chbmit-summary"``, ``"edf+"``
         or None when no seizure truth was found.
+    file : Path or None
+        The file read (the EEG file itself for EDF+ annotations).
     """
     path = Path(path)
     if (tsv := _events_tsv_for(path)) is not None:
-        return read_events_tsv(tsv), "events.tsv"
-    if Path(f"{path}.seizures").is_file():
-        return read_seizures_annotation(path, fs or 256.0), "wfdb-seizures"
+        return read_events_tsv(tsv), "events.tsv", tsv
+    if (wfdb_file := Path(f"{path}.seizures")).is_file():
+        return read_seizures_annotation(path, fs or 256.0), "wfdb-seizures", wfdb_file
     if (summary := find_chbmit_summary(path)) is not None:
         table = parse_chbmit_summary(summary)
         if path.name in table.seizures:
-            return table.seizures[path.name], "chbmit-summary"
+            return table.seizures[path.name], "chbmit-summary", summary
     if annotations is not None and len(annotations):
-        return seizures_from_annotations(annotations), "edf+"
-    return [], None
-
-
-def seizure_file(path: str | os.PathLike, source: str | None) -> Path | None:
-    """The file the seizures of ``path`` came from, for ``source`` as :func:`find_seizures`
-    returns it (None when none was found or they were given)."""
-    path = Path(path)
-    if source == "events.tsv":
-        return _events_tsv_for(path)
-    if source == "wfdb-seizures":
-        return Path(f"{path}.seizures")
-    if source == "chbmit-summary":
-        return find_chbmit_summary(path)
-    return path if source == "edf+" else None
+        return seizures_from_annotations(annotations), "edf+", path
+    return [], None, None
 
 
 def _edf_field(path: Path, header: bytes, start: int, stop: int, what: str) -> int:
@@ -243,12 +246,11 @@ def load_eeg(
         raise RecordingError(path, f"unreadable EEG file: expected a format mne.io.read_raw "
                                    f"reads (EDF, BDF, ...), got {_reason(e)}") from e
     data = raw.get_data() * 1e6  # MNE holds volts; the project's EEG unit is µV
-    found, source = [], None
+    found, source, truth_file = [], None, None
     if seizures is not None:
         found, source = [tuple(map(float, s)) for s in seizures], "argument"
     elif seizure_truth:
-        found, source = find_seizures(path, raw.annotations, raw.info["sfreq"])
-    truth_file = seizure_file(path, source)
+        found, source, truth_file = find_seizures(path, raw.annotations, raw.info["sfreq"])
     duration_s = raw.n_times / float(raw.info["sfreq"])
     beyond = [(a, b) for a, b in found if a >= duration_s]
     if beyond:  # a summary of another file, or times not relative to this recording's start

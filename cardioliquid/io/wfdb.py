@@ -34,7 +34,6 @@ MITDB_RECORDS: tuple[str, ...] = (
 SAME_PATIENT: dict[str, str] = {"202": "201"}
 """MIT-BIH records that come from a subject already represented (202 is 201's patient)."""
 
-# Bits per sample of the WFDB storage formats, to detect truncated signal files.
 _FS_FIELD = re.compile(r"\d*\.?\d+(/\d*\.?\d+(\(\d*\.?\d+\))?)?")
 """A record line's sampling-rate field: ``360``, ``128.0``, ``360/360(0)`` (frequency, counter
 frequency, base counter value)."""
@@ -43,6 +42,7 @@ _WFDB_FORMATS = ("8", "16", "24", "32", "61", "80", "160", "212", "310", "311", 
                  "524")  # fmt: skip
 """The signal formats wfdb reads (508/516/524: FLAC)."""
 
+# Bits per sample of the WFDB storage formats, to detect truncated signal files.
 _BITS_PER_SAMPLE = {8: 8, 16: 16, 24: 24, 32: 32, 61: 16, 80: 8, 160: 16, 212: 12, 310: 32 / 3,
                     311: 32 / 3}  # fmt: skip
 

@@ -10,6 +10,7 @@ by the model's decision settings (``loaded.decision``,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,7 @@ def without_dead_leads(rec: Recording, loaded: LoadedModel
         return loaded, ()
     listed = listed_leads(rec.channel_names, prep.lead_preference)
 
+    @functools.cache  # each lead looked at once: a read lead is checked again below
     def dead(lead: str) -> bool:
         x = np.asarray(rec.signal[rec.channel_names.index(lead)])
         return bool(unusable_samples(x, rec.fs).all())
@@ -127,7 +129,7 @@ def without_dead_leads(rec: Recording, loaded: LoadedModel
     off = tuple(lead for lead in read if dead(lead))
     if not off:  # the usual case: the other listed leads are not looked at
         return loaded, ()
-    alive = [lead for lead in listed if lead not in off and not dead(lead)]
+    alive = [lead for lead in listed if not dead(lead)]
     if not alive:
         return loaded, ()
     prep = replace(prep, lead_preference=alive, fuse_leads=min(prep.fuse_leads, len(alive)))

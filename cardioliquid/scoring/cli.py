@@ -27,13 +27,13 @@ from cardioliquid.errors import CardioLiquidError
 TASKS = ("arrhythmia", "seizure")
 
 
-
 def _folder_arg(text: str) -> Path:
     """An output folder name; an empty one (an unset shell variable) is refused, as it would
     silently mean the current folder."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder name, got an empty string")
     return Path(text)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``score`` options."""

@@ -37,6 +37,7 @@ from cardioliquid._atomic import TMP_SUFFIX
 from cardioliquid._atomic import atomic_write as write_atomic
 from cardioliquid._atomic import atomic_write_text as write_text_atomic
 from cardioliquid.decision.events import SeizureEvent
+from cardioliquid.io.eeg import bids_events_name
 from cardioliquid.io.labels import AAMI_TO_SYMBOL
 from cardioliquid.scoring.lock import remove_stale_temporaries
 from cardioliquid.scoring.results import BeatPredictions, WindowPredictions
@@ -276,17 +277,10 @@ def record_outputs(name: str, task: str, parquet: bool) -> list[str]:
     return [*files, f"{name}{MANIFEST_SUFFIX}"]
 
 
-BIDS_DATA_SUFFIXES = ("_eeg", "_ieeg")
-"""A BIDS recording's name ends in its data type, which its events file drops
-(``sub-01_task-rest_run-01_eeg.edf`` -> ``sub-01_task-rest_run-01_events.tsv``)."""
-
-
 def events_file_name(name: str) -> str:
-    """The events file of record ``name``, named as BIDS and SzCORE name it."""
-    for suffix in BIDS_DATA_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return f"{name[: -len(suffix)]}_events.tsv"
-    return f"{name}_events.tsv"
+    """The events file of record ``name``, named as BIDS and SzCORE name it (and as the
+    loader looks for a reference, :func:`cardioliquid.io.eeg.bids_events_name`)."""
+    return bids_events_name(name) or f"{name}_events.tsv"
 
 
 def manifest_path(out_dir: Path, name: str) -> Path:

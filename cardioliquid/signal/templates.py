@@ -103,12 +103,13 @@ def _align_to_template(x: np.ndarray, lo: int, hi: int, lag: int, template: np.n
     aligned = np.empty((len(x), hi - lo), dtype=np.float64)
     for _ in range(2):
         m = template - template.mean()
+        m_norm = np.linalg.norm(m)
         for a in range(0, len(x), ALIGN_CHUNK_BEATS):
             b = min(a + ALIGN_CHUNK_BEATS, len(x))
             segs = np.stack([x[a:b, lo + k:hi + k] for k in shifts], axis=1).astype(np.float64)
             centred = segs - segs.mean(axis=2, keepdims=True)
             norms = np.linalg.norm(centred, axis=2)
-            corr = (centred @ m) / np.maximum(norms * np.linalg.norm(m), 1e-6)
+            corr = (centred @ m) / np.maximum(norms * m_norm, 1e-6)
             aligned[a:b] = segs[np.arange(b - a), corr.argmax(axis=1)]
         template = np.median(aligned[build], axis=0)
     return aligned, template

@@ -299,7 +299,7 @@ class TrainCLI(LightningCLI):
 
 def _subcommand(args: list[str] | None) -> str | None:
     argv = sys.argv[1:] if args is None else args
-    return next((a for a in argv if a in ("fit", "validate", "test", "predict")), None)
+    return next((a for a in argv if a in LightningCLI.subcommands()), None)
 
 
 def _init_options(cls: type) -> list[str]:
